@@ -1,0 +1,342 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import cron from 'node-cron';
+import { parseDuration } from './duration';
+import { ConfigError } from './errors';
+import { parseNotifyConfig, type NotifyConfig } from './notify/config';
+import { parseDetectConfig, type DetectConfig } from './detect/config';
+
+/** How the daemon authenticates to Okta. */
+export type OktaAuth =
+  | { mode: 'ssws'; token: string }
+  | { mode: 'oauth'; clientId: string; privateKey: string; keyId: string | undefined; scopes: string[] };
+
+/** Settings of the Okta source. */
+export interface OktaConfig {
+  /** The org's origin, e.g. `https://example.okta.com` (no path, no trailing slash). */
+  orgUrl: string;
+  auth: OktaAuth;
+  requestTimeoutMs: number;
+  /** Attempts after the first for 5xx, timeouts and network errors. */
+  maxRetries: number;
+  /** Longest single wait for a rate-limit reset before the tick gives up. */
+  maxRateLimitWaitMs: number;
+  /** Fraction (0..1) of the rate limit left to the org's other integrations. */
+  rateLimitHeadroom: number;
+  pageLimit: number;
+}
+
+/** Settings of the schedule and the look-back. */
+export interface PollConfig {
+  schedule: string;
+  lookbackMs: number;
+  maxAlertsPerRun: number;
+}
+
+/** Settings of the outbox dispatcher. */
+export interface DeliveryConfig {
+  maxAttempts: number;
+  maxAgeMs: number;
+  /** How often the dispatcher looks for due deliveries between ticks. */
+  intervalMs: number;
+}
+
+/** Settings of the logger. */
+export interface LogConfig {
+  level: 'error' | 'warn' | 'info' | 'debug';
+  format: 'json' | 'pretty';
+}
+
+/** The health and metrics endpoint; null when HEALTH_PORT is unset. */
+export interface HealthConfig {
+  host: string;
+  port: number;
+}
+
+/** Everything, parsed once at start-up and handed out in typed slices. */
+export interface AppConfig {
+  okta: OktaConfig | null;
+  poll: PollConfig;
+  store: { dbPath: string };
+  log: LogConfig;
+  delivery: DeliveryConfig;
+  health: HealthConfig | null;
+  notify: NotifyConfig;
+  detect: DetectConfig;
+  /** Every secret value found in the settings, for the log redactor. */
+  secrets: string[];
+}
+
+/** The environment as a plain map. */
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Reads the env file (`.env` in the working directory unless a path is given) and overlays the
+ * process environment, which wins, as with systemd's EnvironmentFile plus Environment.
+ * A missing default `.env` is fine; a missing explicit file is a usage problem for the caller.
+ */
+export function loadEnv(envFile: string | undefined, processEnv: Env = process.env): Env {
+  const file = envFile ?? path.resolve('.env');
+  let fromFile: Env = {};
+  if (fs.existsSync(file)) {
+    fromFile = parseEnv(fs.readFileSync(file, 'utf8')) as Env;
+  } else if (envFile !== undefined) {
+    throw new ConfigError([`--env-file: the file ${envFile} does not exist; give the path of your env file.`]);
+  }
+  const env: Env = { ...fromFile };
+  for (const [k, v] of Object.entries(processEnv)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/** Settings collected while parsing, with the problems found so far. */
+export class EnvReader {
+  readonly problems: string[] = [];
+  readonly secrets: string[] = [];
+  constructor(readonly env: Env) {}
+
+  /** The trimmed value, or undefined when unset or blank. */
+  get(name: string): string | undefined {
+    const v = this.env[name];
+    if (v === undefined) return undefined;
+    const t = v.trim();
+    return t === '' ? undefined : t;
+  }
+
+  secret(name: string): string | undefined {
+    const v = this.get(name);
+    if (v !== undefined) this.secrets.push(v);
+    return v;
+  }
+
+  problem(sentence: string): void {
+    this.problems.push(sentence);
+  }
+
+  duration(name: string, fallback: string): number {
+    const raw = this.get(name) ?? fallback;
+    const ms = parseDuration(raw);
+    if (ms === null || ms <= 0) {
+      this.problem(`${name} is not a duration: use a number and a unit, like 90s, 6m, 2h or 7d (default ${fallback}).`);
+      return parseDuration(fallback) ?? 0;
+    }
+    return ms;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.get(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      this.problem(`${name} must be a whole number from ${min} to ${max} (default ${fallback}).`);
+      return fallback;
+    }
+    return Number(raw);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.get(name);
+    if (raw === undefined) return fallback;
+    const v = raw.toLowerCase() as T;
+    if (!allowed.includes(v)) {
+      this.problem(`${name} must be one of ${allowed.join(', ')} (default ${fallback}).`);
+      return fallback;
+    }
+    return v;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.get(name);
+    if (raw === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    this.problem(`${name} must be true or false (default ${fallback}).`);
+    return fallback;
+  }
+
+  /**
+   * An https URL, or http only on loopback (for local testing). Never echoes the value: webhook
+   * URLs are secrets.
+   */
+  url(name: string, opts: { secret?: boolean } = {}): URL | undefined {
+    const raw = opts.secret ? this.secret(name) : this.get(name);
+    if (raw === undefined) return undefined;
+    const problem = checkUrl(raw);
+    if (problem) {
+      this.problem(`${name} ${problem}`);
+      return undefined;
+    }
+    return new URL(raw);
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Why a URL is not acceptable for an outbound destination, or null when it is. */
+export function checkUrl(raw: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return 'is not a valid URL: give a full https:// URL.';
+  }
+  if (u.username || u.password) return 'must not carry a user name or password in the URL.';
+  if (u.protocol === 'https:') return null;
+  if (u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname)) return null;
+  return 'must be an https:// URL (http:// is accepted only for 127.0.0.1 or localhost, for local testing).';
+}
+
+function parseOkta(r: EnvReader): OktaConfig | null {
+  const before = r.problems.length;
+  const rawUrl = r.get('OKTA_ORG_URL');
+  let orgUrl = '';
+  if (rawUrl === undefined) {
+    r.problem('OKTA_ORG_URL is not set: set it to your Okta org URL, like https://example.okta.com.');
+  } else {
+    const problem = checkUrl(rawUrl);
+    if (problem) r.problem(`OKTA_ORG_URL ${problem}`);
+    else {
+      const u = new URL(rawUrl);
+      if (u.pathname !== '/' || u.search || u.hash) {
+        r.problem('OKTA_ORG_URL must be the bare org URL with no path, like https://example.okta.com.');
+      } else if (/-admin\./i.test(u.hostname)) {
+        r.problem('OKTA_ORG_URL points at the Admin Console host (-admin): use the org URL without -admin.');
+      } else {
+        orgUrl = u.origin;
+      }
+    }
+  }
+
+  const token = r.secret('OKTA_API_TOKEN');
+  const clientId = r.get('OKTA_CLIENT_ID');
+  const keyInline = r.secret('OKTA_PRIVATE_KEY');
+  const keyFile = r.get('OKTA_PRIVATE_KEY_FILE');
+  const keyIdSetting = r.get('OKTA_KEY_ID');
+  const scopes = (r.get('OKTA_SCOPES') ?? 'okta.logs.read').split(/[\s,]+/).filter(Boolean);
+  let auth: OktaAuth | null = null;
+
+  if (token && (clientId || keyInline || keyFile)) {
+    r.problem('OKTA_API_TOKEN and OKTA_CLIENT_ID are both set: use either an API token or an OAuth service app, not both.');
+  } else if (token) {
+    if (/^(SSWS|Bearer)\s/i.test(token)) {
+      r.problem('OKTA_API_TOKEN must be the bare token, without the "SSWS " prefix.');
+    } else {
+      auth = { mode: 'ssws', token };
+    }
+  } else if (clientId || keyInline || keyFile) {
+    let privateKey: string | undefined;
+    if (!clientId) r.problem('OKTA_CLIENT_ID is not set: set it to the client id of your Okta API service app.');
+    if (keyInline && keyFile) {
+      r.problem('OKTA_PRIVATE_KEY and OKTA_PRIVATE_KEY_FILE are both set: use one of them.');
+    } else if (keyFile) {
+      try {
+        privateKey = fs.readFileSync(keyFile, 'utf8').trim();
+        r.secrets.push(privateKey);
+      } catch {
+        r.problem('OKTA_PRIVATE_KEY_FILE cannot be read: check the path and that this user may read the file.');
+      }
+    } else if (keyInline) {
+      // Env files cannot hold real newlines easily; accept \n escapes in an inline PEM.
+      privateKey = keyInline.replace(/\\n/g, '\n');
+      r.secrets.push(privateKey);
+    } else {
+      r.problem('OKTA_PRIVATE_KEY is not set: set OKTA_PRIVATE_KEY (PEM or JWK) or OKTA_PRIVATE_KEY_FILE for the service app.');
+    }
+    let keyId = keyIdSetting;
+    if (privateKey !== undefined) {
+      const kind = privateKeyKind(privateKey);
+      if (kind === null) {
+        r.problem(`${keyFile ? 'OKTA_PRIVATE_KEY_FILE' : 'OKTA_PRIVATE_KEY'} holds neither a PEM private key nor a JWK: paste the key Okta generated for the app.`);
+      } else if (kind.kind === 'jwk' && !keyId && kind.kid) {
+        keyId = kind.kid;
+      }
+      if (!keyId) r.problem('OKTA_KEY_ID is not set: set it to the key id (kid) shown for the key in the app\'s settings.');
+    }
+    if (!scopes.includes('okta.logs.read')) {
+      r.problem('OKTA_SCOPES must include okta.logs.read, the scope the System Log needs.');
+    }
+    if (clientId && privateKey && keyId) auth = { mode: 'oauth', clientId, privateKey, keyId, scopes };
+  } else {
+    r.problem('OKTA_API_TOKEN is not set: set it, or set OKTA_CLIENT_ID, OKTA_PRIVATE_KEY (or OKTA_PRIVATE_KEY_FILE) and OKTA_KEY_ID for an OAuth service app.');
+  }
+
+  const requestTimeoutMs = r.duration('OKTA_REQUEST_TIMEOUT', '60s');
+  const maxRetries = r.integer('OKTA_MAX_RETRIES', 5, 0, 20);
+  const maxRateLimitWaitMs = r.duration('OKTA_MAX_RATE_LIMIT_WAIT', '2m');
+  const headroomPct = r.integer('OKTA_RATE_LIMIT_HEADROOM_PERCENT', 10, 0, 90);
+  if (r.problems.length > before || !auth) return null;
+  return {
+    orgUrl,
+    auth,
+    requestTimeoutMs,
+    maxRetries,
+    maxRateLimitWaitMs,
+    rateLimitHeadroom: headroomPct / 100,
+    pageLimit: 1000,
+  };
+}
+
+/** Tells a PEM key from a JWK, and finds the JWK's kid. */
+function privateKeyKind(key: string): { kind: 'pem' } | { kind: 'jwk'; kid: string | undefined } | null {
+  if (/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(key)) return { kind: 'pem' };
+  try {
+    const jwk = JSON.parse(key) as Record<string, unknown>;
+    if (jwk && typeof jwk === 'object' && typeof jwk.kty === 'string' && typeof jwk.d === 'string') {
+      return { kind: 'jwk', kid: typeof jwk.kid === 'string' ? jwk.kid : undefined };
+    }
+  } catch {
+    /* not JSON */
+  }
+  return null;
+}
+
+/** What a command needs from the settings. */
+export interface ParseOptions {
+  /** Commands that talk to Okta need its settings; `status` and `retry-failed` do not. */
+  requireOkta: boolean;
+}
+
+/** Parses and validates every setting at once; throws ConfigError listing every problem. */
+export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
+  const r = new EnvReader(env);
+
+  const okta = opts.requireOkta ? parseOkta(r) : tryParseOkta(r);
+
+  const schedule = r.get('POLL_SCHEDULE') ?? '*/5 * * * *';
+  if (!cron.validate(schedule)) {
+    r.problem('POLL_SCHEDULE is not a valid cron expression: use five (or six, with seconds) fields, like */5 * * * *.');
+  }
+  const poll: PollConfig = {
+    schedule,
+    lookbackMs: r.duration('LOOKBACK', '6m'),
+    maxAlertsPerRun: r.integer('MAX_ALERTS_PER_RUN', 100, 1, 100000),
+  };
+  if (poll.lookbackMs > 90 * 86_400_000) r.problem('LOOKBACK must be at most 90d, Okta\'s System Log retention.');
+
+  const dbPath = r.get('DB_PATH') ?? './data/okta-token-watch.sqlite';
+  const log: LogConfig = {
+    level: r.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info'),
+    format: r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+  };
+  const delivery: DeliveryConfig = {
+    maxAttempts: r.integer('DELIVERY_MAX_ATTEMPTS', 10, 1, 1000),
+    maxAgeMs: r.duration('DELIVERY_MAX_AGE', '48h'),
+    intervalMs: r.duration('DELIVERY_INTERVAL', '15s'),
+  };
+  let health: HealthConfig | null = null;
+  if (r.get('HEALTH_PORT') !== undefined) {
+    health = { port: r.integer('HEALTH_PORT', 0, 0, 65535), host: r.get('HEALTH_HOST') ?? '127.0.0.1' };
+  }
+  const notify = parseNotifyConfig(r);
+  const detect = parseDetectConfig(r);
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, secrets: r.secrets };
+}
+
+/** Okta settings when they are complete, else null, without raising problems. */
+function tryParseOkta(main: EnvReader): OktaConfig | null {
+  const sub = new EnvReader(main.env);
+  const okta = parseOkta(sub);
+  main.secrets.push(...sub.secrets);
+  return sub.problems.length === 0 ? okta : null;
+}

@@ -1,0 +1,117 @@
+/**
+ * The one Alert type shared by detection (which builds it) and every notifier (which renders it).
+ * It is plain JSON: it is stored as-is in the `alerts.payload` column and sent as-is by the webhook.
+ * Strings copied from the Okta event are raw (unescaped) attacker-controlled text; each notifier
+ * escapes and bounds them for its own format.
+ */
+export interface Alert {
+  /** Stable id: `otw-<event uuid>`; the webhook's idempotency key. */
+  id: string;
+  /** Where the event came from: the live poller, a backfill, a test notification or the demo. */
+  source: 'poll' | 'backfill' | 'test' | 'demo';
+  /** When this alert was built (ISO 8601). */
+  createdAt: string;
+  rule: AlertRule;
+  event: {
+    uuid: string;
+    published: string;
+    eventType: string;
+    displayMessage: string | null;
+    /** The event's legacy type; informational only, never used for matching. */
+    legacyEventType: string | null;
+  };
+  actor: {
+    id: string | null;
+    type: string | null;
+    login: string | null;
+    displayName: string | null;
+  };
+  /** The target whose type is `Token`; null when the event has none (the alert says so). */
+  token: { id: string | null; name: string | null } | null;
+  outcome: { result: string; reason: string | null };
+  client: {
+    ip: string | null;
+    city: string | null;
+    region: string | null;
+    country: string | null;
+    zone: string | null;
+    asNumber: number | null;
+    asOrg: string | null;
+    isp: string | null;
+    domain: string | null;
+    isProxy: boolean | null;
+    userAgent: { raw: string | null; browser: string | null; os: string | null };
+  };
+  /** How the token was made: `admin-console` when debugData.requestUri is /api/internal/tokens. */
+  via: { kind: 'admin-console' | 'api' | 'unknown'; requestUri: string | null };
+  /** transaction.detail.requestApiTokenId: set when another API token created this one. */
+  createdByTokenId: string | null;
+  /** Network restriction from debugData when present (networkConnection, zones). */
+  network: { connection: string | null; includedZones: string[]; excludedZones: string[] } | null;
+  links: { event: string; actor: string | null; apiTokens: string; tokenActivity: string | null };
+  /** Facts from this project's own store. They raise prominence; they never suppress. */
+  history: AlertHistory | null;
+  /** Optional GET /api/v1/api-tokens/{id} result. */
+  tokenState: TokenState;
+}
+
+/** The rule metadata every alert carries (see src/detect/rule.ts). */
+export interface AlertRule {
+  id: string;
+  name: string;
+  description: string;
+  severity: 'low' | 'medium' | 'high' | 'critical';
+  riskScore: number;
+  mitre: Array<{ tactic: { id: string; name: string }; technique: { id: string; name: string }; subtechnique?: { id: string; name: string } }>;
+  tags: string[];
+  references: string[];
+  runbook: { triage: string[]; benign: string[]; response: string[] };
+}
+
+/** "First seen" facts computed from the local store at the moment the alert is created. */
+export interface AlertHistory {
+  /** Token creations by this actor in the 90 days before this event, this one excluded. */
+  actorTokensLast90d: number;
+  /** First token creation seen from this country for this actor (null when the country is unknown). */
+  firstFromCountry: boolean | null;
+  /** First token creation seen from this ASN for this actor (null when the ASN is unknown). */
+  firstFromAsn: boolean | null;
+  /** Other token creations (any actor) within one hour either side of this one. */
+  burstSameHour: number;
+  /** When the local history began: facts only cover what this database has seen. */
+  since: string | null;
+}
+
+/** The token's current state as Okta reports it, or why it is not known. */
+export type TokenState =
+  | { status: 'found'; active: boolean; name: string | null; userId: string | null; clientName: string | null; created: string | null; expiresAt: string | null; network: { connection: string | null; include: string[]; exclude: string[] } | null; checkedAt: string }
+  | { status: 'not-found'; checkedAt: string }
+  | { status: 'failed'; reason: string; checkedAt: string }
+  | { status: 'skipped'; reason: string };
+
+/**
+ * What one notifier is asked to deliver: one alert, or one summary of the alerts of a tick
+ * beyond MAX_ALERTS_PER_RUN.
+ */
+export type Notification =
+  | { kind: 'alert'; alert: Alert; test?: boolean }
+  | { kind: 'summary'; summary: AlertSummary; test?: boolean };
+
+/** The excess alerts of one tick, sent as ONE notification per notifier. */
+export interface AlertSummary {
+  /** Stable id, `otw-summary-<n>`. */
+  id: string;
+  createdAt: string;
+  rule: Pick<AlertRule, 'id' | 'name' | 'severity' | 'riskScore'>;
+  count: number;
+  /** Distinct actors (login or id) with how many tokens each, most first, bounded. */
+  actors: Array<{ actor: string; count: number }>;
+  /** Token names, bounded. */
+  tokenNames: string[];
+  firstPublished: string;
+  lastPublished: string;
+  alertIds: string[];
+  /** The command that lists these alerts. */
+  howToList: string;
+  links: { apiTokens: string; systemLog: string };
+}

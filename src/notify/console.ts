@@ -1,0 +1,46 @@
+import type { Notification } from '../detect/alert';
+import type { Notifier } from './notifier';
+
+/** The console line for one notification: one JSON object, no newline inside. */
+export function formatConsole(n: Notification): string {
+  if (n.kind === 'summary') {
+    const s = n.summary;
+    return JSON.stringify({
+      type: 'okta-token-watch.summary',
+      test: n.test ?? false,
+      id: s.id,
+      count: s.count,
+      firstPublished: s.firstPublished,
+      lastPublished: s.lastPublished,
+      actors: s.actors,
+      howToList: s.howToList,
+    });
+  }
+  const a = n.alert;
+  return JSON.stringify({
+    type: 'okta-token-watch.alert',
+    test: n.test ?? false,
+    id: a.id,
+    severity: a.rule.severity,
+    uuid: a.event.uuid,
+    published: a.event.published,
+    actor: a.actor.login ?? a.actor.id,
+    actorName: a.actor.displayName,
+    tokenName: a.token?.name ?? null,
+    tokenId: a.token?.id ?? null,
+    outcome: a.outcome.result,
+    clientIp: a.client.ip,
+    source: a.source,
+  });
+}
+
+/** Writes one JSON line per alert to stdout (or another stream, in tests). */
+export class ConsoleNotifier implements Notifier {
+  readonly name = 'console';
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+
+  async send(n: Notification): Promise<void> {
+    const line = formatConsole(n) + '\n';
+    await new Promise<void>((resolve, reject) => this.out.write(line, (err) => (err ? reject(err) : resolve())));
+  }
+}

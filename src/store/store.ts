@@ -1,0 +1,328 @@
+import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import type { OktaLogEvent } from '../okta/log-event';
+import type { Db } from './db';
+
+/** Where an event came from. */
+export type EventSource = 'poll' | 'backfill';
+
+/** A delivery that is due, with what to send. */
+export interface DueDelivery {
+  id: number;
+  notifier: string;
+  attempts: number;
+  createdAt: string;
+  notification: Notification;
+}
+
+/** The counters `status` shows. */
+export interface StoreStatus {
+  schemaVersion: number;
+  cursor: { url: string; updatedAt: string } | null;
+  lastTick: TickRow | null;
+  lastSuccessfulTick: TickRow | null;
+  eventsSeen: number;
+  alertsRaised: number;
+  suppressed: number;
+  summaries: number;
+  deliveries: Array<{ notifier: string; pending: number; sent: number; failed: number }>;
+}
+
+/** One row of the ticks table. */
+export interface TickRow {
+  id: number;
+  kind: string;
+  startedAt: string;
+  finishedAt: string | null;
+  result: 'running' | 'ok' | 'failed';
+  pages: number;
+  requests: number;
+  events: number;
+  newEvents: number;
+  newAlerts: number;
+  suppressed: number;
+  rateLimitRemaining: number | null;
+  error: string | null;
+}
+
+const TICK_COLUMNS = `id, kind, started_at AS startedAt, finished_at AS finishedAt, result, pages, requests, events,
+  new_events AS newEvents, new_alerts AS newAlerts, suppressed, rate_limit_remaining AS rateLimitRemaining, error`;
+
+function tokenTarget(e: OktaLogEvent): { id: string | null; name: string | null } {
+  const t = Array.isArray(e.target) ? e.target.find((x) => x && x.type === 'Token') : undefined;
+  return { id: t?.id ?? null, name: t?.displayName ?? null };
+}
+
+/**
+ * All SQL of the project's own tables. Methods are synchronous (better-sqlite3); callers group
+ * them with `transaction` where several writes must land together.
+ */
+export class Store {
+  constructor(readonly db: Db) {}
+
+  /** Runs fn in one IMMEDIATE transaction: all of its writes land, or none. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // --- cursor --------------------------------------------------------------------------------
+
+  getCursor(): { url: string; updatedAt: string } | null {
+    const row = this.db.prepare('SELECT next_url AS url, updated_at AS updatedAt FROM cursor WHERE id = 1').get() as
+      | { url: string; updatedAt: string }
+      | undefined;
+    return row ?? null;
+  }
+
+  setCursor(url: string, now: Date): void {
+    this.db
+      .prepare('INSERT INTO cursor (id, next_url, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at')
+      .run(url, now.toISOString());
+  }
+
+  clearCursor(): void {
+    this.db.prepare('DELETE FROM cursor').run();
+  }
+
+  // --- events --------------------------------------------------------------------------------
+
+  /** The uuids among these that are not stored yet. */
+  unseenUuids(uuids: string[]): Set<string> {
+    const out = new Set(uuids);
+    const stmt = this.db.prepare('SELECT 1 FROM events WHERE uuid = ?');
+    for (const u of uuids) if (stmt.get(u)) out.delete(u);
+    return out;
+  }
+
+  hasEvent(uuid: string): boolean {
+    return this.db.prepare('SELECT 1 FROM events WHERE uuid = ?').get(uuid) !== undefined;
+  }
+
+  /** Inserts the event unless its uuid is known; true when it was new. */
+  insertEvent(e: OktaLogEvent, source: EventSource, now: Date, suppressedBy: string | null): boolean {
+    const token = tokenTarget(e);
+    const asn = e.securityContext?.asNumber;
+    const info = this.db
+      .prepare(
+        `INSERT INTO events (uuid, published, event_type, actor_id, actor_login, country, as_number, token_id, token_name,
+           outcome, raw, source, first_seen_at, suppressed_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+      )
+      .run(
+        e.uuid,
+        e.published,
+        e.eventType,
+        e.actor?.id ?? null,
+        e.actor?.alternateId ?? null,
+        e.client?.geographicalContext?.country ?? null,
+        typeof asn === 'number' ? asn : null,
+        token.id,
+        token.name,
+        e.outcome?.result ?? null,
+        JSON.stringify(e),
+        source,
+        now.toISOString(),
+        suppressedBy,
+      );
+    return info.changes === 1;
+  }
+
+  // --- alerts and the outbox -----------------------------------------------------------------
+
+  /**
+   * Stores the alert and, unless it goes into a summary, one pending delivery per notifier.
+   * Returns the alert's row id.
+   */
+  insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): number {
+    const info = this.db
+      .prepare('INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' ? 'backfill' : 'poll', tickId, JSON.stringify(alert));
+    const rowId = Number(info.lastInsertRowid);
+    if (!opts.deferToSummary) this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
+    return rowId;
+  }
+
+  private insertDeliveries(target: { alertId: number } | { summaryId: number }, notifiers: string[], now: Date): void {
+    const stmt = this.db.prepare(
+      `INSERT INTO deliveries (alert_id, summary_id, notifier, status, attempts, created_at, next_attempt_at)
+       VALUES (?, ?, ?, 'pending', 0, ?, ?)`,
+    );
+    for (const n of notifiers) {
+      stmt.run('alertId' in target ? target.alertId : null, 'summaryId' in target ? target.summaryId : null, n, now.toISOString(), now.toISOString());
+    }
+  }
+
+  /**
+   * Alerts that have neither deliveries nor a summary: the excess of a tick beyond
+   * MAX_ALERTS_PER_RUN (also after a crash between the last page and the summary).
+   */
+  alertsAwaitingSummary(): Alert[] {
+    const rows = this.db
+      .prepare(
+        `SELECT payload FROM alerts a WHERE a.summary_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id) ORDER BY a.id`,
+      )
+      .all() as Array<{ payload: string }>;
+    return rows.map((r) => JSON.parse(r.payload) as Alert);
+  }
+
+  /** Stores a summary, links its alerts to it and queues one delivery per notifier. */
+  insertSummary(summary: Omit<AlertSummary, 'id'>, tickId: number | null, notifiers: string[], now: Date): AlertSummary {
+    const id = Number(
+      this.db.prepare('INSERT INTO summaries (tick_id, created_at, payload) VALUES (?, ?, ?)').run(tickId, now.toISOString(), '{}').lastInsertRowid,
+    );
+    const full: AlertSummary = { id: `otw-summary-${id}`, ...summary };
+    this.db.prepare('UPDATE summaries SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
+    const link = this.db.prepare('UPDATE alerts SET summary_id = ? WHERE alert_id = ?');
+    for (const a of full.alertIds) link.run(id, a);
+    this.insertDeliveries({ summaryId: id }, notifiers, now);
+    return full;
+  }
+
+  getAlert(alertId: string): Alert | null {
+    const row = this.db.prepare('SELECT payload FROM alerts WHERE alert_id = ?').get(alertId) as { payload: string } | undefined;
+    return row ? (JSON.parse(row.payload) as Alert) : null;
+  }
+
+  /** Alerts, newest first. */
+  listAlerts(limit: number): Array<{ alert: Alert; summarized: boolean }> {
+    const rows = this.db
+      .prepare('SELECT payload, summary_id AS summaryId FROM alerts ORDER BY id DESC LIMIT ?')
+      .all(limit) as Array<{ payload: string; summaryId: number | null }>;
+    return rows.map((r) => ({ alert: JSON.parse(r.payload) as Alert, summarized: r.summaryId !== null }));
+  }
+
+  /** Pending deliveries whose next attempt is due, oldest first. */
+  dueDeliveries(now: Date, limit: number, notifiers?: string[]): DueDelivery[] {
+    const rows = this.db
+      .prepare(
+        `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload
+           FROM deliveries d
+           LEFT JOIN alerts a ON a.id = d.alert_id
+           LEFT JOIN summaries s ON s.id = d.summary_id
+          WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+          ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+      )
+      .all(now.toISOString(), limit) as Array<{ id: number; notifier: string; attempts: number; createdAt: string; alertPayload: string | null; summaryPayload: string | null }>;
+    return rows
+      .filter((r) => !notifiers || notifiers.includes(r.notifier))
+      .map((r) => ({
+        id: r.id,
+        notifier: r.notifier,
+        attempts: r.attempts,
+        createdAt: r.createdAt,
+        notification: r.alertPayload
+          ? { kind: 'alert' as const, alert: JSON.parse(r.alertPayload) as Alert }
+          : { kind: 'summary' as const, summary: JSON.parse(r.summaryPayload ?? '{}') as AlertSummary },
+      }));
+  }
+
+  /** The earliest next attempt among pending deliveries, or null. */
+  nextDueAt(): string | null {
+    const row = this.db.prepare(`SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'`).get() as { t: string | null };
+    return row.t;
+  }
+
+  markSent(id: number, now: Date): void {
+    this.db
+      .prepare(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL WHERE id = ?`)
+      .run(now.toISOString(), now.toISOString(), id);
+  }
+
+  markRetry(id: number, now: Date, nextAttemptAt: Date, error: string): void {
+    this.db
+      .prepare(`UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`)
+      .run(now.toISOString(), nextAttemptAt.toISOString(), error, id);
+  }
+
+  markFailed(id: number, now: Date, error: string): void {
+    this.db
+      .prepare(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?`)
+      .run(now.toISOString(), error, id);
+  }
+
+  /** Puts failed deliveries back to pending, due now; returns how many. */
+  retryFailed(now: Date, notifier?: string): number {
+    const sql = `UPDATE deliveries SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ? WHERE status = 'failed'${notifier ? ' AND notifier = ?' : ''}`;
+    const args: unknown[] = [now.toISOString(), now.toISOString()];
+    if (notifier) args.push(notifier);
+    return this.db.prepare(sql).run(...args).changes;
+  }
+
+  /** Failed deliveries with their last error, newest first. */
+  failedDeliveries(limit: number): Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }> {
+    return this.db
+      .prepare(
+        `SELECT d.id, d.notifier, COALESCE(a.alert_id, 'otw-summary-' || d.summary_id) AS alertId, d.attempts, d.last_error AS lastError, d.last_attempt_at AS lastAttemptAt
+           FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
+          WHERE d.status = 'failed' ORDER BY d.id DESC LIMIT ?`,
+      )
+      .all(limit) as Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }>;
+  }
+
+  // --- ticks ---------------------------------------------------------------------------------
+
+  startTick(now: Date, kind: 'poll' | 'backfill' = 'poll'): number {
+    return Number(this.db.prepare(`INSERT INTO ticks (kind, started_at, result) VALUES (?, ?, 'running')`).run(kind, now.toISOString()).lastInsertRowid);
+  }
+
+  /** Adds a page's counters to the tick (inside the page's transaction). */
+  addToTick(id: number, d: { pages?: number; requests?: number; events?: number; newEvents?: number; newAlerts?: number; suppressed?: number; rateLimitRemaining?: number | null }): void {
+    this.db
+      .prepare(
+        `UPDATE ticks SET pages = pages + ?, requests = requests + ?, events = events + ?, new_events = new_events + ?,
+           new_alerts = new_alerts + ?, suppressed = suppressed + ?, rate_limit_remaining = COALESCE(?, rate_limit_remaining) WHERE id = ?`,
+      )
+      .run(d.pages ?? 0, d.requests ?? 0, d.events ?? 0, d.newEvents ?? 0, d.newAlerts ?? 0, d.suppressed ?? 0, d.rateLimitRemaining ?? null, id);
+  }
+
+  finishTick(id: number, now: Date, result: 'ok' | 'failed', extra: { requests?: number; rateLimitRemaining?: number | null; error?: string | null } = {}): void {
+    this.db
+      .prepare(
+        `UPDATE ticks SET finished_at = ?, result = ?, requests = MAX(requests, ?), rate_limit_remaining = COALESCE(?, rate_limit_remaining), error = ? WHERE id = ?`,
+      )
+      .run(now.toISOString(), result, extra.requests ?? 0, extra.rateLimitRemaining ?? null, extra.error ?? null, id);
+  }
+
+  /** Ticks left 'running' by a process that died: marked failed at start-up. */
+  closeAbandonedTicks(now: Date): number {
+    return this.db
+      .prepare(`UPDATE ticks SET result = 'failed', finished_at = ?, error = 'interrupted: the process stopped during this tick' WHERE result = 'running'`)
+      .run(now.toISOString()).changes;
+  }
+
+  lastTick(kind = 'poll'): TickRow | null {
+    return (this.db.prepare(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
+  }
+
+  lastSuccessfulTick(kind = 'poll'): TickRow | null {
+    return (this.db.prepare(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result = 'ok' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
+  }
+
+  // --- status --------------------------------------------------------------------------------
+
+  status(schemaVersion: number): StoreStatus {
+    const count = (sql: string): number => (this.db.prepare(sql).get() as { n: number }).n;
+    const deliveries = this.db
+      .prepare(
+        `SELECT notifier,
+                SUM(status = 'pending') AS pending, SUM(status = 'sent') AS sent, SUM(status = 'failed') AS failed
+           FROM deliveries GROUP BY notifier ORDER BY notifier`,
+      )
+      .all() as Array<{ notifier: string; pending: number; sent: number; failed: number }>;
+    return {
+      schemaVersion,
+      cursor: this.getCursor(),
+      lastTick: this.lastTick(),
+      lastSuccessfulTick: this.lastSuccessfulTick(),
+      eventsSeen: count('SELECT COUNT(*) AS n FROM events'),
+      alertsRaised: count('SELECT COUNT(*) AS n FROM alerts'),
+      suppressed: count('SELECT COUNT(*) AS n FROM events WHERE suppressed_by IS NOT NULL'),
+      summaries: count('SELECT COUNT(*) AS n FROM summaries'),
+      deliveries,
+    };
+  }
+}
