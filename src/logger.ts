@@ -58,7 +58,7 @@ const redactFormat = winston.format((info) => {
  * Builds the logger. JSON lines on stderr by default, so stdout stays free for alerts (console
  * notifier) and command output.
  */
-export function createLogger(config: LogConfig, opts: { silent?: boolean } = {}): Logger {
+export function createLogger(config: LogConfig, opts: { silent?: boolean; stream?: NodeJS.WritableStream } = {}): Logger {
   const format =
     config.format === 'json'
       ? winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json())
@@ -75,7 +75,7 @@ export function createLogger(config: LogConfig, opts: { silent?: boolean } = {})
     level: config.level,
     format,
     silent: opts.silent ?? false,
-    transports: [new winston.transports.Stream({ stream: process.stderr })],
+    transports: [new winston.transports.Stream({ stream: opts.stream ?? process.stderr })],
   });
 }
 

@@ -1,0 +1,65 @@
+import { systemClock, type Clock } from './clock';
+import type { AppConfig } from './config';
+import { createDetector, type Detector } from './detect/detector';
+import { createLogger, registerSecrets, type Logger } from './logger';
+import { Dispatcher } from './notify/dispatcher';
+import type { Notifier } from './notify/notifier';
+import { buildNotifiers } from './notify/registry';
+import { SdkOktaHttp } from './okta/client';
+import type { OktaHttp } from './okta/http';
+import { SystemLogReader } from './okta/system-log';
+import { openDatabase, schemaVersion } from './store/db';
+import { Store } from './store/store';
+
+/** The wired program: one of each part, built from the parsed settings. */
+export interface App {
+  config: AppConfig;
+  logger: Logger;
+  clock: Clock;
+  store: Store;
+  schemaVersion: number;
+  okta: OktaHttp | null;
+  reader: SystemLogReader | null;
+  detector: Detector;
+  notifiers: Notifier[];
+  dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+/** Overrides for tests and embedding. */
+export interface AppOptions {
+  clock?: Clock;
+  logger?: Logger;
+  stdout?: NodeJS.WritableStream;
+  /** Injected OktaHttp (the demo and tests); default is the SDK-backed one. */
+  okta?: OktaHttp;
+}
+
+export function createApp(config: AppConfig, opts: AppOptions = {}): App {
+  registerSecrets(config.secrets);
+  const logger = opts.logger ?? createLogger(config.log);
+  const clock = opts.clock ?? systemClock;
+  const db = openDatabase(config.store.dbPath);
+  const store = new Store(db);
+  const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(config.okta) : null);
+  const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
+  const detector = createDetector(config.detect, { orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid', okta, logger, clock });
+  const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout });
+  const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);
+  return {
+    config,
+    logger,
+    clock,
+    store,
+    schemaVersion: schemaVersion(db),
+    okta,
+    reader,
+    detector,
+    notifiers,
+    dispatcher,
+    async close() {
+      for (const n of notifiers) await n.close?.();
+      store.close();
+    },
+  };
+}

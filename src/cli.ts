@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createApp, type App } from './app';
+import { loadEnv, parseConfig, type AppConfig } from './config';
+import { Daemon } from './daemon';
+import { formatDuration } from './duration';
+import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
+import { redact } from './logger';
+import { runTick, summarizeExcess } from './poll-cycle';
+
+const USAGE = `Usage: okta-token-watch <command> [options]
+
+Commands:
+  run                      the daemon: a tick at start, then on POLL_SCHEDULE
+  poll                     exactly one tick, deliver, exit (0 ok, 1 failed)
+  status [--json] [--alerts]  cursor, last tick, counters, deliveries per notifier
+  retry-failed [--notifier NAME]  put failed deliveries back to pending
+
+Options:
+  --env-file PATH          settings file (default: .env in the working directory)
+  -h, --help               this text
+
+Exit codes: 0 ok, 1 failure, 2 usage error, 78 configuration error.`;
+
+interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Parses the command line and runs one command; resolves to the exit code. */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'env-file': { type: 'string' },
+        json: { type: 'boolean' },
+        alerts: { type: 'boolean' },
+        notifier: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    const command = positionals[0];
+    if (values.help || command === 'help') {
+      io.stdout.write(USAGE + '\n');
+      return EXIT_OK;
+    }
+    if (!command) throw new UsageError('no command given');
+    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+    const env = loadEnv(values['env-file'], io.env);
+    switch (command) {
+      case 'run':
+        return await cmdRun(parseConfig(env, { requireOkta: true }));
+      case 'poll':
+        return await cmdPoll(parseConfig(env, { requireOkta: true }));
+      case 'status':
+        return cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false });
+      case 'retry-failed':
+        return await cmdRetryFailed(parseConfig(env, { requireOkta: false }), io, values.notifier);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) io.stderr.write(`okta-token-watch: configuration error: ${p}\n`);
+      return EXIT_CONFIG;
+    }
+    if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`okta-token-watch: ${(err as Error).message}\n\n${USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+/** Start-up repairs shared by `run` and `poll`. */
+function recover(app: App): void {
+  const abandoned = app.store.closeAbandonedTicks(app.clock.now());
+  if (abandoned > 0) app.logger.warn('the previous process stopped during a tick; its committed pages are kept', { ticks: abandoned });
+  summarizeExcess({ ...app, notifiers: app.notifiers.map((n) => n.name) }, null);
+}
+
+function warnIfDefaulted(app: App): void {
+  if (app.config.notify.defaulted) {
+    app.logger.warn('no notifier is configured: alerts go to stdout only (set SLACK_WEBHOOK_URL, SMTP_* or WEBHOOK_URL)', {});
+  }
+}
+
+async function cmdRun(config: AppConfig): Promise<number> {
+  const app = createApp(config);
+  warnIfDefaulted(app);
+  const daemon = new Daemon(app);
+  let stopping = false;
+  const done = new Promise<number>((resolve) => {
+    const onSignal = (sig: string): void => {
+      if (stopping) return;
+      stopping = true;
+      app.logger.info('stopping: finishing the page in hand', { signal: sig });
+      void daemon.stop().then(async () => {
+        await app.close();
+        resolve(EXIT_OK);
+      });
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  });
+  await daemon.start();
+  return done;
+}
+
+async function cmdPoll(config: AppConfig): Promise<number> {
+  const app = createApp(config);
+  warnIfDefaulted(app);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    recover(app);
+    const result = await runTick({
+      store: app.store,
+      reader: app.reader!,
+      detector: app.detector,
+      notifiers: app.notifiers.map((n) => n.name),
+      poll: config.poll,
+      orgUrl: config.okta!.orgUrl,
+      clock: app.clock,
+      logger: app.logger,
+      signal: abort.signal,
+    });
+    await app.dispatcher.runOnce();
+    return result.ok ? EXIT_OK : EXIT_FAILURE;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await app.close();
+  }
+}
+
+function ago(iso: string | null | undefined, now: number): string {
+  if (!iso) return 'never';
+  return `${iso} (${formatDuration(Math.max(0, now - Date.parse(iso)))} ago)`;
+}
+
+function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boolean }): number {
+  if (!fs.existsSync(config.store.dbPath)) {
+    io.stderr.write(`okta-token-watch: no database at ${config.store.dbPath} yet: run "okta-token-watch poll" or start the daemon first.\n`);
+    return EXIT_FAILURE;
+  }
+  const app = createApp(config);
+  try {
+    const s = app.store.status(app.schemaVersion);
+    const alerts = opts.alerts ? app.store.listAlerts(200) : [];
+    if (opts.json) {
+      io.stdout.write(
+        JSON.stringify(
+          {
+            database: config.store.dbPath,
+            ...s,
+            cursor: s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
+            alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized })) : undefined,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
+      return EXIT_OK;
+    }
+    const now = app.clock.now().getTime();
+    const t = s.lastTick;
+    const lines = [
+      `database        ${config.store.dbPath} (schema ${s.schemaVersion})`,
+      `cursor          ${s.cursor ? `saved ${ago(s.cursor.updatedAt, now)}` : 'none yet (the first tick starts at now minus LOOKBACK)'}`,
+      `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
+      `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
+      `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
+      `events seen     ${s.eventsSeen}`,
+      `alerts raised   ${s.alertsRaised} (${s.summaries} summary notification(s))`,
+      `suppressed      ${s.suppressed}`,
+      'deliveries:',
+      ...(s.deliveries.length
+        ? s.deliveries.map((d) => `  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
+        : ['  none yet']),
+    ];
+    const failed = app.store.failedDeliveries(10);
+    if (failed.length) {
+      lines.push('failed deliveries (newest first; "okta-token-watch retry-failed" puts them back):');
+      for (const f of failed) lines.push(`  #${f.id} ${f.notifier} ${f.alertId ?? ''} after ${f.attempts} attempt(s): ${f.lastError ?? ''}`);
+    }
+    if (opts.alerts) {
+      lines.push('alerts (newest first):');
+      for (const { alert: a, summarized } of alerts) {
+        lines.push(`  ${a.event.published} ${a.outcome.result} ${JSON.stringify(a.token?.name ?? '(no token target)').slice(0, 80)} by ${JSON.stringify(a.actor.login ?? a.actor.id ?? 'unknown').slice(0, 80)} from ${a.client.ip ?? '?'}${summarized ? ' [in a summary]' : ''} ${a.id}`);
+      }
+    }
+    io.stdout.write(lines.join('\n') + '\n');
+    return EXIT_OK;
+  } finally {
+    void app.close();
+  }
+}
+
+async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | undefined): Promise<number> {
+  const app = createApp(config);
+  try {
+    if (notifier && !app.notifiers.some((n) => n.name === notifier)) {
+      throw new UsageError(`--notifier ${notifier} is not an enabled notifier (enabled: ${app.notifiers.map((n) => n.name).join(', ')})`);
+    }
+    const n = app.store.retryFailed(app.clock.now(), notifier);
+    io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'} put back to pending; the daemon sends them at its next delivery pass.\n`);
+    return EXIT_OK;
+  } finally {
+    await app.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // The daemon's timers are closed by then; a stuck socket must not keep a finished command alive.
+      setTimeout(() => process.exit(code), 2000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`);
+      process.exit(EXIT_FAILURE);
+    },
+  );
+}

@@ -1,0 +1,80 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { App } from './app';
+import { runTick, summarizeExcess, type TickResult } from './poll-cycle';
+
+/** The long-running mode: a tick at start, then on POLL_SCHEDULE, never two at once. */
+export class Daemon {
+  private task: ScheduledTask | null = null;
+  private current: Promise<TickResult> | null = null;
+  private readonly abort = new AbortController();
+  private stopped: Promise<void> | null = null;
+  lastResult: TickResult | null = null;
+
+  constructor(private readonly app: App) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  async start(): Promise<void> {
+    const { app } = this;
+    const abandoned = app.store.closeAbandonedTicks(app.clock.now());
+    if (abandoned > 0) app.logger.warn('the previous process stopped during a tick; its committed pages are kept and the cursor resumes after them', { ticks: abandoned });
+    // A crash between the last page and the summary leaves excess alerts without deliveries.
+    summarizeExcess({ ...app, notifiers: app.notifiers.map((n) => n.name) }, null);
+    app.dispatcher.start();
+    app.logger.info('okta-token-watch started', {
+      schedule: app.config.poll.schedule,
+      lookback: app.config.poll.lookbackMs,
+      notifiers: app.notifiers.map((n) => n.name),
+      db: app.config.store.dbPath,
+    });
+    this.task = cron.schedule(app.config.poll.schedule, () => this.tick(), { noOverlap: true, name: 'okta-token-watch-poll' });
+    await this.tick();
+  }
+
+  /** Runs one tick unless one is running (then does nothing), then delivers. */
+  async tick(): Promise<void> {
+    if (this.current || this.abort.signal.aborted) {
+      if (this.current) this.app.logger.warn('previous tick still running; skipping this slot', {});
+      return;
+    }
+    const { app } = this;
+    this.current = runTick({
+      store: app.store,
+      reader: app.reader!,
+      detector: app.detector,
+      notifiers: app.notifiers.map((n) => n.name),
+      poll: app.config.poll,
+      orgUrl: app.config.okta!.orgUrl,
+      clock: app.clock,
+      logger: app.logger,
+      signal: this.abort.signal,
+    });
+    try {
+      this.lastResult = await this.current;
+    } finally {
+      this.current = null;
+    }
+    if (!this.abort.signal.aborted) await app.dispatcher.runOnce();
+  }
+
+  /** next scheduled tick, for health checks. */
+  nextRun(): Date | null {
+    return this.task?.getNextRun() ?? null;
+  }
+
+  /** Graceful stop: no new ticks, the page in hand is committed, deliveries in flight are recorded. */
+  stop(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = (async () => {
+        this.abort.abort();
+        await this.task?.stop();
+        await this.task?.destroy();
+        if (this.current) await this.current.catch(() => undefined);
+        await this.app.dispatcher.stop();
+      })();
+    }
+    return this.stopped;
+  }
+}

@@ -1,0 +1,208 @@
+import okta from '@okta/okta-sdk-nodejs';
+import type { OktaConfig } from '../config';
+import { OktaRequestError, type OktaHttp, type OktaResponse } from './http';
+
+const VERSION = '0.1.0';
+const TOKEN_PATH = '/oauth2/v1/token';
+
+interface SdkRequest {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  [key: string]: unknown;
+}
+
+interface FetchResponse {
+  status: number;
+  ok: boolean;
+  url: string;
+  headers: { get(name: string): string | null; raw(): Record<string, string[]> };
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  clone(): FetchResponse;
+}
+
+/**
+ * The SDK's request executor, narrowed to what this project needs:
+ * - refuses any request whose origin is not the org's, before anything is sent (the SDK follows
+ *   whatever URL a Link header names and would send the credentials there);
+ * - applies a timeout to requests the SDK makes on its own (the OAuth token request);
+ * - turns token-endpoint failures into one clear error (the SDK would otherwise surface them later
+ *   as "Bearer undefined" / "Okta HTTP 401 undefined");
+ * - no retries: the System Log reader owns retries and rate-limit waits.
+ */
+class GuardedExecutor extends okta.RequestExecutor {
+  constructor(
+    private readonly origin: string,
+    private readonly timeoutMs: number,
+    private readonly onRequest: () => void,
+  ) {
+    super();
+  }
+
+  override async fetch(request: SdkRequest): Promise<FetchResponse> {
+    let target: URL;
+    try {
+      target = new URL(request.url);
+    } catch {
+      throw new OktaRequestError('refused to send a request to an unparseable URL', 'refused-origin');
+    }
+    if (target.origin !== this.origin) {
+      throw new OktaRequestError(`refused to send credentials to ${target.origin}: only the org URL ${this.origin} is allowed`, 'refused-origin');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    if (!request.signal) {
+      const ac = new AbortController();
+      timer = setTimeout(() => ac.abort(), this.timeoutMs);
+      request.signal = ac.signal;
+    }
+    this.onRequest();
+    let res: FetchResponse;
+    try {
+      res = (await super.fetch(request)) as FetchResponse;
+    } catch (err) {
+      throw mapFetchError(err, this.timeoutMs);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    if (target.pathname === TOKEN_PATH) return this.checkTokenResponse(res);
+    return res;
+  }
+
+  private async checkTokenResponse(res: FetchResponse): Promise<FetchResponse> {
+    const text = await res.text();
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      /* not JSON */
+    }
+    const error = typeof body.error === 'string' ? body.error : undefined;
+    const description = typeof body.error_description === 'string' ? body.error_description.slice(0, 300) : '';
+    const replay = (status: number): FetchResponse => ({
+      status,
+      ok: status >= 200 && status < 300,
+      url: res.url,
+      headers: res.headers,
+      text: async () => text,
+      json: async () => body,
+      clone: () => replay(status),
+    });
+    // Okta asks for a DPoP nonce with a 400; the SDK only retries with the nonce when it sees the
+    // body, which its error filter never lets through for a 400. Hand it the body as a success.
+    if (error === 'use_dpop_nonce') return replay(200);
+    if (res.status >= 200 && res.status < 300 && typeof body.access_token === 'string') return replay(res.status);
+    const what = error ? `${error}${description ? `: ${description}` : ''}` : `HTTP ${res.status}`;
+    throw new OktaRequestError(`Okta's token endpoint refused the service app (${what})`, 'auth-setup', { status: res.status, error });
+  }
+}
+
+function mapFetchError(err: unknown, timeoutMs: number): Error {
+  if (err instanceof OktaRequestError) return err;
+  const e = err as { name?: string; code?: string; message?: string; type?: string };
+  if (e?.name === 'AbortError') return new OktaRequestError(`no answer from Okta within ${Math.round(timeoutMs / 1000)}s`, 'timeout');
+  const code = e?.code ? ` (${e.code})` : '';
+  return new OktaRequestError(`cannot reach Okta${code}`, 'network');
+}
+
+/**
+ * Builds the SDK client with every setting passed explicitly, so `okta.yaml` files and
+ * `OKTA_CLIENT_*` variables cannot change which org or credentials the daemon uses.
+ */
+export function createSdkClient(config: OktaConfig, executor: okta.RequestExecutor): okta.Client {
+  const auth = config.auth;
+  const common = {
+    orgUrl: config.orgUrl,
+    userAgent: `okta-token-watch/${VERSION}`,
+    requestExecutor: executor,
+    // The SDK caches GET responses by URL; a cached System Log page would hide new events.
+    cacheMiddleware: null,
+    // Every field the SDK's config loader knows, set here so nothing is taken from files or env.
+    token: '',
+    clientId: '',
+    scopes: '',
+    privateKey: '',
+    keyId: '',
+  };
+  const options =
+    auth.mode === 'ssws'
+      ? { ...common, authorizationMode: 'SSWS', token: auth.token }
+      : { ...common, authorizationMode: 'PrivateKey', clientId: auth.clientId, scopes: auth.scopes, privateKey: auth.privateKey, keyId: auth.keyId ?? '' };
+  return new okta.Client(options as unknown as ConstructorParameters<typeof okta.Client>[0]);
+}
+
+/** The OktaHttp implementation over the SDK's authenticated HTTP layer. */
+export class SdkOktaHttp implements OktaHttp {
+  readonly orgUrl: string;
+  private requests = 0;
+  private readonly client: okta.Client;
+
+  constructor(private readonly config: OktaConfig) {
+    this.orgUrl = config.orgUrl;
+    const executor = new GuardedExecutor(config.orgUrl, config.requestTimeoutMs, () => {
+      this.requests++;
+    });
+    this.client = createSdkClient(config, executor);
+  }
+
+  get requestCount(): number {
+    return this.requests;
+  }
+
+  async get(urlOrPath: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<OktaResponse> {
+    const url = new URL(urlOrPath, this.orgUrl);
+    if (url.origin !== this.orgUrl) {
+      throw new OktaRequestError(`refused to follow a link to ${url.origin}: only the org URL ${this.orgUrl} is allowed`, 'refused-origin');
+    }
+    const timeoutMs = opts.timeoutMs ?? this.config.requestTimeoutMs;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    const onAbort = (): void => ac.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let res: FetchResponse;
+      try {
+        const http = (this.client as unknown as { http: { http(uri: string, req: SdkRequest): Promise<FetchResponse> } }).http;
+        res = await http.http(url.href, { url: url.href, method: 'get', headers: { Accept: 'application/json' }, signal: ac.signal });
+      } catch (err) {
+        return fromSdkError(err, url.href, timeoutMs, opts.signal);
+      }
+      const text = await res.text();
+      let body: unknown = null;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        body = text;
+      }
+      return toResponse(res.status, res.url || url.href, res.headers, body);
+    } catch (err) {
+      throw opts.signal?.aborted ? new OktaRequestError('request cancelled', 'aborted') : mapFetchError(err, timeoutMs);
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function toResponse(status: number, url: string, headers: FetchResponse['headers'] | undefined, body: unknown): OktaResponse {
+  let links: string[] = [];
+  try {
+    links = headers?.raw?.()['link'] ?? [];
+  } catch {
+    const l = headers?.get('link');
+    links = l ? [l] : [];
+  }
+  return { status, url, header: (name) => headers?.get(name) ?? null, links, body };
+}
+
+/** The SDK throws for every non-2xx status; turn those back into responses, rethrow the rest. */
+function fromSdkError(err: unknown, url: string, timeoutMs: number, signal?: AbortSignal): OktaResponse {
+  const e = err as { status?: unknown; headers?: FetchResponse['headers']; errorCode?: string; errorSummary?: string; errorId?: string; message?: string };
+  if (typeof e?.status === 'number' && e.headers) {
+    const body = e.errorCode !== undefined ? { errorCode: e.errorCode, errorSummary: e.errorSummary ?? '', errorId: e.errorId } : { message: String(e.message ?? '').slice(0, 300) };
+    return toResponse(e.status, url, e.headers, body);
+  }
+  if (signal?.aborted) throw new OktaRequestError('request cancelled', 'aborted');
+  throw mapFetchError(err, timeoutMs);
+}

@@ -1,0 +1,247 @@
+import type { Clock } from './clock';
+import type { PollConfig } from './config';
+import type { Alert, TokenState } from './detect/alert';
+import type { Detector } from './detect/detector';
+import type { Logger } from './logger';
+import { redact } from './logger';
+import type { OktaLogEvent } from './okta/log-event';
+import { buildLogUrl, PollError, type SystemLogReader } from './okta/system-log';
+import type { Store } from './store/store';
+
+/** What one tick did. */
+export interface TickResult {
+  tickId: number;
+  ok: boolean;
+  pages: number;
+  requests: number;
+  events: number;
+  newEvents: number;
+  newAlerts: number;
+  suppressed: number;
+  summarized: number;
+  durationMs: number;
+  rateLimitRemaining: number | null;
+  cursorFallback: boolean;
+  error?: string;
+}
+
+/** Everything a tick needs, passed in (no globals). */
+export interface TickDeps {
+  store: Store;
+  reader: SystemLogReader;
+  detector: Detector;
+  /** Names of the enabled notifiers: one pending delivery each per alert. */
+  notifiers: string[];
+  poll: PollConfig;
+  orgUrl: string;
+  clock: Clock;
+  logger: Logger;
+  /** Aborted on SIGTERM/SIGINT: the page in hand is finished and committed, then the tick stops. */
+  signal?: AbortSignal;
+  /** Test hook: called after each page's transaction commits. */
+  afterPageCommit?: (pageIndex: number) => void;
+}
+
+/** Options of a bounded scan over a past range (backfill). */
+export interface BackfillOptions {
+  since: Date;
+  until: Date;
+  dryRun: boolean;
+  /** Called after each page, for progress output. */
+  onPage?: (p: { pages: number; events: number; newAlerts: number; matches: OktaLogEvent[] }) => void;
+}
+
+/**
+ * One tick of the live poller, readable top to bottom:
+ * resume from the stored cursor (or start at now - LOOKBACK), read pages until the first empty one,
+ * and commit each page in ONE transaction: new events, their alerts, their pending deliveries and
+ * the cursor move together. A crash therefore never loses an event nor alerts twice for one.
+ */
+export async function runTick(deps: TickDeps): Promise<TickResult> {
+  const { store, reader, detector, clock, logger, poll } = deps;
+  const started = clock.now();
+  const tickId = store.startTick(started, 'poll');
+  const result: TickResult = {
+    tickId,
+    ok: false,
+    pages: 0,
+    requests: 0,
+    events: 0,
+    newEvents: 0,
+    newAlerts: 0,
+    suppressed: 0,
+    summarized: 0,
+    durationMs: 0,
+    rateLimitRemaining: null,
+    cursorFallback: false,
+  };
+  try {
+    const cursor = store.getCursor();
+    let url: string;
+    let fromCursor = false;
+    if (cursor && new URL(cursor.url).origin === deps.orgUrl) {
+      url = cursor.url;
+      fromCursor = true;
+    } else {
+      if (cursor) logger.warn('the stored cursor belongs to another org URL; starting again from the look-back', {});
+      url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since: new Date(started.getTime() - poll.lookbackMs), limit: 1000 });
+    }
+
+    let alertsThisTick = 0;
+    for (;;) {
+      let page;
+      try {
+        page = await reader.fetchPage(url, deps.signal);
+      } catch (err) {
+        if (err instanceof PollError && err.kind === 'rejected' && fromCursor && result.pages === 0) {
+          // Okta documents no lifetime for the `after` cursor. Restart from a time-based query that
+          // overlaps the last successful tick; uuid dedupe absorbs the overlap.
+          const last = store.lastSuccessfulTick();
+          const base = last ? Date.parse(last.startedAt) : Date.parse(cursor!.updatedAt);
+          const since = new Date(Math.min(base, started.getTime()) - poll.lookbackMs);
+          logger.warn('Okta rejected the stored cursor; restarting from the last successful tick minus the look-back', {
+            status: err.status,
+            errorCode: err.errorCode,
+            since: since.toISOString(),
+          });
+          result.requests += 1;
+          result.cursorFallback = true;
+          url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
+          fromCursor = false;
+          continue;
+        }
+        throw err;
+      }
+      result.requests += page.requests;
+      result.rateLimitRemaining = page.rateLimit?.remaining ?? result.rateLimitRemaining;
+
+      const committed = await commitPage(deps, tickId, page.events, page.nextUrl ?? url, {
+        source: 'poll',
+        moveCursor: page.nextUrl !== null,
+        alertsSoFar: alertsThisTick,
+        rateLimitRemaining: page.rateLimit?.remaining ?? null,
+        requests: page.requests,
+      });
+      alertsThisTick += committed.newAlerts;
+      result.pages++;
+      result.events += page.events.length;
+      result.newEvents += committed.newEvents;
+      result.newAlerts += committed.newAlerts;
+      result.suppressed += committed.suppressed;
+      deps.afterPageCommit?.(result.pages);
+
+      if (page.events.length === 0) break;
+      if (page.nextUrl === null) {
+        logger.warn('Okta sent a page without a next link; the next tick restarts from this page', {});
+        break;
+      }
+      url = page.nextUrl;
+      if (deps.signal?.aborted) break;
+    }
+
+    result.summarized = summarizeExcess(deps, tickId);
+    result.ok = true;
+    result.durationMs = clock.now().getTime() - started.getTime();
+    store.finishTick(tickId, clock.now(), 'ok', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining });
+    logger.info('tick finished', {
+      tick: tickId,
+      pages: result.pages,
+      requests: result.requests,
+      events: result.events,
+      newEvents: result.newEvents,
+      newAlerts: result.newAlerts,
+      suppressed: result.suppressed,
+      summarized: result.summarized,
+      durationMs: result.durationMs,
+      rateLimitRemaining: result.rateLimitRemaining,
+    });
+    return result;
+  } catch (err) {
+    const message = redact(err instanceof Error ? err.message : String(err));
+    result.error = message;
+    result.durationMs = clock.now().getTime() - started.getTime();
+    store.finishTick(tickId, clock.now(), 'failed', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: message });
+    logger.error('tick failed', { tick: tickId, error: message, pages: result.pages, requests: result.requests, durationMs: result.durationMs });
+    return result;
+  }
+}
+
+/** What committing one page did. */
+interface PageOutcome {
+  newEvents: number;
+  newAlerts: number;
+  suppressed: number;
+  alerts: Alert[];
+}
+
+/**
+ * Decides, enriches and stores one page. The token lookup (network) happens before the
+ * transaction; everything that must land together happens inside it.
+ */
+export async function commitPage(
+  deps: Pick<TickDeps, 'store' | 'detector' | 'notifiers' | 'poll' | 'clock' | 'logger'>,
+  tickId: number | null,
+  events: OktaLogEvent[],
+  cursorUrl: string,
+  opts: { source: 'poll' | 'backfill'; moveCursor: boolean; alertsSoFar: number; rateLimitRemaining: number | null; requests: number },
+): Promise<PageOutcome> {
+  const { store, detector, clock } = deps;
+  const unseen = store.unseenUuids(events.map((e) => e.uuid));
+  const decideAt = clock.now();
+  const decisions = new Map(events.filter((e) => unseen.has(e.uuid)).map((e) => [e.uuid, detector.decide(e, decideAt)]));
+  const toAlert = events.filter((e) => decisions.get(e.uuid)?.alert === true);
+  let tokenStates = new Map<string, TokenState>();
+  if (toAlert.length > 0) tokenStates = await detector.lookupTokens(toAlert);
+
+  return store.transaction(() => {
+    const now = clock.now();
+    const out: PageOutcome = { newEvents: 0, newAlerts: 0, suppressed: 0, alerts: [] };
+    let alerts = opts.alertsSoFar;
+    for (const e of events) {
+      const decision = decisions.get(e.uuid);
+      // Seen before this page (or twice in it): nothing to do.
+      if (!decision) continue;
+      const suppressedBy = decision.alert ? null : decision.suppressedBy;
+      if (!store.insertEvent(e, opts.source, now, suppressedBy)) continue;
+      out.newEvents++;
+      if (!decision.alert) {
+        out.suppressed++;
+        deps.logger.info('event suppressed', { uuid: e.uuid, reason: suppressedBy });
+        continue;
+      }
+      const alert = detector.buildAlert(e, { source: opts.source, now, store, tokenState: tokenStates.get(e.uuid) });
+      store.insertAlert(alert, tickId, deps.notifiers, { deferToSummary: alerts >= deps.poll.maxAlertsPerRun, now });
+      alerts++;
+      out.newAlerts++;
+      out.alerts.push(alert);
+    }
+    if (opts.moveCursor) store.setCursor(cursorUrl, now);
+    if (tickId !== null) {
+      store.addToTick(tickId, {
+        pages: 1,
+        events: events.length,
+        newEvents: out.newEvents,
+        newAlerts: out.newAlerts,
+        suppressed: out.suppressed,
+        rateLimitRemaining: opts.rateLimitRemaining,
+        requests: opts.requests,
+      });
+    }
+    return out;
+  });
+}
+
+/**
+ * Alerts beyond MAX_ALERTS_PER_RUN (including any left by a crash before this point) go out as
+ * ONE summary per notifier. Returns how many alerts it covered.
+ */
+export function summarizeExcess(deps: Pick<TickDeps, 'store' | 'detector' | 'notifiers' | 'clock' | 'logger'>, tickId: number | null): number {
+  return deps.store.transaction(() => {
+    const excess = deps.store.alertsAwaitingSummary();
+    if (excess.length === 0) return 0;
+    const now = deps.clock.now();
+    const summary = deps.store.insertSummary(deps.detector.buildSummary(excess, now), tickId, deps.notifiers, now);
+    deps.logger.warn('more alerts than MAX_ALERTS_PER_RUN in one tick; the excess goes out as one summary', { summary: summary.id, count: excess.length });
+    return excess.length;
+  });
+}

@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createApp, type App } from '../../src/app';
+import { FakeClock } from '../../src/clock';
+import { parseConfig, type Env } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { runTick, type TickResult } from '../../src/poll-cycle';
+import { FakeOkta, type FakeOktaOptions } from './fake-okta';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export function tmpDir(prefix = 'otw-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Collects what a stream receives, as lines. */
+export class LineSink extends PassThrough {
+  private buf = '';
+  readonly lines: string[] = [];
+  constructor() {
+    super();
+    this.on('data', (c: Buffer) => {
+      this.buf += c.toString();
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        this.lines.push(this.buf.slice(0, i));
+        this.buf = this.buf.slice(i + 1);
+      }
+    });
+  }
+  get text(): string {
+    return this.lines.join('\n') + this.buf;
+  }
+  json(): Array<Record<string, unknown>> {
+    return this.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+/** An in-process program against a fake Okta with a fake clock, a real SQLite file and real HTTP. */
+export interface Harness {
+  clock: FakeClock;
+  fake: FakeOkta;
+  dir: string;
+  env: Env;
+  app: App;
+  stdout: LineSink;
+  logs: LineSink;
+  tick(signal?: AbortSignal): Promise<TickResult>;
+  /** Closes the program (not the fake) and builds a new one over the same database: a restart. */
+  restart(extraEnv?: Env): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { env?: Env; fake?: FakeOktaOptions; clock?: FakeClock } = {}): Promise<Harness> {
+  const clock = opts.clock ?? new FakeClock();
+  const fake = new FakeOkta({ now: () => clock.now().getTime(), ...opts.fake });
+  const origin = await fake.start();
+  const dir = tmpDir();
+  const env: Env = {
+    OKTA_ORG_URL: origin,
+    OKTA_API_TOKEN: fake.token,
+    DB_PATH: path.join(dir, 'db', 'otw.sqlite'),
+    LOG_LEVEL: 'debug',
+    ...opts.env,
+  };
+  const stdout = new LineSink();
+  const logs = new LineSink();
+  const build = (e: Env): App => {
+    const config = parseConfig(e, { requireOkta: true });
+    return createApp(config, { clock, stdout, logger: createLogger(config.log, { stream: logs }) });
+  };
+  const h: Harness = {
+    clock,
+    fake,
+    dir,
+    env,
+    app: build(env),
+    stdout,
+    logs,
+    async tick(signal) {
+      const app = h.app;
+      const r = await runTick({
+        store: app.store,
+        reader: app.reader!,
+        detector: app.detector,
+        notifiers: app.notifiers.map((n) => n.name),
+        poll: app.config.poll,
+        orgUrl: app.config.okta!.orgUrl,
+        clock,
+        logger: app.logger,
+        signal,
+      });
+      await app.dispatcher.runOnce();
+      return r;
+    },
+    async restart(extraEnv = {}) {
+      await h.app.close();
+      Object.assign(h.env, extraEnv);
+      h.app = build(h.env);
+    },
+    async close() {
+      await h.app.close();
+      await fake.stop();
+    },
+  };
+  return h;
+}
+
+/** Runs the real CLI as a child process (through tsx) and collects its output. */
+export function runCli(
+  args: string[],
+  env: Env,
+  opts: { cwd?: string; timeoutMs?: number; onSpawn?: (child: ReturnType<typeof spawn>) => void } = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    opts.onSpawn?.(child);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
