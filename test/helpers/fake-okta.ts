@@ -105,6 +105,14 @@ export class FakeOkta {
     this.cursorEpoch++;
   }
 
+  private readonly faultsAt = new Map<number, Fault>();
+  private logRequestCount = 0;
+
+  /** Applies a fault to the n-th System Log request (1-based, counted from the start). */
+  failAt(n: number, fault: Fault): void {
+    this.faultsAt.set(n, fault);
+  }
+
   /** Queues a fault for the next matching request(s). */
   fail(times: number, fault: Fault, match: (path: string) => boolean = (p) => p === '/api/v1/logs'): void {
     for (let i = 0; i < times; i++) this.faults.push({ match, fault });
@@ -156,8 +164,13 @@ export class FakeOkta {
     const faultIndex = this.faults.findIndex((f) => f.match(url.pathname));
     let nextOrigin: string | null = null;
     let notJson = false;
-    if (faultIndex >= 0) {
-      const { fault } = this.faults.splice(faultIndex, 1)[0]!;
+    let fault: Fault | undefined;
+    if (url.pathname === '/api/v1/logs') {
+      this.logRequestCount++;
+      fault = this.faultsAt.get(this.logRequestCount);
+    }
+    if (!fault && faultIndex >= 0) fault = this.faults.splice(faultIndex, 1)[0]!.fault;
+    if (fault) {
       if (fault.kind === 'status') return error(fault.status, fault.errorCode, fault.errorSummary, fault.headers);
       if (fault.kind === 'hang') {
         await new Promise((r) => setTimeout(r, fault.ms));
