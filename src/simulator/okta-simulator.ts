@@ -1,0 +1,342 @@
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An Okta org simulator on 127.0.0.1, used by the demo, the tests, the soak and the benchmark. It
+ * behaves that like the System Log API where the poller depends on it:
+ * - polling requests (no `until`, ASCENDING) return events in *persistence* order, bounded by `since`
+ *   on persistence time, and ALWAYS carry a `next` link, also on an empty page (the stream is infinite);
+ *   `after` is an opaque cursor that only comes from `next` links;
+ * - bounded requests (`since` + `until`) filter and order by `published` and end;
+ * - `self` and `next` come as separate `link` headers; X-Rate-Limit-* headers on every response
+ *   with a per-minute bucket; 429/5xx/400/401/403 with Okta's error body;
+ * - `filter=eventType eq "..."` honoured (others: 400 E0000031), `limit` capped at 1000;
+ * - SSWS and OAuth (private_key_jwt client credentials, optional DPoP nonce) authentication;
+ * - GET /api/v1/api-tokens/{id}.
+ * Faults are scripted per request: failures, hangs, next links to another origin, expired cursors.
+ */
+export interface FakeOktaOptions {
+  token?: string;
+  /** OAuth service app accepted by the token endpoint. */
+  oauth?: { clientId: string; publicKeyPem?: string; requireDpop?: boolean; grantScopes?: string[] };
+  rateLimit?: number;
+  /** The server's notion of now (ms); tests pass their fake clock. */
+  now?: () => number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  path: string;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  status: number;
+}
+
+type Fault =
+  | { kind: 'status'; status: number; errorCode: string; errorSummary: string; headers?: Record<string, string> }
+  | { kind: 'hang'; ms: number }
+  | { kind: 'destroy' }
+  | { kind: 'next-origin'; origin: string }
+  | { kind: 'not-json' };
+
+interface Stored {
+  seq: number;
+  persistedAt: number;
+  event: Record<string, unknown>;
+}
+
+export class FakeOkta {
+  readonly requests: RecordedRequest[] = [];
+  readonly tokenRequests: Array<{ params: URLSearchParams; dpop: string | undefined }> = [];
+  private readonly stored: Stored[] = [];
+  private readonly faults: Array<{ match: (path: string) => boolean; fault: Fault }> = [];
+  private server: http.Server | null = null;
+  private cursorEpoch = 1;
+  private bucket = { used: 0, resetAt: 0 };
+  private readonly issuedTokens = new Set<string>();
+  readonly apiTokens = new Map<string, Record<string, unknown>>();
+  /** Remaining override for the next responses: simulates other integrations using the bucket. */
+  remainingOverride: number | null = null;
+  origin = '';
+
+  constructor(readonly opts: FakeOktaOptions = {}) {}
+
+  get token(): string {
+    return this.opts.token ?? 'fake-ssws-token-0123456789abcdef';
+  }
+
+  private now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
+  }
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        void this.handle(req, res, body);
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.origin;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = null;
+  }
+
+  /** Persists events now, in this order (persistence order, whatever their `published`). */
+  persist(...events: Array<Record<string, unknown>>): void {
+    for (const event of events) this.stored.push({ seq: this.stored.length, persistedAt: this.now(), event });
+  }
+
+  get persistedCount(): number {
+    return this.stored.length;
+  }
+
+  /** Makes every cursor issued so far invalid (400 on `after`). */
+  expireCursors(): void {
+    this.cursorEpoch++;
+  }
+
+  private readonly faultsAt = new Map<number, Fault>();
+  private logRequestCount = 0;
+
+  /** Applies a fault to the n-th System Log request (1-based, counted from the start). */
+  failAt(n: number, fault: Fault): void {
+    this.faultsAt.set(n, fault);
+  }
+
+  /** Queues a fault for the next matching request(s). */
+  fail(times: number, fault: Fault, match: (path: string) => boolean = (p) => p === '/api/v1/logs'): void {
+    for (let i = 0; i < times; i++) this.faults.push({ match, fault });
+  }
+
+  failStatus(times: number, status: number, headers?: Record<string, string>): void {
+    const [errorCode, errorSummary] = ERRORS[status] ?? ['E0000009', 'Internal Server Error'];
+    this.fail(times, { kind: 'status', status, errorCode, errorSummary, headers });
+  }
+
+  /** Answers 429 until the bucket resets, as Okta does when the limit is used up. */
+  exhaustRateLimit(resetInMs: number): void {
+    this.bucket = { used: this.limit, resetAt: this.now() + resetInMs };
+  }
+
+  get limit(): number {
+    return this.opts.rateLimit ?? 50;
+  }
+
+  logRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.path === '/api/v1/logs');
+  }
+
+  private rateHeaders(): Record<string, string> {
+    const now = this.now();
+    if (now >= this.bucket.resetAt) this.bucket = { used: 0, resetAt: now + 60_000 };
+    const remaining = this.remainingOverride ?? Math.max(0, this.limit - this.bucket.used);
+    return {
+      'x-rate-limit-limit': String(this.limit),
+      'x-rate-limit-remaining': String(remaining),
+      'x-rate-limit-reset': String(Math.ceil(this.bucket.resetAt / 1000)),
+    };
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): Promise<void> {
+    const url = new URL(req.url ?? '/', this.origin);
+    const rec: RecordedRequest = { method: req.method ?? 'GET', url: url.href, path: url.pathname, query: url.searchParams, headers: req.headers, body, status: 0 };
+    this.requests.push(rec);
+    const send = (status: number, payload: unknown, headers: Record<string, string | string[]> = {}): void => {
+      rec.status = status;
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
+    };
+    const error = (status: number, errorCode: string, errorSummary: string, headers: Record<string, string> = {}): void =>
+      send(status, { errorCode, errorSummary, errorLink: errorCode, errorId: 'oae' + crypto.randomBytes(8).toString('hex'), errorCauses: [] }, { ...this.rateHeaders(), ...headers });
+
+    if (url.pathname === '/oauth2/v1/token' && req.method === 'POST') return this.handleToken(req, body, send);
+
+    const faultIndex = this.faults.findIndex((f) => f.match(url.pathname));
+    let nextOrigin: string | null = null;
+    let notJson = false;
+    let fault: Fault | undefined;
+    if (url.pathname === '/api/v1/logs') {
+      this.logRequestCount++;
+      fault = this.faultsAt.get(this.logRequestCount);
+    }
+    if (!fault && faultIndex >= 0) fault = this.faults.splice(faultIndex, 1)[0]!.fault;
+    if (fault) {
+      if (fault.kind === 'status') return error(fault.status, fault.errorCode, fault.errorSummary, fault.headers);
+      if (fault.kind === 'hang') {
+        await new Promise((r) => setTimeout(r, fault.ms));
+        if (res.destroyed) return;
+      }
+      if (fault.kind === 'destroy') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault.kind === 'next-origin') nextOrigin = fault.origin;
+      if (fault.kind === 'not-json') notJson = true;
+    }
+
+    if (!this.authorized(req)) return error(401, 'E0000011', 'Invalid token provided');
+
+    const rate = this.rateHeaders();
+    if (this.bucket.used >= this.limit) return error(429, 'E0000047', 'API call exceeded rate limit due to too many requests.');
+    this.bucket.used++;
+    const fresh = this.rateHeaders();
+
+    if (url.pathname.startsWith('/api/v1/api-tokens/') && req.method === 'GET') {
+      const id = decodeURIComponent(url.pathname.slice('/api/v1/api-tokens/'.length));
+      const t = this.apiTokens.get(id);
+      if (!t) return error(404, 'E0000007', `Not found: Resource not found: ${id} (ApiToken)`);
+      return send(200, t, fresh);
+    }
+    if (url.pathname !== '/api/v1/logs' || req.method !== 'GET') return error(404, 'E0000022', 'The endpoint does not support the provided HTTP method');
+    void rate;
+    if (notJson) return send(200, '<html>maintenance</html>', { ...fresh, 'content-type': 'text/html' });
+    return this.handleLogs(url, fresh, send, error, nextOrigin);
+  }
+
+  private authorized(req: http.IncomingMessage): boolean {
+    const auth = req.headers.authorization ?? '';
+    if (auth === `SSWS ${this.token}`) return true;
+    const m = /^(Bearer|DPoP) (.+)$/.exec(auth);
+    if (m && this.issuedTokens.has(m[2]!)) {
+      if (this.opts.oauth?.requireDpop && (m[1] !== 'DPoP' || !req.headers.dpop)) return false;
+      return true;
+    }
+    return false;
+  }
+
+  private handleLogs(
+    url: URL,
+    headers: Record<string, string>,
+    send: (status: number, payload: unknown, headers?: Record<string, string | string[]>) => void,
+    error: (status: number, code: string, summary: string) => void,
+    nextOrigin: string | null,
+  ): void {
+    const q = url.searchParams;
+    const filter = q.get('filter');
+    let eventType: string | null = null;
+    if (filter !== null) {
+      const m = /^eventType eq "([^"]+)"$/.exec(filter);
+      if (!m) return error(400, 'E0000031', 'Invalid search criteria.');
+      eventType = m[1]!;
+    }
+    const limitRaw = q.get('limit');
+    const limit = Math.min(1000, limitRaw === null ? 100 : Number(limitRaw));
+    if (!Number.isInteger(limit) || limit < 0) return error(400, 'E0000001', 'Api validation failed: limit');
+    const sortOrder = q.get('sortOrder') ?? 'ASCENDING';
+    const until = q.get('until');
+    const matches = (s: Stored): boolean => eventType === null || s.event.eventType === eventType;
+
+    const selfLink = `<${url.href}>; rel="self"`;
+    const linkFor = (params: Record<string, string>): string => {
+      const next = new URL('/api/v1/logs', nextOrigin ?? this.origin);
+      for (const [k, v] of Object.entries(params)) next.searchParams.set(k, v);
+      return `<${next.href}>; rel="next"`;
+    };
+
+    if (until !== null) {
+      // Bounded request: published order, finite.
+      const since = q.get('since');
+      const sinceMs = since ? Date.parse(since) : Date.parse(until) - 7 * 86_400_000;
+      const untilMs = Date.parse(until);
+      if (!Number.isFinite(sinceMs) || !Number.isFinite(untilMs)) return error(400, 'E0000001', 'Api validation failed: since');
+      const offset = q.get('after') ? Number(Buffer.from(q.get('after')!, 'base64url').toString().split(':')[1]) : 0;
+      const inRange = this.stored
+        .filter((s) => matches(s) && Date.parse(String(s.event.published)) >= sinceMs && Date.parse(String(s.event.published)) < untilMs)
+        .sort((a, b) => Date.parse(String(a.event.published)) - Date.parse(String(b.event.published)));
+      const page = inRange.slice(offset, offset + limit);
+      const links = [selfLink];
+      if (offset + limit < inRange.length) {
+        links.push(linkFor({ after: Buffer.from(`b:${offset + limit}`).toString('base64url'), filter: filter ?? '', since: since ?? '', until, limit: String(limit), sortOrder }));
+      }
+      return send(200, page.map((s) => s.event), { ...headers, link: links });
+    }
+
+    if (sortOrder !== 'ASCENDING') return error(400, 'E0000001', 'Api validation failed: polling requires sortOrder=ASCENDING');
+    let start: number;
+    const after = q.get('after');
+    if (after !== null) {
+      const decoded = Buffer.from(after, 'base64url').toString().split(':');
+      if (decoded.length !== 3 || decoded[0] !== 'p' || Number(decoded[1]) !== this.cursorEpoch || !Number.isInteger(Number(decoded[2]))) {
+        return error(400, 'E0000001', 'Api validation failed: after');
+      }
+      start = Number(decoded[2]);
+    } else {
+      const since = q.get('since');
+      const sinceMs = since ? Date.parse(since) : this.now() - 7 * 86_400_000;
+      if (!Number.isFinite(sinceMs)) return error(400, 'E0000001', 'Api validation failed: since. Invalid date format.');
+      if (sinceMs < this.now() - 180 * 86_400_000) return error(400, 'E0000053', 'Invalid parameter: since must be within 180 days.');
+      start = this.stored.findIndex((s) => s.persistedAt >= sinceMs);
+      if (start < 0) start = this.stored.length;
+    }
+    const page: Stored[] = [];
+    let pos = start;
+    while (pos < this.stored.length && page.length < limit) {
+      const s = this.stored[pos]!;
+      pos++;
+      if (matches(s)) page.push(s);
+    }
+    // The cursor points past everything scanned, matching or not.
+    const nextCursor = Buffer.from(`p:${this.cursorEpoch}:${pos}`).toString('base64url');
+    const links = [selfLink, linkFor({ after: nextCursor, filter: filter ?? '', limit: String(limit), sortOrder: 'ASCENDING' })];
+    send(200, page.map((s) => s.event), { ...headers, link: links });
+  }
+
+  private handleToken(req: http.IncomingMessage, body: string, send: (status: number, payload: unknown, headers?: Record<string, string>) => void): void {
+    const params = new URLSearchParams(body);
+    const dpop = typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined;
+    this.tokenRequests.push({ params, dpop });
+    const oauth = this.opts.oauth;
+    const fail = (error: string, description: string, status = 401): void => send(status, { error, error_description: description });
+    if (!oauth) return fail('invalid_client', 'Client authentication failed.');
+    if (params.get('grant_type') !== 'client_credentials') return fail('unsupported_grant_type', 'The grant type is not supported.', 400);
+    const assertion = params.get('client_assertion') ?? '';
+    const [h, p, s] = assertion.split('.');
+    let claims: Record<string, unknown> = {};
+    try {
+      claims = JSON.parse(Buffer.from(p ?? '', 'base64url').toString()) as Record<string, unknown>;
+    } catch {
+      return fail('invalid_client', 'The client_assertion is malformed.');
+    }
+    if (claims.iss !== oauth.clientId || claims.sub !== oauth.clientId) return fail('invalid_client', 'The client_assertion token is invalid: unknown client.');
+    if (oauth.publicKeyPem) {
+      const ok = crypto.verify('RSA-SHA256', Buffer.from(`${h}.${p}`), oauth.publicKeyPem, Buffer.from(s ?? '', 'base64url'));
+      if (!ok) return fail('invalid_client', 'The client_assertion signature is invalid.');
+    }
+    const scopes = (params.get('scope') ?? '').split(' ');
+    const granted = oauth.grantScopes ?? ['okta.logs.read', 'okta.apiTokens.read'];
+    const missing = scopes.filter((x) => !granted.includes(x));
+    if (missing.length) return fail('invalid_scope', `The following scopes are not granted to the client: ${missing.join(' ')}`, 400);
+    if (oauth.requireDpop) {
+      if (!dpop) return fail('invalid_dpop_proof', 'The DPoP proof JWT header is missing.', 400);
+      const payload = JSON.parse(Buffer.from(dpop.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+      if (!payload.nonce) {
+        return send(400, { error: 'use_dpop_nonce', error_description: 'Authorization server requires nonce in DPoP proof.' }, { 'dpop-nonce': 'nonce-' + crypto.randomBytes(6).toString('hex') });
+      }
+    }
+    const token = 'at-' + crypto.randomBytes(16).toString('hex');
+    this.issuedTokens.add(token);
+    send(200, { token_type: oauth.requireDpop ? 'DPoP' : 'Bearer', expires_in: 3600, access_token: token, scope: scopes.join(' ') });
+  }
+}
+
+const ERRORS: Record<number, [string, string]> = {
+  400: ['E0000001', 'Api validation failed'],
+  401: ['E0000011', 'Invalid token provided'],
+  403: ['E0000006', 'You do not have permission to perform the requested action'],
+  404: ['E0000007', 'Not found: Resource not found'],
+  429: ['E0000047', 'API call exceeded rate limit due to too many requests.'],
+  500: ['E0000009', 'Internal Server Error'],
+  502: ['E0000009', 'Internal Server Error'],
+  503: ['E0000010', 'Service is in read only mode'],
+};
