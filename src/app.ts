@@ -5,6 +5,7 @@ import { createLogger, registerSecrets, type Logger } from './logger';
 import { Dispatcher } from './notify/dispatcher';
 import type { Notifier } from './notify/notifier';
 import { buildNotifiers } from './notify/registry';
+import { Metrics } from './metrics';
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
@@ -23,6 +24,7 @@ export interface App {
   detector: Detector;
   notifiers: Notifier[];
   dispatcher: Dispatcher;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -41,7 +43,8 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const clock = opts.clock ?? systemClock;
   const db = openDatabase(config.store.dbPath);
   const store = new Store(db);
-  const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(config.okta) : null);
+  const metrics = new Metrics(store, () => clock.now());
+  const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(config.okta, (status) => metrics.observeOktaResponse(status)) : null);
   const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
   const detector = createDetector(config.detect, { orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid', okta, logger, clock });
   const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout });
@@ -57,6 +60,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     detector,
     notifiers,
     dispatcher,
+    metrics,
     async close() {
       for (const n of notifiers) await n.close?.();
       store.close();

@@ -1,5 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { App } from './app';
+import { startHealthServer } from './health';
 import { runTick, summarizeExcess, type TickResult } from './poll-cycle';
 
 /** The long-running mode: a tick at start, then on POLL_SCHEDULE, never two at once. */
@@ -9,8 +10,28 @@ export class Daemon {
   private readonly abort = new AbortController();
   private stopped: Promise<void> | null = null;
   lastResult: TickResult | null = null;
+  private lastFinishedAt: Date | null = null;
+  private lastSuccessAt: Date | null = null;
+  private readonly startedAt: Date;
+  private health: { port: number; close(): Promise<void> } | null = null;
 
-  constructor(private readonly app: App) {}
+  constructor(private readonly app: App) {
+    this.startedAt = app.clock.now();
+    const last = app.store.lastSuccessfulTick();
+    if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
+  }
+
+  /** The port of the health endpoint, when it runs. */
+  get healthPort(): number | null {
+    return this.health?.port ?? null;
+  }
+
+  /** Milliseconds between the next two scheduled ticks. */
+  intervalMs(): number {
+    const runs = this.task?.getNextRuns(2) ?? [];
+    if (runs.length === 2) return runs[1]!.getTime() - runs[0]!.getTime();
+    return 5 * 60_000;
+  }
 
   get signal(): AbortSignal {
     return this.abort.signal;
@@ -30,6 +51,20 @@ export class Daemon {
       db: app.config.store.dbPath,
     });
     this.task = cron.schedule(app.config.poll.schedule, () => this.tick(), { noOverlap: true, name: 'okta-token-watch-poll' });
+    if (app.config.health) {
+      this.health = await startHealthServer(
+        app.config.health,
+        {
+          lastTick: () => (this.lastResult && this.lastFinishedAt ? { ok: this.lastResult.ok, finishedAt: this.lastFinishedAt, error: this.lastResult.error } : null),
+          lastSuccessAt: () => this.lastSuccessAt,
+          intervalMs: () => this.intervalMs(),
+          startedAt: this.startedAt,
+          now: () => app.clock.now(),
+        },
+        app.metrics,
+        app.logger,
+      );
+    }
     await this.tick();
   }
 
@@ -53,6 +88,9 @@ export class Daemon {
     });
     try {
       this.lastResult = await this.current;
+      this.lastFinishedAt = app.clock.now();
+      if (this.lastResult.ok) this.lastSuccessAt = this.lastFinishedAt;
+      app.metrics.observeTick(this.lastResult, this.lastFinishedAt);
     } finally {
       this.current = null;
     }
@@ -73,6 +111,7 @@ export class Daemon {
         await this.task?.destroy();
         if (this.current) await this.current.catch(() => undefined);
         await this.app.dispatcher.stop();
+        await this.health?.close();
       })();
     }
     return this.stopped;

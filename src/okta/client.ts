@@ -138,7 +138,11 @@ export class SdkOktaHttp implements OktaHttp {
   private requests = 0;
   private readonly client: okta.Client;
 
-  constructor(private readonly config: OktaConfig) {
+  constructor(
+    private readonly config: OktaConfig,
+    /** Called once per HTTP response (with its status) or failed request (with the error kind). */
+    private readonly onResponse: (status: number | string) => void = () => undefined,
+  ) {
     this.orgUrl = config.orgUrl;
     const executor = new GuardedExecutor(config.orgUrl, config.requestTimeoutMs, () => {
       this.requests++;
@@ -166,8 +170,11 @@ export class SdkOktaHttp implements OktaHttp {
         const http = (this.client as unknown as { http: { http(uri: string, req: SdkRequest): Promise<FetchResponse> } }).http;
         res = await http.http(url.href, { url: url.href, method: 'get', headers: { Accept: 'application/json' }, signal: ac.signal });
       } catch (err) {
-        return fromSdkError(err, url.href, timeoutMs, opts.signal);
+        const r = fromSdkError(err, url.href, timeoutMs, opts.signal);
+        this.onResponse(r.status);
+        return r;
       }
+      this.onResponse(res.status);
       const text = await res.text();
       let body: unknown = null;
       try {
@@ -177,7 +184,9 @@ export class SdkOktaHttp implements OktaHttp {
       }
       return toResponse(res.status, res.url || url.href, res.headers, body);
     } catch (err) {
-      throw opts.signal?.aborted ? new OktaRequestError('request cancelled', 'aborted') : mapFetchError(err, timeoutMs);
+      const e = opts.signal?.aborted ? new OktaRequestError('request cancelled', 'aborted') : mapFetchError(err, timeoutMs);
+      this.onResponse(e instanceof OktaRequestError ? e.kind : 'error');
+      throw e;
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);

@@ -1,0 +1,78 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HealthConfig } from './config';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+
+/** What /healthz needs to know. */
+export interface HealthSource {
+  /** When the last tick finished and whether it succeeded; null before the first. */
+  lastTick(): { ok: boolean; finishedAt: Date; error?: string } | null;
+  lastSuccessAt(): Date | null;
+  /** Milliseconds between two scheduled ticks (from POLL_SCHEDULE). */
+  intervalMs(): number;
+  startedAt: Date;
+  now(): Date;
+}
+
+/** The health verdict: healthy when the last tick succeeded within two schedule intervals. */
+export function healthOf(src: HealthSource): { healthy: boolean; reason: string } {
+  const now = src.now().getTime();
+  const window = 2 * src.intervalMs();
+  const last = src.lastTick();
+  const success = src.lastSuccessAt();
+  if (!last) {
+    if (now - src.startedAt.getTime() <= window) return { healthy: true, reason: 'starting: no tick has finished yet' };
+    return { healthy: false, reason: 'no tick has finished since start-up' };
+  }
+  if (!last.ok) return { healthy: false, reason: `the last tick failed: ${last.error ?? 'unknown error'}` };
+  if (!success || now - success.getTime() > window) {
+    return { healthy: false, reason: `no successful tick for more than two schedule intervals (${Math.round(window / 1000)}s)` };
+  }
+  return { healthy: true, reason: `last successful tick ${Math.round((now - success.getTime()) / 1000)}s ago` };
+}
+
+/** Serves /healthz and /metrics. Bound to HEALTH_HOST (127.0.0.1 by default). */
+export async function startHealthServer(config: HealthConfig, src: HealthSource, metrics: Metrics, logger: Logger): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    if (path === '/healthz') {
+      const h = healthOf(src);
+      res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', reason: h.reason }) + '\n');
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          logger.error('metrics collection failed', { error: err instanceof Error ? err.message : String(err) });
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz or /metrics\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info('health and metrics endpoint listening', { host: config.host, port });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Daemon } from '../src/daemon';
+import { healthOf } from '../src/health';
+import { tokenEvent } from './helpers/events';
+import { startHarness } from './helpers/harness';
+
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+function metric(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{') && l.split(' ')[0] === name);
+  return line ? Number(line.split(' ').at(-1)) : NaN;
+}
+
+describe('health and metrics', () => {
+  test('when ticks succeed, fail and recover, then /healthz flips 200 -> 503 -> 200 and /metrics counters move', async () => {
+    const h = await startHarness({ env: { HEALTH_PORT: '0', POLL_SCHEDULE: '0 0 1 1 *', OKTA_MAX_RETRIES: '0' } });
+    const daemon = new Daemon(h.app);
+    try {
+      h.fake.persist(tokenEvent(1, new Date(h.clock.now().getTime() - 1000).toISOString()));
+      await daemon.start();
+      const port = daemon.healthPort!;
+      const ok = await get(port, '/healthz');
+      assert.equal(ok.status, 200, ok.body);
+      let m = (await get(port, '/metrics')).body;
+      assert.equal(metric(m, 'otw_ticks_total{result="ok"}'), 1);
+      assert.equal(metric(m, 'otw_alerts_raised_total'), 1);
+      assert.equal(metric(m, 'otw_events_fetched_total'), 1);
+      assert.equal(metric(m, 'otw_okta_requests_total{status="200"}'), 2);
+      assert.equal(metric(m, 'otw_deliveries{notifier="console",status="sent"}'), 1);
+      assert.equal(metric(m, 'otw_outbox_size'), 0);
+      assert.ok(metric(m, 'otw_okta_rate_limit_remaining') > 0);
+      assert.ok(metric(m, 'otw_cursor_age_seconds') >= 0);
+
+      h.fake.failStatus(1, 500);
+      await daemon.tick();
+      const bad = await get(port, '/healthz');
+      assert.equal(bad.status, 503);
+      assert.match(bad.body, /the last tick failed: Okta answered HTTP 500/);
+      m = (await get(port, '/metrics')).body;
+      assert.equal(metric(m, 'otw_ticks_total{result="failed"}'), 1);
+      assert.equal(metric(m, 'otw_okta_requests_total{status="500"}'), 1);
+
+      await daemon.tick();
+      assert.equal((await get(port, '/healthz')).status, 200);
+      assert.equal((await get(port, '/nope')).status, 404);
+    } finally {
+      await daemon.stop();
+      await h.close();
+    }
+  });
+
+  test('when the last success is older than two schedule intervals, then the verdict is unhealthy with the reason', () => {
+    const t0 = Date.parse('2026-11-28T12:00:00Z');
+    const src = (nowMs: number) => ({
+      lastTick: () => ({ ok: true, finishedAt: new Date(t0) }),
+      lastSuccessAt: () => new Date(t0),
+      intervalMs: () => 300_000,
+      startedAt: new Date(t0 - 1000),
+      now: () => new Date(nowMs),
+    });
+    assert.equal(healthOf(src(t0 + 600_000)).healthy, true);
+    const stale = healthOf(src(t0 + 600_001));
+    assert.equal(stale.healthy, false);
+    assert.match(stale.reason, /no successful tick for more than two schedule intervals/);
+  });
+});
