@@ -8,6 +8,8 @@ import { formatDuration } from './duration';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { redact } from './logger';
 import { runTick, summarizeExcess } from './poll-cycle';
+import { parseBackfillRange, runBackfill } from './backfill';
+import { runCheck } from './check';
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -16,6 +18,9 @@ Commands:
   poll                     exactly one tick, deliver, exit (0 ok, 1 failed)
   status [--json] [--alerts]  cursor, last tick, counters, deliveries per notifier
   retry-failed [--notifier NAME]  put failed deliveries back to pending
+  check [--send]           validate settings, Okta access, the database and notifiers
+  backfill --since 7d|ISO [--until ISO] [--dry-run]
+                           scan a past range through the same dedupe (live cursor untouched)
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
@@ -41,6 +46,10 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         json: { type: 'boolean' },
         alerts: { type: 'boolean' },
         notifier: { type: 'string' },
+        send: { type: 'boolean' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -61,6 +70,14 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false });
       case 'retry-failed':
         return await cmdRetryFailed(parseConfig(env, { requireOkta: false }), io, values.notifier);
+      case 'check':
+        return await cmdCheck(parseConfig(env, { requireOkta: true }), io, values.send ?? false);
+      case 'backfill': {
+        if (!values.since) throw new UsageError('backfill needs --since (a duration like 7d, or an ISO time)');
+        const range = parseBackfillRange(values.since, values.until, new Date());
+        if ('error' in range) throw new UsageError(range.error);
+        return await cmdBackfill(parseConfig(env, { requireOkta: true }), io, { ...range, dryRun: values['dry-run'] ?? false });
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -215,6 +232,71 @@ async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | unde
     io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'} put back to pending; the daemon sends them at its next delivery pass.\n`);
     return EXIT_OK;
   } finally {
+    await app.close();
+  }
+}
+
+async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<number> {
+  const app = createApp(config);
+  try {
+    const lines = await runCheck(app);
+    for (const l of lines) io.stdout.write(`${l.ok ? 'ok  ' : 'FAIL'}  ${l.name.padEnd(18)} ${redact(l.detail)}\n`);
+    let ok = lines.every((l) => l.ok);
+    if (send) {
+      const { runTestNotify } = await import('./notify/test-notify');
+      const result = await runTestNotify(app.notifiers, {});
+      for (const line of result.lines) io.stdout.write(`${line}\n`);
+      ok = ok && !result.anyFailed;
+    }
+    io.stdout.write(ok ? 'all checks passed\n' : 'some checks failed: fix the lines marked FAIL, then run check again\n');
+    return ok ? EXIT_OK : EXIT_FAILURE;
+  } finally {
+    await app.close();
+  }
+}
+
+async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until: Date; dryRun: boolean }): Promise<number> {
+  const app = createApp(config);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+  let lastLog = 0;
+  try {
+    const result = await runBackfill(app, {
+      ...opts,
+      signal: abort.signal,
+      onProgress: (p) => {
+        const rate = p.elapsedMs > 0 ? Math.round((p.events / p.elapsedMs) * 1000) : 0;
+        const text = `backfill: ${p.pages} page(s), ${p.events} event(s), ${p.newAlerts} new alert(s), ${rate} events/s, ${formatDuration(p.elapsedMs)} elapsed`;
+        if (tty) io.stderr.write(`\r${text}\x1b[K`);
+        else if (p.elapsedMs - lastLog >= 10_000 || p.pages === 1) {
+          lastLog = p.elapsedMs;
+          app.logger.info('backfill progress', { pages: p.pages, events: p.events, newAlerts: p.newAlerts, eventsPerSecond: rate });
+        }
+      },
+    });
+    if (tty) io.stderr.write('\n');
+    if (opts.dryRun) {
+      for (const m of result.matches) {
+        const e = m.event;
+        const token = (e.target ?? []).find((t) => t?.type === 'Token');
+        io.stdout.write(
+          `${e.published} ${e.uuid} ${JSON.stringify(String(token?.displayName ?? '(no token target)').slice(0, 80))} by ${JSON.stringify(String(e.actor?.alternateId ?? e.actor?.id ?? 'unknown').slice(0, 80))} ${m.alreadySeen ? 'already stored' : `new (${m.decision})`}\n`,
+        );
+      }
+    }
+    await app.dispatcher.runOnce();
+    io.stdout.write(
+      `backfill ${result.ok ? 'finished' : 'failed'}: ${result.since.toISOString()} .. ${result.until.toISOString()}${result.clamped ? ' (start clamped to the 90-day retention)' : ''}; ` +
+        `${result.events} event(s), ${result.alreadySeen} already stored, ${opts.dryRun ? `${result.matches.filter((m) => !m.alreadySeen).length} new (dry run: nothing stored)` : `${result.newAlerts} new alert(s), ${result.suppressed} suppressed`}` +
+        `${result.error ? `; error: ${redact(result.error)}` : ''}\n`,
+    );
+    return result.ok ? EXIT_OK : EXIT_FAILURE;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await app.close();
   }
 }

@@ -1,0 +1,112 @@
+import type { App } from './app';
+import { OktaRequestError, oktaErrorOf } from './okta/http';
+import { buildLogUrl } from './okta/system-log';
+import { migrationsDir } from './store/db';
+import fs from 'node:fs';
+
+/** One line of the `check` report. */
+export interface CheckLine {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * Turns the outcome of one System Log request into one sentence a user can act on.
+ * Exported for tests; `runCheck` is the entry point.
+ */
+export function explainOktaFailure(err: unknown, mode: 'ssws' | 'oauth'): string {
+  if (err instanceof OktaRequestError) {
+    switch (err.kind) {
+      case 'network':
+        return `cannot reach OKTA_ORG_URL ${err.message.replace(/^cannot reach Okta/, '').trim()}: check the URL, DNS, the firewall and any proxy.`;
+      case 'timeout':
+        return `OKTA_ORG_URL did not answer in time (${err.message}): check the network path to Okta.`;
+      case 'refused-origin':
+        return `${err.message}.`;
+      case 'auth-setup': {
+        const e = err.detail?.error ?? '';
+        if (e === 'invalid_client') return `Okta rejected the service app (invalid_client): check OKTA_CLIENT_ID, that the app uses "Public key / Private key" client authentication, and that the public key for OKTA_KEY_ID is registered on it. ${err.message}.`;
+        if (e === 'invalid_scope') return `the service app is not granted okta.logs.read (invalid_scope): grant it under the app's "Okta API Scopes" tab. ${err.message}.`;
+        if (/dpop/i.test(e)) return `Okta rejected the DPoP proof (${e}): check that OKTA_PRIVATE_KEY is an RSA key registered on the app. ${err.message}.`;
+        return `Okta's token endpoint refused the service app: ${err.message}.`;
+      }
+      default:
+        return err.message;
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function explainStatus(status: number, body: unknown, mode: 'ssws' | 'oauth'): string {
+  const e = oktaErrorOf(body);
+  const code = e ? ` ${e.errorCode}` : '';
+  if (status === 401) {
+    return mode === 'ssws'
+      ? `Okta rejected OKTA_API_TOKEN (401${code}): the token is wrong, revoked or expired (SSWS tokens expire after 30 days unused); create a new one.`
+      : `Okta rejected the access token (401${code}): check the service app's grant and that it is assigned an admin role.`;
+  }
+  if (status === 403) {
+    return mode === 'ssws'
+      ? `the token's admin may not read the System Log (403${code}): create the token as an admin with at least the Read-Only Administrator role.`
+      : `the service app may not read the System Log (403${code}): grant okta.logs.read and assign it the Read-Only Administrator role.`;
+  }
+  if (status === 404) return `OKTA_ORG_URL does not look like an Okta org (404 on /api/v1/logs): use the org URL, like https://example.okta.com.`;
+  if (status === 429) return `Okta is rate limiting this org right now (429${code}): try again after a minute; if it persists, other integrations use most of the System Log limit.`;
+  if (status >= 500) return `Okta answered HTTP ${status}${code}: try again later; see status.okta.com.`;
+  return `Okta refused the System Log request (HTTP ${status}${code}${e ? `: ${e.errorSummary.slice(0, 200)}` : ''}).`;
+}
+
+/** Validates everything `run` needs, without moving the cursor. */
+export async function runCheck(app: App): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [];
+  const okta = app.config.okta!;
+  lines.push({ name: 'settings', ok: true, detail: `org ${okta.orgUrl}, ${okta.auth.mode === 'ssws' ? 'API token' : 'OAuth service app'}, schedule "${app.config.poll.schedule}", notifiers ${app.notifiers.map((n) => n.name).join(', ')}` });
+
+  // The database: migrated to the version this program ships, and writable.
+  try {
+    const expected = fs.readdirSync(migrationsDir()).filter((f) => /^\d{3}_.*\.sql$/.test(f)).length;
+    app.store.db.exec('BEGIN IMMEDIATE; CREATE TABLE otw_check_write (x INTEGER); ROLLBACK;');
+    const mode = fs.statSync(app.config.store.dbPath).mode & 0o777;
+    lines.push({
+      name: 'database',
+      ok: app.schemaVersion === expected,
+      detail:
+        app.schemaVersion === expected
+          ? `${app.config.store.dbPath} is writable, schema version ${app.schemaVersion}, mode ${mode.toString(8)}`
+          : `${app.config.store.dbPath} is at schema ${app.schemaVersion}, expected ${expected}`,
+    });
+  } catch (err) {
+    lines.push({ name: 'database', ok: false, detail: `DB_PATH ${app.config.store.dbPath} is not writable: ${err instanceof Error ? err.message : String(err)}; check the directory's owner and permissions.` });
+  }
+
+  // One filtered request: the same query the poller makes, over the last minute.
+  const url = buildLogUrl(okta.orgUrl, { filter: app.detector.filter, since: new Date(app.clock.now().getTime() - 60_000), limit: 1 });
+  try {
+    const res = await app.okta!.get(url);
+    if (res.status >= 200 && res.status < 300 && Array.isArray(res.body)) {
+      const rl = `${res.header('x-rate-limit-remaining') ?? '?'}/${res.header('x-rate-limit-limit') ?? '?'}`;
+      lines.push({ name: 'okta', ok: true, detail: `System Log readable with these credentials; rate limit remaining ${rl}` });
+    } else if (res.status >= 200 && res.status < 300) {
+      lines.push({ name: 'okta', ok: false, detail: 'OKTA_ORG_URL answered, but not like Okta\'s System Log API: check the URL.' });
+    } else {
+      lines.push({ name: 'okta', ok: false, detail: explainStatus(res.status, res.body, okta.auth.mode) });
+    }
+  } catch (err) {
+    lines.push({ name: 'okta', ok: false, detail: explainOktaFailure(err, okta.auth.mode) });
+  }
+
+  for (const n of app.notifiers) {
+    if (!n.check) {
+      lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid' });
+      continue;
+    }
+    try {
+      await n.check();
+      lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid and destination reachable' });
+    } catch (err) {
+      lines.push({ name: `notifier ${n.name}`, ok: false, detail: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return lines;
+}
