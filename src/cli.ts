@@ -110,6 +110,12 @@ function warnIfDefaulted(app: App): void {
 
 async function cmdRun(config: AppConfig): Promise<number> {
   const app = createApp(config);
+  process.on('unhandledRejection', (err) => {
+    // A bug, not an Okta or notifier failure (those are handled): exit so the supervisor restarts
+    // the daemon; committed pages and pending deliveries survive in the database.
+    app.logger.error('unexpected error; exiting so the supervisor restarts the daemon', { error: redact(err instanceof Error ? (err.stack ?? err.message) : String(err)) });
+    process.exit(EXIT_FAILURE);
+  });
   warnIfDefaulted(app);
   const daemon = new Daemon(app);
   let stopping = false;

@@ -1,7 +1,12 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { App } from './app';
 import { startHealthServer } from './health';
+import { redact } from './logger';
 import { runTick, summarizeExcess, type TickResult } from './poll-cycle';
+
+function emptyResult(): TickResult {
+  return { tickId: 0, ok: false, pages: 0, requests: 0, events: 0, newEvents: 0, newAlerts: 0, suppressed: 0, summarized: 0, durationMs: 0, rateLimitRemaining: null, cursorFallback: false };
+}
 
 /** The long-running mode: a tick at start, then on POLL_SCHEDULE, never two at once. */
 export class Daemon {
@@ -68,7 +73,7 @@ export class Daemon {
     await this.tick();
   }
 
-  /** Runs one tick unless one is running (then does nothing), then delivers. */
+  /** Runs one tick unless one is running (then does nothing), then delivers. Never throws. */
   async tick(): Promise<void> {
     if (this.current || this.abort.signal.aborted) {
       if (this.current) this.app.logger.warn('previous tick still running; skipping this slot', {});
@@ -91,10 +96,16 @@ export class Daemon {
       this.lastFinishedAt = app.clock.now();
       if (this.lastResult.ok) this.lastSuccessAt = this.lastFinishedAt;
       app.metrics.observeTick(this.lastResult, this.lastFinishedAt);
+      if (!this.abort.signal.aborted) await app.dispatcher.runOnce();
+    } catch (err) {
+      // Only the store itself failing (disk full, database locked for too long) lands here; the
+      // transaction rolled back, so the next tick retries from the same cursor.
+      app.logger.error('tick could not be recorded', { error: redact(err instanceof Error ? err.message : String(err)) });
+      this.lastFinishedAt = app.clock.now();
+      this.lastResult = { ...(this.lastResult ?? emptyResult()), ok: false, error: 'the database could not be written' };
     } finally {
       this.current = null;
     }
-    if (!this.abort.signal.aborted) await app.dispatcher.runOnce();
   }
 
   /** next scheduled tick, for health checks. */
