@@ -2,8 +2,10 @@ import type { Clock } from '../clock';
 import type { DeliveryConfig } from '../config';
 import type { Logger } from '../logger';
 import { redact } from '../logger';
-import type { Store } from '../store/store';
-import { toDeliveryError, type Notifier } from './notifier';
+import type { DueDelivery, Store } from '../store/store';
+import { notificationId } from './facts';
+import { DeliveryError, toDeliveryError, type Notifier } from './notifier';
+import { bound } from './sanitize';
 
 /** What one dispatcher pass did. */
 export interface DispatchResult {
@@ -12,62 +14,248 @@ export interface DispatchResult {
   failed: number;
 }
 
+/** Tuning that tests (and only tests, usually) change. */
+export interface DispatcherOptions {
+  /** Random source for jitter, in [0, 1). */
+  random?: () => number;
+  /** Hard limit on one send, on top of each notifier's own timeouts (default 2 minutes). */
+  sendTimeoutMs?: number;
+  /** Rows read per query (default 50). */
+  batchSize?: number;
+}
+
+/** First retry after about 30 s, doubling, at most 4 h apart (before jitter). */
+// Waits grow 1m, 3m, 9m, 27m, 81m, 4h, then 12h: with the default 10 attempts a delivery keeps
+// trying for about a day and a half (jitter included), close to the default DELIVERY_MAX_AGE of 48h,
+// so an SMTP or Slack outage of a day loses nothing.
+export const BACKOFF_BASE_MS = 60_000;
+export const BACKOFF_FACTOR = 3;
+export const BACKOFF_MAX_MS = 12 * 3600_000;
+/** Longest pause of a whole notifier after a retryable failure without Retry-After. */
+export const LANE_PAUSE_MAX_MS = 60_000;
+
 /**
- * Delivers the outbox: every pending, due delivery row goes to its notifier; success marks it sent,
- * a retryable error schedules another attempt, a permanent one (or the last attempt) marks it failed.
- * (Spine version; the notifier issue refines backoff, Retry-After and pacing.)
+ * The wait before attempt `attempts + 1`: the server's Retry-After when it gave one (at least 1 s),
+ * else exponential backoff with "equal jitter" (between half and all of base * 3^(attempts-1), capped),
+ * so that many deliveries failing together do not retry in lockstep.
+ */
+export function retryDelayMs(attempts: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+  if (retryAfterMs !== undefined) return Math.max(1000, retryAfterMs);
+  const exp = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * BACKOFF_FACTOR ** Math.max(0, Math.min(attempts - 1, 30)));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/** One notifier's sequential queue. Lanes run in parallel, so a slow notifier delays only itself. */
+interface Lane {
+  notifier: Notifier;
+  running: Promise<void> | null;
+  /** Someone asked for a pass while one was running: run once more when it ends. */
+  again: boolean;
+  /** After a retryable failure the notifier is not tried again before this (ms since epoch). */
+  pausedUntil: number;
+  /** Start of the last send, for pacing (ms since epoch). */
+  lastSendAt: number | null;
+}
+
+/**
+ * Delivers the outbox. Each enabled notifier has its own lane that takes its due rows oldest first
+ * and sends them one at a time, paced by the notifier's `minIntervalMs`. Success marks the row sent;
+ * a retryable error schedules the row again (backoff or Retry-After) and pauses that lane (for the
+ * Retry-After, else at most a minute),
+ * so a notifier that is down is probed, not hammered; a permanent error, DELIVERY_MAX_ATTEMPTS or
+ * DELIVERY_MAX_AGE marks the row failed with one error log line.
+ *
+ * At-least-once: a row is marked sent only after the destination accepted it, so a crash between
+ * the two sends it again after a restart; nothing else can cause a duplicate.
  */
 export class Dispatcher {
-  private running: Promise<DispatchResult> | null = null;
+  private readonly lanes: Lane[];
+  private readonly totals: DispatchResult = { sent: 0, retried: 0, failed: 0 };
+  private readonly random: () => number;
+  private readonly sendTimeoutMs: number;
+  private readonly batchSize: number;
+  private timer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private abort = new AbortController();
 
   constructor(
     private readonly store: Store,
-    private readonly notifiers: Notifier[],
+    notifiers: Notifier[],
     private readonly config: DeliveryConfig,
     private readonly logger: Logger,
     private readonly clock: Clock,
-  ) {}
-
-  /** One pass over the due deliveries; concurrent calls share the pass in progress. */
-  runOnce(): Promise<DispatchResult> {
-    if (!this.running) {
-      this.running = this.pass().finally(() => {
-        this.running = null;
-      });
+    opts: DispatcherOptions = {},
+  ) {
+    const names = new Set<string>();
+    for (const n of notifiers) {
+      if (names.has(n.name)) throw new Error(`notifier ${n.name} given to the dispatcher twice`);
+      names.add(n.name);
     }
-    return this.running;
+    this.lanes = notifiers.map((notifier) => ({ notifier, running: null, again: false, pausedUntil: 0, lastSendAt: null }));
+    this.random = opts.random ?? Math.random;
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? 120_000;
+    this.batchSize = opts.batchSize ?? 50;
   }
 
-  private async pass(): Promise<DispatchResult> {
-    const result: DispatchResult = { sent: 0, retried: 0, failed: 0 };
-    const byName = new Map(this.notifiers.map((n) => [n.name, n]));
-    for (;;) {
-      const due = this.store.dueDeliveries(this.clock.now(), 100, [...byName.keys()]);
-      if (due.length === 0) return result;
-      for (const d of due) {
-        const notifier = byName.get(d.notifier)!;
+  /** Runs a pass every DELIVERY_INTERVAL between ticks (the timer does not keep the process alive). */
+  start(): void {
+    if (this.timer) return;
+    this.stopping = false;
+    this.abort = new AbortController();
+    this.warnAboutOrphans();
+    const schedule = (): void => {
+      this.timer = setTimeout(() => {
+        this.runOnce()
+          .catch((err: unknown) => this.logger.error('delivery pass failed', { error: redact(err instanceof Error ? err.message : String(err)) }))
+          .finally(() => {
+            if (!this.stopping && this.timer) schedule();
+          });
+      }, this.config.intervalMs);
+      this.timer.unref();
+    };
+    schedule();
+  }
+
+  /**
+   * Stops the timer and pacing waits, lets every send in flight finish (or time out) and records
+   * it, then resolves. No new send starts after stop() is called.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.abort.abort();
+    await Promise.all(this.lanes.map((l) => l.running?.catch(() => undefined)));
+  }
+
+  /**
+   * Delivers every due row of every lane. A lane already busy finishes its current pass and then
+   * looks again, so rows queued meanwhile are not left for the next timer. Resolves when all lanes
+   * are idle; the counts are what was done meanwhile (by this call or one overlapping it).
+   */
+  async runOnce(): Promise<DispatchResult> {
+    const before = { ...this.totals };
+    if (!this.stopping) await Promise.all(this.lanes.map((lane) => this.kick(lane)));
+    return { sent: this.totals.sent - before.sent, retried: this.totals.retried - before.retried, failed: this.totals.failed - before.failed };
+  }
+
+  private kick(lane: Lane): Promise<void> {
+    if (lane.running) {
+      lane.again = true;
+      return lane.running;
+    }
+    lane.running = (async () => {
+      do {
+        lane.again = false;
         try {
-          await notifier.send(d.notification);
-          this.store.markSent(d.id, this.clock.now());
-          result.sent++;
+          await this.drain(lane);
         } catch (err) {
-          const e = toDeliveryError(err);
-          const now = this.clock.now();
-          const message = redact(e.message).slice(0, 500);
-          const attempts = d.attempts + 1;
-          if (!e.retryable || attempts >= this.config.maxAttempts || now.getTime() - Date.parse(d.createdAt) >= this.config.maxAgeMs) {
-            this.store.markFailed(d.id, now, message);
-            result.failed++;
-            this.logger.error('delivery failed for good', { notifier: d.notifier, delivery: d.id, attempts, error: message });
-          } else {
-            const backoff = Math.min(30 * 60_000, 5000 * 2 ** (attempts - 1));
-            const wait = Math.max(e.retryAfterMs ?? 0, backoff / 2 + Math.random() * (backoff / 2));
-            this.store.markRetry(d.id, now, new Date(now.getTime() + wait), message);
-            result.retried++;
-            this.logger.warn('delivery failed, will retry', { notifier: d.notifier, delivery: d.id, attempts, error: message });
-          }
+          // A store error (disk full, locked database): log it; the rows stay pending for the next pass.
+          this.logger.error('delivery pass failed', { notifier: lane.notifier.name, error: redact(err instanceof Error ? err.message : String(err)) });
+          return;
         }
+      } while (lane.again && !this.stopping);
+    })().finally(() => {
+      lane.running = null;
+    });
+    return lane.running;
+  }
+
+  private async drain(lane: Lane): Promise<void> {
+    const tried = new Set<number>();
+    while (!this.stopping) {
+      const now = this.clock.now();
+      if (now.getTime() < lane.pausedUntil) return;
+      const due = this.store.dueDeliveries(now, this.batchSize, [lane.notifier.name]).filter((d) => !tried.has(d.id));
+      if (due.length === 0) return;
+      for (const d of due) {
+        tried.add(d.id);
+        await this.pace(lane);
+        if (this.stopping) return;
+        const outcome = await this.attempt(lane, d);
+        if (outcome === 'paused') return;
       }
+    }
+  }
+
+  private async pace(lane: Lane): Promise<void> {
+    const gap = lane.notifier.minIntervalMs ?? 0;
+    if (gap <= 0 || lane.lastSendAt === null) return;
+    const wait = lane.lastSendAt + gap - this.clock.now().getTime();
+    if (wait > 0) await this.clock.sleep(wait, this.abort.signal);
+  }
+
+  private async attempt(lane: Lane, d: DueDelivery): Promise<'sent' | 'failed' | 'paused'> {
+    const name = lane.notifier.name;
+    lane.lastSendAt = this.clock.now().getTime();
+    try {
+      await this.withDeadline(lane.notifier.send(d.notification));
+    } catch (err) {
+      return this.recordFailure(lane, d, toDeliveryError(err));
+    }
+    this.store.markSent(d.id, this.clock.now());
+    this.totals.sent++;
+    if (d.attempts > 0) this.logger.info('delivered after retrying', { notifier: name, delivery: d.id, id: notificationId(d.notification), attempts: d.attempts + 1 });
+    return 'sent';
+  }
+
+  private recordFailure(lane: Lane, d: DueDelivery, e: DeliveryError): 'failed' | 'paused' {
+    const name = lane.notifier.name;
+    const now = this.clock.now();
+    const message = bound(redact(e.message), 500);
+    const attempts = d.attempts + 1;
+    const ageMs = now.getTime() - Date.parse(d.createdAt);
+    const deadReason = !e.retryable
+      ? 'the error is permanent'
+      : attempts >= this.config.maxAttempts
+        ? `DELIVERY_MAX_ATTEMPTS (${this.config.maxAttempts}) reached`
+        : ageMs >= this.config.maxAgeMs
+          ? 'DELIVERY_MAX_AGE reached'
+          : null;
+    const wait = retryDelayMs(attempts, e.retryAfterMs, this.random);
+    // The lane pauses for the server's Retry-After, else briefly: long enough not to hammer a
+    // destination that is down, short enough that new alerts go out soon after it is back (a row
+    // deep into its own backoff must not hold the others for hours).
+    if (e.retryable) lane.pausedUntil = now.getTime() + (e.retryAfterMs !== undefined ? wait : Math.min(wait, LANE_PAUSE_MAX_MS));
+    if (deadReason) {
+      this.store.markFailed(d.id, now, message);
+      this.totals.failed++;
+      this.logger.error('delivery failed for good', {
+        notifier: name,
+        delivery: d.id,
+        id: notificationId(d.notification),
+        attempts,
+        reason: deadReason,
+        error: message,
+        hint: `fix the cause, then run: okta-token-watch retry-failed --notifier ${name}`,
+      });
+      return e.retryable ? 'paused' : 'failed';
+    }
+    const next = new Date(now.getTime() + wait);
+    this.store.markRetry(d.id, now, next, message);
+    this.totals.retried++;
+    this.logger.warn('delivery failed, will retry', { notifier: name, delivery: d.id, id: notificationId(d.notification), attempts, nextAttemptAt: next.toISOString(), error: message });
+    return 'paused';
+  }
+
+  private withDeadline(p: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeliveryError(`no answer within ${Math.round(this.sendTimeoutMs / 1000)}s`, true)), this.sendTimeoutMs);
+    });
+    return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /** Pending rows for notifiers that are not enabled are never sent; say so once at start. */
+  private warnAboutOrphans(): void {
+    try {
+      const enabled = new Set(this.lanes.map((l) => l.notifier.name));
+      const orphans = this.store.status(0).deliveries.filter((d) => d.pending > 0 && !enabled.has(d.notifier));
+      for (const o of orphans) {
+        this.logger.warn('pending deliveries for a notifier that is not enabled stay queued until it is enabled again', { notifier: o.notifier, pending: o.pending });
+      }
+    } catch {
+      /* status is informational */
     }
   }
 }

@@ -3,11 +3,16 @@ import type { Notification } from '../detect/alert';
 /**
  * A destination for alerts. `send` only transports: it resolves when the destination has accepted
  * the notification, or throws a DeliveryError saying whether trying again could help. Attempts,
- * backoff and bookkeeping belong to the outbox dispatcher, never to a notifier.
+ * backoff, pacing and bookkeeping belong to the outbox dispatcher, never to a notifier.
  */
 export interface Notifier {
   /** Unique name, as used in NOTIFIERS and in the deliveries table. */
   readonly name: string;
+  /**
+   * Smallest gap between two sends, which the dispatcher keeps (Slack allows about one message
+   * per second per webhook or channel). Absent: no pacing.
+   */
+  readonly minIntervalMs?: number;
   send(notification: Notification): Promise<void>;
   /** Optional check of the settings and reachability, used by `check`; throws a DeliveryError. */
   check?(): Promise<void>;
@@ -34,4 +39,22 @@ export function toDeliveryError(err: unknown): DeliveryError {
   if (err instanceof DeliveryError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new DeliveryError(message, true);
+}
+
+/**
+ * Reads a Retry-After header: delta-seconds or an HTTP date. Returns milliseconds from `now`, or
+ * undefined when absent or unreadable. Bounded to 6 hours so a broken server cannot park a delivery.
+ */
+export function parseRetryAfter(value: unknown, now: Date = new Date()): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (typeof raw !== 'string' && typeof raw !== 'number') return undefined;
+  const s = String(raw).trim();
+  let ms: number;
+  if (/^\d+$/.test(s)) ms = Number(s) * 1000;
+  else {
+    const t = Date.parse(s);
+    if (Number.isNaN(t)) return undefined;
+    ms = t - now.getTime();
+  }
+  return Math.min(Math.max(0, ms), 6 * 3600_000);
 }

@@ -195,8 +195,13 @@ export class Store {
     return rows.map((r) => ({ alert: JSON.parse(r.payload) as Alert, summarized: r.summaryId !== null }));
   }
 
-  /** Pending deliveries whose next attempt is due, oldest first. */
+  /**
+   * Pending deliveries whose next attempt is due, oldest first, optionally only for these notifiers.
+   * The notifier filter is in SQL, before LIMIT, so rows of a disabled notifier never crowd out
+   * those of enabled ones.
+   */
   dueDeliveries(now: Date, limit: number, notifiers?: string[]): DueDelivery[] {
+    if (notifiers && notifiers.length === 0) return [];
     const rows = this.db
       .prepare(
         `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload
@@ -204,11 +209,11 @@ export class Store {
            LEFT JOIN alerts a ON a.id = d.alert_id
            LEFT JOIN summaries s ON s.id = d.summary_id
           WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+            AND (? IS NULL OR d.notifier IN (SELECT value FROM json_each(?)))
           ORDER BY d.next_attempt_at, d.id LIMIT ?`,
       )
-      .all(now.toISOString(), limit) as Array<{ id: number; notifier: string; attempts: number; createdAt: string; alertPayload: string | null; summaryPayload: string | null }>;
+      .all(now.toISOString(), notifiers ? 1 : null, JSON.stringify(notifiers ?? []), limit) as Array<{ id: number; notifier: string; attempts: number; createdAt: string; alertPayload: string | null; summaryPayload: string | null }>;
     return rows
-      .filter((r) => !notifiers || notifiers.includes(r.notifier))
       .map((r) => ({
         id: r.id,
         notifier: r.notifier,

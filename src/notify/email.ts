@@ -1,0 +1,282 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import { redact } from '../logger';
+import type { EmailConfig } from './config';
+import { actorShort, alertFacts, headline, historyLines, notificationId, runbookOf, severityOf, summaryFacts, tokenStateLine } from './facts';
+import { serverReason } from './http';
+import { DeliveryError, type Notifier } from './notifier';
+import { escapeHtml, headerText, htmlText, plainText, safeLink } from './sanitize';
+
+/** One email, ready for nodemailer. */
+export interface EmailMessage {
+  subject: string;
+  text: string;
+  html: string;
+  /** Stable per alert, so a mail client can fold a rare at-least-once duplicate. */
+  messageId: string;
+  headers: Record<string, string>;
+}
+
+const SUBJECT_MAX = 200;
+
+/** `[okta-token-watch] medium: API token "<name>" created by <actor>`, one line, bounded. */
+export function emailSubject(n: Notification): string {
+  const test = n.test ? 'TEST ' : '';
+  if (n.kind === 'summary') {
+    const count = Math.max(0, Math.floor(Number(n.summary.count) || 0));
+    return `[okta-token-watch] ${test}${severityOf(n.summary.rule)}: ${count} more API token creations (summary)`;
+  }
+  const a = n.alert;
+  const name = headerText(a.token?.name ?? 'unnamed', 60);
+  const actor = headerText(actorShort(a), 60);
+  const verb = a.outcome.result.toUpperCase() === 'SUCCESS' ? 'created by' : `creation attempted (${headerText(a.outcome.result, 20)}) by`;
+  return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: API token "${name}" ${verb} ${actor}`, SUBJECT_MAX);
+}
+
+function messageId(n: Notification): string {
+  return `<${notificationId(n).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120)}@okta-token-watch>`;
+}
+
+const STYLE = {
+  body: 'font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;color:#1d1d1f;',
+  th: 'text-align:left;vertical-align:top;padding:4px 12px 4px 0;color:#555;font-weight:600;white-space:nowrap;',
+  td: 'vertical-align:top;padding:4px 0;font-family:Menlo,Consolas,monospace;word-break:break-all;',
+  button: 'display:inline-block;padding:8px 14px;margin:0 8px 8px 0;background:#0b57d0;color:#ffffff;text-decoration:none;border-radius:4px;',
+};
+
+function htmlButtons(links: Array<{ text: string; url: string | null }>): string {
+  return links
+    .map((l) => ({ text: l.text, url: safeLink(l.url) }))
+    .filter((l): l is { text: string; url: string } => l.url !== null)
+    .map((l) => `<a href="${escapeHtml(l.url)}" style="${STYLE.button}">${escapeHtml(l.text)}</a>`)
+    .join('');
+}
+
+function htmlList(items: string[]): string {
+  return `<ul>${items.map((i) => `<li>${htmlText(i, 600)}</li>`).join('')}</ul>`;
+}
+
+function textList(items: string[]): string {
+  return items.map((i) => `  - ${plainText(i, 600)}`).join('\n');
+}
+
+function page(title: string, inner: string): string {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body style="${STYLE.body}">${inner}</body></html>`;
+}
+
+function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit<EmailMessage, 'subject' | 'messageId' | 'headers'> {
+  const facts = alertFacts(a);
+  // Our sentences with the data values rendered for each part.
+  const historyText = historyLines(a, (v) => plainText(v, 200));
+  const historyHtml = historyLines(a, (v) => htmlText(v, 200));
+  const stateText = tokenStateLine(a, (v) => plainText(v, 200));
+  const stateHtml = tokenStateLine(a, (v) => htmlText(v, 200));
+  const runbook = runbookOf(a.rule);
+  const links = [
+    { text: 'Open the event in Okta', url: a.links.event },
+    { text: 'API tokens page', url: a.links.apiTokens },
+  ];
+  const title = `${severityOf(a.rule).toUpperCase()}: ${headline(a)}`;
+  const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+
+  const text = [
+    ...(testNote ? [testNote, ''] : []),
+    title,
+    '',
+    ...facts.map((f) => `${f.label}: ${plainText(f.value, f.max)}`),
+    ...(historyText.length ? ['', 'What this database has seen:', historyText.map((l) => `  - ${l}`).join('\n')] : []),
+    ...(stateText ? ['', `Token now: ${stateText}`] : []),
+    '',
+    'Links:',
+    ...links.map((l) => `  ${l.text}: ${safeLink(l.url) ?? '-'}`),
+    '',
+    'Triage:',
+    textList(runbook.triage),
+    '',
+    'Known benign reasons:',
+    textList(runbook.benign),
+    '',
+    'Response:',
+    textList(runbook.response),
+    '',
+    `${plainText(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${plainText(a.id, 100)}`,
+  ].join('\n');
+
+  const rows = facts.map((f) => `<tr><th style="${STYLE.th}">${escapeHtml(f.label)}</th><td style="${STYLE.td}">${htmlText(f.value, f.max)}</td></tr>`).join('');
+  const html = page(
+    subject,
+    [
+      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      `<h2>${escapeHtml(title)}</h2>`,
+      `<table role="presentation" cellspacing="0" cellpadding="0">${rows}</table>`,
+      historyHtml.length ? `<h3>What this database has seen</h3><ul>${historyHtml.map((l) => `<li>${l}</li>`).join('')}</ul>` : '',
+      stateHtml ? `<h3>Token now</h3><p>${stateHtml}</p>` : '',
+      `<p>${htmlButtons(links)}</p>`,
+      `<h3>Triage</h3>${htmlList(runbook.triage)}`,
+      `<h3>Known benign reasons</h3>${htmlList(runbook.benign)}`,
+      `<h3>Response</h3>${htmlList(runbook.response)}`,
+      `<p style="color:#777;font-size:12px">${htmlText(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${htmlText(a.id, 100)}</p>`,
+    ].join(''),
+  );
+  return { text, html };
+}
+
+function formatSummary(s: AlertSummary, test: boolean | undefined, subject: string): Omit<EmailMessage, 'subject' | 'messageId' | 'headers'> {
+  const f = summaryFacts(s);
+  const count = Math.max(0, Math.floor(Number(s.count) || 0));
+  const intro = `${count} API token creations between ${plainText(s.firstPublished, 40)} and ${plainText(s.lastPublished, 40)} went over the per-tick alert limit, so they are summarised here instead of one message each. Every one of them is stored.`;
+  const actorLines = f.actors.map((x) => `${plainText(x.actor, 100)} ×${Math.floor(Number(x.count) || 0)}`).concat(f.moreActors ? [`…and ${f.moreActors} more`] : []);
+  const nameLines = f.tokenNames.map((n) => plainText(n, 80)).concat(f.moreNames ? [`…and ${f.moreNames} more`] : []);
+  const links = [
+    { text: 'API tokens page', url: s.links.apiTokens },
+    { text: 'System Log', url: s.links.systemLog },
+  ];
+  const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  const text = [
+    ...(testNote ? [testNote, ''] : []),
+    intro,
+    '',
+    'Actors:',
+    ...actorLines.map((l) => `  - ${l}`),
+    '',
+    'Token names:',
+    ...nameLines.map((l) => `  - ${l}`),
+    '',
+    `List them: ${plainText(s.howToList, 200)}`,
+    '',
+    'Links:',
+    ...links.map((l) => `  ${l.text}: ${safeLink(l.url) ?? '-'}`),
+    '',
+    `${plainText(s.rule.name, 120)} · summary ${plainText(s.id, 60)}`,
+  ].join('\n');
+  const html = page(
+    subject,
+    [
+      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      `<h2>${escapeHtml(`${severityOf(s.rule).toUpperCase()}: ${count} more Okta API token creations`)}</h2>`,
+      `<p>${escapeHtml(intro)}</p>`,
+      `<h3>Actors</h3><ul>${actorLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`,
+      `<h3>Token names</h3><ul>${nameLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`,
+      `<p>List them: <code>${htmlText(s.howToList, 200)}</code></p>`,
+      `<p>${htmlButtons(links)}</p>`,
+      `<p style="color:#777;font-size:12px">${htmlText(s.rule.name, 120)} · summary ${htmlText(s.id, 60)}</p>`,
+    ].join(''),
+  );
+  return { text, html };
+}
+
+/** The email for one notification: subject, text and HTML parts. Pure. */
+export function formatEmail(n: Notification): EmailMessage {
+  const subject = emailSubject(n);
+  const body = n.kind === 'alert' ? formatAlert(n.alert, n.test, subject) : formatSummary(n.summary, n.test, subject);
+  return {
+    subject,
+    ...body,
+    messageId: messageId(n),
+    headers: { 'X-OTW-Notification-Id': notificationId(n).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120), ...(n.test ? { 'X-OTW-Test': 'true' } : {}) },
+  };
+}
+
+/** nodemailer's error fields that matter for classification. */
+interface SmtpError {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+}
+
+const SMTP_NETWORK = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPROTOCOL']);
+
+/**
+ * SMTP 4xx and connection problems are retryable; 5xx, failed login and TLS refusals are not.
+ * The message carries the server's reason, never the password.
+ */
+export function classifySmtpError(err: unknown): DeliveryError {
+  const e = (err ?? {}) as SmtpError;
+  const reason = e.response ? `: ${serverReason(e.response)}` : '';
+  if (e.code === 'ETLS') {
+    return new DeliveryError(
+      `TLS with the SMTP server failed${reason}: fix the server's certificate or STARTTLS support (SMTP_REQUIRE_TLS=false allows a server without STARTTLS)`,
+      false,
+    );
+  }
+  if (typeof e.responseCode === 'number') {
+    const code = e.responseCode;
+    if (code >= 400 && code < 500) return new DeliveryError(`the SMTP server deferred the message (${code})${reason}`, true);
+    if (e.code === 'EAUTH') return new DeliveryError(`the SMTP server refused the login (${code})${reason}: check SMTP_USER and SMTP_PASSWORD`, false);
+    if (code >= 500) return new DeliveryError(`the SMTP server rejected the message (${code})${reason}`, false);
+  }
+  if (e.code === 'EAUTH') return new DeliveryError(`the SMTP login failed${reason}: check SMTP_USER and SMTP_PASSWORD`, false);
+  if (e.code && SMTP_NETWORK.has(e.code)) return new DeliveryError(`cannot talk to the SMTP server (${e.code})${reason}`, true);
+  const message = err instanceof Error ? redact(err.message) : 'unknown error';
+  return new DeliveryError(`sending the email failed: ${serverReason(message)}`, true);
+}
+
+/** Sends through SMTP with nodemailer, one connection per message (no pool to go stale in an outage). */
+export class EmailNotifier implements Notifier {
+  readonly name = 'email';
+  private readonly transport: Transporter<SMTPTransport.SentMessageInfo>;
+
+  constructor(
+    private readonly config: EmailConfig,
+    opts: { timeoutMs: number },
+  ) {
+    const s = config.smtp;
+    this.transport = nodemailer.createTransport({
+      host: s.host,
+      port: s.port,
+      secure: s.secure,
+      requireTLS: !s.secure && s.requireTls,
+      auth: s.user !== null && s.password !== null ? { user: s.user, pass: s.password } : undefined,
+      connectionTimeout: opts.timeoutMs,
+      greetingTimeout: opts.timeoutMs,
+      socketTimeout: opts.timeoutMs,
+      dnsTimeout: opts.timeoutMs,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      logger: false,
+      debug: false,
+    });
+  }
+
+  async send(n: Notification): Promise<void> {
+    const m = formatEmail(n);
+    let info: SMTPTransport.SentMessageInfo;
+    try {
+      info = await this.transport.sendMail({
+        from: this.config.from,
+        to: this.config.to,
+        subject: m.subject,
+        text: m.text,
+        html: m.html,
+        messageId: m.messageId,
+        headers: m.headers,
+      });
+    } catch (err) {
+      throw classifySmtpError(err);
+    }
+    const rejected = (info.rejected ?? []).map((r) => (typeof r === 'string' ? r : r.address));
+    if (rejected.length > 0) {
+      // Some recipients got it: a retry would send them a copy, so this is reported, not retried.
+      const rejectedErrors = (info as { rejectedErrors?: Array<Error & SmtpError> }).rejectedErrors ?? [];
+      const details = rejectedErrors.map((e) => serverReason(e.response ?? e.message)).join('; ');
+      throw new DeliveryError(
+        `the SMTP server accepted ${info.accepted.length} recipient(s) but rejected ${rejected.join(', ').slice(0, 300)}${details ? `: ${details.slice(0, 300)}` : ''}: check EMAIL_TO`,
+        false,
+      );
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.transport.verify();
+    } catch (err) {
+      throw classifySmtpError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.transport.close();
+  }
+}

@@ -1,0 +1,158 @@
+import type { Alert, AlertRule, AlertSummary, Notification } from '../detect/alert';
+
+/**
+ * The facts every human-readable notifier shows, in one place so Slack and email say the same
+ * thing. Values are raw (possibly hostile) text; each format escapes them itself.
+ */
+export interface Fact {
+  label: string;
+  /** Raw value; null when unknown. */
+  value: string | null;
+  /** Bound for this value, in code points. */
+  max: number;
+}
+
+const SEVERITIES = new Set(['low', 'medium', 'high', 'critical']);
+
+/** The rule's severity when it is one we know, else `medium` (it is only used in fixed text). */
+export function severityOf(rule: Pick<AlertRule, 'severity'>): string {
+  return SEVERITIES.has(rule.severity) ? rule.severity : 'medium';
+}
+
+/** True when Okta reports the creation as successful. */
+export function succeeded(a: Alert): boolean {
+  return a.outcome.result.toUpperCase() === 'SUCCESS';
+}
+
+/** What happened, in fixed words (no event text): safe for headers and subjects. */
+export function headline(a: Alert): string {
+  return succeeded(a) ? 'Okta API token created' : 'Okta API token creation attempted';
+}
+
+/** The actor as one string: `Display Name (login)`, or whatever part is known. */
+export function actorText(a: Alert): string | null {
+  const { displayName, login, id } = a.actor;
+  if (displayName && login && displayName !== login) return `${displayName} (${login})`;
+  return login ?? displayName ?? id;
+}
+
+/** The actor as a short name for subjects: login, else display name, else id. */
+export function actorShort(a: Alert): string {
+  return a.actor.login ?? a.actor.displayName ?? a.actor.id ?? 'unknown actor';
+}
+
+function join(parts: Array<string | null | undefined>, sep = ', '): string | null {
+  const kept = parts.filter((p): p is string => typeof p === 'string' && p.trim() !== '');
+  return kept.length ? kept.join(sep) : null;
+}
+
+/** The main facts of an alert, in display order. */
+export function alertFacts(a: Alert): Fact[] {
+  const c = a.client;
+  const network = join([
+    c.zone && c.zone !== 'null' ? `zone ${c.zone}` : null,
+    c.asNumber !== null ? `AS${c.asNumber}${c.asOrg ? ` ${c.asOrg}` : ''}` : c.asOrg,
+    c.isp ? `ISP ${c.isp}` : null,
+    c.isProxy === true ? 'via a proxy' : c.isProxy === false ? 'no proxy' : null,
+  ]);
+  const via = a.via.kind === 'admin-console' ? 'Admin Console' : a.via.kind === 'api' ? 'API' : 'unknown';
+  return [
+    { label: 'Actor', value: actorText(a), max: 200 },
+    { label: 'Actor id', value: a.actor.id, max: 64 },
+    { label: 'Token name', value: a.token ? a.token.name : 'the event names no token', max: 200 },
+    { label: 'Token id', value: a.token?.id ?? null, max: 64 },
+    { label: 'Outcome', value: join([a.outcome.result, a.outcome.reason], ': '), max: 300 },
+    { label: 'Time', value: a.event.published, max: 40 },
+    { label: 'Client IP', value: a.client.ip, max: 64 },
+    { label: 'Location', value: join([c.city, c.region, c.country]), max: 200 },
+    { label: 'Network', value: network, max: 300 },
+    { label: 'Created via', value: join([via, a.createdByTokenId ? `by API token ${a.createdByTokenId}` : null], ', '), max: 200 },
+    { label: 'User agent', value: c.userAgent.raw ?? join([c.userAgent.browser, c.userAgent.os], ' on '), max: 512 },
+  ];
+}
+
+/** Renders one data value inside one of our sentences (escaping it for the output format). */
+export type ValueRenderer = (value: string) => string;
+
+/**
+ * The "first seen" facts from the local history, as sentences of fixed words; data values go
+ * through `v`. Empty when there is no history.
+ */
+export function historyLines(a: Alert, v: ValueRenderer): string[] {
+  const h = a.history;
+  if (!h) return [];
+  const n = (x: unknown): number => Math.max(0, Math.floor(Number(x) || 0));
+  const out: string[] = [];
+  if (n(h.actorTokensLast90d) === 0) out.push('First API token this actor created in the last 90 days.');
+  else out.push(`This actor created ${n(h.actorTokensLast90d)} other API token(s) in the last 90 days.`);
+  if (h.firstFromCountry === true) out.push('First token creation by this actor from this country.');
+  if (h.firstFromAsn === true) out.push('First token creation by this actor from this network (ASN).');
+  if (n(h.burstSameHour) > 0) out.push(`${n(h.burstSameHour)} other token creation(s) within an hour of this one.`);
+  if (h.since) out.push(`History covers what this database has seen since ${v(h.since)}.`);
+  return out;
+}
+
+/** The token's current state in one sentence (data values through `v`), or null when the lookup was skipped. */
+export function tokenStateLine(a: Alert, v: ValueRenderer): string | null {
+  const s = a.tokenState;
+  switch (s.status) {
+    case 'found': {
+      const parts = [s.active ? 'The token is active' : 'The token is not active'];
+      if (s.expiresAt) parts.push(`expires ${v(s.expiresAt)}`);
+      if (s.network?.connection) parts.push(`network: ${v(s.network.connection)}`);
+      return parts.join(', ') + ` (checked ${v(s.checkedAt)}).`;
+    }
+    case 'not-found':
+      return `Okta no longer knows this token: it was revoked or never created (checked ${v(s.checkedAt)}).`;
+    case 'failed':
+      return `The token state could not be read: ${v(s.reason)}.`;
+    case 'skipped':
+      return null;
+  }
+}
+
+/** The runbook, falling back to this project's own guidance when the rule carries none. */
+export function runbookOf(rule: AlertRule): AlertRule['runbook'] {
+  const r = rule.runbook;
+  return {
+    triage: r.triage.length ? r.triage : DEFAULT_RUNBOOK.triage,
+    benign: r.benign.length ? r.benign : DEFAULT_RUNBOOK.benign,
+    response: r.response.length ? r.response : DEFAULT_RUNBOOK.response,
+  };
+}
+
+/** Our own wording of the rule's investigation guide. */
+export const DEFAULT_RUNBOOK: AlertRule['runbook'] = {
+  triage: [
+    'Confirm with the actor that they created this token, and that creating tokens is part of their job.',
+    'Compare the time with other security events for this actor (sign-ins, MFA changes, admin role grants).',
+    'Check that the client IP, location, network and user agent match where this actor usually works from.',
+    'Search the System Log for actions taken with the new token (transaction.detail.requestApiTokenId equals the token id).',
+    'Check the token against your policy on API tokens: owner, purpose, network restriction, expiry.',
+  ],
+  benign: [
+    'IT staff automating Okta administration.',
+    'Scheduled maintenance or a planned integration roll-out.',
+    'A third-party integration that needs its own token.',
+    'Development and test orgs.',
+  ],
+  response: [
+    'If nobody can explain the token, revoke it now (Security > API > Tokens).',
+    'Review everything the token did since it was created.',
+    'Reset the credentials of the accounts involved and enforce MFA on them.',
+    'Tell the security team; escalate if the compromise looks wider than one account.',
+    'Restrict who may create API tokens to the admins who need to.',
+  ],
+};
+
+/** Summary facts: raw values, bounded in number. */
+export function summaryFacts(s: AlertSummary): { actors: Array<{ actor: string; count: number }>; tokenNames: string[]; moreActors: number; moreNames: number } {
+  const actors = s.actors.slice(0, 15);
+  const tokenNames = s.tokenNames.slice(0, 20);
+  return { actors, tokenNames, moreActors: Math.max(0, s.actors.length - actors.length), moreNames: Math.max(0, s.tokenNames.length - tokenNames.length) };
+}
+
+/** The id a notification is known by (idempotency key, Message-ID). */
+export function notificationId(n: Notification): string {
+  return n.kind === 'alert' ? n.alert.id : n.summary.id;
+}

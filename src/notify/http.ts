@@ -1,0 +1,72 @@
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { redact } from '../logger';
+import { DeliveryError, parseRetryAfter } from './notifier';
+import { bound, visible } from './sanitize';
+
+/**
+ * The one way notifiers talk HTTP: a time limit, no redirects (a 30x would carry a secret URL's
+ * body, or a bot token, to wherever it points), every status returned for `classifyResponse`.
+ */
+export function createHttp(timeoutMs: number): AxiosInstance {
+  return axios.create({
+    timeout: timeoutMs,
+    maxRedirects: 0,
+    validateStatus: () => true,
+    responseType: 'text',
+    transformResponse: [(d: unknown) => d],
+    maxContentLength: 256 * 1024,
+    maxBodyLength: 1024 * 1024,
+    headers: { 'User-Agent': 'okta-token-watch', 'Content-Type': 'application/json; charset=utf-8' },
+  });
+}
+
+/** A short, single-line, secret-free excerpt of what the server said. */
+export function serverReason(body: unknown): string {
+  const text = typeof body === 'string' ? body : body === undefined || body === null ? '' : JSON.stringify(body);
+  return bound(visible(redact(text)).replace(/\s+/g, ' ').trim(), 200);
+}
+
+/**
+ * Classifies an HTTP answer: undefined for 2xx; otherwise a DeliveryError that is retryable for
+ * 408, 425, 429 and 5xx (with Retry-After), permanent for redirects and the other 4xx.
+ * `what` names the destination by its setting (never its URL): "SLACK_WEBHOOK_URL".
+ */
+export function classifyResponse(res: AxiosResponse, what: string, now: Date = new Date()): DeliveryError | undefined {
+  const status = res.status;
+  if (status >= 200 && status < 300) return undefined;
+  const reason = serverReason(res.data);
+  const said = reason ? `: ${reason}` : '';
+  const retryAfterMs = parseRetryAfter(res.headers['retry-after'], now);
+  if (status === 429) return new DeliveryError(`${what} is rate limiting (HTTP 429)${said}`, true, retryAfterMs);
+  if (status >= 500 || status === 408 || status === 425) return new DeliveryError(`${what} answered HTTP ${status}${said}`, true, retryAfterMs);
+  if (status >= 300 && status < 400) {
+    return new DeliveryError(`${what} answered with a redirect (HTTP ${status}), which is not followed: set ${what} to the final URL`, false);
+  }
+  return new DeliveryError(`${what} refused the message (HTTP ${status})${said}`, false);
+}
+
+const NETWORK_CODES: Record<string, string> = {
+  ECONNABORTED: 'timed out',
+  ETIMEDOUT: 'timed out',
+  ECONNREFUSED: 'refused the connection',
+  ECONNRESET: 'reset the connection',
+  EPIPE: 'closed the connection',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed for now',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ERR_SOCKET_CONNECTION_TIMEOUT: 'timed out',
+};
+
+/**
+ * Classifies an error thrown by axios (no answer at all): always retryable. The message names the
+ * setting and the error code, never axios's own message, which may quote the URL.
+ */
+export function classifyTransportError(err: unknown, what: string): DeliveryError {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string') {
+    const text = NETWORK_CODES[code] ?? 'network error';
+    return new DeliveryError(`${what}: ${text} (${code.replace(/[^A-Z0-9_]/g, '')})`, true);
+  }
+  return new DeliveryError(`${what}: request failed before an answer`, true);
+}

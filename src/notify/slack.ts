@@ -1,0 +1,197 @@
+import type { AxiosInstance } from 'axios';
+import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import type { SlackConfig } from './config';
+import { alertFacts, headline, historyLines, actorShort, severityOf, summaryFacts, tokenStateLine } from './facts';
+import { classifyResponse, classifyTransportError, createHttp, serverReason } from './http';
+import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
+import { escapeSlack, fitMrkdwn, plainText, safeLink, slackCode } from './sanitize';
+
+/** Slack's limits (Block Kit reference). */
+export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, field: 2000, fields: 10, header: 150, buttonText: 75, text: 3000 } as const;
+
+/** A Block Kit message: `text` is the notification fallback, `blocks` the message itself. */
+export interface SlackMessage {
+  text: string;
+  blocks: Array<Record<string, unknown>>;
+  unfurl_links: false;
+  unfurl_media: false;
+}
+
+// `verbatim: true` stops Slack from auto-linking URLs and parsing bare mentions or channel names;
+// escaping and code spans (sanitize.ts) stop explicit `<...>` markup.
+function mrkdwn(text: string, max: number = SLACK_LIMITS.sectionText): Record<string, unknown> {
+  return { type: 'mrkdwn', text: fitMrkdwn(text, max), verbatim: true };
+}
+
+function header(text: string): Record<string, unknown> {
+  return { type: 'header', text: { type: 'plain_text', text: text.slice(0, SLACK_LIMITS.header), emoji: false } };
+}
+
+/** Our own sentence (fixed words around data), escaped for mrkdwn. */
+function own(text: string, max = 600): string {
+  return escapeSlack(plainText(text, max));
+}
+
+function buttons(links: Array<{ text: string; url: string | null; id: string }>): Record<string, unknown> | null {
+  const elements = links
+    .map((l) => ({ ...l, url: safeLink(l.url) }))
+    .filter((l): l is { text: string; url: string; id: string } => l.url !== null)
+    .map((l) => ({ type: 'button', text: { type: 'plain_text', text: l.text.slice(0, SLACK_LIMITS.buttonText), emoji: false }, url: l.url, action_id: l.id }));
+  return elements.length ? { type: 'actions', elements } : null;
+}
+
+function testPrefix(test: boolean | undefined): string {
+  return test ? '[TEST] ' : '';
+}
+
+function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
+  const severity = severityOf(a.rule);
+  const facts = alertFacts(a);
+  const fieldFacts = facts.filter((f) => f.label !== 'User agent' && f.label !== 'Actor id').slice(0, SLACK_LIMITS.fields);
+  const ua = facts.find((f) => f.label === 'User agent');
+  const verb = a.outcome.result.toUpperCase() === 'SUCCESS' ? 'created API token' : 'tried to create API token';
+  const blocks: Array<Record<string, unknown>> = [
+    header(`${testPrefix(test)}${severity.toUpperCase()}: ${headline(a)}`),
+    {
+      type: 'section',
+      text: mrkdwn(
+        `${test ? '*This is a test notification from okta-token-watch.*\n' : ''}${slackCode(actorShort(a), 200)} ${verb} ${slackCode(a.token?.name ?? null, 200)} in Okta.`,
+      ),
+    },
+    { type: 'section', fields: fieldFacts.map((f) => mrkdwn(`*${f.label}*\n${slackCode(f.value, f.max)}`, SLACK_LIMITS.field)) },
+    { type: 'section', text: mrkdwn(`*User agent*\n${slackCode(ua?.value ?? null, ua?.max)}`) },
+  ];
+  // Fixed words around values that go through slackCode.
+  const code = (v: string): string => slackCode(v, 200);
+  const history = historyLines(a, code);
+  if (history.length) blocks.push({ type: 'section', text: mrkdwn(`*What this database has seen*\n${history.map((l) => `• ${l}`).join('\n')}`) });
+  const state = tokenStateLine(a, code);
+  if (state) blocks.push({ type: 'section', text: mrkdwn(`*Token now*\n${state}`) });
+  const actions = buttons([
+    { text: 'Open the event in Okta', url: a.links.event, id: 'otw_open_event' },
+    { text: 'API tokens page', url: a.links.apiTokens, id: 'otw_open_api_tokens' },
+  ]);
+  if (actions) blocks.push(actions);
+  blocks.push({
+    type: 'context',
+    elements: [mrkdwn(`${own(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${slackCode(a.id, 100)}`)],
+  });
+  const text = fitMrkdwn(
+    `${testPrefix(test)}${severity}: ${headline(a)}: ${slackCode(a.token?.name ?? null, 100)} by ${slackCode(actorShort(a), 100)}`,
+    SLACK_LIMITS.text,
+  );
+  return { text, blocks: blocks.slice(0, SLACK_LIMITS.blocks), unfurl_links: false, unfurl_media: false };
+}
+
+function formatSummary(s: AlertSummary, test: boolean | undefined): SlackMessage {
+  const severity = severityOf(s.rule);
+  const count = Math.max(0, Math.floor(Number(s.count) || 0));
+  const f = summaryFacts(s);
+  const actors = f.actors.map((x) => `• ${slackCode(x.actor, 100)} ×${Math.floor(Number(x.count) || 0)}`).join('\n') + (f.moreActors ? `\n…and ${f.moreActors} more` : '');
+  const names = f.tokenNames.map((n) => `• ${slackCode(n, 80)}`).join('\n') + (f.moreNames ? `\n…and ${f.moreNames} more` : '');
+  const blocks: Array<Record<string, unknown>> = [
+    header(`${testPrefix(test)}${severity.toUpperCase()}: ${count} more Okta API token creations`),
+    {
+      type: 'section',
+      text: mrkdwn(
+        `${count} API token creations between ${slackCode(s.firstPublished, 40)} and ${slackCode(s.lastPublished, 40)} went over the per-tick alert limit, so they are summarised here instead of one message each. Every one of them is stored.`,
+      ),
+    },
+    { type: 'section', fields: [mrkdwn(`*Actors*\n${actors || '-'}`, SLACK_LIMITS.field), mrkdwn(`*Token names*\n${names || '-'}`, SLACK_LIMITS.field)] },
+    { type: 'section', text: mrkdwn(`*List them*\n${slackCode(s.howToList, 200)}`) },
+  ];
+  const actions = buttons([
+    { text: 'API tokens page', url: s.links.apiTokens, id: 'otw_open_api_tokens' },
+    { text: 'System Log', url: s.links.systemLog, id: 'otw_open_system_log' },
+  ]);
+  if (actions) blocks.push(actions);
+  blocks.push({ type: 'context', elements: [mrkdwn(`${own(s.rule.name, 120)} · summary ${slackCode(s.id, 60)}`)] });
+  const text = `${testPrefix(test)}${severity}: ${count} more Okta API token creations (summary)`;
+  return { text, blocks, unfurl_links: false, unfurl_media: false };
+}
+
+/** The Block Kit message for one notification. Pure. */
+export function formatSlack(n: Notification): SlackMessage {
+  return n.kind === 'alert' ? formatAlert(n.alert, n.test) : formatSummary(n.summary, n.test);
+}
+
+// chat.postMessage answers HTTP 200 with {ok:false,error}: these errors may pass; others need a fix.
+const RETRYABLE_API_ERRORS = new Set(['ratelimited', 'rate_limited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'team_added_to_org']);
+
+/**
+ * Posts to Slack through an incoming webhook or chat.postMessage. The bot token is sent only to
+ * the configured API base (slack.com, or a loopback stand-in in tests), never through a redirect.
+ */
+export class SlackNotifier implements Notifier {
+  readonly name = 'slack';
+  readonly minIntervalMs = 1000;
+  readonly check?: () => Promise<void>;
+  private readonly http: AxiosInstance;
+  private readonly what: string;
+
+  constructor(
+    private readonly config: SlackConfig,
+    opts: { timeoutMs: number; now?: () => Date },
+  ) {
+    this.http = createHttp(opts.timeoutMs);
+    this.now = opts.now ?? (() => new Date());
+    this.what = config.transport === 'webhook' ? 'SLACK_WEBHOOK_URL' : 'Slack chat.postMessage';
+    if (config.transport === 'bot') this.check = () => this.authTest();
+  }
+
+  private readonly now: () => Date;
+
+  async send(n: Notification): Promise<void> {
+    const message = formatSlack(n);
+    if (this.config.transport === 'webhook') {
+      const res = await this.http.post(this.config.webhookUrl, message).catch((err: unknown) => {
+        throw classifyTransportError(err, this.what);
+      });
+      const problem = classifyResponse(res, this.what, this.now());
+      if (problem) throw problem;
+      return;
+    }
+    await this.api('chat.postMessage', { channel: this.config.channel, ...message });
+  }
+
+  private async authTest(): Promise<void> {
+    await this.api('auth.test', {});
+  }
+
+  private async api(method: string, body: Record<string, unknown>): Promise<void> {
+    if (this.config.transport !== 'bot') return;
+    const res = await this.http
+      .post(`${this.config.apiUrl}/${method}`, body, { headers: { Authorization: `Bearer ${this.config.token}` } })
+      .catch((err: unknown) => {
+        throw classifyTransportError(err, `Slack ${method}`);
+      });
+    const problem = classifyResponse(res, `Slack ${method}`, this.now());
+    if (problem) throw problem;
+    let parsed: { ok?: unknown; error?: unknown };
+    try {
+      parsed = JSON.parse(String(res.data)) as { ok?: unknown; error?: unknown };
+    } catch {
+      throw new DeliveryError(`Slack ${method} answered something that is not JSON: ${serverReason(res.data)}`, true);
+    }
+    if (parsed.ok === true) return;
+    const error = typeof parsed.error === 'string' ? parsed.error.replace(/[^a-z0-9_]/gi, '').slice(0, 60) : 'unknown_error';
+    const retryable = RETRYABLE_API_ERRORS.has(error);
+    const hint = HINTS[error];
+    throw new DeliveryError(
+      `Slack ${method} refused the message: ${error}${hint ? ` (${hint})` : ''}`,
+      retryable,
+      retryable ? parseRetryAfter(res.headers['retry-after'], this.now()) : undefined,
+    );
+  }
+}
+
+const HINTS: Record<string, string> = {
+  channel_not_found: 'check SLACK_CHANNEL; use the channel id, and invite the bot to private channels',
+  not_in_channel: 'invite the bot to the channel in SLACK_CHANNEL',
+  is_archived: 'the channel in SLACK_CHANNEL is archived',
+  invalid_auth: 'SLACK_BOT_TOKEN is wrong or revoked',
+  not_authed: 'SLACK_BOT_TOKEN is missing',
+  token_revoked: 'SLACK_BOT_TOKEN was revoked; install the app again',
+  account_inactive: 'the bot user of SLACK_BOT_TOKEN is deactivated',
+  missing_scope: 'give the app the chat:write scope and reinstall it',
+};

@@ -1,0 +1,450 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Alert, Notification } from '../src/detect/alert';
+import { emailSubject, formatEmail } from '../src/notify/email';
+import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
+import { bound, defang, escapeHtml, plainText, safeJson, slackCode, visible } from '../src/notify/sanitize';
+import { formatSlack, SLACK_LIMITS } from '../src/notify/slack';
+import { formatWebhook } from '../src/notify/webhook';
+
+const sample = (): Alert => buildSampleAlert();
+
+const HOSTILE: Record<string, string> = {
+  slackMarkup: '<!channel> click <https://evil.example|okta.com>',
+  mentions: '@here @channel @everyone <@U024BE7LH> <#C024BE7LR> <!subteam^S123|ops> <!here>',
+  formatting: '*bold* _it_ ~strike~ `code` ```block``` > quote',
+  html: '<script>alert(1)</script><img src=x onerror=alert(1)>"\'&amp;',
+  headerInjection: 'evil\r\nBcc: victim@example.com\r\nSubject: spoofed\nX-Evil: 1',
+  invisible: 'invoice\u202Egnp.exe \u200B\u200C\u200D\u200E\u200F\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069\uFEFF\u00AD\u0000\u0007\u001B[31m\u0085\u2028\u2029\u{E0041}\u3164|',
+  links: 'javascript:alert(1) www.evil.example https://evil.example/login hxxp://x mailto:a@b',
+  entities: '&lt;!channel&gt; &amp;lt; &#60;',
+  long: 'A'.repeat(20_000) + '<!channel>',
+};
+
+/** An alert with the hostile string in every field that comes from the Okta event. */
+function hostileAlert(s: string): Alert {
+  const a = sample();
+  a.actor = { id: s, type: s, login: s, displayName: s };
+  a.token = { id: s, name: s };
+  a.outcome = { result: s, reason: s };
+  a.event.displayMessage = s;
+  a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
+  a.createdByTokenId = s;
+  a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
+  return a;
+}
+
+function hostileSummary(s: string): Notification {
+  const sum = buildSampleSummary(3);
+  sum.actors = [{ actor: s, count: 2 }, { actor: s, count: 1 }];
+  sum.tokenNames = [s, s];
+  sum.firstPublished = s;
+  sum.lastPublished = s;
+  sum.howToList = s;
+  return { kind: 'summary', summary: sum };
+}
+
+/** Fragments of the hostile strings; none may appear in Slack outside a code span. */
+const EVENT_TEXT = /evil|script|onerror|channel|＠here|everyone|bold|strike|block|quote|Bcc|invoice|gnp|AAAAAAAAAA|subteam|lt;|javascript|mailto|U\+/i;
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u3164]/u;
+const KNOWN_LINKS = new Set([
+  'https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
+  'https://example-admin.okta.com/admin/access/api/tokens',
+  'https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z',
+]);
+
+/** Every text object in a Slack message, with its kind and where it sits. */
+function slackTexts(m: ReturnType<typeof formatSlack>): Array<{ type: string; text: string; where: string }> {
+  const out: Array<{ type: string; text: string; where: string }> = [{ type: 'mrkdwn', text: m.text, where: 'fallback' }];
+  const visit = (v: unknown, where: string): void => {
+    if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${where}[${i}]`));
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if ((o.type === 'mrkdwn' || o.type === 'plain_text') && typeof o.text === 'string') out.push({ type: o.type, text: o.text, where });
+      else for (const [k, x] of Object.entries(o)) visit(x, `${where}.${k}`);
+    }
+  };
+  visit(m.blocks, 'blocks');
+  return out;
+}
+
+function assertSlackHarmless(n: Notification, label: string): void {
+  const m = formatSlack(n);
+  assert.ok(m.blocks.length <= SLACK_LIMITS.blocks);
+  for (const t of slackTexts(m)) {
+    const at = `${label} ${t.where}`;
+    // No raw < or > at all: no <!channel>, <@U..>, <#C..> or <url|text> can be formed.
+    assert.doesNotMatch(t.text, /[<>]/, `${at}: markup character`);
+    assert.doesNotMatch(t.text, /@(here|channel|everyone)\b/i, `${at}: broadcast mention`);
+    assert.doesNotMatch(t.text, /:\/\//, `${at}: a URL a client could link`);
+    assert.doesNotMatch(t.text, /\bwww\.[a-z]/i, `${at}: a www. host a client could link`);
+    assert.doesNotMatch(t.text.replace(/\n/g, ''), INVISIBLE, `${at}: invisible or control character`);
+    // Every & starts an entity we wrote: &amp; &lt; &gt;.
+    assert.doesNotMatch(t.text.replace(/&(amp|lt|gt);/g, ''), /&/, `${at}: bare ampersand`);
+    if (t.type === 'mrkdwn') {
+      assert.equal((t.text.match(/`/g) ?? []).length % 2, 0, `${at}: unbalanced code span`);
+      // Outside code spans only our own words: nothing of the event's text.
+      const outside = t.text.split('`').filter((_, i) => i % 2 === 0).join(' ');
+      assert.doesNotMatch(outside, EVENT_TEXT, `${at}: event text outside a code span`);
+      assert.ok(t.text.length <= SLACK_LIMITS.sectionText, `${at}: too long`);
+    } else {
+      assert.ok(t.text.length <= SLACK_LIMITS.header, `${at}: header too long`);
+    }
+  }
+  const urls = JSON.stringify(m.blocks).match(/"url":"[^"]*"/g) ?? [];
+  for (const u of urls) assert.ok(KNOWN_LINKS.has(JSON.parse(`{${u}}`).url as string), `${label}: unexpected button URL ${u}`);
+  for (const b of m.blocks) if (Array.isArray(b.fields)) assert.ok(b.fields.length <= SLACK_LIMITS.fields);
+}
+
+const HTML_TAGS = new Set(['!doctype', 'html', 'head', 'meta', 'title', 'body', 'p', 'strong', 'h2', 'h3', 'table', 'tr', 'th', 'td', 'a', 'ul', 'li', 'code']);
+
+function assertEmailHarmless(n: Notification, label: string): void {
+  const m = formatEmail(n);
+  assert.doesNotMatch(m.subject, /[\r\n]/, `${label}: CR/LF in subject`);
+  assert.doesNotMatch(m.subject, INVISIBLE, `${label}: invisible character in subject`);
+  assert.ok(m.subject.length <= 200, `${label}: subject too long`);
+  for (const v of Object.values(m.headers)) assert.match(v, /^[A-Za-z0-9._-]+$/);
+  assert.match(m.messageId, /^<[A-Za-z0-9._-]+@okta-token-watch>$/);
+
+  const tags = [...m.html.matchAll(/<\/?([!a-zA-Z0-9]+)/g)].map((x) => (x[1] ?? '').toLowerCase());
+  for (const t of tags) assert.ok(HTML_TAGS.has(t), `${label}: unexpected HTML tag <${t}>`);
+  const hrefs = [...m.html.matchAll(/href="([^"]*)"/g)].map((x) => (x[1] ?? '').replace(/&amp;/g, '&'));
+  for (const h of hrefs) assert.ok(KNOWN_LINKS.has(h ?? ''), `${label}: unexpected link ${h}`);
+  for (const tag of m.html.match(/<[^>]*>/g) ?? []) assert.doesNotMatch(tag, /\son[a-z]+=|javascript:/i, `${label}: script in a tag: ${tag}`);
+  assert.doesNotMatch(m.html, INVISIBLE, `${label}: invisible character in HTML`);
+
+  let text = m.text;
+  for (const l of KNOWN_LINKS) text = text.split(l).join('');
+  assert.doesNotMatch(text, /:\/\//, `${label}: linkable URL in the text part`);
+  assert.doesNotMatch(text.replace(/\n/g, ''), INVISIBLE, `${label}: invisible character in the text part`);
+  for (const line of m.text.split('\n')) assert.doesNotMatch(line, /^(Bcc|Subject|X-Evil):/, `${label}: a line that looks like a header`);
+}
+
+function assertWebhookHarmless(n: Notification, original: unknown, label: string): void {
+  const body = formatWebhook(n);
+  assert.doesNotMatch(body, /[<>&\u2028\u2029]/, `${label}: raw markup character in the body`);
+  assert.doesNotMatch(body, INVISIBLE, `${label}: raw invisible character in the body`);
+  const parsed = JSON.parse(body) as { alert?: unknown; summary?: unknown };
+  // Exact data for machines: the same strings come back (bounded at 4096 code points).
+  const expected = JSON.parse(JSON.stringify(original, (_k, v: unknown) => (typeof v === 'string' ? bound(v, 4096) : v))) as unknown;
+  assert.deepEqual(parsed.alert ?? parsed.summary, expected, `${label}: data changed`);
+}
+
+describe('hostile text from Okta events', () => {
+  for (const [name, s] of Object.entries(HOSTILE)) {
+    test(`when every event field holds the ${name} string, then Slack, email and webhook render it harmlessly`, () => {
+      const a = hostileAlert(s);
+      for (const test of [false, true]) {
+        assertSlackHarmless({ kind: 'alert', alert: a, test }, name);
+        assertEmailHarmless({ kind: 'alert', alert: a, test }, name);
+        assertWebhookHarmless({ kind: 'alert', alert: a, test }, a, name);
+      }
+      const sum = hostileSummary(s);
+      assertSlackHarmless(sum, `${name} summary`);
+      assertEmailHarmless(sum, `${name} summary`);
+      assertWebhookHarmless(sum, sum.kind === 'summary' ? sum.summary : null, `${name} summary`);
+    });
+  }
+
+  test('when a token is named like a Slack broadcast link, then the Slack text shows it escaped inside code', () => {
+    const a = sample();
+    a.token = { id: '00T1', name: HOSTILE.slackMarkup! };
+    const fields = (formatSlack({ kind: 'alert', alert: a }).blocks[2] as { fields: Array<{ text: string }> }).fields;
+    assert.equal(fields[1]?.text, '*Token name*\n`&lt;!channel&gt; click &lt;https[:]//evil.example|okta.com&gt;`');
+  });
+
+  test('when a value holds bidi overrides and zero-width characters, then they are shown as code points', () => {
+    assert.equal(visible('a\u202Eb\u200Bc\uFEFFd\u2066e'), 'a<U+202E>b<U+200B>c<U+FEFF>d<U+2066>e');
+    assert.equal(visible('tag\u{E0041}'), 'tag<U+E0041>');
+    assert.equal(visible('line\r\nbreak\ttab'), 'line  break tab');
+    assert.equal(plainText('\u202E'), '<U+202E>');
+  });
+
+  test('when values are long, then they are cut at the bound without splitting a character', () => {
+    assert.equal(bound('😀😀😀', 2), '😀…');
+    assert.equal(plainText('x'.repeat(300)).length, 256);
+    assert.equal(plainText(null), '-');
+    assert.equal(plainText('   '), '-');
+  });
+
+  test('when text carries URLs, then the schemes are defanged', () => {
+    assert.equal(defang('see https://evil.example and www.evil.example, javascript://x'), 'see https[:]//evil.example and www[.]evil.example, javascript[:]//x');
+  });
+
+  test('when a value is put in Slack code, then backticks and mentions cannot break out', () => {
+    assert.equal(slackCode('a`b @here <@U1>'), '`aˋb ＠here &lt;@U1&gt;`');
+    assert.equal(slackCode(null), '-');
+    assert.equal(escapeHtml(`<a href="x">'&`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;');
+  });
+
+  test('when JSON is made safe, then it parses back to the same value', () => {
+    const v = { s: '<b>&\u2028\u202E\u0085x' };
+    const json = safeJson(v);
+    assert.equal(json, '{"s":"\\u003cb\\u003e\\u0026\\u2028\\u202e\\u0085x"}');
+    assert.deepEqual(JSON.parse(json), v);
+  });
+});
+
+describe('payload builders (golden)', () => {
+  test('when the sample alert is formatted for Slack, then the Block Kit message is exactly as written here', () => {
+    const m = formatSlack({ kind: 'alert', alert: sample() });
+    const field = (label: string, value: string): Record<string, unknown> => ({ type: 'mrkdwn', text: `*${label}*\n\`${value}\``, verbatim: true });
+    assert.deepEqual(m, {
+      text: 'medium: Okta API token created: `terraform-ci` by `jordan.admin@example.com`',
+      unfurl_links: false,
+      unfurl_media: false,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'MEDIUM: Okta API token created', emoji: false } },
+        { type: 'section', text: { type: 'mrkdwn', text: '`jordan.admin@example.com` created API token `terraform-ci` in Okta.', verbatim: true } },
+        {
+          type: 'section',
+          fields: [
+            field('Actor', 'Jordan Admin (jordan.admin@example.com)'),
+            field('Token name', 'terraform-ci'),
+            field('Token id', '00Tb1x2y3z4A5B6C7d8'),
+            field('Outcome', 'SUCCESS'),
+            field('Time', '2026-11-28T11:58:30.000Z'),
+            field('Client IP', '203.0.113.42'),
+            field('Location', 'Amsterdam, North Holland, Netherlands'),
+            field('Network', 'AS64500 Example Transit B.V., ISP Example ISP, no proxy'),
+            field('Created via', 'Admin Console'),
+          ],
+        },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: '*User agent*\n`Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15`',
+            verbatim: true,
+          },
+        },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text:
+              '*What this database has seen*\n' +
+              '• First API token this actor created in the last 90 days.\n' +
+              '• First token creation by this actor from this country.\n' +
+              '• First token creation by this actor from this network (ASN).\n' +
+              '• History covers what this database has seen since `2026-09-01T00:00:00.000Z`.',
+            verbatim: true,
+          },
+        },
+        {
+          type: 'section',
+          text: { type: 'mrkdwn', text: '*Token now*\nThe token is active, expires `2026-12-28T11:58:30.000Z`, network: `ANYWHERE` (checked `2026-11-28T12:00:00.000Z`).', verbatim: true },
+        },
+        {
+          type: 'actions',
+          elements: [
+            {
+              type: 'button',
+              text: { type: 'plain_text', text: 'Open the event in Okta', emoji: false },
+              url: 'https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
+              action_id: 'otw_open_event',
+            },
+            { type: 'button', text: { type: 'plain_text', text: 'API tokens page', emoji: false }, url: 'https://example-admin.okta.com/admin/access/api/tokens', action_id: 'otw_open_api_tokens' },
+          ],
+        },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: 'Okta API token created · risk 47 · alert `otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47`', verbatim: true }] },
+      ],
+    });
+  });
+
+  test('when a test alert with a failed outcome and no history is formatted for Slack, then it says TEST and "attempted"', () => {
+    const a = sample();
+    a.outcome = { result: 'FAILURE', reason: 'INSUFFICIENT_PERMISSIONS' };
+    a.history = null;
+    a.tokenState = { status: 'skipped', reason: 'lookup disabled' };
+    const m = formatSlack({ kind: 'alert', alert: a, test: true });
+    assert.equal(m.text, '[TEST] medium: Okta API token creation attempted: `terraform-ci` by `jordan.admin@example.com`');
+    assert.deepEqual(m.blocks[0], { type: 'header', text: { type: 'plain_text', text: '[TEST] MEDIUM: Okta API token creation attempted', emoji: false } });
+    assert.equal(
+      (m.blocks[1] as { text: { text: string } }).text.text,
+      '*This is a test notification from okta-token-watch.*\n`jordan.admin@example.com` tried to create API token `terraform-ci` in Okta.',
+    );
+    assert.deepEqual((m.blocks[2] as { fields: Array<{ text: string }> }).fields[3], { type: 'mrkdwn', text: '*Outcome*\n`FAILURE: INSUFFICIENT_PERMISSIONS`', verbatim: true });
+    assert.deepEqual(m.blocks.map((b) => b.type), ['header', 'section', 'section', 'section', 'actions', 'context']);
+  });
+
+  test('when a summary is formatted for Slack, then it shows the count, actors, names, time range and how to list them', () => {
+    const m = formatSlack({ kind: 'summary', summary: buildSampleSummary(37) });
+    assert.deepEqual(m, {
+      text: 'medium: 37 more Okta API token creations (summary)',
+      unfurl_links: false,
+      unfurl_media: false,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'MEDIUM: 37 more Okta API token creations', emoji: false } },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: '37 API token creations between `2026-11-28T11:55:00.000Z` and `2026-11-28T11:59:00.000Z` went over the per-tick alert limit, so they are summarised here instead of one message each. Every one of them is stored.',
+            verbatim: true,
+          },
+        },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Actors*\n• `jordan.admin@example.com` ×32\n• `svc-automation@example.com` ×5', verbatim: true },
+            { type: 'mrkdwn', text: '*Token names*\n• `terraform-ci`\n• `backup-job`', verbatim: true },
+          ],
+        },
+        { type: 'section', text: { type: 'mrkdwn', text: '*List them*\n`okta-token-watch status --alerts`', verbatim: true } },
+        {
+          type: 'actions',
+          elements: [
+            { type: 'button', text: { type: 'plain_text', text: 'API tokens page', emoji: false }, url: 'https://example-admin.okta.com/admin/access/api/tokens', action_id: 'otw_open_api_tokens' },
+            { type: 'button', text: { type: 'plain_text', text: 'System Log', emoji: false }, url: 'https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z', action_id: 'otw_open_system_log' },
+          ],
+        },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: 'Okta API token created · summary `otw-summary-1`', verbatim: true }] },
+      ],
+    });
+  });
+
+  test('when a summary lists many actors and names, then Slack shows a bounded list with "and N more"', () => {
+    const s = buildSampleSummary(500);
+    s.actors = Array.from({ length: 40 }, (_, i) => ({ actor: `user${i}@example.com`, count: 1 }));
+    s.tokenNames = Array.from({ length: 60 }, (_, i) => `tok-${i}`);
+    const fields = (formatSlack({ kind: 'summary', summary: s }).blocks[2] as { fields: Array<{ text: string }> }).fields;
+    assert.match(fields[0]?.text ?? '', /\n…and 25 more$/);
+    assert.match(fields[1]?.text ?? '', /\n…and 40 more$/);
+  });
+
+  test('when the sample alert is formatted as email, then subject and text part are exactly as written here', () => {
+    const m = formatEmail({ kind: 'alert', alert: sample(), test: true });
+    assert.equal(m.subject, '[okta-token-watch] TEST medium: API token "terraform-ci" created by jordan.admin@example.com');
+    assert.equal(m.messageId, '<otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47@okta-token-watch>');
+    assert.deepEqual(m.headers, { 'X-OTW-Notification-Id': 'otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47', 'X-OTW-Test': 'true' });
+    assert.equal(
+      m.text,
+      [
+        'This is a test notification from okta-token-watch; nothing happened in Okta.',
+        '',
+        'MEDIUM: Okta API token created',
+        '',
+        'Actor: Jordan Admin (jordan.admin@example.com)',
+        'Actor id: 00u1a2b3c4D5E6F7g8h9',
+        'Token name: terraform-ci',
+        'Token id: 00Tb1x2y3z4A5B6C7d8',
+        'Outcome: SUCCESS',
+        'Time: 2026-11-28T11:58:30.000Z',
+        'Client IP: 203.0.113.42',
+        'Location: Amsterdam, North Holland, Netherlands',
+        'Network: AS64500 Example Transit B.V., ISP Example ISP, no proxy',
+        'Created via: Admin Console',
+        'User agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+        '',
+        'What this database has seen:',
+        '  - First API token this actor created in the last 90 days.',
+        '  - First token creation by this actor from this country.',
+        '  - First token creation by this actor from this network (ASN).',
+        '  - History covers what this database has seen since 2026-09-01T00:00:00.000Z.',
+        '',
+        'Token now: The token is active, expires 2026-12-28T11:58:30.000Z, network: ANYWHERE (checked 2026-11-28T12:00:00.000Z).',
+        '',
+        'Links:',
+        '  Open the event in Okta: https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
+        '  API tokens page: https://example-admin.okta.com/admin/access/api/tokens',
+        '',
+        'Triage:',
+        '  - Confirm with the actor that they created this token, and that creating tokens is part of their job.',
+        '  - Compare the time with other security events for this actor (sign-ins, MFA changes, admin role grants).',
+        '  - Check that the client IP, location, network and user agent match where this actor usually works from.',
+        '  - Search the System Log for actions taken with the new token (transaction.detail.requestApiTokenId equals the token id).',
+        '  - Check the token against your policy on API tokens: owner, purpose, network restriction, expiry.',
+        '',
+        'Known benign reasons:',
+        '  - IT staff automating Okta administration.',
+        '  - Scheduled maintenance or a planned integration roll-out.',
+        '  - A third-party integration that needs its own token.',
+        '  - Development and test orgs.',
+        '',
+        'Response:',
+        '  - If nobody can explain the token, revoke it now (Security > API > Tokens).',
+        '  - Review everything the token did since it was created.',
+        '  - Reset the credentials of the accounts involved and enforce MFA on them.',
+        '  - Tell the security team; escalate if the compromise looks wider than one account.',
+        '  - Restrict who may create API tokens to the admins who need to.',
+        '',
+        'Okta API token created · risk 47 · alert otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47',
+      ].join('\n'),
+    );
+  });
+
+  test('when the sample alert is formatted as email, then the HTML part carries the same facts, buttons and runbook', () => {
+    const { html } = formatEmail({ kind: 'alert', alert: sample() });
+    assert.ok(html.startsWith('<!DOCTYPE html><html><head><meta charset="utf-8"><title>[okta-token-watch] medium: API token &quot;terraform-ci&quot; created by jordan.admin@example.com</title>'));
+    assert.match(html, /<h2>MEDIUM: Okta API token created<\/h2>/);
+    assert.match(html, /<th [^>]*>Token name<\/th><td [^>]*>terraform-ci<\/td>/);
+    assert.match(html, /<th [^>]*>Client IP<\/th><td [^>]*>203\.0\.113\.42<\/td>/);
+    assert.match(html, /<a href="https:\/\/example-admin\.okta\.com\/admin\/access\/api\/tokens" [^>]*>API tokens page<\/a>/);
+    assert.match(html, /<h3>Triage<\/h3><ul><li>Confirm with the actor/);
+    assert.match(html, /<li>If nobody can explain the token, revoke it now \(Security &gt; API &gt; Tokens\)\.<\/li>/);
+    assert.doesNotMatch(html, /test notification/);
+  });
+
+  test('when a summary is formatted as email, then subject and text are exactly as written here', () => {
+    const m = formatEmail({ kind: 'summary', summary: buildSampleSummary(37) });
+    assert.equal(m.subject, '[okta-token-watch] medium: 37 more API token creations (summary)');
+    assert.equal(m.messageId, '<otw-summary-1@okta-token-watch>');
+    assert.equal(
+      m.text,
+      [
+        '37 API token creations between 2026-11-28T11:55:00.000Z and 2026-11-28T11:59:00.000Z went over the per-tick alert limit, so they are summarised here instead of one message each. Every one of them is stored.',
+        '',
+        'Actors:',
+        '  - jordan.admin@example.com ×32',
+        '  - svc-automation@example.com ×5',
+        '',
+        'Token names:',
+        '  - terraform-ci',
+        '  - backup-job',
+        '',
+        'List them: okta-token-watch status --alerts',
+        '',
+        'Links:',
+        '  API tokens page: https://example-admin.okta.com/admin/access/api/tokens',
+        '  System Log: https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z',
+        '',
+        'Okta API token created · summary otw-summary-1',
+      ].join('\n'),
+    );
+  });
+
+  test('when names and actors are long or hostile, then the subject is one sanitised, bounded line', () => {
+    const a = sample();
+    a.token = { id: '1', name: 'prod\r\nBcc: x@evil.example\u202E' + 'n'.repeat(100) };
+    a.actor.login = 'attacker@example.com\nX-Priority: 1';
+    const subject = emailSubject({ kind: 'alert', alert: a });
+    assert.equal(
+      subject,
+      '[okta-token-watch] medium: API token "prod Bcc: x@evil.example<U+202E>nnnnnnnnnnnnnnnnnnnnnnnnnnn…" created by attacker@example.com X-Priority: 1',
+    );
+    a.outcome = { result: 'DENY', reason: null };
+    assert.match(emailSubject({ kind: 'alert', alert: a }), /creation attempted \(DENY\) by attacker@example\.com/);
+  });
+
+  test('when a summary is formatted for the webhook, then the body is exactly as written here', () => {
+    const s = buildSampleSummary(3);
+    s.alertIds = ['otw-a', 'otw-b', 'otw-c'];
+    assert.equal(
+      formatWebhook({ kind: 'summary', summary: s }),
+      '{"type":"okta-token-watch.summary","version":1,"id":"otw-summary-1","test":false,"summary":{"id":"otw-summary-1","createdAt":"2026-11-28T12:00:00.000Z",' +
+        '"rule":{"id":"okta-api-token-create","name":"Okta API token created","severity":"medium","riskScore":47},"count":3,' +
+        '"actors":[{"actor":"jordan.admin@example.com","count":0},{"actor":"svc-automation@example.com","count":3}],"tokenNames":["terraform-ci","backup-job"],' +
+        '"firstPublished":"2026-11-28T11:55:00.000Z","lastPublished":"2026-11-28T11:59:00.000Z","alertIds":["otw-a","otw-b","otw-c"],' +
+        '"howToList":"okta-token-watch status --alerts","links":{"apiTokens":"https://example-admin.okta.com/admin/access/api/tokens","systemLog":"https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22\\u0026fromTime=2026-11-28T11%3A55%3A00.000Z"}}}',
+    );
+  });
+
+  test('when an alert is formatted for the webhook, then the envelope wraps the unchanged Alert', () => {
+    const a = sample();
+    const body = formatWebhook({ kind: 'alert', alert: a, test: true });
+    assert.ok(body.startsWith('{"type":"okta-token-watch.alert","version":1,"id":"otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47","test":true,"alert":{"id":"otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47","source":"test",'));
+    assert.deepEqual((JSON.parse(body) as { alert: Alert }).alert, a);
+    assert.equal(formatWebhook({ kind: 'alert', alert: a, test: true }), body, 'stable bytes for the signature');
+  });
+});
