@@ -65,6 +65,8 @@ export interface AlertRule {
   mitre: Array<{ tactic: { id: string; name: string }; technique: { id: string; name: string }; subtechnique?: { id: string; name: string } }>;
   tags: string[];
   references: string[];
+  /** The Okta System Log filter expression the rule polls with. */
+  filter?: string;
   runbook: { triage: string[]; benign: string[]; response: string[] };
 }
 

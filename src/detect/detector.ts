@@ -4,19 +4,23 @@ import type { OktaHttp } from '../okta/http';
 import { API_TOKEN_CREATE, type OktaLogEvent } from '../okta/log-event';
 import type { Store } from '../store/store';
 import type { Alert, AlertSummary, TokenState } from './alert';
+import { buildAlert } from './build-alert';
 import type { DetectConfig } from './config';
+import { exceptionsStatus, matchExceptions, type ExceptionStatus } from './exceptions';
+import { text } from './fields';
+import { computeHistory } from './history';
+import { RULE_FILTER } from './rule';
+import { buildSummary } from './summary';
+import { TokenLookup } from './token-lookup';
 
 /** Whether an event alerts, and if not, what suppressed it. */
 export type Decision = { alert: true } | { alert: false; suppressedBy: string };
 
-/**
- * The detection as the poll cycle sees it. (Spine version; the detection issue fills in the rule
- * metadata, enrichment, history facts, exceptions and the token lookup behind this interface.)
- */
+/** The detection as the poll cycle sees it: rule, exceptions, enrichment and alert building. */
 export interface Detector {
   /** The System Log filter expression. */
   readonly filter: string;
-  /** Pure: does this event alert, or what suppresses it. */
+  /** Pure: does this event alert, or what suppresses it (outcome not in ALERT_OUTCOMES, an exception, a maintenance window). */
   decide(event: OktaLogEvent, now: Date): Decision;
   /** Optional enrichment for events about to alert, keyed by uuid. Never throws, bounded in time. */
   lookupTokens(events: OktaLogEvent[]): Promise<Map<string, TokenState>>;
@@ -24,6 +28,8 @@ export interface Detector {
   buildAlert(event: OktaLogEvent, ctx: { source: Alert['source']; now: Date; store: Store; tokenState?: TokenState }): Alert;
   /** The one summary for alerts beyond MAX_ALERTS_PER_RUN. */
   buildSummary(alerts: Alert[], now: Date): Omit<AlertSummary, 'id'>;
+  /** Every exception and maintenance window from EXCEPTIONS_FILE, with whether it has expired (for `status`). */
+  exceptionsStatus(now: Date): ExceptionStatus[];
 }
 
 /** Dependencies of the detector. */
@@ -35,77 +41,44 @@ export interface DetectorDeps {
 }
 
 export function createDetector(config: DetectConfig, deps: DetectorDeps): Detector {
-  const filter = `eventType eq "${API_TOKEN_CREATE}"`;
-  const rule: Alert['rule'] = {
-    id: 'okta-api-token-create',
-    name: 'Okta API token created',
-    description: 'Someone attempted to create an Okta API token.',
-    severity: 'medium',
-    riskScore: 47,
-    mitre: [],
-    tags: [],
-    references: [],
-    runbook: { triage: [], benign: [], response: [] },
-  };
+  const lookup = new TokenLookup(config.tokenLookup, deps);
   return {
-    filter,
-    decide(event) {
-      if (event.eventType !== API_TOKEN_CREATE) return { alert: false, suppressedBy: `event type ${event.eventType} is not ${API_TOKEN_CREATE}` };
-      const outcome = (event.outcome?.result ?? 'UNKNOWN').toUpperCase();
-      if (config.alertOutcomes && !config.alertOutcomes.includes(outcome)) return { alert: false, suppressedBy: `outcome ${outcome} not in ALERT_OUTCOMES` };
+    filter: RULE_FILTER,
+
+    decide(event, now) {
+      if (event.eventType !== API_TOKEN_CREATE) {
+        return { alert: false, suppressedBy: `event type ${text(event.eventType, 100) ?? '(none)'} is not ${API_TOKEN_CREATE}` };
+      }
+      const outcome = (text(event.outcome?.result, 100) ?? 'UNKNOWN').toUpperCase();
+      if (config.alertOutcomes && !config.alertOutcomes.includes(outcome)) {
+        return { alert: false, suppressedBy: `outcome ${outcome} not in ALERT_OUTCOMES` };
+      }
+      const match = matchExceptions(config.exceptions, event, now);
+      if (match) return { alert: false, suppressedBy: match.text };
       return { alert: true };
     },
-    async lookupTokens() {
-      return new Map();
+
+    lookupTokens(events) {
+      return lookup.lookup(events);
     },
-    buildAlert(e, ctx) {
-      const t = (e.target ?? []).find((x) => x?.type === 'Token');
-      const ua = e.client?.userAgent;
-      const geo = e.client?.geographicalContext;
-      return {
-        id: `otw-${e.uuid}`,
-        source: ctx.source,
-        createdAt: ctx.now.toISOString(),
-        rule,
-        event: { uuid: e.uuid, published: e.published, eventType: e.eventType, displayMessage: e.displayMessage ?? null, legacyEventType: e.legacyEventType ?? null },
-        actor: { id: e.actor?.id ?? null, type: e.actor?.type ?? null, login: e.actor?.alternateId ?? null, displayName: e.actor?.displayName ?? null },
-        token: t ? { id: t.id ?? null, name: t.displayName ?? null } : null,
-        outcome: { result: e.outcome?.result ?? 'UNKNOWN', reason: e.outcome?.reason ?? null },
-        client: {
-          ip: e.client?.ipAddress ?? null,
-          city: geo?.city ?? null,
-          region: geo?.state ?? null,
-          country: geo?.country ?? null,
-          zone: e.client?.zone ?? null,
-          asNumber: e.securityContext?.asNumber ?? null,
-          asOrg: e.securityContext?.asOrg ?? null,
-          isp: e.securityContext?.isp ?? null,
-          domain: e.securityContext?.domain ?? null,
-          isProxy: e.securityContext?.isProxy ?? null,
-          userAgent: { raw: ua?.rawUserAgent ?? null, browser: ua?.browser ?? null, os: ua?.os ?? null },
-        },
-        via: { kind: 'unknown', requestUri: null },
-        createdByTokenId: null,
-        network: null,
-        links: { event: `${deps.orgUrl}/report/system_log_2`, actor: null, apiTokens: `${deps.orgUrl}/admin/access/api/tokens`, tokenActivity: null },
-        history: null,
-        tokenState: ctx.tokenState ?? { status: 'skipped', reason: 'token lookup not configured' },
-      };
+
+    buildAlert(event, ctx) {
+      let history = null;
+      try {
+        history = computeHistory(ctx.store, event);
+      } catch (err) {
+        // History is a nice-to-have: a failing query must not cost the alert (or the page).
+        deps.logger.warn('history facts unavailable for this alert', { uuid: event.uuid, error: err instanceof Error ? err.message : String(err) });
+      }
+      return buildAlert(event, { source: ctx.source, now: ctx.now, orgUrl: deps.orgUrl, history, tokenState: ctx.tokenState });
     },
+
     buildSummary(alerts, now) {
-      const published = alerts.map((a) => a.event.published).sort();
-      return {
-        createdAt: now.toISOString(),
-        rule: { id: rule.id, name: rule.name, severity: rule.severity, riskScore: rule.riskScore },
-        count: alerts.length,
-        actors: [],
-        tokenNames: [],
-        firstPublished: published[0] ?? now.toISOString(),
-        lastPublished: published[published.length - 1] ?? now.toISOString(),
-        alertIds: alerts.map((a) => a.id),
-        howToList: 'okta-token-watch status --alerts',
-        links: { apiTokens: `${deps.orgUrl}/admin/access/api/tokens`, systemLog: `${deps.orgUrl}/report/system_log_2` },
-      };
+      return buildSummary(alerts, now, deps.orgUrl);
+    },
+
+    exceptionsStatus(now) {
+      return exceptionsStatus(config.exceptions, now);
     },
   };
 }

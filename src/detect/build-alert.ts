@@ -1,0 +1,162 @@
+import type { OktaLogEvent } from '../okta/log-event';
+import { apiTokensLink, systemLogLink, userLink } from './admin-links';
+import type { Alert, AlertHistory, TokenState } from './alert';
+import { bool, integer, obj, pick, text, tokenTarget } from './fields';
+import { alertRule } from './rule';
+
+/** What buildAlert needs besides the event. */
+export interface BuildAlertContext {
+  source: Alert['source'];
+  now: Date;
+  /** The org URL (links go to its Admin Console). */
+  orgUrl: string;
+  history: AlertHistory | null;
+  tokenState?: TokenState;
+}
+
+/** debugData.requestUri of a token made in the Admin Console. */
+export const ADMIN_CONSOLE_TOKEN_URI = '/api/internal/tokens';
+
+const DAY_MS = 86_400_000;
+const MAX_ZONES = 50;
+const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Builds the full alert for one event. Pure: the history facts and token state come in, nothing
+ * goes out. Never throws on an odd event: missing parts become null, and every string copied from
+ * the event is bounded (it is attacker-controlled text; notifiers escape it for their format).
+ */
+export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
+  const e: Record<string, unknown> = obj(event) ?? {};
+  const uuid = typeof e.uuid === 'string' ? e.uuid : String(e.uuid ?? '');
+  const published = text(e.published, 100) ?? '';
+  const publishedAt = new Date(Date.parse(published));
+  const actor = obj(e.actor);
+  const client = obj(e.client);
+  const geo = obj(client?.geographicalContext);
+  const ua = obj(client?.userAgent);
+  const sc = obj(e.securityContext);
+  const debugData = obj(pick(e, 'debugContext', 'debugData'));
+  const token = tokenTarget(event);
+
+  const requestUri = text(debugData?.requestUri);
+  const path = requestUri?.split('?')[0] ?? null;
+  const viaKind: Alert['via']['kind'] = path === ADMIN_CONSOLE_TOKEN_URI ? 'admin-console' : requestUri !== null ? 'api' : 'unknown';
+
+  const actorId = text(actor?.id, 200);
+  const actorType = text(actor?.type, 100);
+  const isUser = actorType === 'User' || (actorType === null && actorId?.startsWith('00u') === true);
+  const tokenId = token?.id ?? null;
+
+  return {
+    id: `otw-${uuid}`,
+    source: ctx.source,
+    createdAt: ctx.now.toISOString(),
+    rule: alertRule(),
+    event: {
+      uuid,
+      published,
+      eventType: text(e.eventType, 200) ?? '',
+      displayMessage: text(e.displayMessage),
+      legacyEventType: text(e.legacyEventType, 200),
+    },
+    actor: {
+      id: actorId,
+      type: actorType,
+      login: text(actor?.alternateId),
+      displayName: text(actor?.displayName),
+    },
+    token,
+    outcome: {
+      result: text(pick(e, 'outcome', 'result'), 100) ?? 'UNKNOWN',
+      reason: text(pick(e, 'outcome', 'reason')),
+    },
+    client: {
+      ip: text(client?.ipAddress, 100),
+      city: text(geo?.city),
+      region: text(geo?.state),
+      country: text(geo?.country),
+      zone: text(client?.zone),
+      asNumber: integer(sc?.asNumber),
+      asOrg: text(sc?.asOrg),
+      isp: text(sc?.isp),
+      domain: text(sc?.domain),
+      isProxy: bool(sc?.isProxy),
+      userAgent: { raw: text(ua?.rawUserAgent), browser: text(ua?.browser), os: text(ua?.os) },
+    },
+    via: { kind: viaKind, requestUri },
+    createdByTokenId: text(pick(e, 'transaction', 'detail', 'requestApiTokenId'), 200),
+    network: networkRestriction(debugData),
+    links: {
+      event: systemLogLink(ctx.orgUrl, uuid, { from: new Date(publishedAt.getTime() - DAY_MS), to: new Date(publishedAt.getTime() + DAY_MS) }),
+      actor: actorId !== null && isUser && SAFE_ID.test(actorId) ? userLink(ctx.orgUrl, actorId) : null,
+      apiTokens: apiTokensLink(ctx.orgUrl),
+      // The id goes into a filter expression: only a plain id, so the link cannot carry other syntax.
+      tokenActivity:
+        tokenId !== null && SAFE_ID.test(tokenId)
+          ? systemLogLink(ctx.orgUrl, `transaction.detail.requestApiTokenId eq "${tokenId}"`, { from: publishedAt })
+          : null,
+    },
+    history: ctx.history,
+    tokenState: ctx.tokenState ?? { status: 'skipped', reason: 'the token lookup did not run for this event' },
+  };
+}
+
+/**
+ * The network restriction chosen for the token, from debugData. Okta does not document these keys
+ * and they have changed over time, so keys are matched loosely (`networkConnection`,
+ * `network.include`, `includedZones`, ...) and values may be strings, lists, comma lists or JSON
+ * text. Null when nothing about the network is present.
+ */
+export function networkRestriction(debugData: Record<string, unknown> | null): Alert['network'] {
+  if (!debugData) return null;
+  let connection: string | null = null;
+  const included: string[] = [];
+  const excluded: string[] = [];
+  let found = false;
+
+  const visit = (key: string, value: unknown, depth: number): void => {
+    const k = key.toLowerCase().replace(/[^a-z]/g, '');
+    if (depth === 0 && k === 'network') {
+      const nested = obj(parseJsonText(value));
+      if (nested) for (const [nk, nv] of Object.entries(nested)) visit(`network${nk}`, nv, depth + 1);
+      return;
+    }
+    if (!k.includes('network') && !k.includes('zone')) return;
+    if (k.includes('connection')) {
+      connection = text(value, 100);
+      found = true;
+    } else if (k.includes('exclude')) {
+      addZones(excluded, value);
+      found = true;
+    } else if (k.includes('include')) {
+      addZones(included, value);
+      found = true;
+    }
+  };
+  for (const [key, value] of Object.entries(debugData)) visit(key, value, 0);
+  return found ? { connection, includedZones: included, excludedZones: excluded } : null;
+}
+
+function addZones(into: string[], value: unknown): void {
+  const v = parseJsonText(value);
+  const items: unknown[] = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : [v];
+  for (const item of items) {
+    if (into.length >= MAX_ZONES) return;
+    const o = obj(item);
+    const t = text(o ? (o.name ?? o.id) : item, 200)?.trim();
+    if (t) into.push(t);
+  }
+}
+
+/** A string holding JSON (`["nzo1"]`, `{...}`) parsed; anything else as it is. */
+function parseJsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (!/^[[{]/.test(t) || t.length > 20_000) return value;
+  try {
+    return JSON.parse(t) as unknown;
+  } catch {
+    return value;
+  }
+}

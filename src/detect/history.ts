@@ -1,0 +1,67 @@
+import { API_TOKEN_CREATE, type OktaLogEvent } from '../okta/log-event';
+import type { Store } from '../store/store';
+import type { AlertHistory } from './alert';
+import { pick } from './fields';
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * "First seen" facts from the local store, for one event. Called inside the page's transaction
+ * after the event row was inserted, so the event's own row is excluded by uuid. They describe only
+ * what this database has seen (`since`); they raise an alert's prominence and never suppress it.
+ * Every query runs on an index (events_actor_published, events_login_published, events_published,
+ * events_first_seen). Returns null when the event's published time cannot be read.
+ */
+export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory | null {
+  const published = Date.parse(typeof event.published === 'string' ? event.published : '');
+  if (!Number.isFinite(published)) return null;
+  const db = store.db;
+  const at = new Date(published).toISOString();
+  const uuid = String(event.uuid);
+
+  // The actor as the store keys it: by id, or by login (case-insensitive) when the id is missing.
+  const id = pick(event, 'actor', 'id');
+  const login = pick(event, 'actor', 'alternateId');
+  const actor =
+    typeof id === 'string' && id !== ''
+      ? { where: 'actor_id = ?', value: id }
+      : typeof login === 'string' && login !== ''
+        ? { where: 'actor_login = ? COLLATE NOCASE', value: login }
+        : null;
+
+  let actorTokensLast90d = 0;
+  let firstFromCountry: boolean | null = null;
+  let firstFromAsn: boolean | null = null;
+  if (actor) {
+    const from = new Date(published - 90 * DAY_MS).toISOString();
+    actorTokensLast90d = (
+      db
+        .prepare(`SELECT COUNT(*) AS n FROM events WHERE ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ?`)
+        .get(actor.value, from, at, uuid, API_TOKEN_CREATE) as { n: number }
+    ).n;
+
+    // Same columns the store writes (store.insertEvent): country text, numeric ASN.
+    const country = pick(event, 'client', 'geographicalContext', 'country');
+    if (typeof country === 'string' && country !== '') {
+      firstFromCountry = !db
+        .prepare(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`)
+        .get(actor.value, at, uuid, API_TOKEN_CREATE, country);
+    }
+    const asn = pick(event, 'securityContext', 'asNumber');
+    if (typeof asn === 'number' && Number.isFinite(asn)) {
+      firstFromAsn = !db
+        .prepare(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`)
+        .get(actor.value, at, uuid, API_TOKEN_CREATE, asn);
+    }
+  }
+
+  const burstSameHour = (
+    db
+      .prepare('SELECT COUNT(*) AS n FROM events WHERE published >= ? AND published <= ? AND uuid <> ? AND event_type = ?')
+      .get(new Date(published - HOUR_MS).toISOString(), new Date(published + HOUR_MS).toISOString(), uuid, API_TOKEN_CREATE) as { n: number }
+  ).n;
+  const since = (db.prepare('SELECT MIN(first_seen_at) AS t FROM events').get() as { t: string | null }).t;
+
+  return { actorTokensLast90d, firstFromCountry, firstFromAsn, burstSameHour, since };
+}
