@@ -9,6 +9,7 @@ import { Metrics } from './metrics';
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
+import type { TickDeps } from './poll-cycle';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
 
@@ -65,5 +66,21 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
       for (const n of notifiers) await n.close?.();
       store.close();
     },
+  };
+}
+
+/** What `runTick` needs, taken from the wired program. */
+export function tickDepsFor(app: App, signal?: AbortSignal): TickDeps {
+  if (!app.reader || !app.config.okta) throw new Error('the Okta settings are missing');
+  return {
+    store: app.store,
+    reader: app.reader,
+    detector: app.detector,
+    notifiers: app.notifiers.map((n) => n.name),
+    poll: app.config.poll,
+    orgUrl: app.config.okta.orgUrl,
+    clock: app.clock,
+    logger: app.logger,
+    signal,
   };
 }

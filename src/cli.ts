@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApp, type App } from './app';
+import { createApp, tickDepsFor, type App } from './app';
 import { loadEnv, parseConfig, type AppConfig } from './config';
 import { Daemon } from './daemon';
 import { formatDuration } from './duration';
@@ -18,6 +19,8 @@ Commands:
   poll                     exactly one tick, deliver, exit (0 ok, 1 failed)
   status [--json] [--alerts]  cursor, last tick, counters, deliveries per notifier
   retry-failed [--notifier NAME]  put failed deliveries back to pending
+  demo                     zero-configuration tour against a built-in Okta simulator
+  test-notify [--notifier NAME]  send a sample alert, marked as a test, through the notifiers
   check [--send]           validate settings, Okta access, the database and notifiers
   backfill --since 7d|ISO [--until ISO] [--dry-run]
                            scan a past range through the same dedupe (live cursor untouched)
@@ -70,6 +73,14 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false });
       case 'retry-failed':
         return await cmdRetryFailed(parseConfig(env, { requireOkta: false }), io, values.notifier);
+      case 'demo': {
+        const { runDemo } = await import('./demo');
+        const outDir = path.resolve('demo-output');
+        const r = await runDemo({ env, outDir, print: (l) => io.stdout.write(l + '\n') });
+        return r.ticks.every((t) => t.ok) && r.deliveries.every((d) => d.failed === 0) ? EXIT_OK : EXIT_FAILURE;
+      }
+      case 'test-notify':
+        return await cmdTestNotify(parseConfig(env, { requireOkta: false }), io, values.notifier);
       case 'check':
         return await cmdCheck(parseConfig(env, { requireOkta: true }), io, values.send ?? false);
       case 'backfill': {
@@ -145,17 +156,7 @@ async function cmdPoll(config: AppConfig): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     recover(app);
-    const result = await runTick({
-      store: app.store,
-      reader: app.reader!,
-      detector: app.detector,
-      notifiers: app.notifiers.map((n) => n.name),
-      poll: config.poll,
-      orgUrl: config.okta!.orgUrl,
-      clock: app.clock,
-      logger: app.logger,
-      signal: abort.signal,
-    });
+    const result = await runTick(tickDepsFor(app, abort.signal));
     await app.dispatcher.runOnce();
     return result.ok ? EXIT_OK : EXIT_FAILURE;
   } finally {
@@ -237,6 +238,18 @@ async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | unde
     const n = app.store.retryFailed(app.clock.now(), notifier);
     io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'} put back to pending; the daemon sends them at its next delivery pass.\n`);
     return EXIT_OK;
+  } finally {
+    await app.close();
+  }
+}
+
+async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undefined): Promise<number> {
+  const app = createApp(config);
+  try {
+    const { runTestNotify } = await import('./notify/test-notify');
+    const result = await runTestNotify(app.notifiers, { notifier, orgUrl: config.okta?.orgUrl });
+    for (const line of result.lines) io.stdout.write(`${line}\n`);
+    return result.anyFailed ? EXIT_FAILURE : EXIT_OK;
   } finally {
     await app.close();
   }

@@ -1,5 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { App } from './app';
+import { tickDepsFor, type App } from './app';
 import { startHealthServer } from './health';
 import { redact } from './logger';
 import { runTick, summarizeExcess, type TickResult } from './poll-cycle';
@@ -80,17 +80,7 @@ export class Daemon {
       return;
     }
     const { app } = this;
-    this.current = runTick({
-      store: app.store,
-      reader: app.reader!,
-      detector: app.detector,
-      notifiers: app.notifiers.map((n) => n.name),
-      poll: app.config.poll,
-      orgUrl: app.config.okta!.orgUrl,
-      clock: app.clock,
-      logger: app.logger,
-      signal: this.abort.signal,
-    });
+    this.current = runTick(tickDepsFor(app, this.abort.signal));
     try {
       this.lastResult = await this.current;
       this.lastFinishedAt = app.clock.now();

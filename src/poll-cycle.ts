@@ -189,7 +189,10 @@ export async function commitPage(
   const unseen = store.unseenUuids(events.map((e) => e.uuid));
   const decideAt = clock.now();
   const decisions = new Map(events.filter((e) => unseen.has(e.uuid)).map((e) => [e.uuid, detector.decide(e, decideAt)]));
-  const toAlert = events.filter((e) => decisions.get(e.uuid)?.alert === true);
+  // Only alerts that go out one by one show the token's state; those beyond MAX_ALERTS_PER_RUN go
+  // into a summary, so a catch-up of thousands of events does not cost thousands of lookups.
+  const individual = Math.max(0, deps.poll.maxAlertsPerRun - opts.alertsSoFar);
+  const toAlert = events.filter((e) => decisions.get(e.uuid)?.alert === true).slice(0, individual);
   let tokenStates = new Map<string, TokenState>();
   if (toAlert.length > 0) tokenStates = await detector.lookupTokens(toAlert);
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
  *   `after` is an opaque cursor that only comes from `next` links;
  * - bounded requests (`since` + `until`) filter and order by `published` and end;
  * - `self` and `next` come as separate `link` headers; X-Rate-Limit-* headers on every response
- *   with a per-minute bucket; 429/5xx/400/401/403 with Okta's error body;
+ *   with a per-minute bucket per endpoint (as Okta limits /api/v1/logs apart from other APIs); 429/5xx/400/401/403 with Okta's error body;
  * - `filter=eventType eq "..."` honoured (others: 400 E0000031), `limit` capped at 1000;
  * - SSWS and OAuth (private_key_jwt client credentials, optional DPoP nonce) authentication;
  * - GET /api/v1/api-tokens/{id}.
@@ -55,7 +55,18 @@ export class FakeOkta {
   private readonly faults: Array<{ match: (path: string) => boolean; fault: Fault }> = [];
   private server: http.Server | null = null;
   private cursorEpoch = 1;
-  private bucket = { used: 0, resetAt: 0 };
+  // Okta rate-limits each endpoint family separately; the System Log has its own bucket.
+  private readonly buckets = new Map<string, { used: number; resetAt: number }>();
+  private currentPath = '/api/v1/logs';
+  private get bucket(): { used: number; resetAt: number } {
+    const key = this.currentPath === '/api/v1/logs' ? 'logs' : 'other';
+    let b = this.buckets.get(key);
+    if (!b) this.buckets.set(key, (b = { used: 0, resetAt: 0 }));
+    return b;
+  }
+  private set bucket(v: { used: number; resetAt: number }) {
+    this.buckets.set(this.currentPath === '/api/v1/logs' ? 'logs' : 'other', v);
+  }
   private readonly issuedTokens = new Set<string>();
   readonly apiTokens = new Map<string, Record<string, unknown>>();
   /** Remaining override for the next responses: simulates other integrations using the bucket. */
@@ -124,9 +135,9 @@ export class FakeOkta {
     this.fail(times, { kind: 'status', status, errorCode, errorSummary, headers });
   }
 
-  /** Answers 429 until the bucket resets, as Okta does when the limit is used up. */
+  /** Answers 429 on the System Log until its bucket resets, as Okta does when the limit is used up. */
   exhaustRateLimit(resetInMs: number): void {
-    this.bucket = { used: this.limit, resetAt: this.now() + resetInMs };
+    this.buckets.set('logs', { used: this.limit, resetAt: this.now() + resetInMs });
   }
 
   get limit(): number {
@@ -150,6 +161,7 @@ export class FakeOkta {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
+    this.currentPath = url.pathname;
     const rec: RecordedRequest = { method: req.method ?? 'GET', url: url.href, path: url.pathname, query: url.searchParams, headers: req.headers, body, status: 0 };
     this.requests.push(rec);
     const send = (status: number, payload: unknown, headers: Record<string, string | string[]> = {}): void => {
@@ -176,6 +188,7 @@ export class FakeOkta {
       if (fault.kind === 'hang') {
         await new Promise((r) => setTimeout(r, fault.ms));
         if (res.destroyed) return;
+        this.currentPath = url.pathname;
       }
       if (fault.kind === 'destroy') {
         req.socket.destroy();

@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
-import { createApp, type App } from '../../src/app';
+import { createApp, tickDepsFor, type App } from '../../src/app';
 import { FakeClock } from '../../src/clock';
 import { parseConfig, type Env } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -82,17 +83,7 @@ export async function startHarness(opts: { env?: Env; fake?: FakeOktaOptions; cl
     logs,
     async tick(signal) {
       const app = h.app;
-      const r = await runTick({
-        store: app.store,
-        reader: app.reader!,
-        detector: app.detector,
-        notifiers: app.notifiers.map((n) => n.name),
-        poll: app.config.poll,
-        orgUrl: app.config.okta!.orgUrl,
-        clock,
-        logger: app.logger,
-        signal,
-      });
+      const r = await runTick({ ...tickDepsFor(app, signal), clock });
       await app.dispatcher.runOnce();
       return r;
     },
@@ -116,7 +107,9 @@ export function runCli(
   opts: { cwd?: string; timeoutMs?: number; onSpawn?: (child: ReturnType<typeof spawn>) => void } = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), ...args], {
+    // tsx by absolute URL: the child may run in another working directory.
+    const tsx = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+    const child = spawn(process.execPath, ['--import', tsx, path.join(ROOT, 'src', 'cli.ts'), ...args], {
       cwd: opts.cwd ?? ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
