@@ -180,6 +180,8 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
   try {
     const s = app.store.status(app.schemaVersion);
     const alerts = opts.alerts ? app.store.listAlerts(200) : [];
+    const exceptions = app.detector.exceptionsStatus(app.clock.now());
+    const suppressedBy = app.store.suppressedByReason();
     if (opts.json) {
       io.stdout.write(
         JSON.stringify(
@@ -187,6 +189,8 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             database: config.store.dbPath,
             ...s,
             cursor: s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
+            suppressedBy,
+            exceptions,
             alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized })) : undefined,
           },
           null,
@@ -206,6 +210,11 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
       `events seen     ${s.eventsSeen}`,
       `alerts raised   ${s.alertsRaised} (${s.summaries} summary notification(s))`,
       `suppressed      ${s.suppressed}`,
+      ...suppressedBy.map((x) => `  ${String(x.count).padStart(5)}  ${x.reason.slice(0, 160)} (last published ${x.last})`),
+      `exceptions      ${exceptions.length ? `${exceptions.filter((e) => !e.expired).length} in force, ${exceptions.filter((e) => e.expired).length} expired` : 'none (EXCEPTIONS_FILE not set)'}`,
+      ...exceptions.map(
+        (e) => `  ${e.kind} #${e.number}${e.line ? ` (line ${e.line})` : ''}: ${e.reason.slice(0, 100)}; ${e.matches.slice(0, 120)}${e.expired ? `; EXPIRED ${e.expires}: no longer matches` : e.expires ? `; expires ${e.expires}` : ''}`,
+      ),
       'deliveries:',
       ...(s.deliveries.length
         ? s.deliveries.map((d) => `  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)

@@ -122,3 +122,32 @@ describe('check', () => {
     }
   });
 });
+
+describe('status', () => {
+  test('when events were suppressed and an exception has expired, then status counts them by reason and says the exception no longer matches', async () => {
+    const fake = new FakeOkta();
+    const origin = await fake.start();
+    const dir = tmpDir();
+    const exceptions = path.join(dir, 'exceptions.yaml');
+    (await import('node:fs')).writeFileSync(
+      exceptions,
+      'exceptions:\n  - reason: Terraform rotates its token\n    actor: admin1@example.com\n  - reason: old migration\n    actor: admin2@example.com\n    expires: 2020-01-01\n',
+    );
+    const env = { OKTA_ORG_URL: origin, OKTA_API_TOKEN: fake.token, DB_PATH: path.join(dir, 'db.sqlite'), EXCEPTIONS_FILE: exceptions };
+    try {
+      const now = Date.now();
+      fake.persist(tokenEvent(1, new Date(now - 3000).toISOString()), tokenEvent(8, new Date(now - 2000).toISOString()), tokenEvent(2, new Date(now - 1000).toISOString()));
+      const poll = await runCli(['poll'], env);
+      assert.equal(poll.code, 0, poll.stderr);
+      const r = await runCli(['status'], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /suppressed\s+2/);
+      assert.match(r.stdout, /\s2\s+Terraform rotates its token \(exception #1: actor\)/);
+      assert.match(r.stdout, /exceptions\s+1 in force, 1 expired/);
+      assert.match(r.stdout, /exception #2 \(line 4\): old migration; .*EXPIRED 2020-01-01.*no longer matches/);
+      assert.match(r.stdout, /alerts raised\s+1/, 'the event matching only the expired exception alerted');
+    } finally {
+      await fake.stop();
+    }
+  });
+});

@@ -309,6 +309,16 @@ export class Store {
 
   // --- status --------------------------------------------------------------------------------
 
+  /** Suppressed events grouped by what suppressed them, most first. */
+  suppressedByReason(limit = 20): Array<{ reason: string; count: number; last: string }> {
+    return this.db
+      .prepare(
+        `SELECT suppressed_by AS reason, COUNT(*) AS count, MAX(published) AS last FROM events
+          WHERE suppressed_by IS NOT NULL GROUP BY suppressed_by ORDER BY count DESC LIMIT ?`,
+      )
+      .all(limit) as Array<{ reason: string; count: number; last: string }>;
+  }
+
   status(schemaVersion: number): StoreStatus {
     const count = (sql: string): number => (this.db.prepare(sql).get() as { n: number }).n;
     const deliveries = this.db
