@@ -10,7 +10,7 @@ import { formatEmail } from './notify/email';
 import { plainText } from './notify/sanitize';
 import { formatSlack } from './notify/slack';
 import { runTick, type TickResult } from './poll-cycle';
-import { DEMO_EXCEPTIONS_YAML, demoBatch1, demoBatch2, type DemoEvent } from './simulator/demo-events';
+import { demoBatch1, demoBatch2, demoExceptionsFile, type DemoEvent } from './simulator/demo-events';
 import { FakeOkta } from './simulator/okta-simulator';
 
 /** What the demo did, for its printout and its test. */
@@ -38,8 +38,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
   const sim = new FakeOkta({ token: 'demo-simulator-token-' + Math.random().toString(36).slice(2) });
   const origin = await sim.start();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'okta-token-watch-demo-'));
-  const exceptionsFile = path.join(work, 'exceptions.yaml');
-  fs.writeFileSync(exceptionsFile, DEMO_EXCEPTIONS_YAML);
+  const exceptionsFile = demoExceptionsFile();
 
   const userNotifiers: Env = {};
   for (const [k, v] of Object.entries(opts.env)) if (NOTIFIER_SETTING.test(k) && v !== undefined) userNotifiers[k] = v;

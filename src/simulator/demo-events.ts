@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { packageRoot } from '../package-root';
+
 /**
  * The demo's story: realistic system.api_token.create events, written for this project.
  * Different actors, places and outcomes; one hostile token name; one from a Terraform service
@@ -179,18 +182,7 @@ export function demoBatch2(now: number): DemoEvent[] {
   ];
 }
 
-/** The example exceptions file the demo uses (also shipped as examples/exceptions.example.yaml). */
-export const DEMO_EXCEPTIONS_YAML = `# Known benign sources of API token creation. See README.md, "Exceptions".
-exceptions:
-  - reason: Terraform pipeline rotates its token monthly
-    actor: svc-terraform@example.com
-    expires: 2027-12-31
-  - reason: Okta Workflows connector set up by IAM team from the office
-    tokenName: "okta-workflows-*"
-    ip: 203.0.113.0/24
-maintenance:
-  - reason: quarterly credential rotation
-    cron: "0 2 1 */3 *"
-    duration: 4h
-    actors: [ops-admin@example.com]
-`;
+/** The example exceptions file the demo uses (shipped for users to copy). */
+export function demoExceptionsFile(): string {
+  return path.join(packageRoot(), 'examples', 'exceptions.example.yaml');
+}

@@ -1,16 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { packageRoot } from '../package-root';
 
 /** The SQLite handle type used across the store. */
 export type Db = Database.Database;
 
-/** Where the migration files live: `migrations/` at the package root, from src/ or dist/src/. */
+/** Where the migration files live: `migrations/` at the package root. */
 export function migrationsDir(): string {
-  for (const candidate of [path.resolve(__dirname, '..', '..', 'migrations'), path.resolve(__dirname, '..', '..', '..', 'migrations')]) {
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error('migrations/ directory not found next to the program; reinstall okta-token-watch.');
+  return path.join(packageRoot(), 'migrations');
 }
 
 /** A migration file, `NNN_name.sql`. */

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { loadEnv, parseConfig } from '../src/config';
+import { ROOT } from './helpers/harness';
+
+/** Every setting name the code reads. */
+function settingsInCode(): string[] {
+  const names = new Set<string>();
+  for (const f of ['src/config.ts', 'src/notify/config.ts', 'src/detect/config.ts']) {
+    const text = fs.readFileSync(path.join(ROOT, f), 'utf8');
+    for (const m of text.matchAll(/\b(?:get|secret|duration|integer|oneOf|boolean|url)\('([A-Z][A-Z0-9_]+)'/g)) names.add(m[1]!);
+  }
+  return [...names].sort();
+}
+
+describe('documentation stays true', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const example = fs.readFileSync(path.join(ROOT, '.env.example'), 'utf8');
+
+  test('when the code reads a setting, then the README and .env.example document it', () => {
+    const names = settingsInCode();
+    assert.ok(names.length > 30, `found ${names.length} settings`);
+    for (const n of names) {
+      assert.ok(readme.includes(`\`${n}\``), `README documents ${n}`);
+      assert.ok(new RegExp(`^#? ?${n}=`, 'm').test(example), `.env.example lists ${n}`);
+    }
+  });
+
+  test('when .env.example is copied with credentials filled in, then it parses with the documented defaults', () => {
+    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'otw-doc-'));
+    const file = path.join(dir, '.env');
+    fs.writeFileSync(file, example.replace(/^OKTA_API_TOKEN=$/m, 'OKTA_API_TOKEN=abcdefgh12345678'));
+    const config = parseConfig(loadEnv(file, {}), { requireOkta: true });
+    assert.equal(config.poll.schedule, '*/5 * * * *');
+    assert.deepEqual(config.notify.enabled, ['console']);
+  });
+
+  test('when the README names a command, then the CLI knows it', () => {
+    const cli = fs.readFileSync(path.join(ROOT, 'src', 'cli.ts'), 'utf8');
+    const commands = new Set([...readme.matchAll(/(?:`|npx )okta-token-watch ([a-z][a-z-]+)/g)].map((m) => m[1]!).filter((c) => !['demo-output'].includes(c)));
+    for (const c of commands) assert.ok(cli.includes(`case '${c}'`), `the CLI has the "${c}" command`);
+  });
+
+  test('when the README shows the test command, then it is the one .ci/run runs', () => {
+    const ci = fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8');
+    assert.match(readme, /npm test/);
+    assert.match(ci, /^npm test$/m);
+    assert.match(ci, /^npm ci/m);
+  });
+});
