@@ -73,7 +73,7 @@ export class Daemon {
     await this.tick();
   }
 
-  /** Runs one tick unless one is running (then does nothing), then delivers. Never throws. */
+  /** Runs one tick unless one is running (then does nothing), then starts a delivery pass. Never throws. */
   async tick(): Promise<void> {
     if (this.current || this.abort.signal.aborted) {
       if (this.current) this.app.logger.warn('previous tick still running; skipping this slot', {});
@@ -86,7 +86,6 @@ export class Daemon {
       this.lastFinishedAt = app.clock.now();
       if (this.lastResult.ok) this.lastSuccessAt = this.lastFinishedAt;
       app.metrics.observeTick(this.lastResult, this.lastFinishedAt);
-      if (!this.abort.signal.aborted) await app.dispatcher.runOnce();
     } catch (err) {
       // Only the store itself failing (disk full, database locked for too long) lands here; the
       // transaction rolled back, so the next tick retries from the same cursor.
@@ -95,6 +94,13 @@ export class Daemon {
       this.lastResult = { ...(this.lastResult ?? emptyResult()), ok: false, error: 'the database could not be written' };
     } finally {
       this.current = null;
+    }
+    // Deliver without holding the tick slot: a backlog (Slack is paced at one message a second, a
+    // destination may be timing out) must never delay the next poll of Okta.
+    if (!this.abort.signal.aborted) {
+      void app.dispatcher.runOnce().catch((err: unknown) => {
+        app.logger.error('delivery pass failed', { error: redact(err instanceof Error ? err.message : String(err)) });
+      });
     }
   }
 

@@ -22,6 +22,7 @@ describe('health and metrics', () => {
     try {
       h.fake.persist(tokenEvent(1, new Date(h.clock.now().getTime() - 1000).toISOString()));
       await daemon.start();
+      await h.app.dispatcher.runOnce(); // joins the delivery pass the tick started
       const port = daemon.healthPort!;
       const ok = await get(port, '/healthz');
       assert.equal(ok.status, 200, ok.body);
