@@ -8,6 +8,7 @@ import { Daemon } from './daemon';
 import { formatDuration } from './duration';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { redact } from './logger';
+import { plainText } from './notify/sanitize';
 import { runTick, summarizeExcess } from './poll-cycle';
 import { parseBackfillRange, runBackfill } from './backfill';
 import { runCheck } from './check';
@@ -223,12 +224,15 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
     const failed = app.store.failedDeliveries(10);
     if (failed.length) {
       lines.push('failed deliveries (newest first; "okta-token-watch retry-failed" puts them back):');
-      for (const f of failed) lines.push(`  #${f.id} ${f.notifier} ${f.alertId ?? ''} after ${f.attempts} attempt(s): ${f.lastError ?? ''}`);
+      for (const f of failed) lines.push(`  #${f.id} ${f.notifier} ${plainText(f.alertId, 60)} after ${f.attempts} attempt(s): ${plainText(f.lastError, 300)}`);
     }
     if (opts.alerts) {
       lines.push('alerts (newest first):');
       for (const { alert: a, summarized } of alerts) {
-        lines.push(`  ${a.event.published} ${a.outcome.result} ${JSON.stringify(a.token?.name ?? '(no token target)').slice(0, 80)} by ${JSON.stringify(a.actor.login ?? a.actor.id ?? 'unknown').slice(0, 80)} from ${a.client.ip ?? '?'}${summarized ? ' [in a summary]' : ''} ${a.id}`);
+        // Event text is attacker-controlled: made visible and bounded before it reaches a terminal.
+        lines.push(
+          `  ${plainText(a.event.published, 40)} ${plainText(a.outcome.result, 20)} "${plainText(a.token?.name ?? '(no token target)', 80)}" by "${plainText(a.actor.login ?? a.actor.id ?? 'unknown', 80)}" from ${plainText(a.client.ip, 45)}${summarized ? ' [in a summary]' : ''} ${plainText(a.id, 60)}`,
+        );
       }
     }
     io.stdout.write(lines.join('\n') + '\n');
@@ -311,11 +315,11 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
         const e = m.event;
         const token = (e.target ?? []).find((t) => t?.type === 'Token');
         io.stdout.write(
-          `${e.published} ${e.uuid} ${JSON.stringify(String(token?.displayName ?? '(no token target)').slice(0, 80))} by ${JSON.stringify(String(e.actor?.alternateId ?? e.actor?.id ?? 'unknown').slice(0, 80))} ${m.alreadySeen ? 'already stored' : `new (${m.decision})`}\n`,
+          `${plainText(e.published, 40)} ${plainText(e.uuid, 60)} "${plainText(token?.displayName ?? '(no token target)', 80)}" by "${plainText(e.actor?.alternateId ?? e.actor?.id ?? 'unknown', 80)}" ${m.alreadySeen ? 'already stored' : `new (${plainText(m.decision, 200)})`}\n`,
         );
       }
     }
-    await app.dispatcher.runOnce();
+    if (!opts.dryRun) await app.dispatcher.runOnce();
     io.stdout.write(
       `backfill ${result.ok ? 'finished' : 'failed'}: ${result.since.toISOString()} .. ${result.until.toISOString()}${result.clamped ? ' (start clamped to the 90-day retention)' : ''}; ` +
         `${result.events} event(s), ${result.alreadySeen} already stored, ${opts.dryRun ? `${result.matches.filter((m) => !m.alreadySeen).length} new (dry run: nothing stored)` : `${result.newAlerts} new alert(s), ${result.suppressed} suppressed`}` +

@@ -98,7 +98,8 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
           // overlaps the last successful tick; uuid dedupe absorbs the overlap.
           const last = store.lastSuccessfulTick();
           const base = last ? Date.parse(last.startedAt) : Date.parse(cursor!.updatedAt);
-          const since = new Date(Math.min(base, started.getTime()) - poll.lookbackMs);
+          // Never earlier than Okta's 90-day retention: past 180 days Okta rejects `since` outright.
+          const since = new Date(Math.max(Math.min(base, started.getTime()) - poll.lookbackMs, started.getTime() - 90 * 86_400_000));
           logger.warn('Okta rejected the stored cursor; restarting from the last successful tick minus the look-back', {
             status: err.status,
             errorCode: err.errorCode,
@@ -157,6 +158,13 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     });
     return result;
   } catch (err) {
+    // Pages committed before the failure may hold alerts beyond MAX_ALERTS_PER_RUN: queue their
+    // summary now, so a tick that keeps failing (say, an exhausted rate limit) cannot hold them back.
+    try {
+      result.summarized = summarizeExcess(deps, tickId);
+    } catch (e) {
+      logger.error('could not queue the summary of excess alerts', { error: redact(e instanceof Error ? e.message : String(e)) });
+    }
     const message = redact(err instanceof Error ? err.message : String(err));
     result.error = message;
     result.durationMs = clock.now().getTime() - started.getTime();

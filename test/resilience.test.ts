@@ -201,21 +201,61 @@ describe('Okta failures', () => {
     }
   });
 
-  test('when a tick is stopped by a signal while waiting to retry, then it stops without moving the cursor', async () => {
+  test('when a tick is stopped by a signal while waiting to retry, then it stops, stores nothing and keeps the cursor', async () => {
     const h = await startHarness();
     try {
       h.fake.persist(tokenEvent(1, iso(h, -1000)));
       await h.tick();
-      const cursor = h.app.store.getCursor()!.url;
+      const before = storeCounts(h);
+      h.fake.persist(tokenEvent(2, iso(h, -500)));
       h.fake.failStatus(1, 502);
       const ac = new AbortController();
-      ac.abort();
+      // The signal arrives while the reader sleeps before its retry.
+      const sleep = h.clock.sleep.bind(h.clock);
+      h.clock.sleep = async (ms: number) => {
+        ac.abort();
+        await sleep(ms);
+      };
       const r = await h.tick(ac.signal);
       assert.equal(r.ok, false);
-      assert.equal(h.app.store.getCursor()!.url, cursor);
-      assert.equal(uuidFor(1).length, 36);
+      assert.match(r.error!, /stopped while waiting to retry/);
+      assert.equal(h.fake.logRequests().at(-1)!.status, 502, 'no request after the signal');
+      assert.deepEqual(storeCounts(h), before);
     } finally {
       await h.close();
     }
   });
+
+  test('when the org answers with a redirect to another origin, then it is not followed and the token goes nowhere else', async () => {
+    const h = await startHarness();
+    const evil = await evilServer();
+    try {
+      h.fake.fail(1, { kind: 'redirect', location: `${evil.origin}/steal` });
+      const r = await h.tick();
+      assert.equal(r.ok, false);
+      assert.match(r.error!, /HTTP 302/);
+      assert.equal(evil.requests.length, 0);
+    } finally {
+      await evil.close();
+      await h.close();
+    }
+  });
+
+  test('when a tick fails after committing pages with more alerts than MAX_ALERTS_PER_RUN, then the excess is still queued as a summary', async () => {
+    const h = await startHarness({ env: { MAX_ALERTS_PER_RUN: '2', OKTA_MAX_RETRIES: '0' } });
+    try {
+      for (let i = 0; i < 5; i++) h.fake.persist(tokenEvent(i, iso(h, -1000 + i)));
+      h.fake.failAt(2, { kind: 'status', status: 503, errorCode: 'E0000010', errorSummary: 'Service is in read only mode' });
+      const r = await h.tick();
+      assert.equal(r.ok, false);
+      assert.equal(r.summarized, 3);
+      const lines = h.stdout.json();
+      assert.equal(lines.filter((l) => l.type === 'okta-token-watch.alert').length, 2);
+      assert.equal(lines.filter((l) => l.type === 'okta-token-watch.summary').length, 1);
+      assert.equal(lines.find((l) => l.type === 'okta-token-watch.summary')!.count, 3);
+    } finally {
+      await h.close();
+    }
+  });
+
 });

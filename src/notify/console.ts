@@ -1,11 +1,15 @@
 import type { Notification } from '../detect/alert';
 import type { Notifier } from './notifier';
+import { safeJson } from './sanitize';
 
-/** The console line for one notification: one JSON object, no newline inside. */
+/**
+ * The console line for one notification: one JSON object, no newline inside. Control, invisible and
+ * bidi characters from the event are written as \u escapes, so they never reach a terminal raw.
+ */
 export function formatConsole(n: Notification): string {
   if (n.kind === 'summary') {
     const s = n.summary;
-    return JSON.stringify({
+    return safeJson({
       type: 'okta-token-watch.summary',
       test: n.test ?? false,
       id: s.id,
@@ -17,7 +21,7 @@ export function formatConsole(n: Notification): string {
     });
   }
   const a = n.alert;
-  return JSON.stringify({
+  return safeJson({
     type: 'okta-token-watch.alert',
     test: n.test ?? false,
     id: a.id,

@@ -185,8 +185,11 @@ export class Dispatcher {
     if (wait > 0) await this.clock.sleep(wait, this.abort.signal);
   }
 
-  private async attempt(lane: Lane, d: DueDelivery): Promise<'sent' | 'failed' | 'paused'> {
+  private async attempt(lane: Lane, d: DueDelivery): Promise<'sent' | 'failed' | 'paused' | 'taken'> {
     const name = lane.notifier.name;
+    // Another process on the same database (a one-shot `poll` or `backfill` next to the daemon)
+    // may be delivering the same rows: only the one that claims a row sends it.
+    if (!this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + 60_000)) return 'taken';
     lane.lastSendAt = this.clock.now().getTime();
     try {
       await this.withDeadline(lane.notifier.send(d.notification));

@@ -51,6 +51,9 @@ class GuardedExecutor extends okta.RequestExecutor {
     if (target.origin !== this.origin) {
       throw new OktaRequestError(`refused to send credentials to ${target.origin}: only the org URL ${this.origin} is allowed`, 'refused-origin');
     }
+    // Never follow redirects: node-fetch would carry the Authorization header to the new URL
+    // without this origin check seeing it. A 3xx comes back as a failed response instead.
+    request.redirect = 'manual';
     let timer: NodeJS.Timeout | undefined;
     if (!request.signal) {
       const ac = new AbortController();
@@ -65,6 +68,9 @@ class GuardedExecutor extends okta.RequestExecutor {
       throw mapFetchError(err, this.timeoutMs);
     } finally {
       if (timer) clearTimeout(timer);
+    }
+    if (res.url && new URL(res.url).origin !== this.origin) {
+      throw new OktaRequestError(`refused a response from ${new URL(res.url).origin}: only the org URL ${this.origin} is allowed`, 'refused-origin');
     }
     if (target.pathname === TOKEN_PATH) return this.checkTokenResponse(res);
     return res;
@@ -168,7 +174,7 @@ export class SdkOktaHttp implements OktaHttp {
       let res: FetchResponse;
       try {
         const http = (this.client as unknown as { http: { http(uri: string, req: SdkRequest): Promise<FetchResponse> } }).http;
-        res = await http.http(url.href, { url: url.href, method: 'get', headers: { Accept: 'application/json' }, signal: ac.signal });
+        res = await http.http(url.href, { url: url.href, method: 'get', headers: { Accept: 'application/json' }, signal: ac.signal, redirect: 'manual' });
       } catch (err) {
         const r = fromSdkError(err, url.href, timeoutMs, opts.signal);
         this.onResponse(r.status);

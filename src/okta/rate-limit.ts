@@ -10,8 +10,11 @@ export interface RateLimit {
 
 /** Reads X-Rate-Limit-Limit/-Remaining/-Reset; null when any is missing or malformed. */
 export function readRateLimit(res: OktaResponse): RateLimit | null {
-  const limit = Number(res.header('x-rate-limit-limit'));
-  const remaining = Number(res.header('x-rate-limit-remaining'));
+  const limitRaw = res.header('x-rate-limit-limit');
+  const remainingRaw = res.header('x-rate-limit-remaining');
+  if (limitRaw === null || remainingRaw === null) return null;
+  const limit = Number(limitRaw);
+  const remaining = Number(remainingRaw);
   // With several values (a proxy joined duplicates), the latest reset is the safe one.
   const resetRaw = res.header('x-rate-limit-reset');
   const reset = resetRaw ? Math.max(...resetRaw.split(',').map((s) => Number(s.trim())).filter(Number.isFinite)) : NaN;

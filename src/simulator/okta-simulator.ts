@@ -40,7 +40,8 @@ type Fault =
   | { kind: 'hang'; ms: number }
   | { kind: 'destroy' }
   | { kind: 'next-origin'; origin: string }
-  | { kind: 'not-json' };
+  | { kind: 'not-json' }
+  | { kind: 'redirect'; location: string };
 
 interface Stored {
   seq: number;
@@ -189,6 +190,12 @@ export class FakeOkta {
         await new Promise((r) => setTimeout(r, fault.ms));
         if (res.destroyed) return;
         this.currentPath = url.pathname;
+      }
+      if (fault.kind === 'redirect') {
+        rec.status = 302;
+        res.writeHead(302, { location: fault.location });
+        res.end();
+        return;
       }
       if (fault.kind === 'destroy') {
         req.socket.destroy();

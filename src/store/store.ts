@@ -231,6 +231,19 @@ export class Store {
     return row.t;
   }
 
+  /**
+   * Claims a due delivery for one send: moves its next attempt `leaseMs` ahead, only if it is still
+   * pending and due. True when this process got it; another process on the same database then sees
+   * it as not due. If this process dies mid-send, the row becomes due again when the lease ends.
+   */
+  claimDelivery(id: number, now: Date, leaseMs: number): boolean {
+    return (
+      this.db
+        .prepare(`UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`)
+        .run(new Date(now.getTime() + leaseMs).toISOString(), id, now.toISOString()).changes === 1
+    );
+  }
+
   markSent(id: number, now: Date): void {
     this.db
       .prepare(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL WHERE id = ?`)
@@ -271,7 +284,9 @@ export class Store {
   // --- ticks ---------------------------------------------------------------------------------
 
   startTick(now: Date, kind: 'poll' | 'backfill' = 'poll'): number {
-    return Number(this.db.prepare(`INSERT INTO ticks (kind, started_at, result) VALUES (?, ?, 'running')`).run(kind, now.toISOString()).lastInsertRowid);
+    return Number(
+      this.db.prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES (?, ?, 'running', ?)`).run(kind, now.toISOString(), process.pid).lastInsertRowid,
+    );
   }
 
   /** Adds a page's counters to the tick (inside the page's transaction). */
@@ -292,11 +307,19 @@ export class Store {
       .run(now.toISOString(), result, extra.requests ?? 0, extra.rateLimitRemaining ?? null, extra.error ?? null, id);
   }
 
-  /** Ticks left 'running' by a process that died: marked failed at start-up. */
+  /**
+   * Ticks left 'running' by a process that died: marked failed at start-up. Ticks of a process
+   * that is still alive (a daemon next to a one-shot `poll` or `backfill`) are left alone.
+   */
   closeAbandonedTicks(now: Date): number {
-    return this.db
-      .prepare(`UPDATE ticks SET result = 'failed', finished_at = ?, error = 'interrupted: the process stopped during this tick' WHERE result = 'running'`)
-      .run(now.toISOString()).changes;
+    const running = this.db.prepare(`SELECT id, pid FROM ticks WHERE result = 'running'`).all() as Array<{ id: number; pid: number | null }>;
+    const close = this.db.prepare(`UPDATE ticks SET result = 'failed', finished_at = ?, error = 'interrupted: the process stopped during this tick' WHERE id = ? AND result = 'running'`);
+    let n = 0;
+    for (const t of running) {
+      if (t.pid !== null && t.pid !== process.pid && processAlive(t.pid)) continue;
+      n += close.run(now.toISOString(), t.id).changes;
+    }
+    return n;
   }
 
   lastTick(kind = 'poll'): TickRow | null {
@@ -339,5 +362,15 @@ export class Store {
       summaries: count('SELECT COUNT(*) AS n FROM summaries'),
       deliveries,
     };
+  }
+}
+
+/** True when a process with this pid exists (a signal-0 probe). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { systemClock } from '../src/clock';
+import { nullLogger } from '../src/logger';
+import { Dispatcher } from '../src/notify/dispatcher';
+import { buildSampleAlert } from '../src/notify/sample-alert';
+import { WebhookNotifier } from '../src/notify/webhook';
+import { openDatabase } from '../src/store/db';
+import { Store } from '../src/store/store';
+import { tokenEvent, uuidFor } from './helpers/events';
+import { runCli, tmpDir } from './helpers/harness';
+import { FakeOkta } from './helpers/fake-okta';
+import { Receiver } from './helpers/receiver';
+
+const DELIVERY = { maxAttempts: 10, maxAgeMs: 48 * 3600_000, intervalMs: 15_000 };
+
+describe('two processes on one database', () => {
+  test('when two dispatchers work the same outbox at once, then every delivery is sent exactly once', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    receiver.defaultAnswer = { status: 200, body: 'ok', delayMs: 150 };
+    const file = path.join(tmpDir(), 'db.sqlite');
+    const a = new Store(openDatabase(file));
+    const b = new Store(openDatabase(file));
+    try {
+      const now = new Date();
+      for (let i = 0; i < 6; i++) {
+        const uuid = uuidFor(i);
+        a.insertEvent(tokenEvent(i, now.toISOString()) as never, 'poll', now, null);
+        a.insertAlert(buildSampleAlert({ uuid, now }), null, ['webhook'], { deferToSummary: false, now });
+      }
+      const notifier = (): WebhookNotifier => new WebhookNotifier({ url: receiver.url('/hook'), secret: null }, { timeoutMs: 5000 });
+      const d1 = new Dispatcher(a, [notifier()], DELIVERY, nullLogger(), systemClock);
+      const d2 = new Dispatcher(b, [notifier()], DELIVERY, nullLogger(), systemClock);
+      await Promise.all([d1.runOnce(), d2.runOnce()]);
+      const ids = receiver.requests.map((r) => r.headers['idempotency-key']);
+      assert.equal(ids.length, 6, `received ${ids.join(', ')}`);
+      assert.equal(new Set(ids).size, 6);
+      assert.equal(a.status(0).deliveries[0]!.sent, 6);
+    } finally {
+      a.close();
+      b.close();
+      await receiver.stop();
+    }
+  });
+
+  test('when poll runs while a daemon tick is in progress, then the daemon\'s tick is not marked abandoned', () => {
+    const store = new Store(openDatabase(path.join(tmpDir(), 'db.sqlite')));
+    const now = new Date();
+    const mine = store.startTick(now);
+    // A tick started by another live process (our parent stands in for the daemon) ...
+    store.db.prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES ('poll', ?, 'running', ?)`).run(now.toISOString(), process.ppid);
+    // ... and one by a process that no longer exists.
+    store.db.prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES ('poll', ?, 'running', ?)`).run(now.toISOString(), 2 ** 22 + 12345);
+    assert.equal(store.closeAbandonedTicks(now), 2, 'our own stale row and the dead process\'s row');
+    const left = store.db.prepare(`SELECT pid FROM ticks WHERE result = 'running'`).all() as Array<{ pid: number }>;
+    assert.deepEqual(left.map((r) => r.pid), [process.ppid]);
+    assert.ok(mine > 0);
+    store.close();
+  });
+});
+
+describe('hostile text on the terminal', () => {
+  test('when an event carries escape sequences and bidi overrides, then status --alerts and the console notifier print them as visible text', async () => {
+    const fake = new FakeOkta();
+    const origin = await fake.start();
+    const dir = tmpDir();
+    const env = { OKTA_ORG_URL: origin, OKTA_API_TOKEN: fake.token, DB_PATH: path.join(dir, 'db.sqlite') };
+    try {
+      fake.persist(
+        tokenEvent(1, new Date(Date.now() - 1000).toISOString(), {
+          outcome: { result: 'SUCCESS\u001b[8m', reason: null },
+          target: [{ id: '00Tabcdefghijk', type: 'Token', displayName: 'benign\u202Egnp.exe\u009b31m' }],
+          client: { ipAddress: '1.2.3.4\u001b]0;pwned\u0007\u001b[2J' },
+        }),
+      );
+      const poll = await runCli(['poll'], env);
+      assert.equal(poll.code, 0, poll.stderr);
+      const r = await runCli(['status', '--alerts'], env);
+      assert.equal(r.code, 0, r.stderr);
+      for (const out of [poll.stdout, r.stdout]) {
+        assert.doesNotMatch(out, /[\u001b\u0007\u009b\u202E]/, 'no raw control or bidi character');
+      }
+      assert.match(r.stdout, /benign<U\+202E>gnp\.exe<U\+009B>31m/);
+      const parsed = JSON.parse(poll.stdout.split('\n').find((l) => l.includes('okta-token-watch.alert'))!) as { tokenName: string };
+      assert.equal(parsed.tokenName, 'benign\u202Egnp.exe\u009b31m', 'the JSON line still carries the exact text, escaped');
+    } finally {
+      await fake.stop();
+    }
+  });
+});
+
