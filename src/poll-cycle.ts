@@ -84,7 +84,12 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       fromCursor = true;
     } else {
       if (cursor) logger.warn('the stored cursor belongs to another org URL; starting again from the look-back', {});
-      url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since: new Date(started.getTime() - poll.lookbackMs), limit: 1000 });
+      // Without a cursor, start LOOKBACK before the first tick this database ever ran, not before
+      // now: if Okta (or the credentials) fail for longer than LOOKBACK after the first start, the
+      // window must not slide past events created meanwhile. Never before the 90-day retention.
+      const firstStart = cursor ? started.getTime() : Date.parse(store.firstTickStartedAt('poll') ?? started.toISOString());
+      const since = new Date(Math.max(Math.min(firstStart, started.getTime()) - poll.lookbackMs, started.getTime() - 90 * 86_400_000));
+      url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
     }
 
     let alertsThisTick = 0;

@@ -167,4 +167,24 @@ describe('polling the System Log', () => {
       await h.close();
     }
   });
+
+  test('when Okta fails for longer than LOOKBACK after the very first start, then events created meanwhile still alert', async () => {
+    const h = await startHarness({ env: { LOOKBACK: '6m', OKTA_MAX_RETRIES: '0' } });
+    try {
+      h.fake.failStatus(9, 503);
+      assert.equal((await h.tick()).ok, false);
+      h.clock.advance(2 * 60_000);
+      h.fake.persist(tokenEvent(1, iso(h)));
+      for (let i = 0; i < 8; i++) {
+        h.clock.advance(60_000);
+        assert.equal((await h.tick()).ok, false);
+      }
+      h.clock.advance(60_000);
+      const r = await h.tick();
+      assert.equal(r.ok, true, r.error);
+      assert.equal(r.newAlerts, 1, 'the window did not slide past the event');
+    } finally {
+      await h.close();
+    }
+  });
 });

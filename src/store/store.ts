@@ -322,6 +322,12 @@ export class Store {
     return n;
   }
 
+  /** When the first tick of this kind started (the daemon's first start on this database). */
+  firstTickStartedAt(kind = 'poll'): string | null {
+    const row = this.db.prepare('SELECT MIN(started_at) AS t FROM ticks WHERE kind = ?').get(kind) as { t: string | null };
+    return row.t;
+  }
+
   lastTick(kind = 'poll'): TickRow | null {
     return (this.db.prepare(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
   }
