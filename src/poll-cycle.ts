@@ -2,6 +2,7 @@ import type { Clock } from './clock';
 import type { PollConfig } from './config';
 import type { Alert, TokenState } from './detect/alert';
 import type { Detector } from './detect/detector';
+import { SUMMARY_BOUNDS } from './detect/summary';
 import type { Logger } from './logger';
 import { redact } from './logger';
 import type { OktaLogEvent } from './okta/log-event';
@@ -253,11 +254,11 @@ export async function commitPage(
  */
 export function summarizeExcess(deps: Pick<TickDeps, 'store' | 'detector' | 'notifiers' | 'clock' | 'logger'>, tickId: number | null): number {
   return deps.store.transaction(() => {
-    const excess = deps.store.alertsAwaitingSummary();
-    if (excess.length === 0) return 0;
+    const excess = deps.store.excessAwaitingSummary(SUMMARY_BOUNDS);
+    if (!excess) return 0;
     const now = deps.clock.now();
     const summary = deps.store.insertSummary(deps.detector.buildSummary(excess, now), tickId, deps.notifiers, now);
-    deps.logger.warn('more alerts than MAX_ALERTS_PER_RUN in one tick; the excess goes out as one summary', { summary: summary.id, count: excess.length });
-    return excess.length;
+    deps.logger.warn('more alerts than MAX_ALERTS_PER_RUN in one tick; the excess goes out as one summary', { summary: summary.id, count: excess.count });
+    return excess.count;
   });
 }

@@ -1,16 +1,46 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
 import { adminOrigin } from '../src/detect/admin-links';
 import type { Alert } from '../src/detect/alert';
+import type { OktaLogEvent } from '../src/okta/log-event';
 import { buildAlert, networkRestriction } from '../src/detect/build-alert';
 import { MAX_TEXT } from '../src/detect/fields';
 import { RULE, RULE_FILTER } from '../src/detect/rule';
-import { buildSummary } from '../src/detect/summary';
+import { buildSummary, MAX_SUMMARY_ALERT_IDS, SUMMARY_BOUNDS } from '../src/detect/summary';
+import { openDatabase } from '../src/store/db';
+import { Store } from '../src/store/store';
 import { adminConsoleToken, apiTokenByToken, failedAttempt, hostileEvent, makeEvent, sparseEvent } from './fixtures/events';
 
 const ORG = 'https://acme.okta.com';
 const NOW = new Date('2026-11-28T12:00:00.000Z');
 const ctx = { source: 'poll' as const, now: NOW, orgUrl: ORG, history: null };
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-summary-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+let dbs = 0;
+
+/** The summary the store would build for these alerts, all left over from one tick (a real database). */
+function summaryOf(events: OktaLogEvent[]) {
+  const store = new Store(openDatabase(path.join(tmp, `s${++dbs}.sqlite`)));
+  try {
+    return store.transaction(() => {
+      const alerts = events.map((e) => {
+        store.insertEvent(e, 'poll', NOW, null);
+        const a = buildAlert(e, ctx);
+        store.insertAlert(a, null, ['console'], { deferToSummary: true, now: NOW });
+        return a;
+      });
+      const s = buildSummary(store.excessAwaitingSummary(SUMMARY_BOUNDS)!, NOW, ORG);
+      store.insertSummary(s, null, ['console'], NOW);
+      return { s, alerts };
+    });
+  } finally {
+    store.close();
+  }
+}
 
 describe('the rule as data', () => {
   test('when the rule is read, then it carries the severity, risk score, MITRE mapping, filter and a full runbook', () => {
@@ -188,7 +218,7 @@ describe('Admin Console links', () => {
 
 describe('buildSummary', () => {
   test('when many alerts overflow a tick, then the summary counts actors most first, lists token names once and spans the published times', () => {
-    const alerts: Alert[] = [];
+    const events: OktaLogEvent[] = [];
     const logins = ['a@x', 'b@x', 'b@x', 'c@x', 'b@x', 'a@x'];
     logins.forEach((login, i) => {
       const e = makeEvent({
@@ -196,10 +226,12 @@ describe('buildSummary', () => {
         published: `2026-11-28T11:0${9 - i}:00.000Z`,
         target: [{ id: `00Tsummary0000000${i}`, type: 'Token', displayName: i % 2 ? 'dup' : `tok-${i}` }],
       });
-      alerts.push(buildAlert(e, ctx));
+      events.push(e);
     });
-    const s = buildSummary(alerts, NOW, ORG);
+    const { s, alerts } = summaryOf(events);
     assert.equal(s.count, 6);
+    assert.equal(s.actorCount, 3);
+    assert.equal(s.alertIdsOmitted, 0);
     assert.deepEqual(s.actors, [{ actor: 'b@x', count: 3 }, { actor: 'a@x', count: 2 }, { actor: 'c@x', count: 1 }]);
     assert.deepEqual(s.tokenNames, ['tok-0', 'dup', 'tok-2', 'tok-4']);
     assert.equal(s.firstPublished, '2026-11-28T11:04:00.000Z');
@@ -211,14 +243,31 @@ describe('buildSummary', () => {
     assert.equal(s.rule.riskScore, 47);
   });
 
-  test('when more than 20 actors and 50 token names overflow, then the lists are bounded but every alert id is kept', () => {
-    const alerts = Array.from({ length: 120 }, (_, i) =>
-      buildAlert(makeEvent({ actor: { id: `00uactor${i % 30}`, alternateId: `user${i % 30}@x` }, target: [{ id: `00Tbound0000000${i}`, type: 'Token', displayName: `name-${i}` }] }), ctx),
+  test('when more than 20 actors and 50 token names overflow, then the lists are bounded and the counts stay whole', () => {
+    const events = Array.from({ length: 120 }, (_, i) =>
+      makeEvent({ actor: { id: `00uactor${i % 30}`, alternateId: `user${i % 30}@x` }, target: [{ id: `00Tbound0000000${i}`, type: 'Token', displayName: `name-${i}` }] }),
     );
-    const s = buildSummary(alerts, NOW, ORG);
+    const { s, alerts } = summaryOf(events);
+    assert.equal(s.count, 120);
     assert.equal(s.actors.length, 20);
+    assert.equal(s.actorCount, 30);
     assert.equal(s.actors[0]!.count, 4);
+    assert.deepEqual(s.tokenNames.slice(0, 3), ['name-0', 'name-1', 'name-2']);
     assert.equal(s.tokenNames.length, 50);
-    assert.equal(s.alertIds.length, 120);
+    assert.deepEqual(s.alertIds, alerts.map((a) => a.id));
+    assert.equal(s.alertIdsOmitted, 0);
+  });
+
+  test('when more alerts wait than a summary carries ids for, then it carries the first 1000 and says how many it left out', () => {
+    const events = Array.from({ length: MAX_SUMMARY_ALERT_IDS + 7 }, (_, i) =>
+      makeEvent({ actor: { alternateId: 'bulk@x' }, target: [{ id: `00Tmany${i}`, type: 'Token', displayName: 'same-name' }] }),
+    );
+    const { s, alerts } = summaryOf(events);
+    assert.equal(s.count, MAX_SUMMARY_ALERT_IDS + 7);
+    assert.equal(s.alertIds.length, MAX_SUMMARY_ALERT_IDS);
+    assert.equal(s.alertIds[0], alerts[0]!.id);
+    assert.equal(s.alertIdsOmitted, 7);
+    assert.deepEqual(s.tokenNames, ['same-name']);
+    assert.deepEqual(s.actors, [{ actor: 'bulk@x', count: MAX_SUMMARY_ALERT_IDS + 7 }]);
   });
 });

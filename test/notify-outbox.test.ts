@@ -42,11 +42,11 @@ function logSink(): { logger: Logger; logs: LineSink } {
 }
 
 /** Stores event n and its alert, with one pending delivery per notifier. */
-function addAlert(store: Store, n: number, notifiers: string[], now: Date): Alert {
+function addAlert(store: Store, n: number, notifiers: string[], now: Date, deferToSummary = false): Alert {
   const uuid = uuidFor(n);
   store.insertEvent(tokenEvent(n, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
   const alert = buildSampleAlert({ now, uuid, tokenName: `token-${n}`, source: 'poll' });
-  store.insertAlert(alert, null, notifiers, { deferToSummary: false, now });
+  store.insertAlert(alert, null, notifiers, { deferToSummary, now });
   return alert;
 }
 
@@ -360,8 +360,10 @@ describe('the outbox dispatcher', () => {
       clock,
       NO_JITTER,
     );
+    for (let n = 1; n <= 120; n++) addAlert(store, 5000 + n, ['webhook', 'slack'], clock.now(), true);
     const { id: _id, ...summary } = buildSampleSummary(120, { now: clock.now() });
-    const stored = store.insertSummary({ ...summary, alertIds: [] }, null, ['webhook', 'slack'], clock.now());
+    const stored = store.transaction(() => store.insertSummary(summary, null, ['webhook', 'slack'], clock.now()));
+    assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM alerts WHERE summary_id IS NOT NULL').get() as { n: number }).n, 120);
     assert.deepEqual(await d.runOnce(), { sent: 2, retried: 0, failed: 0 });
     const body = hook.requests[0]?.json as { type: string; summary: { id: string; count: number } };
     assert.equal(body.type, 'okta-token-watch.summary');

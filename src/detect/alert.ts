@@ -72,13 +72,13 @@ export interface AlertRule {
 
 /** "First seen" facts computed from the local store at the moment the alert is created. */
 export interface AlertHistory {
-  /** Token creations by this actor in the 90 days before this event, this one excluded. */
+  /** Token creations by this actor in the 90 days before this event, this one excluded; stops at 100 (HISTORY_COUNT_CAP): 100 means "100 or more". */
   actorTokensLast90d: number;
   /** First token creation seen from this country for this actor (null when the country is unknown). */
   firstFromCountry: boolean | null;
   /** First token creation seen from this ASN for this actor (null when the ASN is unknown). */
   firstFromAsn: boolean | null;
-  /** Other token creations (any actor) within one hour either side of this one. */
+  /** Other token creations (any actor) within one hour either side of this one; 100 means "100 or more". */
   burstSameHour: number;
   /** When the local history began: facts only cover what this database has seen. */
   since: string | null;
@@ -106,13 +106,18 @@ export interface AlertSummary {
   createdAt: string;
   rule: Pick<AlertRule, 'id' | 'name' | 'severity' | 'riskScore'>;
   count: number;
-  /** Distinct actors (login or id) with how many tokens each, most first, bounded. */
+  /** Distinct actors (login or id) with how many tokens each, most first, bounded (20). */
   actors: Array<{ actor: string; count: number }>;
+  /** How many distinct actors in all (`actors` may list fewer). */
+  actorCount: number;
   /** Token names, bounded. */
   tokenNames: string[];
   firstPublished: string;
   lastPublished: string;
+  /** The first alert ids (at most 1000, MAX_SUMMARY_ALERT_IDS); `count` is the full number. */
   alertIds: string[];
+  /** How many alert ids `alertIds` leaves out (count - alertIds.length); `status --alerts` lists them all. */
+  alertIdsOmitted: number;
   /** The command that lists these alerts. */
   howToList: string;
   links: { apiTokens: string; systemLog: string };

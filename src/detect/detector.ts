@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { OktaHttp } from '../okta/http';
 import { API_TOKEN_CREATE, type OktaLogEvent } from '../okta/log-event';
-import type { Store } from '../store/store';
+import type { ExcessAlerts, Store } from '../store/store';
 import type { Alert, AlertSummary, TokenState } from './alert';
 import { buildAlert } from './build-alert';
 import type { DetectConfig } from './config';
@@ -26,8 +26,8 @@ export interface Detector {
   lookupTokens(events: OktaLogEvent[]): Promise<Map<string, TokenState>>;
   /** Builds the alert inside the page's transaction, after the event row is inserted. */
   buildAlert(event: OktaLogEvent, ctx: { source: Alert['source']; now: Date; store: Store; tokenState?: TokenState }): Alert;
-  /** The one summary for alerts beyond MAX_ALERTS_PER_RUN. */
-  buildSummary(alerts: Alert[], now: Date): Omit<AlertSummary, 'id'>;
+  /** The one summary for alerts beyond MAX_ALERTS_PER_RUN, from what the store aggregated. */
+  buildSummary(excess: ExcessAlerts, now: Date): Omit<AlertSummary, 'id'>;
   /** Every exception and maintenance window from EXCEPTIONS_FILE, with whether it has expired (for `status`). */
   exceptionsStatus(now: Date): ExceptionStatus[];
 }
@@ -73,8 +73,8 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
       return buildAlert(event, { source: ctx.source, now: ctx.now, orgUrl: deps.orgUrl, history, tokenState: ctx.tokenState });
     },
 
-    buildSummary(alerts, now) {
-      return buildSummary(alerts, now, deps.orgUrl);
+    buildSummary(excess, now) {
+      return buildSummary(excess, now, deps.orgUrl);
     },
 
     exceptionsStatus(now) {

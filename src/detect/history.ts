@@ -7,6 +7,12 @@ const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
 /**
+ * Counts stop here. Past it the number adds nothing for an analyst ("100 or more" is the story), and
+ * an uncapped COUNT over a burst makes a catch-up of N events cost N^2 index steps.
+ */
+export const HISTORY_COUNT_CAP = 100;
+
+/**
  * "First seen" facts from the local store, for one event. Called inside the page's transaction
  * after the event row was inserted, so the event's own row is excluded by uuid. They describe only
  * what this database has seen (`since`); they raise an alert's prominence and never suppress it.
@@ -37,7 +43,9 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
     const from = new Date(published - 90 * DAY_MS).toISOString();
     actorTokensLast90d = (
       db
-        .prepare(`SELECT COUNT(*) AS n FROM events WHERE ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ?`)
+        .prepare(
+          `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP})`,
+        )
         .get(actor.value, from, at, uuid, API_TOKEN_CREATE) as { n: number }
     ).n;
 
@@ -58,7 +66,9 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
 
   const burstSameHour = (
     db
-      .prepare('SELECT COUNT(*) AS n FROM events WHERE published >= ? AND published <= ? AND uuid <> ? AND event_type = ?')
+      .prepare(
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP})`,
+      )
       .get(new Date(published - HOUR_MS).toISOString(), new Date(published + HOUR_MS).toISOString(), uuid, API_TOKEN_CREATE) as { n: number }
   ).n;
   const since = (db.prepare('SELECT MIN(first_seen_at) AS t FROM events').get() as { t: string | null }).t;

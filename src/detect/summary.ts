@@ -1,6 +1,7 @@
 import { API_TOKEN_CREATE } from '../okta/log-event';
 import { apiTokensLink, systemLogLink } from './admin-links';
-import type { Alert, AlertSummary } from './alert';
+import type { ExcessAlerts } from '../store/store';
+import type { AlertSummary } from './alert';
 import { text } from './fields';
 import { RULE } from './rule';
 
@@ -10,45 +11,33 @@ const MAX_TOKEN_NAMES = 50;
 /** The command that lists stored alerts. */
 export const HOW_TO_LIST = 'okta-token-watch status --alerts';
 
+/** At most this many alert ids ride in a summary; `count` is always the full number. */
+export const MAX_SUMMARY_ALERT_IDS = 1000;
+
+/** The bounds `Store.excessAwaitingSummary` is asked for. */
+export const SUMMARY_BOUNDS = { actors: MAX_ACTORS, tokenNames: MAX_TOKEN_NAMES, alertIds: MAX_SUMMARY_ALERT_IDS } as const;
+
 /**
  * The one summary for a tick's alerts beyond MAX_ALERTS_PER_RUN: nothing is dropped, the alerts are
- * stored and listed by `status --alerts`; the summary says how many, who and when.
+ * stored and listed by `status --alerts`; the summary says how many, who and when. Built from what
+ * the store aggregated (bounded lists), never from the alerts themselves, so a backlog of 100,000
+ * costs no more memory than one of 200.
  */
-export function buildSummary(alerts: Alert[], now: Date, orgUrl: string): Omit<AlertSummary, 'id'> {
-  const counts = new Map<string, number>();
-  const names: string[] = [];
-  const seenNames = new Set<string>();
-  let first: { t: number; s: string } | null = null;
-  let last: { t: number; s: string } | null = null;
-  for (const a of alerts) {
-    const who = a.actor?.login ?? a.actor?.id ?? 'unknown actor';
-    counts.set(who, (counts.get(who) ?? 0) + 1);
-    const name = a.token?.name ?? null;
-    if (name !== null && !seenNames.has(name) && names.length < MAX_TOKEN_NAMES) {
-      seenNames.add(name);
-      names.push(text(name, 200) ?? '');
-    }
-    const t = Date.parse(a.event?.published ?? '');
-    if (Number.isFinite(t)) {
-      if (!first || t < first.t) first = { t, s: a.event.published };
-      if (!last || t > last.t) last = { t, s: a.event.published };
-    }
-  }
-  const actors = [...counts.entries()]
-    .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
-    .slice(0, MAX_ACTORS)
-    .map(([actor, count]) => ({ actor, count }));
-  const firstPublished = first?.s ?? now.toISOString();
-  const lastPublished = last?.s ?? now.toISOString();
+export function buildSummary(excess: ExcessAlerts, now: Date, orgUrl: string): Omit<AlertSummary, 'id'> {
+  const firstPublished = validTime(excess.firstPublished) ?? now.toISOString();
+  const lastPublished = validTime(excess.lastPublished) ?? now.toISOString();
+  const alertIds = excess.alertIds.slice(0, MAX_SUMMARY_ALERT_IDS);
   return {
     createdAt: now.toISOString(),
     rule: { id: RULE.id, name: RULE.name, severity: RULE.severity, riskScore: RULE.riskScore },
-    count: alerts.length,
-    actors,
-    tokenNames: names,
+    count: excess.count,
+    actors: excess.actors.slice(0, MAX_ACTORS),
+    actorCount: excess.actorCount,
+    tokenNames: excess.tokenNames.slice(0, MAX_TOKEN_NAMES).map((name) => text(name, 200) ?? ''),
     firstPublished,
     lastPublished,
-    alertIds: alerts.map((a) => a.id),
+    alertIds,
+    alertIdsOmitted: Math.max(0, excess.count - alertIds.length),
     howToList: HOW_TO_LIST,
     links: {
       apiTokens: apiTokensLink(orgUrl),
@@ -58,4 +47,8 @@ export function buildSummary(alerts: Alert[], now: Date, orgUrl: string): Omit<A
       }),
     },
   };
+}
+
+function validTime(s: string | null): string | null {
+  return s !== null && Number.isFinite(Date.parse(s)) ? s : null;
 }

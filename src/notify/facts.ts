@@ -1,4 +1,5 @@
 import type { Alert, AlertRule, AlertSummary, Notification } from '../detect/alert';
+import { HISTORY_COUNT_CAP } from '../detect/history';
 
 /**
  * The facts every human-readable notifier shows, in one place so Slack and email say the same
@@ -82,12 +83,14 @@ export function historyLines(a: Alert, v: ValueRenderer): string[] {
   const h = a.history;
   if (!h) return [];
   const n = (x: unknown): number => Math.max(0, Math.floor(Number(x) || 0));
+  // The store's queries stop counting at HISTORY_COUNT_CAP: the cap reads "N or more".
+  const count = (x: unknown): string => (n(x) >= HISTORY_COUNT_CAP ? `${HISTORY_COUNT_CAP} or more` : String(n(x)));
   const out: string[] = [];
   if (n(h.actorTokensLast90d) === 0) out.push('First API token this actor created in the last 90 days.');
-  else out.push(`This actor created ${n(h.actorTokensLast90d)} other API token(s) in the last 90 days.`);
+  else out.push(`This actor created ${count(h.actorTokensLast90d)} other API token(s) in the last 90 days.`);
   if (h.firstFromCountry === true) out.push('First token creation by this actor from this country.');
   if (h.firstFromAsn === true) out.push('First token creation by this actor from this network (ASN).');
-  if (n(h.burstSameHour) > 0) out.push(`${n(h.burstSameHour)} other token creation(s) within an hour of this one.`);
+  if (n(h.burstSameHour) > 0) out.push(`${count(h.burstSameHour)} other token creation(s) within an hour of this one.`);
   if (h.since) out.push(`History covers what this database has seen since ${v(h.since)}.`);
   return out;
 }
@@ -149,7 +152,7 @@ export const DEFAULT_RUNBOOK: AlertRule['runbook'] = {
 export function summaryFacts(s: AlertSummary): { actors: Array<{ actor: string; count: number }>; tokenNames: string[]; moreActors: number; moreNames: number } {
   const actors = s.actors.slice(0, 15);
   const tokenNames = s.tokenNames.slice(0, 20);
-  return { actors, tokenNames, moreActors: Math.max(0, s.actors.length - actors.length), moreNames: Math.max(0, s.tokenNames.length - tokenNames.length) };
+  return { actors, tokenNames, moreActors: Math.max(0, (Number.isFinite(s.actorCount) ? s.actorCount : s.actors.length) - actors.length), moreNames: Math.max(0, s.tokenNames.length - tokenNames.length) };
 }
 
 /** The id a notification is known by (idempotency key, Message-ID). */

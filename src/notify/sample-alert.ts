@@ -101,10 +101,12 @@ export function buildSampleSummary(count = 37, opts: { now?: Date; orgUrl?: stri
       { actor: 'jordan.admin@example.com', count: count - Math.min(5, count) },
       { actor: 'svc-automation@example.com', count: Math.min(5, count) },
     ],
+    actorCount: 2,
     tokenNames: ['terraform-ci', 'backup-job'],
     firstPublished: new Date(now.getTime() - 300_000).toISOString(),
     lastPublished: new Date(now.getTime() - 60_000).toISOString(),
-    alertIds: Array.from({ length: count }, (_, i) => `otw-sample-${i + 1}`),
+    alertIds: Array.from({ length: Math.min(count, 1000) }, (_, i) => `otw-sample-${i + 1}`),
+    alertIdsOmitted: Math.max(0, count - 1000),
     howToList: 'okta-token-watch status --alerts',
     links: { apiTokens: apiTokensLink(org), systemLog: systemLogLink(org, 'eventType eq "system.api_token.create"', { from: new Date(now.getTime() - 300_000) }) },
   };

@@ -44,6 +44,24 @@ export interface TickRow {
   error: string | null;
 }
 
+/** Who a summary counts an alert against, as the Alert stores it: login, else id. */
+const ACTOR_KEY = `COALESCE(json_extract(a.payload, '$.actor.login'), json_extract(a.payload, '$.actor.id'), 'unknown actor')`;
+
+/** The alerts waiting for a summary, described in bounded space (Store.excessAwaitingSummary). */
+export interface ExcessAlerts {
+  count: number;
+  /** The most frequent actors, most first. */
+  actors: Array<{ actor: string; count: number }>;
+  /** How many distinct actors there are in all. */
+  actorCount: number;
+  /** The first distinct token names, in alert order. */
+  tokenNames: string[];
+  firstPublished: string | null;
+  lastPublished: string | null;
+  /** The first alert ids, in alert order. */
+  alertIds: string[];
+}
+
 const TICK_COLUMNS = `id, kind, started_at AS startedAt, finished_at AS finishedAt, result, pages, requests, events,
   new_events AS newEvents, new_alerts AS newAlerts, suppressed, rate_limit_remaining AS rateLimitRemaining, error`;
 
@@ -156,28 +174,59 @@ export class Store {
   }
 
   /**
-   * Alerts that have neither deliveries nor a summary: the excess of a tick beyond
-   * MAX_ALERTS_PER_RUN (also after a crash between the last page and the summary).
+   * What a summary says about the alerts waiting for one (neither deliveries nor a summary: the
+   * excess of a tick beyond MAX_ALERTS_PER_RUN, also after a crash between the last page and the
+   * summary), computed by SQLite so that memory stays flat whatever the backlog: a count, the top
+   * actors, the first distinct token names, the published range and the first alert ids, each list
+   * bounded. Null when none wait. `insertSummary` in the same transaction links exactly these alerts.
    */
-  alertsAwaitingSummary(): Alert[] {
-    const rows = this.db
+  excessAwaitingSummary(bounds: { actors: number; tokenNames: number; alertIds: number }): ExcessAlerts | null {
+    const waiting = `alerts a WHERE a.summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)`;
+    const head = this.db
       .prepare(
-        `SELECT payload FROM alerts a WHERE a.summary_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id) ORDER BY a.id`,
+        `SELECT COUNT(*) AS count, MIN(e.published) AS firstPublished, MAX(e.published) AS lastPublished,
+                COUNT(DISTINCT ${ACTOR_KEY}) AS actorCount
+           FROM ${waiting.replace('alerts a', 'alerts a JOIN events e ON e.uuid = a.event_uuid')}`,
       )
-      .all() as Array<{ payload: string }>;
-    return rows.map((r) => JSON.parse(r.payload) as Alert);
+      .get() as { count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number };
+    if (head.count === 0) return null;
+    const actors = this.db
+      .prepare(`SELECT ${ACTOR_KEY} AS actor, COUNT(*) AS count FROM ${waiting} GROUP BY 1 ORDER BY count DESC, actor LIMIT ?`)
+      .all(bounds.actors) as Array<{ actor: string; count: number }>;
+    const tokenNames = (
+      this.db
+        .prepare(
+          `SELECT json_extract(a.payload, '$.token.name') AS name FROM ${waiting} AND json_type(a.payload, '$.token.name') = 'text'
+            GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`,
+        )
+        .all(bounds.tokenNames) as Array<{ name: string }>
+    ).map((r) => r.name);
+    const alertIds = (this.db.prepare(`SELECT a.alert_id AS id FROM ${waiting} ORDER BY a.id LIMIT ?`).all(bounds.alertIds) as Array<{ id: string }>).map((r) => r.id);
+    return {
+      count: head.count,
+      actors,
+      actorCount: head.actorCount,
+      tokenNames,
+      firstPublished: head.firstPublished,
+      lastPublished: head.lastPublished,
+      alertIds,
+    };
   }
 
-  /** Stores a summary, links its alerts to it and queues one delivery per notifier. */
+  /**
+   * Stores a summary, links every alert waiting for one to it (the set `excessAwaitingSummary`
+   * described, when called in the same transaction) and queues one delivery per notifier.
+   */
   insertSummary(summary: Omit<AlertSummary, 'id'>, tickId: number | null, notifiers: string[], now: Date): AlertSummary {
     const id = Number(
       this.db.prepare('INSERT INTO summaries (tick_id, created_at, payload) VALUES (?, ?, ?)').run(tickId, now.toISOString(), '{}').lastInsertRowid,
     );
     const full: AlertSummary = { id: `otw-summary-${id}`, ...summary };
     this.db.prepare('UPDATE summaries SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
-    const link = this.db.prepare('UPDATE alerts SET summary_id = ? WHERE alert_id = ?');
-    for (const a of full.alertIds) link.run(id, a);
+    const linked = this.db
+      .prepare('UPDATE alerts SET summary_id = ? WHERE summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)')
+      .run(id).changes;
+    if (linked !== summary.count) throw new Error(`summary ${full.id} covers ${summary.count} alerts but ${linked} were waiting`);
     this.insertDeliveries({ summaryId: id }, notifiers, now);
     return full;
   }

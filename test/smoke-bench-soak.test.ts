@@ -1,0 +1,124 @@
+/**
+ * Fast checks of the soak's and the benchmark's own machinery, so that `npm run soak` and
+ * `npm run bench` keep telling the truth as the notifiers and the fake evolve. The runs themselves
+ * are in `.ci/run` (`npm run soak -- --short`, `npm run bench -- --smoke`), not here.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseConfig } from '../src/config';
+import type { Notification } from '../src/detect/alert';
+import { nullLogger } from '../src/logger';
+import { DeliveryError } from '../src/notify/notifier';
+import { buildNotifiers } from '../src/notify/registry';
+import { buildSampleAlert } from '../src/notify/sample-alert';
+import { cursorPosition } from '../soak/inspect';
+import { HttpReceiver, SmtpReceiver, type Receipt } from '../soak/receivers';
+import { attribute, judge, type ProcessRecord } from '../soak/verdict';
+import { tokenEvent } from './helpers/events';
+import { FakeOkta } from './helpers/fake-okta';
+
+const A = 'otw-11111111-1111-1111-a111-111111111111';
+const B = 'otw-22222222-2222-1222-a222-222222222222';
+
+function receipt(notifier: string, alertId: string, at: number, gen?: number): Receipt & { gen?: number } {
+  return { notifier, at, alertIds: [alertId], kind: 'alert', defects: [], ...(gen !== undefined ? { gen } : {}) };
+}
+
+function proc(g: number, spawnedAt: number, end: ProcessRecord['end'], sent: string[] = []): ProcessRecord {
+  return { g, spawnedAt, end, trigger: end === 'sigkill' ? 'test' : null, sentAfter: new Set(sent) };
+}
+
+describe('soak verdict', () => {
+  test('when a copy comes again after its sender was SIGKILLed before recording it, then the duplicate is explained', () => {
+    const processes = [proc(1, 1000, 'sigkill'), proc(2, 2000, 'sigterm', [`${A}|slack`])];
+    const receipts = [receipt('slack', A, 1500), receipt('slack', A, 2500), receipt('slack', B, 2600)].map((r) => attribute(r, processes));
+    const { verdict } = judge('slack', [A, B], receipts, processes);
+    assert.deepEqual([verdict.lost, verdict.duplicates, verdict.explained, verdict.unexplained], [0, 1, 1, 0]);
+  });
+
+  test('when two copies come from one process, or after the row was marked sent, then the duplicate is unexplained', () => {
+    const processes = [proc(1, 1000, 'sigkill', [`${A}|email`]), proc(2, 2000, 'sigterm')];
+    const sameProcess = judge('email', [A], [receipt('email', A, 2100), receipt('email', A, 2200)].map((r) => attribute(r, processes)), processes);
+    assert.equal(sameProcess.verdict.unexplained, 1);
+    assert.match(sameProcess.unexplained[0]!.why!, /same process/);
+    const afterSent = judge('email', [A], [receipt('email', A, 1100), receipt('email', A, 2100)].map((r) => attribute(r, processes)), processes);
+    assert.equal(afterSent.verdict.unexplained, 1);
+    assert.match(afterSent.unexplained[0]!.why!, /recorded the delivery as sent/);
+  });
+
+  test('when an alert never arrives, then it is lost; console receipts keep the process they came from', () => {
+    const processes = [proc(1, 1000, 'sigkill'), proc(2, 2000, 'sigterm')];
+    // Read by the soak after process 2 started, but written by process 1 before it died.
+    const receipts = [receipt('console', A, 2100, 1), receipt('console', A, 2200, 2)].map((r) => attribute(r, processes));
+    const { verdict } = judge('console', [A, B], receipts, processes);
+    assert.deepEqual([verdict.lost, verdict.lostAlertIds, verdict.explained, verdict.unexplained], [1, [B], 1, 0]);
+  });
+});
+
+describe('soak fixtures', () => {
+  test('when the fake hands out a polling cursor, then the soak reads its position', async () => {
+    const fake = new FakeOkta();
+    const origin = await fake.start();
+    try {
+      fake.persist(tokenEvent(1, new Date().toISOString()), tokenEvent(2, new Date().toISOString()));
+      const res = await fetch(`${origin}/api/v1/logs?since=${new Date(Date.now() - 60_000).toISOString()}&limit=1000`, { headers: { Authorization: `SSWS ${fake.token}` } });
+      const next = /<([^>]+)>; rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+      assert.ok(next);
+      assert.equal(cursorPosition(next), 2);
+      assert.equal(cursorPosition(`${origin}/api/v1/logs?since=2026-01-01T00:00:00.000Z`), null);
+    } finally {
+      await fake.stop();
+    }
+  });
+
+  test('when the real notifiers send to the soak receivers, then each message is identified by its alert id', async () => {
+    const secret = 'soak-test-secret-0123456789abcdef';
+    const slack = new HttpReceiver('slack');
+    const webhook = new HttpReceiver('webhook', secret);
+    const smtp = new SmtpReceiver();
+    await Promise.all([slack.start(), webhook.start(), smtp.start()]);
+    try {
+      const config = parseConfig(
+        {
+          NOTIFIERS: 'slack,email,webhook',
+          SLACK_WEBHOOK_URL: slack.url,
+          WEBHOOK_URL: webhook.url,
+          WEBHOOK_SECRET: secret,
+          SMTP_HOST: '127.0.0.1',
+          SMTP_PORT: String(smtp.port),
+          SMTP_REQUIRE_TLS: 'false',
+          EMAIL_FROM: 'otw@example.com',
+          EMAIL_TO: 'secops@example.com',
+          NOTIFY_TIMEOUT: '5s',
+        },
+        { requireOkta: false },
+      );
+      const notifiers = buildNotifiers(config.notify, { logger: nullLogger() });
+      const alert = buildSampleAlert({ uuid: A.slice(4), tokenName: 'soak-token-7', now: new Date() });
+      const n: Notification = { kind: 'alert', alert };
+      for (const notifier of notifiers) await notifier.send(n);
+      for (const r of [slack, webhook, smtp]) {
+        assert.equal(r.receipts.length, 1, r.notifier);
+        assert.deepEqual(r.receipts[0]!.alertIds, [A], r.notifier);
+        assert.equal(r.receipts[0]!.kind, 'alert', r.notifier);
+        assert.deepEqual(r.receipts[0]!.defects, [], r.notifier);
+      }
+
+      // Down means refused and retryable; up again means accepted again.
+      await webhook.setMode('closed');
+      const hook = notifiers.find((x) => x.name === 'webhook')!;
+      await assert.rejects(hook.send(n), (e: unknown) => e instanceof DeliveryError && e.retryable);
+      await webhook.setMode('error');
+      await assert.rejects(hook.send(n), (e: unknown) => e instanceof DeliveryError && e.retryable);
+      await smtp.setMode('error');
+      await assert.rejects(notifiers.find((x) => x.name === 'email')!.send(n), (e: unknown) => e instanceof DeliveryError && e.retryable);
+      await webhook.setMode('up');
+      await smtp.setMode('up');
+      await hook.send(n);
+      assert.equal(webhook.receipts.length, 2);
+      for (const x of notifiers) await x.close?.();
+    } finally {
+      await Promise.all([slack.stop(), webhook.stop(), smtp.stop()]);
+    }
+  });
+});
