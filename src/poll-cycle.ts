@@ -99,6 +99,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       try {
         page = await reader.fetchPage(url, deps.signal);
       } catch (err) {
+        if (err instanceof PollError) result.requests += err.requests;
         if (err instanceof PollError && err.kind === 'rejected' && fromCursor && result.pages === 0) {
           // Okta documents no lifetime for the `after` cursor. Restart from a time-based query that
           // overlaps the last successful tick; uuid dedupe absorbs the overlap.
@@ -111,7 +112,6 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
             errorCode: err.errorCode,
             since: since.toISOString(),
           });
-          result.requests += 1;
           result.cursorFallback = true;
           url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
           fromCursor = false;

@@ -123,6 +123,9 @@ describe('Okta failures', () => {
       assert.match(r.error!, /HTTP 503.*gave up after 3 attempts/);
       assert.deepEqual(storeCounts(h), before);
       assert.equal(h.app.store.lastTick()!.result, 'failed');
+      // The failed tick still counts the requests it spent (they cost rate limit).
+      assert.equal(r.requests, 3);
+      assert.equal(h.app.store.lastTick()!.requests, 3);
       // The next tick resumes from the same cursor and gets the event.
       const r2 = await h.tick();
       assert.equal(r2.newAlerts, 1);

@@ -38,6 +38,9 @@ export type PollFailureKind =
 
 /** A System Log read that failed; the message is safe to log (no secrets, no URLs with cursors). */
 export class PollError extends Error {
+  /** HTTP requests the failed page read made, retries included (set by SystemLogReader.fetchPage). */
+  requests = 0;
+
   constructor(
     message: string,
     readonly kind: PollFailureKind,
@@ -96,13 +99,23 @@ export class SystemLogReader {
   }
 
   async fetchPage(url: string, signal?: AbortSignal): Promise<LogPage> {
-    let requests = 0;
+    const counter = { requests: 0 };
+    try {
+      return await this.readPage(url, counter, signal);
+    } catch (err) {
+      // A failed page still cost requests (and rate limit): the tick records them.
+      if (err instanceof PollError) err.requests = counter.requests;
+      throw err;
+    }
+  }
+
+  private async readPage(url: string, counter: { requests: number }, signal?: AbortSignal): Promise<LogPage> {
     let failures = 0;
     for (;;) {
       await this.waitForHeadroom(signal);
       let res: OktaResponse;
       try {
-        requests++;
+        counter.requests++;
         res = await this.http.get(url);
       } catch (err) {
         if (err instanceof OktaRequestError && (err.kind === 'refused-origin' || err.kind === 'auth-setup')) {
@@ -176,7 +189,7 @@ export class SystemLogReader {
         }
         nextUrl = resolved.href;
       }
-      return { events, nextUrl, malformed, rateLimit: rl, requests };
+      return { events, nextUrl, malformed, rateLimit: rl, requests: counter.requests };
     }
   }
 
