@@ -1,6 +1,42 @@
-import okta from '@okta/okta-sdk-nodejs';
+import os from 'node:os';
 import type { OktaConfig } from '../config';
 import { OktaRequestError, type OktaHttp, type OktaResponse } from './http';
+
+/*
+ * The Okta SDK's authenticated HTTP layer, taken from its modules directly. `require('@okta/okta-sdk-nodejs')`
+ * (and its Client) loads every generated API and model: about 90 MB of resident memory for a daemon
+ * that makes one kind of GET. Http (headers, 401 handling), OAuth (client-credentials with a signed
+ * JWT, DPoP with nonces) and RequestExecutor (node-fetch) are what the Client would use for us; built
+ * here with every setting explicit, no ConfigLoader runs, so no okta.yaml file or OKTA_CLIENT_*
+ * variable is ever read. The package-lock pins the SDK version these paths belong to, and the OAuth
+ * and SSWS tests run through them.
+ */
+const RequestExecutor = require('@okta/okta-sdk-nodejs/src/request-executor') as new () => { fetch(request: SdkRequest): Promise<unknown> };
+const { Http } = require('@okta/okta-sdk-nodejs/src/http') as { Http: new (config: SdkHttpConfig) => SdkHttp };
+const { OAuth } = require('@okta/okta-sdk-nodejs/src/oauth') as { OAuth: new (client: SdkOAuthClient) => unknown };
+const SDK_VERSION = (require('@okta/okta-sdk-nodejs/package.json') as { version: string }).version;
+
+interface SdkHttpConfig {
+  requestExecutor: InstanceType<typeof RequestExecutor>;
+  oauth?: unknown;
+  /** null: no response cache (a cached System Log page would hide new events). */
+  cacheMiddleware: null;
+}
+
+interface SdkHttp {
+  defaultHeaders: Record<string, string>;
+  http(uri: string, request: SdkRequest): Promise<FetchResponse>;
+}
+
+/** What the SDK's OAuth, JWT and DPoP code reads from its client. */
+interface SdkOAuthClient {
+  baseUrl: string;
+  clientId: string;
+  scopes: string[];
+  privateKey: string;
+  keyId: string | undefined;
+  requestExecutor: InstanceType<typeof RequestExecutor>;
+}
 
 const VERSION = '0.1.0';
 const TOKEN_PATH = '/oauth2/v1/token';
@@ -32,7 +68,7 @@ interface FetchResponse {
  *   as "Bearer undefined" / "Okta HTTP 401 undefined");
  * - no retries: the System Log reader owns retries and rate-limit waits.
  */
-class GuardedExecutor extends okta.RequestExecutor {
+class GuardedExecutor extends RequestExecutor {
   constructor(
     private readonly origin: string,
     private readonly timeoutMs: number,
@@ -113,36 +149,36 @@ function mapFetchError(err: unknown, timeoutMs: number): Error {
 }
 
 /**
- * Builds the SDK client with every setting passed explicitly, so `okta.yaml` files and
- * `OKTA_CLIENT_*` variables cannot change which org or credentials the daemon uses.
+ * The SDK's authenticated HTTP layer with every setting passed explicitly: SSWS sets the
+ * Authorization header once; the service app gets the SDK's OAuth (signed client assertion, DPoP
+ * when the app requires it), which fetches and refreshes the access token through the same guarded
+ * executor.
  */
-export function createSdkClient(config: OktaConfig, executor: okta.RequestExecutor): okta.Client {
+export function createSdkHttp(config: OktaConfig, executor: InstanceType<typeof RequestExecutor>): SdkHttp {
   const auth = config.auth;
-  const common = {
-    orgUrl: config.orgUrl,
-    userAgent: `okta-token-watch/${VERSION}`,
-    requestExecutor: executor,
-    // The SDK caches GET responses by URL; a cached System Log page would hide new events.
-    cacheMiddleware: null,
-    // Every field the SDK's config loader knows, set here so nothing is taken from files or env.
-    token: '',
-    clientId: '',
-    scopes: '',
-    privateKey: '',
-    keyId: '',
-  };
-  const options =
-    auth.mode === 'ssws'
-      ? { ...common, authorizationMode: 'SSWS', token: auth.token }
-      : { ...common, authorizationMode: 'PrivateKey', clientId: auth.clientId, scopes: auth.scopes, privateKey: auth.privateKey, keyId: auth.keyId ?? '' };
-  return new okta.Client(options as unknown as ConstructorParameters<typeof okta.Client>[0]);
+  let oauth: unknown;
+  if (auth.mode !== 'ssws') {
+    const client: SdkOAuthClient = {
+      baseUrl: config.orgUrl,
+      clientId: auth.clientId,
+      scopes: [...auth.scopes],
+      privateKey: auth.privateKey,
+      keyId: auth.keyId ?? undefined,
+      requestExecutor: executor,
+    };
+    oauth = new OAuth(client);
+  }
+  const http = new Http({ requestExecutor: executor, cacheMiddleware: null, ...(oauth ? { oauth } : {}) });
+  if (auth.mode === 'ssws') http.defaultHeaders.Authorization = `SSWS ${auth.token}`;
+  http.defaultHeaders['User-Agent'] = `okta-token-watch/${VERSION} okta-sdk-nodejs/${SDK_VERSION} node/${process.versions.node} ${os.platform()}`;
+  return http;
 }
 
 /** The OktaHttp implementation over the SDK's authenticated HTTP layer. */
 export class SdkOktaHttp implements OktaHttp {
   readonly orgUrl: string;
   private requests = 0;
-  private readonly client: okta.Client;
+  private readonly http: SdkHttp;
 
   constructor(
     private readonly config: OktaConfig,
@@ -153,7 +189,7 @@ export class SdkOktaHttp implements OktaHttp {
     const executor = new GuardedExecutor(config.orgUrl, config.requestTimeoutMs, () => {
       this.requests++;
     });
-    this.client = createSdkClient(config, executor);
+    this.http = createSdkHttp(config, executor);
   }
 
   get requestCount(): number {
@@ -173,8 +209,7 @@ export class SdkOktaHttp implements OktaHttp {
     try {
       let res: FetchResponse;
       try {
-        const http = (this.client as unknown as { http: { http(uri: string, req: SdkRequest): Promise<FetchResponse> } }).http;
-        res = await http.http(url.href, { url: url.href, method: 'get', headers: { Accept: 'application/json' }, signal: ac.signal, redirect: 'manual' });
+        res = await this.http.http(url.href, { url: url.href, method: 'get', headers: { Accept: 'application/json' }, signal: ac.signal, redirect: 'manual' });
       } catch (err) {
         const r = fromSdkError(err, url.href, timeoutMs, opts.signal);
         this.onResponse(r.status);
