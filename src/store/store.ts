@@ -44,8 +44,8 @@ export interface TickRow {
   error: string | null;
 }
 
-/** Who a summary counts an alert against, as the Alert stores it: login, else id. */
-const ACTOR_KEY = `COALESCE(json_extract(a.payload, '$.actor.login'), json_extract(a.payload, '$.actor.id'), 'unknown actor')`;
+/** Who a summary counts an alert against: the actor's login, else id (from the event's columns). */
+const ACTOR_KEY = `COALESCE(e.actor_login, e.actor_id, 'unknown actor')`;
 
 /** The alerts waiting for a summary, described in bounded space (Store.excessAwaitingSummary). */
 export interface ExcessAlerts {
@@ -181,12 +181,14 @@ export class Store {
    * bounded. Null when none wait. `insertSummary` in the same transaction links exactly these alerts.
    */
   excessAwaitingSummary(bounds: { actors: number; tokenNames: number; alertIds: number }): ExcessAlerts | null {
-    const waiting = `alerts a WHERE a.summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)`;
+    // Read from the events' columns, not the alerts' JSON: no JSON is parsed, whatever the backlog.
+    const waiting = `alerts a JOIN events e ON e.uuid = a.event_uuid
+      WHERE a.summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)`;
     const head = this.db
       .prepare(
         `SELECT COUNT(*) AS count, MIN(e.published) AS firstPublished, MAX(e.published) AS lastPublished,
                 COUNT(DISTINCT ${ACTOR_KEY}) AS actorCount
-           FROM ${waiting.replace('alerts a', 'alerts a JOIN events e ON e.uuid = a.event_uuid')}`,
+           FROM ${waiting}`,
       )
       .get() as { count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number };
     if (head.count === 0) return null;
@@ -196,8 +198,7 @@ export class Store {
     const tokenNames = (
       this.db
         .prepare(
-          `SELECT json_extract(a.payload, '$.token.name') AS name FROM ${waiting} AND json_type(a.payload, '$.token.name') = 'text'
-            GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`,
+          `SELECT e.token_name AS name FROM ${waiting} AND e.token_name IS NOT NULL GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`,
         )
         .all(bounds.tokenNames) as Array<{ name: string }>
     ).map((r) => r.name);
