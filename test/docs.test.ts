@@ -48,5 +48,9 @@ describe('documentation stays true', () => {
     assert.match(readme, /npm test/);
     assert.match(ci, /^npm test$/m);
     assert.match(ci, /^npm ci/m);
+    // Every other command CI runs is one the README tells developers about.
+    for (const [line] of ci.matchAll(/^npm run .+$/gm)) assert.ok(readme.includes(line), `the README shows "${line}"`);
+    assert.match(ci, /^npm run soak -- --short$/m);
+    assert.match(ci, /^npm run bench -- --smoke$/m);
   });
 });

@@ -4,6 +4,7 @@ import { Daemon } from '../src/daemon';
 import { healthOf } from '../src/health';
 import { tokenEvent } from './helpers/events';
 import { startHarness } from './helpers/harness';
+import { Receiver } from './helpers/receiver';
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -67,5 +68,33 @@ describe('health and metrics', () => {
     const stale = healthOf(src(t0 + 600_001));
     assert.equal(stale.healthy, false);
     assert.match(stale.reason, /no successful tick for more than two schedule intervals/);
+  });
+});
+
+describe('the daemon under a delivery backlog', () => {
+  test('when Slack does not answer, then the next tick still polls Okta and stores new events (delivery never holds the tick slot)', async () => {
+    const slack = new Receiver();
+    slack.defaultAnswer = 'hang';
+    await slack.start();
+    const h = await startHarness({ env: { POLL_SCHEDULE: '0 0 1 1 *', NOTIFIERS: 'slack', SLACK_WEBHOOK_URL: slack.url('/hook'), NOTIFY_TIMEOUT: '60s' } });
+    const daemon = new Daemon(h.app);
+    try {
+      h.fake.persist(tokenEvent(1, new Date(h.clock.now().getTime() - 1000).toISOString()));
+      await daemon.start();
+      await slack.waitFor(1); // the alert's send is in flight, and stays so
+      const before = h.fake.logRequests().length;
+      h.fake.persist(tokenEvent(2, new Date(h.clock.now().getTime() - 500).toISOString()));
+      await daemon.tick();
+      assert.ok(h.fake.logRequests().length > before, 'the second tick asked Okta');
+      assert.equal(daemon.lastResult?.ok, true);
+      assert.equal(daemon.lastResult?.newEvents, 1);
+      assert.equal(slack.requests.length, 1, 'the first send is still hanging');
+      assert.match(h.logs.text, /tick finished/);
+      assert.doesNotMatch(h.logs.text, /skipping this slot/);
+    } finally {
+      await slack.stop(); // the hanging send fails (retryable), so the daemon can stop
+      await daemon.stop();
+      await h.close();
+    }
   });
 });

@@ -1,0 +1,678 @@
+/**
+ * `npm run soak`: fault injection against the real daemon. See soak/README.md.
+ *
+ *   npm run soak                    default run: 25 SIGKILLs, every fault, then drain and verify
+ *   npm run soak -- --short         a few kills, under two minutes (CI)
+ *   npm run soak -- --kills 60 --seed 7 --json
+ *
+ * Exits 1 when an event is lost for a notifier, a duplicate is not explained by a SIGKILL between a
+ * send and its record, or a store guarantee is broken in any state a killed process left behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { systemClock } from '../src/clock';
+import { parseConfig } from '../src/config';
+import { nullLogger } from '../src/logger';
+import { buildNotifiers } from '../src/notify/registry';
+import { otherEvent, tokenEvent, uuidFor } from '../test/helpers/events';
+import { FakeOkta } from '../test/helpers/fake-okta';
+import { prng } from '../test/helpers/random';
+import { fastForwardPending, snapshot, type Injected, type Snapshot } from './inspect';
+import { HttpReceiver, SmtpReceiver, type Receipt, type ReceiverMode } from './receivers';
+import { attribute, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
+
+const ROOT = path.resolve(__dirname, '..');
+
+// ------------------------------------------------------------------------------------------------
+// options
+
+interface Options {
+  short: boolean;
+  kills: number;
+  seed: number;
+  json: boolean;
+  eventsPerMinute: number;
+  drainTimeoutMs: number;
+  notifiers: string[] | null;
+  /** Receiver outages: up for [min,max] ms, then down for [min,max] ms. */
+  receiverUp: [number, number];
+  receiverDown: [number, number];
+  /** Okta faults: one every [min,max] ms. */
+  oktaFaultEvery: [number, number];
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      short: { type: 'boolean' },
+      kills: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      'events-per-minute': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      notifiers: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('Usage: npm run soak -- [--short] [--kills N] [--seed S] [--json] [--events-per-minute N] [--drain-timeout SECONDS] [--notifiers slack,email,webhook,console]\n');
+    process.exit(0);
+  }
+  const int = (v: string | undefined, name: string, fallback: number, min: number): number => {
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} must be a whole number >= ${min}`);
+    return Number(v);
+  };
+  const short = values.short ?? false;
+  return {
+    short,
+    kills: int(values.kills, 'kills', short ? 5 : 25, 1),
+    seed: int(values.seed, 'seed', Number(process.env.SOAK_SEED ?? 0) || Math.floor(Math.random() * 1e9), 0),
+    json: values.json ?? false,
+    eventsPerMinute: int(values['events-per-minute'], 'events-per-minute', short ? 40 : 30, 1),
+    drainTimeoutMs: int(values['drain-timeout'], 'drain-timeout', short ? 60 : 300, 5) * 1000,
+    notifiers: values.notifiers ? values.notifiers.split(',').map((s) => s.trim()).filter(Boolean) : null,
+    receiverUp: short ? [4000, 10_000] : [3000, 12_000],
+    receiverDown: short ? [1000, 3000] : [1000, 6000],
+    oktaFaultEvery: short ? [3000, 8000] : [4000, 12_000],
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// small tools
+
+function between(rand: () => number, [min, max]: [number, number]): number {
+  return Math.round(min + rand() * (max - min));
+}
+
+function pick<T>(rand: () => number, items: readonly T[]): T {
+  return items[Math.floor(rand() * items.length)]!;
+}
+
+/** Resolves after ms, or at once when the signal aborts. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => systemClock.sleep(ms, signal);
+
+async function until(cond: () => boolean, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(everyMs);
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------------------------------------
+// the daemon under test
+
+type KillStrategy = 'timer' | 'startup' | 'after-receipt' | 'after-page';
+
+/** One daemon process, from spawn to death. */
+interface Generation {
+  g: number;
+  pid: number | undefined;
+  spawnedAt: number;
+  endedAt: number | null;
+  /** How it ended: killed by the soak, stopped with SIGTERM, or exited by itself (a problem). */
+  end: 'sigkill' | 'sigterm' | 'crashed' | null;
+  strategy: KillStrategy | 'none';
+  /** What actually triggered the kill (a strategy can fall back to its timer). */
+  trigger: string | null;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The database as this process left it. */
+  after: Snapshot | null;
+  stderrTail: string[];
+  /** The daemon said it started: SIGTERM is handled from then on. */
+  ready: boolean;
+}
+
+class Supervisor {
+  readonly generations: Generation[] = [];
+  child: ChildProcess | null = null;
+  current: Generation | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  /** Set while a kill waits for "the next receipt": the receiver calls it before answering. */
+  killOnReceipt: ((r: Receipt) => void) | null = null;
+  readonly consoleReceipts: Array<Receipt & { gen: number }> = [];
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: fs.WriteStream,
+  ) {}
+
+  spawn(strategy: Generation['strategy']): Generation {
+    const g: Generation = {
+      g: this.generations.length + 1,
+      pid: undefined,
+      spawnedAt: Date.now(),
+      endedAt: null,
+      end: null,
+      strategy,
+      trigger: null,
+      exitCode: null,
+      signal: null,
+      after: null,
+      stderrTail: [],
+      ready: false,
+    };
+    // --env-file points at an empty file: a developer's .env in the repository must not leak in.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), 'run', '--env-file', this.env.SOAK_EMPTY_ENV!], {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    g.pid = child.pid;
+    this.generations.push(g);
+    this.child = child;
+    this.current = g;
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      let i: number;
+      while ((i = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, i);
+        out = out.slice(i + 1);
+        this.onStdout(line, g);
+      }
+    });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      let i: number;
+      while ((i = err.indexOf('\n')) >= 0) {
+        const line = err.slice(0, i);
+        err = err.slice(i + 1);
+        this.log.write(`[gen ${g.g}] ${line}\n`);
+        // Logged once the signal handlers are in place (src/cli.ts installs them before start()).
+        if (line.includes('"message":"okta-token-watch started"')) g.ready = true;
+        g.stderrTail.push(line);
+        if (g.stderrTail.length > 20) g.stderrTail.shift();
+      }
+    });
+    this.exited = new Promise<void>((resolve) => {
+      child.on('exit', (code, signal) => {
+        g.exitCode = code;
+        g.signal = signal;
+        g.endedAt = Date.now();
+        if (g.end === null) g.end = 'crashed';
+        if (this.child === child) this.child = null;
+        resolve();
+      });
+    });
+    this.log.write(`[soak] gen ${g.g} started (pid ${child.pid}, kill strategy ${strategy})\n`);
+    return g;
+  }
+
+  /** Console alerts: one JSON line each on the daemon's stdout (pipe writes are synchronous on Linux). */
+  private onStdout(line: string, g: Generation): void {
+    if (!line.startsWith('{')) return;
+    let m: { type?: string; id?: string; tokenName?: string | null };
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      return;
+    }
+    if (m.type !== 'okta-token-watch.alert' && m.type !== 'okta-token-watch.summary') return;
+    const r: Receipt = {
+      notifier: 'console',
+      at: Date.now(),
+      alertIds: m.type === 'okta-token-watch.alert' && m.id ? [m.id] : [],
+      kind: m.type === 'okta-token-watch.alert' ? 'alert' : 'summary',
+      defects: m.type === 'okta-token-watch.alert' && !/^soak-token-\d+$/.test(m.tokenName ?? '') ? ['token name missing'] : [],
+    };
+    this.consoleReceipts.push({ ...r, gen: g.g });
+    this.killOnReceipt?.(r);
+  }
+
+  /** SIGKILL now (synchronous: the process is gone before the caller answers anyone). */
+  killNow(trigger: string): void {
+    const g = this.current;
+    if (!this.child || !g || g.end !== null) return;
+    g.end = 'sigkill';
+    g.trigger = trigger;
+    this.child.kill('SIGKILL');
+    this.log.write(`[soak] gen ${g.g} SIGKILL (${trigger})\n`);
+  }
+
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  /** SIGTERM and wait: the daemon must finish its page, close the database and exit 0. */
+  async stopGracefully(timeoutMs: number): Promise<{ ok: boolean; code: number | null; signal: NodeJS.Signals | null; ms: number; problem?: string }> {
+    const g = this.current;
+    if (!this.child || !g || g.end !== null) return { ok: false, code: null, signal: null, ms: 0, problem: 'no daemon running' };
+    // Before its handlers are installed a SIGTERM just ends Node: wait until the daemon says it started.
+    await until(() => g.ready || g.end !== null, 30_000);
+    const t = Date.now();
+    if (g.end !== null) return { ok: false, code: g.exitCode, signal: g.signal, ms: 0, problem: `gen ${g.g} ended before it was stopped (${g.end})` };
+    g.end = 'sigterm';
+    this.child.kill('SIGTERM');
+    const exited = await this.waitExit(timeoutMs);
+    if (!exited) {
+      this.killNow('SIGTERM did not stop it in time');
+      await this.waitExit(10_000);
+      return { ok: false, code: null, signal: null, ms: Date.now() - t, problem: `gen ${g.g} did not exit within ${timeoutMs / 1000} s of SIGTERM` };
+    }
+    const ok = g.exitCode === 0;
+    return { ok, code: g.exitCode, signal: g.signal, ms: Date.now() - t, ...(ok ? {} : { problem: `gen ${g.g} exited with ${g.exitCode ?? g.signal} after SIGTERM, not 0` }) };
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// the run
+
+interface Tally {
+  [k: string]: number;
+}
+
+function bump(t: Tally, k: string, n = 1): void {
+  t[k] = (t[k] ?? 0) + n;
+}
+
+/** Which notifiers this build of the daemon knows how to build (the notifier work may be in progress). */
+function supportedNotifiers(env: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const name of ['slack', 'email', 'webhook', 'console']) {
+    try {
+      const config = parseConfig({ ...env, NOTIFIERS: name }, { requireOkta: false });
+      const built = buildNotifiers(config.notify, { logger: nullLogger() });
+      if (built.some((n) => n.name === name)) out.push(name);
+      for (const n of built) void n.close?.();
+    } catch {
+      /* not supported by this build */
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const opts = options(process.argv.slice(2));
+  const out = opts.json ? process.stderr : process.stdout;
+  const say = (s: string): void => void out.write(s + '\n');
+  const startedAt = new Date();
+  const runId = startedAt.toISOString().replace(/[:.]/g, '-');
+  const resultsDir = path.join(__dirname, 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const logPath = path.join(resultsDir, `soak-${runId}-daemon.log`);
+  const log = fs.createWriteStream(logPath);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-soak-'));
+  const dbPath = path.join(dir, 'data', 'otw.sqlite');
+  const emptyEnv = path.join(dir, 'empty.env');
+  fs.writeFileSync(emptyEnv, '');
+
+  // --- the world around the daemon
+  const fake = new FakeOkta({ rateLimit: 600 });
+  await fake.start();
+  const webhookSecret = crypto.randomBytes(24).toString('hex');
+  const slack = new HttpReceiver('slack');
+  const webhook = new HttpReceiver('webhook', webhookSecret);
+  const smtp = new SmtpReceiver();
+  await Promise.all([slack.start(), webhook.start(), smtp.start()]);
+
+  const baseEnv: Record<string, string> = {
+    OKTA_ORG_URL: fake.origin,
+    OKTA_API_TOKEN: fake.token,
+    DB_PATH: dbPath,
+    // A tick every 2 s; Okta answers within 2 s or the request is retried (twice); a 429 whose reset
+    // is more than 3 s away fails the tick (the next one resumes from the cursor).
+    POLL_SCHEDULE: '*/2 * * * * *',
+    LOOKBACK: '30m',
+    OKTA_REQUEST_TIMEOUT: '2s',
+    OKTA_MAX_RETRIES: '2',
+    OKTA_MAX_RATE_LIMIT_WAIT: '3s',
+    // Deliveries: a pass every second, never given up during the soak, one message per alert (no
+    // summaries: MAX_ALERTS_PER_RUN is far above what a tick sees).
+    DELIVERY_INTERVAL: '1s',
+    DELIVERY_MAX_ATTEMPTS: '1000',
+    MAX_ALERTS_PER_RUN: '100000',
+    NOTIFY_TIMEOUT: '5s',
+    LOG_LEVEL: 'info',
+    LOG_FORMAT: 'json',
+    SLACK_WEBHOOK_URL: slack.url,
+    WEBHOOK_URL: webhook.url,
+    WEBHOOK_SECRET: webhookSecret,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+    SMTP_REQUIRE_TLS: 'false',
+    EMAIL_FROM: 'okta-token-watch-soak@example.com',
+    EMAIL_TO: 'secops@example.com',
+  };
+  const supported = supportedNotifiers(baseEnv);
+  const notifiers = (opts.notifiers ?? supported).filter((n) => supported.includes(n));
+  for (const n of opts.notifiers ?? []) if (!supported.includes(n)) say(`note: notifier ${n} is not supported by this build of the daemon; left out`);
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SOAK_EMPTY_ENV: emptyEnv, ...baseEnv, NOTIFIERS: notifiers.join(',') };
+  const receivers = [slack, webhook, smtp].filter((r) => notifiers.includes(r.notifier));
+
+  say(
+    `okta-token-watch soak: seed ${opts.seed}, ${opts.kills} SIGKILLs, ~${opts.eventsPerMinute} events/min, notifiers ${notifiers.join(', ')}${opts.short ? ' [short]' : ''}`,
+  );
+  say(`  daemon log: ${path.relative(process.cwd(), logPath)}; database: ${dbPath}`);
+
+  // --- injected events, in persistence order
+  const injected: Injected[] = [];
+  let nextN = 1;
+  const persist = (matching: boolean, late: boolean, publishedMs: number): void => {
+    const n = nextN++;
+    const published = new Date(publishedMs).toISOString();
+    const event = matching
+      ? tokenEvent(n, published, {
+          target: [{ id: `00T${String(n).padStart(17, '0')}`, type: 'Token', alternateId: 'unknown', displayName: `soak-token-${n}` }],
+        })
+      : otherEvent(n, published);
+    const uuid = uuidFor(n);
+    injected.push({ seq: injected.length, n, uuid, alertId: `otw-${uuid}`, matching, late, persistedAt: Date.now() });
+    fake.persist(event);
+  };
+  if (fake.persistedCount !== 0) throw new Error('the fake must start empty');
+
+  const faults = new AbortController();
+  const tallies = { okta: {} as Tally, receivers: {} as Tally, kills: {} as Tally };
+
+  // Events: small batches at random moments; some persisted late (published long ago), batches
+  // shuffled so persistence order differs from published order; one in ten of another type.
+  const injector = (async () => {
+    const rand = prng(opts.seed * 7 + 1);
+    const meanGap = 60_000 / opts.eventsPerMinute;
+    while (!faults.signal.aborted) {
+      const size = 1 + Math.floor(rand() * 3);
+      const now = Date.now();
+      const batch = Array.from({ length: size }, () => {
+        const late = rand() < 0.15;
+        const matching = rand() >= 0.1;
+        return { matching, late, published: late ? now - between(rand, [10 * 60_000, 3 * 3_600_000]) : now - between(rand, [0, 20_000]) };
+      });
+      for (const e of batch) persist(e.matching, e.late, e.published);
+      await sleep(between(rand, [meanGap * size * 0.3, meanGap * size * 1.7]), faults.signal);
+    }
+  })();
+
+  // Okta: 5xx bursts, 429s (a far reset and an exhausted bucket with a near one), hangs beyond the
+  // request timeout, reset connections, a non-JSON answer, and now and then every cursor expired.
+  const oktaFaults = (async () => {
+    const rand = prng(opts.seed * 7 + 2);
+    while (!faults.signal.aborted) {
+      await sleep(between(rand, opts.oktaFaultEvery), faults.signal);
+      if (faults.signal.aborted) break;
+      const kind = pick(rand, ['5xx', '5xx', '429', 'exhausted', 'hang', 'hang', 'reset', 'not-json', 'expire-cursors'] as const);
+      bump(tallies.okta, kind);
+      switch (kind) {
+        case '5xx':
+          fake.failStatus(1 + Math.floor(rand() * 4), pick(rand, [500, 502, 503]));
+          break;
+        case '429':
+          fake.failStatus(1 + Math.floor(rand() * 2), 429);
+          break;
+        case 'exhausted':
+          fake.exhaustRateLimit(between(rand, [1000, 6000]));
+          break;
+        case 'hang':
+          fake.fail(1 + Math.floor(rand() * 2), { kind: 'hang', ms: between(rand, [2500, 6000]) });
+          break;
+        case 'reset':
+          fake.fail(1, { kind: 'destroy' });
+          break;
+        case 'not-json':
+          fake.fail(1, { kind: 'not-json' });
+          break;
+        case 'expire-cursors':
+          if (rand() < 0.5) fake.expireCursors();
+          break;
+      }
+    }
+  })();
+
+  // Receivers: up, then down for a while (errors, 429 with Retry-After, or closed), and so on.
+  const receiverFaults = receivers.map((r, i) =>
+    (async () => {
+      const rand = prng(opts.seed * 7 + 10 + i);
+      const modes: ReceiverMode[] = r.notifier === 'email' ? ['error', 'closed', 'closed'] : ['error', 'ratelimit', 'closed', 'closed'];
+      while (!faults.signal.aborted) {
+        await sleep(between(rand, opts.receiverUp), faults.signal);
+        if (faults.signal.aborted) break;
+        const mode = pick(rand, modes);
+        bump(tallies.receivers, `${r.notifier}:${mode}`);
+        await r.setMode(mode);
+        await sleep(between(rand, opts.receiverDown), faults.signal);
+        await r.setMode('up');
+      }
+    })(),
+  );
+
+  // While the daemon runs: read the committed state every second and check the same guarantees
+  // (a reader sees exactly what a crash at that moment would leave).
+  const liveChecks = { states: 0, violations: [] as string[] };
+  const liveChecker = (async () => {
+    while (!faults.signal.aborted) {
+      await sleep(1000, faults.signal);
+      try {
+        const s = snapshot(dbPath, injected, notifiers);
+        if (s.exists) liveChecks.states++;
+        for (const v of s.violations) if (!liveChecks.violations.includes(v)) liveChecks.violations.push(v);
+      } catch {
+        /* the database is being created or migrated; the next look will do */
+      }
+    }
+  })();
+
+  // --- kills
+  const sup = new Supervisor(env, log);
+  for (const r of receivers) r.onAccept = (receipt) => sup.killOnReceipt?.(receipt);
+  const killRand = prng(opts.seed * 7 + 3);
+  const problems: string[] = [];
+  let kills = 0;
+  while (kills < opts.kills) {
+    const strategy = pick(killRand, ['timer', 'timer', 'startup', 'after-receipt', 'after-receipt', 'after-page', 'after-page'] as const);
+    const g = sup.spawn(strategy);
+    const delay = strategy === 'startup' ? between(killRand, [50, 1500]) : strategy === 'timer' ? between(killRand, [1500, 9000]) : 0;
+    const fallback = 15_000;
+    let armed: NodeJS.Timeout | null = null;
+    if (strategy === 'after-receipt') {
+      // Let it start and get going first, then kill on the next accepted message, before answering it.
+      armed = setTimeout(() => (sup.killOnReceipt = (r) => sup.killNow(`right after ${r.notifier} accepted ${r.alertIds[0] ?? r.kind}, before the answer`)), between(killRand, [1500, 4000]));
+    } else if (strategy === 'after-page') {
+      const skip = between(killRand, [1000, 4000]);
+      const lag = between(killRand, [0, 25]);
+      armed = setTimeout(() => {
+        let seen = fake.requests.length;
+        const poll = setInterval(() => {
+          for (; seen < fake.requests.length; seen++) {
+            const q = fake.requests[seen]!;
+            if (q.status === 0) break;
+            if (q.path === '/api/v1/logs' && q.status === 200) {
+              clearInterval(poll);
+              setTimeout(() => sup.killNow(`${lag} ms after Okta served a page`), lag);
+              return;
+            }
+          }
+          if (sup.current !== g || g.end !== null) clearInterval(poll);
+        }, 2);
+      }, skip);
+    } else {
+      armed = setTimeout(() => sup.killNow(`${strategy} after ${delay} ms`), delay);
+    }
+    const fallbackTimer = setTimeout(() => sup.killNow('fallback timer'), strategy === 'timer' || strategy === 'startup' ? delay + fallback : fallback);
+    if (!(await sup.waitExit(fallback + 20_000))) {
+      sup.killNow('did not die in time');
+      await sup.waitExit(10_000);
+    }
+    clearTimeout(armed);
+    clearTimeout(fallbackTimer);
+    sup.killOnReceipt = null;
+    if (g.end === 'crashed') {
+      if (sup.generations.filter((x) => x.end === 'crashed').length >= 3) {
+        problems.push(`the daemon keeps exiting by itself; last: ${g.stderrTail.slice(-3).join(' | ').slice(0, 500)}`);
+        break;
+      }
+      problems.push(`gen ${g.g} exited by itself (code ${g.exitCode}, signal ${g.signal}): ${g.stderrTail.slice(-3).join(' | ').slice(0, 500)}`);
+    } else {
+      kills++;
+      // What actually fired: a strategy that saw no receipt or page in time falls back to its timer.
+      bump(tallies.kills, g.trigger === 'fallback timer' ? `${strategy} (fell back to the timer)` : strategy);
+    }
+    // Let the receivers finish handling anything the dead process wrote, then look at what it left.
+    await sleep(300);
+    g.after = snapshot(dbPath, injected, notifiers);
+    for (const v of g.after.violations) problems.push(`after gen ${g.g} (${g.trigger ?? g.end}): ${v}`);
+    say(
+      `  kill ${kills}/${opts.kills}: gen ${g.g} ${g.trigger ?? g.end} after ${((g.endedAt! - g.spawnedAt) / 1000).toFixed(1)}s; ` +
+        `stored ${g.after.events}/${injected.filter((e) => e.matching).length}, deliveries ${JSON.stringify(g.after.deliveries)}`,
+    );
+  }
+
+  // --- drain: no more faults; the daemon catches up, is stopped with SIGTERM, the backoff waits the
+  // outages caused are compressed, and a last process delivers what is left.
+  faults.abort();
+  await Promise.all([injector, oktaFaults, liveChecker, ...receiverFaults]);
+  for (const v of liveChecks.violations) problems.push(`while running: ${v}`);
+  for (const r of receivers) await r.setMode('up');
+  const matching = injected.filter((e) => e.matching);
+  const drainStart = Date.now();
+  say(`  faults stopped; draining (${matching.length} events to deliver to ${notifiers.length} notifiers)`);
+
+  const receiptsOf = (): Array<Receipt & { gen?: number }> => [...receivers.flatMap((r) => r.receipts), ...sup.consoleReceipts];
+  const delivered = (): Map<string, Set<string>> => {
+    const m = new Map<string, Set<string>>(notifiers.map((n) => [n, new Set<string>()]));
+    for (const r of receiptsOf()) for (const id of r.alertIds) m.get(r.notifier)?.add(id);
+    return m;
+  };
+  const allDelivered = (): boolean => {
+    const d = delivered();
+    return notifiers.every((n) => matching.every((e) => d.get(n)!.has(e.alertId)));
+  };
+
+  const gCatchUp = sup.spawn('none');
+  const caughtUp = await until(() => snapshot(dbPath, injected, notifiers).events >= matching.length, opts.drainTimeoutMs, 500);
+  if (!caughtUp) problems.push(`the daemon did not store every injected event within ${opts.drainTimeoutMs / 1000} s after the faults stopped`);
+  const stop1 = await sup.stopGracefully(20_000);
+  if (!stop1.ok) problems.push(`SIGTERM: ${stop1.problem}`);
+  gCatchUp.after = snapshot(dbPath, injected, notifiers);
+  for (const v of gCatchUp.after.violations) problems.push(`after gen ${gCatchUp.g} (SIGTERM): ${v}`);
+  const fastForwarded = fastForwardPending(dbPath);
+
+  const gDrain = sup.spawn('none');
+  const drainedAll = await until(allDelivered, opts.drainTimeoutMs, 200);
+  await sleep(1500); // anything still in flight lands now, so a late duplicate is counted
+  const stop2 = await sup.stopGracefully(20_000);
+  if (!stop2.ok) problems.push(`SIGTERM: ${stop2.problem}`);
+  gDrain.after = snapshot(dbPath, injected, notifiers);
+  for (const v of gDrain.after.violations) problems.push(`after gen ${gDrain.g} (SIGTERM, final): ${v}`);
+  const drainMs = Date.now() - drainStart;
+
+  // --- verdicts
+  const final = gDrain.after;
+  const finalStored = final.events;
+  if (finalStored !== matching.length) problems.push(`the database holds ${finalStored} events; ${matching.length} were injected`);
+  if ((final.deliveries.failed ?? 0) > 0) problems.push(`${final.deliveries.failed} delivery row(s) ended failed`);
+  // Everything was received and the last process stopped gracefully: a row still pending would be
+  // sent again by the next start, a duplicate in waiting.
+  if (drainedAll && (final.deliveries.pending ?? 0) > 0) problems.push(`${final.deliveries.pending} delivery row(s) still pending after every message was received`);
+
+  const processes: ProcessRecord[] = sup.generations.map((x) => ({ g: x.g, spawnedAt: x.spawnedAt, end: x.end, trigger: x.trigger, sentAfter: x.after?.sent ?? null }));
+  const attributed = receiptsOf().map((r) => attribute(r, processes));
+  const perNotifier: Record<string, NotifierVerdict & { refused: Record<string, number> }> = {};
+  const unexplainedList: Duplicate[] = [];
+  const explainedList: Duplicate[] = [];
+  for (const n of notifiers) {
+    const { verdict: v, explained, unexplained } = judge(n, matching.map((e) => e.alertId), attributed, processes);
+    perNotifier[n] = { ...v, refused: receivers.find((r) => r.notifier === n)?.refused ?? {} };
+    explainedList.push(...explained);
+    unexplainedList.push(...unexplained);
+    if (v.lost) problems.push(`${n}: ${v.lost} event(s) never delivered (first: ${v.lostAlertIds[0]})`);
+    if (v.unexplained) problems.push(`${n}: ${v.unexplained} duplicate(s) not explained by a SIGKILL between send and record (${unexplained[0]!.alertId}: ${unexplained[0]!.why})`);
+    if (v.foreign) problems.push(`${n}: ${v.foreign} message(s) about events that were not injected as token creations`);
+    if (v.defects.length) problems.push(`${n}: message defects: ${v.defects.join('; ')}`);
+    if (v.summaries) problems.push(`${n}: ${v.summaries} summary message(s); the soak expects one message per alert (MAX_ALERTS_PER_RUN=100000)`);
+  }
+  const cursorChecks = sup.generations.filter((x) => x.after?.cursorPosition !== null && x.after?.cursorPosition !== undefined).length;
+
+  // --- report
+  const okta: Tally = {};
+  for (const q of fake.requests) bump(okta, `${q.path === '/api/v1/logs' ? 'logs' : q.path.startsWith('/api/v1/api-tokens/') ? 'api-tokens' : q.path} ${q.status || 'no answer'}`);
+  const report = {
+    tool: 'okta-token-watch soak',
+    ok: problems.length === 0,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    options: opts,
+    notifiers,
+    injected: { events: injected.length, matching: matching.length, late: matching.filter((e) => e.late).length, otherTypes: injected.length - matching.length },
+    kills: { total: kills, byStrategy: tallies.kills, generations: sup.generations.length },
+    faults: { okta: tallies.okta, receivers: tallies.receivers },
+    oktaRequests: okta,
+    ticks: final.ticks,
+    drain: { caughtUp, drainedAll, seconds: Math.round(drainMs / 1000), fastForwardedDeliveries: fastForwarded, gracefulStops: [stop1, stop2] },
+    cursorChecks: { statesLeftByAProcess: cursorChecks, liveStates: liveChecks.states, violations: [...sup.generations.flatMap((x) => x.after?.violations ?? []), ...liveChecks.violations] },
+    perNotifier,
+    duplicates: { explained: explainedList, unexplained: unexplainedList },
+    generations: sup.generations.map((x) => ({
+      g: x.g,
+      strategy: x.strategy,
+      end: x.end,
+      trigger: x.trigger,
+      livedMs: x.endedAt !== null ? x.endedAt - x.spawnedAt : null,
+      exitCode: x.exitCode,
+      events: x.after?.events,
+      cursorPosition: x.after?.cursorPosition,
+      deliveries: x.after?.deliveries,
+    })),
+    problems,
+    daemonLog: path.relative(ROOT, logPath),
+  };
+
+  say('');
+  const rows = [['notifier', 'injected', 'received', 'lost', 'duplicates', 'explained', 'unexplained', 'refused while down']];
+  for (const n of notifiers) {
+    const p = perNotifier[n]!;
+    rows.push([n, String(p.injected), String(p.received), String(p.lost), String(p.duplicates), String(p.explained), String(p.unexplained), JSON.stringify(p.refused)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  rows.forEach((r, j) => {
+    say(r.map((c, i) => (i === 0 || i === 7 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+    if (j === 0) say(widths.map((w) => '-'.repeat(w)).join('  '));
+  });
+  say('');
+  say(`events: ${injected.length} persisted (${matching.length} token creations, ${report.injected.late} of them late, ${report.injected.otherTypes} of other types); stored ${finalStored}`);
+  say(`kills: ${kills} SIGKILLs over ${sup.generations.length} processes ${JSON.stringify(tallies.kills)}; graceful stops: ${stop1.ok && stop2.ok ? 'exit 0' : 'FAILED'}`);
+  say(`Okta faults: ${JSON.stringify(tallies.okta)}; requests: ${JSON.stringify(okta)}`);
+  say(`receiver outages: ${JSON.stringify(tallies.receivers)}`);
+  say(
+    `ticks: ${final.ticks.ok} ok, ${final.ticks.failed} failed; store guarantees checked in ${cursorChecks} states left by a process and ${liveChecks.states} live states: ${report.cursorChecks.violations.length} violation(s)`,
+  );
+  say(`drain: ${drainedAll ? 'everything delivered' : 'NOT everything delivered'} in ${report.drain.seconds}s (${fastForwarded} pending deliveries fast-forwarded)`);
+  for (const p of problems) say(`FAIL: ${p}`);
+  say(problems.length ? `soak FAILED (seed ${opts.seed})` : `soak passed (seed ${opts.seed})`);
+
+  const file = path.join(resultsDir, `soak-${runId}.json`);
+  fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  say(`results written to ${path.relative(process.cwd(), file)}`);
+  if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+
+  for (const r of [slack, webhook, smtp]) await r.stop();
+  await fake.stop();
+  log.end();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return problems.length ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Sockets of the receivers or the fake must not keep a finished run alive.
+    setTimeout(() => process.exit(code), 3000).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`soak: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,14 @@
+/**
+ * Deterministic randomness (mulberry32) for the benchmark and the soak: the seed fixes every choice
+ * (which events, which faults, when to kill), so two runs with one seed inject the same things.
+ */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
