@@ -22,8 +22,7 @@ export const HISTORY_COUNT_CAP = 100;
 export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory | null {
   const published = Date.parse(typeof event.published === 'string' ? event.published : '');
   if (!Number.isFinite(published)) return null;
-  const db = store.db;
-  const at = new Date(published).toISOString();
+    const at = new Date(published).toISOString();
   const uuid = String(event.uuid);
 
   // The actor as the store keys it: by id, or by login (case-insensitive) when the id is missing.
@@ -42,8 +41,8 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
   if (actor) {
     const from = new Date(published - 90 * DAY_MS).toISOString();
     actorTokensLast90d = (
-      db
-        .prepare(
+      store
+        .prepared(
           `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP})`,
         )
         .get(actor.value, from, at, uuid, API_TOKEN_CREATE) as { n: number }
@@ -52,26 +51,26 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
     // Same columns the store writes (store.insertEvent): country text, numeric ASN.
     const country = pick(event, 'client', 'geographicalContext', 'country');
     if (typeof country === 'string' && country !== '') {
-      firstFromCountry = !db
-        .prepare(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`)
+      firstFromCountry = !store
+        .prepared(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`)
         .get(actor.value, at, uuid, API_TOKEN_CREATE, country);
     }
     const asn = pick(event, 'securityContext', 'asNumber');
     if (typeof asn === 'number' && Number.isFinite(asn)) {
-      firstFromAsn = !db
-        .prepare(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`)
+      firstFromAsn = !store
+        .prepared(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`)
         .get(actor.value, at, uuid, API_TOKEN_CREATE, asn);
     }
   }
 
   const burstSameHour = (
-    db
-      .prepare(
+    store
+      .prepared(
         `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP})`,
       )
       .get(new Date(published - HOUR_MS).toISOString(), new Date(published + HOUR_MS).toISOString(), uuid, API_TOKEN_CREATE) as { n: number }
   ).n;
-  const since = (db.prepare('SELECT MIN(first_seen_at) AS t FROM events').get() as { t: string | null }).t;
+  const since = (store.prepared('SELECT MIN(first_seen_at) AS t FROM events').get() as { t: string | null }).t;
 
   return { actorTokensLast90d, firstFromCountry, firstFromAsn, burstSameHour, since };
 }

@@ -66,7 +66,9 @@ export const RULE: Readonly<AlertRule> & { filter: string } = Object.freeze({
   },
 });
 
+const RULE_JSON = JSON.stringify(RULE);
+
 /** The rule as an alert carries it (a plain copy, safe to serialise and to mutate). */
 export function alertRule(): AlertRule {
-  return JSON.parse(JSON.stringify(RULE)) as AlertRule;
+  return JSON.parse(RULE_JSON) as AlertRule;
 }

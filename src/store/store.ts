@@ -1,5 +1,6 @@
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { OktaLogEvent } from '../okta/log-event';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db';
 
 /** Where an event came from. */
@@ -75,7 +76,22 @@ function tokenTarget(e: OktaLogEvent): { id: string | null; name: string | null 
  * them with `transaction` where several writes must land together.
  */
 export class Store {
+  private readonly statements = new Map<string, Statement>();
+
   constructor(readonly db: Db) {}
+
+  /**
+   * The prepared statement for this SQL, prepared once per connection: a page of 1,000 events runs
+   * thousands of statements, and preparing each time cost more than running it.
+   */
+  prepared(sql: string): Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
 
   /** Runs fn in one IMMEDIATE transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
@@ -89,20 +105,20 @@ export class Store {
   // --- cursor --------------------------------------------------------------------------------
 
   getCursor(): { url: string; updatedAt: string } | null {
-    const row = this.db.prepare('SELECT next_url AS url, updated_at AS updatedAt FROM cursor WHERE id = 1').get() as
+    const row = this.prepared('SELECT next_url AS url, updated_at AS updatedAt FROM cursor WHERE id = 1').get() as
       | { url: string; updatedAt: string }
       | undefined;
     return row ?? null;
   }
 
   setCursor(url: string, now: Date): void {
-    this.db
-      .prepare('INSERT INTO cursor (id, next_url, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at')
+    this
+      .prepared('INSERT INTO cursor (id, next_url, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at')
       .run(url, now.toISOString());
   }
 
   clearCursor(): void {
-    this.db.prepare('DELETE FROM cursor').run();
+    this.prepared('DELETE FROM cursor').run();
   }
 
   // --- events --------------------------------------------------------------------------------
@@ -110,21 +126,21 @@ export class Store {
   /** The uuids among these that are not stored yet. */
   unseenUuids(uuids: string[]): Set<string> {
     const out = new Set(uuids);
-    const stmt = this.db.prepare('SELECT 1 FROM events WHERE uuid = ?');
+    const stmt = this.prepared('SELECT 1 FROM events WHERE uuid = ?');
     for (const u of uuids) if (stmt.get(u)) out.delete(u);
     return out;
   }
 
   hasEvent(uuid: string): boolean {
-    return this.db.prepare('SELECT 1 FROM events WHERE uuid = ?').get(uuid) !== undefined;
+    return this.prepared('SELECT 1 FROM events WHERE uuid = ?').get(uuid) !== undefined;
   }
 
   /** Inserts the event unless its uuid is known; true when it was new. */
   insertEvent(e: OktaLogEvent, source: EventSource, now: Date, suppressedBy: string | null): boolean {
     const token = tokenTarget(e);
     const asn = e.securityContext?.asNumber;
-    const info = this.db
-      .prepare(
+    const info = this
+      .prepared(
         `INSERT INTO events (uuid, published, event_type, actor_id, actor_login, country, as_number, token_id, token_name,
            outcome, raw, source, first_seen_at, suppressed_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
@@ -155,8 +171,8 @@ export class Store {
    * Returns the alert's row id.
    */
   insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): number {
-    const info = this.db
-      .prepare('INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?)')
+    const info = this
+      .prepared('INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?)')
       .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' ? 'backfill' : 'poll', tickId, JSON.stringify(alert));
     const rowId = Number(info.lastInsertRowid);
     if (!opts.deferToSummary) this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
@@ -164,7 +180,7 @@ export class Store {
   }
 
   private insertDeliveries(target: { alertId: number } | { summaryId: number }, notifiers: string[], now: Date): void {
-    const stmt = this.db.prepare(
+    const stmt = this.prepared(
       `INSERT INTO deliveries (alert_id, summary_id, notifier, status, attempts, created_at, next_attempt_at)
        VALUES (?, ?, ?, 'pending', 0, ?, ?)`,
     );
@@ -184,25 +200,25 @@ export class Store {
     // Read from the events' columns, not the alerts' JSON: no JSON is parsed, whatever the backlog.
     const waiting = `alerts a JOIN events e ON e.uuid = a.event_uuid
       WHERE a.summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)`;
-    const head = this.db
-      .prepare(
+    const head = this
+      .prepared(
         `SELECT COUNT(*) AS count, MIN(e.published) AS firstPublished, MAX(e.published) AS lastPublished,
                 COUNT(DISTINCT ${ACTOR_KEY}) AS actorCount
            FROM ${waiting}`,
       )
       .get() as { count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number };
     if (head.count === 0) return null;
-    const actors = this.db
-      .prepare(`SELECT ${ACTOR_KEY} AS actor, COUNT(*) AS count FROM ${waiting} GROUP BY 1 ORDER BY count DESC, actor LIMIT ?`)
+    const actors = this
+      .prepared(`SELECT ${ACTOR_KEY} AS actor, COUNT(*) AS count FROM ${waiting} GROUP BY 1 ORDER BY count DESC, actor LIMIT ?`)
       .all(bounds.actors) as Array<{ actor: string; count: number }>;
     const tokenNames = (
-      this.db
-        .prepare(
+      this
+        .prepared(
           `SELECT e.token_name AS name FROM ${waiting} AND e.token_name IS NOT NULL GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`,
         )
         .all(bounds.tokenNames) as Array<{ name: string }>
     ).map((r) => r.name);
-    const alertIds = (this.db.prepare(`SELECT a.alert_id AS id FROM ${waiting} ORDER BY a.id LIMIT ?`).all(bounds.alertIds) as Array<{ id: string }>).map((r) => r.id);
+    const alertIds = (this.prepared(`SELECT a.alert_id AS id FROM ${waiting} ORDER BY a.id LIMIT ?`).all(bounds.alertIds) as Array<{ id: string }>).map((r) => r.id);
     return {
       count: head.count,
       actors,
@@ -220,12 +236,12 @@ export class Store {
    */
   insertSummary(summary: Omit<AlertSummary, 'id'>, tickId: number | null, notifiers: string[], now: Date): AlertSummary {
     const id = Number(
-      this.db.prepare('INSERT INTO summaries (tick_id, created_at, payload) VALUES (?, ?, ?)').run(tickId, now.toISOString(), '{}').lastInsertRowid,
+      this.prepared('INSERT INTO summaries (tick_id, created_at, payload) VALUES (?, ?, ?)').run(tickId, now.toISOString(), '{}').lastInsertRowid,
     );
     const full: AlertSummary = { id: `otw-summary-${id}`, ...summary };
-    this.db.prepare('UPDATE summaries SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
-    const linked = this.db
-      .prepare('UPDATE alerts SET summary_id = ? WHERE summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)')
+    this.prepared('UPDATE summaries SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
+    const linked = this
+      .prepared('UPDATE alerts SET summary_id = ? WHERE summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)')
       .run(id).changes;
     if (linked !== summary.count) throw new Error(`summary ${full.id} covers ${summary.count} alerts but ${linked} were waiting`);
     this.insertDeliveries({ summaryId: id }, notifiers, now);
@@ -233,14 +249,14 @@ export class Store {
   }
 
   getAlert(alertId: string): Alert | null {
-    const row = this.db.prepare('SELECT payload FROM alerts WHERE alert_id = ?').get(alertId) as { payload: string } | undefined;
+    const row = this.prepared('SELECT payload FROM alerts WHERE alert_id = ?').get(alertId) as { payload: string } | undefined;
     return row ? (JSON.parse(row.payload) as Alert) : null;
   }
 
   /** Alerts, newest first. */
   listAlerts(limit: number): Array<{ alert: Alert; summarized: boolean }> {
-    const rows = this.db
-      .prepare('SELECT payload, summary_id AS summaryId FROM alerts ORDER BY id DESC LIMIT ?')
+    const rows = this
+      .prepared('SELECT payload, summary_id AS summaryId FROM alerts ORDER BY id DESC LIMIT ?')
       .all(limit) as Array<{ payload: string; summaryId: number | null }>;
     return rows.map((r) => ({ alert: JSON.parse(r.payload) as Alert, summarized: r.summaryId !== null }));
   }
@@ -252,8 +268,8 @@ export class Store {
    */
   dueDeliveries(now: Date, limit: number, notifiers?: string[]): DueDelivery[] {
     if (notifiers && notifiers.length === 0) return [];
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .prepared(
         `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload
            FROM deliveries d
            LEFT JOIN alerts a ON a.id = d.alert_id
@@ -277,7 +293,7 @@ export class Store {
 
   /** The earliest next attempt among pending deliveries, or null. */
   nextDueAt(): string | null {
-    const row = this.db.prepare(`SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'`).get() as { t: string | null };
+    const row = this.prepared(`SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'`).get() as { t: string | null };
     return row.t;
   }
 
@@ -288,27 +304,27 @@ export class Store {
    */
   claimDelivery(id: number, now: Date, leaseMs: number): boolean {
     return (
-      this.db
-        .prepare(`UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`)
+      this
+        .prepared(`UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`)
         .run(new Date(now.getTime() + leaseMs).toISOString(), id, now.toISOString()).changes === 1
     );
   }
 
   markSent(id: number, now: Date): void {
-    this.db
-      .prepare(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL WHERE id = ?`)
+    this
+      .prepared(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL WHERE id = ?`)
       .run(now.toISOString(), now.toISOString(), id);
   }
 
   markRetry(id: number, now: Date, nextAttemptAt: Date, error: string): void {
-    this.db
-      .prepare(`UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`)
+    this
+      .prepared(`UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`)
       .run(now.toISOString(), nextAttemptAt.toISOString(), error, id);
   }
 
   markFailed(id: number, now: Date, error: string): void {
-    this.db
-      .prepare(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?`)
+    this
+      .prepared(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?`)
       .run(now.toISOString(), error, id);
   }
 
@@ -317,13 +333,13 @@ export class Store {
     const sql = `UPDATE deliveries SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ? WHERE status = 'failed'${notifier ? ' AND notifier = ?' : ''}`;
     const args: unknown[] = [now.toISOString(), now.toISOString()];
     if (notifier) args.push(notifier);
-    return this.db.prepare(sql).run(...args).changes;
+    return this.prepared(sql).run(...args).changes;
   }
 
   /** Failed deliveries with their last error, newest first. */
   failedDeliveries(limit: number): Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }> {
-    return this.db
-      .prepare(
+    return this
+      .prepared(
         `SELECT d.id, d.notifier, COALESCE(a.alert_id, 'otw-summary-' || d.summary_id) AS alertId, d.attempts, d.last_error AS lastError, d.last_attempt_at AS lastAttemptAt
            FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
           WHERE d.status = 'failed' ORDER BY d.id DESC LIMIT ?`,
@@ -335,14 +351,14 @@ export class Store {
 
   startTick(now: Date, kind: 'poll' | 'backfill' = 'poll'): number {
     return Number(
-      this.db.prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES (?, ?, 'running', ?)`).run(kind, now.toISOString(), process.pid).lastInsertRowid,
+      this.prepared(`INSERT INTO ticks (kind, started_at, result, pid) VALUES (?, ?, 'running', ?)`).run(kind, now.toISOString(), process.pid).lastInsertRowid,
     );
   }
 
   /** Adds a page's counters to the tick (inside the page's transaction). */
   addToTick(id: number, d: { pages?: number; requests?: number; events?: number; newEvents?: number; newAlerts?: number; suppressed?: number; rateLimitRemaining?: number | null }): void {
-    this.db
-      .prepare(
+    this
+      .prepared(
         `UPDATE ticks SET pages = pages + ?, requests = requests + ?, events = events + ?, new_events = new_events + ?,
            new_alerts = new_alerts + ?, suppressed = suppressed + ?, rate_limit_remaining = COALESCE(?, rate_limit_remaining) WHERE id = ?`,
       )
@@ -350,8 +366,8 @@ export class Store {
   }
 
   finishTick(id: number, now: Date, result: 'ok' | 'failed', extra: { requests?: number; rateLimitRemaining?: number | null; error?: string | null } = {}): void {
-    this.db
-      .prepare(
+    this
+      .prepared(
         `UPDATE ticks SET finished_at = ?, result = ?, requests = MAX(requests, ?), rate_limit_remaining = COALESCE(?, rate_limit_remaining), error = ? WHERE id = ?`,
       )
       .run(now.toISOString(), result, extra.requests ?? 0, extra.rateLimitRemaining ?? null, extra.error ?? null, id);
@@ -362,8 +378,8 @@ export class Store {
    * that is still alive (a daemon next to a one-shot `poll` or `backfill`) are left alone.
    */
   closeAbandonedTicks(now: Date): number {
-    const running = this.db.prepare(`SELECT id, pid FROM ticks WHERE result = 'running'`).all() as Array<{ id: number; pid: number | null }>;
-    const close = this.db.prepare(`UPDATE ticks SET result = 'failed', finished_at = ?, error = 'interrupted: the process stopped during this tick' WHERE id = ? AND result = 'running'`);
+    const running = this.prepared(`SELECT id, pid FROM ticks WHERE result = 'running'`).all() as Array<{ id: number; pid: number | null }>;
+    const close = this.prepared(`UPDATE ticks SET result = 'failed', finished_at = ?, error = 'interrupted: the process stopped during this tick' WHERE id = ? AND result = 'running'`);
     let n = 0;
     for (const t of running) {
       if (t.pid !== null && t.pid !== process.pid && processAlive(t.pid)) continue;
@@ -374,24 +390,24 @@ export class Store {
 
   /** When the first tick of this kind started (the daemon's first start on this database). */
   firstTickStartedAt(kind = 'poll'): string | null {
-    const row = this.db.prepare('SELECT MIN(started_at) AS t FROM ticks WHERE kind = ?').get(kind) as { t: string | null };
+    const row = this.prepared('SELECT MIN(started_at) AS t FROM ticks WHERE kind = ?').get(kind) as { t: string | null };
     return row.t;
   }
 
   lastTick(kind = 'poll'): TickRow | null {
-    return (this.db.prepare(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
+    return (this.prepared(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
   }
 
   lastSuccessfulTick(kind = 'poll'): TickRow | null {
-    return (this.db.prepare(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result = 'ok' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
+    return (this.prepared(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result = 'ok' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
   }
 
   // --- status --------------------------------------------------------------------------------
 
   /** Suppressed events grouped by what suppressed them, most first. */
   suppressedByReason(limit = 20): Array<{ reason: string; count: number; last: string }> {
-    return this.db
-      .prepare(
+    return this
+      .prepared(
         `SELECT suppressed_by AS reason, COUNT(*) AS count, MAX(published) AS last FROM events
           WHERE suppressed_by IS NOT NULL GROUP BY suppressed_by ORDER BY count DESC LIMIT ?`,
       )
@@ -399,9 +415,9 @@ export class Store {
   }
 
   status(schemaVersion: number): StoreStatus {
-    const count = (sql: string): number => (this.db.prepare(sql).get() as { n: number }).n;
-    const deliveries = this.db
-      .prepare(
+    const count = (sql: string): number => (this.prepared(sql).get() as { n: number }).n;
+    const deliveries = this
+      .prepared(
         `SELECT notifier,
                 SUM(status = 'pending') AS pending, SUM(status = 'sent') AS sent, SUM(status = 'failed') AS failed
            FROM deliveries GROUP BY notifier ORDER BY notifier`,
