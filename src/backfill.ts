@@ -1,8 +1,8 @@
 import type { App } from './app';
 import { formatDuration, parseDuration } from './duration';
-import type { OktaLogEvent } from './okta/log-event';
 import { COLLECT_AFTER_EVENTS, collectGarbage } from './memory';
-import { buildLogUrl } from './okta/system-log';
+import type { OktaLogEvent } from './okta/log-event';
+import { buildLogUrl, PollError } from './okta/system-log';
 import { commitPage, summarizeExcess } from './poll-cycle';
 
 /** Okta keeps the System Log for 90 days. */
@@ -106,6 +106,8 @@ export async function runBackfill(
     if (!opts.dryRun) summarizeExcess({ ...app, notifiers }, tickId);
     result.ok = true;
   } catch (err) {
+    // A failed page still spent requests (and rate limit).
+    if (err instanceof PollError) result.requests += err.requests;
     result.error = err instanceof Error ? err.message : String(err);
   }
   result.durationMs = clock.now().getTime() - started.getTime();

@@ -18,7 +18,9 @@ const USAGE = `Usage: okta-token-watch <command> [options]
 Commands:
   run                      the daemon: a tick at start, then on POLL_SCHEDULE
   poll                     exactly one tick, deliver, exit (0 ok, 1 failed)
-  status [--json] [--alerts]  cursor, last tick, counters, deliveries per notifier
+  status [--json] [--alerts [--limit N]]
+                           cursor, last tick, counters, deliveries per notifier;
+                           --alerts lists the newest N alerts (default 200)
   retry-failed [--notifier NAME]  put failed deliveries back to pending
   demo                     zero-configuration tour against a built-in Okta simulator
   test-notify [--notifier NAME]  send a sample alert, marked as a test, through the notifiers
@@ -49,6 +51,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         'env-file': { type: 'string' },
         json: { type: 'boolean' },
         alerts: { type: 'boolean' },
+        limit: { type: 'string' },
         notifier: { type: 'string' },
         send: { type: 'boolean' },
         since: { type: 'string' },
@@ -71,7 +74,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case 'poll':
         return await cmdPoll(parseConfig(env, { requireOkta: true }));
       case 'status':
-        return cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false });
+        return cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false, limit: alertLimit(values.limit) });
       case 'retry-failed':
         return await cmdRetryFailed(parseConfig(env, { requireOkta: false }), io, values.notifier);
       case 'demo': {
@@ -172,7 +175,14 @@ function ago(iso: string | null | undefined, now: number): string {
   return `${iso} (${formatDuration(Math.max(0, now - Date.parse(iso)))} ago)`;
 }
 
-function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boolean }): number {
+/** `--limit N` for `status --alerts`: a positive whole number, 200 when absent. */
+function alertLimit(v: string | undefined): number {
+  if (v === undefined) return 200;
+  if (!/^[1-9][0-9]{0,8}$/.test(v)) throw new UsageError('--limit takes a positive whole number of alerts');
+  return Number(v);
+}
+
+function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boolean; limit: number }): number {
   if (!fs.existsSync(config.store.dbPath)) {
     io.stderr.write(`okta-token-watch: no database at ${config.store.dbPath} yet: run "okta-token-watch poll" or start the daemon first.\n`);
     return EXIT_FAILURE;
@@ -180,7 +190,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
   const app = createApp(config);
   try {
     const s = app.store.status(app.schemaVersion);
-    const alerts = opts.alerts ? app.store.listAlerts(200) : [];
+    const alerts = opts.alerts ? app.store.listAlerts(opts.limit) : [];
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = app.store.suppressedByReason();
     if (opts.json) {

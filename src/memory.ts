@@ -24,7 +24,9 @@ function findGc(): (() => void) | null {
   const exposed = (globalThis as { gc?: () => void }).gc;
   if (typeof exposed === 'function') return exposed;
   try {
-    // `gc` is only exposed with --expose-gc; setting the flag now makes it available in a new context.
+    // npm start and the systemd unit pass --expose-gc. Without it (node dist/src/cli.js run by hand),
+    // setting the flag now makes `gc` available in a new context; Node documents run-time flag
+    // changes as unsupported, so this is only the fallback.
     v8.setFlagsFromString('--expose-gc');
     const fn = vm.runInNewContext('gc') as unknown;
     return typeof fn === 'function' ? (fn as () => void) : null;

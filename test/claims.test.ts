@@ -83,6 +83,15 @@ describe('hostile text on the terminal', () => {
         assert.doesNotMatch(out, /[\u001b\u0007\u009b\u202E]/, 'no raw control or bidi character');
       }
       assert.match(r.stdout, /benign<U\+202E>gnp\.exe<U\+009B>31m/);
+      // --limit bounds the list; a bad value is a usage error.
+      fake.persist(tokenEvent(2, new Date(Date.now() - 500).toISOString()));
+      assert.equal((await runCli(['poll'], env)).code, 0);
+      const alertLines = (out: string): number => out.split('\n').filter((l) => / by "/.test(l)).length;
+      assert.equal(alertLines((await runCli(['status', '--alerts'], env)).stdout), 2);
+      assert.equal(alertLines((await runCli(['status', '--alerts', '--limit', '1'], env)).stdout), 1);
+      const bad = await runCli(['status', '--alerts', '--limit', '0'], env);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--limit/);
       const parsed = JSON.parse(poll.stdout.split('\n').find((l) => l.includes('okta-token-watch.alert'))!) as { tokenName: string };
       assert.equal(parsed.tokenName, 'benign\u202Egnp.exe\u009b31m', 'the JSON line still carries the exact text, escaped');
     } finally {

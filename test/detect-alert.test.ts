@@ -254,6 +254,7 @@ describe('buildSummary', () => {
     assert.equal(s.actors[0]!.count, 4);
     assert.deepEqual(s.tokenNames.slice(0, 3), ['name-0', 'name-1', 'name-2']);
     assert.equal(s.tokenNames.length, 50);
+    assert.equal(s.tokenNameCount, 120);
     assert.deepEqual(s.alertIds, alerts.map((a) => a.id));
     assert.equal(s.alertIdsOmitted, 0);
   });

@@ -308,7 +308,8 @@ describe('payload builders (golden)', () => {
     const s = buildSampleSummary(500);
     s.actors = Array.from({ length: 20 }, (_, i) => ({ actor: `user${i}@example.com`, count: 1 }));
     s.actorCount = 40;
-    s.tokenNames = Array.from({ length: 60 }, (_, i) => `tok-${i}`);
+    s.tokenNames = Array.from({ length: 50 }, (_, i) => `tok-${i}`);
+    s.tokenNameCount = 60;
     const fields = (formatSlack({ kind: 'summary', summary: s }).blocks[2] as { fields: Array<{ text: string }> }).fields;
     assert.match(fields[0]?.text ?? '', /\n…and 25 more$/, 'actors beyond the 15 shown, out of all 40 (not just the 20 listed)');
     assert.match(fields[1]?.text ?? '', /\n…and 40 more$/);
@@ -435,7 +436,7 @@ describe('payload builders (golden)', () => {
       formatWebhook({ kind: 'summary', summary: s }),
       '{"type":"okta-token-watch.summary","version":1,"id":"otw-summary-1","test":false,"summary":{"id":"otw-summary-1","createdAt":"2026-11-28T12:00:00.000Z",' +
         '"rule":{"id":"okta-api-token-create","name":"Okta API token created","severity":"medium","riskScore":47},"count":3,' +
-        '"actors":[{"actor":"jordan.admin@example.com","count":0},{"actor":"svc-automation@example.com","count":3}],"actorCount":2,"tokenNames":["terraform-ci","backup-job"],' +
+        '"actors":[{"actor":"jordan.admin@example.com","count":0},{"actor":"svc-automation@example.com","count":3}],"actorCount":2,"tokenNames":["terraform-ci","backup-job"],"tokenNameCount":2,' +
         '"firstPublished":"2026-11-28T11:55:00.000Z","lastPublished":"2026-11-28T11:59:00.000Z","alertIds":["otw-a","otw-b","otw-c"],"alertIdsOmitted":0,' +
         '"howToList":"okta-token-watch status --alerts","links":{"apiTokens":"https://example-admin.okta.com/admin/access/api/tokens","systemLog":"https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22\\u0026fromTime=2026-11-28T11%3A55%3A00.000Z"}}}',
     );

@@ -4,6 +4,7 @@ import { after, describe, test } from 'node:test';
 import { FakeClock } from '../src/clock';
 import type { DeliveryConfig } from '../src/config';
 import type { Alert } from '../src/detect/alert';
+import { buildSummary, SUMMARY_BOUNDS } from '../src/detect/summary';
 import { createLogger, type Logger } from '../src/logger';
 import type { EmailConfig } from '../src/notify/config';
 import { Dispatcher, retryDelayMs } from '../src/notify/dispatcher';
@@ -371,6 +372,23 @@ describe('the outbox dispatcher', () => {
     assert.equal(body.summary.count, 120);
     assert.equal(hook.requests[0]?.headers['idempotency-key'], stored.id);
     assert.match(JSON.stringify(slack.requests[0]?.json), /120 more Okta API token creations/);
+  });
+
+  test('when an alert waiting for a summary has lost its event row, then the summary still covers and links it', () => {
+    const { store } = openStore();
+    const now = new FakeClock().now();
+    for (let n = 1; n <= 3; n++) addAlert(store, 7000 + n, ['webhook'], now, true);
+    // Hand-edited database (the sqlite3 shell runs with foreign keys off).
+    store.db.pragma('foreign_keys = OFF');
+    store.db.prepare('DELETE FROM events WHERE uuid = ?').run(uuidFor(7002));
+    store.db.pragma('foreign_keys = ON');
+    const s = store.transaction(() => {
+      const excess = store.excessAwaitingSummary(SUMMARY_BOUNDS)!;
+      return store.insertSummary(buildSummary(excess, now, 'https://acme.okta.com'), null, ['webhook'], now);
+    });
+    assert.equal(s.count, 3);
+    assert.equal(s.alertIds.length, 3);
+    assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM alerts WHERE summary_id IS NULL').get() as { n: number }).n, 0);
   });
 });
 

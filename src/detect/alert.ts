@@ -110,13 +110,15 @@ export interface AlertSummary {
   actors: Array<{ actor: string; count: number }>;
   /** How many distinct actors in all (`actors` may list fewer). */
   actorCount: number;
-  /** Token names, bounded. */
+  /** Distinct token names, in alert order, bounded (50). */
   tokenNames: string[];
+  /** How many distinct token names in all (`tokenNames` may list fewer). */
+  tokenNameCount: number;
   firstPublished: string;
   lastPublished: string;
   /** The first alert ids (at most 1000, MAX_SUMMARY_ALERT_IDS); `count` is the full number. */
   alertIds: string[];
-  /** How many alert ids `alertIds` leaves out (count - alertIds.length); `status --alerts` lists them all. */
+  /** How many alert ids `alertIds` leaves out (count - alertIds.length); `status --alerts --limit N` lists the newest N alerts. */
   alertIdsOmitted: number;
   /** The command that lists these alerts. */
   howToList: string;

@@ -34,6 +34,7 @@ export function buildSummary(excess: ExcessAlerts, now: Date, orgUrl: string): O
     actors: excess.actors.slice(0, MAX_ACTORS).map(({ actor, count }) => ({ actor: text(actor, 200) ?? 'unknown actor', count })),
     actorCount: excess.actorCount,
     tokenNames: excess.tokenNames.slice(0, MAX_TOKEN_NAMES).map((name) => text(String(name), 200) ?? ''),
+    tokenNameCount: excess.tokenNameCount,
     firstPublished,
     lastPublished,
     alertIds,

@@ -17,6 +17,8 @@ export function formatConsole(n: Notification): string {
       firstPublished: s.firstPublished,
       lastPublished: s.lastPublished,
       actors: s.actors,
+      actorCount: s.actorCount,
+      alertIdsOmitted: s.alertIdsOmitted,
       howToList: s.howToList,
     });
   }

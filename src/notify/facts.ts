@@ -152,7 +152,7 @@ export const DEFAULT_RUNBOOK: AlertRule['runbook'] = {
 export function summaryFacts(s: AlertSummary): { actors: Array<{ actor: string; count: number }>; tokenNames: string[]; moreActors: number; moreNames: number } {
   const actors = s.actors.slice(0, 15);
   const tokenNames = s.tokenNames.slice(0, 20);
-  return { actors, tokenNames, moreActors: Math.max(0, (Number.isFinite(s.actorCount) ? s.actorCount : s.actors.length) - actors.length), moreNames: Math.max(0, s.tokenNames.length - tokenNames.length) };
+  return { actors, tokenNames, moreActors: Math.max(0, (Number.isFinite(s.actorCount) ? s.actorCount : s.actors.length) - actors.length), moreNames: Math.max(0, (Number.isFinite(s.tokenNameCount) ? s.tokenNameCount : s.tokenNames.length) - tokenNames.length) };
 }
 
 /** The id a notification is known by (idempotency key, Message-ID). */

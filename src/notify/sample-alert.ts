@@ -103,6 +103,7 @@ export function buildSampleSummary(count = 37, opts: { now?: Date; orgUrl?: stri
     ],
     actorCount: 2,
     tokenNames: ['terraform-ci', 'backup-job'],
+    tokenNameCount: 2,
     firstPublished: new Date(now.getTime() - 300_000).toISOString(),
     lastPublished: new Date(now.getTime() - 60_000).toISOString(),
     alertIds: Array.from({ length: Math.min(count, 1000) }, (_, i) => `otw-sample-${i + 1}`),

@@ -118,6 +118,7 @@ export class SystemLogReader {
         counter.requests++;
         res = await this.http.get(url);
       } catch (err) {
+        if (err instanceof OktaRequestError && err.kind === 'refused-origin') counter.requests--; // never sent
         if (err instanceof OktaRequestError && (err.kind === 'refused-origin' || err.kind === 'auth-setup')) {
           throw new PollError(err.message, err.kind === 'refused-origin' ? 'refused-origin' : 'auth');
         }

@@ -45,6 +45,9 @@ export interface TickRow {
   error: string | null;
 }
 
+/** An alert waiting for a summary: no deliveries of its own and no summary yet. */
+const AWAITING_SUMMARY = `a.summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)`;
+
 /** Who a summary counts an alert against: the actor's login, else id (from the event's columns). */
 const ACTOR_KEY = `COALESCE(e.actor_login, e.actor_id, 'unknown actor')`;
 
@@ -57,6 +60,8 @@ export interface ExcessAlerts {
   actorCount: number;
   /** The first distinct token names, in alert order. */
   tokenNames: string[];
+  /** How many distinct token names there are in all. */
+  tokenNameCount: number;
   firstPublished: string | null;
   lastPublished: string | null;
   /** The first alert ids, in alert order. */
@@ -198,15 +203,14 @@ export class Store {
    */
   excessAwaitingSummary(bounds: { actors: number; tokenNames: number; alertIds: number }): ExcessAlerts | null {
     // Read from the events' columns, not the alerts' JSON: no JSON is parsed, whatever the backlog.
-    const waiting = `alerts a JOIN events e ON e.uuid = a.event_uuid
-      WHERE a.summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)`;
+    const waiting = `alerts a LEFT JOIN events e ON e.uuid = a.event_uuid WHERE ${AWAITING_SUMMARY}`;
     const head = this
       .prepared(
         `SELECT COUNT(*) AS count, MIN(e.published) AS firstPublished, MAX(e.published) AS lastPublished,
-                COUNT(DISTINCT ${ACTOR_KEY}) AS actorCount
+                COUNT(DISTINCT ${ACTOR_KEY}) AS actorCount, COUNT(DISTINCT e.token_name) AS tokenNameCount
            FROM ${waiting}`,
       )
-      .get() as { count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number };
+      .get() as { count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number; tokenNameCount: number };
     if (head.count === 0) return null;
     const actors = this
       .prepared(`SELECT ${ACTOR_KEY} AS actor, COUNT(*) AS count FROM ${waiting} GROUP BY 1 ORDER BY count DESC, actor LIMIT ?`)
@@ -224,6 +228,7 @@ export class Store {
       actors,
       actorCount: head.actorCount,
       tokenNames,
+      tokenNameCount: head.tokenNameCount,
       firstPublished: head.firstPublished,
       lastPublished: head.lastPublished,
       alertIds,
@@ -241,7 +246,7 @@ export class Store {
     const full: AlertSummary = { id: `otw-summary-${id}`, ...summary };
     this.prepared('UPDATE summaries SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
     const linked = this
-      .prepared('UPDATE alerts SET summary_id = ? WHERE summary_id IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)')
+      .prepared(`UPDATE alerts SET summary_id = ? WHERE id IN (SELECT a.id FROM alerts a WHERE ${AWAITING_SUMMARY})`)
       .run(id).changes;
     if (linked !== summary.count) throw new Error(`summary ${full.id} covers ${summary.count} alerts but ${linked} were waiting`);
     this.insertDeliveries({ summaryId: id }, notifiers, now);
