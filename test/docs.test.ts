@@ -31,7 +31,7 @@ describe('documentation stays true', () => {
   test('when .env.example is copied with credentials filled in, then it parses with the documented defaults', () => {
     const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'otw-doc-'));
     const file = path.join(dir, '.env');
-    fs.writeFileSync(file, example.replace(/^OKTA_API_TOKEN=$/m, 'OKTA_API_TOKEN=abcdefgh12345678'));
+    fs.writeFileSync(file, example.replace(/^OKTA_API_TOKEN=$/m, 'OKTA_API_TOKEN=FAKE-okta-api-token-for-tests'));
     const config = parseConfig(loadEnv(file, {}), { requireOkta: true });
     assert.equal(config.poll.schedule, '*/5 * * * *');
     assert.deepEqual(config.notify.enabled, ['console']);

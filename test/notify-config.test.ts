@@ -9,9 +9,9 @@ import { ConsoleNotifier } from '../src/notify/console';
 import { buildNotifiers, defaultRegistry, NotifierRegistry } from '../src/notify/registry';
 import { runCli, tmpDir } from './helpers/harness';
 
-const WEBHOOK_SECRET_URL = 'https://hooks.slack.com/services/T0000/B0000/s3cr3tW3bh00kP4th';
-const BOT = 'xoxb-1234567890-0987654321-SuperSecretBotValue';
-const SMTP_PASSWORD = 'Sm7p-Pa55w0rd-value';
+const WEBHOOK_SECRET_URL = 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKE-webhook-path-for-tests';
+const BOT = 'xoxb-FAKE-bot-token-for-tests';
+const SMTP_PASSWORD = 'FAKE-smtp-password-for-tests';
 
 function notify(env: Env) {
   return parseConfig(env, { requireOkta: false }).notify;
@@ -84,11 +84,11 @@ describe('notifier settings', () => {
     { when: 'SMTP_USER is set without a password', env: { ...SMTP, SMTP_USER: 'otw' }, names: /^SMTP_USER is set but SMTP_PASSWORD is not/ },
     { when: 'EMAIL_TO holds a header injection', env: { ...SMTP, EMAIL_TO: 'a@example.com\r\nBcc: b@example.com' }, names: /^EMAIL_TO is not a comma-separated list/ },
     { when: 'SMTP_URL has a wrong scheme', env: { ...SMTP, SMTP_HOST: undefined, SMTP_URL: `ftp://u:${SMTP_PASSWORD}@mail.example.com` }, names: /^SMTP_URL must start with smtp:\/\//, secret: SMTP_PASSWORD },
-    { when: 'the Slack webhook URL is plain http', env: { SLACK_WEBHOOK_URL: WEBHOOK_SECRET_URL.replace('https', 'http') }, names: /^SLACK_WEBHOOK_URL must be an https:\/\/ URL/, secret: 's3cr3tW3bh00kP4th' },
-    { when: 'the webhook URL is not a URL', env: { WEBHOOK_URL: 'siem.example.com/s3cr3t-path' }, names: /^WEBHOOK_URL is not a valid URL/, secret: 's3cr3t-path' },
+    { when: 'the Slack webhook URL is plain http', env: { SLACK_WEBHOOK_URL: WEBHOOK_SECRET_URL.replace('https', 'http') }, names: /^SLACK_WEBHOOK_URL must be an https:\/\/ URL/, secret: 'FAKE-webhook-path-for-tests' },
+    { when: 'the webhook URL is not a URL', env: { WEBHOOK_URL: 'siem.example.com/FAKE-secret-path' }, names: /^WEBHOOK_URL is not a valid URL/, secret: 'FAKE-secret-path' },
     { when: 'the webhook secret is short', env: { WEBHOOK_URL: 'https://siem.example.com/in', WEBHOOK_SECRET: 'shortsecret' }, names: /^WEBHOOK_SECRET is too short/, secret: 'shortsecret' },
     { when: 'the webhook secret has no URL', env: { WEBHOOK_SECRET: 'x'.repeat(32) }, names: /^WEBHOOK_SECRET is set but WEBHOOK_URL is not/, secret: 'x'.repeat(32) },
-    { when: 'the bot token is not a bot token', env: { SLACK_BOT_TOKEN: 'xoxp-user-token-value-123', SLACK_CHANNEL: 'C1' }, names: /^SLACK_BOT_TOKEN is not a Slack bot token/, secret: 'xoxp-user-token-value-123' },
+    { when: 'the bot token is not a bot token', env: { SLACK_BOT_TOKEN: 'xoxp-FAKE-user-token-for-tests', SLACK_CHANNEL: 'C1' }, names: /^SLACK_BOT_TOKEN is not a Slack bot token/, secret: 'xoxp-FAKE-user-token-for-tests' },
     { when: 'the bot token has no channel', env: { SLACK_BOT_TOKEN: BOT }, names: /^SLACK_BOT_TOKEN is set but SLACK_CHANNEL is not/, secret: BOT },
     { when: 'SLACK_API_URL points at another host', env: { SLACK_BOT_TOKEN: BOT, SLACK_CHANNEL: 'C1', SLACK_API_URL: 'https://evil.example/api' }, names: /^SLACK_API_URL may only point at https:\/\/slack\.com\/api or a loopback test server/, secret: BOT },
     { when: 'both Slack webhook and bot are set', env: { SLACK_WEBHOOK_URL: WEBHOOK_SECRET_URL, SLACK_BOT_TOKEN: BOT, SLACK_CHANNEL: 'C1' }, names: /^SLACK_WEBHOOK_URL and SLACK_BOT_TOKEN\/SLACK_CHANNEL are both set/, secret: BOT },
@@ -99,7 +99,7 @@ describe('notifier settings', () => {
       const p = problems(c.env);
       assert.ok(p.some((x) => c.names.test(x)), `got: ${p.join(' | ')}`);
       for (const x of p) {
-        assert.ok(!x.includes('s3cr3tW3bh00kP4th') && !x.includes(BOT) && !x.includes(SMTP_PASSWORD), `secret in: ${x}`);
+        assert.ok(!x.includes('FAKE-webhook-path-for-tests') && !x.includes(BOT) && !x.includes(SMTP_PASSWORD), `secret in: ${x}`);
         if (c.secret) assert.ok(!x.includes(c.secret), `value in: ${x}`);
       }
     });

@@ -32,7 +32,7 @@ async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
 }
 
 const alert = buildSampleAlert();
-const BOT_TOKEN = 'xoxb-1111111111-2222222222-abcdefABCDEF';
+const BOT_TOKEN = 'xoxb-FAKE-transport-bot-token';
 
 describe('Slack transport', () => {
   test('when the webhook accepts the message, then one JSON Block Kit POST arrives', async () => {

@@ -64,7 +64,7 @@ describe('the SQLite store', () => {
 });
 
 describe('settings', () => {
-  const base = { OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: 'abcdefgh12345678' };
+  const base = { OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: 'FAKE-okta-api-token-for-tests' };
 
   test('when only the required settings are given, then every default applies', () => {
     const c = parseConfig(base, { requireOkta: true });
@@ -76,7 +76,7 @@ describe('settings', () => {
     assert.equal(c.okta!.orgUrl, 'https://example.okta.com');
     assert.equal(c.okta!.pageLimit, 1000);
     assert.deepEqual(c.notify.enabled, ['console']);
-    assert.ok(c.secrets.includes('abcdefgh12345678'));
+    assert.ok(c.secrets.includes('FAKE-okta-api-token-for-tests'));
   });
 
   for (const [value, ok] of [
@@ -102,7 +102,7 @@ describe('settings', () => {
 
   test('when the token carries the SSWS prefix, then the error says to drop it without echoing the token', () => {
     assert.throws(
-      () => parseConfig({ ...base, OKTA_API_TOKEN: 'SSWS abcdefgh12345678' }, { requireOkta: true }),
+      () => parseConfig({ ...base, OKTA_API_TOKEN: 'SSWS FAKE-okta-api-token-for-tests' }, { requireOkta: true }),
       (e: unknown) => e instanceof ConfigError && /without the "SSWS " prefix/.test(e.message) && !e.message.includes('abcdefgh'),
     );
   });
