@@ -95,6 +95,19 @@ function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)]!;
 }
 
+/** Calls fn with each complete line the stream writes. */
+function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let buf = '';
+  stream.on('data', (c: Buffer) => {
+    buf += c.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      fn(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+}
+
 /** Resolves after ms, or at once when the signal aborts. */
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> => systemClock.sleep(ms, signal);
 
@@ -171,29 +184,13 @@ class Supervisor {
     this.generations.push(g);
     this.child = child;
     this.current = g;
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      let i: number;
-      while ((i = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, i);
-        out = out.slice(i + 1);
-        this.onStdout(line, g);
-      }
-    });
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      let i: number;
-      while ((i = err.indexOf('\n')) >= 0) {
-        const line = err.slice(0, i);
-        err = err.slice(i + 1);
-        this.log.write(`[gen ${g.g}] ${line}\n`);
-        // Logged once the signal handlers are in place (src/cli.ts installs them before start()).
-        if (line.includes('"message":"okta-token-watch started"')) g.ready = true;
-        g.stderrTail.push(line);
-        if (g.stderrTail.length > 20) g.stderrTail.shift();
-      }
+    onLines(child.stdout!, (line) => this.onStdout(line, g));
+    onLines(child.stderr!, (line) => {
+      this.log.write(`[gen ${g.g}] ${line}\n`);
+      // Logged once the signal handlers are in place (src/cli.ts installs them before start()).
+      if (line.includes('"message":"okta-token-watch started"')) g.ready = true;
+      g.stderrTail.push(line);
+      if (g.stderrTail.length > 20) g.stderrTail.shift();
     });
     this.exited = new Promise<void>((resolve) => {
       child.on('exit', (code, signal) => {

@@ -1,6 +1,5 @@
 import type { App } from './app';
 import { formatDuration, parseDuration } from './duration';
-import { COLLECT_AFTER_EVENTS, collectGarbage } from './memory';
 import type { OktaLogEvent } from './okta/log-event';
 import { buildLogUrl, PollError } from './okta/system-log';
 import { commitPage, summarizeExcess } from './poll-cycle';
@@ -70,10 +69,8 @@ export async function runBackfill(
   try {
     let url: string | null = buildLogUrl(app.config.okta!.orgUrl, { filter: detector.filter, since, until: opts.until, limit: 1000 });
     let alerts = 0;
-    let largePageDone = false;
     while (url !== null) {
       if (opts.signal?.aborted) throw new Error('backfill interrupted; run it again to finish (already stored events are skipped)');
-      if (largePageDone && !opts.dryRun) collectGarbage(); // see src/memory.ts
       const page = await app.reader!.fetchPage(url, opts.signal);
       result.pages++;
       result.requests += page.requests;
@@ -101,7 +98,6 @@ export async function runBackfill(
       opts.onProgress?.({ pages: result.pages, events: result.events, newAlerts: result.newAlerts, elapsedMs: clock.now().getTime() - started.getTime() });
       // A bounded query ends with an empty page or a page without a next link.
       url = page.events.length > 0 ? page.nextUrl : null;
-      largePageDone = page.events.length >= COLLECT_AFTER_EVENTS;
     }
     if (!opts.dryRun) summarizeExcess({ ...app, notifiers }, tickId);
     result.ok = true;

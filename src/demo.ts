@@ -5,9 +5,9 @@ import { Writable } from 'node:stream';
 import { createApp, tickDepsFor } from './app';
 import { parseConfig, type Env } from './config';
 import type { Alert } from './detect/alert';
-import { HISTORY_COUNT_CAP } from './detect/history';
 import { createLogger } from './logger';
 import { formatEmail } from './notify/email';
+import { historyCount } from './notify/facts';
 import { plainText } from './notify/sanitize';
 import { formatSlack } from './notify/slack';
 import { runTick, type TickResult } from './poll-cycle';
@@ -96,9 +96,8 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
         const facts: string[] = [];
         if (a.history.firstFromCountry) facts.push('first token from this country for this actor');
         if (a.history.firstFromAsn) facts.push('first from this network (ASN)');
-        const count = (n: number): string => (n >= HISTORY_COUNT_CAP ? `${HISTORY_COUNT_CAP} or more` : String(n));
-        if (a.history.burstSameHour > 0) facts.push(`${count(a.history.burstSameHour)} other token creation(s) within an hour`);
-        facts.push(`${count(a.history.actorTokensLast90d)} earlier token(s) by this actor in 90 days`);
+        if (a.history.burstSameHour > 0) facts.push(`${historyCount(a.history.burstSameHour)} other token creation(s) within an hour`);
+        facts.push(`${historyCount(a.history.actorTokensLast90d)} earlier token(s) by this actor in 90 days`);
         print(`    history ${facts.join('; ')}`);
       }
       const note = notes.get(a.event.uuid);

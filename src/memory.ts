@@ -2,7 +2,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /**
- * Pages of this many events or more are followed by a full garbage collection.
+ * Pages of this many events or more are followed by a full garbage collection (by SystemLogReader,
+ * before it reads the next page).
  *
  * A page of 1,000 events leaves about 10 MB of garbage (the response body, parsed events, alert
  * JSON), and everything a page allocates survives the young generation while the page is processed,

@@ -5,7 +5,6 @@ import type { Detector } from './detect/detector';
 import { SUMMARY_BOUNDS } from './detect/summary';
 import type { Logger } from './logger';
 import { redact } from './logger';
-import { COLLECT_AFTER_EVENTS, collectGarbage } from './memory';
 import type { OktaLogEvent } from './okta/log-event';
 import { buildLogUrl, PollError, type SystemLogReader } from './okta/system-log';
 import type { Store } from './store/store';
@@ -95,10 +94,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     }
 
     let alertsThisTick = 0;
-    let largePageDone = false;
     for (;;) {
-      // Here the previous page's objects are unreachable: let a large one go before the next read.
-      if (largePageDone) collectGarbage();
       let page;
       try {
         page = await reader.fetchPage(url, deps.signal);
@@ -140,7 +136,6 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       result.newAlerts += committed.newAlerts;
       result.suppressed += committed.suppressed;
       deps.afterPageCommit?.(result.pages);
-      largePageDone = page.events.length >= COLLECT_AFTER_EVENTS;
 
       if (page.events.length === 0) break;
       if (page.nextUrl === null) {

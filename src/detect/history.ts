@@ -22,7 +22,7 @@ export const HISTORY_COUNT_CAP = 100;
 export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory | null {
   const published = Date.parse(typeof event.published === 'string' ? event.published : '');
   if (!Number.isFinite(published)) return null;
-    const at = new Date(published).toISOString();
+  const at = new Date(published).toISOString();
   const uuid = String(event.uuid);
 
   // The actor as the store keys it: by id, or by login (case-insensitive) when the id is missing.

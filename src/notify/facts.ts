@@ -75,6 +75,11 @@ export function alertFacts(a: Alert): Fact[] {
 /** Renders one data value inside one of our sentences (escaping it for the output format). */
 export type ValueRenderer = (value: string) => string;
 
+/** A history count as words: the store's queries stop counting at HISTORY_COUNT_CAP, which reads "N or more". */
+export function historyCount(n: number): string {
+  return n >= HISTORY_COUNT_CAP ? `${HISTORY_COUNT_CAP} or more` : String(n);
+}
+
 /**
  * The "first seen" facts from the local history, as sentences of fixed words; data values go
  * through `v`. Empty when there is no history.
@@ -83,8 +88,7 @@ export function historyLines(a: Alert, v: ValueRenderer): string[] {
   const h = a.history;
   if (!h) return [];
   const n = (x: unknown): number => Math.max(0, Math.floor(Number(x) || 0));
-  // The store's queries stop counting at HISTORY_COUNT_CAP: the cap reads "N or more".
-  const count = (x: unknown): string => (n(x) >= HISTORY_COUNT_CAP ? `${HISTORY_COUNT_CAP} or more` : String(n(x)));
+  const count = (x: unknown): string => historyCount(n(x));
   const out: string[] = [];
   if (n(h.actorTokensLast90d) === 0) out.push('First API token this actor created in the last 90 days.');
   else out.push(`This actor created ${count(h.actorTokensLast90d)} other API token(s) in the last 90 days.`);

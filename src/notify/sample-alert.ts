@@ -1,5 +1,6 @@
 import { apiTokensLink, systemLogLink, userLink } from '../detect/admin-links';
 import type { Alert, AlertSummary } from '../detect/alert';
+import { HOW_TO_LIST, MAX_SUMMARY_ALERT_IDS } from '../detect/summary';
 import { DEFAULT_RUNBOOK } from './facts';
 
 /** Options for the sample: everything has a realistic default. */
@@ -106,9 +107,9 @@ export function buildSampleSummary(count = 37, opts: { now?: Date; orgUrl?: stri
     tokenNameCount: 2,
     firstPublished: new Date(now.getTime() - 300_000).toISOString(),
     lastPublished: new Date(now.getTime() - 60_000).toISOString(),
-    alertIds: Array.from({ length: Math.min(count, 1000) }, (_, i) => `otw-sample-${i + 1}`),
-    alertIdsOmitted: Math.max(0, count - 1000),
-    howToList: 'okta-token-watch status --alerts',
+    alertIds: Array.from({ length: Math.min(count, MAX_SUMMARY_ALERT_IDS) }, (_, i) => `otw-sample-${i + 1}`),
+    alertIdsOmitted: Math.max(0, count - MAX_SUMMARY_ALERT_IDS),
+    howToList: HOW_TO_LIST,
     links: { apiTokens: apiTokensLink(org), systemLog: systemLogLink(org, 'eventType eq "system.api_token.create"', { from: new Date(now.getTime() - 300_000) }) },
   };
 }

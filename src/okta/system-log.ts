@@ -2,6 +2,7 @@ import type { Clock } from '../clock';
 import type { OktaConfig } from '../config';
 import { formatDuration } from '../duration';
 import type { Logger } from '../logger';
+import { COLLECT_AFTER_EVENTS, collectGarbage } from '../memory';
 import { OktaRequestError, oktaErrorOf, type OktaHttp, type OktaResponse } from './http';
 import { findLink } from './links';
 import { isLogEvent, type OktaLogEvent } from './log-event';
@@ -85,6 +86,7 @@ const BACKOFF_CAP_MS = 30_000;
  */
 export class SystemLogReader {
   private lastRateLimit: RateLimit | null = null;
+  private lastPageEvents = 0;
 
   constructor(
     private readonly http: OktaHttp,
@@ -99,9 +101,15 @@ export class SystemLogReader {
   }
 
   async fetchPage(url: string, signal?: AbortSignal): Promise<LogPage> {
+    // Every caller (tick, backfill) is done with the previous page when it asks for the next one:
+    // after a large page, its garbage goes now (see src/memory.ts).
+    if (this.lastPageEvents >= COLLECT_AFTER_EVENTS) collectGarbage();
+    this.lastPageEvents = 0;
     const counter = { requests: 0 };
     try {
-      return await this.readPage(url, counter, signal);
+      const page = await this.readPage(url, counter, signal);
+      this.lastPageEvents = page.events.length;
+      return page;
     } catch (err) {
       // A failed page still cost requests (and rate limit): the tick records them.
       if (err instanceof PollError) err.requests = counter.requests;
@@ -115,13 +123,14 @@ export class SystemLogReader {
       await this.waitForHeadroom(signal);
       let res: OktaResponse;
       try {
-        counter.requests++;
         res = await this.http.get(url);
+        counter.requests++;
       } catch (err) {
-        if (err instanceof OktaRequestError && err.kind === 'refused-origin') counter.requests--; // never sent
+        // Refused before sending (another origin, or no access token): not a System Log request.
         if (err instanceof OktaRequestError && (err.kind === 'refused-origin' || err.kind === 'auth-setup')) {
           throw new PollError(err.message, err.kind === 'refused-origin' ? 'refused-origin' : 'auth');
         }
+        counter.requests++;
         failures++;
         const reason = err instanceof Error ? err.message : String(err);
         await this.backoffOrFail(failures, reason, signal);
