@@ -564,7 +564,7 @@ describe('what the Slack alert tells the analyst (item 13)', () => {
     );
     assert.equal(
       young('2026-11-28T11:00:00.000Z'),
-      '*What this database has seen*\n• History covers only the last less than a day (since `2026-11-28T11:00:00.000Z`), so first-seen facts are left out until it covers 90 days.',
+      '*What this database has seen*\n• History covers less than a day (since `2026-11-28T11:00:00.000Z`), so first-seen facts are left out until it covers 90 days.',
     );
   });
 

@@ -93,8 +93,8 @@ export function historyDays(a: Pick<Alert, 'history'> & { event?: Pick<Alert['ev
   return Math.max(0, Math.floor((published - since) / DAY_MS));
 }
 
-function daysText(n: number): string {
-  return n === 0 ? 'less than a day' : n === 1 ? '1 day' : `${n} days`;
+function historySpan(days: number): string {
+  return days === 0 ? 'less than a day' : `only the last ${days === 1 ? '1 day' : `${days} days`}`;
 }
 
 /**
@@ -113,7 +113,7 @@ export function historyLines(a: Pick<Alert, 'history'> & { event?: Pick<Alert['e
   const days = historyDays(a);
   const out: string[] = [];
   if (days !== null && days < HISTORY_WINDOW_DAYS) {
-    out.push(`History covers only the last ${daysText(days)} (since ${v(String(h.since))}), so first-seen facts are left out until it covers ${HISTORY_WINDOW_DAYS} days.`);
+    out.push(`History covers ${historySpan(days)} (since ${v(String(h.since))}), so first-seen facts are left out until it covers ${HISTORY_WINDOW_DAYS} days.`);
     if (n(h.actorTokensLast90d) > 0) out.push(`This actor made ${count(h.actorTokensLast90d)} other API token creation attempt(s) in that time.`);
     if (n(h.burstSameHour) > 0) out.push(`${count(h.burstSameHour)} other token creation(s) within an hour of this one.`);
     return out;
