@@ -47,6 +47,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const metrics = new Metrics(store, () => clock.now());
   const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(config.okta, (status) => metrics.observeOktaResponse(status)) : null);
   const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
+  if (reader) metrics.watchRateLimit(() => reader.rateLimit);
   const detector = createDetector(config.detect, { orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid', okta, logger, clock });
   const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout });
   const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);

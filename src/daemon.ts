@@ -56,6 +56,7 @@ export class Daemon {
       db: app.config.store.dbPath,
     });
     this.task = cron.schedule(app.config.poll.schedule, () => this.tick(), { noOverlap: true, name: 'okta-token-watch-poll' });
+    app.metrics.watchPollInterval(() => this.intervalMs() / 1000);
     if (app.config.health) {
       this.health = await startHealthServer(
         app.config.health,

@@ -100,12 +100,13 @@ describe('buildAlert', () => {
       },
       via: { kind: 'admin-console', requestUri: '/api/internal/tokens' },
       createdByTokenId: null,
+      originalPrincipal: null,
       network: { connection: 'ANYWHERE', includedZones: [], excludedZones: [] },
       links: {
         event: `https://acme-admin.okta.com/report/system_log_2?search=${e.uuid}&fromTime=2026-11-27T11%3A58%3A12.345Z&toTime=2026-11-29T11%3A58%3A12.345Z`,
         actor: 'https://acme-admin.okta.com/admin/user/profile/view/00u1a2b3c4d5e6f7g8h9',
         apiTokens: 'https://acme-admin.okta.com/admin/access/api/tokens',
-        tokenActivity: `https://acme-admin.okta.com/report/system_log_2?search=transaction.detail.requestApiTokenId+eq+%22${(e.target as Array<{ id: string }>)[0]!.id}%22&fromTime=2026-11-28T11%3A58%3A12.345Z`,
+        tokenActivity: `https://acme-admin.okta.com/report/system_log_2?search=transaction.detail.requestApiTokenId%20eq%20%22${(e.target as Array<{ id: string }>)[0]!.id}%22&fromTime=2026-11-28T11%3A58%3A12.345Z`,
       },
       history: { actorTokensLast90d: 2, firstFromCountry: true, firstFromAsn: false, burstSameHour: 0, since: '2026-09-01T00:00:00.000Z' },
       tokenState: { status: 'skipped', reason: 'the token lookup did not run for this event' },
@@ -192,6 +193,43 @@ describe('buildAlert', () => {
   });
 });
 
+describe('links and impersonation', () => {
+  test('when the token has an id, then the activity link searches the System Log for requestApiTokenId equal to it, with spaces as %20', () => {
+    const alert = buildAlert(adminConsoleToken, ctx);
+    const link = alert.links.tokenActivity!;
+    assert.equal(
+      link,
+      'https://acme-admin.okta.com/report/system_log_2?search=transaction.detail.requestApiTokenId%20eq%20%2200Tabc123DEF456ghi78%22&fromTime=2026-11-28T11%3A58%3A12.345Z',
+    );
+    // Any decoder (form or plain percent-decoding) reads back the exact filter expression.
+    assert.equal(new URL(link).searchParams.get('search'), 'transaction.detail.requestApiTokenId eq "00Tabc123DEF456ghi78"');
+    assert.equal(decodeURIComponent(new URL(link).search), '?search=transaction.detail.requestApiTokenId eq "00Tabc123DEF456ghi78"&fromTime=2026-11-28T11:58:12.345Z');
+  });
+
+  test('when Okta records the original principal as an object, then the alert names the real person', () => {
+    const e = makeEvent({ debugContext: { debugData: { originalPrincipal: { id: '00uSupport000000001', type: 'User', alternateId: 'helper@support.example', displayName: 'Support Person' } } } });
+    assert.deepEqual(buildAlert(e, ctx).originalPrincipal, { id: '00uSupport000000001', type: 'User', login: 'helper@support.example', displayName: 'Support Person' });
+  });
+
+  test('when the original principal is JSON text, a bare id or a bare login, then it is read; a hostile id is dropped, text is bounded', () => {
+    const of = (v: unknown) => buildAlert(makeEvent({ debugContext: { debugData: { originalPrincipal: v } } }), ctx).originalPrincipal;
+    assert.deepEqual(of('{"id":"00uAbc","alternateId":"x@example.com"}'), { id: '00uAbc', type: null, login: 'x@example.com', displayName: null });
+    assert.deepEqual(of('00uBare0000000000001'), { id: '00uBare0000000000001', type: null, login: null, displayName: null });
+    assert.deepEqual(of('someone@example.com'), { id: null, type: null, login: 'someone@example.com', displayName: null });
+    const hostile = of({ id: '00u" or 1 eq 1 <x>', alternateId: '<!channel>'.repeat(1000), displayName: { nested: true } })!;
+    assert.equal(hostile.id, null, 'an id that is not an id is not kept');
+    assert.equal(hostile.displayName, null);
+    assert.equal(hostile.login!.length, 300);
+    for (const nothing of [null, '', '   ', [], {}, { id: 7 }]) assert.equal(of(nothing), null, JSON.stringify(nothing));
+  });
+
+  test('when the original principal is the actor itself, then it is not reported as an impersonation', () => {
+    const self = (v: unknown) => buildAlert(makeEvent({ debugContext: { debugData: { originalPrincipal: v } } }), ctx).originalPrincipal;
+    assert.equal(self({ id: '00u1a2b3c4d5e6f7g8h9', alternateId: 'dana.admin@example.com' }), null);
+    assert.equal(self('DANA.ADMIN@example.com'), null);
+  });
+});
+
 describe('network restriction parsing', () => {
   test('when debugData nests the network as JSON text, then connection and zones are read from it', () => {
     const n = networkRestriction({ network: '{"connection":"ZONE","include":["nzoA"],"exclude":"nzoB,nzoC"}' });
@@ -239,7 +277,7 @@ describe('buildSummary', () => {
     assert.deepEqual(s.alertIds, alerts.map((a) => a.id));
     assert.equal(s.howToList, 'okta-token-watch status --alerts');
     assert.equal(s.links.apiTokens, 'https://acme-admin.okta.com/admin/access/api/tokens');
-    assert.ok(s.links.systemLog.startsWith('https://acme-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22'));
+    assert.ok(s.links.systemLog.startsWith('https://acme-admin.okta.com/report/system_log_2?search=eventType%20eq%20%22system.api_token.create%22'));
     assert.equal(s.rule.riskScore, 47);
   });
 

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Alert, Notification } from '../src/detect/alert';
+import { buildAlert, type BuildAlertContext } from '../src/detect/build-alert';
+import { RULE } from '../src/detect/rule';
+import type { OktaLogEvent } from '../src/okta/log-event';
 import { emailSubject, formatEmail } from '../src/notify/email';
 import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
-import { bound, defang, escapeHtml, plainText, safeJson, slackCode, visible } from '../src/notify/sanitize';
-import { formatSlack, SLACK_LIMITS } from '../src/notify/slack';
+import { bound, defang, escapeHtml, fitMrkdwn, plainText, safeJson, slackCode, visible } from '../src/notify/sanitize';
+import { formatSlack, SLACK_LIMITS, type SlackMessage } from '../src/notify/slack';
 import { formatWebhook } from '../src/notify/webhook';
+import { makeEvent } from './fixtures/events';
 
 const sample = (): Alert => buildSampleAlert();
 
@@ -30,6 +34,8 @@ function hostileAlert(s: string): Alert {
   a.event.displayMessage = s;
   a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
   a.createdByTokenId = s;
+  a.originalPrincipal = { id: s, type: s, login: s, displayName: s };
+  a.network = { connection: s, includedZones: [s], excludedZones: [s] };
   a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
   return a;
 }
@@ -50,7 +56,9 @@ const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u3164]/u;
 const KNOWN_LINKS = new Set([
   'https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
   'https://example-admin.okta.com/admin/access/api/tokens',
-  'https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z',
+  'https://example-admin.okta.com/admin/user/profile/view/00u1a2b3c4D5E6F7g8h9',
+  'https://example-admin.okta.com/report/system_log_2?search=transaction.detail.requestApiTokenId%20eq%20%2200Tb1x2y3z4A5B6C7d8%22&fromTime=2026-11-28T11%3A58%3A30.000Z',
+  'https://example-admin.okta.com/report/system_log_2?search=eventType%20eq%20%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z',
 ]);
 
 /** Every text object in a Slack message, with its kind and where it sits. */
@@ -68,7 +76,7 @@ function slackTexts(m: ReturnType<typeof formatSlack>): Array<{ type: string; te
   return out;
 }
 
-function assertSlackHarmless(n: Notification, label: string): void {
+function assertSlackHarmless(n: Notification, label: string, known: Set<string> = KNOWN_LINKS): void {
   const m = formatSlack(n);
   assert.ok(m.blocks.length <= SLACK_LIMITS.blocks);
   for (const t of slackTexts(m)) {
@@ -92,7 +100,7 @@ function assertSlackHarmless(n: Notification, label: string): void {
     }
   }
   const urls = JSON.stringify(m.blocks).match(/"url":"[^"]*"/g) ?? [];
-  for (const u of urls) assert.ok(KNOWN_LINKS.has(JSON.parse(`{${u}}`).url as string), `${label}: unexpected button URL ${u}`);
+  for (const u of urls) assert.ok(known.has(JSON.parse(`{${u}}`).url as string), `${label}: unexpected button URL ${u}`);
   for (const b of m.blocks) if (Array.isArray(b.fields)) assert.ok(b.fields.length <= SLACK_LIMITS.fields);
 }
 
@@ -149,7 +157,7 @@ describe('hostile text from Okta events', () => {
   test('when a token is named like a Slack broadcast link, then the Slack text shows it escaped inside code', () => {
     const a = sample();
     a.token = { id: '00T1', name: HOSTILE.slackMarkup! };
-    const fields = (formatSlack({ kind: 'alert', alert: a }).blocks[2] as { fields: Array<{ text: string }> }).fields;
+    const fields = (formatSlack({ kind: 'alert', alert: a }).blocks.find((b) => Array.isArray(b.fields)) as { fields: Array<{ text: string }> }).fields;
     assert.equal(fields[1]?.text, '*Token name*\n`&lt;!channel&gt; click &lt;https[:]//evil.example|okta.com&gt;`');
   });
 
@@ -165,6 +173,11 @@ describe('hostile text from Okta events', () => {
     assert.equal(plainText('x'.repeat(300)).length, 256);
     assert.equal(plainText(null), '-');
     assert.equal(plainText('   '), '-');
+  });
+
+  test('when mrkdwn is cut at the limit next to an emoji or an entity, then neither is split', () => {
+    assert.equal(fitMrkdwn('a'.repeat(8) + '😀x', 10), 'a'.repeat(8) + '…');
+    assert.equal(fitMrkdwn('a'.repeat(7) + '&amp;x', 10), 'a'.repeat(7) + '…');
   });
 
   test('when text carries URLs, then the schemes are defanged', () => {
@@ -189,13 +202,16 @@ describe('payload builders (golden)', () => {
   test('when the sample alert is formatted for Slack, then the Block Kit message is exactly as written here', () => {
     const m = formatSlack({ kind: 'alert', alert: sample() });
     const field = (label: string, value: string): Record<string, unknown> => ({ type: 'mrkdwn', text: `*${label}*\n\`${value}\``, verbatim: true });
+    const section = (text: string): Record<string, unknown> => ({ type: 'section', text: { type: 'mrkdwn', text, verbatim: true } });
+    const button = (text: string, url: string, action_id: string): Record<string, unknown> => ({ type: 'button', text: { type: 'plain_text', text, emoji: false }, url, action_id });
     assert.deepEqual(m, {
       text: 'medium: Okta API token created: `terraform-ci` by `jordan.admin@example.com`',
       unfurl_links: false,
       unfurl_media: false,
       blocks: [
         { type: 'header', text: { type: 'plain_text', text: 'MEDIUM: Okta API token created', emoji: false } },
-        { type: 'section', text: { type: 'mrkdwn', text: '`jordan.admin@example.com` created API token `terraform-ci` in Okta.', verbatim: true } },
+        section('`jordan.admin@example.com` created API token `terraform-ci` in Okta.'),
+        section(':warning: No network restriction: the token works from any IP address (network connection `ANYWHERE`, from the token lookup).'),
         {
           type: 'section',
           fields: [
@@ -210,44 +226,45 @@ describe('payload builders (golden)', () => {
             field('Created via', 'Admin Console'),
           ],
         },
-        {
-          type: 'section',
-          text: {
-            type: 'mrkdwn',
-            text: '*User agent*\n`Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15`',
-            verbatim: true,
-          },
-        },
-        {
-          type: 'section',
-          text: {
-            type: 'mrkdwn',
-            text:
-              '*What this database has seen*\n' +
-              '• First API token this actor created in the last 90 days.\n' +
-              '• First token creation by this actor from this country.\n' +
-              '• First token creation by this actor from this network (ASN).\n' +
-              '• History covers what this database has seen since `2026-09-01T00:00:00.000Z`.',
-            verbatim: true,
-          },
-        },
-        {
-          type: 'section',
-          text: { type: 'mrkdwn', text: '*Token now*\nThe token is active, expires `2026-12-28T11:58:30.000Z`, network: `ANYWHERE` (checked `2026-11-28T12:00:00.000Z`).', verbatim: true },
-        },
+        section('*User agent*\n`Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15`'),
+        // The sample's history starts 88 days before the event: too short for "first seen" facts.
+        section(
+          '*What this database has seen*\n' +
+            '• History covers only the last 88 days (since `2026-09-01T00:00:00.000Z`), so first-seen facts are left out until it covers 90 days.',
+        ),
+        section('*Token now*\nThe token is active, expires `2026-12-28T11:58:30.000Z`, network: `ANYWHERE` (checked `2026-11-28T12:00:00.000Z`).'),
         {
           type: 'actions',
           elements: [
-            {
-              type: 'button',
-              text: { type: 'plain_text', text: 'Open the event in Okta', emoji: false },
-              url: 'https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
-              action_id: 'otw_open_event',
-            },
-            { type: 'button', text: { type: 'plain_text', text: 'API tokens page', emoji: false }, url: 'https://example-admin.okta.com/admin/access/api/tokens', action_id: 'otw_open_api_tokens' },
+            button(
+              'Open the event in Okta',
+              'https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
+              'otw_open_event',
+            ),
+            button('Actor in Okta', 'https://example-admin.okta.com/admin/user/profile/view/00u1a2b3c4D5E6F7g8h9', 'otw_open_actor'),
+            button(
+              'What the token did (System Log)',
+              'https://example-admin.okta.com/report/system_log_2?search=transaction.detail.requestApiTokenId%20eq%20%2200Tb1x2y3z4A5B6C7d8%22&fromTime=2026-11-28T11%3A58%3A30.000Z',
+              'otw_token_activity',
+            ),
+            button('API tokens page (revoke)', 'https://example-admin.okta.com/admin/access/api/tokens', 'otw_open_api_tokens'),
           ],
         },
-        { type: 'context', elements: [{ type: 'mrkdwn', text: 'Okta API token created · risk 47 · alert `otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47`', verbatim: true }] },
+        section(
+          '*What to do first*\n' +
+            '1. If nobody can explain the token, revoke it now (Security &gt; API &gt; Tokens).\n' +
+            '2. Review everything the token did since it was created.\n' +
+            '3. Reset the credentials of the accounts involved and enforce MFA on them.\n' +
+            '4. Tell the security team; escalate if the compromise looks wider than one account.\n' +
+            '5. Restrict who may create API tokens to the admins who need to.',
+        ),
+        {
+          type: 'context',
+          elements: [
+            { type: 'mrkdwn', text: 'Okta API token created · risk 47 · alert `otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47`', verbatim: true },
+            { type: 'mrkdwn', text: 'MITRE ATT&amp;CK TA0003 · T1136 · T1098 · T1098.001', verbatim: true },
+          ],
+        },
       ],
     });
   });
@@ -264,8 +281,13 @@ describe('payload builders (golden)', () => {
       (m.blocks[1] as { text: { text: string } }).text.text,
       '*This is a test notification from okta-token-watch.*\n`jordan.admin@example.com` tried to create API token `terraform-ci` in Okta.',
     );
-    assert.deepEqual((m.blocks[2] as { fields: Array<{ text: string }> }).fields[3], { type: 'mrkdwn', text: '*Outcome*\n`FAILURE: INSUFFICIENT_PERMISSIONS`', verbatim: true });
-    assert.deepEqual(m.blocks.map((b) => b.type), ['header', 'section', 'section', 'section', 'actions', 'context']);
+    // Without a lookup, the event's own networkConnection is what is known.
+    assert.equal(
+      (m.blocks[2] as { text: { text: string } }).text.text,
+      ':warning: No network restriction: the token works from any IP address (network connection `ANYWHERE`, from the event).',
+    );
+    assert.deepEqual((m.blocks[3] as { fields: Array<{ text: string }> }).fields[3], { type: 'mrkdwn', text: '*Outcome*\n`FAILURE: INSUFFICIENT_PERMISSIONS`', verbatim: true });
+    assert.deepEqual(m.blocks.map((b) => b.type), ['header', 'section', 'section', 'section', 'section', 'actions', 'section', 'context']);
   });
 
   test('when a summary is formatted for Slack, then it shows the count, actors, names, time range and how to list them', () => {
@@ -296,7 +318,7 @@ describe('payload builders (golden)', () => {
           type: 'actions',
           elements: [
             { type: 'button', text: { type: 'plain_text', text: 'API tokens page', emoji: false }, url: 'https://example-admin.okta.com/admin/access/api/tokens', action_id: 'otw_open_api_tokens' },
-            { type: 'button', text: { type: 'plain_text', text: 'System Log', emoji: false }, url: 'https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z', action_id: 'otw_open_system_log' },
+            { type: 'button', text: { type: 'plain_text', text: 'System Log', emoji: false }, url: 'https://example-admin.okta.com/report/system_log_2?search=eventType%20eq%20%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z', action_id: 'otw_open_system_log' },
           ],
         },
         { type: 'context', elements: [{ type: 'mrkdwn', text: 'Okta API token created · summary `otw-summary-1`', verbatim: true }] },
@@ -327,6 +349,8 @@ describe('payload builders (golden)', () => {
         '',
         'MEDIUM: Okta API token created',
         '',
+        '! No network restriction: the token works from any IP address (network connection ANYWHERE, from the token lookup).',
+        '',
         'Actor: Jordan Admin (jordan.admin@example.com)',
         'Actor id: 00u1a2b3c4D5E6F7g8h9',
         'Token name: terraform-ci',
@@ -340,16 +364,15 @@ describe('payload builders (golden)', () => {
         'User agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
         '',
         'What this database has seen:',
-        '  - First API token this actor created in the last 90 days.',
-        '  - First token creation by this actor from this country.',
-        '  - First token creation by this actor from this network (ASN).',
-        '  - History covers what this database has seen since 2026-09-01T00:00:00.000Z.',
+        '  - History covers only the last 88 days (since 2026-09-01T00:00:00.000Z), so first-seen facts are left out until it covers 90 days.',
         '',
         'Token now: The token is active, expires 2026-12-28T11:58:30.000Z, network: ANYWHERE (checked 2026-11-28T12:00:00.000Z).',
         '',
         'Links:',
         '  Open the event in Okta: https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
-        '  API tokens page: https://example-admin.okta.com/admin/access/api/tokens',
+        '  Actor in Okta: https://example-admin.okta.com/admin/user/profile/view/00u1a2b3c4D5E6F7g8h9',
+        '  What the token did (System Log): https://example-admin.okta.com/report/system_log_2?search=transaction.detail.requestApiTokenId%20eq%20%2200Tb1x2y3z4A5B6C7d8%22&fromTime=2026-11-28T11%3A58%3A30.000Z',
+        '  API tokens page (revoke): https://example-admin.okta.com/admin/access/api/tokens',
         '',
         'Triage:',
         '  - Confirm with the actor that they created this token, and that creating tokens is part of their job.',
@@ -372,6 +395,7 @@ describe('payload builders (golden)', () => {
         '  - Restrict who may create API tokens to the admins who need to.',
         '',
         'Okta API token created · risk 47 · alert otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47',
+        'MITRE ATT&CK TA0003 · T1136 · T1098 · T1098.001',
       ].join('\n'),
     );
   });
@@ -382,7 +406,11 @@ describe('payload builders (golden)', () => {
     assert.match(html, /<h2>MEDIUM: Okta API token created<\/h2>/);
     assert.match(html, /<th [^>]*>Token name<\/th><td [^>]*>terraform-ci<\/td>/);
     assert.match(html, /<th [^>]*>Client IP<\/th><td [^>]*>203\.0\.113\.42<\/td>/);
-    assert.match(html, /<a href="https:\/\/example-admin\.okta\.com\/admin\/access\/api\/tokens" [^>]*>API tokens page<\/a>/);
+    assert.match(html, /<a href="https:\/\/example-admin\.okta\.com\/admin\/access\/api\/tokens" [^>]*>API tokens page \(revoke\)<\/a>/);
+    assert.match(html, /<a href="https:\/\/example-admin\.okta\.com\/admin\/user\/profile\/view\/00u1a2b3c4D5E6F7g8h9" [^>]*>Actor in Okta<\/a>/);
+    assert.match(html, /<a href="[^"]*search=transaction\.detail\.requestApiTokenId%20eq%20%2200Tb1x2y3z4A5B6C7d8%22[^"]*" [^>]*>What the token did \(System Log\)<\/a>/);
+    assert.match(html, /<ul><li><strong>No network restriction: the token works from any IP address \(network connection ANYWHERE, from the token lookup\)\.<\/strong><\/li><\/ul>/);
+    assert.match(html, / · MITRE ATT&amp;CK TA0003 · T1136 · T1098 · T1098\.001<\/p>/);
     assert.match(html, /<h3>Triage<\/h3><ul><li>Confirm with the actor/);
     assert.match(html, /<li>If nobody can explain the token, revoke it now \(Security &gt; API &gt; Tokens\)\.<\/li>/);
     assert.doesNotMatch(html, /test notification/);
@@ -409,7 +437,7 @@ describe('payload builders (golden)', () => {
         '',
         'Links:',
         '  API tokens page: https://example-admin.okta.com/admin/access/api/tokens',
-        '  System Log: https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z',
+        '  System Log: https://example-admin.okta.com/report/system_log_2?search=eventType%20eq%20%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z',
         '',
         'Okta API token created · summary otw-summary-1',
       ].join('\n'),
@@ -438,7 +466,7 @@ describe('payload builders (golden)', () => {
         '"rule":{"id":"okta-api-token-create","name":"Okta API token created","severity":"medium","riskScore":47},"count":3,' +
         '"actors":[{"actor":"jordan.admin@example.com","count":0},{"actor":"svc-automation@example.com","count":3}],"actorCount":2,"tokenNames":["terraform-ci","backup-job"],"tokenNameCount":2,' +
         '"firstPublished":"2026-11-28T11:55:00.000Z","lastPublished":"2026-11-28T11:59:00.000Z","alertIds":["otw-a","otw-b","otw-c"],"alertIdsOmitted":0,' +
-        '"howToList":"okta-token-watch status --alerts","links":{"apiTokens":"https://example-admin.okta.com/admin/access/api/tokens","systemLog":"https://example-admin.okta.com/report/system_log_2?search=eventType+eq+%22system.api_token.create%22\\u0026fromTime=2026-11-28T11%3A55%3A00.000Z"}}}',
+        '"howToList":"okta-token-watch status --alerts","links":{"apiTokens":"https://example-admin.okta.com/admin/access/api/tokens","systemLog":"https://example-admin.okta.com/report/system_log_2?search=eventType%20eq%20%22system.api_token.create%22\\u0026fromTime=2026-11-28T11%3A55%3A00.000Z"}}}',
     );
   });
 
@@ -448,5 +476,165 @@ describe('payload builders (golden)', () => {
     assert.ok(body.startsWith('{"type":"okta-token-watch.alert","version":1,"id":"otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47","test":true,"alert":{"id":"otw-9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47","source":"test",'));
     assert.deepEqual((JSON.parse(body) as { alert: Alert }).alert, a);
     assert.equal(formatWebhook({ kind: 'alert', alert: a, test: true }), body, 'stable bytes for the signature');
+  });
+});
+
+describe('what the Slack alert tells the analyst (item 13)', () => {
+  const ORG = 'https://acme.okta.com';
+  const NOW = new Date('2026-11-28T12:00:00.000Z');
+  const build = (e: OktaLogEvent, extra: Partial<BuildAlertContext> = {}): Alert => buildAlert(e, { source: 'poll', now: NOW, orgUrl: ORG, history: null, ...extra });
+  // Links detection built for this alert: the only URLs its message may carry.
+  const linksOf = (a: Alert): Set<string> => new Set(Object.values(a.links).filter((l): l is string => typeof l === 'string'));
+  const sectionTexts = (m: SlackMessage): string[] => m.blocks.filter((b) => b.type === 'section' && b.text).map((b) => (b.text as { text: string }).text);
+
+  test('when Okta records an impersonation, then Slack, email and webhook name the real person, escaped', () => {
+    const e = makeEvent({
+      debugContext: { debugData: { networkConnection: 'ZONE', originalPrincipal: { id: '00uSupport000000001', type: 'User', alternateId: 'helper@support.example', displayName: '<!here> Support `x`\u202E' } } },
+    });
+    const a = build(e);
+    const slack = formatSlack({ kind: 'alert', alert: a });
+    assert.equal(
+      (slack.blocks[2] as { text: { text: string } }).text.text,
+      ':warning: Impersonation: Okta records `&lt;!here&gt; Support ˋxˋ&lt;U+202E&gt; (helper@support.example)` as the real person acting as this actor.',
+    );
+    assertSlackHarmless({ kind: 'alert', alert: a }, 'impersonation', linksOf(a));
+    assert.ok(
+      formatEmail({ kind: 'alert', alert: a }).text.includes(
+        '! Impersonation: Okta records <!here> Support `x`<U+202E> (helper@support.example) as the real person acting as this actor.',
+      ),
+    );
+    assert.match(formatEmail({ kind: 'alert', alert: a }).html, /<li><strong>Impersonation: Okta records &lt;!here&gt; Support `x`&lt;U\+202E&gt; \(helper@support\.example\) as the real person/);
+    const hook = JSON.parse(formatWebhook({ kind: 'alert', alert: a })) as { alert: Alert };
+    assert.deepEqual(hook.alert.originalPrincipal, { id: '00uSupport000000001', type: 'User', login: 'helper@support.example', displayName: '<!here> Support `x`\u202E' });
+  });
+
+  test('when an alert was stored before the impersonation field existed, then it still formats', () => {
+    const a = sample();
+    delete a.originalPrincipal;
+    assert.doesNotThrow(() => formatSlack({ kind: 'alert', alert: a }));
+    assert.doesNotThrow(() => formatEmail({ kind: 'alert', alert: a }));
+  });
+
+  test('when the token lookup says the token is limited to zones, then the event\'s ANYWHERE is not flagged; without a lookup it is', () => {
+    const e = makeEvent({ debugContext: { debugData: { networkConnection: 'ANYWHERE' } } });
+    const zoned = build(e, {
+      tokenState: { status: 'found', active: true, name: 'ci-deploy', userId: null, clientName: null, created: null, expiresAt: null, network: { connection: 'ZONE', include: ['nzo1'], exclude: [] }, checkedAt: NOW.toISOString() },
+    });
+    assert.ok(!sectionTexts(formatSlack({ kind: 'alert', alert: zoned })).some((t) => t.includes('No network restriction')));
+    const open = build(e);
+    assert.ok(sectionTexts(formatSlack({ kind: 'alert', alert: open })).includes(':warning: No network restriction: the token works from any IP address (network connection `ANYWHERE`, from the event).'));
+    const restricted = build(makeEvent({ debugContext: { debugData: { networkConnection: 'ZONE' } } }));
+    assert.ok(!sectionTexts(formatSlack({ kind: 'alert', alert: restricted })).some((t) => t.includes('No network restriction')));
+  });
+
+  test('when history covers 90 days or more, then the first-seen facts show; a failed attempt is called a first attempt', () => {
+    const full = { actorTokensLast90d: 0, firstFromCountry: true, firstFromAsn: true, burstSameHour: 2, since: '2026-06-01T00:00:00.000Z' };
+    const ok = build(makeEvent({}), { history: full });
+    assert.equal(
+      sectionTexts(formatSlack({ kind: 'alert', alert: ok })).find((t) => t.startsWith('*What this database')),
+      '*What this database has seen*\n' +
+        '• First API token this actor created in the last 90 days.\n' +
+        '• First token creation by this actor from this country.\n' +
+        '• First token creation by this actor from this network (ASN).\n' +
+        '• 2 other token creation(s) within an hour of this one.\n' +
+        '• History covers what this database has seen since `2026-06-01T00:00:00.000Z`.',
+    );
+    const failed = build(makeEvent({ outcome: { result: 'FAILURE', reason: 'INSUFFICIENT_PERMISSIONS' } }), { history: full });
+    assert.equal(
+      sectionTexts(formatSlack({ kind: 'alert', alert: failed })).find((t) => t.startsWith('*What this database')),
+      '*What this database has seen*\n' +
+        '• First attempt by this actor to create an API token in the last 90 days.\n' +
+        '• First attempt by this actor from this country.\n' +
+        '• First attempt by this actor from this network (ASN).\n' +
+        '• 2 other token creation(s) within an hour of this one.\n' +
+        '• History covers what this database has seen since `2026-06-01T00:00:00.000Z`.',
+    );
+  });
+
+  test('when history began recently, then the alert says how far it goes instead of leading with "first seen" facts', () => {
+    const young = (since: string, actorTokensLast90d = 0) =>
+      sectionTexts(formatSlack({ kind: 'alert', alert: build(makeEvent({}), { history: { actorTokensLast90d, firstFromCountry: true, firstFromAsn: true, burstSameHour: 0, since } }) })).find((t) =>
+        t.startsWith('*What this database'),
+      );
+    assert.equal(
+      young('2026-11-25T09:00:00.000Z', 3),
+      '*What this database has seen*\n' +
+        '• History covers only the last 3 days (since `2026-11-25T09:00:00.000Z`), so first-seen facts are left out until it covers 90 days.\n' +
+        '• This actor made 3 other API token creation attempt(s) in that time.',
+    );
+    assert.equal(
+      young('2026-11-28T11:00:00.000Z'),
+      '*What this database has seen*\n• History covers less than a day (since `2026-11-28T11:00:00.000Z`), so first-seen facts are left out until it covers 90 days.',
+    );
+  });
+
+  test('when the alert is formatted, then the first response steps come from the rule\'s runbook, the same source as the email', () => {
+    const a = build(makeEvent({}));
+    const steps = sectionTexts(formatSlack({ kind: 'alert', alert: a })).find((t) => t.startsWith('*What to do first*'))!;
+    assert.equal(steps.split('\n').length, 1 + RULE.runbook.response.length);
+    assert.ok(steps.includes('1. If nobody can explain the token, revoke it at once (Security &gt; API &gt; Tokens) rather than waiting for the investigation to finish.'));
+    for (const step of RULE.runbook.response) assert.ok(formatEmail({ kind: 'alert', alert: a }).text.includes(`  - ${step}`));
+    const context = formatSlack({ kind: 'alert', alert: a }).blocks.at(-1) as { elements: Array<{ text: string }> };
+    assert.equal(context.elements[1]?.text, 'MITRE ATT&amp;CK TA0003 · T1136 · T1098 · T1098.001');
+  });
+
+  test('when every field of the event is at its maximum length with odd characters, then the message stays within every Slack limit', () => {
+    // Emoji (surrogate pairs) at every cut, markup, mentions, backticks, bidi and entities.
+    const odd = (n: number): string => ('😀<!channel>&amp;`*_~\u202E@here ' + 'é'.repeat(3)).repeat(Math.ceil(n / 20)).slice(0, n);
+    const big = odd(100_000);
+    const e = makeEvent({
+      displayMessage: big,
+      actor: { id: big, type: 'User', alternateId: big, displayName: big },
+      client: {
+        ipAddress: big,
+        zone: big,
+        userAgent: { rawUserAgent: big, os: big, browser: big },
+        geographicalContext: { city: big, state: big, country: big },
+      },
+      outcome: { result: big, reason: big },
+      securityContext: { asNumber: 4_294_967_295, asOrg: big, isp: big, domain: big, isProxy: true },
+      debugContext: {
+        debugData: {
+          requestUri: big,
+          networkConnection: 'ANYWHERE',
+          includedZones: Array.from({ length: 500 }, () => big),
+          originalPrincipal: { id: big, type: big, alternateId: big, displayName: big },
+        },
+      },
+      transaction: { detail: { requestApiTokenId: big } },
+      target: [{ type: 'Token', id: big, displayName: big }],
+    });
+    const a = build(e, {
+      history: { actorTokensLast90d: 100, firstFromCountry: true, firstFromAsn: true, burstSameHour: 100, since: big },
+      tokenState: { status: 'failed', reason: big, checkedAt: big },
+    });
+    // The runbook is this program's own text, not the event's: many long steps test the bounds.
+    a.rule.runbook.response = Array.from({ length: 40 }, (_, i) => `Step ${i}: ` + 'revoke the token and review what it did; '.repeat(200));
+    for (const test of [false, true]) {
+      const n: Notification = { kind: 'alert', alert: a, test };
+      assertSlackHarmless(n, 'maximal', linksOf(a));
+      const m = formatSlack(n);
+      assert.ok(m.blocks.length <= SLACK_LIMITS.blocks);
+      assert.ok(m.text.length <= SLACK_LIMITS.text);
+      for (const b of m.blocks) {
+        if (b.type === 'header') assert.ok((b.text as { text: string }).text.length <= SLACK_LIMITS.header);
+        if (b.type === 'section') {
+          if (b.text) assert.ok((b.text as { text: string }).text.length <= SLACK_LIMITS.sectionText);
+          const fields = (b.fields ?? []) as Array<{ text: string }>;
+          assert.ok(fields.length <= SLACK_LIMITS.fields);
+          for (const f of fields) assert.ok(f.text.length <= SLACK_LIMITS.field);
+        }
+        if (b.type === 'context') assert.ok((b.elements as unknown[]).length <= SLACK_LIMITS.contextElements);
+        if (b.type === 'actions') {
+          for (const el of b.elements as Array<{ text: { text: string }; url: string }>) {
+            assert.ok(el.text.text.length <= SLACK_LIMITS.buttonText);
+            assert.ok(el.url.length <= SLACK_LIMITS.url);
+          }
+        }
+      }
+      // The hostile ids made no link: only the event and API tokens pages remain.
+      const actions = m.blocks.find((b) => b.type === 'actions') as { elements: Array<{ action_id: string }> };
+      assert.deepEqual(actions.elements.map((x) => x.action_id), ['otw_open_event', 'otw_open_api_tokens']);
+    }
   });
 });

@@ -42,7 +42,7 @@ describe('Slack transport', () => {
     assert.equal(r.requests[0]?.method, 'POST');
     assert.equal(r.requests[0]?.path, '/services/T/B/X');
     assert.match(String(r.requests[0]?.headers['content-type']), /application\/json/);
-    assert.equal((r.requests[0]?.json as { blocks: unknown[] }).blocks.length, 8);
+    assert.equal((r.requests[0]?.json as { blocks: unknown[] }).blocks.length, 10);
   });
 
   test('when the webhook answers 500, 429 or 404, then the errors are retryable, retryable with Retry-After, and permanent', async () => {
@@ -102,7 +102,7 @@ describe('Slack transport', () => {
     assert.equal(req.headers.authorization, `Bearer ${BOT_TOKEN}`);
     const body = req.json as { channel: string; blocks: unknown[]; text: string; unfurl_links: boolean };
     assert.equal(body.channel, 'C0123456789');
-    assert.equal(body.blocks.length, 8);
+    assert.equal(body.blocks.length, 10);
     assert.equal(body.unfurl_links, false);
 
     const limited = await rejection(s.send({ kind: 'alert', alert }));

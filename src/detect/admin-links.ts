@@ -28,7 +28,10 @@ export function systemLogLink(orgUrl: string, search: string, range?: { from?: D
   const params = new URLSearchParams({ search });
   if (range?.from && Number.isFinite(range.from.getTime())) params.set('fromTime', range.from.toISOString());
   if (range?.to && Number.isFinite(range.to.getTime())) params.set('toTime', range.to.toISOString());
-  return `${adminOrigin(orgUrl)}/report/system_log_2?${params.toString()}`;
+  // URLSearchParams writes a space as `+`, which only form decoding reads back as a space; `%20`
+  // means a space to every decoder, so a filter such as `eq "00T..."` reaches the console intact.
+  // (A literal `+` in the search is already `%2B`.)
+  return `${adminOrigin(orgUrl)}/report/system_log_2?${params.toString().replace(/\+/g, '%20')}`;
 }
 
 /** Security > API > Tokens. */

@@ -46,6 +46,12 @@ export interface Alert {
   via: { kind: 'admin-console' | 'api' | 'unknown'; requestUri: string | null };
   /** transaction.detail.requestApiTokenId: set when another API token created this one. */
   createdByTokenId: string | null;
+  /**
+   * The real person behind the actor when Okta records an impersonation (an Okta support user or an
+   * admin acting as this actor): debugData.originalPrincipal. Null when the event has none; absent in
+   * alerts stored before this field existed.
+   */
+  originalPrincipal?: AlertPrincipal | null;
   /** Network restriction from debugData when present (networkConnection, zones). */
   network: { connection: string | null; includedZones: string[]; excludedZones: string[] } | null;
   links: { event: string; actor: string | null; apiTokens: string; tokenActivity: string | null };
@@ -53,6 +59,15 @@ export interface Alert {
   history: AlertHistory | null;
   /** Optional GET /api/v1/api-tokens/{id} result. */
   tokenState: TokenState;
+}
+
+/** A person as Okta names them in an event; every part may be unknown. */
+export interface AlertPrincipal {
+  /** Okta id, kept only when it has the shape of an id. */
+  id: string | null;
+  type: string | null;
+  login: string | null;
+  displayName: string | null;
 }
 
 /** The rule metadata every alert carries (see src/detect/rule.ts). */

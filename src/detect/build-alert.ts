@@ -1,6 +1,6 @@
 import type { OktaLogEvent } from '../okta/log-event';
 import { apiTokensLink, systemLogLink, userLink } from './admin-links';
-import type { Alert, AlertHistory, TokenState } from './alert';
+import type { Alert, AlertHistory, AlertPrincipal, TokenState } from './alert';
 import { bool, integer, obj, pick, text, tokenTarget } from './fields';
 import { alertRule } from './rule';
 
@@ -20,6 +20,8 @@ export const ADMIN_CONSOLE_TOKEN_URI = '/api/internal/tokens';
 const DAY_MS = 86_400_000;
 const MAX_ZONES = 50;
 const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Okta object ids (`00u...` users, `00T...` tokens): a principal's id is kept only in this shape. */
+const OKTA_ID = /^00[A-Za-z0-9]{3,40}$/;
 
 /**
  * Builds the full alert for one event. Pure: the history facts and token state come in, nothing
@@ -86,6 +88,7 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
     },
     via: { kind: viaKind, requestUri },
     createdByTokenId: text(pick(e, 'transaction', 'detail', 'requestApiTokenId'), 200),
+    originalPrincipal: originalPrincipal(debugData?.originalPrincipal, { id: actorId, login: text(actor?.alternateId) }),
     network: networkRestriction(debugData),
     links: {
       event: systemLogLink(ctx.orgUrl, uuid, { from: new Date(publishedAt.getTime() - DAY_MS), to: new Date(publishedAt.getTime() + DAY_MS) }),
@@ -100,6 +103,31 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
     history: ctx.history,
     tokenState: ctx.tokenState ?? { status: 'skipped', reason: 'the token lookup did not run for this event' },
   };
+}
+
+/**
+ * The real person behind the actor, from debugData.originalPrincipal. Okta writes it as an object
+ * ({id, type, alternateId, displayName}) or as JSON text; a bare string is taken as an id when it has
+ * an id's shape, else as a login. It is event text like any other: the id is kept only when it looks
+ * like an id, the rest is bounded. Null when absent, unreadable, or naming the actor itself (then
+ * nobody else was behind the actor, and calling it an impersonation would mislead).
+ */
+export function originalPrincipal(value: unknown, actor: { id: string | null; login: string | null }): AlertPrincipal | null {
+  const v = parseJsonText(value);
+  const o = obj(v);
+  let p: AlertPrincipal;
+  if (o) {
+    const id = text(o.id, 200);
+    p = { id: id !== null && OKTA_ID.test(id) ? id : null, type: text(o.type, 100), login: text(o.alternateId ?? o.login, 300), displayName: text(o.displayName, 300) };
+  } else {
+    const s = text(v, 300)?.trim() ?? '';
+    if (s === '') return null;
+    p = OKTA_ID.test(s) ? { id: s, type: null, login: null, displayName: null } : { id: null, type: null, login: s, displayName: null };
+  }
+  if (p.id === null && p.login === null && p.displayName === null) return null;
+  const sameId = p.id !== null && p.id === actor.id;
+  const sameLogin = p.id === null && p.login !== null && actor.login !== null && p.login.toLowerCase() === actor.login.toLowerCase();
+  return sameId || sameLogin ? null : p;
 }
 
 /**

@@ -12,6 +12,9 @@ const HOUR_MS = 3_600_000;
  */
 export const HISTORY_COUNT_CAP = 100;
 
+/** The look-back of the per-actor facts: token creations in the 90 days before the event. */
+export const HISTORY_WINDOW_DAYS = 90;
+
 /**
  * "First seen" facts from the local store, for one event. Called inside the page's transaction
  * after the event row was inserted, so the event's own row is excluded by uuid. They describe only
@@ -39,7 +42,7 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
   let firstFromCountry: boolean | null = null;
   let firstFromAsn: boolean | null = null;
   if (actor) {
-    const from = new Date(published - 90 * DAY_MS).toISOString();
+    const from = new Date(published - HISTORY_WINDOW_DAYS * DAY_MS).toISOString();
     actorTokensLast90d = (
       store
         .prepared(

@@ -3,7 +3,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
-import { actorShort, alertFacts, headline, historyLines, notificationId, runbookOf, severityOf, summaryFacts, tokenStateLine } from './facts';
+import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine } from './facts';
 import { serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { escapeHtml, headerText, htmlText, plainText, safeLink } from './sanitize';
@@ -72,11 +72,12 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
   const historyHtml = historyLines(a, (v) => htmlText(v, 200));
   const stateText = tokenStateLine(a, (v) => plainText(v, 200));
   const stateHtml = tokenStateLine(a, (v) => htmlText(v, 200));
+  const signalsText = signalLines(a, (v) => plainText(v, 200));
+  const signalsHtml = signalLines(a, (v) => htmlText(v, 200));
   const runbook = runbookOf(a.rule);
-  const links = [
-    { text: 'Open the event in Okta', url: a.links.event },
-    { text: 'API tokens page', url: a.links.apiTokens },
-  ];
+  const links = alertLinks(a);
+  const mitre = mitreIds(a.rule);
+  const mitreLine = mitre.tactics.length + mitre.techniques.length ? `MITRE ATT&CK ${[...mitre.tactics, ...mitre.techniques].join(' · ')}` : null;
   const title = `${severityOf(a.rule).toUpperCase()}: ${headline(a)}`;
   const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
 
@@ -84,6 +85,7 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
     ...(testNote ? [testNote, ''] : []),
     title,
     '',
+    ...(signalsText.length ? [...signalsText.map((l) => `! ${l}`), ''] : []),
     ...facts.map((f) => `${f.label}: ${plainText(f.value, f.max)}`),
     ...(historyText.length ? ['', 'What this database has seen:', historyText.map((l) => `  - ${l}`).join('\n')] : []),
     ...(stateText ? ['', `Token now: ${stateText}`] : []),
@@ -101,6 +103,7 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
     textList(runbook.response),
     '',
     `${plainText(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${plainText(a.id, 100)}`,
+    ...(mitreLine ? [mitreLine] : []),
   ].join('\n');
 
   const rows = facts.map((f) => `<tr><th style="${STYLE.th}">${escapeHtml(f.label)}</th><td style="${STYLE.td}">${htmlText(f.value, f.max)}</td></tr>`).join('');
@@ -109,6 +112,7 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
     [
       testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
       `<h2>${escapeHtml(title)}</h2>`,
+      signalsHtml.length ? `<ul>${signalsHtml.map((l) => `<li><strong>${l}</strong></li>`).join('')}</ul>` : '',
       `<table role="presentation" cellspacing="0" cellpadding="0">${rows}</table>`,
       historyHtml.length ? `<h3>What this database has seen</h3><ul>${historyHtml.map((l) => `<li>${l}</li>`).join('')}</ul>` : '',
       stateHtml ? `<h3>Token now</h3><p>${stateHtml}</p>` : '',
@@ -116,7 +120,7 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
       `<h3>Triage</h3>${htmlList(runbook.triage)}`,
       `<h3>Known benign reasons</h3>${htmlList(runbook.benign)}`,
       `<h3>Response</h3>${htmlList(runbook.response)}`,
-      `<p style="color:#777;font-size:12px">${htmlText(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${htmlText(a.id, 100)}</p>`,
+      `<p style="color:#777;font-size:12px">${htmlText(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${htmlText(a.id, 100)}${mitreLine ? ` · ${escapeHtml(mitreLine)}` : ''}</p>`,
     ].join(''),
   );
   return { text, html };

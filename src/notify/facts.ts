@@ -1,5 +1,5 @@
-import type { Alert, AlertRule, AlertSummary, Notification } from '../detect/alert';
-import { HISTORY_COUNT_CAP } from '../detect/history';
+import type { Alert, AlertPrincipal, AlertRule, AlertSummary, Notification } from '../detect/alert';
+import { HISTORY_COUNT_CAP, HISTORY_WINDOW_DAYS } from '../detect/history';
 
 /**
  * The facts every human-readable notifier shows, in one place so Slack and email say the same
@@ -80,23 +80,111 @@ export function historyCount(n: number): string {
   return n >= HISTORY_COUNT_CAP ? `${HISTORY_COUNT_CAP} or more` : String(n);
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * Whole days of history this database had before the event: null when either time is unknown (the
+ * facts are then shown as they are), 0 when history began after the event (a backfill).
+ */
+export function historyDays(a: Pick<Alert, 'history'> & { event?: Pick<Alert['event'], 'published'> }): number | null {
+  const since = Date.parse(a.history?.since ?? '');
+  const published = Date.parse(a.event?.published ?? '');
+  if (!Number.isFinite(since) || !Number.isFinite(published)) return null;
+  return Math.max(0, Math.floor((published - since) / DAY_MS));
+}
+
+function historySpan(days: number): string {
+  return days === 0 ? 'less than a day' : `only the last ${days === 1 ? '1 day' : `${days} days`}`;
+}
+
 /**
  * The "first seen" facts from the local history, as sentences of fixed words; data values go
- * through `v`. Empty when there is no history.
+ * through `v`. Empty when there is no history. A database younger than the 90-day window cannot
+ * tell a first from a first-since-install, so then it says how far history goes and shows only
+ * what it did see (counts above zero), instead of "first" facts that would lead every alert.
+ * A failed attempt is called an attempt, never a created token.
  */
-export function historyLines(a: Alert, v: ValueRenderer): string[] {
+export function historyLines(a: Pick<Alert, 'history'> & { event?: Pick<Alert['event'], 'published'>; outcome?: Pick<Alert['outcome'], 'result'> }, v: ValueRenderer): string[] {
   const h = a.history;
   if (!h) return [];
   const n = (x: unknown): number => Math.max(0, Math.floor(Number(x) || 0));
   const count = (x: unknown): string => historyCount(n(x));
+  const ok = typeof a.outcome?.result === 'string' ? a.outcome.result.toUpperCase() === 'SUCCESS' : true;
+  const days = historyDays(a);
   const out: string[] = [];
-  if (n(h.actorTokensLast90d) === 0) out.push('First API token this actor created in the last 90 days.');
-  else out.push(`This actor created ${count(h.actorTokensLast90d)} other API token(s) in the last 90 days.`);
-  if (h.firstFromCountry === true) out.push('First token creation by this actor from this country.');
-  if (h.firstFromAsn === true) out.push('First token creation by this actor from this network (ASN).');
+  if (days !== null && days < HISTORY_WINDOW_DAYS) {
+    out.push(`History covers ${historySpan(days)} (since ${v(String(h.since))}), so first-seen facts are left out until it covers ${HISTORY_WINDOW_DAYS} days.`);
+    if (n(h.actorTokensLast90d) > 0) out.push(`This actor made ${count(h.actorTokensLast90d)} other API token creation attempt(s) in that time.`);
+    if (n(h.burstSameHour) > 0) out.push(`${count(h.burstSameHour)} other token creation(s) within an hour of this one.`);
+    return out;
+  }
+  if (n(h.actorTokensLast90d) === 0) out.push(ok ? `First API token this actor created in the last ${HISTORY_WINDOW_DAYS} days.` : `First attempt by this actor to create an API token in the last ${HISTORY_WINDOW_DAYS} days.`);
+  else out.push(`This actor created ${count(h.actorTokensLast90d)} other API token(s) in the last ${HISTORY_WINDOW_DAYS} days.`);
+  if (h.firstFromCountry === true) out.push(ok ? 'First token creation by this actor from this country.' : 'First attempt by this actor from this country.');
+  if (h.firstFromAsn === true) out.push(ok ? 'First token creation by this actor from this network (ASN).' : 'First attempt by this actor from this network (ASN).');
   if (n(h.burstSameHour) > 0) out.push(`${count(h.burstSameHour)} other token creation(s) within an hour of this one.`);
   if (h.since) out.push(`History covers what this database has seen since ${v(h.since)}.`);
   return out;
+}
+
+/** A principal as one string: `Display Name (login)`, or whatever part is known. */
+export function principalText(p: AlertPrincipal): string | null {
+  const { displayName, login, id } = p;
+  if (displayName && login && displayName !== login) return `${displayName} (${login})`;
+  return login ?? displayName ?? id;
+}
+
+/**
+ * The token's network restriction: the token lookup's answer when there is one (it is what the
+ * token has now), else what the event recorded. Null when neither says.
+ */
+export function tokenNetwork(a: Pick<Alert, 'network' | 'tokenState'>): { connection: string; from: 'token lookup' | 'event' } | null {
+  const s = a.tokenState;
+  if (s?.status === 'found' && typeof s.network?.connection === 'string' && s.network.connection.trim() !== '') return { connection: s.network.connection, from: 'token lookup' };
+  const c = a.network?.connection;
+  return typeof c === 'string' && c.trim() !== '' ? { connection: c, from: 'event' } : null;
+}
+
+/**
+ * Warnings that raise an alert above the routine, as sentences of fixed words (data values through
+ * `v`): an impersonation Okta recorded, and a token usable from any network.
+ */
+export function signalLines(a: Alert, v: ValueRenderer): string[] {
+  const out: string[] = [];
+  const p = a.originalPrincipal ? principalText(a.originalPrincipal) : null;
+  if (p !== null) out.push(`Impersonation: Okta records ${v(p)} as the real person acting as this actor.`);
+  const net = tokenNetwork(a);
+  if (net && net.connection.trim().toUpperCase() === 'ANYWHERE') {
+    out.push(`No network restriction: the token works from any IP address (network connection ${v(net.connection)}, from the ${net.from}).`);
+  }
+  return out;
+}
+
+/** The links of an alert, in the order an analyst needs them; unknown ones are null. */
+export function alertLinks(a: Alert): Array<{ text: string; url: string | null; id: string }> {
+  return [
+    { text: 'Open the event in Okta', url: a.links.event, id: 'otw_open_event' },
+    { text: 'Actor in Okta', url: a.links.actor ?? null, id: 'otw_open_actor' },
+    { text: 'What the token did (System Log)', url: a.links.tokenActivity ?? null, id: 'otw_token_activity' },
+    { text: 'API tokens page (revoke)', url: a.links.apiTokens, id: 'otw_open_api_tokens' },
+  ];
+}
+
+const MITRE_ID = /^(TA\d{4}|T\d{4}(\.\d{3})?)$/;
+
+/** The rule's MITRE ATT&CK ids (tactics first, then techniques and sub-techniques), well-formed ones only. */
+export function mitreIds(rule: Pick<AlertRule, 'mitre'>): { tactics: string[]; techniques: string[] } {
+  const tactics: string[] = [];
+  const techniques: string[] = [];
+  const add = (into: string[], id: unknown): void => {
+    if (typeof id === 'string' && MITRE_ID.test(id) && !into.includes(id)) into.push(id);
+  };
+  for (const m of Array.isArray(rule.mitre) ? rule.mitre : []) {
+    add(tactics, m?.tactic?.id);
+    add(techniques, m?.technique?.id);
+    add(techniques, m?.subtechnique?.id);
+  }
+  return { tactics, techniques };
 }
 
 /** The token's current state in one sentence (data values through `v`), or null when the lookup was skipped. */

@@ -66,6 +66,7 @@ export function buildSampleAlert(opts: SampleAlertOptions = {}): Alert {
     },
     via: { kind: 'admin-console', requestUri: '/api/internal/tokens' },
     createdByTokenId: null,
+    originalPrincipal: null,
     network: { connection: 'ANYWHERE', includedZones: [], excludedZones: [] },
     // The same Admin Console links detection builds.
     links: {

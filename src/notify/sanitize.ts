@@ -76,7 +76,8 @@ export function slackCode(value: unknown, max = FIELD_MAX): string {
  */
 export function fitMrkdwn(s: string, max: number): string {
   if (s.length <= max) return s;
-  const cut = s.slice(0, max - 1).replace(/&[a-z]{0,4}$/i, '');
+  // Neither half an entity (`&am`) nor half a surrogate pair (a lone surrogate is invalid text).
+  const cut = s.slice(0, max - 1).replace(/[\uD800-\uDBFF]$/, '').replace(/&[a-z]{0,4}$/i, '');
   return cut + '…';
 }
 

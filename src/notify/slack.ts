@@ -1,13 +1,16 @@
 import type { AxiosInstance } from 'axios';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { SlackConfig } from './config';
-import { alertFacts, headline, historyLines, actorShort, severityOf, summaryFacts, tokenStateLine } from './facts';
+import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine } from './facts';
 import { classifyResponse, classifyTransportError, createHttp, serverReason } from './http';
 import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
-import { escapeSlack, fitMrkdwn, plainText, safeLink, slackCode } from './sanitize';
+import { breakMentions, escapeSlack, fitMrkdwn, plainText, safeLink, slackCode } from './sanitize';
 
 /** Slack's limits (Block Kit reference). */
-export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, field: 2000, fields: 10, header: 150, buttonText: 75, text: 3000 } as const;
+export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, field: 2000, fields: 10, contextElements: 10, header: 150, buttonText: 75, url: 3000, text: 3000 } as const;
+
+/** Response steps shown in the message; the email carries the whole runbook. */
+const MAX_STEPS = 8;
 
 /** A Block Kit message: `text` is the notification fallback, `blocks` the message itself. */
 export interface SlackMessage {
@@ -29,7 +32,7 @@ function header(text: string): Record<string, unknown> {
 
 /** Our own sentence (fixed words around data), escaped for mrkdwn. */
 function own(text: string, max = 600): string {
-  return escapeSlack(plainText(text, max));
+  return escapeSlack(breakMentions(plainText(text, max)));
 }
 
 function buttons(links: Array<{ text: string; url: string | null; id: string }>): Record<string, unknown> | null {
@@ -50,6 +53,8 @@ function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
   const fieldFacts = facts.filter((f) => f.label !== 'User agent' && f.label !== 'Actor id').slice(0, SLACK_LIMITS.fields);
   const ua = facts.find((f) => f.label === 'User agent');
   const verb = a.outcome.result.toUpperCase() === 'SUCCESS' ? 'created API token' : 'tried to create API token';
+  // Fixed words around values that go through slackCode.
+  const code = (v: string): string => slackCode(v, 200);
   const blocks: Array<Record<string, unknown>> = [
     header(`${testPrefix(test)}${severity.toUpperCase()}: ${headline(a)}`),
     {
@@ -58,23 +63,28 @@ function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
         `${test ? '*This is a test notification from okta-token-watch.*\n' : ''}${slackCode(actorShort(a), 200)} ${verb} ${slackCode(a.token?.name ?? null, 200)} in Okta.`,
       ),
     },
+  ];
+  const signals = signalLines(a, code);
+  if (signals.length) blocks.push({ type: 'section', text: mrkdwn(signals.map((l) => `:warning: ${l}`).join('\n')) });
+  blocks.push(
     { type: 'section', fields: fieldFacts.map((f) => mrkdwn(`*${f.label}*\n${slackCode(f.value, f.max)}`, SLACK_LIMITS.field)) },
     { type: 'section', text: mrkdwn(`*User agent*\n${slackCode(ua?.value ?? null, ua?.max)}`) },
-  ];
-  // Fixed words around values that go through slackCode.
-  const code = (v: string): string => slackCode(v, 200);
+  );
   const history = historyLines(a, code);
   if (history.length) blocks.push({ type: 'section', text: mrkdwn(`*What this database has seen*\n${history.map((l) => `• ${l}`).join('\n')}`) });
   const state = tokenStateLine(a, code);
   if (state) blocks.push({ type: 'section', text: mrkdwn(`*Token now*\n${state}`) });
-  const actions = buttons([
-    { text: 'Open the event in Okta', url: a.links.event, id: 'otw_open_event' },
-    { text: 'API tokens page', url: a.links.apiTokens, id: 'otw_open_api_tokens' },
-  ]);
+  const actions = buttons(alertLinks(a));
   if (actions) blocks.push(actions);
+  const steps = runbookOf(a.rule).response.slice(0, MAX_STEPS);
+  if (steps.length) blocks.push({ type: 'section', text: mrkdwn(`*What to do first*\n${steps.map((step, i) => `${i + 1}. ${own(step, 300)}`).join('\n')}`) });
+  const mitre = mitreIds(a.rule);
   blocks.push({
     type: 'context',
-    elements: [mrkdwn(`${own(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${slackCode(a.id, 100)}`)],
+    elements: [
+      mrkdwn(`${own(a.rule.name, 120)} · risk ${Number(a.rule.riskScore) || 0} · alert ${slackCode(a.id, 100)}`),
+      ...(mitre.tactics.length + mitre.techniques.length ? [mrkdwn(`MITRE ATT&amp;CK ${[...mitre.tactics, ...mitre.techniques].join(' · ')}`)] : []),
+    ],
   });
   const text = fitMrkdwn(
     `${testPrefix(test)}${severity}: ${headline(a)}: ${slackCode(a.token?.name ?? null, 100)} by ${slackCode(actorShort(a), 100)}`,
