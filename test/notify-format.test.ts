@@ -227,10 +227,12 @@ describe('payload builders (golden)', () => {
           ],
         },
         section('*User agent*\n`Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15`'),
-        // The sample's history starts 88 days before the event: too short for "first seen" facts.
         section(
           '*What this database has seen*\n' +
-            '• History covers only the last 88 days (since `2026-09-01T00:00:00.000Z`), so first-seen facts are left out until it covers 90 days.',
+            '• First API token this actor created in the last 90 days.\n' +
+            '• First token creation by this actor from this country.\n' +
+            '• First token creation by this actor from this network (ASN).\n' +
+            '• History covers what this database has seen since `2025-11-28T12:00:00.000Z`.',
         ),
         section('*Token now*\nThe token is active, expires `2026-12-28T11:58:30.000Z`, network: `ANYWHERE` (checked `2026-11-28T12:00:00.000Z`).'),
         {
@@ -364,7 +366,10 @@ describe('payload builders (golden)', () => {
         'User agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
         '',
         'What this database has seen:',
-        '  - History covers only the last 88 days (since 2026-09-01T00:00:00.000Z), so first-seen facts are left out until it covers 90 days.',
+        '  - First API token this actor created in the last 90 days.',
+        '  - First token creation by this actor from this country.',
+        '  - First token creation by this actor from this network (ASN).',
+        '  - History covers what this database has seen since 2025-11-28T12:00:00.000Z.',
         '',
         'Token now: The token is active, expires 2026-12-28T11:58:30.000Z, network: ANYWHERE (checked 2026-11-28T12:00:00.000Z).',
         '',

@@ -75,7 +75,7 @@ export function buildSampleAlert(opts: SampleAlertOptions = {}): Alert {
       apiTokens: apiTokensLink(org),
       tokenActivity: systemLogLink(org, `transaction.detail.requestApiTokenId eq "${tokenId}"`, { from: new Date(published) }),
     },
-    history: { actorTokensLast90d: 0, firstFromCountry: true, firstFromAsn: true, burstSameHour: 0, since: '2026-09-01T00:00:00.000Z' },
+    history: { actorTokensLast90d: 0, firstFromCountry: true, firstFromAsn: true, burstSameHour: 0, since: new Date(now.getTime() - 365 * 86_400_000).toISOString() },
     tokenState: {
       status: 'found',
       active: true,
