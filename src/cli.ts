@@ -8,10 +8,11 @@ import { Daemon } from './daemon';
 import { formatDuration } from './duration';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { redact } from './logger';
-import { plainText } from './notify/sanitize';
+import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { runTick, summarizeExcess } from './poll-cycle';
 import { parseBackfillRange, runBackfill } from './backfill';
 import { runCheck } from './check';
+import { terminalOutput, type TerminalOutput } from './terminal-output';
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -34,14 +35,23 @@ Options:
 
 Exit codes: 0 ok, 1 failure, 2 usage error, 78 configuration error.`;
 
-interface Io {
+/** The streams a command runs with. */
+export interface Streams {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
 }
 
+/** What commands write through: every line is made terminal-safe on its way out. */
+interface Io {
+  stdout: TerminalOutput;
+  stderr: TerminalOutput;
+  env: NodeJS.ProcessEnv;
+}
+
 /** Parses the command line and runs one command; resolves to the exit code. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const io: Io = { stdout: terminalOutput(streams.stdout), stderr: terminalOutput(streams.stderr), env: streams.env };
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -194,8 +204,9 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = app.store.suppressedByReason();
     if (opts.json) {
+      // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(
-        JSON.stringify(
+        jsonEscape(JSON.stringify(
           {
             database: config.store.dbPath,
             ...s,
@@ -206,7 +217,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
           },
           null,
           2,
-        ) + '\n',
+        )) + '\n',
       );
       return EXIT_OK;
     }
@@ -303,7 +314,7 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+  const tty = io.stderr.isTTY;
   let lastLog = 0;
   try {
     const result = await runBackfill(app, {
@@ -312,7 +323,7 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
       onProgress: (p) => {
         const rate = p.elapsedMs > 0 ? Math.round((p.events / p.elapsedMs) * 1000) : 0;
         const text = `backfill: ${p.pages} page(s), ${p.events} event(s), ${p.newAlerts} new alert(s), ${rate} events/s, ${formatDuration(p.elapsedMs)} elapsed`;
-        if (tty) io.stderr.write(`\r${text}\x1b[K`);
+        if (tty) io.stderr.progress(text);
         else if (p.elapsedMs - lastLog >= 10_000 || p.pages === 1) {
           lastLog = p.elapsedMs;
           app.logger.info('backfill progress', { pages: p.pages, events: p.events, newAlerts: p.newAlerts, eventsPerSecond: rate });
@@ -351,7 +362,7 @@ if (require.main === module) {
       setTimeout(() => process.exit(code), 2000).unref();
     },
     (err: unknown) => {
-      process.stderr.write(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`);
+      process.stderr.write(terminalText(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`));
       process.exit(EXIT_FAILURE);
     },
   );
