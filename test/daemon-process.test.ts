@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { FakeOkta } from './helpers/fake-okta';
+import { ROOT, tmpDir } from './helpers/harness';
+
+const TOKEN = 'test-okta-token-not-real-0000';
+
+async function until(cond: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Every process below `pid` (children, grandchildren...), read from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command name sits in parentheses and may hold spaces: the parent pid follows the last ')'.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('the daemon as a process', () => {
+  test('when npm start gets SIGTERM, then the daemon itself stops cleanly and nothing is left polling', { skip: process.platform !== 'linux' ? 'reads /proc' : false }, async () => {
+    const fake = new FakeOkta({ token: TOKEN });
+    const origin = await fake.start();
+    const dir = tmpDir();
+    const npm = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        npm_config_update_notifier: 'false',
+        OKTA_ORG_URL: origin,
+        OKTA_API_TOKEN: TOKEN,
+        DB_PATH: path.join(dir, 'db.sqlite'),
+        POLL_SCHEDULE: '0 0 1 1 *',
+      } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    npm.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    npm.stdout!.resume();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => npm.on('exit', (code, signal) => resolve({ code, signal })));
+    let tree: number[] = [];
+    try {
+      await until(() => /tick finished/.test(stderr), 'the first tick');
+      tree = descendants(npm.pid!);
+      assert.ok(tree.length > 0, 'npm runs the daemon as a child');
+      npm.kill('SIGTERM');
+      const r = await exited;
+      assert.equal(r.code, 0, `npm start exits 0 after a clean stop (got ${r.code ?? r.signal}): ${stderr}`);
+      await until(() => tree.every((p) => !alive(p)), 'every process under npm to exit', 20_000).catch(() => undefined);
+      assert.deepEqual(tree.filter(alive), [], 'no process of npm start keeps running');
+      assert.match(stderr, /stopping: finishing the page in hand/);
+      const requests = fake.logRequests().length;
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(fake.logRequests().length, requests, 'nothing polls Okta any more');
+    } finally {
+      // Whatever happened above, nothing this test started may outlive it.
+      for (const p of [...tree, ...(npm.pid ? [npm.pid] : [])]) if (alive(p)) process.kill(p, 'SIGKILL');
+      await fake.stop();
+    }
+  });
+});
