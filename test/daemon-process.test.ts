@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { FakeOkta } from './helpers/fake-okta';
-import { ROOT, tmpDir } from './helpers/harness';
+import { ROOT, runCli, tmpDir } from './helpers/harness';
 
 const TOKEN = 'test-okta-token-not-real-0000';
 
@@ -89,6 +89,35 @@ describe('the daemon as a process', () => {
     } finally {
       // Whatever happened above, nothing this test started may outlive it.
       for (const p of [...tree, ...(npm.pid ? [npm.pid] : [])]) if (alive(p)) process.kill(p, 'SIGKILL');
+      await fake.stop();
+    }
+  });
+
+  test('when a scheduled tick overruns its slot, then the skipped slot is one JSON log line of ours, and nothing else reaches stderr', async () => {
+    const fake = new FakeOkta({ token: TOKEN });
+    const origin = await fake.start();
+    const dir = tmpDir();
+    try {
+      // The tick at start is request 1; the first scheduled tick (every second) hangs on request 2
+      // long enough for the next slots to find it still running.
+      fake.failAt(2, { kind: 'hang', ms: 4000 });
+      const r = await runCli(['run'], { OKTA_ORG_URL: origin, OKTA_API_TOKEN: TOKEN, DB_PATH: path.join(dir, 'db.sqlite'), POLL_SCHEDULE: '* * * * * *' }, {
+        onSpawn: (child) => {
+          let err = '';
+          child.stderr!.on('data', (c: Buffer) => {
+            err += c.toString();
+            if (/skipping this slot|overlap/.test(err) && !child.killed) child.kill('SIGTERM');
+          });
+        },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      for (const l of lines) assert.doesNotThrow(() => JSON.parse(l), `not a JSON log line: ${JSON.stringify(l)}`);
+      assert.ok(
+        lines.some((l) => (JSON.parse(l) as { level: string; message: string }).message === 'previous tick still running; skipping this slot'),
+        r.stderr,
+      );
+    } finally {
       await fake.stop();
     }
   });
