@@ -12,6 +12,7 @@ import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { runTick, summarizeExcess } from './poll-cycle';
 import { parseBackfillRange, runBackfill } from './backfill';
 import { runCheck } from './check';
+import { commandHelp } from './cli-help';
 import { terminalOutput, type TerminalOutput } from './terminal-output';
 
 const USAGE = `Usage: okta-token-watch <command> [options]
@@ -31,7 +32,7 @@ Commands:
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
-  -h, --help               this text
+  -h, --help               this text; after a command, that command's options
 
 Exit codes: 0 ok, 1 failure, 2 usage error, 78 configuration error.`;
 
@@ -72,7 +73,8 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     });
     const command = positionals[0];
     if (values.help || command === 'help') {
-      io.stdout.write(USAGE + '\n');
+      const about = command === 'help' ? positionals[1] : command;
+      io.stdout.write((about ? (commandHelp(about) ?? USAGE) : USAGE) + '\n');
       return EXIT_OK;
     }
     if (!command) throw new UsageError('no command given');
