@@ -122,3 +122,19 @@ describe('the daemon as a process', () => {
     }
   });
 });
+
+describe('POLL_SCHEDULE', () => {
+  for (const c of [
+    { value: '61 * * * *', message: /^okta-token-watch: configuration error: POLL_SCHEDULE is out of range in its minute field: use 0-59\.$/m },
+    { value: '0 0 25 * * *', message: /POLL_SCHEDULE is out of range in its hour field: use 0-23\./ },
+    { value: '0 12 *', message: /POLL_SCHEDULE must have five fields \(or six, with seconds first\), like \*\/5 \* \* \* \*; it has 3\./ },
+  ]) {
+    test(`when it is "${c.value}", then start-up stops with exit 78 and one sentence saying what kind of mistake it is, without the value`, async () => {
+      const r = await runCli(['poll'], { OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: TOKEN, POLL_SCHEDULE: c.value });
+      assert.equal(r.code, 78);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, c.message);
+      assert.ok(!r.stderr.includes(c.value), r.stderr);
+    });
+  }
+});
