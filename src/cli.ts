@@ -344,7 +344,7 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
     }
     if (!opts.dryRun) await app.dispatcher.runOnce();
     io.stdout.write(
-      `backfill ${result.ok ? 'finished' : 'failed'}: ${result.since.toISOString()} .. ${result.until.toISOString()}${result.clamped ? ' (start clamped to the 90-day retention)' : ''}; ` +
+      `backfill ${result.ok ? 'finished' : abort.signal.aborted ? 'stopped by a signal' : 'failed'}: ${result.since.toISOString()} .. ${result.until.toISOString()}${result.clamped ? ' (start clamped to the 90-day retention)' : ''}; ` +
         `${result.events} event(s), ${result.alreadySeen} already stored, ${opts.dryRun ? `${result.matches.filter((m) => !m.alreadySeen).length} new (dry run: nothing stored)` : `${result.newAlerts} new alert(s), ${result.suppressed} suppressed`}` +
         `${result.error ? `; error: ${redact(result.error)}` : ''}\n`,
     );

@@ -138,3 +138,36 @@ describe('POLL_SCHEDULE', () => {
     });
   }
 });
+
+describe('a stop signal while Okta is being retried', () => {
+  for (const c of [
+    { args: ['poll'], said: /tick stopped by a signal/ },
+    { args: ['run'], said: /tick stopped by a signal/ },
+    { args: ['backfill', '--since', '1h'], said: /backfill stopped by a signal/ },
+  ]) {
+    test(`when ${c.args[0]} gets SIGTERM between retries, then it is reported as a stop, with no error line`, async () => {
+      const fake = new FakeOkta({ token: TOKEN });
+      const origin = await fake.start();
+      const dir = tmpDir();
+      try {
+        fake.fail(50, { kind: 'status', status: 503, errorCode: 'E0000009', errorSummary: 'Service Unavailable' });
+        const r = await runCli(c.args, { OKTA_ORG_URL: origin, OKTA_API_TOKEN: TOKEN, DB_PATH: path.join(dir, 'db.sqlite'), POLL_SCHEDULE: '0 0 1 1 *' }, {
+          onSpawn: (child) => {
+            let err = '';
+            child.stderr!.on('data', (chunk: Buffer) => {
+              err += chunk.toString();
+              if (/Okta request failed; retrying/.test(err) && !child.killed) child.kill('SIGTERM');
+            });
+          },
+        });
+        const logs = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; message: string });
+        assert.deepEqual(logs.filter((l) => l.level === 'error'), [], r.stderr);
+        assert.match(r.stderr + r.stdout, c.said);
+        assert.doesNotMatch(r.stdout, /failed/);
+        if (c.args[0] === 'run') assert.equal(r.code, 0, r.stderr);
+      } finally {
+        await fake.stop();
+      }
+    });
+  }
+});
