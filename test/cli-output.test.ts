@@ -88,12 +88,13 @@ describe('terminal and log output', () => {
       const check = await runCli(['check'], env);
       assert.equal(check.code, 1);
       assertClean('check', check.stdout + check.stderr);
-      assert.match(check.stdout, /FAIL/);
+      assert.match(check.stdout, /FAIL .*tok<U\+001B>\[2Jen/);
 
       const backfill = await runCli(['backfill', '--since', '1h'], { ...env, LOG_FORMAT: 'pretty' });
       assert.equal(backfill.code, 1);
       assertClean('backfill', backfill.stdout + backfill.stderr);
-      assert.match(backfill.stdout, /backfill failed/);
+      assert.match(backfill.stdout, /backfill failed: .*tok<U\+001B>\[2Jen/);
+      assert.match(backfill.stderr, /backfill failed .*tok\\u001b\[2Jen/);
     } finally {
       await fake.stop();
     }

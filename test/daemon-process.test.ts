@@ -51,7 +51,7 @@ function alive(pid: number): boolean {
 }
 
 describe('the daemon as a process', () => {
-  test('when npm start gets SIGTERM, then the daemon itself stops cleanly and nothing is left polling', { skip: process.platform !== 'linux' ? 'reads /proc' : false }, async () => {
+  test('when npm start gets SIGTERM, then the daemon itself stops cleanly and nothing is left polling', async () => {
     const fake = new FakeOkta({ token: TOKEN });
     const origin = await fake.start();
     const dir = tmpDir();
