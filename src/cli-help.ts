@@ -55,7 +55,8 @@ temporary database; writes the Slack message and the email it would send into de
     usage: 'backfill --since 7d|ISO [--until ISO] [--dry-run]',
     what: `Scans a past range of the System Log through the same dedupe, without moving the live
 cursor. Already-alerted events are not alerted again.`,
-    options: `  --since 7d|ISO           start: a duration back from now (at most 90d) or an ISO time (required)
+    options: `  --since 7d|ISO           start (required): a duration back from now, like 7d, or an ISO time;
+                           clamped to Okta's 90-day retention
   --until ISO              end (default: now)
   --dry-run                list what matches; store and send nothing`,
   },
