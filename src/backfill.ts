@@ -110,7 +110,7 @@ export async function runBackfill(
   if (tickId !== null) {
     store.finishTick(tickId, clock.now(), result.ok ? 'ok' : 'failed', { requests: result.requests, error: result.error ?? null });
   }
-  logger.info(result.ok ? 'backfill finished' : 'backfill failed', {
+  logger.info(result.ok ? 'backfill finished' : opts.signal?.aborted ? 'backfill stopped by a signal' : 'backfill failed', {
     since: since.toISOString(),
     until: opts.until.toISOString(),
     pages: result.pages,

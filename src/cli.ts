@@ -8,10 +8,12 @@ import { Daemon } from './daemon';
 import { formatDuration } from './duration';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { redact } from './logger';
-import { plainText } from './notify/sanitize';
+import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { runTick, summarizeExcess } from './poll-cycle';
 import { parseBackfillRange, runBackfill } from './backfill';
 import { runCheck } from './check';
+import { commandHelp } from './cli-help';
+import { terminalOutput, type TerminalOutput } from './terminal-output';
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -30,18 +32,27 @@ Commands:
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
-  -h, --help               this text
+  -h, --help               this text; after a command, that command's options
 
 Exit codes: 0 ok, 1 failure, 2 usage error, 78 configuration error.`;
 
-interface Io {
+/** The streams a command runs with. */
+export interface Streams {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
 }
 
+/** What commands write through: every line is made terminal-safe on its way out. */
+interface Io {
+  stdout: TerminalOutput;
+  stderr: TerminalOutput;
+  env: NodeJS.ProcessEnv;
+}
+
 /** Parses the command line and runs one command; resolves to the exit code. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const io: Io = { stdout: terminalOutput(streams.stdout), stderr: terminalOutput(streams.stderr), env: streams.env };
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -62,7 +73,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     });
     const command = positionals[0];
     if (values.help || command === 'help') {
-      io.stdout.write(USAGE + '\n');
+      const about = command === 'help' ? positionals[1] : command;
+      io.stdout.write((about ? (commandHelp(about) ?? USAGE) : USAGE) + '\n');
       return EXIT_OK;
     }
     if (!command) throw new UsageError('no command given');
@@ -194,8 +206,9 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = app.store.suppressedByReason();
     if (opts.json) {
+      // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(
-        JSON.stringify(
+        jsonEscape(JSON.stringify(
           {
             database: config.store.dbPath,
             ...s,
@@ -206,7 +219,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
           },
           null,
           2,
-        ) + '\n',
+        )) + '\n',
       );
       return EXIT_OK;
     }
@@ -303,7 +316,7 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+  const tty = io.stderr.isTTY;
   let lastLog = 0;
   try {
     const result = await runBackfill(app, {
@@ -312,7 +325,7 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
       onProgress: (p) => {
         const rate = p.elapsedMs > 0 ? Math.round((p.events / p.elapsedMs) * 1000) : 0;
         const text = `backfill: ${p.pages} page(s), ${p.events} event(s), ${p.newAlerts} new alert(s), ${rate} events/s, ${formatDuration(p.elapsedMs)} elapsed`;
-        if (tty) io.stderr.write(`\r${text}\x1b[K`);
+        if (tty) io.stderr.progress(text);
         else if (p.elapsedMs - lastLog >= 10_000 || p.pages === 1) {
           lastLog = p.elapsedMs;
           app.logger.info('backfill progress', { pages: p.pages, events: p.events, newAlerts: p.newAlerts, eventsPerSecond: rate });
@@ -331,7 +344,7 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
     }
     if (!opts.dryRun) await app.dispatcher.runOnce();
     io.stdout.write(
-      `backfill ${result.ok ? 'finished' : 'failed'}: ${result.since.toISOString()} .. ${result.until.toISOString()}${result.clamped ? ' (start clamped to the 90-day retention)' : ''}; ` +
+      `backfill ${result.ok ? 'finished' : abort.signal.aborted ? 'stopped by a signal' : 'failed'}: ${result.since.toISOString()} .. ${result.until.toISOString()}${result.clamped ? ' (start clamped to the 90-day retention)' : ''}; ` +
         `${result.events} event(s), ${result.alreadySeen} already stored, ${opts.dryRun ? `${result.matches.filter((m) => !m.alreadySeen).length} new (dry run: nothing stored)` : `${result.newAlerts} new alert(s), ${result.suppressed} suppressed`}` +
         `${result.error ? `; error: ${redact(result.error)}` : ''}\n`,
     );
@@ -351,7 +364,7 @@ if (require.main === module) {
       setTimeout(() => process.exit(code), 2000).unref();
     },
     (err: unknown) => {
-      process.stderr.write(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`);
+      process.stderr.write(terminalText(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`));
       process.exit(EXIT_FAILURE);
     },
   );

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import cron from 'node-cron';
+import { pollScheduleProblem } from './poll-schedule';
 import { parseDuration } from './duration';
 import { ConfigError } from './errors';
 import { parseNotifyConfig, type NotifyConfig } from './notify/config';
@@ -302,9 +302,8 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   const okta = opts.requireOkta ? parseOkta(r) : tryParseOkta(r);
 
   const schedule = r.get('POLL_SCHEDULE') ?? '*/5 * * * *';
-  if (!cron.validate(schedule)) {
-    r.problem('POLL_SCHEDULE is not a valid cron expression: use five (or six, with seconds) fields, like */5 * * * *.');
-  }
+  const scheduleProblem = pollScheduleProblem(schedule);
+  if (scheduleProblem) r.problem(scheduleProblem);
   const poll: PollConfig = {
     schedule,
     lookbackMs: r.duration('LOOKBACK', '6m'),

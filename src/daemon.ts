@@ -1,8 +1,23 @@
-import cron, { type ScheduledTask } from 'node-cron';
+import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { tickDepsFor, type App } from './app';
 import { startHealthServer } from './health';
-import { redact } from './logger';
+import { redact, type Logger } from './logger';
 import { runTick, summarizeExcess, type TickResult } from './poll-cycle';
+
+/**
+ * node-cron's own messages (a missed slot, an error in a task) as log lines of ours: by default it
+ * prints ANSI-coloured text with console.*, which breaks one-JSON-object-per-line logs.
+ */
+export function cronLogger(logger: Logger): CronLogger {
+  const text = (m: string | Error): string => redact(m instanceof Error ? m.message : String(m));
+  const detail = (err?: Error): Record<string, unknown> => (err ? { error: text(err) } : {});
+  return {
+    info: (m) => logger.info(`node-cron: ${text(m)}`, {}),
+    warn: (m) => logger.warn(`node-cron: ${text(m)}`, {}),
+    error: (m, err) => logger.error(`node-cron: ${text(m)}`, detail(err)),
+    debug: (m, err) => logger.debug(`node-cron: ${text(m)}`, detail(err)),
+  };
+}
 
 function emptyResult(): TickResult {
   return { tickId: 0, ok: false, pages: 0, requests: 0, events: 0, newEvents: 0, newAlerts: 0, suppressed: 0, summarized: 0, durationMs: 0, rateLimitRemaining: null, cursorFallback: false };
@@ -55,7 +70,9 @@ export class Daemon {
       notifiers: app.notifiers.map((n) => n.name),
       db: app.config.store.dbPath,
     });
-    this.task = cron.schedule(app.config.poll.schedule, () => this.tick(), { noOverlap: true, name: 'okta-token-watch-poll' });
+    // Overlap is refused by tick() itself (it also knows about the tick at start, which node-cron
+    // does not), with one log line of ours; node-cron's noOverlap would print its own instead.
+    this.task = cron.schedule(app.config.poll.schedule, () => this.tick(), { name: 'okta-token-watch-poll', logger: cronLogger(app.logger) });
     app.metrics.watchPollInterval(() => this.intervalMs() / 1000);
     if (app.config.health) {
       this.health = await startHealthServer(

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { HealthConfig } from './config';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { jsonEscape } from './notify/sanitize';
 
 /** What /healthz needs to know. */
 export interface HealthSource {
@@ -43,7 +44,8 @@ export async function startHealthServer(config: HealthConfig, src: HealthSource,
     if (path === '/healthz') {
       const h = healthOf(src);
       res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', reason: h.reason }) + '\n');
+      // The reason can quote an Okta error body: its control and bidi characters go out as \u escapes.
+      res.end(jsonEscape(JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', reason: h.reason })) + '\n');
       return;
     }
     if (path === '/metrics') {

@@ -1,5 +1,6 @@
 import winston from 'winston';
 import type { LogConfig } from './config';
+import { jsonEscape, visible } from './notify/sanitize';
 
 /** The logger every module receives; winston underneath. */
 export type Logger = winston.Logger;
@@ -54,6 +55,18 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
+// winston keeps the finished line under this symbol (triple-beam's MESSAGE).
+const MESSAGE = Symbol.for('message');
+
+// Log fields carry Okta text (token names, actors, error bodies), which is attacker-controlled: the
+// finished JSON line gets every control, bidi and zero-width character as a \u escape, so a log
+// viewer or terminal tailing the journal never executes or hides anything.
+const escapeJsonLine = winston.format((info) => {
+  const line = (info as Record<symbol, unknown>)[MESSAGE];
+  if (typeof line === 'string') (info as Record<symbol, unknown>)[MESSAGE] = jsonEscape(line);
+  return info;
+});
+
 /**
  * Builds the logger. JSON lines on stderr by default, so stdout stays free for alerts (console
  * notifier) and command output.
@@ -61,14 +74,14 @@ const redactFormat = winston.format((info) => {
 export function createLogger(config: LogConfig, opts: { silent?: boolean; stream?: NodeJS.WritableStream } = {}): Logger {
   const format =
     config.format === 'json'
-      ? winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json())
+      ? winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json(), escapeJsonLine())
       : winston.format.combine(
           redactFormat(),
           winston.format.timestamp(),
           winston.format.printf((info) => {
             const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
-            const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
-            return `${String(timestamp)} ${String(level).toUpperCase().padEnd(5)} ${String(message)}${extra}`;
+            const extra = Object.keys(rest).length ? ' ' + jsonEscape(JSON.stringify(rest)) : '';
+            return `${String(timestamp)} ${String(level).toUpperCase().padEnd(5)} ${visible(String(message))}${extra}`;
           }),
         );
   return winston.createLogger({

@@ -49,7 +49,7 @@ describe('command line', () => {
     assert.equal(lines.length, 4, r.stderr);
     assert.match(r.stderr, /OKTA_ORG_URL must be an https:\/\/ URL/);
     assert.match(r.stderr, /LOOKBACK is not a duration/);
-    assert.match(r.stderr, /POLL_SCHEDULE is not a valid cron expression/);
+    assert.match(r.stderr, /POLL_SCHEDULE must have five fields/);
     assert.match(r.stderr, /LOG_LEVEL must be one of/);
     assert.doesNotMatch(r.stderr, /evil\.example|ssws-secret|soon|chatty|every five/);
   });

@@ -114,6 +114,27 @@ export function safeLink(url: string | null | undefined): string | null {
   return null;
 }
 
+// What `jsonEscape` writes as \u escapes: every character `visible` shows as <U+XXXX> (U+2028/2029
+// included: JSON.stringify leaves them raw). A raw TAB, CR or LF in JSON text can only be
+// whitespace between tokens (inside strings JSON.stringify escapes them), so indentation stays.
+const JSON_INVISIBLE = /(?![\t\n\r])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0]/gu;
+const JSON_INVISIBLE_OR_MARKUP = /[<>&]|(?![\t\n\r])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0]/gu;
+
+/**
+ * Rewrites JSON text so that no control (C0, C1), format (zero-width, bidi overrides and isolates,
+ * BOM, tags), separator or lone-surrogate character is left raw: each becomes a `\uXXXX` escape,
+ * which JSON.parse turns back into the exact same string. With `markup`, `<`, `>` and `&` are
+ * escaped too, for JSON that may be pasted into HTML. Only valid on JSON text (outside strings,
+ * JSON holds none of these characters).
+ */
+export function jsonEscape(json: string, opts: { markup?: boolean } = {}): string {
+  return json.replace(opts.markup ? JSON_INVISIBLE_OR_MARKUP : JSON_INVISIBLE, (ch) => {
+    let out = '';
+    for (let i = 0; i < ch.length; i++) out += '\\u' + ch.charCodeAt(i).toString(16).padStart(4, '0');
+    return out;
+  });
+}
+
 /**
  * JSON that is safe to embed anywhere: `<`, `>`, `&`, U+2028/2029 and every invisible character are
  * written as \u escapes, so the bytes on the wire carry no markup or bidi trick while JSON.parse
@@ -128,9 +149,15 @@ export function safeJson(value: unknown, maxString = 4096): string {
     for (const [k, x] of Object.entries(v)) out[k] = bounded(x, depth + 1);
     return out;
   };
-  return JSON.stringify(bounded(value, 0)).replace(/[<>&\u2028\u2029]|[\p{Cc}\p{Cf}\p{Cs}\u115F\u1160\u3164\uFFA0]/gu, (ch) => {
-    let out = '';
-    for (let i = 0; i < ch.length; i++) out += '\\u' + ch.charCodeAt(i).toString(16).padStart(4, '0');
-    return out;
-  });
+  return jsonEscape(JSON.stringify(bounded(value, 0)), { markup: true });
+}
+
+/**
+ * Text for a terminal: line breaks are kept, and on each line every control, format and separator
+ * character (ESC and so every escape sequence, C1 CSI, bidi overrides, zero-width characters) is
+ * shown as `<U+XXXX>` exactly as `plainText` shows it, so nothing written can clear the screen,
+ * retitle the window, hide a link or reorder what the reader sees.
+ */
+export function terminalText(s: string): string {
+  return s.split('\n').map(visible).join('\n');
 }

@@ -1,0 +1,70 @@
+/**
+ * `okta-token-watch <command> --help`: each command's own usage and options. The general usage
+ * (every command, exit codes) stays in cli.ts.
+ */
+
+const COMMON = `  --env-file PATH          settings file (default: .env in the working directory)
+  -h, --help               this text`;
+
+interface CommandHelp {
+  usage: string;
+  what: string;
+  options?: string;
+}
+
+const COMMANDS: Record<string, CommandHelp> = {
+  run: {
+    usage: 'run',
+    what: `The daemon: a tick at start, then on POLL_SCHEDULE, never two at once; deliveries between
+ticks. SIGTERM or SIGINT: the page in hand is finished and committed, deliveries in flight are
+recorded, then it exits 0.`,
+  },
+  poll: {
+    usage: 'poll',
+    what: 'Exactly one tick, then one delivery pass, then exit. For cron or CI use.',
+  },
+  status: {
+    usage: 'status [--json] [--alerts [--limit N]]',
+    what: `Cursor, last tick, counters, suppressed events by reason, exceptions, and deliveries per
+notifier with the last errors. Never prints a secret.`,
+    options: `  --json                   the same as one JSON object
+  --alerts                 also list the newest alerts, each marked when it went out in a summary
+  --limit N                how many alerts --alerts lists (default 200)`,
+  },
+  'retry-failed': {
+    usage: 'retry-failed [--notifier NAME]',
+    what: 'Puts failed deliveries back to pending; the daemon sends them at its next delivery pass.',
+    options: '  --notifier NAME          only this notifier\'s deliveries (slack, email, webhook or console)',
+  },
+  demo: {
+    usage: 'demo',
+    what: `The zero-configuration tour: a built-in Okta simulator on 127.0.0.1, the real pipeline, a
+temporary database; writes the Slack message and the email it would send into demo-output/.`,
+  },
+  'test-notify': {
+    usage: 'test-notify [--notifier NAME]',
+    what: 'Sends a sample alert, marked as a test, through each enabled notifier; one result line each.',
+    options: '  --notifier NAME          only this notifier (slack, email, webhook or console)',
+  },
+  check: {
+    usage: 'check [--send]',
+    what: 'Validates the settings, makes one System Log request, checks the database and each notifier.',
+    options: '  --send                   also send a test alert through each notifier (as test-notify)',
+  },
+  backfill: {
+    usage: 'backfill --since 7d|ISO [--until ISO] [--dry-run]',
+    what: `Scans a past range of the System Log through the same dedupe, without moving the live
+cursor. Already-alerted events are not alerted again.`,
+    options: `  --since 7d|ISO           start (required): a duration back from now, like 7d, or an ISO time;
+                           clamped to Okta's 90-day retention
+  --until ISO              end (default: now)
+  --dry-run                list what matches; store and send nothing`,
+  },
+};
+
+/** The help of one command, or null when there is no such command. */
+export function commandHelp(command: string): string | null {
+  const h = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!h) return null;
+  return `Usage: okta-token-watch ${h.usage}\n\n${h.what}\n\nOptions:\n${h.options ? `${h.options}\n` : ''}${COMMON}`;
+}
