@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { tickDepsFor } from '../src/app';
+import { migrationsDir, openDatabase } from '../src/store/db';
 import { runTick, type TickDeps, type TickResult } from '../src/poll-cycle';
 import { tokenEvent } from './helpers/events';
-import { startHarness, type Harness } from './helpers/harness';
+import { startHarness, tmpDir, type Harness } from './helpers/harness';
 
 const MINUTE = 60_000;
 const iso = (h: Harness, offsetMs = 0): string => new Date(h.clock.now().getTime() + offsetMs).toISOString();
@@ -121,6 +124,32 @@ describe('interrupted ticks and the cursor fallback', () => {
       assert.equal(h.app.store.caughtUpThrough(), start1);
     } finally {
       await h.close();
+    }
+  });
+
+  test('when a database at schema 3 is upgraded, then its ticks keep their ids and rows, alerts still point at them, and interrupted is accepted', () => {
+    const dir = tmpDir();
+    const old = path.join(dir, 'migrations-3');
+    fs.mkdirSync(old);
+    for (const f of fs.readdirSync(migrationsDir()).filter((f) => /^00[123]_/.test(f))) fs.copyFileSync(path.join(migrationsDir(), f), path.join(old, f));
+    const dbPath = path.join(dir, 'otw.sqlite');
+    const v3 = openDatabase(dbPath, { migrations: old });
+    v3.exec(`INSERT INTO ticks (kind, started_at, finished_at, result, pages, error, pid) VALUES ('poll', '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:01.000Z', 'ok', 2, NULL, 42);
+      INSERT INTO ticks (kind, started_at, result, error) VALUES ('poll', '2026-11-01T00:05:00.000Z', 'failed', 'Okta answered HTTP 503');
+      INSERT INTO events (uuid, published, event_type, raw, source, first_seen_at) VALUES ('u1', 'p', 'system.api_token.create', '{}', 'poll', 'x');
+      INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES ('otw-u1', 'u1', 'c', 'poll', 2, '{}');`);
+    v3.close();
+    const v4 = openDatabase(dbPath);
+    try {
+      assert.deepEqual(v4.prepare('SELECT id, result, pages, error, pid FROM ticks ORDER BY id').all(), [
+        { id: 1, result: 'ok', pages: 2, error: null, pid: 42 },
+        { id: 2, result: 'failed', pages: 0, error: 'Okta answered HTTP 503', pid: null },
+      ]);
+      assert.deepEqual(v4.pragma('foreign_key_check'), []);
+      assert.equal(v4.prepare(`INSERT INTO ticks (kind, started_at, result) VALUES ('poll', 'now', 'interrupted')`).run().lastInsertRowid, 3);
+      assert.throws(() => v4.prepare('UPDATE alerts SET tick_id = 99').run(), /FOREIGN KEY/);
+    } finally {
+      v4.close();
     }
   });
 });
