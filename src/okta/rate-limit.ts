@@ -17,7 +17,7 @@ export interface RateLimit {
 }
 
 /** Okta's rate-limit window: a reset is never further than this from the response that names it. */
-export const RATE_LIMIT_WINDOW_MS = 60_000;
+const RATE_LIMIT_WINDOW_MS = 60_000;
 /** Added to every wait for a reset: the headers have whole-second resolution. */
 const RESET_MARGIN_MS = 1000;
 /** Spread of the random part of a wait, so integrations that share the bucket do not return together. */
