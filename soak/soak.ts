@@ -22,6 +22,7 @@ import { otherEvent, tokenEvent, uuidFor } from '../test/helpers/events';
 import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { fastForwardPending, snapshot, type Injected, type Snapshot } from './inspect';
+import { runInterruptedCatchUp } from './interrupted-catch-up';
 import { HttpReceiver, SmtpReceiver, type Receipt, type ReceiverMode } from './receivers';
 import { attribute, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
 
@@ -592,6 +593,10 @@ async function main(): Promise<number> {
   }
   const cursorChecks = sup.generations.filter((x) => x.after?.cursorPosition !== null && x.after?.cursorPosition !== undefined).length;
 
+  // --- scenario: a catch-up stopped by SIGTERM, then every cursor rejected (its own fake and database)
+  const interruptedCatchUp = await runInterruptedCatchUp(say);
+  problems.push(...interruptedCatchUp.problems);
+
   // --- report
   const okta: Tally = {};
   for (const q of fake.requests) bump(okta, `${q.path === '/api/v1/logs' ? 'logs' : q.path.startsWith('/api/v1/api-tokens/') ? 'api-tokens' : q.path} ${q.status || 'no answer'}`);
@@ -612,6 +617,7 @@ async function main(): Promise<number> {
     cursorChecks: { statesLeftByAProcess: cursorChecks, liveStates: liveChecks.states, violations: [...sup.generations.flatMap((x) => x.after?.violations ?? []), ...liveChecks.violations] },
     perNotifier,
     duplicates: { explained: explainedList, unexplained: unexplainedList },
+    interruptedCatchUp,
     generations: sup.generations.map((x) => ({
       g: x.g,
       strategy: x.strategy,

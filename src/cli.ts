@@ -6,7 +6,7 @@ import { createApp, tickDepsFor, type App } from './app';
 import { loadEnv, parseConfig, type AppConfig } from './config';
 import { Daemon } from './daemon';
 import { formatDuration } from './duration';
-import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
+import { ConfigError, EXIT_CONFIG, EXIT_DELIVERY_FAILED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { redact } from './logger';
 import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { runTick, summarizeExcess } from './poll-cycle';
@@ -19,7 +19,8 @@ const USAGE = `Usage: okta-token-watch <command> [options]
 
 Commands:
   run                      the daemon: a tick at start, then on POLL_SCHEDULE
-  poll                     exactly one tick, deliver, exit (0 ok, 1 failed)
+  poll                     exactly one tick, deliver, exit (0 ok, 1 tick failed or
+                           interrupted, 3 tick ok but a delivery failed for good)
   status [--json] [--alerts [--limit N]]
                            cursor, last tick, counters, deliveries per notifier;
                            --alerts lists the newest N alerts (default 200)
@@ -34,7 +35,8 @@ Options:
   --env-file PATH          settings file (default: .env in the working directory)
   -h, --help               this text; after a command, that command's options
 
-Exit codes: 0 ok, 1 failure, 2 usage error, 78 configuration error.`;
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 a delivery failed for good (poll),
+78 configuration error.`;
 
 /** The streams a command runs with. */
 export interface Streams {
@@ -173,8 +175,11 @@ async function cmdPoll(config: AppConfig): Promise<number> {
   try {
     recover(app);
     const result = await runTick(tickDepsFor(app, abort.signal));
-    await app.dispatcher.runOnce();
-    return result.ok ? EXIT_OK : EXIT_FAILURE;
+    // Stopping: what the tick committed stays pending for the next run instead of delaying the exit.
+    const delivery = abort.signal.aborted ? null : await app.dispatcher.runOnce();
+    // An interrupted tick is not ok: a wrapper script must not take it for a complete poll.
+    if (!result.ok) return EXIT_FAILURE;
+    return delivery && delivery.failed > 0 ? EXIT_DELIVERY_FAILED : EXIT_OK;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

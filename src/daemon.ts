@@ -20,7 +20,7 @@ export function cronLogger(logger: Logger): CronLogger {
 }
 
 function emptyResult(): TickResult {
-  return { tickId: 0, ok: false, pages: 0, requests: 0, events: 0, newEvents: 0, newAlerts: 0, suppressed: 0, summarized: 0, durationMs: 0, rateLimitRemaining: null, cursorFallback: false };
+  return { tickId: 0, ok: false, interrupted: false, pages: 0, requests: 0, events: 0, newEvents: 0, newAlerts: 0, suppressed: 0, summarized: 0, durationMs: 0, rateLimitRemaining: null, cursorFallback: false };
 }
 
 /** The long-running mode: a tick at start, then on POLL_SCHEDULE, never two at once. */

@@ -2,6 +2,8 @@
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** `poll`: the tick succeeded, but a delivery of this run failed for good (see `status`). */
+export const EXIT_DELIVERY_FAILED = 3;
 export const EXIT_CONFIG = 78;
 
 /**

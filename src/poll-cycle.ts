@@ -13,6 +13,8 @@ import type { Store } from './store/store';
 export interface TickResult {
   tickId: number;
   ok: boolean;
+  /** Stopped (SIGTERM/SIGINT) before it reached the first empty page: not ok, recorded as 'interrupted'. */
+  interrupted: boolean;
   pages: number;
   requests: number;
   events: number;
@@ -57,6 +59,8 @@ export interface BackfillOptions {
  * resume from the stored cursor (or start at now - LOOKBACK), read pages until the first empty one,
  * and commit each page in ONE transaction: new events, their alerts, their pending deliveries and
  * the cursor move together. A crash therefore never loses an event nor alerts twice for one.
+ * Reaching the first empty page records the tick's start as the time the poller has caught up
+ * through; a tick stopped before that is recorded as interrupted, never as ok.
  */
 export async function runTick(deps: TickDeps): Promise<TickResult> {
   const { store, reader, detector, clock, logger, poll } = deps;
@@ -65,6 +69,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const result: TickResult = {
     tickId,
     ok: false,
+    interrupted: false,
     pages: 0,
     requests: 0,
     events: 0,
@@ -79,6 +84,8 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   try {
     const cursor = store.getCursor();
     let url: string;
+    // True while `url` is an opaque `after` cursor (stored, or a `next` link of this tick) rather
+    // than a time-based query built here: only such a URL can expire and be worth a fallback.
     let fromCursor = false;
     if (cursor && new URL(cursor.url).origin === deps.orgUrl) {
       url = cursor.url;
@@ -94,24 +101,25 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     }
 
     let alertsThisTick = 0;
+    let caughtUp = false;
     for (;;) {
       let page;
       try {
         page = await reader.fetchPage(url, deps.signal);
       } catch (err) {
         if (err instanceof PollError) result.requests += err.requests;
-        if (err instanceof PollError && err.kind === 'rejected' && fromCursor && result.pages === 0) {
-          // Okta documents no lifetime for the `after` cursor. Restart from a time-based query that
-          // overlaps the last successful tick; uuid dedupe absorbs the overlap.
-          const last = store.lastSuccessfulTick();
-          const base = last ? Date.parse(last.startedAt) : Date.parse(cursor!.updatedAt);
-          // Never earlier than Okta's 90-day retention: past 180 days Okta rejects `since` outright.
-          const since = new Date(Math.max(Math.min(base, started.getTime()) - poll.lookbackMs, started.getTime() - 90 * 86_400_000));
-          logger.warn('Okta rejected the stored cursor; restarting from the last successful tick minus the look-back', {
-            status: err.status,
-            errorCode: err.errorCode,
-            since: since.toISOString(),
-          });
+        // Once per tick: a fallback whose own `next` links are refused again fails the tick, and
+        // the next tick falls back afresh, from the same durable base.
+        if (err instanceof PollError && err.kind === 'rejected' && fromCursor && !result.cursorFallback) {
+          // Okta documents no lifetime for the `after` cursor, and a `next` link can be refused on
+          // any page. Restart from a time-based query; uuid dedupe absorbs the overlap.
+          const { since, base } = fallbackSince(store, started, poll.lookbackMs);
+          logger.warn(
+            result.pages === 0
+              ? 'Okta rejected the stored cursor; restarting from a time-based query'
+              : 'Okta rejected the next link of a later page; restarting from a time-based query',
+            { status: err.status, errorCode: err.errorCode, since: since.toISOString(), base, pagesBefore: result.pages },
+          );
           result.cursorFallback = true;
           url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
           fromCursor = false;
@@ -121,10 +129,13 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       }
       result.requests += page.requests;
       result.rateLimitRemaining = page.rateLimit?.remaining ?? result.rateLimitRemaining;
+      const empty = page.events.length === 0;
 
       const committed = await commitPage(deps, tickId, page.events, page.nextUrl ?? url, {
         source: 'poll',
         moveCursor: page.nextUrl !== null,
+        // Everything persisted before this tick started has now been read.
+        caughtUpThrough: empty ? started : null,
         alertsSoFar: alertsThisTick,
         rateLimitRemaining: page.rateLimit?.remaining ?? null,
         requests: page.requests,
@@ -137,16 +148,21 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       result.suppressed += committed.suppressed;
       deps.afterPageCommit?.(result.pages);
 
-      if (page.events.length === 0) break;
+      if (empty) {
+        caughtUp = true;
+        break;
+      }
       if (page.nextUrl === null) {
         logger.warn('Okta sent a page without a next link; the next tick restarts from this page', {});
         break;
       }
       url = page.nextUrl;
+      fromCursor = true;
       if (deps.signal?.aborted) break;
     }
 
     result.summarized = summarizeExcess(deps, tickId);
+    if (!caughtUp && deps.signal?.aborted) return finishInterrupted(deps, result, started, 'stopped by a signal');
     result.ok = true;
     result.durationMs = clock.now().getTime() - started.getTime();
     store.finishTick(tickId, clock.now(), 'ok', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining });
@@ -172,6 +188,8 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       logger.error('could not queue the summary of excess alerts', { error: redact(e instanceof Error ? e.message : String(e)) });
     }
     const message = redact(err instanceof Error ? err.message : String(err));
+    // Shutting down while waiting (a retry, a rate-limit reset) is an interruption, not a failure.
+    if (deps.signal?.aborted) return finishInterrupted(deps, result, started, message);
     result.error = message;
     result.durationMs = clock.now().getTime() - started.getTime();
     store.finishTick(tickId, clock.now(), 'failed', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: message });
@@ -180,6 +198,31 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     else logger.error('tick failed', { tick: tickId, error: message, pages: result.pages, requests: result.requests, durationMs: result.durationMs });
     return result;
   }
+}
+
+/**
+ * Where a rejected cursor restarts: LOOKBACK before the time the poller last caught up through.
+ * Until a tick has caught up, LOOKBACK before the first tick's start, as the very first tick does:
+ * neither an interrupted tick's start nor the cursor's commit time says how far reading got.
+ * Never earlier than Okta's 90-day retention (past 180 days Okta rejects `since` outright).
+ */
+export function fallbackSince(store: Store, started: Date, lookbackMs: number): { since: Date; base: 'caught-up' | 'first start' } {
+  const caught = store.caughtUpThrough();
+  const baseIso = caught ?? store.firstTickStartedAt('poll') ?? started.toISOString();
+  const since = new Date(Math.max(Math.min(Date.parse(baseIso), started.getTime()) - lookbackMs, started.getTime() - 90 * 86_400_000));
+  return { since, base: caught !== null ? 'caught-up' : 'first start' };
+}
+
+/** Records a tick stopped before it caught up: its committed pages stay, and the cursor after them. */
+function finishInterrupted(deps: TickDeps, result: TickResult, started: Date, why: string): TickResult {
+  const { store, clock, logger } = deps;
+  result.interrupted = true;
+  result.ok = false;
+  result.error = `interrupted (${why}) after ${result.pages} page(s), before reaching the end of the log; the next tick resumes from the cursor`;
+  result.durationMs = clock.now().getTime() - started.getTime();
+  store.finishTick(result.tickId, clock.now(), 'interrupted', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: result.error });
+  logger.warn('tick interrupted', { tick: result.tickId, pages: result.pages, requests: result.requests, newAlerts: result.newAlerts, error: result.error });
+  return result;
 }
 
 /** What committing one page did. */
@@ -199,7 +242,15 @@ export async function commitPage(
   tickId: number | null,
   events: OktaLogEvent[],
   cursorUrl: string,
-  opts: { source: 'poll' | 'backfill'; moveCursor: boolean; alertsSoFar: number; rateLimitRemaining: number | null; requests: number },
+  opts: {
+    source: 'poll' | 'backfill';
+    moveCursor: boolean;
+    /** Set on the live poller's first empty page: stored with the page, see Store.caughtUpThrough. */
+    caughtUpThrough?: Date | null;
+    alertsSoFar: number;
+    rateLimitRemaining: number | null;
+    requests: number;
+  },
 ): Promise<PageOutcome> {
   const { store, detector, clock } = deps;
   const unseen = store.unseenUuids(events.map((e) => e.uuid));
@@ -235,6 +286,7 @@ export async function commitPage(
       out.alerts.push(alert);
     }
     if (opts.moveCursor) store.setCursor(cursorUrl, now);
+    if (opts.caughtUpThrough) store.setCaughtUpThrough(opts.caughtUpThrough, now);
     if (tickId !== null) {
       store.addToTick(tickId, {
         pages: 1,

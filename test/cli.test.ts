@@ -172,7 +172,8 @@ describe('command line', () => {
       assert.match(r.stderr, /stopping: finishing the page in hand/);
       assert.equal(fake.logRequests().length, 2, 'no page after the signal');
       assert.equal(count(env.DB_PATH, 'SELECT COUNT(*) AS n FROM events'), 2000, 'the page in hand was committed');
-      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'ok'`), 1);
+      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'interrupted'`), 1, 'the stopped catch-up is recorded as interrupted');
+      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'ok'`), 0);
     } finally {
       await fake.stop();
     }

@@ -132,7 +132,7 @@ describe('polling the System Log', () => {
     }
   });
 
-  test('when Okta rejects the stored cursor, then the tick warns and restarts from the last success minus the look-back', async () => {
+  test('when Okta rejects the stored cursor, then the tick warns and restarts from the caught-up time minus the look-back', async () => {
     const h = await startHarness({ env: { LOOKBACK: '6m' } });
     try {
       h.fake.persist(tokenEvent(1, iso(h, -10_000)));

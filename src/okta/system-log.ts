@@ -6,7 +6,7 @@ import { COLLECT_AFTER_EVENTS, collectGarbage } from '../memory';
 import { OktaRequestError, oktaErrorOf, type OktaHttp, type OktaResponse } from './http';
 import { findLink } from './links';
 import { isLogEvent, type OktaLogEvent } from './log-event';
-import { headroomWait, readRateLimit, type RateLimit } from './rate-limit';
+import { headroomWait, readRateLimit, resetWait, type RateLimit } from './rate-limit';
 
 /** One page of the System Log. */
 export interface LogPage {
@@ -86,6 +86,7 @@ const BACKOFF_CAP_MS = 30_000;
  * Reads System Log pages with the retry and rate-limit policy:
  * - before each request, if less than the headroom share of the limit remains, wait for the reset;
  * - 429: wait until X-Rate-Limit-Reset (bounded by maxRateLimitWait), then retry;
+ * - every wait for a reset is measured against the response's Date (Okta's clock), never the local one;
  * - 5xx, timeouts, network errors: capped exponential backoff with full jitter;
  * - other 4xx: fail at once (the caller decides about a rejected cursor).
  */
@@ -141,23 +142,25 @@ export class SystemLogReader {
         await this.backoffOrFail(failures, reason, signal);
         continue;
       }
-      const rl = readRateLimit(res);
+      const rl = readRateLimit(res, this.clock.now().getTime());
       if (rl) this.lastRateLimit = rl;
 
       if (res.status === 429) {
         failures++;
-        const now = this.clock.now().getTime();
-        const wait = rl ? rl.resetAt - now + 1000 : this.backoffMs(failures);
+        // A reset Okta itself says has passed (or no headers at all): back off, never retry at once.
+        const wait = (rl ? resetWait(rl, this.clock.now().getTime(), this.random) : null) ?? Math.max(1000, this.backoffMs(failures));
         if (wait > this.config.maxRateLimitWaitMs || failures > this.config.maxRetries) {
           throw new PollError(
-            `Okta rate limit reached (E0000047) and the reset is ${formatDuration(Math.max(0, wait))} away; the next tick resumes from the cursor`,
+            `Okta rate limit reached (E0000047) and the reset is ${formatDuration(wait)} away; the next tick resumes from the cursor`,
             'rate-limited',
             429,
             'E0000047',
           );
         }
-        this.logger.warn('Okta rate limit hit; waiting for the reset', { waitMs: Math.max(0, wait) });
-        await this.sleep(Math.max(0, wait), signal);
+        this.logger.warn('Okta rate limit hit; waiting for the reset', { waitMs: wait });
+        await this.sleep(wait, signal);
+        // Waited for the reset: the numbers of the 429 no longer describe the bucket.
+        this.lastRateLimit = null;
         continue;
       }
       if (res.status >= 500) {
@@ -209,10 +212,9 @@ export class SystemLogReader {
   }
 
   private async waitForHeadroom(signal?: AbortSignal): Promise<void> {
-    const now = this.clock.now().getTime();
-    const wait = headroomWait(this.lastRateLimit, this.config.rateLimitHeadroom, now);
+    const wait = headroomWait(this.lastRateLimit, this.config.rateLimitHeadroom, this.clock.now().getTime(), this.random);
     if (wait <= 0) return;
-    const bounded = Math.min(wait + 1000, this.config.maxRateLimitWaitMs);
+    const bounded = Math.min(wait, this.config.maxRateLimitWaitMs);
     this.logger.info('pausing to leave rate-limit headroom for other integrations', {
       remaining: this.lastRateLimit?.remaining,
       limit: this.lastRateLimit?.limit,

@@ -167,7 +167,8 @@ export class FakeOkta {
     this.requests.push(rec);
     const send = (status: number, payload: unknown, headers: Record<string, string | string[]> = {}): void => {
       rec.status = status;
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      // Date from the simulator's own clock (Node's would be the wall clock): tests skew it against the client's.
+      res.writeHead(status, { 'content-type': 'application/json', date: new Date(this.now()).toUTCString(), ...headers });
       res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
     };
     const error = (status: number, errorCode: string, errorSummary: string, headers: Record<string, string> = {}): void =>

@@ -34,7 +34,7 @@ export interface TickRow {
   kind: string;
   startedAt: string;
   finishedAt: string | null;
-  result: 'running' | 'ok' | 'failed';
+  result: 'running' | 'ok' | 'failed' | 'interrupted';
   pages: number;
   requests: number;
   events: number;
@@ -124,6 +124,24 @@ export class Store {
 
   clearCursor(): void {
     this.prepared('DELETE FROM cursor').run();
+  }
+
+  /**
+   * The time through which the live poller has read every event: the start of the last tick that
+   * reached the first empty page. Null until one did. The only base of a cursor fallback.
+   */
+  caughtUpThrough(): string | null {
+    const row = this.prepared('SELECT caught_up_through AS t FROM poll_progress WHERE id = 1').get() as { t: string } | undefined;
+    return row?.t ?? null;
+  }
+
+  /** Records how far the poller has read (call inside the transaction of the first empty page). */
+  setCaughtUpThrough(through: Date, now: Date): void {
+    this
+      .prepared(
+        'INSERT INTO poll_progress (id, caught_up_through, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET caught_up_through = excluded.caught_up_through, updated_at = excluded.updated_at',
+      )
+      .run(through.toISOString(), now.toISOString());
   }
 
   // --- events --------------------------------------------------------------------------------
@@ -370,7 +388,7 @@ export class Store {
       .run(d.pages ?? 0, d.requests ?? 0, d.events ?? 0, d.newEvents ?? 0, d.newAlerts ?? 0, d.suppressed ?? 0, d.rateLimitRemaining ?? null, id);
   }
 
-  finishTick(id: number, now: Date, result: 'ok' | 'failed', extra: { requests?: number; rateLimitRemaining?: number | null; error?: string | null } = {}): void {
+  finishTick(id: number, now: Date, result: 'ok' | 'failed' | 'interrupted', extra: { requests?: number; rateLimitRemaining?: number | null; error?: string | null } = {}): void {
     this
       .prepared(
         `UPDATE ticks SET finished_at = ?, result = ?, requests = MAX(requests, ?), rate_limit_remaining = COALESCE(?, rate_limit_remaining), error = ? WHERE id = ?`,
