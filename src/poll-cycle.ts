@@ -6,7 +6,7 @@ import { SUMMARY_BOUNDS } from './detect/summary';
 import type { Logger } from './logger';
 import { redact } from './logger';
 import type { OktaLogEvent } from './okta/log-event';
-import { buildLogUrl, isStop, PollError, type SystemLogReader } from './okta/system-log';
+import { buildLogUrl, PollError, type SystemLogReader } from './okta/system-log';
 import type { Store } from './store/store';
 
 /** What one tick did. */
@@ -193,9 +193,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     result.error = message;
     result.durationMs = clock.now().getTime() - started.getTime();
     store.finishTick(tickId, clock.now(), 'failed', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: message });
-    // A stop signal during a retry wait is the operator's doing, not a failure worth an error line.
-    if (isStop(err)) logger.warn('tick stopped by a signal before it finished; committed pages are kept', { tick: tickId, pages: result.pages, requests: result.requests, durationMs: result.durationMs });
-    else logger.error('tick failed', { tick: tickId, error: message, pages: result.pages, requests: result.requests, durationMs: result.durationMs });
+    logger.error('tick failed', { tick: tickId, error: message, pages: result.pages, requests: result.requests, durationMs: result.durationMs });
     return result;
   }
 }

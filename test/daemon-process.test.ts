@@ -141,8 +141,8 @@ describe('POLL_SCHEDULE', () => {
 
 describe('a stop signal while Okta is being retried', () => {
   for (const c of [
-    { args: ['poll'], said: /tick stopped by a signal/ },
-    { args: ['run'], said: /tick stopped by a signal/ },
+    { args: ['poll'], said: /tick interrupted/ },
+    { args: ['run'], said: /tick interrupted/ },
     { args: ['backfill', '--since', '1h'], said: /backfill stopped by a signal/ },
   ]) {
     test(`when ${c.args[0]} gets SIGTERM between retries, then it is reported as a stop, with no error line`, async () => {

@@ -53,11 +53,6 @@ export class PollError extends Error {
   }
 }
 
-/** True when a read ended because the process is stopping (SIGTERM, SIGINT), not because Okta failed. */
-export function isStop(err: unknown): boolean {
-  return err instanceof PollError && err.kind === 'aborted';
-}
-
 /** Options of one System Log query. */
 export interface QueryOptions {
   filter: string;
