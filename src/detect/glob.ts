@@ -55,7 +55,7 @@ export function compileGlob(pattern: string): GlobMatcher {
     test(name: string): boolean {
       if (typeof name !== 'string') return false;
       // A name with fewer code units than the pattern needs code points cannot match (a code
-      // point is one or two units), so the common mismatch costs nothing.
+      // point is one or two units): a short name is refused without converting it.
       if (name.length < minPoints) return false;
       const s = codePoints(name);
       if (segments.length === 1) return s.length === minPoints && matchesAt(segments[0]!.points, s, 0);
