@@ -7,6 +7,7 @@
  *   npm run bench -- --smoke            smallest size, for CI: exits 1 if an event is lost or an
  *                                       idle tick of ours makes more than one request
  *   npm run bench -- --json             JSON on stdout (the table goes to stderr)
+ *   npm run bench -- --only exceptions  just the exceptions wildcard micro-benchmark (a second)
  */
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +20,7 @@ import { tokenEvent } from '../test/helpers/events';
 import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { buildJs } from './build';
+import { benchExceptions, EXCEPTIONS_TARGET_MS } from './exceptions';
 import { MB, round, type Call, type Contender, type Done, type Failed, type Job, type Progress, type Reply, type Scenario } from './shared';
 
 /** The fake's per-minute limit for the benchmark: high, so rate limiting does not distort figures. */
@@ -77,7 +79,7 @@ function options(argv: string[]): Options {
     process.stdout.write(
       'Usage: npm run bench -- [--smoke] [--json] [--events N] [--small-events N] [--ticks N] [--outage-events N] [--outage 30m]\n' +
         '                        [--lookback 6m] [--window-events N] [--store-events N] [--baseline-limit N] [--seed S]\n' +
-        '                        [--time-limit 10m] [--cpu-prof DIR] [--only idle,catchup,outage,store]\n',
+        '                        [--time-limit 10m] [--cpu-prof DIR] [--only idle,catchup,outage,store,exceptions]\n',
     );
     process.exit(0);
   }
@@ -324,6 +326,8 @@ async function main(): Promise<number> {
       fs.rmSync(path.dirname(r.dbPath), { recursive: true, force: true });
       return r.result;
     }),
+    // In-process and quick (well under a second), so the smoke run keeps it at full size.
+    exceptions: await only('exceptions', 'exceptions: tokenName wildcards vs 100,000-character names', async () => benchExceptions({ chars: 100_000, runs: opts.smoke ? 5 : 21 })),
   };
 
   type R = Record<string, unknown>;
@@ -376,6 +380,7 @@ async function main(): Promise<number> {
     ['store: insertEvent, new (events/s)', fmt(st.newPerSecond), `${fmt(st.setNewPerSecond)} (Set)`, ''],
     ['store: insertEvent, already seen (events/s)', fmt(st.seenPerSecond), `${fmt(st.setSeenPerSecond)} (Set)`, ''],
     ['store: unseen check before a page (uuids/s)', fmt(st.unseenCheckPerSecond), '', ''],
+    ...(results.exceptions ?? []).map((c): Row => [`exceptions: ${c.pattern} vs ${c.name} (${fmt(c.chars)} chars): median / max ms`, `${fmt(c.medianMs, 2)} / ${fmt(c.maxMs, 2)}${c.matched ? ' (match)' : ''}`, '', '']),
   ];
 
   // Verdicts: correctness fails the run; the RSS and growth targets are reported.
@@ -397,6 +402,9 @@ async function main(): Promise<number> {
       problems.push(`${name}: database holds ${v?.events} events (${v?.distinct} distinct) and ${v?.alerts} alerts for ${v?.expected} injected`);
     }
     if (Number(g(r, 'nextTick', 'requests')) > 1) problems.push(`${name}: the tick after the catch-up made ${g(r, 'nextTick', 'requests')} requests`);
+  }
+  for (const c of results.exceptions ?? []) {
+    if (c.medianMs > EXCEPTIONS_TARGET_MS) problems.push(`exceptions: ${c.pattern} against ${c.name} took ${c.medianMs} ms (median; target ${EXCEPTIONS_TARGET_MS} ms)`);
   }
   if (results.store && (st.stored !== opts.storeEvents || st.insertedSecondPass !== 0)) problems.push(`store: ${String(st.stored)} stored, ${String(st.insertedSecondPass)} inserted twice`);
   const peakBig = Number(g(cu.ours, 'peakRssMb'));

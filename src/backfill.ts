@@ -3,6 +3,8 @@ import { formatDuration, parseDuration } from './duration';
 import type { OktaLogEvent } from './okta/log-event';
 import { buildLogUrl, PollError } from './okta/system-log';
 import { commitPage, summarizeExcess } from './poll-cycle';
+import { entryKey } from './detect/raw-event';
+import { unreadableReason } from './detect/unreadable';
 
 /** Okta keeps the System Log for 90 days. */
 export const RETENTION_MS = 90 * 86_400_000;
@@ -21,7 +23,8 @@ export interface BackfillResult {
   alreadySeen: number;
   suppressed: number;
   /** With --dry-run: the matching events, and whether each was already stored. */
-  matches: Array<{ event: OktaLogEvent; alreadySeen: boolean; decision: string }>;
+  /** `event` is the entry as Okta sent it (any shape when the decision is `unreadable: ...`); `key` its dedupe key. */
+  matches: Array<{ event: OktaLogEvent; key: string; alreadySeen: boolean; decision: string }>;
   durationMs: number;
   error?: string;
 }
@@ -74,16 +77,21 @@ export async function runBackfill(
       const page = await app.reader!.fetchPage(url, opts.signal);
       result.pages++;
       result.requests += page.requests;
-      result.events += page.events.length;
-      const unseen = store.unseenUuids(page.events.map((e) => e.uuid));
-      result.alreadySeen += page.events.length - unseen.size;
+      // Unreadable entries go through the page too: stored and alerted, never skipped.
+      const entries: unknown[] = page.unusable.length > 0 ? [...page.events, ...page.unusable] : page.events;
+      result.events += entries.length;
+      const keys = entries.map(entryKey);
+      const unseen = store.unseenUuids(keys);
+      result.alreadySeen += entries.length - unseen.size;
       if (opts.dryRun) {
-        for (const e of page.events) {
-          const d = detector.decide(e, clock.now());
-          result.matches.push({ event: e, alreadySeen: !unseen.has(e.uuid), decision: d.alert ? 'alert' : `suppressed: ${d.suppressedBy}` });
-        }
+        entries.forEach((entry, i) => {
+          const unreadable = unreadableReason(entry);
+          const d = unreadable === null ? detector.decide(entry as OktaLogEvent, clock.now()) : null;
+          const decision = d === null ? `unreadable: ${unreadable}` : d.alert ? 'alert' : `suppressed: ${d.suppressedBy}`;
+          result.matches.push({ event: entry as OktaLogEvent, key: keys[i]!, alreadySeen: !unseen.has(keys[i]!), decision });
+        });
       } else {
-        const out = await commitPage({ ...app, notifiers, poll: app.config.poll }, tickId, page.events, url, {
+        const out = await commitPage({ ...app, notifiers, poll: app.config.poll }, tickId, entries, url, {
           source: 'backfill',
           moveCursor: false,
           alertsSoFar: alerts,
@@ -97,7 +105,7 @@ export async function runBackfill(
       }
       opts.onProgress?.({ pages: result.pages, events: result.events, newAlerts: result.newAlerts, elapsedMs: clock.now().getTime() - started.getTime() });
       // A bounded query ends with an empty page or a page without a next link.
-      url = page.events.length > 0 ? page.nextUrl : null;
+      url = entries.length > 0 ? page.nextUrl : null;
     }
     if (!opts.dryRun) summarizeExcess({ ...app, notifiers }, tickId);
     result.ok = true;

@@ -6,6 +6,7 @@ import { createApp, tickDepsFor, type App } from './app';
 import { loadEnv, parseConfig, type AppConfig } from './config';
 import { Daemon } from './daemon';
 import { formatDuration } from './duration';
+import { eventColumns } from './detect/event-columns';
 import { ConfigError, EXIT_CONFIG, EXIT_DELIVERY_FAILED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { redact } from './logger';
 import { jsonEscape, plainText, terminalText } from './notify/sanitize';
@@ -340,10 +341,10 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
     if (tty) io.stderr.write('\n');
     if (opts.dryRun) {
       for (const m of result.matches) {
-        const e = m.event;
-        const token = (e.target ?? []).find((t) => t?.type === 'Token');
+        // Any field may be of any type (or the entry not an object): read with the alert's readers.
+        const c = eventColumns(m.event);
         io.stdout.write(
-          `${plainText(e.published, 40)} ${plainText(e.uuid, 60)} "${plainText(token?.displayName ?? '(no token target)', 80)}" by "${plainText(e.actor?.alternateId ?? e.actor?.id ?? 'unknown', 80)}" ${m.alreadySeen ? 'already stored' : `new (${plainText(m.decision, 200)})`}\n`,
+          `${plainText(c.published, 40)} ${plainText(m.key, 60)} "${plainText(c.tokenName ?? '(no token target)', 80)}" by "${plainText(c.actorLogin ?? c.actorId ?? 'unknown', 80)}" ${m.alreadySeen ? 'already stored' : `new (${plainText(m.decision, 200)})`}\n`,
         );
       }
     }

@@ -1,13 +1,16 @@
 import type { Clock } from './clock';
 import type { PollConfig } from './config';
 import type { Alert, TokenState } from './detect/alert';
-import type { Detector } from './detect/detector';
+import type { Decision, Detector } from './detect/detector';
+import { text } from './detect/fields';
+import { entryKey } from './detect/raw-event';
+import { unreadableReason } from './detect/unreadable';
 import { SUMMARY_BOUNDS } from './detect/summary';
 import type { Logger } from './logger';
 import { redact } from './logger';
 import type { OktaLogEvent } from './okta/log-event';
 import { buildLogUrl, PollError, type SystemLogReader } from './okta/system-log';
-import type { Store } from './store/store';
+import { isStorageFailure, type Store } from './store/store';
 
 /** What one tick did. */
 export interface TickResult {
@@ -129,9 +132,11 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       }
       result.requests += page.requests;
       result.rateLimitRemaining = page.rateLimit?.remaining ?? result.rateLimitRemaining;
-      const empty = page.events.length === 0;
+      const empty = page.events.length === 0 && page.unusable.length === 0;
 
-      const committed = await commitPage(deps, tickId, page.events, page.nextUrl ?? url, {
+      // Unreadable entries go through the page too: stored and alerted, never skipped.
+      const entries: unknown[] = page.unusable.length > 0 ? [...page.events, ...page.unusable] : page.events;
+      const committed = await commitPage(deps, tickId, entries, page.nextUrl ?? url, {
         source: 'poll',
         moveCursor: page.nextUrl !== null,
         // Everything persisted before this tick started has now been read.
@@ -142,7 +147,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       });
       alertsThisTick += committed.newAlerts;
       result.pages++;
-      result.events += page.events.length;
+      result.events += entries.length;
       result.newEvents += committed.newEvents;
       result.newAlerts += committed.newAlerts;
       result.suppressed += committed.suppressed;
@@ -234,11 +239,17 @@ interface PageOutcome {
 /**
  * Decides, enriches and stores one page. The token lookup (network) happens before the
  * transaction; everything that must land together happens inside it.
+ *
+ * `entries` are the page as Okta sent it, of any shape. One entry can never stop the page: an
+ * entry detection cannot read (unreadable.ts), or one whose decision, alert or rows throw, is
+ * stored under its key with its raw JSON and alerted as "an event this program could not read".
+ * Each entry runs in its own SAVEPOINT, so a failure rolls back only that entry's writes. Only a
+ * failure of the database itself (disk full, I/O error) fails the page, which then commits nothing.
  */
 export async function commitPage(
   deps: Pick<TickDeps, 'store' | 'detector' | 'notifiers' | 'poll' | 'clock' | 'logger'>,
   tickId: number | null,
-  events: OktaLogEvent[],
+  entries: readonly unknown[],
   cursorUrl: string,
   opts: {
     source: 'poll' | 'backfill';
@@ -251,44 +262,85 @@ export async function commitPage(
   },
 ): Promise<PageOutcome> {
   const { store, detector, clock } = deps;
-  const unseen = store.unseenUuids(events.map((e) => e.uuid));
+  const items = entries.map((entry) => ({ entry, key: entryKey(entry), unreadable: unreadableReason(entry) }));
+  const unseen = store.unseenUuids(items.map((i) => i.key));
   const decideAt = clock.now();
-  const decisions = new Map(events.filter((e) => unseen.has(e.uuid)).map((e) => [e.uuid, detector.decide(e, decideAt)]));
+  const decisions = new Map<string, PageDecision>();
+  for (const it of items) {
+    if (!unseen.has(it.key) || decisions.has(it.key)) continue;
+    if (it.unreadable !== null) {
+      decisions.set(it.key, { unreadable: it.unreadable });
+      continue;
+    }
+    try {
+      decisions.set(it.key, detector.decide(it.entry as OktaLogEvent, decideAt));
+    } catch (err) {
+      decisions.set(it.key, { unreadable: `the detection rule failed on it (${errorText(err)})` });
+    }
+  }
   // Only alerts that go out one by one show the token's state; those beyond MAX_ALERTS_PER_RUN go
   // into a summary, so a catch-up of thousands of events does not cost thousands of lookups.
   const individual = Math.max(0, deps.poll.maxAlertsPerRun - opts.alertsSoFar);
-  const toAlert = events.filter((e) => decisions.get(e.uuid)?.alert === true).slice(0, individual);
+  const toAlert = items
+    .filter((i) => isAlert(decisions.get(i.key)))
+    .map((i) => i.entry as OktaLogEvent)
+    .slice(0, individual);
   let tokenStates = new Map<string, TokenState>();
-  if (toAlert.length > 0) tokenStates = await detector.lookupTokens(toAlert);
+  if (toAlert.length > 0) {
+    tokenStates = await detector.lookupTokens(toAlert).catch((err: unknown) => {
+      // Enrichment only: the alerts go out without the token's state.
+      deps.logger.warn('the token lookup failed for this page', { error: errorText(err) });
+      return new Map<string, TokenState>();
+    });
+  }
 
   return store.transaction(() => {
     const now = clock.now();
     const out: PageOutcome = { newEvents: 0, newAlerts: 0, suppressed: 0, alerts: [] };
     let alerts = opts.alertsSoFar;
-    for (const e of events) {
-      const decision = decisions.get(e.uuid);
-      // Seen before this page (or twice in it): nothing to do.
+    const alertNow = (alert: Alert): void => {
+      store.insertAlert(alert, tickId, deps.notifiers, { deferToSummary: alerts >= deps.poll.maxAlertsPerRun, now });
+    };
+    for (const it of items) {
+      const decision = decisions.get(it.key);
+      // Seen before this page: nothing to do. Twice in this page: insertEvent says so below.
       if (!decision) continue;
-      const suppressedBy = decision.alert ? null : decision.suppressedBy;
-      if (!store.insertEvent(e, opts.source, now, suppressedBy)) continue;
+      let result: EntryResult;
+      try {
+        result = store.savepoint((): EntryResult => {
+          if ('unreadable' in decision) return recordUnreadable(deps, it.entry, it.key, decision.unreadable, opts.source, now, alertNow);
+          const e = it.entry as OktaLogEvent;
+          const suppressedBy = decision.alert ? null : decision.suppressedBy;
+          if (!store.insertEvent(e, opts.source, now, suppressedBy, it.key)) return { kind: 'seen' };
+          if (!decision.alert) return { kind: 'suppressed', reason: decision.suppressedBy };
+          const alert = detector.buildAlert(e, { source: opts.source, now, store, tokenState: tokenStates.get(it.key) });
+          alertNow(alert);
+          return { kind: 'alert', alert };
+        });
+      } catch (err) {
+        if (isStorageFailure(err)) throw err;
+        // This entry alone failed (its writes are rolled back): keep it and alert it as unreadable.
+        // If even that throws, the page fails and commits nothing; the next tick retries it.
+        const reason = `storing or alerting it failed (${errorText(err)})`;
+        result = store.savepoint(() => recordUnreadable(deps, it.entry, it.key, reason, opts.source, now, alertNow));
+      }
+      if (result.kind === 'seen') continue;
       out.newEvents++;
-      if (!decision.alert) {
+      if (result.kind === 'suppressed') {
         out.suppressed++;
-        deps.logger.info('event suppressed', { uuid: e.uuid, reason: suppressedBy });
+        deps.logger.info('event suppressed', { uuid: it.key, reason: result.reason });
         continue;
       }
-      const alert = detector.buildAlert(e, { source: opts.source, now, store, tokenState: tokenStates.get(e.uuid) });
-      store.insertAlert(alert, tickId, deps.notifiers, { deferToSummary: alerts >= deps.poll.maxAlertsPerRun, now });
       alerts++;
       out.newAlerts++;
-      out.alerts.push(alert);
+      out.alerts.push(result.alert);
     }
     if (opts.moveCursor) store.setCursor(cursorUrl, now);
     if (opts.caughtUpThrough) store.setCaughtUpThrough(opts.caughtUpThrough, now);
     if (tickId !== null) {
       store.addToTick(tickId, {
         pages: 1,
-        events: events.length,
+        events: entries.length,
         newEvents: out.newEvents,
         newAlerts: out.newAlerts,
         suppressed: out.suppressed,
@@ -298,6 +350,37 @@ export async function commitPage(
     }
     return out;
   });
+}
+
+/** A detector decision, or the reason an entry goes the unreadable way. */
+type PageDecision = Decision | { unreadable: string };
+
+type EntryResult = { kind: 'seen' } | { kind: 'suppressed'; reason: string } | { kind: 'alert'; alert: Alert };
+
+function isAlert(d: PageDecision | undefined): boolean {
+  return d !== undefined && 'alert' in d && d.alert;
+}
+
+/** Stores an entry under its key with its raw JSON (bounded) and queues the unreadable-event alert. */
+function recordUnreadable(
+  deps: Pick<TickDeps, 'store' | 'detector' | 'logger'>,
+  entry: unknown,
+  key: string,
+  reason: string,
+  source: 'poll' | 'backfill',
+  now: Date,
+  alertNow: (alert: Alert) => void,
+): EntryResult {
+  if (!deps.store.insertEvent(entry, source, now, null, key)) return { kind: 'seen' };
+  const alert = deps.detector.buildUnreadableAlert(entry, key, reason, { source, now });
+  alertNow(alert);
+  deps.logger.error('an event could not be read; it is stored and alerted as unreadable', { uuid: key, reason: alert.unreadable!.reason });
+  return { kind: 'alert', alert };
+}
+
+/** An error's message, bounded: it may quote event text. */
+function errorText(err: unknown): string {
+  return text(err instanceof Error ? `${err.name}: ${err.message}` : String(err), 200) ?? 'unknown error';
 }
 
 /**

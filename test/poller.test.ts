@@ -155,14 +155,15 @@ describe('polling the System Log', () => {
     }
   });
 
-  test('when Okta returns an entry without a uuid, then it is skipped with an error log and the rest is stored', async () => {
+  test('when Okta returns an entry without a uuid, then it is stored and alerted as unreadable, with an error log, and the rest is stored', async () => {
     const h = await startHarness();
     try {
       h.fake.persist({ ...tokenEvent(1, iso(h, -1000)), uuid: undefined }, tokenEvent(2, iso(h, -900)));
       const r = await h.tick();
       assert.equal(r.ok, true);
-      assert.equal(r.newAlerts, 1);
-      assert.match(h.logs.text, /without uuid/);
+      assert.equal(r.newAlerts, 2);
+      assert.deepEqual(alertLines(h).map((l) => typeof l.unreadable), ['undefined', 'string']);
+      assert.match(h.logs.text, /without a usable uuid/);
     } finally {
       await h.close();
     }

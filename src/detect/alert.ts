@@ -59,6 +59,19 @@ export interface Alert {
   history: AlertHistory | null;
   /** Optional GET /api/v1/api-tokens/{id} result. */
   tokenState: TokenState;
+  /**
+   * Set when this program could not read the event (a field it needs is missing or of the wrong
+   * type, or processing it failed): the alert then says so, and other fields hold only what could
+   * be salvaged. The event is stored either way (raw JSON in the events table).
+   */
+  unreadable?: {
+    /** Why, in our words. */
+    reason: string;
+    /** The start of the event's raw JSON (attacker-controlled text; bounded). */
+    raw: string;
+    /** True when the event had no usable uuid and `event.uuid` is a key derived from its content. */
+    keyFromContent: boolean;
+  };
 }
 
 /** A person as Okta names them in an event; every part may be unknown. */

@@ -12,6 +12,7 @@ import { computeHistory } from './history';
 import { RULE_FILTER } from './rule';
 import { buildSummary } from './summary';
 import { TokenLookup } from './token-lookup';
+import { buildUnreadableAlert } from './unreadable';
 
 /** Whether an event alerts, and if not, what suppressed it. */
 export type Decision = { alert: true } | { alert: false; suppressedBy: string };
@@ -26,6 +27,8 @@ export interface Detector {
   lookupTokens(events: OktaLogEvent[]): Promise<Map<string, TokenState>>;
   /** Builds the alert inside the page's transaction, after the event row is inserted. */
   buildAlert(event: OktaLogEvent, ctx: { source: Alert['source']; now: Date; store: Store; tokenState?: TokenState }): Alert;
+  /** The alert for an entry this program could not read (see unreadable.ts). Never throws. */
+  buildUnreadableAlert(entry: unknown, key: string, reason: string, ctx: { source: Alert['source']; now: Date }): Alert;
   /** The one summary for alerts beyond MAX_ALERTS_PER_RUN, from what the store aggregated. */
   buildSummary(excess: ExcessAlerts, now: Date): Omit<AlertSummary, 'id'>;
   /** Every exception and maintenance window from EXCEPTIONS_FILE, with whether it has expired (for `status`). */
@@ -71,6 +74,10 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
         deps.logger.warn('history facts unavailable for this alert', { uuid: event.uuid, error: err instanceof Error ? err.message : String(err) });
       }
       return buildAlert(event, { source: ctx.source, now: ctx.now, orgUrl: deps.orgUrl, history, tokenState: ctx.tokenState });
+    },
+
+    buildUnreadableAlert(entry, key, reason, ctx) {
+      return buildUnreadableAlert(entry, key, reason, { ...ctx, orgUrl: deps.orgUrl });
     },
 
     buildSummary(excess, now) {

@@ -6,6 +6,7 @@ import { formatDuration, parseDuration } from '../duration';
 import type { OktaLogEvent } from '../okta/log-event';
 import { parseCron, previousOccurrence, type CronSchedule } from './cron';
 import { obj, pick } from './fields';
+import { compileGlob, type GlobMatcher } from './glob';
 
 /**
  * Known benign sources, from EXCEPTIONS_FILE (YAML or JSON). The format is part of the product's
@@ -28,7 +29,7 @@ export interface ExceptionEntry {
   userAgent?: string;
   /** The exception stops matching at this instant. */
   expires?: Date;
-  tokenNameRe?: RegExp;
+  tokenNameGlob?: GlobMatcher;
   ipBlock?: net.BlockList;
 }
 
@@ -247,7 +248,7 @@ function compileException(node: YamlNode, n: number, entryLine: number | null, l
         continue;
       }
       entry.tokenName = v;
-      entry.tokenNameRe = globToRegExp(v);
+      entry.tokenNameGlob = compileGlob(v);
     }
     if (key === 'ip') {
       const block = parseIpOrCidr(v);
@@ -404,17 +405,6 @@ export function parseWhen(v: unknown): Date | null {
   return null;
 }
 
-/** `*` any run of characters, `?` one character; everything else literal; whole-name match. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (const ch of glob) {
-    if (ch === '*') re += '[\\s\\S]*';
-    else if (ch === '?') re += '[\\s\\S]';
-    else re += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 'u');
-}
-
 /** A BlockList holding one address or CIDR block (v4 or v6), or a reason it is not one. */
 export function parseIpOrCidr(v: string): net.BlockList | string {
   const [addrRaw, prefixRaw, extra] = v.split('/');
@@ -472,11 +462,11 @@ function exceptionMatches(e: ExceptionEntry, event: OktaLogEvent): string[] | nu
     if (!actorMatches(e.actor, event)) return null;
     matched.push('actor');
   }
-  if (e.tokenNameRe) {
+  if (e.tokenNameGlob) {
     // The full name, not the bounded copy an alert shows: a long name must not match by truncation.
     const target: unknown = Array.isArray(event.target) ? event.target.find((t) => obj(t)?.type === 'Token') : undefined;
     const name = str(obj(target)?.displayName);
-    if (name === null || !e.tokenNameRe.test(name)) return null;
+    if (name === null || !e.tokenNameGlob.test(name)) return null;
     matched.push('tokenName');
   }
   if (e.ipBlock) {

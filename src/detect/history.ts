@@ -1,7 +1,7 @@
 import { API_TOKEN_CREATE, type OktaLogEvent } from '../okta/log-event';
 import type { Store } from '../store/store';
 import type { AlertHistory } from './alert';
-import { pick } from './fields';
+import { eventColumns } from './event-columns';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -27,15 +27,15 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
   if (!Number.isFinite(published)) return null;
   const at = new Date(published).toISOString();
   const uuid = String(event.uuid);
+  // Exactly the values the store wrote for this event (store.insertEvent), whatever their JSON types.
+  const c = eventColumns(event);
 
   // The actor as the store keys it: by id, or by login (case-insensitive) when the id is missing.
-  const id = pick(event, 'actor', 'id');
-  const login = pick(event, 'actor', 'alternateId');
   const actor =
-    typeof id === 'string' && id !== ''
-      ? { where: 'actor_id = ?', value: id }
-      : typeof login === 'string' && login !== ''
-        ? { where: 'actor_login = ? COLLATE NOCASE', value: login }
+    c.actorId !== null && c.actorId !== ''
+      ? { where: 'actor_id = ?', value: c.actorId }
+      : c.actorLogin !== null && c.actorLogin !== ''
+        ? { where: 'actor_login = ? COLLATE NOCASE', value: c.actorLogin }
         : null;
 
   let actorTokensLast90d = 0;
@@ -51,15 +51,14 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
         .get(actor.value, from, at, uuid, API_TOKEN_CREATE) as { n: number }
     ).n;
 
-    // Same columns the store writes (store.insertEvent): country text, numeric ASN.
-    const country = pick(event, 'client', 'geographicalContext', 'country');
-    if (typeof country === 'string' && country !== '') {
+    const country = c.country;
+    if (country !== null && country !== '') {
       firstFromCountry = !store
         .prepared(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`)
         .get(actor.value, at, uuid, API_TOKEN_CREATE, country);
     }
-    const asn = pick(event, 'securityContext', 'asNumber');
-    if (typeof asn === 'number' && Number.isFinite(asn)) {
+    const asn = c.asNumber;
+    if (asn !== null) {
       firstFromAsn = !store
         .prepared(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`)
         .get(actor.value, at, uuid, API_TOKEN_CREATE, asn);

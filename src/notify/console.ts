@@ -37,6 +37,8 @@ export function formatConsole(n: Notification): string {
     outcome: a.outcome.result,
     clientIp: a.client.ip,
     source: a.source,
+    // Only on an alert for an event this program could not read: why, and the raw JSON's start.
+    ...(a.unreadable ? { unreadable: a.unreadable.reason, raw: a.unreadable.raw } : {}),
   });
 }
 

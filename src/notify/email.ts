@@ -3,7 +3,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
-import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine } from './facts';
+import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { escapeHtml, headerText, htmlText, plainText, safeLink } from './sanitize';
@@ -28,6 +28,7 @@ export function emailSubject(n: Notification): string {
     return `[okta-token-watch] ${test}${severityOf(n.summary.rule)}: ${count} more API token creations (summary)`;
   }
   const a = n.alert;
+  if (a.unreadable) return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: ${UNREADABLE_HEADLINE.toLowerCase()} (${a.event.uuid})`, SUBJECT_MAX);
   const name = headerText(a.token?.name ?? 'unnamed', 60);
   const actor = headerText(actorShort(a), 60);
   const verb = a.outcome.result.toUpperCase() === 'SUCCESS' ? 'created by' : `creation attempted (${headerText(a.outcome.result, 20)}) by`;
@@ -170,10 +171,63 @@ function formatSummary(s: AlertSummary, test: boolean | undefined, subject: stri
   return { text, html };
 }
 
+/** An event this program could not read: what is known, the raw JSON's start, the links, the response steps. */
+function formatUnreadable(a: Alert, test: boolean | undefined, subject: string): Omit<EmailMessage, 'subject' | 'messageId' | 'headers'> {
+  const facts = unreadableFacts(a);
+  const intro = unreadableIntro(a);
+  const runbook = runbookOf(a.rule);
+  const links = [
+    { text: 'Find the event in Okta', url: a.links.event },
+    { text: 'API tokens page', url: a.links.apiTokens },
+  ];
+  const title = `${severityOf(a.rule).toUpperCase()}: ${UNREADABLE_HEADLINE}`;
+  const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  const raw = a.unreadable?.raw ?? null;
+  const text = [
+    ...(testNote ? [testNote, ''] : []),
+    title,
+    '',
+    ...intro,
+    '',
+    ...facts.map((f) => `${f.label}: ${plainText(f.value, f.max)}`),
+    '',
+    'Raw event (start):',
+    plainText(raw, 2000),
+    '',
+    'Links:',
+    ...links.map((l) => `  ${l.text}: ${safeLink(l.url) ?? '-'}`),
+    '',
+    'Response:',
+    textList(runbook.response),
+    '',
+    `${plainText(a.rule.name, 120)} · alert ${plainText(a.id, 100)}`,
+  ].join('\n');
+  const rows = facts.map((f) => `<tr><th style="${STYLE.th}">${escapeHtml(f.label)}</th><td style="${STYLE.td}">${htmlText(f.value, f.max)}</td></tr>`).join('');
+  const html = page(
+    subject,
+    [
+      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      `<h2>${escapeHtml(title)}</h2>`,
+      ...intro.map((l) => `<p>${escapeHtml(l)}</p>`),
+      `<table role="presentation" cellspacing="0" cellpadding="0">${rows}</table>`,
+      `<h3>Raw event (start)</h3><pre style="${STYLE.td}white-space:pre-wrap;">${htmlText(raw, 2000)}</pre>`,
+      `<p>${htmlButtons(links)}</p>`,
+      `<h3>Response</h3>${htmlList(runbook.response)}`,
+      `<p style="color:#777;font-size:12px">${htmlText(a.rule.name, 120)} · alert ${htmlText(a.id, 100)}</p>`,
+    ].join(''),
+  );
+  return { text, html };
+}
+
 /** The email for one notification: subject, text and HTML parts. Pure. */
 export function formatEmail(n: Notification): EmailMessage {
   const subject = emailSubject(n);
-  const body = n.kind === 'alert' ? formatAlert(n.alert, n.test, subject) : formatSummary(n.summary, n.test, subject);
+  const body =
+    n.kind === 'summary'
+      ? formatSummary(n.summary, n.test, subject)
+      : n.alert.unreadable
+        ? formatUnreadable(n.alert, n.test, subject)
+        : formatAlert(n.alert, n.test, subject);
   return {
     subject,
     ...body,

@@ -27,7 +27,37 @@ export function succeeded(a: Alert): boolean {
 
 /** What happened, in fixed words (no event text): safe for headers and subjects. */
 export function headline(a: Alert): string {
+  if (a.unreadable) return UNREADABLE_HEADLINE;
   return succeeded(a) ? 'Okta API token created' : 'Okta API token creation attempted';
+}
+
+/** The headline of an alert for an event this program could not read. */
+export const UNREADABLE_HEADLINE = 'An Okta event this program could not read';
+
+/**
+ * What an unreadable-event alert says, in fixed words: the event is one the System Log query for
+ * token creation returned, so it may be one; what went wrong; and what to do.
+ */
+export function unreadableIntro(a: Alert): string[] {
+  return [
+    'Okta returned an event for the API token creation query that okta-token-watch could not read, so it cannot say who created which token. Treat it as a possible API token creation until you have looked at it in Okta.',
+    a.unreadable?.keyFromContent
+      ? 'The event has no usable uuid; the id below is derived from its content, and the link searches the System Log for token creations around its time.'
+      : 'The event is stored with its raw JSON; the link opens it in the System Log by its uuid.',
+  ];
+}
+
+/** The facts of an unreadable-event alert: whatever could be salvaged, raw values. */
+export function unreadableFacts(a: Alert): Fact[] {
+  return [
+    { label: 'Why', value: a.unreadable?.reason ?? null, max: 300 },
+    { label: a.unreadable?.keyFromContent ? 'Key (no uuid)' : 'Event uuid', value: a.event.uuid, max: 120 },
+    { label: 'Time', value: a.event.published || null, max: 40 },
+    { label: 'Actor', value: actorText(a), max: 200 },
+    { label: 'Token name', value: a.token?.name ?? null, max: 200 },
+    { label: 'Outcome', value: a.outcome.result, max: 100 },
+    { label: 'Client IP', value: a.client.ip, max: 64 },
+  ];
 }
 
 /** The actor as one string: `Display Name (login)`, or whatever part is known. */

@@ -1,7 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { SlackConfig } from './config';
-import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine } from './facts';
+import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { classifyResponse, classifyTransportError, createHttp, serverReason } from './http';
 import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
 import { breakMentions, escapeSlack, fitMrkdwn, plainText, safeLink, slackCode } from './sanitize';
@@ -120,8 +120,27 @@ function formatSummary(s: AlertSummary, test: boolean | undefined): SlackMessage
   return { text, blocks, unfurl_links: false, unfurl_media: false };
 }
 
+/** An event this program could not read: what is known, the raw JSON's start in a code span, the links. */
+function formatUnreadable(a: Alert, test: boolean | undefined): SlackMessage {
+  const severity = severityOf(a.rule);
+  const blocks: Array<Record<string, unknown>> = [
+    header(`${testPrefix(test)}${severity.toUpperCase()}: ${UNREADABLE_HEADLINE}`),
+    { type: 'section', text: mrkdwn(unreadableIntro(a).map((l) => own(l)).join('\n')) },
+    { type: 'section', fields: unreadableFacts(a).map((f) => mrkdwn(`*${f.label}*\n${slackCode(f.value, f.max)}`, SLACK_LIMITS.field)) },
+    { type: 'section', text: mrkdwn(`*Raw event (start)*\n${slackCode(a.unreadable?.raw ?? null, 1500)}`) },
+  ];
+  const actions = buttons([
+    { text: 'Find the event in Okta', url: a.links.event, id: 'otw_open_event' },
+    { text: 'API tokens page', url: a.links.apiTokens, id: 'otw_open_api_tokens' },
+  ]);
+  if (actions) blocks.push(actions);
+  blocks.push({ type: 'context', elements: [mrkdwn(`${own(a.rule.name, 120)} · alert ${slackCode(a.id, 100)}`)] });
+  return { text: `${testPrefix(test)}${severity}: ${UNREADABLE_HEADLINE}: ${slackCode(a.event.uuid, 100)}`, blocks, unfurl_links: false, unfurl_media: false };
+}
+
 /** The Block Kit message for one notification. Pure. */
 export function formatSlack(n: Notification): SlackMessage {
+  if (n.kind === 'alert' && n.alert.unreadable) return formatUnreadable(n.alert, n.test);
   return n.kind === 'alert' ? formatAlert(n.alert, n.test) : formatSummary(n.summary, n.test);
 }
 

@@ -66,9 +66,21 @@ export interface OktaTarget {
 /** The event type this project detects. */
 export const API_TOKEN_CREATE = 'system.api_token.create';
 
-/** True when the value has the two fields the store cannot work without. */
+/**
+ * True for an Okta uuid the store can key on: printable ASCII without spaces, at most 200
+ * characters. Okta's are 36; anything else (a number, an object, a 1 MB string, control
+ * characters) is not used as a key, and the entry is keyed by its content instead (raw-event.ts).
+ */
+export function usableUuid(value: unknown): value is string {
+  return typeof value === 'string' && /^[\x21-\x7e]{1,200}$/.test(value);
+}
+
+/**
+ * True when the value has the fields detection cannot work without (a usable uuid, published and
+ * eventType as text). Other entries are stored and alerted as unreadable events.
+ */
 export function isLogEvent(value: unknown): value is OktaLogEvent {
-  if (typeof value !== 'object' || value === null) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.uuid === 'string' && v.uuid.length > 0 && typeof v.published === 'string' && typeof v.eventType === 'string';
+  return usableUuid(v.uuid) && typeof v.published === 'string' && typeof v.eventType === 'string';
 }

@@ -13,7 +13,12 @@ export interface LogPage {
   events: OktaLogEvent[];
   /** The `next` link (always present in polling mode), or null. */
   nextUrl: string | null;
-  /** Entries that were not usable events (no uuid): counted and logged, never stored. */
+  /**
+   * Entries detection cannot read (no usable uuid, published or eventType as text, not an
+   * object): passed on as they came, to be stored and alerted as unreadable events.
+   */
+  unusable: unknown[];
+  /** How many entries are in `unusable`. */
   malformed: number;
   rateLimit: RateLimit | null;
   /** HTTP requests this page took, retries included. */
@@ -187,12 +192,13 @@ export class SystemLogReader {
         continue;
       }
       const events: OktaLogEvent[] = [];
-      let malformed = 0;
-      for (const item of res.body) {
+      const unusable: unknown[] = [];
+      for (const item of res.body as unknown[]) {
         if (isLogEvent(item)) events.push(item);
-        else malformed++;
+        else unusable.push(item);
       }
-      if (malformed > 0) this.logger.error('Okta returned entries without uuid/published/eventType; they cannot be deduplicated and were skipped', { malformed });
+      const malformed = unusable.length;
+      if (malformed > 0) this.logger.error('Okta returned entries without a usable uuid, published or eventType; they are stored and alerted as unreadable events', { malformed });
       const next = findLink(res.links, 'next');
       let nextUrl: string | null = null;
       if (next !== null) {
@@ -202,7 +208,7 @@ export class SystemLogReader {
         }
         nextUrl = resolved.href;
       }
-      return { events, nextUrl, malformed, rateLimit: rl, requests: counter.requests };
+      return { events, unusable, nextUrl, malformed, rateLimit: rl, requests: counter.requests };
     }
   }
 

@@ -1,6 +1,8 @@
+import Database, { type Statement } from 'better-sqlite3';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import { eventColumns } from '../detect/event-columns';
+import { rawJson } from '../detect/raw-event';
 import type { OktaLogEvent } from '../okta/log-event';
-import type { Statement } from 'better-sqlite3';
 import type { Db } from './db';
 
 /** Where an event came from. */
@@ -71,9 +73,16 @@ export interface ExcessAlerts {
 const TICK_COLUMNS = `id, kind, started_at AS startedAt, finished_at AS finishedAt, result, pages, requests, events,
   new_events AS newEvents, new_alerts AS newAlerts, suppressed, rate_limit_remaining AS rateLimitRemaining, error`;
 
-function tokenTarget(e: OktaLogEvent): { id: string | null; name: string | null } {
-  const t = Array.isArray(e.target) ? e.target.find((x) => x && x.type === 'Token') : undefined;
-  return { id: t?.id ?? null, name: t?.displayName ?? null };
+// SQLite result codes that say something about the row being written (a constraint, a trigger's
+// RAISE, a value too big), not about the database: only these may be blamed on one event.
+const ROW_ERROR_CODES = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/;
+
+/**
+ * True when an error says the database itself cannot be written (disk full, I/O error, locked,
+ * read-only, corrupt): such an error must fail the whole page, never be recorded against one event.
+ */
+export function isStorageFailure(err: unknown): boolean {
+  return err instanceof Database.SqliteError && !ROW_ERROR_CODES.test(err.code);
 }
 
 /**
@@ -83,7 +92,11 @@ function tokenTarget(e: OktaLogEvent): { id: string | null; name: string | null 
 export class Store {
   private readonly statements = new Map<string, Statement>();
 
-  constructor(readonly db: Db) {}
+  private readonly nested: (fn: () => unknown) => unknown;
+
+  constructor(readonly db: Db) {
+    this.nested = db.transaction((fn: () => unknown) => fn());
+  }
 
   /**
    * The prepared statement for this SQL, prepared once per connection: a page of 1,000 events runs
@@ -101,6 +114,15 @@ export class Store {
   /** Runs fn in one IMMEDIATE transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
+  }
+
+  /**
+   * Runs fn inside the current transaction as a SAVEPOINT (better-sqlite3 nests transactions that
+   * way): when fn throws, its writes alone are rolled back and the error is rethrown, and the
+   * enclosing transaction goes on. Lets one event of a page fail without losing the others.
+   */
+  savepoint<T>(fn: () => T): T {
+    return this.nested(fn) as T;
   }
 
   close(): void {
@@ -158,10 +180,13 @@ export class Store {
     return this.prepared('SELECT 1 FROM events WHERE uuid = ?').get(uuid) !== undefined;
   }
 
-  /** Inserts the event unless its uuid is known; true when it was new. */
-  insertEvent(e: OktaLogEvent, source: EventSource, now: Date, suppressedBy: string | null): boolean {
-    const token = tokenTarget(e);
-    const asn = e.securityContext?.asNumber;
+  /**
+   * Inserts the event unless its key is known; true when it was new. Columns are read with the
+   * alert builder's rules (event-columns.ts), so no field type can make the insert throw; the raw
+   * JSON is bounded (raw-event.ts). `key` is the uuid, or for an unreadable entry its content key.
+   */
+  insertEvent(e: OktaLogEvent | unknown, source: EventSource, now: Date, suppressedBy: string | null, key: string = (e as OktaLogEvent).uuid): boolean {
+    const c = eventColumns(e);
     const info = this
       .prepared(
         `INSERT INTO events (uuid, published, event_type, actor_id, actor_login, country, as_number, token_id, token_name,
@@ -169,17 +194,17 @@ export class Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
       )
       .run(
-        e.uuid,
-        e.published,
-        e.eventType,
-        e.actor?.id ?? null,
-        e.actor?.alternateId ?? null,
-        e.client?.geographicalContext?.country ?? null,
-        typeof asn === 'number' ? asn : null,
-        token.id,
-        token.name,
-        e.outcome?.result ?? null,
-        JSON.stringify(e),
+        key,
+        c.published,
+        c.eventType,
+        c.actorId,
+        c.actorLogin,
+        c.country,
+        c.asNumber,
+        c.tokenId,
+        c.tokenName,
+        c.outcome,
+        rawJson(e),
         source,
         now.toISOString(),
         suppressedBy,
