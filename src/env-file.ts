@@ -5,9 +5,9 @@
  * - One `NAME=value` per line; `export NAME=value` is accepted too, so the file can be sourced by
  *   a shell. Spaces around the name and before and after the value are ignored.
  * - Blank lines and lines whose first non-blank character is `#` are comments.
- * - Unquoted values: `#` starts a comment only at the start of the value or after a space or tab
- *   (`SMTP_PORT=587  # note` is `587`; `SLACK_CHANNEL=C01#x` keeps its `#`). Nothing else is
- *   special: no `$VAR` expansion, backslashes are kept.
+ * - Unquoted values: as in a shell, `#` starts a comment only after a space or tab
+ *   (`SMTP_PORT=587  # note` is `587`; `SLACK_CHANNEL=#security` and `a#b` keep their `#`).
+ *   Nothing else is special: no `$VAR` expansion, backslashes are kept.
  * - `'single quotes'`: everything up to the next `'` is taken literally.
  * - `"double quotes"`: `\"`, `\\` and `\n` (newline) are escapes; any other backslash is kept.
  * - Quoted values may span lines (a PEM key can be pasted as it is). After the closing quote only
@@ -74,9 +74,10 @@ export function parseEnvFile(text: string, label: string): ParsedEnvFile {
       value = read.value;
       i = read.endLine;
     } else {
-      // A comment starts at a # that begins the value or follows a blank.
-      const m = /(^|[ \t])#/.exec(rest);
-      value = (m ? rest.slice(0, m.index) : rest).trim();
+      // As in a shell, a comment starts at a # that follows a blank; `NAME=#x` keeps its #.
+      const after = line.slice(eq + 1);
+      const m = /[ \t]#/.exec(after);
+      value = (m ? after.slice(0, m.index) : after).trim();
     }
     const seen = firstLine.get(name);
     if (seen !== undefined) {

@@ -87,7 +87,8 @@ function openReadOnly(dbPath: string): Db {
       throw err;
     }
   } catch (err) {
-    if ((err as { code?: string }).code !== 'SQLITE_CANTOPEN' || !fs.existsSync(dbPath)) throw dbPathError(dbPath, err);
+    const code = String((err as { code?: string }).code ?? '');
+    if (!(code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_READONLY')) || !fs.existsSync(dbPath)) throw dbPathError(dbPath, err);
   }
   const copyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-status-'));
   try {
