@@ -156,6 +156,24 @@ describe('settings: an unusable DB_PATH', () => {
   });
 });
 
+describe('status: a database older than the program', () => {
+  test('when the database lacks a migration, then status (read-only) says to run poll once, and changes nothing', async () => {
+    const { openDatabase, migrationsDir } = await import('../src/store/db');
+    const dir = tmpDir();
+    const older = path.join(dir, 'migrations');
+    fs.mkdirSync(older);
+    const first = fs.readdirSync(migrationsDir()).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort()[0]!;
+    fs.copyFileSync(path.join(migrationsDir(), first), path.join(older, first));
+    const dbPath = path.join(dir, 'otw.sqlite');
+    openDatabase(dbPath, { migrations: older }).close();
+    const before = fs.readFileSync(dbPath);
+    const r = await runCli(['status'], { DB_PATH: dbPath });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /DB_PATH \S+ is at schema version 1 and this program expects \d+: run "okta-token-watch poll" \(or start the daemon\) once to upgrade it/);
+    assert.deepEqual(fs.readFileSync(dbPath), before);
+  });
+});
+
 describe('settings: the OAuth private key', () => {
   const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -80,13 +80,13 @@ function openReadOnly(dbPath: string): Db {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
     try {
       db.pragma('busy_timeout = 5000');
-      schemaVersion(db);
-      return db;
+      return requireCurrentSchema(dbPath, db);
     } catch (err) {
       db.close();
       throw err;
     }
   } catch (err) {
+    if (err instanceof SchemaBehindError) throw err;
     const code = String((err as { code?: string }).code ?? '');
     if (!(code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_READONLY')) || !fs.existsSync(dbPath)) throw dbPathError(dbPath, err);
   }
@@ -96,14 +96,34 @@ function openReadOnly(dbPath: string): Db {
     fs.copyFileSync(dbPath, copy);
     if (fs.existsSync(`${dbPath}-wal`)) fs.copyFileSync(`${dbPath}-wal`, `${copy}-wal`);
     const db = new Database(copy, { readonly: true, fileMustExist: true });
-    schemaVersion(db);
-    return db;
+    try {
+      return requireCurrentSchema(dbPath, db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   } catch (err) {
+    if (err instanceof SchemaBehindError) throw err;
     throw dbPathError(dbPath, err);
   } finally {
     // The open handle keeps the copy alive on Linux; nothing is left behind.
     fs.rmSync(copyDir, { recursive: true, force: true });
   }
+}
+
+/** A read-only database older than this program: its queries would fail on missing columns. */
+class SchemaBehindError extends Error {}
+
+/** The handle, when the database has every migration this program ships (read-only: none is applied). */
+function requireCurrentSchema(dbPath: string, db: Db): Db {
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+  const have = hasTable ? schemaVersion(db) : 0;
+  const all = readMigrations(migrationsDir());
+  const want = all.length ? all[all.length - 1]!.version : 0;
+  if (have < want) {
+    throw new SchemaBehindError(`DB_PATH ${dbPath} is at schema version ${have} and this program expects ${want}: run "okta-token-watch poll" (or start the daemon) once to upgrade it, then try again.`);
+  }
+  return db;
 }
 
 // Causes a restart will not fix: reported as configuration errors (exit 78).
