@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadEnv, parseConfig } from '../src/config';
-import { SETTINGS } from '../src/settings';
+import { OWN_PREFIXES, SETTINGS } from '../src/settings';
 import { ROOT } from './helpers/harness';
 
 /** Every setting name, from the schema (the compiler holds the code to it). */
@@ -25,6 +25,14 @@ describe('documentation stays true', () => {
       assert.ok(readme.includes(`\`${n}\``), `README documents ${n}`);
       assert.ok(new RegExp(`^#? ?${n}=`, 'm').test(example), `.env.example lists ${n}`);
     }
+  });
+
+  test('when .env.example shows a name, commented out or not, then it is a setting', () => {
+    for (const [, n] of example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)) assert.ok((SETTINGS as readonly string[]).includes(n!), `${n} is a setting`);
+  });
+
+  test('when the program treats a prefix as its own, then the README lists it', () => {
+    for (const p of OWN_PREFIXES) assert.ok(readme.includes(`\`${p}\``), `README lists the prefix ${p}`);
   });
 
   test('when .env.example is copied with credentials filled in, then it parses with the documented defaults', () => {
