@@ -36,13 +36,15 @@ export interface AppOptions {
   stdout?: NodeJS.WritableStream;
   /** Injected OktaHttp (the demo and tests); default is the SDK-backed one. */
   okta?: OktaHttp;
+  /** Open the database read-only, without creating, migrating or chmod-ing it (`status`). */
+  readOnlyStore?: boolean;
 }
 
 export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   registerSecrets(config.secrets);
   const logger = opts.logger ?? createLogger(config.log);
   const clock = opts.clock ?? systemClock;
-  const db = openDatabase(config.store.dbPath);
+  const db = openDatabase(config.store.dbPath, { readonly: opts.readOnlyStore ?? false });
   const store = new Store(db);
   const metrics = new Metrics(store, () => clock.now());
   const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(config.okta, (status) => metrics.observeOktaResponse(status)) : null);

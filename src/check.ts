@@ -1,4 +1,5 @@
-import type { App } from './app';
+import { createApp, type App } from './app';
+import type { AppConfig } from './config';
 import { OktaRequestError, oktaErrorOf } from './okta/http';
 import { buildLogUrl } from './okta/system-log';
 import { migrationsDir } from './store/db';
@@ -8,7 +9,23 @@ import fs from 'node:fs';
 export interface CheckLine {
   name: string;
   ok: boolean;
+  /** Passes, but something the user should read (printed as WARN). */
+  warn?: boolean;
   detail: string;
+}
+
+/**
+ * Builds the program for `check`. An unusable DB_PATH is one FAIL line, not the end of the check:
+ * the other checks then run against a throwaway in-memory database.
+ */
+export function createCheckApp(config: AppConfig): { app: App; dbProblem: string | null } {
+  try {
+    return { app: createApp(config), dbProblem: null };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!message.startsWith('DB_PATH ')) throw err;
+    return { app: createApp({ ...config, store: { dbPath: ':memory:' } }), dbProblem: message };
+  }
 }
 
 /**
@@ -28,6 +45,7 @@ export function explainOktaFailure(err: unknown, mode: 'ssws' | 'oauth'): string
         const e = err.detail?.error ?? '';
         if (e === 'invalid_client') return `Okta rejected the service app (invalid_client): check OKTA_CLIENT_ID, that the app uses "Public key / Private key" client authentication, and that the public key for OKTA_KEY_ID is registered on it. ${err.message}.`;
         if (e === 'invalid_scope') return `the service app is not granted okta.logs.read (invalid_scope): grant it under the app's "Okta API Scopes" tab. ${err.message}.`;
+        if (e === 'unreadable_key') return `${err.message}: paste the whole RSA key Okta generated for the app (PEM or JWK).`;
         if (/dpop/i.test(e)) return `Okta rejected the DPoP proof (${e}): check that OKTA_PRIVATE_KEY is an RSA key registered on the app. ${err.message}.`;
         return `Okta's token endpoint refused the service app: ${err.message}.`;
       }
@@ -58,13 +76,16 @@ function explainStatus(status: number, body: unknown, mode: 'ssws' | 'oauth'): s
 }
 
 /** Validates everything `run` needs, without moving the cursor. */
-export async function runCheck(app: App): Promise<CheckLine[]> {
+export async function runCheck(app: App, opts: { dbProblem?: string | null } = {}): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const okta = app.config.okta!;
   lines.push({ name: 'settings', ok: true, detail: `org ${okta.orgUrl}, ${okta.auth.mode === 'ssws' ? 'API token' : 'OAuth service app'}, schedule "${app.config.poll.schedule}", notifiers ${app.notifiers.map((n) => n.name).join(', ')}` });
+  // A mistyped name in the environment leaves its setting unset: the run would go on without it.
+  for (const w of app.config.warnings) lines.push({ name: 'environment', ok: false, detail: w });
 
   // The database: migrated to the version this program ships, and writable.
-  try {
+  if (opts.dbProblem) lines.push({ name: 'database', ok: false, detail: opts.dbProblem });
+  else try {
     const expected = fs.readdirSync(migrationsDir()).filter((f) => /^\d{3}_.*\.sql$/.test(f)).length;
     app.store.db.exec('BEGIN IMMEDIATE; CREATE TABLE otw_check_write (x INTEGER); ROLLBACK;');
     const mode = fs.statSync(app.config.store.dbPath).mode & 0o777;
@@ -107,6 +128,14 @@ export async function runCheck(app: App): Promise<CheckLine[]> {
     } catch (err) {
       lines.push({ name: `notifier ${n.name}`, ok: false, detail: err instanceof Error ? err.message : String(err) });
     }
+  }
+  if (app.config.notify.defaulted) {
+    lines.push({
+      name: 'notifiers',
+      ok: true,
+      warn: true,
+      detail: 'no notifier is configured, so alerts only reach stdout: set SLACK_WEBHOOK_URL, SMTP_HOST and EMAIL_*, or WEBHOOK_URL (or NOTIFIERS=console if stdout is where you want them).',
+    });
   }
   return lines;
 }

@@ -12,7 +12,7 @@ import { redact } from './logger';
 import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { runTick, summarizeExcess } from './poll-cycle';
 import { parseBackfillRange, runBackfill } from './backfill';
-import { runCheck } from './check';
+import { createCheckApp, runCheck } from './check';
 import { commandHelp } from './cli-help';
 import { terminalOutput, type TerminalOutput } from './terminal-output';
 
@@ -133,6 +133,7 @@ function recover(app: App): void {
 }
 
 function warnIfDefaulted(app: App): void {
+  for (const w of app.config.warnings) app.logger.warn(w, {});
   if (app.config.notify.defaulted) {
     app.logger.warn('no notifier is configured: alerts go to stdout only (set SLACK_WEBHOOK_URL, SMTP_* or WEBHOOK_URL)', {});
   }
@@ -205,7 +206,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
     io.stderr.write(`okta-token-watch: no database at ${config.store.dbPath} yet: run "okta-token-watch poll" or start the daemon first.\n`);
     return EXIT_FAILURE;
   }
-  const app = createApp(config);
+  const app = createApp(config, { readOnlyStore: true });
   try {
     const s = app.store.status(app.schemaVersion);
     const alerts = opts.alerts ? app.store.listAlerts(opts.limit) : [];
@@ -298,10 +299,10 @@ async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undef
 }
 
 async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<number> {
-  const app = createApp(config);
+  const { app, dbProblem } = createCheckApp(config);
   try {
-    const lines = await runCheck(app);
-    for (const l of lines) io.stdout.write(`${l.ok ? 'ok  ' : 'FAIL'}  ${l.name.padEnd(18)} ${redact(l.detail)}\n`);
+    const lines = await runCheck(app, { dbProblem });
+    for (const l of lines) io.stdout.write(`${l.ok ? (l.warn ? 'WARN' : 'ok  ') : 'FAIL'}  ${l.name.padEnd(18)} ${redact(l.detail)}\n`);
     let ok = lines.every((l) => l.ok);
     if (send) {
       const { runTestNotify } = await import('./notify/test-notify');
@@ -309,7 +310,8 @@ async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<numbe
       for (const line of result.lines) io.stdout.write(`${line}\n`);
       ok = ok && !result.anyFailed;
     }
-    io.stdout.write(ok ? 'all checks passed\n' : 'some checks failed: fix the lines marked FAIL, then run check again\n');
+    const warned = lines.some((l) => l.warn);
+    io.stdout.write(!ok ? 'some checks failed: fix the lines marked FAIL, then run check again\n' : warned ? 'checks passed with warnings: read the lines marked WARN\n' : 'all checks passed\n');
     return ok ? EXIT_OK : EXIT_FAILURE;
   } finally {
     await app.close();

@@ -1,16 +1,26 @@
+import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseEnv } from 'node:util';
 import { pollScheduleProblem } from './poll-schedule';
 import { parseDuration } from './duration';
+import { parseEnvFile } from './env-file';
 import { ConfigError } from './errors';
+import { isSetting, notASetting, unknownEnvironmentNames, type SettingName } from './settings';
 import { parseNotifyConfig, type NotifyConfig } from './notify/config';
 import { parseDetectConfig, type DetectConfig } from './detect/config';
 
 /** How the daemon authenticates to Okta. */
 export type OktaAuth =
   | { mode: 'ssws'; token: string }
-  | { mode: 'oauth'; clientId: string; privateKey: string; keyId: string | undefined; scopes: string[] };
+  | {
+      mode: 'oauth';
+      clientId: string;
+      privateKey: string;
+      /** The setting the key came from, for error sentences (never the key itself). */
+      keySetting: 'OKTA_PRIVATE_KEY' | 'OKTA_PRIVATE_KEY_FILE';
+      keyId: string | undefined;
+      scopes: string[];
+    };
 
 /** Settings of the Okta source. */
 export interface OktaConfig {
@@ -66,6 +76,12 @@ export interface AppConfig {
   detect: DetectConfig;
   /** Every secret value found in the settings, for the log redactor. */
   secrets: string[];
+  /**
+   * Sentences about names in the process environment that look like settings but are not (a
+   * typo there is not fatal: the environment is shared with other software). Logged at start,
+   * FAIL lines in `check`.
+   */
+  warnings: string[];
 }
 
 /** The environment as a plain map. */
@@ -73,16 +89,31 @@ export type Env = Record<string, string | undefined>;
 
 /**
  * Reads the env file (`.env` in the working directory unless a path is given) and overlays the
- * process environment, which wins, as with systemd's EnvironmentFile plus Environment.
- * A missing default `.env` is fine; a missing explicit file is a usage problem for the caller.
+ * process environment, which wins. The file's syntax is `parseEnvFile`'s; every name in it must be
+ * a setting, so a typo stops start-up instead of silently leaving a notifier unconfigured.
+ * A missing default `.env` is fine; a missing explicit file is a configuration error.
  */
 export function loadEnv(envFile: string | undefined, processEnv: Env = process.env): Env {
   const file = envFile ?? path.resolve('.env');
-  let fromFile: Env = {};
-  if (fs.existsSync(file)) {
-    fromFile = parseEnv(fs.readFileSync(file, 'utf8')) as Env;
-  } else if (envFile !== undefined) {
-    throw new ConfigError([`--env-file: the file ${envFile} does not exist; give the path of your env file.`]);
+  const label = envFile ?? '.env';
+  const fromFile: Env = {};
+  let text: string | null = null;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && envFile === undefined) text = null;
+    else if (code === 'ENOENT') throw new ConfigError([`--env-file: the file ${envFile} does not exist; give the path of your env file.`]);
+    else throw new ConfigError([`${envFile ? '--env-file' : 'The env file'} ${label} cannot be read (${code ?? 'error'}): check that this user may read it.`]);
+  }
+  if (text !== null) {
+    const parsed = parseEnvFile(text, label);
+    const problems = [...parsed.problems];
+    for (const e of parsed.entries) {
+      if (!isSetting(e.name)) problems.push(notASetting(e.name, `(${label} line ${e.line}) `));
+      else fromFile[e.name] = e.value;
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
   }
   const env: Env = { ...fromFile };
   for (const [k, v] of Object.entries(processEnv)) if (v !== undefined) env[k] = v;
@@ -96,14 +127,14 @@ export class EnvReader {
   constructor(readonly env: Env) {}
 
   /** The trimmed value, or undefined when unset or blank. */
-  get(name: string): string | undefined {
+  get(name: SettingName): string | undefined {
     const v = this.env[name];
     if (v === undefined) return undefined;
     const t = v.trim();
     return t === '' ? undefined : t;
   }
 
-  secret(name: string): string | undefined {
+  secret(name: SettingName): string | undefined {
     const v = this.get(name);
     if (v !== undefined) this.secrets.push(v);
     return v;
@@ -113,7 +144,7 @@ export class EnvReader {
     this.problems.push(sentence);
   }
 
-  duration(name: string, fallback: string): number {
+  duration(name: SettingName, fallback: string): number {
     const raw = this.get(name) ?? fallback;
     const ms = parseDuration(raw);
     if (ms === null || ms <= 0) {
@@ -123,7 +154,7 @@ export class EnvReader {
     return ms;
   }
 
-  integer(name: string, fallback: number, min: number, max: number): number {
+  integer(name: SettingName, fallback: number, min: number, max: number): number {
     const raw = this.get(name);
     if (raw === undefined) return fallback;
     if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
@@ -133,7 +164,7 @@ export class EnvReader {
     return Number(raw);
   }
 
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+  oneOf<T extends string>(name: SettingName, allowed: readonly T[], fallback: T): T {
     const raw = this.get(name);
     if (raw === undefined) return fallback;
     const v = raw.toLowerCase() as T;
@@ -144,7 +175,7 @@ export class EnvReader {
     return v;
   }
 
-  boolean(name: string, fallback: boolean): boolean {
+  boolean(name: SettingName, fallback: boolean): boolean {
     const raw = this.get(name);
     if (raw === undefined) return fallback;
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -157,7 +188,7 @@ export class EnvReader {
    * An https URL, or http only on loopback (for local testing). Never echoes the value: webhook
    * URLs are secrets.
    */
-  url(name: string, opts: { secret?: boolean } = {}): URL | undefined {
+  url(name: SettingName, opts: { secret?: boolean } = {}): URL | undefined {
     const raw = opts.secret ? this.secret(name) : this.get(name);
     if (raw === undefined) return undefined;
     const problem = checkUrl(raw);
@@ -242,10 +273,14 @@ function parseOkta(r: EnvReader): OktaConfig | null {
       r.problem('OKTA_PRIVATE_KEY is not set: set OKTA_PRIVATE_KEY (PEM or JWK) or OKTA_PRIVATE_KEY_FILE for the service app.');
     }
     let keyId = keyIdSetting;
+    const keySetting = keyFile ? 'OKTA_PRIVATE_KEY_FILE' : 'OKTA_PRIVATE_KEY';
     if (privateKey !== undefined) {
       const kind = privateKeyKind(privateKey);
+      const unusable = kind === null ? null : privateKeyProblem(privateKey, kind.kind);
       if (kind === null) {
-        r.problem(`${keyFile ? 'OKTA_PRIVATE_KEY_FILE' : 'OKTA_PRIVATE_KEY'} holds neither a PEM private key nor a JWK: paste the key Okta generated for the app.`);
+        r.problem(`${keySetting} holds neither a PEM private key nor a JWK: paste the key Okta generated for the app.`);
+      } else if (unusable) {
+        r.problem(`${keySetting} ${unusable}`);
       } else if (kind.kind === 'jwk' && !keyId && kind.kid) {
         keyId = kind.kid;
       }
@@ -254,7 +289,7 @@ function parseOkta(r: EnvReader): OktaConfig | null {
     if (!scopes.includes('okta.logs.read')) {
       r.problem('OKTA_SCOPES must include okta.logs.read, the scope the System Log needs.');
     }
-    if (clientId && privateKey && keyId) auth = { mode: 'oauth', clientId, privateKey, keyId, scopes };
+    if (clientId && privateKey && keyId && r.problems.length === before) auth = { mode: 'oauth', clientId, privateKey, keySetting, keyId, scopes };
   } else {
     r.problem('OKTA_API_TOKEN is not set: set it, or set OKTA_CLIENT_ID, OKTA_PRIVATE_KEY (or OKTA_PRIVATE_KEY_FILE) and OKTA_KEY_ID for an OAuth service app.');
   }
@@ -286,6 +321,26 @@ function privateKeyKind(key: string): { kind: 'pem' } | { kind: 'jwk'; kid: stri
   } catch {
     /* not JSON */
   }
+  return null;
+}
+
+/**
+ * Why a key that looks like a PEM or JWK cannot be used, or null when it can. The key is parsed
+ * here, at start-up, because the SDK only reads it when it first asks for an access token, and
+ * its failure there looked like a network error retried six times. Never quotes the key.
+ */
+function privateKeyProblem(key: string, kind: 'pem' | 'jwk'): string | null {
+  let type: string | undefined;
+  try {
+    const k = kind === 'pem' ? createPrivateKey(key) : createPrivateKey({ key: JSON.parse(key) as import('node:crypto').JsonWebKey, format: 'jwk' });
+    type = k.asymmetricKeyType;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MISSING_PASSPHRASE') return 'is an encrypted private key: export it without a passphrase (openssl pkey -in key.pem -out plain.pem).';
+    return 'cannot be read as a private key (it is damaged or incomplete): paste the whole key Okta generated for the app, BEGIN and END lines included.';
+  }
+  // The SDK signs its DPoP proofs with RS256 whatever the key, so only an RSA key can work.
+  if (type !== 'rsa') return `is ${type === undefined ? 'not an RSA key' : `an ${type.toUpperCase()} key`}: the Okta SDK signs with RS256, so the service app needs an RSA key.`;
   return null;
 }
 
@@ -329,7 +384,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   const detect = parseDetectConfig(r);
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, secrets: r.secrets };
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
 }
 
 /** Okta settings when they are complete, else null, without raising problems. */

@@ -108,7 +108,8 @@ describe('check', () => {
     const origin = await fake.start();
     const dir = tmpDir();
     try {
-      const good = await runCli(['check'], { OKTA_ORG_URL: origin, OKTA_API_TOKEN: fake.token, DB_PATH: path.join(dir, 'db.sqlite') });
+      // Console on purpose: a defaulted console is a WARN line (test/config-cli.test.ts).
+      const good = await runCli(['check'], { OKTA_ORG_URL: origin, OKTA_API_TOKEN: fake.token, DB_PATH: path.join(dir, 'db.sqlite'), NOTIFIERS: 'console' });
       assert.equal(good.code, 0, good.stdout + good.stderr);
       assert.match(good.stdout, /ok\s+okta\s+System Log readable/);
       assert.match(good.stdout, /all checks passed/);

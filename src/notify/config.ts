@@ -147,7 +147,7 @@ function parseAddresses(r: EnvReader, name: string, raw: string, many: boolean):
 }
 
 function parseEmail(r: EnvReader): Parsed<EmailConfig> {
-  const names = ['SMTP_URL', 'SMTP_HOST', 'SMTP_PORT', 'SMTP_USER', 'SMTP_PASSWORD', 'SMTP_SECURE', 'SMTP_REQUIRE_TLS', 'EMAIL_FROM', 'EMAIL_TO'];
+  const names = ['SMTP_URL', 'SMTP_HOST', 'SMTP_PORT', 'SMTP_USER', 'SMTP_PASSWORD', 'SMTP_SECURE', 'SMTP_REQUIRE_TLS', 'EMAIL_FROM', 'EMAIL_TO'] as const;
   const set = names.filter((n) => r.get(n) !== undefined);
   if (set.length === 0) return { value: null, missing: 'SMTP_HOST (or SMTP_URL)' };
   const before = r.problems.length;
@@ -159,7 +159,7 @@ function parseEmail(r: EnvReader): Parsed<EmailConfig> {
   if (rawUrl !== undefined && host !== undefined) {
     r.problem('SMTP_URL and SMTP_HOST are both set: use one of them.');
   } else if (rawUrl !== undefined) {
-    for (const n of ['SMTP_PORT', 'SMTP_USER', 'SMTP_PASSWORD', 'SMTP_SECURE']) {
+    for (const n of ['SMTP_PORT', 'SMTP_USER', 'SMTP_PASSWORD', 'SMTP_SECURE'] as const) {
       if (r.get(n) !== undefined) r.problem(`${n} is set together with SMTP_URL: put everything in SMTP_URL, or use SMTP_HOST and the SMTP_ settings instead.`);
     }
     smtp = parseSmtpUrl(r, rawUrl);

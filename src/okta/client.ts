@@ -148,6 +148,31 @@ function mapFetchError(err: unknown, timeoutMs: number): Error {
   return new OktaRequestError(`cannot reach Okta${code}`, 'network');
 }
 
+interface SdkOAuth {
+  getAccessToken(nonce?: string | null): Promise<unknown>;
+}
+
+/**
+ * Makes a key the SDK cannot sign with fail at once, as a setup error that names the setting.
+ * The SDK reads the key only when it first needs an access token; what it throws then is not an
+ * HTTP failure and used to be reported as "cannot reach Okta" after every retry. Everything the
+ * token request itself can fail with is already an OktaRequestError (the guarded executor), so any
+ * other error here comes from reading the key or signing with it. The SDK's message is dropped: it
+ * may describe the key's contents.
+ */
+function guardKeyErrors(oauth: SdkOAuth, keySetting: string): SdkOAuth {
+  const getAccessToken = oauth.getAccessToken.bind(oauth);
+  oauth.getAccessToken = async (nonce) => {
+    try {
+      return await getAccessToken(nonce);
+    } catch (err) {
+      if (err instanceof OktaRequestError) throw err;
+      throw new OktaRequestError(`${keySetting} cannot be used to sign the client assertion: it is not a readable RSA private key`, 'auth-setup', { error: 'unreadable_key' });
+    }
+  };
+  return oauth;
+}
+
 /**
  * The SDK's authenticated HTTP layer with every setting passed explicitly: SSWS sets the
  * Authorization header once; the service app gets the SDK's OAuth (signed client assertion, DPoP
@@ -166,7 +191,7 @@ export function createSdkHttp(config: OktaConfig, executor: InstanceType<typeof 
       keyId: auth.keyId ?? undefined,
       requestExecutor: executor,
     };
-    oauth = new OAuth(client);
+    oauth = guardKeyErrors(new OAuth(client) as SdkOAuth, auth.keySetting);
   }
   const http = new Http({ requestExecutor: executor, cacheMiddleware: null, ...(oauth ? { oauth } : {}) });
   if (auth.mode === 'ssws') http.defaultHeaders.Authorization = `SSWS ${auth.token}`;

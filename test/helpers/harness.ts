@@ -104,13 +104,18 @@ export async function startHarness(opts: { env?: Env; fake?: FakeOktaOptions; cl
 export function runCli(
   args: string[],
   env: Env,
-  opts: { cwd?: string; timeoutMs?: number; onSpawn?: (child: ReturnType<typeof spawn>) => void } = {},
+  opts: { cwd?: string; timeoutMs?: number; onSpawn?: (child: ReturnType<typeof spawn>) => void; uid?: number; gid?: number; wrap?: (argv: string[]) => string[] } = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // tsx by absolute URL: the child may run in another working directory.
     const tsx = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-    const child = spawn(process.execPath, ['--import', tsx, path.join(ROOT, 'src', 'cli.ts'), ...args], {
+    // `wrap` runs the CLI under another program (e.g. unshare); `uid`/`gid` as another user.
+    const argv = [process.execPath, '--import', tsx, path.join(ROOT, 'src', 'cli.ts'), ...args];
+    const [cmd, ...rest] = opts.wrap ? opts.wrap(argv) : argv;
+    const child = spawn(cmd!, rest, {
       cwd: opts.cwd ?? ROOT,
+      uid: opts.uid,
+      gid: opts.gid,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

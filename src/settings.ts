@@ -1,0 +1,141 @@
+/**
+ * The settings schema: every name this program reads from the environment or the env file.
+ *
+ * This list is the one place that says what a setting is. `EnvReader` only accepts these names
+ * (the compiler enforces it), the env file refuses any other name, and the README and
+ * `.env.example` are checked against it (test/docs.test.ts).
+ */
+export const SETTINGS = [
+  // Okta
+  'OKTA_ORG_URL',
+  'OKTA_API_TOKEN',
+  'OKTA_CLIENT_ID',
+  'OKTA_PRIVATE_KEY',
+  'OKTA_PRIVATE_KEY_FILE',
+  'OKTA_KEY_ID',
+  'OKTA_SCOPES',
+  'OKTA_REQUEST_TIMEOUT',
+  'OKTA_MAX_RETRIES',
+  'OKTA_MAX_RATE_LIMIT_WAIT',
+  'OKTA_RATE_LIMIT_HEADROOM_PERCENT',
+  // Schedule, store, logs, health
+  'POLL_SCHEDULE',
+  'LOOKBACK',
+  'MAX_ALERTS_PER_RUN',
+  'DB_PATH',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'HEALTH_PORT',
+  'HEALTH_HOST',
+  // Detection
+  'ALERT_OUTCOMES',
+  'EXCEPTIONS_FILE',
+  'TOKEN_LOOKUP',
+  'TOKEN_LOOKUP_TIMEOUT',
+  'TOKEN_LOOKUP_MAX',
+  // Notifiers
+  'NOTIFIERS',
+  'NOTIFY_TIMEOUT',
+  'SLACK_WEBHOOK_URL',
+  'SLACK_BOT_TOKEN',
+  'SLACK_CHANNEL',
+  'SLACK_API_URL',
+  'SMTP_URL',
+  'SMTP_HOST',
+  'SMTP_PORT',
+  'SMTP_SECURE',
+  'SMTP_REQUIRE_TLS',
+  'SMTP_USER',
+  'SMTP_PASSWORD',
+  'EMAIL_FROM',
+  'EMAIL_TO',
+  'WEBHOOK_URL',
+  'WEBHOOK_SECRET',
+  // Delivery
+  'DELIVERY_MAX_ATTEMPTS',
+  'DELIVERY_MAX_AGE',
+  'DELIVERY_INTERVAL',
+] as const;
+
+/** A name from the schema. */
+export type SettingName = (typeof SETTINGS)[number];
+
+const KNOWN: ReadonlySet<string> = new Set(SETTINGS);
+
+/** True when the name is a setting of this program. */
+export function isSetting(name: string): name is SettingName {
+  return KNOWN.has(name);
+}
+
+/**
+ * Name prefixes that belong to this program. In the process environment an unknown name that
+ * starts with one is almost certainly a mistyped setting. Names from other software that share
+ * our words (`DB_HOST`, `LOG_DIR`, `HEALTH_CHECK_URL`) are left alone unless they are one edit
+ * away from a setting.
+ */
+export const OWN_PREFIXES = [
+  'OKTA_', 'POLL_', 'LOOKBACK', 'MAX_ALERTS', 'ALERT_OUTCOME', 'EXCEPTIONS_', 'TOKEN_LOOKUP',
+  'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_',
+] as const;
+
+/**
+ * The Okta SDK's own variables (`OKTA_CLIENT_ORGURL`, `OKTA_CLIENT_TOKEN`, ...): this program never
+ * reads them (its SDK layer is built without the SDK's config loader), and other Okta tools on the
+ * same host may rely on them, so they are not reported unless they are a near miss of a setting.
+ */
+const FOREIGN_PREFIXES = ['OKTA_CLIENT_', 'OKTA_TESTING_'] as const;
+
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment), so that `ULR` for `URL`
+ * counts as one mistake.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The setting closest to a name, with its distance. */
+export function closestSetting(name: string): { name: SettingName; distance: number } {
+  const upper = name.toUpperCase();
+  let best: { name: SettingName; distance: number } = { name: SETTINGS[0], distance: Infinity };
+  for (const s of SETTINGS) {
+    const distance = editDistance(upper, s);
+    if (distance < best.distance) best = { name: s, distance };
+  }
+  return best;
+}
+
+/** "X is not a setting; did you mean Y?", or a pointer to the list when nothing is close. */
+export function notASetting(name: string, where: string): string {
+  const close = closestSetting(name);
+  // A third of the name, at least 2 edits: close enough to be the same word mistyped.
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return close.distance <= limit
+    ? `${name} ${where}is not a setting; did you mean ${close.name}?`
+    : `${name} ${where}is not a setting: the README's "Settings" section and .env.example list every setting.`;
+}
+
+/**
+ * Names in the process environment that look like this program's settings but are not: each one
+ * a warning sentence. Only names that could be ours are considered (see OWN_PREFIXES).
+ */
+export function unknownEnvironmentNames(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (isSetting(name) || !/^[A-Za-z_][A-Za-z0-9_]{0,99}$/.test(name)) continue;
+    const upper = name.toUpperCase();
+    const foreign = FOREIGN_PREFIXES.some((p) => upper.startsWith(p));
+    const ours = !foreign && OWN_PREFIXES.some((p) => upper.startsWith(p));
+    if (ours || closestSetting(name).distance <= 1) out.push(notASetting(name, 'is set in the environment but '));
+  }
+  return out;
+}

@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { tokenEvent } from './helpers/events';
+import { FakeOkta } from './helpers/fake-okta';
+import { runCli, tmpDir } from './helpers/harness';
+
+const SECRET = 'ssws-FAKE-token-for-config-tests-0123';
+const HOOK = 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKEFAKEFAKE';
+
+async function withFake<T>(fn: (origin: string, fake: FakeOkta) => Promise<T>): Promise<T> {
+  const fake = new FakeOkta({ token: SECRET });
+  const origin = await fake.start();
+  try {
+    return await fn(origin, fake);
+  } finally {
+    await fake.stop();
+  }
+}
+
+/** Runs the CLI as a user who may not write where root may: nobody when we are root, else ourselves. */
+const asOther = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+/** Makes a directory read-only for `asOther` (root-owned 0755 when root, else mode 0555). */
+function readOnlyDir(dir: string): void {
+  fs.chmodSync(dir, process.getuid?.() === 0 ? 0o755 : 0o555);
+}
+
+describe('settings: names that are not settings', () => {
+  test('when the env file has a mistyped name, then every command exits 78 naming it and the closest setting, never the value', async () => {
+    await withFake(async (origin, fake) => {
+      const dir = tmpDir();
+      const envFile = path.join(dir, 'otw.env');
+      fs.writeFileSync(envFile, `OKTA_ORG_URL=${origin}\nOKTA_API_TOKEN=${SECRET}\nDB_PATH=${path.join(dir, 'db.sqlite')}\nSLACK_WEBHOOK_ULR=${HOOK}\n`);
+      fake.persist(tokenEvent(1, new Date(Date.now() - 1000).toISOString()));
+      for (const cmd of [['poll'], ['check', '--send']]) {
+        const r = await runCli([...cmd, '--env-file', envFile], {});
+        assert.equal(r.code, 78, `${cmd.join(' ')}: ${r.stdout}${r.stderr}`);
+        assert.equal(r.stderr.trim(), `okta-token-watch: configuration error: SLACK_WEBHOOK_ULR (${envFile} line 4) is not a setting; did you mean SLACK_WEBHOOK_URL?`);
+        assert.doesNotMatch(r.stdout + r.stderr, /hooks\.slack|FAKE|all checks passed/);
+      }
+      assert.equal(fake.logRequests().length, 0, 'nothing ran');
+    });
+  });
+
+  test('when the process environment has a mistyped name, then run and poll warn, check fails that line, and look-alikes of other software are left alone', async () => {
+    await withFake(async (origin) => {
+      const dir = tmpDir();
+      const env = {
+        OKTA_ORG_URL: origin,
+        OKTA_API_TOKEN: SECRET,
+        DB_PATH: path.join(dir, 'db.sqlite'),
+        SLACK_WEBHOOK_ULR: HOOK,
+        // Not ours: the Okta SDK's own variables, and common names of other software.
+        OKTA_CLIENT_TOKEN: 'other-tool',
+        DB_HOST: 'db.internal',
+        LOG_DIR: '/var/log',
+        HEALTH_CHECK_URL: 'http://x',
+      };
+      const check = await runCli(['check', '--send'], env);
+      assert.equal(check.code, 1, check.stdout + check.stderr);
+      assert.match(check.stdout, /^FAIL +environment +SLACK_WEBHOOK_ULR is set in the environment but is not a setting; did you mean SLACK_WEBHOOK_URL\?$/m);
+      assert.match(check.stdout, /^ok +okta /m, 'the other checks ran');
+      assert.doesNotMatch(check.stdout, /all checks passed/);
+      assert.doesNotMatch(check.stdout, /OKTA_CLIENT_TOKEN|DB_HOST|LOG_DIR|HEALTH_CHECK_URL/);
+      assert.doesNotMatch(check.stdout + check.stderr, /hooks\.slack/);
+
+      const poll = await runCli(['poll'], env);
+      assert.equal(poll.code, 0, poll.stderr);
+      const warning = poll.stderr.split('\n').filter((l) => l.includes('SLACK_WEBHOOK_ULR')).map((l) => JSON.parse(l) as { level: string; message: string });
+      assert.deepEqual(warning.map((w) => [w.level, w.message]), [['warn', 'SLACK_WEBHOOK_ULR is set in the environment but is not a setting; did you mean SLACK_WEBHOOK_URL?']]);
+    });
+  });
+
+  test('when the console is the only notifier by default, then check warns that alerts only reach stdout; NOTIFIERS=console silences it', async () => {
+    await withFake(async (origin) => {
+      const dir = tmpDir();
+      const env = { OKTA_ORG_URL: origin, OKTA_API_TOKEN: SECRET, DB_PATH: path.join(dir, 'db.sqlite') };
+      const r = await runCli(['check', '--send'], env);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^WARN +notifiers +no notifier is configured, so alerts only reach stdout/m);
+      assert.doesNotMatch(r.stdout, /all checks passed/);
+      assert.match(r.stdout, /checks passed with warnings/);
+      const chosen = await runCli(['check'], { ...env, NOTIFIERS: 'console' });
+      assert.equal(chosen.code, 0, chosen.stdout + chosen.stderr);
+      assert.doesNotMatch(chosen.stdout, /WARN/);
+      assert.match(chosen.stdout, /all checks passed/);
+    });
+  });
+});
+
+describe('settings: an unusable DB_PATH', () => {
+  test('when a file is in the way of the database directory, then poll exits 78 with one sentence and check fails that line but runs the others', async () => {
+    await withFake(async (origin) => {
+      const dir = tmpDir();
+      fs.writeFileSync(path.join(dir, 'data'), 'a file, not a directory');
+      for (const dbPath of [path.join(dir, 'data', 'otw.sqlite'), path.join(dir, 'data', 'sub', 'otw.sqlite')]) {
+        const env = { OKTA_ORG_URL: origin, OKTA_API_TOKEN: SECRET, DB_PATH: dbPath };
+        const poll = await runCli(['poll'], env);
+        assert.equal(poll.code, 78, poll.stderr);
+        assert.equal(poll.stderr.trim(), `okta-token-watch: configuration error: DB_PATH ${dbPath} cannot be used: a file is in the way of its directory: ${path.join(dir, 'data')} is not a directory; move the file or choose another DB_PATH.`);
+        const check = await runCli(['check'], env);
+        assert.equal(check.code, 1, check.stdout + check.stderr);
+        assert.match(check.stdout, /^FAIL +database +DB_PATH .* cannot be used: a file is in the way/m);
+        assert.match(check.stdout, /^ok +okta /m);
+      }
+    });
+  });
+
+  test('when this user may not create the database directory, then poll exits 78 saying permission denied', async () => {
+    const dir = tmpDir();
+    readOnlyDir(dir);
+    const dbPath = path.join(dir, 'data', 'otw.sqlite');
+    const r = await runCli(['poll'], { OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: SECRET, DB_PATH: dbPath, HOME: dir }, asOther);
+    assert.equal(r.code, 78, r.stderr);
+    assert.match(r.stderr.trim(), /^okta-token-watch: configuration error: DB_PATH \S+ cannot be used: permission denied \(mkdir \S+\); give the user this program runs as write access to the directory, or choose another DB_PATH\.$/);
+  });
+
+  test('when the database is on a read-only file system or not writable for this user, then status reads it without writing it, and poll exits 78 saying so', async () => {
+    await withFake(async (origin, fake) => {
+      const dir = tmpDir();
+      const data = path.join(dir, 'data');
+      const dbPath = path.join(data, 'otw.sqlite');
+      const env = { OKTA_ORG_URL: origin, OKTA_API_TOKEN: SECRET, DB_PATH: dbPath };
+      fake.persist(tokenEvent(1, new Date(Date.now() - 1000).toISOString()));
+      assert.equal((await runCli(['poll'], env)).code, 0);
+      assert.deepEqual(fs.readdirSync(data), ['otw.sqlite'], 'closed cleanly: no -wal or -shm left');
+      fs.chmodSync(dbPath, 0o644);
+      const before = fs.readFileSync(dbPath);
+      // A read-only bind mount of the directory, in a private mount namespace (no privileges needed).
+      const readOnly = (argv: string[]): string[] => ['unshare', '-rm', 'sh', '-c', `mount --bind -o ro "$0" "$0" && exec "$@"`, data, ...argv];
+      assert.equal(spawnSync('unshare', ['-rm', 'true']).status, 0, 'unshare works here');
+
+      const status = await runCli(['status'], env, { wrap: readOnly });
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /events seen\s+1/);
+      const json = await runCli(['status', '--json'], env, { wrap: readOnly });
+      assert.equal((JSON.parse(json.stdout) as { eventsSeen: number }).eventsSeen, 1);
+
+      const poll = await runCli(['poll'], env, { wrap: readOnly });
+      assert.equal(poll.code, 78, poll.stderr);
+      assert.match(poll.stderr, /^okta-token-watch: configuration error: DB_PATH \S+ cannot be used: the file system is read-only/);
+
+      // Readable but not writable for this user: opened read-only, never chmod-ed, never changed.
+      fs.chmodSync(dir, 0o755);
+      readOnlyDir(data);
+      const other = await runCli(['status'], env, asOther);
+      assert.equal(other.code, 0, other.stderr);
+      assert.match(other.stdout, /events seen\s+1/);
+      assert.equal(fs.statSync(dbPath).mode & 0o777, 0o644);
+      assert.deepEqual(fs.readFileSync(dbPath), before);
+      assert.deepEqual(fs.readdirSync(data), ['otw.sqlite']);
+    });
+  });
+});
+
+describe('status: a database older than the program', () => {
+  test('when the database lacks a migration, then status (read-only) says to run poll once, and changes nothing', async () => {
+    const { openDatabase, migrationsDir } = await import('../src/store/db');
+    const dir = tmpDir();
+    const older = path.join(dir, 'migrations');
+    fs.mkdirSync(older);
+    const first = fs.readdirSync(migrationsDir()).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort()[0]!;
+    fs.copyFileSync(path.join(migrationsDir(), first), path.join(older, first));
+    const dbPath = path.join(dir, 'otw.sqlite');
+    openDatabase(dbPath, { migrations: older }).close();
+    const before = fs.readFileSync(dbPath);
+    const r = await runCli(['status'], { DB_PATH: dbPath });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /DB_PATH \S+ is at schema version 1 and this program expects \d+: run "okta-token-watch poll" \(or start the daemon\) once to upgrade it/);
+    assert.deepEqual(fs.readFileSync(dbPath), before);
+  });
+});
+
+describe('settings: the OAuth private key', () => {
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const lines = rsa.trim().split('\n');
+  // A key cut short in copying: the right BEGIN/END lines around half of the body.
+  const damaged = [lines[0], ...lines.slice(1, 10), lines[lines.length - 1]].join('\n');
+
+  for (const c of [
+    { name: 'damaged', key: damaged, setting: 'OKTA_PRIVATE_KEY', says: /OKTA_PRIVATE_KEY cannot be read as a private key/ },
+    { name: 'an EC key', key: ec, setting: 'OKTA_PRIVATE_KEY_FILE', says: /OKTA_PRIVATE_KEY_FILE is an EC key: the Okta SDK signs with RS256/ },
+  ]) {
+    test(`when the key is ${c.name}, then poll and check exit 78 at once naming ${c.setting}, never the key, and nothing is sent`, async () => {
+      await withFake(async (origin, fake) => {
+        const dir = tmpDir();
+        const keyFile = path.join(dir, 'key.pem');
+        fs.writeFileSync(keyFile, c.key, { mode: 0o600 });
+        const env = {
+          OKTA_ORG_URL: origin,
+          OKTA_CLIENT_ID: '0oa1exampleclient123',
+          OKTA_KEY_ID: 'kid-1',
+          DB_PATH: path.join(dir, 'db.sqlite'),
+          ...(c.setting === 'OKTA_PRIVATE_KEY' ? { OKTA_PRIVATE_KEY: c.key.replace(/\n/g, '\\n') } : { OKTA_PRIVATE_KEY_FILE: keyFile }),
+        };
+        for (const cmd of ['poll', 'check']) {
+          const r = await runCli([cmd], env);
+          assert.equal(r.code, 78, `${cmd}: ${r.stdout}${r.stderr}`);
+          assert.match(r.stderr, c.says);
+          assert.doesNotMatch(r.stdout + r.stderr, /cannot reach|MII|-----BEGIN/);
+        }
+        assert.equal(fake.logRequests().length + fake.tokenRequests.length, 0);
+      });
+    });
+  }
+});
+
+describe('Okta client: a key the SDK cannot sign with', () => {
+  test('when the key reaches the client anyway, then the first request fails at once as a setup error naming the setting, not as a network error', async () => {
+    const { SdkOktaHttp } = await import('../src/okta/client');
+    const { OktaRequestError } = await import('../src/okta/http');
+    await withFake(async (origin, fake) => {
+      const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const http = new SdkOktaHttp({
+        orgUrl: origin,
+        auth: { mode: 'oauth', clientId: '0oa1exampleclient123', privateKey: ec, keySetting: 'OKTA_PRIVATE_KEY_FILE', keyId: 'kid-1', scopes: ['okta.logs.read'] },
+        requestTimeoutMs: 5000,
+        maxRetries: 5,
+        maxRateLimitWaitMs: 1000,
+        rateLimitHeadroom: 0.1,
+        pageLimit: 1000,
+      });
+      const err = await http.get('/api/v1/logs').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof OktaRequestError, String(err));
+      assert.equal(err.kind, 'auth-setup');
+      assert.match(err.message, /^OKTA_PRIVATE_KEY_FILE cannot be used to sign the client assertion/);
+      assert.doesNotMatch(err.message, /-----BEGIN|MII/);
+      assert.equal(fake.tokenRequests.length + fake.logRequests().length, 0, 'nothing was sent');
+    });
+  });
+});
