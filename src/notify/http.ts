@@ -4,6 +4,16 @@ import { DeliveryError, parseRetryAfter } from './notifier';
 import { bound, visible } from './sanitize';
 
 /**
+ * A signal that aborts when `outer` does or when `timeoutMs` has passed, whichever comes first.
+ * axios's own `timeout` is a socket idle timer, which a server trickling a byte now and then keeps
+ * resetting for ever; this is a total deadline for the whole request, answer body included.
+ */
+export function deadlineSignal(timeoutMs: number, outer?: AbortSignal): AbortSignal {
+  const own = AbortSignal.timeout(timeoutMs);
+  return outer ? AbortSignal.any([own, outer]) : own;
+}
+
+/**
  * The one way notifiers talk HTTP: a time limit, no redirects (a 30x would carry a secret URL's
  * body, or a bot token, to wherever it points), every status returned for `classifyResponse`.
  */
@@ -56,6 +66,8 @@ const NETWORK_CODES: Record<string, string> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   ERR_SOCKET_CONNECTION_TIMEOUT: 'timed out',
+  // The total deadline (NOTIFY_TIMEOUT or the dispatcher's) aborted the request.
+  ERR_CANCELED: 'timed out before a complete answer, request aborted',
 };
 
 /**

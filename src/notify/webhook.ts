@@ -3,7 +3,7 @@ import type { AxiosInstance } from 'axios';
 import type { Notification } from '../detect/alert';
 import type { WebhookConfig } from './config';
 import { notificationId } from './facts';
-import { classifyResponse, classifyTransportError, createHttp } from './http';
+import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import type { Notifier } from './notifier';
 import { safeJson } from './sanitize';
 
@@ -61,16 +61,18 @@ export class WebhookNotifier implements Notifier {
   readonly name = 'webhook';
   private readonly http: AxiosInstance;
   private readonly now: () => Date;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly config: WebhookConfig,
     opts: { timeoutMs: number; now?: () => Date },
   ) {
     this.http = createHttp(opts.timeoutMs);
+    this.timeoutMs = opts.timeoutMs;
     this.now = opts.now ?? (() => new Date());
   }
 
-  async send(n: Notification): Promise<void> {
+  async send(n: Notification, signal?: AbortSignal): Promise<void> {
     const body = formatWebhook(n);
     const headers: Record<string, string> = {
       'Content-Type': 'application/json; charset=utf-8',
@@ -82,7 +84,7 @@ export class WebhookNotifier implements Notifier {
       headers['X-OTW-Signature'] = signWebhook(this.config.secret, timestamp, body);
     }
     // The body is sent as the exact signed string, not re-serialised by axios.
-    const res = await this.http.post(this.config.url, body, { headers, transformRequest: [(d: unknown) => d] }).catch((err: unknown) => {
+    const res = await this.http.post(this.config.url, body, { headers, transformRequest: [(d: unknown) => d], signal: deadlineSignal(this.timeoutMs, signal) }).catch((err: unknown) => {
       throw classifyTransportError(err, 'WEBHOOK_URL');
     });
     const problem = classifyResponse(res, 'WEBHOOK_URL', this.now());
