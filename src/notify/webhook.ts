@@ -54,7 +54,33 @@ export function verifyWebhookSignature(
 }
 
 /**
+ * For receivers (and tests): the notification id to deduplicate on, read from the signed body, or
+ * null when the request does not verify (see verifyWebhookSignature). The `Idempotency-Key`
+ * header carries the same value but is outside the signature: a replayed request with another key
+ * would pass a header-based dedupe, while the body's `id` cannot be changed without breaking the
+ * signature. Deduplicate on this.
+ */
+export function verifiedWebhookId(
+  secret: string,
+  timestamp: string | undefined,
+  body: string | Buffer,
+  signature: string | undefined,
+  now: Date | number = Date.now(),
+  toleranceSec: number = DEFAULT_TOLERANCE_SEC,
+): string | null {
+  if (!verifyWebhookSignature(secret, timestamp, body, signature, now, toleranceSec)) return null;
+  try {
+    const id = (JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : body) as { id?: unknown }).id;
+    return typeof id === 'string' && id.length > 0 ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * POSTs the envelope as JSON with `Idempotency-Key: <alert id>`, signed when WEBHOOK_SECRET is set.
+ * The key repeats the signed body's `id` for proxies that deduplicate without the secret; receivers
+ * that verify deduplicate on the body's `id` (verifiedWebhookId).
  * Redirects are not followed (the URL may hold a secret path; the body must not go elsewhere).
  */
 export class WebhookNotifier implements Notifier {
