@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { redact } from '../logger';
 import type { DueDelivery, Store } from '../store/store';
 import { DELIVERY_CLAIM_MARGIN_MS, NOTIFY_TIMEOUT_MAX_MS } from './config';
+import { afterDeadline } from './http';
 import { notificationId } from './facts';
 import { DeliveryError, toDeliveryError, type Notifier } from './notifier';
 import { bound } from './sanitize';
@@ -274,18 +275,19 @@ export class Dispatcher {
    */
   private async withDeadline(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
     const ac = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
+    let cancel: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      cancel = afterDeadline(this.sendTimeoutMs, () => {
         ac.abort();
         reject(new DeliveryError(`no answer within ${Math.round(this.sendTimeoutMs / 1000)}s, request aborted`, true));
-      }, this.sendTimeoutMs);
+      });
     });
+    deadline.catch(() => undefined);
     const sending = send(ac.signal);
     try {
       await Promise.race([sending, deadline]);
     } finally {
-      clearTimeout(timer);
+      cancel?.();
       sending.catch(() => undefined);
     }
   }

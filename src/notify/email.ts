@@ -5,7 +5,7 @@ import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
 import { actorShort, alertFacts, headline, historyLines, notificationId, runbookOf, severityOf, summaryFacts, tokenStateLine } from './facts';
-import { deadlineSignal, serverReason } from './http';
+import { backstopTimeoutMs, deadlineSignal, serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { escapeHtml, headerText, htmlText, plainText, safeLink } from './sanitize';
 
@@ -254,8 +254,14 @@ export class EmailNotifier implements Notifier {
     const m = formatEmail(n);
     const deadline = deadlineSignal(this.timeoutMs, signal);
     const sockets = new Set<net.Socket>();
+    const backstop = backstopTimeoutMs(this.timeoutMs);
     const transport = nodemailer.createTransport({
       ...this.options,
+      // The session's deadline is `deadline`; nodemailer's own timers only back it up.
+      connectionTimeout: backstop,
+      greetingTimeout: backstop,
+      socketTimeout: backstop,
+      dnsTimeout: backstop,
       // nodemailer upgrades this plain socket to TLS itself when SMTP_SECURE is on.
       getSocket: (_options: SMTPTransport.Options, callback: (err: Error | null, socketOptions: unknown) => void) => {
         const socket = net.connect({ host: this.config.smtp.host, port: this.config.smtp.port });
