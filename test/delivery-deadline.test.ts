@@ -220,6 +220,29 @@ describe('a send that outlives its deadline', () => {
   });
 });
 
+describe('an answer that arrives while the event loop is blocked', () => {
+  test('when the receiver answers at once but the process is blocked past NOTIFY_TIMEOUT (as by a SQLite busy wait), then the answer is read and the send counts as delivered, not retried', async () => {
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        requests++;
+        res.writeHead(200).end('ok');
+        // The answer is on its way; now the whole process stalls for longer than NOTIFY_TIMEOUT,
+        // the way a write waiting on a locked database does (better-sqlite3 waits synchronously).
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 800);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const { store, dispatcher } = setup(new WebhookNotifier({ url, secret: null }, { timeoutMs: 300 }), 5000);
+    assert.deepEqual(await dispatcher.runOnce(), { sent: 1, retried: 0, failed: 0 });
+    assert.equal(row(store).status, 'sent');
+    assert.equal(requests, 1);
+  });
+});
+
 describe('NOTIFY_TIMEOUT', () => {
   test('when NOTIFY_TIMEOUT is longer than the delivery claim allows, then the CLI exits 78 naming NOTIFY_TIMEOUT', async () => {
     const dir = tmpDir();
