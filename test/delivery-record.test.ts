@@ -144,4 +144,41 @@ describe('recording a send while the database is write-locked', () => {
     assert.deepEqual(await daemon.runOnce(), { sent: 0, retried: 0, failed: 0 });
     assert.equal(receiver.total(), 1);
   });
+
+  test('when the record keeps failing and the dispatcher is stopped, then stop() gives up after the grace with an error line and this process never sends the row again', async () => {
+    const clock = new HookClock(Date.now() - 10 * 60_000);
+    const file = path.join(tmpDir(), 'otw.sqlite');
+    const store = new Store(openDatabase(file));
+    cleanups.push(() => store.close());
+    store.db.pragma('busy_timeout = 20');
+    const locker = new Database(file);
+    cleanups.push(() => {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+    });
+    // This time the lock is never released while the daemon lives.
+    const receiver = await countingReceiver((n) => {
+      if (n === 1) locker.exec('BEGIN IMMEDIATE');
+    });
+    const now = clock.now();
+    store.insertEvent(tokenEvent(2, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+    store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(2), tokenName: 'token-2', source: 'poll' }), null, ['webhook'], { deferToSummary: false, now });
+    const { logger, logs } = logSink();
+    const d = new Dispatcher(store, [new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 5000 })], DELIVERY, logger, clock);
+    let stopped: Promise<void> | null = null;
+    clock.onSleep = async () => {
+      stopped ??= d.stop();
+    };
+    const pass = d.runOnce();
+    await pass;
+    await stopped;
+    assert.match(logs.text, /stopping with a delivery that was sent but could not be recorded: it will be sent again after the restart/);
+    // The lock goes away and the claim has long ended: still, this process does not send it again.
+    locker.exec('COMMIT');
+    clock.advance(3600_000);
+    const again = new Dispatcher(store, [new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 5000 })], DELIVERY, logger, clock);
+    assert.deepEqual(await again.runOnce(), { sent: 0, retried: 0, failed: 0 });
+    assert.equal(receiver.total(), 1);
+    assert.equal((store.db.prepare(`SELECT status FROM deliveries`).get() as { status: string }).status, 'pending', 'left for the next start, which is the documented duplicate');
+  });
 });
