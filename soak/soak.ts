@@ -23,6 +23,7 @@ import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { fastForwardPending, snapshot, type Injected, type Snapshot } from './inspect';
 import { runInterruptedCatchUp } from './interrupted-catch-up';
+import { lockedDatabaseScenario } from './locked-db';
 import { HttpReceiver, SmtpReceiver, type Receipt, type ReceiverMode } from './receivers';
 import { attribute, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
 
@@ -592,6 +593,9 @@ async function main(): Promise<number> {
     if (v.summaries) problems.push(`${n}: ${v.summaries} summary message(s); the soak expects one message per alert (MAX_ALERTS_PER_RUN=100000)`);
   }
   const cursorChecks = sup.generations.filter((x) => x.after?.cursorPosition !== null && x.after?.cursorPosition !== undefined).length;
+  say('  scenario: a write-locked database during delivery');
+  const lockedDb = await lockedDatabaseScenario({ short: opts.short, seed: opts.seed, notifiers, log });
+  problems.push(...lockedDb.problems);
 
   // --- scenario: a catch-up stopped by SIGTERM, then every cursor rejected (its own fake and database)
   const interruptedCatchUp = await runInterruptedCatchUp(say);
@@ -616,6 +620,7 @@ async function main(): Promise<number> {
     drain: { caughtUp, drainedAll, seconds: Math.round(drainMs / 1000), fastForwardedDeliveries: fastForwarded, gracefulStops: [stop1, stop2] },
     cursorChecks: { statesLeftByAProcess: cursorChecks, liveStates: liveChecks.states, violations: [...sup.generations.flatMap((x) => x.after?.violations ?? []), ...liveChecks.violations] },
     perNotifier,
+    lockedDatabase: lockedDb,
     duplicates: { explained: explainedList, unexplained: unexplainedList },
     interruptedCatchUp,
     generations: sup.generations.map((x) => ({
@@ -653,6 +658,10 @@ async function main(): Promise<number> {
     `ticks: ${final.ticks.ok} ok, ${final.ticks.failed} failed; store guarantees checked in ${cursorChecks} states left by a process and ${liveChecks.states} live states: ${report.cursorChecks.violations.length} violation(s)`,
   );
   say(`drain: ${drainedAll ? 'everything delivered' : 'NOT everything delivered'} in ${report.drain.seconds}s (${fastForwarded} pending deliveries fast-forwarded)`);
+  say(
+    `locked database: ${lockedDb.locks} write locks held over the busy timeout while a receiver answered; ${lockedDb.recordRetries} records retried (${lockedDb.recordedAfterRetry} landed after retrying); ` +
+      Object.entries(lockedDb.perNotifier).map(([k, v]) => `${k} ${v.received}/${lockedDb.events} lost ${v.lost} duplicates ${v.duplicates}`).join(', '),
+  );
   for (const p of problems) say(`FAIL: ${p}`);
   say(problems.length ? `soak FAILED (seed ${opts.seed})` : `soak passed (seed ${opts.seed})`);
 

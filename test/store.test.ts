@@ -16,7 +16,7 @@ describe('the SQLite store', () => {
     const file = path.join(dir, 'nested', 'otw.sqlite');
     const db = openDatabase(file);
     const files = fs.readdirSync(migrationsDir()).filter((f) => f.endsWith('.sql'));
-    assert.equal(schemaVersion(db), files.length);
+    assert.equal(schemaVersion(db), Math.max(...files.map((f) => Number(f.slice(0, 3)))));
     const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
     assert.deepEqual(rows.map((r) => r.name), files.sort());
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');

@@ -46,6 +46,15 @@ export interface NotifyConfig {
   webhook: WebhookConfig | null;
 }
 
+/**
+ * The longest NOTIFY_TIMEOUT, which is also the dispatcher's hard limit for one send. A delivery is
+ * claimed for this plus DELIVERY_CLAIM_MARGIN_MS, so a send (aborted at its deadline at the latest)
+ * and the record of its result always end while the claim still holds.
+ */
+export const NOTIFY_TIMEOUT_MAX_MS = 120_000;
+/** What a delivery's claim lasts beyond the longest send: time to record the result. */
+export const DELIVERY_CLAIM_MARGIN_MS = 60_000;
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const DEFAULT_SLACK_API = 'https://slack.com/api';
 // A bare address, or `Name <address>`; no CR/LF, no second address.
@@ -209,7 +218,13 @@ function parseWebhook(r: EnvReader): Parsed<WebhookConfig> {
 
 /** Parses the notifier settings, recording problems on the reader. */
 export function parseNotifyConfig(r: EnvReader): NotifyConfig {
-  const timeoutMs = r.duration('NOTIFY_TIMEOUT', '20s');
+  let timeoutMs = r.duration('NOTIFY_TIMEOUT', '20s');
+  if (timeoutMs > NOTIFY_TIMEOUT_MAX_MS) {
+    r.problem(
+      `NOTIFY_TIMEOUT must be at most ${NOTIFY_TIMEOUT_MAX_MS / 60_000}m: a send has to end before its delivery claim (${(NOTIFY_TIMEOUT_MAX_MS + DELIVERY_CLAIM_MARGIN_MS) / 60_000}m) runs out, or another process could send the same alert again.`,
+    );
+    timeoutMs = NOTIFY_TIMEOUT_MAX_MS;
+  }
   // Each notifier's settings are checked whether or not NOTIFIERS lists it: a half-configured
   // notifier is a mistake to report, never a reason to switch it off silently.
   const slack = parseSlack(r);

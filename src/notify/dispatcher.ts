@@ -3,6 +3,8 @@ import type { DeliveryConfig } from '../config';
 import type { Logger } from '../logger';
 import { redact } from '../logger';
 import type { DueDelivery, Store } from '../store/store';
+import { DELIVERY_CLAIM_MARGIN_MS, NOTIFY_TIMEOUT_MAX_MS } from './config';
+import { afterDeadline } from './http';
 import { notificationId } from './facts';
 import { DeliveryError, toDeliveryError, type Notifier } from './notifier';
 import { bound } from './sanitize';
@@ -18,7 +20,7 @@ export interface DispatchResult {
 export interface DispatcherOptions {
   /** Random source for jitter, in [0, 1). */
   random?: () => number;
-  /** Hard limit on one send, on top of each notifier's own timeouts (default 2 minutes). */
+  /** Hard limit on one send, on top of each notifier's own NOTIFY_TIMEOUT (default 2 minutes). */
   sendTimeoutMs?: number;
   /** Rows read per query (default 50). */
   batchSize?: number;
@@ -33,6 +35,22 @@ export const BACKOFF_FACTOR = 3;
 export const BACKOFF_MAX_MS = 12 * 3600_000;
 /** Longest pause of a whole notifier after a retryable failure without Retry-After. */
 export const LANE_PAUSE_MAX_MS = 60_000;
+/** Waits between tries to record a send the destination accepted: 100 ms doubling, at most 2 s. */
+export const RECORD_RETRY_MAX_MS = 2000;
+/** After stop(), how long an unrecorded send keeps stop() waiting before it gives up and says so. */
+export const RECORD_STOP_GRACE_MS = 30_000;
+
+/**
+ * Deliveries of this process that a destination accepted but that are not yet recorded as sent,
+ * keyed by database file and row id. Module-wide, so that no dispatcher of this process (there is
+ * normally one) hands such a row to another attempt; the claim in SQLite keeps other processes off.
+ */
+const SENT_UNRECORDED = new Set<string>();
+
+/** The wait before try `n + 1` to record a send. */
+export function recordRetryDelayMs(n: number): number {
+  return Math.min(RECORD_RETRY_MAX_MS, 100 * 2 ** Math.min(n, 10));
+}
 
 /**
  * The wait before attempt `attempts + 1`: the server's Retry-After when it gave one (at least 1 s),
@@ -65,8 +83,12 @@ interface Lane {
  * so a notifier that is down is probed, not hammered; a permanent error, DELIVERY_MAX_ATTEMPTS or
  * DELIVERY_MAX_AGE marks the row failed with one error log line.
  *
- * At-least-once: a row is marked sent only after the destination accepted it, so a crash between
- * the two sends it again after a restart; nothing else can cause a duplicate.
+ * At-least-once: a row is marked sent only after the destination accepted it. When that record
+ * fails (database locked past the busy timeout, disk full, I/O error) it is retried in-process
+ * until it lands, and meanwhile the row is never attempted again: not by this process (it is
+ * skipped), not by another (its claim names this live process). A send that passes its deadline is
+ * aborted, so it cannot be accepted after it was scheduled for a retry. What remains: this
+ * process dies between a send and its record, and the row goes out again once its claim ends.
  */
 export class Dispatcher {
   private readonly lanes: Lane[];
@@ -76,6 +98,7 @@ export class Dispatcher {
   private readonly batchSize: number;
   private timer: NodeJS.Timeout | null = null;
   private stopping = false;
+  private stoppedAt = 0;
   private abort = new AbortController();
 
   constructor(
@@ -93,7 +116,7 @@ export class Dispatcher {
     }
     this.lanes = notifiers.map((notifier) => ({ notifier, running: null, again: false, pausedUntil: 0, lastSendAt: null }));
     this.random = opts.random ?? Math.random;
-    this.sendTimeoutMs = opts.sendTimeoutMs ?? 120_000;
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? NOTIFY_TIMEOUT_MAX_MS;
     this.batchSize = opts.batchSize ?? 50;
   }
 
@@ -118,10 +141,12 @@ export class Dispatcher {
 
   /**
    * Stops the timer and pacing waits, lets every send in flight finish (or time out) and records
-   * it, then resolves. No new send starts after stop() is called.
+   * it, then resolves. No new send starts after stop() is called. A record that keeps failing holds
+   * stop() for at most RECORD_STOP_GRACE_MS (then an error line names the rows).
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stoppedAt = this.clock.now().getTime();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.abort.abort();
@@ -166,7 +191,9 @@ export class Dispatcher {
     while (!this.stopping) {
       const now = this.clock.now();
       if (now.getTime() < lane.pausedUntil) return;
-      const due = this.store.dueDeliveries(now, this.batchSize, [lane.notifier.name]).filter((d) => !tried.has(d.id));
+      const due = this.store
+        .dueDeliveries(now, this.batchSize, [lane.notifier.name])
+        .filter((d) => !tried.has(d.id) && !SENT_UNRECORDED.has(this.unrecordedKey(d.id)));
       if (due.length === 0) return;
       for (const d of due) {
         tried.add(d.id);
@@ -189,14 +216,14 @@ export class Dispatcher {
     const name = lane.notifier.name;
     // Another process on the same database (a one-shot `poll` or `backfill` next to the daemon)
     // may be delivering the same rows: only the one that claims a row sends it.
-    if (!this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + 60_000)) return 'taken';
+    if (!this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS)) return 'taken';
     lane.lastSendAt = this.clock.now().getTime();
     try {
-      await this.withDeadline(lane.notifier.send(d.notification));
+      await this.withDeadline((signal) => lane.notifier.send(d.notification, signal));
     } catch (err) {
       return this.recordFailure(lane, d, toDeliveryError(err));
     }
-    this.store.markSent(d.id, this.clock.now());
+    await this.recordSent(lane, d);
     this.totals.sent++;
     if (d.attempts > 0) this.logger.info('delivered after retrying', { notifier: name, delivery: d.id, id: notificationId(d.notification), attempts: d.attempts + 1 });
     return 'sent';
@@ -241,12 +268,75 @@ export class Dispatcher {
     return 'paused';
   }
 
-  private withDeadline(p: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+  /**
+   * Runs one send with the dispatcher's hard limit. When the limit passes the send is aborted
+   * (the notifier closes its connection) before the attempt counts as failed: a request left
+   * running could still be accepted after its row was scheduled for a retry, a duplicate.
+   */
+  private async withDeadline(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const ac = new AbortController();
+    let cancel: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DeliveryError(`no answer within ${Math.round(this.sendTimeoutMs / 1000)}s`, true)), this.sendTimeoutMs);
+      cancel = afterDeadline(this.sendTimeoutMs, () => {
+        ac.abort();
+        reject(new DeliveryError(`no answer within ${Math.round(this.sendTimeoutMs / 1000)}s, request aborted`, true));
+      });
     });
-    return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+    deadline.catch(() => undefined);
+    const sending = send(ac.signal);
+    try {
+      await Promise.race([sending, deadline]);
+    } finally {
+      cancel?.();
+      sending.catch(() => undefined);
+    }
+  }
+
+  private unrecordedKey(id: number): string {
+    return `${this.store.db.name}#${id}`;
+  }
+
+  /**
+   * Marks the row sent. The destination already has the message, so a failed record is never
+   * allowed to become a resend: it is retried with a short, bounded backoff for as long as the
+   * process lives (after stop(), for RECORD_STOP_GRACE_MS), and the row stays out of every other
+   * attempt meanwhile. Every try is a write, and so is every claim by another process, so while
+   * the database refuses writes nobody else can take the row either.
+   */
+  private async recordSent(lane: Lane, d: DueDelivery): Promise<void> {
+    const key = this.unrecordedKey(d.id);
+    for (let n = 0; ; n++) {
+      try {
+        this.store.markSent(d.id, this.clock.now());
+        if (n > 0) {
+          SENT_UNRECORDED.delete(key);
+          this.logger.info('recorded a delivery after retrying the record', { notifier: lane.notifier.name, delivery: d.id, id: notificationId(d.notification), tries: n + 1 });
+        }
+        return;
+      } catch (err) {
+        const error = redact(err instanceof Error ? err.message : String(err));
+        if (n === 0) {
+          SENT_UNRECORDED.add(key);
+          this.logger.warn('delivered, but recording it failed; retrying the record, the row will not be sent again meanwhile', {
+            notifier: lane.notifier.name,
+            delivery: d.id,
+            id: notificationId(d.notification),
+            error,
+          });
+        }
+        if (this.stopping && this.clock.now().getTime() - this.stoppedAt >= RECORD_STOP_GRACE_MS) {
+          this.logger.error('stopping with a delivery that was sent but could not be recorded: it will be sent again after the restart', {
+            notifier: lane.notifier.name,
+            delivery: d.id,
+            id: notificationId(d.notification),
+            tries: n + 1,
+            error,
+          });
+          return;
+        }
+        await this.clock.sleep(recordRetryDelayMs(n));
+      }
+    }
   }
 
   /** Pending rows for notifiers that are not enabled are never sent; say so once at start. */

@@ -1,10 +1,11 @@
+import net from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
 import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
-import { serverReason } from './http';
+import { backstopTimeoutMs, deadlineSignal, serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { escapeHtml, headerText, htmlText, plainText, safeLink } from './sanitize';
 
@@ -271,17 +272,25 @@ export function classifySmtpError(err: unknown): DeliveryError {
   return new DeliveryError(`sending the email failed: ${serverReason(message)}`, true);
 }
 
-/** Sends through SMTP with nodemailer, one connection per message (no pool to go stale in an outage). */
+/**
+ * Sends through SMTP with nodemailer, one connection per message (no pool to go stale in an outage).
+ * Each send opens its own TCP connection and hands it to nodemailer, so that when the deadline
+ * passes (NOTIFY_TIMEOUT for the whole session, or the dispatcher's) the socket is destroyed: the
+ * session ends there and then, and a server that takes the message after that never gets it.
+ */
 export class EmailNotifier implements Notifier {
   readonly name = 'email';
   private readonly transport: Transporter<SMTPTransport.SentMessageInfo>;
+  private readonly options: SMTPTransport.Options;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly config: EmailConfig,
     opts: { timeoutMs: number },
   ) {
     const s = config.smtp;
-    this.transport = nodemailer.createTransport({
+    this.timeoutMs = opts.timeoutMs;
+    this.options = {
       host: s.host,
       port: s.port,
       secure: s.secure,
@@ -295,24 +304,64 @@ export class EmailNotifier implements Notifier {
       disableUrlAccess: true,
       logger: false,
       debug: false,
-    });
+    };
+    this.transport = nodemailer.createTransport(this.options);
   }
 
-  async send(n: Notification): Promise<void> {
+  async send(n: Notification, signal?: AbortSignal): Promise<void> {
     const m = formatEmail(n);
+    const deadline = deadlineSignal(this.timeoutMs, signal);
+    const sockets = new Set<net.Socket>();
+    const backstop = backstopTimeoutMs(this.timeoutMs);
+    const transport = nodemailer.createTransport({
+      ...this.options,
+      // The session's deadline is `deadline`; nodemailer's own timers only back it up.
+      connectionTimeout: backstop,
+      greetingTimeout: backstop,
+      socketTimeout: backstop,
+      dnsTimeout: backstop,
+      // nodemailer upgrades this plain socket to TLS itself when SMTP_SECURE is on.
+      getSocket: (_options: SMTPTransport.Options, callback: (err: Error | null, socketOptions: unknown) => void) => {
+        const socket = net.connect({ host: this.config.smtp.host, port: this.config.smtp.port });
+        sockets.add(socket);
+        const failed = (err: Error): void => callback(err, null);
+        socket.once('error', failed);
+        socket.once('connect', () => {
+          socket.off('error', failed);
+          callback(null, { connection: socket });
+        });
+      },
+    });
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        for (const s of sockets) s.destroy();
+        reject(new DeliveryError('the SMTP server did not finish in time; the session was closed', true));
+      };
+      if (deadline.aborted) onAbort();
+      else deadline.addEventListener('abort', onAbort, { once: true });
+    });
     let info: SMTPTransport.SentMessageInfo;
     try {
-      info = await this.transport.sendMail({
-        from: this.config.from,
-        to: this.config.to,
-        subject: m.subject,
-        text: m.text,
-        html: m.html,
-        messageId: m.messageId,
-        headers: m.headers,
-      });
+      info = await Promise.race([
+        transport.sendMail({
+          from: this.config.from,
+          to: this.config.to,
+          subject: m.subject,
+          text: m.text,
+          html: m.html,
+          messageId: m.messageId,
+          headers: m.headers,
+        }),
+        aborted,
+      ]);
     } catch (err) {
-      throw classifySmtpError(err);
+      for (const s of sockets) s.destroy();
+      throw err instanceof DeliveryError ? err : classifySmtpError(err);
+    } finally {
+      if (onAbort) deadline.removeEventListener('abort', onAbort);
+      aborted.catch(() => undefined);
+      transport.close();
     }
     const rejected = (info.rejected ?? []).map((r) => (typeof r === 'string' ? r : r.address));
     if (rejected.length > 0) {

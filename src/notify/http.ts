@@ -4,12 +4,62 @@ import { DeliveryError, parseRetryAfter } from './notifier';
 import { bound, visible } from './sanitize';
 
 /**
+ * How long a passed deadline waits before it aborts. The deadline's timer can fire right after the
+ * event loop was blocked (a synchronous SQLite busy wait of up to 5 s), before the answer that
+ * arrived meanwhile was read; aborting then would count an accepted message as failed and send it
+ * again. The grace lets the loop read what is already there first.
+ */
+export const DEADLINE_GRACE_MS = 250;
+
+/**
+ * A signal that aborts when `outer` does or when `timeoutMs` (plus DEADLINE_GRACE_MS) has passed.
+ * axios's own `timeout` is a socket idle timer, which a server trickling a byte now and then keeps
+ * resetting for ever; this is a total deadline for the whole request, answer body included.
+ */
+export function deadlineSignal(timeoutMs: number, outer?: AbortSignal): AbortSignal {
+  const ac = new AbortController();
+  afterDeadline(timeoutMs, () => ac.abort());
+  if (outer) {
+    if (outer.aborted) ac.abort();
+    else outer.addEventListener('abort', () => ac.abort(), { once: true });
+  }
+  return ac.signal;
+}
+
+/**
+ * Calls `fn` once `ms` has passed and then DEADLINE_GRACE_MS more of a running event loop. Returns
+ * a function that cancels it. The timers do not keep the process alive.
+ */
+export function afterDeadline(ms: number, fn: () => void): () => void {
+  let grace: NodeJS.Timeout | undefined;
+  const first = setTimeout(() => {
+    grace = setTimeout(fn, DEADLINE_GRACE_MS);
+    grace.unref();
+  }, ms);
+  first.unref();
+  return () => {
+    clearTimeout(first);
+    clearTimeout(grace);
+  };
+}
+
+/**
+ * The time limit given to a library's own timers (axios, nodemailer): far enough past the deadline
+ * (`deadlineSignal`) that they never fire first. Their timers have no grace: one due while the
+ * event loop was blocked fires before the answer that arrived meanwhile is read, and an accepted
+ * message would be counted as failed and sent again.
+ */
+export function backstopTimeoutMs(timeoutMs: number): number {
+  return 2 * timeoutMs + 10_000;
+}
+
+/**
  * The one way notifiers talk HTTP: a time limit, no redirects (a 30x would carry a secret URL's
  * body, or a bot token, to wherever it points), every status returned for `classifyResponse`.
  */
 export function createHttp(timeoutMs: number): AxiosInstance {
   return axios.create({
-    timeout: timeoutMs,
+    timeout: backstopTimeoutMs(timeoutMs),
     maxRedirects: 0,
     validateStatus: () => true,
     responseType: 'text',
@@ -56,6 +106,8 @@ const NETWORK_CODES: Record<string, string> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   ERR_SOCKET_CONNECTION_TIMEOUT: 'timed out',
+  // The total deadline (NOTIFY_TIMEOUT or the dispatcher's) aborted the request.
+  ERR_CANCELED: 'timed out before a complete answer, request aborted',
 };
 
 /**

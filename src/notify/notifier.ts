@@ -13,7 +13,11 @@ export interface Notifier {
    * per second per webhook or channel). Absent: no pacing.
    */
   readonly minIntervalMs?: number;
-  send(notification: Notification): Promise<void>;
+  /**
+   * `signal` aborts the send (the dispatcher's deadline, or shutdown): the notifier must then close
+   * its connection at once and reject, so no request outlives the attempt that gave up on it.
+   */
+  send(notification: Notification, signal?: AbortSignal): Promise<void>;
   /** Optional check of the settings and reachability, used by `check`; throws a DeliveryError. */
   check?(): Promise<void>;
   /** Optional: release sockets and timers. */

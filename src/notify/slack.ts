@@ -2,7 +2,8 @@ import type { AxiosInstance } from 'axios';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { SlackConfig } from './config';
 import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
-import { classifyResponse, classifyTransportError, createHttp, serverReason } from './http';
+import { classifyResponse, classifyTransportError, createHttp, deadlineSignal, serverReason } from './http';
+import { redact } from '../logger';
 import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
 import { breakMentions, escapeSlack, fitMrkdwn, plainText, safeLink, slackCode } from './sanitize';
 
@@ -157,12 +158,14 @@ export class SlackNotifier implements Notifier {
   readonly check?: () => Promise<void>;
   private readonly http: AxiosInstance;
   private readonly what: string;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly config: SlackConfig,
     opts: { timeoutMs: number; now?: () => Date },
   ) {
     this.http = createHttp(opts.timeoutMs);
+    this.timeoutMs = opts.timeoutMs;
     this.now = opts.now ?? (() => new Date());
     this.what = config.transport === 'webhook' ? 'SLACK_WEBHOOK_URL' : 'Slack chat.postMessage';
     if (config.transport === 'bot') this.check = () => this.authTest();
@@ -170,27 +173,30 @@ export class SlackNotifier implements Notifier {
 
   private readonly now: () => Date;
 
-  async send(n: Notification): Promise<void> {
+  async send(n: Notification, signal?: AbortSignal): Promise<void> {
     const message = formatSlack(n);
     if (this.config.transport === 'webhook') {
-      const res = await this.http.post(this.config.webhookUrl, message).catch((err: unknown) => {
+      const res = await this.http.post(this.config.webhookUrl, message, { signal: deadlineSignal(this.timeoutMs, signal) }).catch((err: unknown) => {
         throw classifyTransportError(err, this.what);
       });
       const problem = classifyResponse(res, this.what, this.now());
       if (problem) throw problem;
       return;
     }
-    await this.api('chat.postMessage', { channel: this.config.channel, ...message });
+    await this.api('chat.postMessage', { channel: this.config.channel, ...message }, signal);
   }
 
   private async authTest(): Promise<void> {
     await this.api('auth.test', {});
   }
 
-  private async api(method: string, body: Record<string, unknown>): Promise<void> {
+  private async api(method: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
     if (this.config.transport !== 'bot') return;
     const res = await this.http
-      .post(`${this.config.apiUrl}/${method}`, body, { headers: { Authorization: `Bearer ${this.config.token}` } })
+      .post(`${this.config.apiUrl}/${method}`, body, {
+        headers: { Authorization: `Bearer ${this.config.token}` },
+        signal: deadlineSignal(this.timeoutMs, signal),
+      })
       .catch((err: unknown) => {
         throw classifyTransportError(err, `Slack ${method}`);
       });
@@ -203,7 +209,9 @@ export class SlackNotifier implements Notifier {
       throw new DeliveryError(`Slack ${method} answered something that is not JSON: ${serverReason(res.data)}`, true);
     }
     if (parsed.ok === true) return;
-    const error = typeof parsed.error === 'string' ? parsed.error.replace(/[^a-z0-9_]/gi, '').slice(0, 60) : 'unknown_error';
+    // Redact before stripping: stripping first would turn an echoed token (xoxb-1-2) into text
+    // (xoxb12) that no longer matches the secret, and it would then be logged.
+    const error = typeof parsed.error === 'string' ? redact(parsed.error).replace(/[^a-z0-9_]/gi, '').slice(0, 60) : 'unknown_error';
     const retryable = RETRYABLE_API_ERRORS.has(error);
     const hint = HINTS[error];
     throw new DeliveryError(

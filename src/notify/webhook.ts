@@ -3,7 +3,7 @@ import type { AxiosInstance } from 'axios';
 import type { Notification } from '../detect/alert';
 import type { WebhookConfig } from './config';
 import { notificationId } from './facts';
-import { classifyResponse, classifyTransportError, createHttp } from './http';
+import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import type { Notifier } from './notifier';
 import { safeJson } from './sanitize';
 
@@ -54,23 +54,51 @@ export function verifyWebhookSignature(
 }
 
 /**
+ * For receivers (and tests): the notification id to deduplicate on, read from the signed body, or
+ * null when the request does not verify (see verifyWebhookSignature). The `Idempotency-Key`
+ * header carries the same value but is outside the signature: a replayed request with another key
+ * would pass a header-based dedupe, while the body's `id` cannot be changed without breaking the
+ * signature. Deduplicate on this.
+ */
+export function verifiedWebhookId(
+  secret: string,
+  timestamp: string | undefined,
+  body: string | Buffer,
+  signature: string | undefined,
+  now: Date | number = Date.now(),
+  toleranceSec: number = DEFAULT_TOLERANCE_SEC,
+): string | null {
+  if (!verifyWebhookSignature(secret, timestamp, body, signature, now, toleranceSec)) return null;
+  try {
+    const id = (JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : body) as { id?: unknown }).id;
+    return typeof id === 'string' && id.length > 0 ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * POSTs the envelope as JSON with `Idempotency-Key: <alert id>`, signed when WEBHOOK_SECRET is set.
+ * The key repeats the signed body's `id` for proxies that deduplicate without the secret; receivers
+ * that verify deduplicate on the body's `id` (verifiedWebhookId).
  * Redirects are not followed (the URL may hold a secret path; the body must not go elsewhere).
  */
 export class WebhookNotifier implements Notifier {
   readonly name = 'webhook';
   private readonly http: AxiosInstance;
   private readonly now: () => Date;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly config: WebhookConfig,
     opts: { timeoutMs: number; now?: () => Date },
   ) {
     this.http = createHttp(opts.timeoutMs);
+    this.timeoutMs = opts.timeoutMs;
     this.now = opts.now ?? (() => new Date());
   }
 
-  async send(n: Notification): Promise<void> {
+  async send(n: Notification, signal?: AbortSignal): Promise<void> {
     const body = formatWebhook(n);
     const headers: Record<string, string> = {
       'Content-Type': 'application/json; charset=utf-8',
@@ -82,7 +110,7 @@ export class WebhookNotifier implements Notifier {
       headers['X-OTW-Signature'] = signWebhook(this.config.secret, timestamp, body);
     }
     // The body is sent as the exact signed string, not re-serialised by axios.
-    const res = await this.http.post(this.config.url, body, { headers, transformRequest: [(d: unknown) => d] }).catch((err: unknown) => {
+    const res = await this.http.post(this.config.url, body, { headers, transformRequest: [(d: unknown) => d], signal: deadlineSignal(this.timeoutMs, signal) }).catch((err: unknown) => {
       throw classifyTransportError(err, 'WEBHOOK_URL');
     });
     const problem = classifyResponse(res, 'WEBHOOK_URL', this.now());

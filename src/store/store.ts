@@ -5,6 +5,13 @@ import { rawJson } from '../detect/raw-event';
 import type { OktaLogEvent } from '../okta/log-event';
 import type { Db } from './db';
 
+/**
+ * How long after its lease ended a claim by a live process is still respected. A process that sent
+ * a row and cannot record it keeps its claim this long; past it, the pid may belong to another
+ * program by now, and a possible duplicate is better than an alert held back for longer.
+ */
+export const CLAIM_HOLD_MAX_MS = 3600_000;
+
 /** Where an event came from. */
 export type EventSource = 'poll' | 'backfill';
 
@@ -346,39 +353,52 @@ export class Store {
   }
 
   /**
-   * Claims a due delivery for one send: moves its next attempt `leaseMs` ahead, only if it is still
-   * pending and due. True when this process got it; another process on the same database then sees
-   * it as not due. If this process dies mid-send, the row becomes due again when the lease ends.
+   * Claims a due delivery for one send: moves its next attempt `leaseMs` ahead and records this
+   * process as the claimer, only if it is still pending and due. True when this process got it;
+   * another process on the same database then sees it as not due. If this process dies mid-send,
+   * the row becomes due again when the lease ends. A lease that ended under a claimer that is still
+   * alive (it sent the row and is still trying to record that) is not taken over, unless it ended
+   * more than CLAIM_HOLD_MAX_MS ago, which bounds the harm of a reused pid.
    */
   claimDelivery(id: number, now: Date, leaseMs: number): boolean {
+    const row = this
+      .prepared(`SELECT next_attempt_at AS nextAt, claimed_by AS claimedBy FROM deliveries WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`)
+      .get(id, now.toISOString()) as { nextAt: string; claimedBy: number | null } | undefined;
+    if (!row) return false;
+    const holder = row.claimedBy;
+    // Our own pid is claimable: rows this process sent but has not recorded are skipped by the
+    // dispatcher before it asks, and anything else under our pid is left by an earlier process
+    // that had the same pid (pid 1 in a container).
+    if (holder !== null && holder !== process.pid && processAlive(holder) && now.getTime() - Date.parse(row.nextAt) < CLAIM_HOLD_MAX_MS) return false;
+    // Compare-and-set on what was read, so two processes never both win.
     return (
       this
-        .prepared(`UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`)
-        .run(new Date(now.getTime() + leaseMs).toISOString(), id, now.toISOString()).changes === 1
+        .prepared(`UPDATE deliveries SET next_attempt_at = ?, claimed_by = ? WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND claimed_by IS ?`)
+        .run(new Date(now.getTime() + leaseMs).toISOString(), process.pid, id, row.nextAt, holder).changes === 1
     );
   }
 
   markSent(id: number, now: Date): void {
     this
-      .prepared(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL WHERE id = ?`)
+      .prepared(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL, claimed_by = NULL WHERE id = ?`)
       .run(now.toISOString(), now.toISOString(), id);
   }
 
   markRetry(id: number, now: Date, nextAttemptAt: Date, error: string): void {
     this
-      .prepared(`UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`)
+      .prepared(`UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?`)
       .run(now.toISOString(), nextAttemptAt.toISOString(), error, id);
   }
 
   markFailed(id: number, now: Date, error: string): void {
     this
-      .prepared(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?`)
+      .prepared(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?`)
       .run(now.toISOString(), error, id);
   }
 
   /** Puts failed deliveries back to pending, due now; returns how many. */
   retryFailed(now: Date, notifier?: string): number {
-    const sql = `UPDATE deliveries SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ? WHERE status = 'failed'${notifier ? ' AND notifier = ?' : ''}`;
+    const sql = `UPDATE deliveries SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ?, claimed_by = NULL WHERE status = 'failed'${notifier ? ' AND notifier = ?' : ''}`;
     const args: unknown[] = [now.toISOString(), now.toISOString()];
     if (notifier) args.push(notifier);
     return this.prepared(sql).run(...args).changes;
