@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { tokenEvent } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
-import { runCli, tmpDir } from './helpers/harness';
+import { countRows, runCli, tmpDir, until } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
 const TOKEN = 'fake-ssws-token-for-poll-exit-codes';
-
-async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function count(dbPath: string, sql: string): number {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 describe('poll exit codes', () => {
   test('when poll gets SIGTERM during a catch-up, then it records the tick as interrupted and exits 1', async () => {
@@ -41,8 +23,8 @@ describe('poll exit codes', () => {
         },
       });
       assert.equal(r.code, 1, r.stderr);
-      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'interrupted'`), 1);
-      assert.equal(count(env.DB_PATH, 'SELECT COUNT(*) AS n FROM events'), 2000, 'the page in hand was committed');
+      assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'interrupted'`), 1);
+      assert.equal(countRows(env.DB_PATH, 'SELECT COUNT(*) AS n FROM events'), 2000, 'the page in hand was committed');
       assert.match(r.stderr, /tick interrupted/);
     } finally {
       await fake.stop();
@@ -69,8 +51,8 @@ describe('poll exit codes', () => {
       const r = await runCli(['poll'], env);
       assert.equal(r.code, 3, r.stderr);
       assert.equal(hook.requests.length, 1);
-      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM deliveries WHERE status = 'failed'`), 1);
-      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'ok'`), 1);
+      assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM deliveries WHERE status = 'failed'`), 1);
+      assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'ok'`), 1);
       // The next run has nothing new to deliver: the failure was reported once, by the run that had it.
       const again = await runCli(['poll'], env);
       assert.equal(again.code, 0, again.stderr);

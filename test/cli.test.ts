@@ -2,29 +2,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { tokenEvent } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
-import { runCli, tmpDir } from './helpers/harness';
+import { countRows, runCli, tmpDir, until } from './helpers/harness';
 
 const SECRET = 'ssws-secret-value-0123456789';
-
-async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function count(dbPath: string, sql: string): number {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 function alertUuids(stdout: string): string[] {
   return stdout
@@ -138,8 +120,8 @@ describe('command line', () => {
           },
         });
         assert.equal(first.signal, 'SIGKILL');
-        assert.equal(count(env.DB_PATH, 'SELECT COUNT(*) AS n FROM events'), when.committedEvents);
-        assert.equal(count(env.DB_PATH, 'SELECT COUNT(*) AS n FROM alerts'), when.committedEvents);
+        assert.equal(countRows(env.DB_PATH, 'SELECT COUNT(*) AS n FROM events'), when.committedEvents);
+        assert.equal(countRows(env.DB_PATH, 'SELECT COUNT(*) AS n FROM alerts'), when.committedEvents);
         const second = await runCli(['poll'], env);
         assert.equal(second.code, 0, second.stderr);
         const all = [...alertUuids(first.stdout), ...alertUuids(second.stdout)];
@@ -171,9 +153,9 @@ describe('command line', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /stopping: finishing the page in hand/);
       assert.equal(fake.logRequests().length, 2, 'no page after the signal');
-      assert.equal(count(env.DB_PATH, 'SELECT COUNT(*) AS n FROM events'), 2000, 'the page in hand was committed');
-      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'interrupted'`), 1, 'the stopped catch-up is recorded as interrupted');
-      assert.equal(count(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'ok'`), 0);
+      assert.equal(countRows(env.DB_PATH, 'SELECT COUNT(*) AS n FROM events'), 2000, 'the page in hand was committed');
+      assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'interrupted'`), 1, 'the stopped catch-up is recorded as interrupted');
+      assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'ok'`), 0);
     } finally {
       await fake.stop();
     }
