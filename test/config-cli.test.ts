@@ -21,11 +21,15 @@ async function withFake<T>(fn: (origin: string, fake: FakeOkta) => Promise<T>): 
   }
 }
 
-/** Runs the CLI as a user who may not write where root may: nobody when we are root, else ourselves. */
-const asOther = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-/** Makes a directory read-only for `asOther` (root-owned 0755 when root, else mode 0555). */
+/**
+ * Runs the CLI without root's power to ignore file modes: as root, under setpriv with the DAC
+ * capabilities dropped from the bounding set (still uid 0, so it can read the checkout wherever CI
+ * cloned it, but a 0555 directory it owns stops it as it would stop any user); otherwise as ourselves.
+ */
+const asOther = process.getuid?.() === 0 ? { wrap: (argv: string[]): string[] => ['setpriv', '--bounding-set', '-dac_override,-dac_read_search,-fowner', '--', ...argv] } : {};
+/** Makes a directory read-only for `asOther` (no write bit, even for its owner). */
 function readOnlyDir(dir: string): void {
-  fs.chmodSync(dir, process.getuid?.() === 0 ? 0o755 : 0o555);
+  fs.chmodSync(dir, 0o555);
 }
 
 describe('settings: names that are not settings', () => {
