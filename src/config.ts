@@ -154,11 +154,11 @@ export class EnvReader {
     return ms;
   }
 
-  integer(name: SettingName, fallback: number, min: number, max: number): number {
+  integer(name: SettingName, fallback: number, min: number, max: number, defaultText = `default ${fallback}`): number {
     const raw = this.get(name);
     if (raw === undefined) return fallback;
     if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      this.problem(`${name} must be a whole number from ${min} to ${max} (default ${fallback}).`);
+      this.problem(`${name} must be a whole number from ${min} to ${max} (${defaultText}).`);
       return fallback;
     }
     return Number(raw);
@@ -367,6 +367,8 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   if (poll.lookbackMs > 90 * 86_400_000) r.problem('LOOKBACK must be at most 90d, Okta\'s System Log retention.');
 
   const dbPath = r.get('DB_PATH') ?? './data/okta-token-watch.sqlite';
+  // Nothing here expands `~` (no shell reads this file): it would become a directory named "~".
+  if (/^~/.test(dbPath)) r.problem('DB_PATH starts with ~, which is not expanded to a home directory: write the full path.');
   const log: LogConfig = {
     level: r.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info'),
     format: r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
@@ -378,7 +380,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   };
   let health: HealthConfig | null = null;
   if (r.get('HEALTH_PORT') !== undefined) {
-    health = { port: r.integer('HEALTH_PORT', 0, 0, 65535), host: r.get('HEALTH_HOST') ?? '127.0.0.1' };
+    health = { port: r.integer('HEALTH_PORT', 0, 0, 65535, 'unset: off; 0 picks a free port'), host: r.get('HEALTH_HOST') ?? '127.0.0.1' };
   }
   const notify = parseNotifyConfig(r);
   const detect = parseDetectConfig(r);

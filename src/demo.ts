@@ -7,7 +7,7 @@ import { parseConfig, type Env } from './config';
 import type { Alert } from './detect/alert';
 import { createLogger } from './logger';
 import { formatEmail } from './notify/email';
-import { historyCount } from './notify/facts';
+import { historyLines } from './notify/facts';
 import { plainText } from './notify/sanitize';
 import { formatSlack } from './notify/slack';
 import { runTick, type TickResult } from './poll-cycle';
@@ -92,14 +92,8 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
       print(`    by      ${plainText(a.actor.displayName, 60)} <${plainText(a.actor.login ?? a.actor.id, 80)}> (${plainText(a.actor.type, 20)})`);
       print(`    from    ${plainText(a.client.ip, 45)}, ${[a.client.city, a.client.country].filter(Boolean).map((x) => plainText(x, 40)).join(', ') || 'location unknown'}${a.client.isProxy ? ', via a proxy' : ''}`);
       print(`    when    ${a.event.published}`);
-      if (a.history) {
-        const facts: string[] = [];
-        if (a.history.firstFromCountry) facts.push('first token from this country for this actor');
-        if (a.history.firstFromAsn) facts.push('first from this network (ASN)');
-        if (a.history.burstSameHour > 0) facts.push(`${historyCount(a.history.burstSameHour)} other token creation(s) within an hour`);
-        facts.push(`${historyCount(a.history.actorTokensLast90d)} earlier token(s) by this actor in 90 days`);
-        print(`    history ${facts.join('; ')}`);
-      }
+      // The same history sentences the Slack message and the email carry, so the three agree.
+      historyLines(a, (x) => plainText(x, 80)).forEach((line, i) => print(`    ${i === 0 ? 'history' : '       '} ${line}`));
       const note = notes.get(a.event.uuid);
       if (note) print(`    (demo: ${note})`);
     }

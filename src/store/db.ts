@@ -46,8 +46,11 @@ export function openDatabase(dbPath: string, opts: { readonly?: boolean; migrati
   let db: Db | undefined;
   try {
     if (dbPath !== ':memory:') {
-      const dir = path.dirname(path.resolve(dbPath));
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(path.dirname(path.resolve(dbPath)));
+      if (fs.existsSync(dbPath) && fs.statSync(dbPath).isDirectory()) {
+        // Checked before the chmod below, which would otherwise lock up the user's directory.
+        throw Object.assign(new Error(`${dbPath} is a directory`), { code: 'EISDIR' });
+      }
       if (!fs.existsSync(dbPath)) {
         // Create the file ourselves so it is never world-readable, not even for an instant.
         fs.closeSync(fs.openSync(dbPath, 'a', 0o600));
@@ -67,6 +70,20 @@ export function openDatabase(dbPath: string, opts: { readonly?: boolean; migrati
     db?.close();
     throw dbPathError(dbPath, err);
   }
+}
+
+/**
+ * Creates the missing directories above the database, top down, each with mode 0700. Not
+ * `mkdirSync({ recursive: true })`: on some paths (under /proc, say) Node's recursive mkdir retries
+ * forever instead of failing.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) fs.mkdirSync(d, { mode: 0o700 });
 }
 
 /**
@@ -133,7 +150,8 @@ const SETUP_CAUSES: Record<string, string> = {
   EROFS: 'the file system is read-only',
   EEXIST: 'a file is in the way of its directory',
   ENOTDIR: 'a file is in the way of its directory',
-  EISDIR: 'it is a directory; DB_PATH names the database file',
+  EISDIR: 'it is a directory, and DB_PATH names the database file itself (for example DIRECTORY/okta-token-watch.sqlite)',
+  ENOENT: 'a directory on its path cannot be created there',
   ELOOP: 'a symbolic link loop is in the way',
   ENAMETOOLONG: 'the path is too long',
   SQLITE_READONLY: 'the database or its directory is read-only for this user',
@@ -169,7 +187,7 @@ export function dbPathError(dbPath: string, err: unknown): Error {
   const blocker = code === 'EEXIST' || code === 'ENOTDIR' ? fileInTheWay(dbPath) : null;
   const where = blocker ? `: ${blocker} is not a directory` : e?.path && e.path !== dbPath ? ` (${e.syscall ?? 'at'} ${e.path})` : '';
   if (cause) {
-    const fix = base === 'EEXIST' || base === 'ENOTDIR' ? 'move the file or choose another DB_PATH' : base === 'SQLITE_NOTADB' || base === 'SQLITE_CORRUPT' ? 'restore it from a backup or choose another DB_PATH' : 'give the user this program runs as write access to the directory, or choose another DB_PATH';
+    const fix = base === 'EEXIST' || base === 'ENOTDIR' ? 'move the file or choose another DB_PATH' : base === 'EISDIR' || base === 'ENOENT' ? 'choose another DB_PATH' : base === 'SQLITE_NOTADB' || base === 'SQLITE_CORRUPT' ? 'restore it from a backup or choose another DB_PATH' : 'give the user this program runs as write access to the directory, or choose another DB_PATH';
     return new ConfigError([`DB_PATH ${dbPath} cannot be used: ${cause}${where}; ${fix}.`]);
   }
   const message = err instanceof Error ? err.message : String(err);
