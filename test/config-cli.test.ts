@@ -96,6 +96,32 @@ describe('settings: names that are not settings', () => {
 });
 
 describe('settings: an unusable DB_PATH', () => {
+  test('when DB_PATH is a link, a pipe, a directory, under /proc or starts with ~, then poll exits 78 with one sentence and changes nothing it points at', async () => {
+    const dir = tmpDir();
+    const shared = path.join(dir, 'shared.txt');
+    fs.writeFileSync(shared, 'someone else\'s file');
+    fs.chmodSync(shared, 0o644);
+    fs.symlinkSync(shared, path.join(dir, 'link.sqlite'));
+    assert.equal(spawnSync('mkfifo', [path.join(dir, 'pipe')]).status, 0);
+    fs.mkdirSync(path.join(dir, 'a-dir'), { mode: 0o755 });
+    const cases: Array<[string, RegExp]> = [
+      [path.join(dir, 'link.sqlite'), /it is a symbolic link/],
+      [path.join(dir, 'pipe'), /it is not a regular file/],
+      [path.join(dir, 'a-dir'), /it is a directory/],
+      ['/proc/otw-no-such-dir/db.sqlite', /a directory on its path cannot be created there/],
+      ['~/otw.sqlite', /DB_PATH starts with ~/],
+    ];
+    for (const [dbPath, said] of cases) {
+      const r = await runCli(['poll'], { OKTA_ORG_URL: 'https://127.0.0.1:1', OKTA_API_TOKEN: SECRET, DB_PATH: dbPath }, { cwd: dir, timeoutMs: 30_000 });
+      assert.equal(r.code, 78, `${dbPath}: ${r.stderr}`);
+      assert.match(r.stderr, said);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.equal(fs.statSync(shared).mode & 0o777, 0o644, 'the linked file was not chmod-ed');
+    assert.equal(fs.statSync(path.join(dir, 'a-dir')).mode & 0o777, 0o755, 'the directory was not chmod-ed');
+    assert.equal(fs.existsSync(path.join(dir, '~')), false, 'no directory named ~');
+  });
+
   test('when a file is in the way of the database directory, then poll exits 78 with one sentence and check fails that line but runs the others', async () => {
     await withFake(async (origin) => {
       const dir = tmpDir();

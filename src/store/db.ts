@@ -47,15 +47,7 @@ export function openDatabase(dbPath: string, opts: { readonly?: boolean; migrati
   try {
     if (dbPath !== ':memory:') {
       makeDirs(path.dirname(path.resolve(dbPath)));
-      if (fs.existsSync(dbPath) && fs.statSync(dbPath).isDirectory()) {
-        // Checked before the chmod below, which would otherwise lock up the user's directory.
-        throw Object.assign(new Error(`${dbPath} is a directory`), { code: 'EISDIR' });
-      }
-      if (!fs.existsSync(dbPath)) {
-        // Create the file ourselves so it is never world-readable, not even for an instant.
-        fs.closeSync(fs.openSync(dbPath, 'a', 0o600));
-      }
-      fs.chmodSync(dbPath, 0o600);
+      prepareDbFile(dbPath);
     }
     db = new Database(dbPath);
     db.pragma('busy_timeout = 5000');
@@ -69,6 +61,32 @@ export function openDatabase(dbPath: string, opts: { readonly?: boolean; migrati
   } catch (err) {
     db?.close();
     throw dbPathError(dbPath, err);
+  }
+}
+
+/**
+ * Makes sure DB_PATH is a regular file of mode 0600, creating it if needed. Never follows a
+ * symbolic link and never changes anything that is not a regular file: a DB_PATH that names
+ * /dev/null, a directory or a link to someone else's file is refused before it is touched.
+ */
+function prepareDbFile(dbPath: string): void {
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(dbPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (st?.isSymbolicLink()) throw Object.assign(new Error(`${dbPath} is a symbolic link`), { code: 'ESYMLINK' });
+  if (st?.isDirectory()) throw Object.assign(new Error(`${dbPath} is a directory`), { code: 'EISDIR' });
+  if (st && !st.isFile()) throw Object.assign(new Error(`${dbPath} is not a regular file`), { code: 'ENOTREG' });
+  // Created here so it is never world-readable, not even for an instant; O_NOFOLLOW so a link
+  // swapped in since the lstat is not followed.
+  const flags = st ? fs.constants.O_RDWR | fs.constants.O_NOFOLLOW : fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+  const fd = fs.openSync(dbPath, flags, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -152,6 +170,8 @@ const SETUP_CAUSES: Record<string, string> = {
   ENOTDIR: 'a file is in the way of its directory',
   EISDIR: 'it is a directory, and DB_PATH names the database file itself (for example DIRECTORY/okta-token-watch.sqlite)',
   ENOENT: 'a directory on its path cannot be created there',
+  ESYMLINK: 'it is a symbolic link, which this program does not follow (name the file itself)',
+  ENOTREG: 'it is not a regular file (a device, socket or pipe)',
   ELOOP: 'a symbolic link loop is in the way',
   ENAMETOOLONG: 'the path is too long',
   SQLITE_READONLY: 'the database or its directory is read-only for this user',
@@ -187,7 +207,7 @@ export function dbPathError(dbPath: string, err: unknown): Error {
   const blocker = code === 'EEXIST' || code === 'ENOTDIR' ? fileInTheWay(dbPath) : null;
   const where = blocker ? `: ${blocker} is not a directory` : e?.path && e.path !== dbPath ? ` (${e.syscall ?? 'at'} ${e.path})` : '';
   if (cause) {
-    const fix = base === 'EEXIST' || base === 'ENOTDIR' ? 'move the file or choose another DB_PATH' : base === 'EISDIR' || base === 'ENOENT' ? 'choose another DB_PATH' : base === 'SQLITE_NOTADB' || base === 'SQLITE_CORRUPT' ? 'restore it from a backup or choose another DB_PATH' : 'give the user this program runs as write access to the directory, or choose another DB_PATH';
+    const fix = base === 'EEXIST' || base === 'ENOTDIR' ? 'move the file or choose another DB_PATH' : base === 'EISDIR' || base === 'ENOENT' || base === 'ESYMLINK' || base === 'ENOTREG' ? 'choose another DB_PATH' : base === 'SQLITE_NOTADB' || base === 'SQLITE_CORRUPT' ? 'restore it from a backup or choose another DB_PATH' : 'give the user this program runs as write access to the directory, or choose another DB_PATH';
     return new ConfigError([`DB_PATH ${dbPath} cannot be used: ${cause}${where}; ${fix}.`]);
   }
   const message = err instanceof Error ? err.message : String(err);
