@@ -10,7 +10,7 @@ import { createDetector } from '../src/detect/detector';
 import { parseExceptions } from '../src/detect/exceptions';
 import { createLogger } from '../src/logger';
 import type { OktaHttp, OktaResponse } from '../src/okta/http';
-import { commitPage } from '../src/poll-cycle';
+import { ingest } from '../src/ingest/ingest';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { adminConsoleToken, makeEvent } from './fixtures/events';
@@ -84,9 +84,10 @@ describe('the detector inside a page commit', () => {
     const alerted = makeEvent({ published: '2026-11-28T11:58:12.345Z' }, { n: 503 });
     const deps = { store, detector, notifiers: ['console'], poll: { schedule: '*/5 * * * *', lookbackMs: 360_000, maxAlertsPerRun: 100 }, clock, logger };
 
-    const out = await commitPage(deps, null, [earlier, inWindow, alerted], `${ORG}/api/v1/logs?after=x`, {
-      source: 'poll',
-      moveCursor: true,
+    const out = await ingest(deps, {
+      entries: [earlier, inWindow, alerted],
+      tickId: null,
+      checkpoint: { source: 'poll', cursorUrl: `${ORG}/api/v1/logs?after=x`, caughtUpThrough: null },
       alertsSoFar: 0,
       rateLimitRemaining: null,
       requests: 1,
