@@ -4,6 +4,7 @@ import type { Alert, TokenState } from '../detect/alert';
 import type { Decision, Detector } from '../detect/detector';
 import { text } from '../detect/fields';
 import { entryKey } from '../detect/raw-event';
+import { ruleById } from '../detect/rules';
 import { SUMMARY_BOUNDS } from '../detect/summary';
 import { unreadableReason } from '../detect/unreadable';
 import type { Logger } from '../logger';
@@ -107,8 +108,8 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
     const now = clock.now();
     const out: IngestOutcome = { newEvents: 0, newAlerts: 0, suppressed: 0, alerts: [] };
     let alerts = batch.alertsSoFar;
-    const alertNow = (alert: Alert): void => {
-      store.insertAlert(alert, batch.tickId, deps.notifiers, { deferToSummary: alerts >= deps.poll.maxAlertsPerRun, now });
+    const alertNow = (alert: Alert, summarizable = true): void => {
+      store.insertAlert(alert, batch.tickId, deps.notifiers, { deferToSummary: summarizable && alerts >= deps.poll.maxAlertsPerRun, now });
     };
     for (const it of items) {
       const decision = decisions.get(it.key);
@@ -124,8 +125,9 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
           // event racing in two transactions cannot both insert it, so only one alerts.
           if (!store.insertEvent(e, source, now, suppressedBy, it.key)) return { kind: 'seen' };
           if (!decision.alert) return { kind: 'suppressed', reason: decision.suppressedBy };
-          const alert = detector.buildAlert(e, { source, now, store, tokenState: tokenStates.get(it.key) });
-          alertNow(alert);
+          const alert = detector.buildAlert(e, { source, now, store, tokenState: tokenStates.get(it.key), ruleId: decision.ruleId });
+          // A summary speaks of token creations: a rule that says otherwise always goes out on its own.
+          alertNow(alert, ruleById(decision.ruleId)?.summarizable !== false);
           return { kind: 'alert', alert };
         });
       } catch (err) {
