@@ -50,14 +50,14 @@ describe('decide', () => {
   for (const result of outcomes) {
     test(`when ALERT_OUTCOMES is unset and the outcome is ${result}, then the event alerts`, () => {
       const d = createDetector(config(), { orgUrl: ORG, okta: null, logger, clock });
-      assert.deepEqual(d.decide(makeEvent({ outcome: { result } }), clock.now()), { alert: true });
+      assert.deepEqual(d.decide(makeEvent({ outcome: { result } }), clock.now()), { alert: true, ruleId: 'okta-api-token-create' });
     });
   }
 
   test('when ALERT_OUTCOMES is SUCCESS, then a FAILURE is suppressed saying why and a lower-case success alerts', () => {
     const d = createDetector(config({ alertOutcomes: ['SUCCESS'] }), { orgUrl: ORG, okta: null, logger, clock });
     assert.deepEqual(d.decide(makeEvent({ outcome: { result: 'FAILURE' } }), clock.now()), { alert: false, suppressedBy: 'outcome FAILURE not in ALERT_OUTCOMES' });
-    assert.deepEqual(d.decide(makeEvent({ outcome: { result: 'success' } }), clock.now()), { alert: true });
+    assert.deepEqual(d.decide(makeEvent({ outcome: { result: 'success' } }), clock.now()), { alert: true, ruleId: 'okta-api-token-create' });
     assert.deepEqual(d.decide(makeEvent({ outcome: undefined }), clock.now()), { alert: false, suppressedBy: 'outcome UNKNOWN not in ALERT_OUTCOMES' });
   });
 
