@@ -10,7 +10,7 @@ import { createApp, tickDepsFor, type App } from '../src/app';
 import { parseConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import type { OktaLogEvent } from '../src/okta/log-event';
-import { runTick } from '../src/poll-cycle';
+import { runTick } from '../src/ingest/poll';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from '../test/helpers/events';

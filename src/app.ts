@@ -9,7 +9,7 @@ import { Metrics } from './metrics';
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
-import type { TickDeps } from './poll-cycle';
+import type { TickDeps } from './ingest/poll';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
 

@@ -2,7 +2,8 @@ import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { tickDepsFor, type App } from './app';
 import { startHealthServer } from './health';
 import { redact, type Logger } from './logger';
-import { runTick, summarizeExcess, type TickResult } from './poll-cycle';
+import { summarizeExcess } from './ingest/ingest';
+import { runTick, type TickResult } from './ingest/poll';
 
 /**
  * node-cron's own messages (a missed slot, an error in a task) as log lines of ours: by default it

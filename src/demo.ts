@@ -10,7 +10,7 @@ import { formatEmail } from './notify/email';
 import { historyLines } from './notify/facts';
 import { plainText } from './notify/sanitize';
 import { formatSlack } from './notify/slack';
-import { runTick, type TickResult } from './poll-cycle';
+import { runTick, type TickResult } from './ingest/poll';
 import { demoBatch1, demoBatch2, demoExceptionsFile, type DemoEvent } from './simulator/demo-events';
 import { FakeOkta } from './simulator/okta-simulator';
 

@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import type { TickResult } from './poll-cycle';
+import type { TickResult } from './ingest/poll';
 import type { Store } from './store/store';
 
 /**

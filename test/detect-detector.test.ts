@@ -10,7 +10,7 @@ import { createDetector } from '../src/detect/detector';
 import { parseExceptions } from '../src/detect/exceptions';
 import { createLogger } from '../src/logger';
 import type { OktaHttp, OktaResponse } from '../src/okta/http';
-import { commitPage } from '../src/poll-cycle';
+import { ingest } from '../src/ingest/ingest';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { adminConsoleToken, makeEvent } from './fixtures/events';
@@ -50,14 +50,14 @@ describe('decide', () => {
   for (const result of outcomes) {
     test(`when ALERT_OUTCOMES is unset and the outcome is ${result}, then the event alerts`, () => {
       const d = createDetector(config(), { orgUrl: ORG, okta: null, logger, clock });
-      assert.deepEqual(d.decide(makeEvent({ outcome: { result } }), clock.now()), { alert: true });
+      assert.deepEqual(d.decide(makeEvent({ outcome: { result } }), clock.now()), { alert: true, ruleId: 'okta-api-token-create' });
     });
   }
 
   test('when ALERT_OUTCOMES is SUCCESS, then a FAILURE is suppressed saying why and a lower-case success alerts', () => {
     const d = createDetector(config({ alertOutcomes: ['SUCCESS'] }), { orgUrl: ORG, okta: null, logger, clock });
     assert.deepEqual(d.decide(makeEvent({ outcome: { result: 'FAILURE' } }), clock.now()), { alert: false, suppressedBy: 'outcome FAILURE not in ALERT_OUTCOMES' });
-    assert.deepEqual(d.decide(makeEvent({ outcome: { result: 'success' } }), clock.now()), { alert: true });
+    assert.deepEqual(d.decide(makeEvent({ outcome: { result: 'success' } }), clock.now()), { alert: true, ruleId: 'okta-api-token-create' });
     assert.deepEqual(d.decide(makeEvent({ outcome: undefined }), clock.now()), { alert: false, suppressedBy: 'outcome UNKNOWN not in ALERT_OUTCOMES' });
   });
 
@@ -84,9 +84,10 @@ describe('the detector inside a page commit', () => {
     const alerted = makeEvent({ published: '2026-11-28T11:58:12.345Z' }, { n: 503 });
     const deps = { store, detector, notifiers: ['console'], poll: { schedule: '*/5 * * * *', lookbackMs: 360_000, maxAlertsPerRun: 100 }, clock, logger };
 
-    const out = await commitPage(deps, null, [earlier, inWindow, alerted], `${ORG}/api/v1/logs?after=x`, {
-      source: 'poll',
-      moveCursor: true,
+    const out = await ingest(deps, {
+      entries: [earlier, inWindow, alerted],
+      tickId: null,
+      checkpoint: { source: 'poll', cursorUrl: `${ORG}/api/v1/logs?after=x`, caughtUpThrough: null },
       alertsSoFar: 0,
       rateLimitRemaining: null,
       requests: 1,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { runBackfill } from '../src/backfill';
+import { runBackfill } from '../src/ingest/backfill';
 import { runCheck } from '../src/check';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { runCli, startHarness, tmpDir, type Harness } from './helpers/harness';

@@ -13,7 +13,7 @@ import { formatConsole } from '../src/notify/console';
 import { formatEmail } from '../src/notify/email';
 import { formatSlack } from '../src/notify/slack';
 import { formatWebhook } from '../src/notify/webhook';
-import { commitPage } from '../src/poll-cycle';
+import { ingest } from '../src/ingest/ingest';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { makeEvent } from './fixtures/events';
@@ -107,7 +107,7 @@ function variant(rnd: () => number, n: number): unknown {
   return e;
 }
 
-describe('commitPage against randomly typed events', () => {
+describe('ingest against randomly typed events', () => {
   test('when hundreds of randomly typed variants of a real event are committed, then nothing throws, every entry is stored once and every uuid alerts once', async () => {
     const store = new Store(openDatabase(path.join(dir, 'property.sqlite')));
     const parsed = parseExceptions('exceptions:\n  - reason: pipeline\n    tokenName: "*a*a*a*b"\n', 'yaml');
@@ -122,11 +122,12 @@ describe('commitPage against randomly typed events', () => {
     // One entry that is nothing at all; entries identical to it would rightly share its key.
     pages[0]!.push(null);
     const entries = pages.flat();
-    const opts = { source: 'poll' as const, moveCursor: true, alertsSoFar: 0, rateLimitRemaining: null, requests: 1 };
+    const opts = { tickId: null, alertsSoFar: 0, rateLimitRemaining: null, requests: 1 };
+    const poll = (url: string) => ({ source: 'poll' as const, cursorUrl: url, caughtUpThrough: null });
 
     let newAlerts = 0;
     for (const [i, page] of pages.entries()) {
-      const out = await commitPage(deps, null, page, `${ORG}/api/v1/logs?after=${i}`, opts);
+      const out = await ingest(deps, { ...opts, entries: page, checkpoint: poll(`${ORG}/api/v1/logs?after=${i}`) });
       newAlerts += out.newAlerts;
     }
     assert.equal(store.getCursor()?.url, `${ORG}/api/v1/logs?after=${pages.length - 1}`, 'every page committed');
@@ -150,7 +151,7 @@ describe('commitPage against randomly typed events', () => {
 
     // The same pages again: dedupe holds for every entry, readable or not.
     for (const page of pages) {
-      const out = await commitPage(deps, null, page, `${ORG}/api/v1/logs?after=again`, opts);
+      const out = await ingest(deps, { ...opts, entries: page, checkpoint: poll(`${ORG}/api/v1/logs?after=again`) });
       assert.deepEqual([out.newEvents, out.newAlerts], [0, 0]);
     }
 

@@ -50,7 +50,11 @@ describe('polling the System Log', () => {
       await h.tick();
       const q = h.fake.logRequests()[0]!.query;
       assert.equal(q.get('since'), iso(h, -600_000));
-      assert.equal(q.get('filter'), 'eventType eq "system.api_token.create"');
+      // The union of the rule set's event types, in set order.
+      assert.equal(
+        q.get('filter'),
+        'eventType eq "system.api_token.create" or eventType eq "event_hook.deactivated" or eventType eq "event_hook.deleted" or eventType eq "event_hook.updated" or eventType eq "event_hook.delivery"',
+      );
       assert.equal(q.get('sortOrder'), 'ASCENDING');
       assert.equal(q.get('limit'), '1000');
       assert.equal(q.get('until'), null);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { tickDepsFor } from '../src/app';
 import { migrationsDir, openDatabase } from '../src/store/db';
-import { runTick, type TickDeps, type TickResult } from '../src/poll-cycle';
+import { runTick, type TickDeps, type TickResult } from '../src/ingest/poll';
 import { tokenEvent } from './helpers/events';
 import { startHarness, tmpDir, type Harness } from './helpers/harness';
 

@@ -7,8 +7,8 @@
 export interface Alert {
   /** Stable id: `otw-<event uuid>`; the webhook's idempotency key. */
   id: string;
-  /** Where the event came from: the live poller, a backfill, a test notification or the demo. */
-  source: 'poll' | 'backfill' | 'test' | 'demo';
+  /** Where the event came from: the live poller, an event hook delivery, a backfill, a test notification or the demo. */
+  source: 'poll' | 'push' | 'backfill' | 'test' | 'demo';
   /** When this alert was built (ISO 8601). */
   createdAt: string;
   rule: AlertRule;
@@ -52,6 +52,11 @@ export interface Alert {
    * alerts stored before this field existed.
    */
   originalPrincipal?: AlertPrincipal | null;
+  /**
+   * Set on an alert about an Okta event hook (the self-watch rule): which hook, what happened to it,
+   * and whether it is the hook this program registered (false: no hook id was known, or another).
+   */
+  eventHook?: { id: string | null; name: string | null; change: 'deactivated' | 'deleted' | 'updated' | 'delivery failed'; ours: boolean };
   /** Network restriction from debugData when present (networkConnection, zones). */
   network: { connection: string | null; includedZones: string[]; excludedZones: string[] } | null;
   links: { event: string; actor: string | null; apiTokens: string; tokenActivity: string | null };

@@ -2,7 +2,9 @@ import type { OktaLogEvent } from '../okta/log-event';
 import { apiTokensLink, systemLogLink, userLink } from './admin-links';
 import type { Alert, AlertHistory, AlertPrincipal, TokenState } from './alert';
 import { bool, integer, obj, pick, text, tokenTarget } from './fields';
-import { alertRule } from './rule';
+import { RULE } from './rule';
+import { eventHookChange, eventHookTarget } from './rule-event-hook';
+import { alertRuleOf, type Rule } from './rule-model';
 
 /** What buildAlert needs besides the event. */
 export interface BuildAlertContext {
@@ -12,6 +14,10 @@ export interface BuildAlertContext {
   orgUrl: string;
   history: AlertHistory | null;
   tokenState?: TokenState;
+  /** The rule the event matched (default: the token-creation rule); the alert carries a copy. */
+  rule?: Rule;
+  /** The registered event hook's id when known: an event-hook alert says whether the hook is ours. */
+  eventHookId?: string | null;
 }
 
 /** debugData.requestUri of a token made in the Admin Console. */
@@ -49,12 +55,16 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
   const actorType = text(actor?.type, 100);
   const isUser = actorType === 'User' || (actorType === null && actorId?.startsWith('00u') === true);
   const tokenId = token?.id ?? null;
+  const rule = ctx.rule ?? RULE;
+  const change = eventHookChange(e.eventType);
+  const hook = change !== null ? eventHookTarget(event) : null;
+  const eventHookId = ctx.eventHookId ?? null;
 
   return {
     id: `otw-${uuid}`,
     source: ctx.source,
     createdAt: ctx.now.toISOString(),
-    rule: alertRule(),
+    rule: alertRuleOf(rule),
     event: {
       uuid,
       published,
@@ -102,6 +112,9 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
     },
     history: ctx.history,
     tokenState: ctx.tokenState ?? { status: 'skipped', reason: 'the token lookup did not run for this event' },
+    ...(change !== null
+      ? { eventHook: { id: hook?.id ?? null, name: hook?.name ?? null, change, ours: eventHookId !== null && hook?.id === eventHookId } }
+      : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { OktaHttp } from '../okta/http';
-import { API_TOKEN_CREATE, type OktaLogEvent } from '../okta/log-event';
+import type { OktaLogEvent } from '../okta/log-event';
 import type { ExcessAlerts, Store } from '../store/store';
 import type { Alert, AlertSummary, TokenState } from './alert';
 import { buildAlert } from './build-alert';
@@ -9,24 +9,29 @@ import type { DetectConfig } from './config';
 import { exceptionsStatus, matchExceptions, type ExceptionStatus } from './exceptions';
 import { text } from './fields';
 import { computeHistory } from './history';
-import { RULE_FILTER } from './rule';
+import { RULE } from './rule';
+import { filterFor, type Rule, type RuleContext } from './rule-model';
+import { POLL_FILTER, ruleById, RULES, rulesFor } from './rules';
 import { buildSummary } from './summary';
 import { TokenLookup } from './token-lookup';
 import { buildUnreadableAlert } from './unreadable';
 
-/** Whether an event alerts, and if not, what suppressed it. */
-export type Decision = { alert: true } | { alert: false; suppressedBy: string };
+/** Whether an event alerts and under which rule (its id), and if not, what suppressed it. */
+export type Decision = { alert: true; ruleId: string } | { alert: false; suppressedBy: string };
 
 /** The detection as the poll cycle sees it: rule, exceptions, enrichment and alert building. */
 export interface Detector {
-  /** The System Log filter expression. */
+  /** The System Log filter expression: the union of the rules' event types. */
   readonly filter: string;
-  /** Pure: does this event alert, or what suppresses it (outcome not in ALERT_OUTCOMES, an exception, a maintenance window). */
+  /**
+   * Pure: which rule this event alerts under, or what suppresses it (no rule watches its type, no
+   * rule matches it, outcome not in ALERT_OUTCOMES, an exception, a maintenance window).
+   */
   decide(event: OktaLogEvent, now: Date): Decision;
   /** Optional enrichment for events about to alert, keyed by uuid. Never throws, bounded in time. */
   lookupTokens(events: OktaLogEvent[]): Promise<Map<string, TokenState>>;
-  /** Builds the alert inside the page's transaction, after the event row is inserted. */
-  buildAlert(event: OktaLogEvent, ctx: { source: Alert['source']; now: Date; store: Store; tokenState?: TokenState }): Alert;
+  /** Builds the alert (under the rule its decision named) inside the batch's transaction, after the event row is inserted. */
+  buildAlert(event: OktaLogEvent, ctx: { source: Alert['source']; now: Date; store: Store; tokenState?: TokenState; ruleId?: string }): Alert;
   /** The alert for an entry this program could not read (see unreadable.ts). Never throws. */
   buildUnreadableAlert(entry: unknown, key: string, reason: string, ctx: { source: Alert['source']; now: Date }): Alert;
   /** The one summary for alerts beyond MAX_ALERTS_PER_RUN, from what the store aggregated. */
@@ -41,39 +46,86 @@ export interface DetectorDeps {
   okta: OktaHttp | null;
   logger: Logger;
   clock: Clock;
+  /**
+   * The id of the event hook this program registered in Okta, or null when none is known (the
+   * event-hook rule then watches every hook's deactivation and deletion; see rule-event-hook.ts).
+   * Called once per decision; a provider that throws counts as "not known". Default: none known.
+   */
+  eventHookId?: () => string | null;
+  /** The rule set (default RULES); tests may narrow it. */
+  rules?: readonly Rule[];
 }
 
 export function createDetector(config: DetectConfig, deps: DetectorDeps): Detector {
   const lookup = new TokenLookup(config.tokenLookup, deps);
+  const rules = deps.rules ?? RULES;
+  const ruleContext = (): RuleContext => {
+    let eventHookId: string | null = null;
+    try {
+      const id = deps.eventHookId?.() ?? null;
+      eventHookId = typeof id === 'string' && id !== '' ? id : null;
+    } catch (err) {
+      // Not knowing the id widens the event-hook rule (any hook's deactivation alerts): safe.
+      deps.logger.warn('the registered event hook id could not be read; watching every event hook', { error: err instanceof Error ? err.message : String(err) });
+    }
+    return { eventHookId };
+  };
   return {
-    filter: RULE_FILTER,
+    filter: rules === RULES ? POLL_FILTER : filterFor(rules.flatMap((r) => r.eventTypes.map((t) => t.type))),
 
     decide(event, now) {
-      if (event.eventType !== API_TOKEN_CREATE) {
-        return { alert: false, suppressedBy: `event type ${text(event.eventType, 100) ?? '(none)'} is not ${API_TOKEN_CREATE}` };
+      const candidates = rulesFor(event.eventType, rules);
+      if (candidates.length === 0) {
+        return { alert: false, suppressedBy: `event type ${text(event.eventType, 100) ?? '(none)'} is not one the rules watch` };
       }
-      const outcome = (text(event.outcome?.result, 100) ?? 'UNKNOWN').toUpperCase();
-      if (config.alertOutcomes && !config.alertOutcomes.includes(outcome)) {
-        return { alert: false, suppressedBy: `outcome ${outcome} not in ALERT_OUTCOMES` };
+      const ctx = ruleContext();
+      const reasons: string[] = [];
+      for (const rule of candidates) {
+        const m = rule.match(event, ctx);
+        if (!m.match) {
+          reasons.push(`${rule.id}: ${m.reason}`);
+          continue;
+        }
+        // ALERT_OUTCOMES and the exceptions file were written for token creation; a rule that
+        // watches this program's own plumbing is never tuned away by them.
+        if (rule.tunable) {
+          const outcome = (text(event.outcome?.result, 100) ?? 'UNKNOWN').toUpperCase();
+          if (config.alertOutcomes && !config.alertOutcomes.includes(outcome)) {
+            return { alert: false, suppressedBy: `outcome ${outcome} not in ALERT_OUTCOMES` };
+          }
+          const match = matchExceptions(config.exceptions, event, now);
+          if (match) return { alert: false, suppressedBy: match.text };
+        }
+        return { alert: true, ruleId: rule.id };
       }
-      const match = matchExceptions(config.exceptions, event, now);
-      if (match) return { alert: false, suppressedBy: match.text };
-      return { alert: true };
+      return { alert: false, suppressedBy: reasons.join('; ') };
     },
 
     lookupTokens(events) {
-      return lookup.lookup(events);
+      // Only rules about tokens show the token's state; the others would spend lookups on nothing.
+      return lookup.lookup(events.filter((e) => rulesFor(e.eventType, rules).some((r) => r.tokenFacts)));
     },
 
     buildAlert(event, ctx) {
+      const rule = (ctx.ruleId !== undefined ? ruleById(ctx.ruleId, rules) : undefined) ?? RULE;
       let history = null;
-      try {
-        history = computeHistory(ctx.store, event);
-      } catch (err) {
-        // History is a nice-to-have: a failing query must not cost the alert (or the page).
-        deps.logger.warn('history facts unavailable for this alert', { uuid: event.uuid, error: err instanceof Error ? err.message : String(err) });
+      if (rule.tokenFacts) {
+        try {
+          history = computeHistory(ctx.store, event);
+        } catch (err) {
+          // History is a nice-to-have: a failing query must not cost the alert (or the page).
+          deps.logger.warn('history facts unavailable for this alert', { uuid: event.uuid, error: err instanceof Error ? err.message : String(err) });
+        }
       }
-      return buildAlert(event, { source: ctx.source, now: ctx.now, orgUrl: deps.orgUrl, history, tokenState: ctx.tokenState });
+      return buildAlert(event, {
+        source: ctx.source,
+        now: ctx.now,
+        orgUrl: deps.orgUrl,
+        history,
+        tokenState: rule.tokenFacts ? ctx.tokenState : undefined,
+        rule,
+        eventHookId: ruleContext().eventHookId,
+      });
     },
 
     buildUnreadableAlert(entry, key, reason, ctx) {

@@ -1,15 +1,16 @@
 import { API_TOKEN_CREATE } from '../okta/log-event';
 import type { AlertRule } from './alert';
+import { alertRuleOf, filterFor, type Rule } from './rule-model';
 
-/** The System Log filter the poller sends to Okta. */
-export const RULE_FILTER = `eventType eq "${API_TOKEN_CREATE}"`;
+/** The System Log filter of the token-creation rule (the poller sends the union of all rules', rules.ts). */
+export const RULE_FILTER = filterFor([API_TOKEN_CREATE]);
 
 /**
- * The detection, defined once, as data. Every alert carries a copy, so a notification is
- * self-explanatory without this program's source at hand. The descriptions and the runbook are
- * this project's own wording.
+ * The first rule of the set (rules.ts): every attempt to create an API token. Every alert carries a
+ * copy of its metadata, so a notification is self-explanatory without this program's source at
+ * hand. The descriptions and the runbook are this project's own wording.
  */
-export const RULE: Readonly<AlertRule> & { filter: string } = Object.freeze({
+export const RULE: Readonly<Rule> = Object.freeze({
   id: 'okta-api-token-create',
   name: 'Okta API token creation attempt',
   description:
@@ -20,6 +21,12 @@ export const RULE: Readonly<AlertRule> & { filter: string } = Object.freeze({
   severity: 'medium' as const,
   riskScore: 47,
   filter: RULE_FILTER,
+  eventTypes: [{ type: API_TOKEN_CREATE, hookEligible: true }],
+  tunable: true,
+  tokenFacts: true,
+  summarizable: true,
+  // Every attempt matches, whatever its outcome; ALERT_OUTCOMES and exceptions narrow it (detector.ts).
+  match: () => ({ match: true as const }),
   mitre: [
     {
       tactic: { id: 'TA0003', name: 'Persistence' },
@@ -66,9 +73,7 @@ export const RULE: Readonly<AlertRule> & { filter: string } = Object.freeze({
   },
 });
 
-const RULE_JSON = JSON.stringify(RULE);
-
-/** The rule as an alert carries it (a plain copy, safe to serialise and to mutate). */
+/** The token-creation rule as an alert carries it (a plain copy, safe to serialise and to mutate). */
 export function alertRule(): AlertRule {
-  return JSON.parse(RULE_JSON) as AlertRule;
+  return alertRuleOf(RULE);
 }

@@ -4,7 +4,8 @@ import type { Alert } from './alert';
 import { eventColumns, type EventColumns } from './event-columns';
 import { obj, pick, text } from './fields';
 import { boundedJson } from './raw-event';
-import { alertRule, RULE_FILTER } from './rule';
+import { alertRule } from './rule';
+import { POLL_FILTER } from './rules';
 
 /** How much of the raw event an unreadable-event alert carries (the events table keeps more). */
 export const UNREADABLE_RAW_CHARS = 2000;
@@ -65,8 +66,8 @@ export function buildUnreadableAlert(
     createdByTokenId: null,
     network: null,
     links: {
-      // With a real uuid the console finds the event itself; otherwise every token creation around then.
-      event: systemLogLink(ctx.orgUrl, keyFromContent ? RULE_FILTER : key, range),
+      // With a real uuid the console finds the event itself; otherwise every event the rules watch around then.
+      event: systemLogLink(ctx.orgUrl, keyFromContent ? POLL_FILTER : key, range),
       actor: null,
       apiTokens: apiTokensLink(ctx.orgUrl),
       tokenActivity: null,

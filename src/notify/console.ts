@@ -32,8 +32,11 @@ export function formatConsole(n: Notification): string {
     published: a.event.published,
     actor: a.actor.login ?? a.actor.id,
     actorName: a.actor.displayName,
+    rule: a.rule.id,
     tokenName: a.token?.name ?? null,
     tokenId: a.token?.id ?? null,
+    // Only on an alert about an Okta event hook (the self-watch rule).
+    ...(a.eventHook ? { eventHook: { id: a.eventHook.id, name: a.eventHook.name, change: a.eventHook.change, ours: a.eventHook.ours } } : {}),
     outcome: a.outcome.result,
     clientIp: a.client.ip,
     source: a.source,

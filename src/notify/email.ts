@@ -30,8 +30,12 @@ export function emailSubject(n: Notification): string {
   }
   const a = n.alert;
   if (a.unreadable) return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: ${UNREADABLE_HEADLINE.toLowerCase()} (${a.event.uuid})`, SUBJECT_MAX);
-  const name = headerText(a.token?.name ?? 'unnamed', 60);
   const actor = headerText(actorShort(a), 60);
+  if (a.eventHook) {
+    const hook = headerText(a.eventHook.name ?? a.eventHook.id ?? 'unnamed', 60);
+    return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: ${headline(a)}: "${hook}"${a.eventHook.change === 'delivery failed' ? '' : ` by ${actor}`}`, SUBJECT_MAX);
+  }
+  const name = headerText(a.token?.name ?? 'unnamed', 60);
   const verb = a.outcome.result.toUpperCase() === 'SUCCESS' ? 'created by' : `creation attempted (${headerText(a.outcome.result, 20)}) by`;
   return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: API token "${name}" ${verb} ${actor}`, SUBJECT_MAX);
 }

@@ -28,7 +28,45 @@ export function succeeded(a: Alert): boolean {
 /** What happened, in fixed words (no event text): safe for headers and subjects. */
 export function headline(a: Alert): string {
   if (a.unreadable) return UNREADABLE_HEADLINE;
+  if (a.eventHook) return eventHookHeadline(a);
   return succeeded(a) ? 'Okta API token created' : 'Okta API token creation attempted';
+}
+
+const HOOK_VERBS: Record<string, { done: string; tried: string }> = {
+  deactivated: { done: 'deactivated', tried: 'deactivate' },
+  deleted: { done: 'deleted', tried: 'delete' },
+  updated: { done: 'changed', tried: 'change' },
+};
+
+/** The event-hook rule's headline: which hook (ours or not confirmed), what happened, attempt or done. */
+function eventHookHeadline(a: Alert): string {
+  const h = a.eventHook!;
+  const whose = h.ours ? 'the okta-token-watch event hook' : 'an Okta event hook';
+  if (h.change === 'delivery failed') return `Okta failed to deliver to ${whose}`;
+  const verb = HOOK_VERBS[h.change] ?? HOOK_VERBS.updated!;
+  const hook = whose.charAt(0).toUpperCase() + whose.slice(1);
+  return succeeded(a) ? `${hook} was ${verb.done}` : `Attempt to ${verb.tried} ${whose}`;
+}
+
+/** The thing the alert is about, by name: the token's, or the event hook's. */
+export function subjectName(a: Alert): string | null {
+  return a.eventHook ? a.eventHook.name : (a.token?.name ?? null);
+}
+
+/**
+ * The alert in one sentence of fixed words, data values through `v`: who did what to which token
+ * or event hook. `v` receives null as well, for a value the event does not give.
+ */
+export function actionLine(a: Alert, v: (value: string | null) => string): string {
+  if (a.eventHook) {
+    const h = a.eventHook;
+    if (h.change === 'delivery failed') return `Okta could not deliver events to event hook ${v(h.name ?? h.id)}.`;
+    const verb = HOOK_VERBS[h.change] ?? HOOK_VERBS.updated!;
+    const did = succeeded(a) ? verb.done : `tried to ${verb.tried}`;
+    return `${v(actorShort(a))} ${did} event hook ${v(h.name ?? h.id)} in Okta${h.ours ? '' : ' (not confirmed as the okta-token-watch hook: no registered hook id is known, or it names another)'}.`;
+  }
+  const verb = succeeded(a) ? 'created API token' : 'tried to create API token';
+  return `${v(actorShort(a))} ${verb} ${v(a.token?.name ?? null)} in Okta.`;
 }
 
 /** The headline of an alert for an event this program could not read. */
@@ -40,7 +78,7 @@ export const UNREADABLE_HEADLINE = 'An Okta event this program could not read';
  */
 export function unreadableIntro(a: Alert): string[] {
   return [
-    'Okta returned an event for the API token creation query that okta-token-watch could not read, so it cannot say who created which token. Treat it as a possible API token creation until you have looked at it in Okta.',
+    'Okta returned an event for the detection query (API token creation, changes to the event hook) that okta-token-watch could not read, so it cannot say who did what. Treat it as a possible API token creation, or the push hook being switched off, until you have looked at it in Okta.',
     a.unreadable?.keyFromContent
       ? 'The event has no usable uuid; the id below is derived from its content, and the link searches the System Log for token creations around its time.'
       : 'The event is stored with its raw JSON; the link opens it in the System Log by its uuid.',
@@ -87,19 +125,26 @@ export function alertFacts(a: Alert): Fact[] {
     c.isProxy === true ? 'via a proxy' : c.isProxy === false ? 'no proxy' : null,
   ]);
   const via = a.via.kind === 'admin-console' ? 'Admin Console' : a.via.kind === 'api' ? 'API' : 'unknown';
-  return [
-    { label: 'Actor', value: actorText(a), max: 200 },
-    { label: 'Actor id', value: a.actor.id, max: 64 },
-    { label: 'Token name', value: a.token ? a.token.name : 'the event names no token', max: 200 },
-    { label: 'Token id', value: a.token?.id ?? null, max: 64 },
+  const subject: Fact[] = a.eventHook
+    ? [
+        { label: 'Event hook', value: a.eventHook.name ?? 'the event names no event hook', max: 200 },
+        { label: 'Event hook id', value: a.eventHook.id, max: 64 },
+        { label: 'Ours', value: a.eventHook.ours ? 'yes, the hook okta-token-watch registered' : 'not confirmed', max: 60 },
+      ]
+    : [
+        { label: 'Token name', value: a.token ? a.token.name : 'the event names no token', max: 200 },
+        { label: 'Token id', value: a.token?.id ?? null, max: 64 },
+      ];
+  const rest: Fact[] = [
     { label: 'Outcome', value: join([a.outcome.result, a.outcome.reason], ': '), max: 300 },
     { label: 'Time', value: a.event.published, max: 40 },
     { label: 'Client IP', value: a.client.ip, max: 64 },
     { label: 'Location', value: join([c.city, c.region, c.country]), max: 200 },
     { label: 'Network', value: network, max: 300 },
-    { label: 'Created via', value: join([via, a.createdByTokenId ? `by API token ${a.createdByTokenId}` : null], ', '), max: 200 },
+    ...(a.eventHook ? [] : [{ label: 'Created via', value: join([via, a.createdByTokenId ? `by API token ${a.createdByTokenId}` : null], ', '), max: 200 }]),
     { label: 'User agent', value: c.userAgent.raw ?? join([c.userAgent.browser, c.userAgent.os], ' on '), max: 512 },
   ];
+  return [{ label: 'Actor', value: actorText(a), max: 200 }, { label: 'Actor id', value: a.actor.id, max: 64 }, ...subject, ...rest];
 }
 
 /** Renders one data value inside one of our sentences (escaping it for the output format). */

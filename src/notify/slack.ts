@@ -1,7 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { SlackConfig } from './config';
-import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal, serverReason } from './http';
 import { redact } from '../logger';
 import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
@@ -53,7 +53,6 @@ function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
   const facts = alertFacts(a);
   const fieldFacts = facts.filter((f) => f.label !== 'User agent' && f.label !== 'Actor id').slice(0, SLACK_LIMITS.fields);
   const ua = facts.find((f) => f.label === 'User agent');
-  const verb = a.outcome.result.toUpperCase() === 'SUCCESS' ? 'created API token' : 'tried to create API token';
   // Fixed words around values that go through slackCode.
   const code = (v: string): string => slackCode(v, 200);
   const blocks: Array<Record<string, unknown>> = [
@@ -61,7 +60,7 @@ function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
     {
       type: 'section',
       text: mrkdwn(
-        `${test ? '*This is a test notification from okta-token-watch.*\n' : ''}${slackCode(actorShort(a), 200)} ${verb} ${slackCode(a.token?.name ?? null, 200)} in Okta.`,
+        `${test ? '*This is a test notification from okta-token-watch.*\n' : ''}${actionLine(a, (v) => slackCode(v, 200))}`,
       ),
     },
   ];
@@ -88,7 +87,7 @@ function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
     ],
   });
   const text = fitMrkdwn(
-    `${testPrefix(test)}${severity}: ${headline(a)}: ${slackCode(a.token?.name ?? null, 100)} by ${slackCode(actorShort(a), 100)}`,
+    `${testPrefix(test)}${severity}: ${headline(a)}: ${slackCode(subjectName(a), 100)} by ${slackCode(actorShort(a), 100)}`,
     SLACK_LIMITS.text,
   );
   return { text, blocks: blocks.slice(0, SLACK_LIMITS.blocks), unfurl_links: false, unfurl_media: false };

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
  * - bounded requests (`since` + `until`) filter and order by `published` and end;
  * - `self` and `next` come as separate `link` headers; X-Rate-Limit-* headers on every response
  *   with a per-minute bucket per endpoint (as Okta limits /api/v1/logs apart from other APIs); 429/5xx/400/401/403 with Okta's error body;
- * - `filter=eventType eq "..."` honoured (others: 400 E0000031), `limit` capped at 1000;
+ * - `filter=eventType eq "a" or eventType eq "b"` honoured (other expressions: 400 E0000031), `limit` capped at 1000;
  * - SSWS and OAuth (private_key_jwt client credentials, optional DPoP nonce) authentication;
  * - GET /api/v1/api-tokens/{id}.
  * Faults are scripted per request: failures, hangs, next links to another origin, expired cursors.
@@ -245,18 +245,19 @@ export class FakeOkta {
   ): void {
     const q = url.searchParams;
     const filter = q.get('filter');
-    let eventType: string | null = null;
+    let eventTypes: Set<string> | null = null;
     if (filter !== null) {
-      const m = /^eventType eq "([^"]+)"$/.exec(filter);
-      if (!m) return error(400, 'E0000031', 'Invalid search criteria.');
-      eventType = m[1]!;
+      // Only the shape this program sends: `eventType eq "a"`, joined by ` or `.
+      const terms = filter.split(' or ').map((t) => /^eventType eq "([^"]+)"$/.exec(t.trim()));
+      if (terms.some((m) => m === null)) return error(400, 'E0000031', 'Invalid search criteria.');
+      eventTypes = new Set(terms.map((m) => m![1]!));
     }
     const limitRaw = q.get('limit');
     const limit = Math.min(1000, limitRaw === null ? 100 : Number(limitRaw));
     if (!Number.isInteger(limit) || limit < 0) return error(400, 'E0000001', 'Api validation failed: limit');
     const sortOrder = q.get('sortOrder') ?? 'ASCENDING';
     const until = q.get('until');
-    const matches = (s: Stored): boolean => eventType === null || s.event.eventType === eventType;
+    const matches = (s: Stored): boolean => eventTypes === null || eventTypes.has(String(s.event.eventType));
 
     const selfLink = `<${url.href}>; rel="self"`;
     const linkFor = (params: Record<string, string>): string => {

@@ -12,8 +12,8 @@ import type { Db } from './db';
  */
 export const CLAIM_HOLD_MAX_MS = 3600_000;
 
-/** Where an event came from. */
-export type EventSource = 'poll' | 'backfill';
+/** Where an event came from: the live poller, an Okta Event Hook delivery, or a backfill. */
+export type EventSource = 'poll' | 'push' | 'backfill';
 
 /** A delivery that is due, with what to send. */
 export interface DueDelivery {
@@ -173,6 +173,25 @@ export class Store {
       .run(through.toISOString(), now.toISOString());
   }
 
+  /** Records a batch received by a source without a cursor (call inside the batch's transaction). */
+  recordReceipt(source: EventSource, receivedAt: Date, events: number): void {
+    this
+      .prepared(
+        `INSERT INTO source_receipts (source, last_received_at, batches, events, updated_at) VALUES (?, ?, 1, ?, ?)
+         ON CONFLICT (source) DO UPDATE SET last_received_at = MAX(last_received_at, excluded.last_received_at),
+           batches = batches + 1, events = events + excluded.events, updated_at = excluded.updated_at`,
+      )
+      .run(source, receivedAt.toISOString(), events, receivedAt.toISOString());
+  }
+
+  /** The last receipt of a source without a cursor, or null when it never received a batch. */
+  lastReceipt(source: EventSource): { lastReceivedAt: string; batches: number; events: number } | null {
+    const row = this
+      .prepared('SELECT last_received_at AS lastReceivedAt, batches, events FROM source_receipts WHERE source = ?')
+      .get(source) as { lastReceivedAt: string; batches: number; events: number } | undefined;
+    return row ?? null;
+  }
+
   // --- events --------------------------------------------------------------------------------
 
   /** The uuids among these that are not stored yet. */
@@ -228,7 +247,7 @@ export class Store {
   insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): number {
     const info = this
       .prepared('INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' ? 'backfill' : 'poll', tickId, JSON.stringify(alert));
+      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' || alert.source === 'push' ? alert.source : 'poll', tickId, JSON.stringify(alert));
     const rowId = Number(info.lastInsertRowid);
     if (!opts.deferToSummary) this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
     return rowId;

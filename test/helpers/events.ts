@@ -38,3 +38,19 @@ export function tokenEvent(n: number, published: string, overrides: Record<strin
 export function otherEvent(n: number, published: string): Record<string, unknown> {
   return { ...tokenEvent(n, published), eventType: 'user.session.start', target: [] };
 }
+
+/**
+ * An `event_hook.*` event (written for this project, shaped like Okta's): `type` is the event type,
+ * the target the event hook `hookId` named `hookName`.
+ */
+export function eventHookEvent(n: number, published: string, type: string, hookId: string, opts: { outcome?: unknown; hookName?: string } = {}): Record<string, unknown> {
+  return {
+    ...tokenEvent(n, published),
+    eventType: type,
+    legacyEventType: null,
+    displayMessage: type === 'event_hook.delivery' ? 'Event hook delivery' : 'Event hook changed',
+    outcome: opts.outcome === undefined ? { result: 'SUCCESS', reason: null } : opts.outcome,
+    target: [{ id: hookId, type: 'EventHook', alternateId: 'unknown', displayName: opts.hookName ?? 'okta-token-watch' }],
+    debugContext: { debugData: { requestUri: `/api/v1/eventHooks/${hookId}/lifecycle/deactivate` } },
+  };
+}

@@ -9,7 +9,7 @@ import { createApp, tickDepsFor, type App } from '../../src/app';
 import { FakeClock } from '../../src/clock';
 import { parseConfig, type Env } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { runTick, type TickResult } from '../../src/poll-cycle';
+import { runTick, type TickResult } from '../../src/ingest/poll';
 import { FakeOkta, type FakeOktaOptions } from './fake-okta';
 
 export const ROOT = path.resolve(__dirname, '..', '..');

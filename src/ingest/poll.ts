@@ -1,16 +1,12 @@
-import type { Clock } from './clock';
-import type { PollConfig } from './config';
-import type { Alert, TokenState } from './detect/alert';
-import type { Decision, Detector } from './detect/detector';
-import { text } from './detect/fields';
-import { entryKey } from './detect/raw-event';
-import { unreadableReason } from './detect/unreadable';
-import { SUMMARY_BOUNDS } from './detect/summary';
-import type { Logger } from './logger';
-import { redact } from './logger';
-import type { OktaLogEvent } from './okta/log-event';
-import { buildLogUrl, PollError, type SystemLogReader } from './okta/system-log';
-import { isStorageFailure, type Store } from './store/store';
+import type { Clock } from '../clock';
+import type { PollConfig } from '../config';
+import type { Detector } from '../detect/detector';
+import type { Logger } from '../logger';
+import { redact } from '../logger';
+import type { OktaLogEvent } from '../okta/log-event';
+import { buildLogUrl, PollError, type SystemLogReader } from '../okta/system-log';
+import type { Store } from '../store/store';
+import { ingest, summarizeExcess } from './ingest';
 
 /** What one tick did. */
 export interface TickResult {
@@ -60,8 +56,8 @@ export interface BackfillOptions {
 /**
  * One tick of the live poller, readable top to bottom:
  * resume from the stored cursor (or start at now - LOOKBACK), read pages until the first empty one,
- * and commit each page in ONE transaction: new events, their alerts, their pending deliveries and
- * the cursor move together. A crash therefore never loses an event nor alerts twice for one.
+ * and hand each page to ingest (ingest.ts), which commits it in ONE transaction: new events, their
+ * alerts, their pending deliveries and the cursor move together. A crash therefore never loses an event nor alerts twice for one.
  * Reaching the first empty page records the tick's start as the time the poller has caught up
  * through; a tick stopped before that is recorded as interrupted, never as ok.
  */
@@ -136,11 +132,11 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
 
       // Unreadable entries go through the page too: stored and alerted, never skipped.
       const entries: unknown[] = page.unusable.length > 0 ? [...page.events, ...page.unusable] : page.events;
-      const committed = await commitPage(deps, tickId, entries, page.nextUrl ?? url, {
-        source: 'poll',
-        moveCursor: page.nextUrl !== null,
+      const committed = await ingest(deps, {
+        entries,
+        tickId,
         // Everything persisted before this tick started has now been read.
-        caughtUpThrough: empty ? started : null,
+        checkpoint: { source: 'poll', cursorUrl: page.nextUrl, caughtUpThrough: empty ? started : null },
         alertsSoFar: alertsThisTick,
         rateLimitRemaining: page.rateLimit?.remaining ?? null,
         requests: page.requests,
@@ -228,172 +224,3 @@ function finishInterrupted(deps: TickDeps, result: TickResult, started: Date, wh
   return result;
 }
 
-/** What committing one page did. */
-interface PageOutcome {
-  newEvents: number;
-  newAlerts: number;
-  suppressed: number;
-  alerts: Alert[];
-}
-
-/**
- * Decides, enriches and stores one page. The token lookup (network) happens before the
- * transaction; everything that must land together happens inside it.
- *
- * `entries` are the page as Okta sent it, of any shape. One entry can never stop the page: an
- * entry detection cannot read (unreadable.ts), or one whose decision, alert or rows throw, is
- * stored under its key with its raw JSON and alerted as "an event this program could not read".
- * Each entry runs in its own SAVEPOINT, so a failure rolls back only that entry's writes. Only a
- * failure of the database itself (disk full, I/O error) fails the page, which then commits nothing.
- */
-export async function commitPage(
-  deps: Pick<TickDeps, 'store' | 'detector' | 'notifiers' | 'poll' | 'clock' | 'logger'>,
-  tickId: number | null,
-  entries: readonly unknown[],
-  cursorUrl: string,
-  opts: {
-    source: 'poll' | 'backfill';
-    moveCursor: boolean;
-    /** Set on the live poller's first empty page: stored with the page, see Store.caughtUpThrough. */
-    caughtUpThrough?: Date | null;
-    alertsSoFar: number;
-    rateLimitRemaining: number | null;
-    requests: number;
-  },
-): Promise<PageOutcome> {
-  const { store, detector, clock } = deps;
-  const items = entries.map((entry) => ({ entry, key: entryKey(entry), unreadable: unreadableReason(entry) }));
-  const unseen = store.unseenUuids(items.map((i) => i.key));
-  const decideAt = clock.now();
-  const decisions = new Map<string, PageDecision>();
-  for (const it of items) {
-    if (!unseen.has(it.key) || decisions.has(it.key)) continue;
-    if (it.unreadable !== null) {
-      decisions.set(it.key, { unreadable: it.unreadable });
-      continue;
-    }
-    try {
-      decisions.set(it.key, detector.decide(it.entry as OktaLogEvent, decideAt));
-    } catch (err) {
-      decisions.set(it.key, { unreadable: `the detection rule failed on it (${errorText(err)})` });
-    }
-  }
-  // Only alerts that go out one by one show the token's state; those beyond MAX_ALERTS_PER_RUN go
-  // into a summary, so a catch-up of thousands of events does not cost thousands of lookups.
-  const individual = Math.max(0, deps.poll.maxAlertsPerRun - opts.alertsSoFar);
-  const toAlert = items
-    .filter((i) => isAlert(decisions.get(i.key)))
-    .map((i) => i.entry as OktaLogEvent)
-    .slice(0, individual);
-  let tokenStates = new Map<string, TokenState>();
-  if (toAlert.length > 0) {
-    tokenStates = await detector.lookupTokens(toAlert).catch((err: unknown) => {
-      // Enrichment only: the alerts go out without the token's state.
-      deps.logger.warn('the token lookup failed for this page', { error: errorText(err) });
-      return new Map<string, TokenState>();
-    });
-  }
-
-  return store.transaction(() => {
-    const now = clock.now();
-    const out: PageOutcome = { newEvents: 0, newAlerts: 0, suppressed: 0, alerts: [] };
-    let alerts = opts.alertsSoFar;
-    const alertNow = (alert: Alert): void => {
-      store.insertAlert(alert, tickId, deps.notifiers, { deferToSummary: alerts >= deps.poll.maxAlertsPerRun, now });
-    };
-    for (const it of items) {
-      const decision = decisions.get(it.key);
-      // Seen before this page: nothing to do. Twice in this page: insertEvent says so below.
-      if (!decision) continue;
-      let result: EntryResult;
-      try {
-        result = store.savepoint((): EntryResult => {
-          if ('unreadable' in decision) return recordUnreadable(deps, it.entry, it.key, decision.unreadable, opts.source, now, alertNow);
-          const e = it.entry as OktaLogEvent;
-          const suppressedBy = decision.alert ? null : decision.suppressedBy;
-          if (!store.insertEvent(e, opts.source, now, suppressedBy, it.key)) return { kind: 'seen' };
-          if (!decision.alert) return { kind: 'suppressed', reason: decision.suppressedBy };
-          const alert = detector.buildAlert(e, { source: opts.source, now, store, tokenState: tokenStates.get(it.key) });
-          alertNow(alert);
-          return { kind: 'alert', alert };
-        });
-      } catch (err) {
-        if (isStorageFailure(err)) throw err;
-        // This entry alone failed (its writes are rolled back): keep it and alert it as unreadable.
-        // If even that throws, the page fails and commits nothing; the next tick retries it.
-        const reason = `storing or alerting it failed (${errorText(err)})`;
-        result = store.savepoint(() => recordUnreadable(deps, it.entry, it.key, reason, opts.source, now, alertNow));
-      }
-      if (result.kind === 'seen') continue;
-      out.newEvents++;
-      if (result.kind === 'suppressed') {
-        out.suppressed++;
-        deps.logger.info('event suppressed', { uuid: it.key, reason: result.reason });
-        continue;
-      }
-      alerts++;
-      out.newAlerts++;
-      out.alerts.push(result.alert);
-    }
-    if (opts.moveCursor) store.setCursor(cursorUrl, now);
-    if (opts.caughtUpThrough) store.setCaughtUpThrough(opts.caughtUpThrough, now);
-    if (tickId !== null) {
-      store.addToTick(tickId, {
-        pages: 1,
-        events: entries.length,
-        newEvents: out.newEvents,
-        newAlerts: out.newAlerts,
-        suppressed: out.suppressed,
-        rateLimitRemaining: opts.rateLimitRemaining,
-        requests: opts.requests,
-      });
-    }
-    return out;
-  });
-}
-
-/** A detector decision, or the reason an entry goes the unreadable way. */
-type PageDecision = Decision | { unreadable: string };
-
-type EntryResult = { kind: 'seen' } | { kind: 'suppressed'; reason: string } | { kind: 'alert'; alert: Alert };
-
-function isAlert(d: PageDecision | undefined): boolean {
-  return d !== undefined && 'alert' in d && d.alert;
-}
-
-/** Stores an entry under its key with its raw JSON (bounded) and queues the unreadable-event alert. */
-function recordUnreadable(
-  deps: Pick<TickDeps, 'store' | 'detector' | 'logger'>,
-  entry: unknown,
-  key: string,
-  reason: string,
-  source: 'poll' | 'backfill',
-  now: Date,
-  alertNow: (alert: Alert) => void,
-): EntryResult {
-  if (!deps.store.insertEvent(entry, source, now, null, key)) return { kind: 'seen' };
-  const alert = deps.detector.buildUnreadableAlert(entry, key, reason, { source, now });
-  alertNow(alert);
-  deps.logger.error('an event could not be read; it is stored and alerted as unreadable', { uuid: key, reason: alert.unreadable!.reason });
-  return { kind: 'alert', alert };
-}
-
-/** An error's message, bounded: it may quote event text. */
-function errorText(err: unknown): string {
-  return text(err instanceof Error ? `${err.name}: ${err.message}` : String(err), 200) ?? 'unknown error';
-}
-
-/**
- * Alerts beyond MAX_ALERTS_PER_RUN (including any left by a crash before this point) go out as
- * ONE summary per notifier. Returns how many alerts it covered.
- */
-export function summarizeExcess(deps: Pick<TickDeps, 'store' | 'detector' | 'notifiers' | 'clock' | 'logger'>, tickId: number | null): number {
-  return deps.store.transaction(() => {
-    const excess = deps.store.excessAwaitingSummary(SUMMARY_BOUNDS);
-    if (!excess) return 0;
-    const now = deps.clock.now();
-    const summary = deps.store.insertSummary(deps.detector.buildSummary(excess, now), tickId, deps.notifiers, now);
-    deps.logger.warn('more alerts than MAX_ALERTS_PER_RUN in one tick; the excess goes out as one summary', { summary: summary.id, count: excess.count });
-    return excess.count;
-  });
-}

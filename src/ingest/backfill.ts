@@ -1,10 +1,10 @@
-import type { App } from './app';
-import { formatDuration, parseDuration } from './duration';
-import type { OktaLogEvent } from './okta/log-event';
-import { buildLogUrl, PollError } from './okta/system-log';
-import { commitPage, summarizeExcess } from './poll-cycle';
-import { entryKey } from './detect/raw-event';
-import { unreadableReason } from './detect/unreadable';
+import type { App } from '../app';
+import { formatDuration, parseDuration } from '../duration';
+import type { OktaLogEvent } from '../okta/log-event';
+import { buildLogUrl, PollError } from '../okta/system-log';
+import { entryKey } from '../detect/raw-event';
+import { unreadableReason } from '../detect/unreadable';
+import { ingest, summarizeExcess } from './ingest';
 
 /** Okta keeps the System Log for 90 days. */
 export const RETENTION_MS = 90 * 86_400_000;
@@ -39,7 +39,7 @@ export interface BackfillProgress {
 
 /**
  * Scans a past range with a bounded query (since + until, ordered by `published`) through the same
- * dedupe and page transaction as the live poller, without touching the live cursor. Events already
+ * ingest function (ingest.ts) as the live poller and the event hook, without touching the live cursor. Events already
  * stored (and so already alerted) are skipped; new alerts are marked as coming from a backfill.
  */
 export async function runBackfill(
@@ -91,9 +91,10 @@ export async function runBackfill(
           result.matches.push({ event: entry as OktaLogEvent, key: keys[i]!, alreadySeen: !unseen.has(keys[i]!), decision });
         });
       } else {
-        const out = await commitPage({ ...app, notifiers, poll: app.config.poll }, tickId, entries, url, {
-          source: 'backfill',
-          moveCursor: false,
+        const out = await ingest({ ...app, notifiers, poll: app.config.poll }, {
+          entries,
+          tickId,
+          checkpoint: { source: 'backfill' },
           alertsSoFar: alerts,
           rateLimitRemaining: page.rateLimit?.remaining ?? null,
           requests: page.requests,
