@@ -1,6 +1,7 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { tickDepsFor, type App } from './app';
 import { startHealthServer } from './health';
+import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver } from './ingest/event-hook';
 import { redact, type Logger } from './logger';
 import { runTick, summarizeExcess, type TickResult } from './poll-cycle';
 
@@ -34,6 +35,7 @@ export class Daemon {
   private lastSuccessAt: Date | null = null;
   private readonly startedAt: Date;
   private health: { port: number; close(): Promise<void> } | null = null;
+  private hook: EventHookReceiver | null = null;
 
   constructor(private readonly app: App) {
     this.startedAt = app.clock.now();
@@ -51,6 +53,11 @@ export class Daemon {
     const runs = this.task?.getNextRuns(2) ?? [];
     if (runs.length === 2) return runs[1]!.getTime() - runs[0]!.getTime();
     return 5 * 60_000;
+  }
+
+  /** The port of the push receiver, when it runs. */
+  get hookPort(): number | null {
+    return this.hook?.port ?? null;
   }
 
   get signal(): AbortSignal {
@@ -83,12 +90,32 @@ export class Daemon {
           intervalMs: () => this.intervalMs(),
           startedAt: this.startedAt,
           now: () => app.clock.now(),
+          push: app.config.eventHook ? () => ({ lastDeliveryAt: app.metrics.lastHookDelivery(), eventsBySource: app.store.eventsBySource(), rejected: app.metrics.hookRejectedCounts() }) : undefined,
         },
         app.metrics,
         app.logger,
       );
     }
+    if (app.config.eventHook) {
+      const deps = { store: app.store, detector: app.detector, notifiers: app.notifiers.map((n) => n.name), poll: app.config.poll, clock: app.clock, logger: app.logger };
+      this.hook = await startEventHookReceiver({
+        config: app.config.eventHook,
+        ingest: (events) => ingestPushBatch(deps, events),
+        onAlerts: () => this.deliverNow(),
+        metrics: app.metrics,
+        logger: app.logger,
+        clock: app.clock,
+      });
+    }
     await this.tick();
+  }
+
+  /** A delivery pass now (after a tick, or a hook delivery that raised alerts). Never throws. */
+  private deliverNow(): void {
+    if (this.abort.signal.aborted) return;
+    void this.app.dispatcher.runOnce().catch((err: unknown) => {
+      this.app.logger.error('delivery pass failed', { error: redact(err instanceof Error ? err.message : String(err)) });
+    });
   }
 
   /** Runs one tick unless one is running (then does nothing), then starts a delivery pass. Never throws. */
@@ -115,11 +142,7 @@ export class Daemon {
     }
     // Deliver without holding the tick slot: a backlog (Slack is paced at one message a second, a
     // destination may be timing out) must never delay the next poll of Okta.
-    if (!this.abort.signal.aborted) {
-      void app.dispatcher.runOnce().catch((err: unknown) => {
-        app.logger.error('delivery pass failed', { error: redact(err instanceof Error ? err.message : String(err)) });
-      });
-    }
+    this.deliverNow();
   }
 
   /** next scheduled tick, for health checks. */
@@ -134,6 +157,8 @@ export class Daemon {
         this.abort.abort();
         await this.task?.stop();
         await this.task?.destroy();
+        // Requests in flight finish their commit and get their answer; new ones are refused.
+        await this.hook?.close();
         if (this.current) await this.current.catch(() => undefined);
         await this.app.dispatcher.stop();
         await this.health?.close();

@@ -252,7 +252,7 @@ export async function commitPage(
   entries: readonly unknown[],
   cursorUrl: string,
   opts: {
-    source: 'poll' | 'backfill';
+    source: 'poll' | 'backfill' | 'push';
     moveCursor: boolean;
     /** Set on the live poller's first empty page: stored with the page, see Store.caughtUpThrough. */
     caughtUpThrough?: Date | null;
@@ -367,7 +367,7 @@ function recordUnreadable(
   entry: unknown,
   key: string,
   reason: string,
-  source: 'poll' | 'backfill',
+  source: 'poll' | 'backfill' | 'push',
   now: Date,
   alertNow: (alert: Alert) => void,
 ): EntryResult {

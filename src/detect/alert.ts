@@ -8,7 +8,7 @@ export interface Alert {
   /** Stable id: `otw-<event uuid>`; the webhook's idempotency key. */
   id: string;
   /** Where the event came from: the live poller, a backfill, a test notification or the demo. */
-  source: 'poll' | 'backfill' | 'test' | 'demo';
+  source: 'poll' | 'backfill' | 'push' | 'test' | 'demo';
   /** When this alert was built (ISO 8601). */
   createdAt: string;
   rule: AlertRule;

@@ -13,7 +13,7 @@ import type { Db } from './db';
 export const CLAIM_HOLD_MAX_MS = 3600_000;
 
 /** Where an event came from. */
-export type EventSource = 'poll' | 'backfill';
+export type EventSource = 'poll' | 'backfill' | 'push';
 
 /** A delivery that is due, with what to send. */
 export interface DueDelivery {
@@ -228,7 +228,7 @@ export class Store {
   insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): number {
     const info = this
       .prepared('INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' ? 'backfill' : 'poll', tickId, JSON.stringify(alert));
+      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' || alert.source === 'push' ? alert.source : 'poll', tickId, JSON.stringify(alert));
     const rowId = Number(info.lastInsertRowid);
     if (!opts.deferToSummary) this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
     return rowId;
@@ -480,6 +480,17 @@ export class Store {
           WHERE suppressed_by IS NOT NULL GROUP BY suppressed_by ORDER BY count DESC LIMIT ?`,
       )
       .all(limit) as Array<{ reason: string; count: number; last: string }>;
+  }
+
+  /** Events stored per source (poll, push, backfill): which path saw each uuid first. */
+  eventsBySource(): Record<string, number> {
+    const rows = this.prepared('SELECT source, COUNT(*) AS n FROM events GROUP BY source').all() as Array<{ source: string; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.source, r.n]));
+  }
+
+  /** When an event first arrived by push (ISO), or null: a restart-proof "last push" for status. */
+  lastPushReceivedAt(): string | null {
+    return (this.prepared(`SELECT MAX(first_seen_at) AS t FROM events WHERE source = 'push'`).get() as { t: string | null }).t;
   }
 
   status(schemaVersion: number): StoreStatus {
