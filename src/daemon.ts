@@ -20,6 +20,17 @@ export function cronLogger(logger: Logger): CronLogger {
   };
 }
 
+/**
+ * The crash test (test/event-hook-crash.test.ts) needs a daemon that has committed a push but not
+ * answered it. OTW_TEST_HOLD_PUSH_ANSWER must equal the pid of the process that started this one:
+ * the test sets its own pid, which no service manager or shell profile can hold by accident.
+ */
+function crashTestHold(): (() => Promise<void>) | undefined {
+  const v = process.env.OTW_TEST_HOLD_PUSH_ANSWER;
+  if (v === undefined || v !== String(process.ppid)) return undefined;
+  return () => new Promise<void>(() => undefined);
+}
+
 function emptyResult(): TickResult {
   return { tickId: 0, ok: false, interrupted: false, pages: 0, requests: 0, events: 0, newEvents: 0, newAlerts: 0, suppressed: 0, summarized: 0, durationMs: 0, rateLimitRemaining: null, cursorFallback: false };
 }
@@ -105,6 +116,7 @@ export class Daemon {
         metrics: app.metrics,
         logger: app.logger,
         clock: app.clock,
+        afterCommit: crashTestHold(),
       });
     }
     await this.tick();

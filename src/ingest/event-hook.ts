@@ -99,6 +99,8 @@ export interface EventHookDeps {
   /** Defaults: MAX_CONCURRENT_REQUESTS, MAX_BODY_BYTES (tests lower them). */
   maxConcurrent?: number;
   maxBodyBytes?: number;
+  /** Test hook: runs after the commit, before the answer (the crash test holds it there). */
+  afterCommit?: () => Promise<void>;
 }
 
 /** A running receiver. */
@@ -173,6 +175,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
           throw new Refused(500, 'commit_failed', 'could not store the events; retry later');
         }
       }
+      await deps.afterCommit?.();
       const lags = matched.map((e) => (receivedAt.getTime() - Date.parse(String((e as { published?: unknown }).published))) / 1000).filter(Number.isFinite);
       metrics.observeHookDelivery({ matched: matched.length, ignored: events.length - matched.length, lagsSeconds: lags, durationSeconds: (clock.now().getTime() - started.getTime()) / 1000, at: clock.now() });
       logger.info('event hook delivery committed', { events: events.length, matched: matched.length, newEvents: result.newEvents, newAlerts: result.newAlerts });
