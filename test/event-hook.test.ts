@@ -6,7 +6,7 @@ import { Daemon } from '../src/daemon';
 import { ingestPushBatch, startEventHookReceiver } from '../src/ingest/event-hook';
 import { HookPusher } from '../src/simulator/hook-pusher';
 import { otherEvent, tokenEvent, uuidFor } from './helpers/events';
-import { startHarness, type Harness } from './helpers/harness';
+import { runCli, startHarness, type Harness } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
 const SECRET = 'hook-secret-0123456789abcdef0123456789';
@@ -189,6 +189,28 @@ describe('event hook receiver', () => {
     } finally {
       await rcv.stop();
     }
+  });
+
+  test('when events arrived by push and by poll, then status, status --json and /healthz show the split and the last push', async () => {
+    await withDaemon({ HEALTH_PORT: '0' }, async (h, daemon, port) => {
+      const pusher = new HookPusher({ url: `http://127.0.0.1:${port}/okta/event-hook`, secret: SECRET });
+      assert.equal((await pusher.deliver([tokenEvent(61, h.clock.now().toISOString())])).delivered, true);
+      h.fake.persist(tokenEvent(62, h.clock.now().toISOString()));
+      await daemon.tick();
+      await request(port, { headers: { authorization: 'wrong' }, body: '{}' });
+      const health = await fetch(`http://127.0.0.1:${daemon.healthPort}/healthz`);
+      const body = (await health.json()) as { push: { lastDeliveryAt: string | null; eventsBySource: Record<string, number>; rejected: Record<string, number> } };
+      assert.equal(body.push.lastDeliveryAt, h.clock.now().toISOString());
+      assert.deepEqual(body.push.eventsBySource, { poll: 1, push: 1 });
+      assert.deepEqual(body.push.rejected, { unauthorized: 1 });
+      const json = await runCli(['status', '--json'], h.env);
+      assert.equal(json.code, 0, json.stderr);
+      const s = JSON.parse(json.stdout) as { push: { enabled: boolean; lastReceivedAt: string; eventsBySource: Record<string, number> } };
+      assert.deepEqual(s.push, { enabled: true, lastReceivedAt: h.clock.now().toISOString(), eventsBySource: { poll: 1, push: 1 } });
+      const text = await runCli(['status'], h.env);
+      assert.match(text.stdout, /^events seen +2 \(1 first by poll, 1 first by push\)$/m);
+      assert.match(text.stdout, /^push +receiver on; last event received by push /m);
+    });
   });
 
   test('when the commit fails, then Okta gets 500, its one retry commits, and the alert goes out once', async () => {
