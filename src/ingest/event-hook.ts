@@ -125,11 +125,23 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
   const inFlight = new Set<Promise<void>>();
   let active = 0;
   let stopping = false;
+  // One warning per reason per minute: a flood of bad requests must not become a flood of log lines
+  // (stdout writes are synchronous on pipes). The counter in /metrics has every one.
+  const lastWarned = new Map<HookRejectReason, number>();
+  const warnRefused = (r: Refused): void => {
+    const now = clock.now().getTime();
+    if (r.reason === 'not_found' || now - (lastWarned.get(r.reason) ?? -Infinity) < 60_000) return;
+    lastWarned.set(r.reason, now);
+    // Never the Authorization header: it is the secret (or someone's guess at it).
+    logger.warn('event hook request refused (further ones for this reason within a minute are only counted in otw_hook_requests_rejected_total)', { status: r.status, reason: r.reason });
+  };
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (active >= maxConcurrent || stopping) {
       // Fast and without reading the body: a flood costs one small answer per request.
-      refuse(res, new Refused(503, 'busy', stopping ? 'stopping' : 'too many requests at once'), { 'retry-after': '1', connection: 'close' });
+      const busy = new Refused(503, 'busy', stopping ? 'stopping' : 'too many requests at once');
+      warnRefused(busy);
+      refuse(res, busy, { 'retry-after': '1', connection: 'close' });
       req.resume();
       return;
     }
@@ -183,10 +195,13 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     } catch (err) {
       if (err instanceof Refused) {
-        // Never the Authorization header: it is the secret (or someone's guess at it).
-        if (err.reason !== 'not_found') logger.warn('event hook request refused', { status: err.status, reason: err.reason });
+        warnRefused(err);
         refuse(res, err, err.status === 413 ? { connection: 'close' } : {});
-        if (err.status === 413) req.resume();
+        if (err.status === 413) {
+          // Drain briefly so the client can read the 413, then drop a sender that keeps going.
+          req.resume();
+          res.on('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
+        }
         return;
       }
       logger.error('event hook request failed', { error: redact(err instanceof Error ? err.message : String(err)) });
