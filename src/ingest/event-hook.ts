@@ -227,7 +227,10 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'another program listens there' : err.code === 'EACCES' ? 'this user may not use that port' : err.code === 'EADDRNOTAVAIL' ? 'no interface of this host has that address' : (err.code ?? 'error');
+      reject(new Error(`the push receiver cannot listen on EVENT_HOOK_HOST ${config.host} EVENT_HOOK_PORT ${config.port}: ${why}.`));
+    });
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
