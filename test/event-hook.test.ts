@@ -351,3 +351,24 @@ describe('hook pusher (Okta-like)', () => {
     }
   });
 });
+
+describe('event hook receiver: a client that never finishes its body', () => {
+  test('when a client sends half a body and goes away, then stop() does not wait for it', async () => {
+    const h = await startHarness({ env: hookEnv() });
+    const daemon = new Daemon(h.app);
+    await daemon.start();
+    const s = net.connect(daemon.hookPort!, '127.0.0.1');
+    try {
+      s.write(`POST /okta/event-hook HTTP/1.1\r\nHost: x\r\nAuthorization: ${SECRET}\r\nContent-Length: 1000\r\n\r\n{"data":`);
+      await new Promise((r) => setTimeout(r, 50));
+      s.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      await daemon.stop();
+      assert.equal(h.app.store.status(0).eventsSeen, 0);
+    } finally {
+      s.destroy();
+      await daemon.stop();
+      await h.close();
+    }
+  });
+});

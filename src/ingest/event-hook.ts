@@ -294,7 +294,10 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
       if (!over) resolve(Buffer.concat(chunks));
     });
     req.on('error', (err) => reject(err));
-    req.on('aborted', () => reject(new Error('the client went away')));
+    // A client that goes away (or is cut off by requestTimeout) mid-body: settle, so stop() never waits on it.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client went away before sending the whole body'));
+    });
   });
 }
 
