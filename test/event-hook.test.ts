@@ -372,3 +372,32 @@ describe('event hook receiver: a client that never finishes its body', () => {
     }
   });
 });
+
+describe('event hook receiver under a flood', () => {
+  test('when hundreds of bad and good requests arrive at once, then ticks, /healthz and deliveries still work and every answer is 200, 401 or 503', async () => {
+    const rcv = new Receiver();
+    await rcv.start();
+    try {
+      await withDaemon({ HEALTH_PORT: '0', NOTIFIERS: 'webhook', WEBHOOK_URL: rcv.url('/webhook') }, async (h, daemon, port) => {
+        const good = (i: number): string => envelope(Array.from({ length: 50 }, (_, j) => tokenEvent(1000 + i * 50 + j, h.clock.now().toISOString())));
+        const flood = [
+          ...Array.from({ length: 150 }, () => request(port, { headers: { authorization: 'nope' }, body: '{}' })),
+          ...Array.from({ length: 30 }, (_, i) => request(port, { headers: { authorization: SECRET }, body: good(i) })),
+        ];
+        h.fake.persist(tokenEvent(5000, h.clock.now().toISOString()));
+        const [tick, health] = await Promise.all([daemon.tick().then(() => daemon.lastResult), fetch(`http://127.0.0.1:${daemon.healthPort}/healthz`)]);
+        assert.equal(tick?.ok, true);
+        assert.equal(health.status, 200);
+        const answers = await Promise.allSettled(flood);
+        for (const a of answers) if (a.status === 'fulfilled') assert.ok([200, 401, 503].includes(a.value.status), String(a.value.status));
+        const committed = answers.slice(150).filter((a) => a.status === 'fulfilled' && a.value.status === 200).length;
+        assert.ok(committed > 0, 'some good deliveries got through');
+        await h.app.dispatcher.runOnce();
+        // Every alert of a committed event was delivered once; the polled one too.
+        assert.equal(rcv.requests.length, h.app.store.status(0).alertsRaised);
+      });
+    } finally {
+      await rcv.stop();
+    }
+  });
+});
