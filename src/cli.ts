@@ -213,6 +213,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
     const alerts = opts.alerts ? app.store.listAlerts(opts.limit) : [];
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = app.store.suppressedByReason();
+    const push = { enabled: config.eventHook !== null, lastReceivedAt: app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...app.store.eventsBySource() } };
     if (opts.json) {
       // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(
@@ -222,6 +223,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             ...s,
             cursor: s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
             suppressedBy,
+            push,
             exceptions,
             alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized })) : undefined,
           },
@@ -239,7 +241,8 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
       `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
       `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
       `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
-      `events seen     ${s.eventsSeen}`,
+      `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,
+      `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last event received by push ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
       `alerts raised   ${s.alertsRaised} (${s.summaries} summary notification(s))`,
       `suppressed      ${s.suppressed}`,
       ...suppressedBy.map((x) => `  ${String(x.count).padStart(5)}  ${x.reason.slice(0, 160)} (last published ${x.last})`),

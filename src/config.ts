@@ -8,6 +8,7 @@ import { ConfigError } from './errors';
 import { isSetting, notASetting, unknownEnvironmentNames, type SettingName } from './settings';
 import { parseNotifyConfig, type NotifyConfig } from './notify/config';
 import { parseDetectConfig, type DetectConfig } from './detect/config';
+import { parseEventHookConfig, type EventHookConfig } from './hook/config';
 
 /** How the daemon authenticates to Okta. */
 export type OktaAuth =
@@ -74,6 +75,8 @@ export interface AppConfig {
   health: HealthConfig | null;
   notify: NotifyConfig;
   detect: DetectConfig;
+  /** The push receiver (Okta Event Hooks); null when EVENT_HOOK_PORT is unset. */
+  eventHook: EventHookConfig | null;
   /** Every secret value found in the settings, for the log redactor. */
   secrets: string[];
   /**
@@ -384,9 +387,13 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   }
   const notify = parseNotifyConfig(r);
   const detect = parseDetectConfig(r);
+  const eventHook = parseEventHookConfig(r);
+  if (eventHook && health && eventHook.port !== 0 && eventHook.port === health.port && eventHook.host === health.host) {
+    r.problem('EVENT_HOOK_PORT is the same as HEALTH_PORT: the push receiver needs its own port.');
+  }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
 }
 
 /** Okta settings when they are complete, else null, without raising problems. */

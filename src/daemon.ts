@@ -1,6 +1,7 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { tickDepsFor, type App } from './app';
 import { startHealthServer } from './health';
+import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver } from './ingest/event-hook';
 import { redact, type Logger } from './logger';
 import { summarizeExcess } from './ingest/ingest';
 import { runTick, type TickResult } from './ingest/poll';
@@ -20,6 +21,17 @@ export function cronLogger(logger: Logger): CronLogger {
   };
 }
 
+/**
+ * The crash test (test/event-hook-crash.test.ts) needs a daemon that has committed a push but not
+ * answered it. OTW_TEST_HOLD_PUSH_ANSWER must equal the pid of the process that started this one:
+ * the test sets its own pid, which no service manager or shell profile can hold by accident.
+ */
+function crashTestHold(): (() => Promise<void>) | undefined {
+  const v = process.env.OTW_TEST_HOLD_PUSH_ANSWER;
+  if (v === undefined || v !== String(process.ppid)) return undefined;
+  return () => new Promise<void>(() => undefined);
+}
+
 function emptyResult(): TickResult {
   return { tickId: 0, ok: false, interrupted: false, pages: 0, requests: 0, events: 0, newEvents: 0, newAlerts: 0, suppressed: 0, summarized: 0, durationMs: 0, rateLimitRemaining: null, cursorFallback: false };
 }
@@ -35,6 +47,7 @@ export class Daemon {
   private lastSuccessAt: Date | null = null;
   private readonly startedAt: Date;
   private health: { port: number; close(): Promise<void> } | null = null;
+  private hook: EventHookReceiver | null = null;
 
   constructor(private readonly app: App) {
     this.startedAt = app.clock.now();
@@ -52,6 +65,11 @@ export class Daemon {
     const runs = this.task?.getNextRuns(2) ?? [];
     if (runs.length === 2) return runs[1]!.getTime() - runs[0]!.getTime();
     return 5 * 60_000;
+  }
+
+  /** The port of the push receiver, when it runs. */
+  get hookPort(): number | null {
+    return this.hook?.port ?? null;
   }
 
   get signal(): AbortSignal {
@@ -84,12 +102,33 @@ export class Daemon {
           intervalMs: () => this.intervalMs(),
           startedAt: this.startedAt,
           now: () => app.clock.now(),
+          push: app.config.eventHook ? () => ({ lastDeliveryAt: app.metrics.lastHookDelivery(), eventsBySource: app.store.eventsBySource(), rejected: app.metrics.hookRejectedCounts() }) : undefined,
         },
         app.metrics,
         app.logger,
       );
     }
+    if (app.config.eventHook) {
+      const deps = { store: app.store, detector: app.detector, notifiers: app.notifiers.map((n) => n.name), poll: app.config.poll, clock: app.clock, logger: app.logger };
+      this.hook = await startEventHookReceiver({
+        config: app.config.eventHook,
+        ingest: (events) => ingestPushBatch(deps, events),
+        onAlerts: () => this.deliverNow(),
+        metrics: app.metrics,
+        logger: app.logger,
+        clock: app.clock,
+        afterCommit: crashTestHold(),
+      });
+    }
     await this.tick();
+  }
+
+  /** A delivery pass now (after a tick, or a hook delivery that raised alerts). Never throws. */
+  private deliverNow(): void {
+    if (this.abort.signal.aborted) return;
+    void this.app.dispatcher.runOnce().catch((err: unknown) => {
+      this.app.logger.error('delivery pass failed', { error: redact(err instanceof Error ? err.message : String(err)) });
+    });
   }
 
   /** Runs one tick unless one is running (then does nothing), then starts a delivery pass. Never throws. */
@@ -116,11 +155,7 @@ export class Daemon {
     }
     // Deliver without holding the tick slot: a backlog (Slack is paced at one message a second, a
     // destination may be timing out) must never delay the next poll of Okta.
-    if (!this.abort.signal.aborted) {
-      void app.dispatcher.runOnce().catch((err: unknown) => {
-        app.logger.error('delivery pass failed', { error: redact(err instanceof Error ? err.message : String(err)) });
-      });
-    }
+    this.deliverNow();
   }
 
   /** next scheduled tick, for health checks. */
@@ -135,6 +170,8 @@ export class Daemon {
         this.abort.abort();
         await this.task?.stop();
         await this.task?.destroy();
+        // Requests in flight finish their commit and get their answer; new ones are refused.
+        await this.hook?.close();
         if (this.current) await this.current.catch(() => undefined);
         await this.app.dispatcher.stop();
         await this.health?.close();

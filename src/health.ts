@@ -14,6 +14,8 @@ export interface HealthSource {
   intervalMs(): number;
   startedAt: Date;
   now(): Date;
+  /** The push receiver's figures, when it runs (it never makes the verdict unhealthy: polling is the backstop). */
+  push?: () => { lastDeliveryAt: Date | null; eventsBySource: Record<string, number>; rejected: Record<string, number> };
 }
 
 /** The health verdict: healthy when the last tick succeeded within two schedule intervals. */
@@ -45,7 +47,9 @@ export async function startHealthServer(config: HealthConfig, src: HealthSource,
       const h = healthOf(src);
       res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' });
       // The reason can quote an Okta error body: its control and bidi characters go out as \u escapes.
-      res.end(jsonEscape(JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', reason: h.reason })) + '\n');
+      const p = src.push?.();
+      const push = p ? { push: { lastDeliveryAt: p.lastDeliveryAt?.toISOString() ?? null, eventsBySource: p.eventsBySource, rejected: p.rejected } } : {};
+      res.end(jsonEscape(JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', reason: h.reason, ...push })) + '\n');
       return;
     }
     if (path === '/metrics') {

@@ -2,6 +2,10 @@ import client from 'prom-client';
 import type { TickResult } from './ingest/poll';
 import type { Store } from './store/store';
 
+/** Why the push receiver refused a request (a label of otw_hook_requests_rejected_total). */
+export const HOOK_REJECT_REASONS = ['unauthorized', 'bad_request', 'too_large', 'not_found', 'method', 'busy', 'timeout', 'commit_failed'] as const;
+export type HookRejectReason = (typeof HOOK_REJECT_REASONS)[number];
+
 /**
  * Prometheus metrics. Counters move as things happen; outbox and cursor figures are read from the
  * database at scrape time, so they are right even after a restart.
@@ -18,6 +22,13 @@ export class Metrics {
   private readonly alertsRaised: client.Counter;
   private readonly suppressed: client.Counter;
   private readonly tickDuration: client.Histogram;
+  private readonly hookRejected: client.Counter<'reason'>;
+  private readonly hookEvents: client.Counter<'result'>;
+  private readonly hookLag: client.Histogram;
+  private readonly hookRequestDuration: client.Histogram;
+  /** When this process last answered a hook delivery with 2xx (epoch ms), else null. */
+  private lastHookDeliveryMs: number | null = null;
+  private readonly rejectedCounts: Partial<Record<HookRejectReason, number>> = {};
 
   constructor(store: Store, now: () => Date = () => new Date()) {
     const r = [this.registry];
@@ -98,6 +109,42 @@ export class Metrics {
         this.set(c ? Math.max(0, (now().getTime() - Date.parse(c.updatedAt)) / 1000) : -1);
       },
     });
+    this.hookRejected = new client.Counter({ name: 'otw_hook_requests_rejected_total', help: 'Event hook requests refused, by reason.', labelNames: ['reason'], registers: r });
+    for (const reason of HOOK_REJECT_REASONS) this.hookRejected.inc({ reason }, 0);
+    this.hookEvents = new client.Counter({ name: 'otw_hook_events_total', help: 'Events received by push: matched a rule (committed) or ignored (other event types).', labelNames: ['result'], registers: r });
+    for (const result of ['matched', 'ignored']) this.hookEvents.inc({ result }, 0);
+    this.hookLag = new client.Histogram({
+      name: 'otw_hook_event_lag_seconds',
+      help: 'From an event\'s published time to its receipt by push.',
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: r,
+    });
+    this.hookRequestDuration = new client.Histogram({
+      name: 'otw_hook_request_duration_seconds',
+      help: 'From an event hook POST\'s arrival to its answer (Okta gives up after 3 s).',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 3],
+      registers: r,
+    });
+    new client.Gauge({
+      name: 'otw_hook_last_delivery_timestamp_seconds',
+      help: 'When the last event hook delivery was committed (epoch seconds; from the database after a restart; 0 when none).',
+      registers: r,
+      collect() {
+        const t = metrics.lastHookDeliveryMs ?? Date.parse(store.lastPushReceivedAt() ?? '');
+        this.set(Number.isFinite(t) ? t / 1000 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'otw_events_by_source',
+      help: 'Events stored, by the source that saw each first (poll, push, backfill).',
+      labelNames: ['source'],
+      registers: r,
+      collect() {
+        this.reset();
+        const counts = { poll: 0, push: 0, ...store.eventsBySource() };
+        for (const [source, n] of Object.entries(counts)) this.set({ source }, n);
+      },
+    });
     client.collectDefaultMetrics({ register: this.registry, prefix: 'otw_process_' });
   }
 
@@ -118,6 +165,31 @@ export class Metrics {
   /** Where otw_okta_rate_limit_limit comes from (the System Log reader's last response). */
   watchRateLimit(source: () => { limit: number } | null): void {
     this.rateLimitSource = source;
+  }
+
+  /** A hook request refused before or instead of a commit. */
+  observeHookRejected(reason: HookRejectReason): void {
+    this.hookRejected.inc({ reason });
+    this.rejectedCounts[reason] = (this.rejectedCounts[reason] ?? 0) + 1;
+  }
+
+  /** A hook delivery committed: events matched and ignored, and each matched event's lag. */
+  observeHookDelivery(d: { matched: number; ignored: number; lagsSeconds: number[]; durationSeconds: number; at: Date }): void {
+    this.hookEvents.inc({ result: 'matched' }, d.matched);
+    this.hookEvents.inc({ result: 'ignored' }, d.ignored);
+    for (const s of d.lagsSeconds) this.hookLag.observe(Math.max(0, s));
+    this.hookRequestDuration.observe(d.durationSeconds);
+    this.lastHookDeliveryMs = d.at.getTime();
+  }
+
+  /** Refused hook requests by reason, in this process (for /healthz). */
+  hookRejectedCounts(): Record<string, number> {
+    return { ...this.rejectedCounts };
+  }
+
+  /** When this process last committed a hook delivery, or null. */
+  lastHookDelivery(): Date | null {
+    return this.lastHookDeliveryMs === null ? null : new Date(this.lastHookDeliveryMs);
   }
 
   observeOktaResponse(status: number | string): void {

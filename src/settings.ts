@@ -55,6 +55,13 @@ export const SETTINGS = [
   'DELIVERY_MAX_ATTEMPTS',
   'DELIVERY_MAX_AGE',
   'DELIVERY_INTERVAL',
+  // Push (Okta Event Hooks)
+  'EVENT_HOOK_PORT',
+  'EVENT_HOOK_HOST',
+  'EVENT_HOOK_PATH',
+  'EVENT_HOOK_SECRET',
+  'EVENT_HOOK_TLS_CERT_FILE',
+  'EVENT_HOOK_TLS_KEY_FILE',
 ] as const;
 
 /** A name from the schema. */
@@ -75,7 +82,7 @@ export function isSetting(name: string): name is SettingName {
  */
 export const OWN_PREFIXES = [
   'OKTA_', 'POLL_', 'LOOKBACK', 'MAX_ALERTS', 'ALERT_OUTCOME', 'EXCEPTIONS_', 'TOKEN_LOOKUP',
-  'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_',
+  'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_', 'EVENT_HOOK_',
 ] as const;
 
 /**

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HookPusher } from './hook-pusher';
 
 /**
  * An Okta org simulator on 127.0.0.1, used by the demo, the tests, the soak and the benchmark. It
@@ -53,6 +54,7 @@ export class FakeOkta {
   readonly requests: RecordedRequest[] = [];
   readonly tokenRequests: Array<{ params: URLSearchParams; dpop: string | undefined }> = [];
   private readonly stored: Stored[] = [];
+  private readonly persistListeners: Array<(events: Array<Record<string, unknown>>) => void> = [];
   private readonly faults: Array<{ match: (path: string) => boolean; fault: Fault }> = [];
   private server: http.Server | null = null;
   private cursorEpoch = 1;
@@ -107,6 +109,19 @@ export class FakeOkta {
   /** Persists events now, in this order (persistence order, whatever their `published`). */
   persist(...events: Array<Record<string, unknown>>): void {
     for (const event of events) this.stored.push({ seq: this.stored.length, persistedAt: this.now(), event });
+    for (const listener of this.persistListeners) listener(events);
+  }
+
+  /**
+   * Also pushes what is persisted from now on, like an active event hook: each persist() call is one
+   * delivery (retried once on a timeout or 5xx) of the events whose type is in `eventTypes`.
+   */
+  pushTo(pusher: HookPusher, eventTypes: readonly string[] = ['system.api_token.create']): void {
+    const types = new Set(eventTypes);
+    this.persistListeners.push((events) => {
+      const eligible = events.filter((e) => typeof e.eventType === 'string' && types.has(e.eventType));
+      if (eligible.length > 0) pusher.enqueue(eligible);
+    });
   }
 
   get persistedCount(): number {

@@ -501,6 +501,17 @@ export class Store {
       .all(limit) as Array<{ reason: string; count: number; last: string }>;
   }
 
+  /** Events stored per source (poll, push, backfill): which path saw each uuid first. */
+  eventsBySource(): Record<string, number> {
+    const rows = this.prepared('SELECT source, COUNT(*) AS n FROM events GROUP BY source').all() as Array<{ source: string; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.source, r.n]));
+  }
+
+  /** When an event first arrived by push (ISO), or null: a restart-proof "last push" for status. */
+  lastPushReceivedAt(): string | null {
+    return (this.prepared(`SELECT MAX(first_seen_at) AS t FROM events WHERE source = 'push'`).get() as { t: string | null }).t;
+  }
+
   status(schemaVersion: number): StoreStatus {
     const count = (sql: string): number => (this.prepared(sql).get() as { n: number }).n;
     const deliveries = this
