@@ -4,6 +4,7 @@ import { OktaRequestError, oktaErrorOf } from './okta/http';
 import { buildLogUrl } from './okta/system-log';
 import { migrationsDir } from './store/db';
 import fs from 'node:fs';
+import { plainText } from './notify/sanitize';
 
 /** One line of the `check` report. */
 export interface CheckLine {
@@ -118,6 +119,8 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     lines.push({ name: 'okta', ok: false, detail: explainOktaFailure(err, okta.auth.mode) });
   }
 
+  lines.push(...(await checkEventHook(app)));
+
   for (const n of app.notifiers) {
     if (!n.check) {
       lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid' });
@@ -137,6 +140,42 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
       warn: true,
       detail: 'no notifier is configured, so alerts only reach stdout: set SLACK_WEBHOOK_URL, SMTP_HOST and EMAIL_*, or WEBHOOK_URL (or NOTIFIERS=console if stdout is where you want them).',
     });
+  }
+  return lines;
+}
+
+/**
+ * The registered event hook (when `event-hook register` stored one): Okta sends events only to an
+ * ACTIVE and VERIFIED hook. One read-only GET; the SDK's generated API is loaded only here.
+ */
+async function checkEventHook(app: App): Promise<CheckLine[]> {
+  const stored = app.store.registeredEventHook();
+  if (!stored) return [];
+  const lines: CheckLine[] = [];
+  if (!app.config.eventHookSecret) {
+    lines.push({ name: 'event hook', ok: false, detail: 'an event hook is registered but EVENT_HOOK_SECRET is not set: set the secret the hook was registered with, or run "okta-token-watch event-hook remove".' });
+  }
+  const { EventHookClient, EventHookApiError } = await import('./okta/event-hooks');
+  const again = `run "okta-token-watch event-hook register --url ${stored.uri}" with the daemon running`;
+  try {
+    const hook = await new EventHookClient(app.config.okta!, 'read').get(stored.hookId);
+    const ok = hook.status === 'ACTIVE' && hook.verificationStatus === 'VERIFIED';
+    lines.push({
+      name: 'event hook',
+      ok,
+      detail: ok
+        ? `${plainText(hook.id, 60)} is ACTIVE and VERIFIED for ${plainText(hook.uri, 300)}`
+        : `${plainText(hook.id, 60)} is ${plainText(hook.status || 'in an unknown state', 30)} and ${plainText(hook.verificationStatus || 'not verified', 30)}: Okta pushes events only to an ACTIVE, VERIFIED hook; ${again}.`,
+    });
+  } catch (err) {
+    if (!(err instanceof EventHookApiError)) throw err;
+    const why =
+      err.status === 404
+        ? `the registered hook ${stored.hookId} no longer exists in Okta; ${again}.`
+        : err.status === 403 || err.transport?.detail?.error === 'invalid_scope'
+          ? `may not read event hooks (${err.message}): grant okta.eventHooks.read (or manage) to the service app, or use a Super Administrator's token.`
+          : `cannot read the registered hook ${stored.hookId}: ${err.message}.`;
+    lines.push({ name: 'event hook', ok: false, detail: why });
   }
   return lines;
 }

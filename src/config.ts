@@ -74,6 +74,11 @@ export interface AppConfig {
   health: HealthConfig | null;
   notify: NotifyConfig;
   detect: DetectConfig;
+  /**
+   * EVENT_HOOK_SECRET: the Authorization header value Okta sends with every hook request; null when
+   * unset. `event-hook register` requires it.
+   */
+  eventHookSecret: string | null;
   /** Every secret value found in the settings, for the log redactor. */
   secrets: string[];
   /**
@@ -382,9 +387,12 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   }
   const notify = parseNotifyConfig(r);
   const detect = parseDetectConfig(r);
+  const eventHookSecret = r.secret('EVENT_HOOK_SECRET') ?? null;
+  // A short static secret is all that stands between the internet and the hook endpoint.
+  if (eventHookSecret !== null && eventHookSecret.length < 32) r.problem('EVENT_HOOK_SECRET must be at least 32 characters: generate one with `openssl rand -hex 32`.');
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHookSecret, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
 }
 
 /** Okta settings when they are complete, else null, without raising problems. */
