@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -226,6 +227,8 @@ describe('event-hook register, status and remove', () => {
 
   test('when check runs with a registered hook that was deactivated, then it prints a FAIL line saying what to run', async () => {
     assert.equal((await cli(['register', '--url', receiver.origin + HOOK_PATH])).code, 0);
+    const writes = (): number => fake.requests.filter((q) => q.path.startsWith('/api/v1/eventHooks') && q.method !== 'GET').length;
+    const writesBefore = writes();
     const ok = await runCli(['check'], env());
     assert.match(ok.stdout, /ok +event hook +who\w+ is ACTIVE and VERIFIED/);
     const hook = [...fake.eventHooks.values()][0]!;
@@ -235,6 +238,31 @@ describe('event-hook register, status and remove', () => {
     assert.match(r.stdout, /FAIL {2}event hook +who\w+ is INACTIVE and VERIFIED: .*event-hook register --url/);
     noSecrets(r);
     // Read-only: check never changes the hook.
-    assert.equal(fake.requests.filter((q) => q.path.startsWith('/api/v1/eventHooks') && q.method !== 'GET').length, 3);
+    assert.equal(writes(), writesBefore);
+  });
+  test('when the credentials are a service app with DPoP, then register works and asks the token endpoint for okta.eventHooks.manage only; without that grant, one sentence says so', async () => {
+    const keys = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const publicKeyPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const oauthEnv = (origin: string): Record<string, string> => ({ OKTA_ORG_URL: origin, OKTA_CLIENT_ID: '0oahookapp', OKTA_PRIVATE_KEY: privatePem.replace(/\n/g, '\\n'), OKTA_KEY_ID: 'kid-1', DB_PATH: dbPath, EVENT_HOOK_SECRET: SECRET });
+    const app = new FakeOkta({ hookCa: tls.cert, oauth: { clientId: '0oahookapp', publicKeyPem, requireDpop: true, grantScopes: ['okta.logs.read', 'okta.eventHooks.manage'] } });
+    const bare = new FakeOkta({ hookCa: tls.cert, oauth: { clientId: '0oahookapp', publicKeyPem, requireDpop: true } });
+    try {
+      await app.start();
+      const r = await runCli(['event-hook', 'register', '--url', receiver.origin + HOOK_PATH], oauthEnv(app.origin));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal([...app.eventHooks.values()][0]?.verificationStatus, 'VERIFIED');
+      assert.ok(app.tokenRequests.length >= 1 && app.tokenRequests.every((t) => t.params.get('scope') === 'okta.eventHooks.manage' && t.dpop));
+      assert.ok(app.requests.filter((q) => q.path.startsWith('/api/v1/eventHooks')).every((q) => /^DPoP /.test(String(q.headers.authorization))));
+      await bare.start();
+      const denied = await runCli(['event-hook', 'register', '--url', receiver.origin + HOOK_PATH], { ...oauthEnv(bare.origin), DB_PATH: dbPath + '-2' });
+      assert.equal(denied.code, 1);
+      assert.match(denied.stderr, /the service app is not granted okta\.eventHooks\.manage: grant it on the app's "Okta API Scopes" tab/);
+      assert.equal(denied.stderr.trim().split('\n').length, 1);
+      assert.ok(!(r.stdout + r.stderr + denied.stderr).includes('PRIVATE KEY'));
+    } finally {
+      await app.stop();
+      await bare.stop();
+    }
   });
 });
