@@ -23,10 +23,16 @@ class ChallengeServer {
   server: https.Server | null = null;
   origin = '';
   readonly seen: Array<{ path: string; authorization: string | undefined }> = [];
+  /** Answers this many requests with 503 first (Okta retries a 5xx once). */
+  failNext = 0;
   constructor(private readonly tls: { key: string; cert: string }) {}
   async start(): Promise<void> {
     this.server = https.createServer(this.tls, (req, res) => {
       this.seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
+      if (this.failNext > 0) {
+        this.failNext--;
+        return void res.writeHead(503).end();
+      }
       if (req.url !== HOOK_PATH) return void res.writeHead(404).end();
       if (req.headers.authorization !== SECRET) return void res.writeHead(401).end();
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -162,6 +168,18 @@ describe('event-hook register, status and remove', () => {
     assert.equal([...fake.eventHooks.values()][0]!.verificationStatus, 'UNVERIFIED');
     // The half-registered hook is stored, so remove can clean it up.
     assert.ok(stored());
+  });
+
+  test('when the endpoint answers the first challenge with a 503, then Okta\'s one retry verifies it; two 503s fail the verify step', async () => {
+    receiver.failNext = 1;
+    const before = receiver.seen.length;
+    const r = await cli(['register', '--url', receiver.origin + HOOK_PATH]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(receiver.seen.length - before, 2);
+    receiver.failNext = 2;
+    const twice = await cli(['register', '--url', receiver.origin + HOOK_PATH]);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /step "verify".*the endpoint answered HTTP 503/);
   });
 
   test('when the proxy path is wrong, then register says the endpoint answered 404 and points at the path', async () => {
