@@ -50,7 +50,16 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(config.okta, (status) => metrics.observeOktaResponse(status)) : null);
   const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
   if (reader) metrics.watchRateLimit(() => reader.rateLimit);
-  const detector = createDetector(config.detect, { orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid', okta, logger, clock });
+  const detector = createDetector(config.detect, {
+    orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid',
+    okta,
+    logger,
+    clock,
+    // The self-watch rule follows the hook `event-hook register` stored (read per decision: a
+    // register or remove by another process takes effect at once).
+    eventHookId: () => store.registeredEventHook()?.hookId ?? null,
+    pushConfigured: config.eventHook !== null,
+  });
   const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout });
   const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);
   return {

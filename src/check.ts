@@ -4,6 +4,9 @@ import { OktaRequestError, oktaErrorOf } from './okta/http';
 import { buildLogUrl } from './okta/system-log';
 import { migrationsDir } from './store/db';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { plainText } from './notify/sanitize';
 
 /** One line of the `check` report. */
 export interface CheckLine {
@@ -118,6 +121,9 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     lines.push({ name: 'okta', ok: false, detail: explainOktaFailure(err, okta.auth.mode) });
   }
 
+  lines.push(...(await checkReceiver(app)));
+  lines.push(...(await checkEventHook(app)));
+
   for (const n of app.notifiers) {
     if (!n.check) {
       lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid' });
@@ -137,6 +143,76 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
       warn: true,
       detail: 'no notifier is configured, so alerts only reach stdout: set SLACK_WEBHOOK_URL, SMTP_HOST and EMAIL_*, or WEBHOOK_URL (or NOTIFIERS=console if stdout is where you want them).',
     });
+  }
+  return lines;
+}
+
+/**
+ * The registered event hook (when `event-hook register` stored one): Okta sends events only to an
+ * ACTIVE and VERIFIED hook. One read-only GET; the SDK's generated API is loaded only here.
+ */
+async function checkReceiver(app: App): Promise<CheckLine[]> {
+  const hook = app.config.eventHook;
+  if (!hook) return [];
+  // Okta's own verification step, asked of the receiver on this machine: it shows the daemon is
+  // up with this secret and path. Reachability from the internet is `event-hook register`'s test.
+  const host = hook.host === '0.0.0.0' || hook.host === '::' ? '127.0.0.1' : hook.host;
+  const where = `${hook.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${hook.port}${hook.path}`;
+  const challenge = `okta-token-watch-check-${Date.now()}`;
+  const answer = await new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
+    const mod = hook.tls ? https : http;
+    // The receiver's own certificate may be self-signed or name the public host, not this address.
+    const req = mod.get(where, { headers: { authorization: hook.secret, 'x-okta-verification-challenge': challenge }, timeout: 3000, rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body = (body + c).slice(0, 4096)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 3 s')));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+  });
+  if ('error' in answer) {
+    return [{ name: 'push receiver', ok: true, warn: true, detail: `settings valid; nothing answers at ${where} (${plainText(answer.error, 60)}): start the daemon (run) before registering the hook.` }];
+  }
+  let verified = false;
+  try {
+    verified = (JSON.parse(answer.body) as { verification?: unknown }).verification === challenge;
+  } catch {
+    /* not JSON: not our receiver */
+  }
+  if (answer.status === 200 && verified) return [{ name: 'push receiver', ok: true, detail: `answers Okta's verification at ${where}` }];
+  const why = answer.status === 401 ? 'it refused this EVENT_HOOK_SECRET (a daemon started with another secret?)' : `it answered HTTP ${answer.status} without the challenge (another program on EVENT_HOOK_PORT, or EVENT_HOOK_PATH differs?)`;
+  return [{ name: 'push receiver', ok: false, detail: `${where}: ${why}` }];
+}
+
+async function checkEventHook(app: App): Promise<CheckLine[]> {
+  const stored = app.store.registeredEventHook();
+  if (!stored) return [];
+  const lines: CheckLine[] = [];
+  if (!app.config.eventHookSecret) {
+    lines.push({ name: 'event hook', ok: false, detail: 'an event hook is registered but EVENT_HOOK_SECRET is not set: set the secret the hook was registered with, or run "okta-token-watch event-hook remove".' });
+  }
+  const { EventHookClient, EventHookApiError } = await import('./okta/event-hooks');
+  const again = `run "okta-token-watch event-hook register --url ${stored.uri}" with the daemon running`;
+  try {
+    const hook = await new EventHookClient(app.config.okta!, 'read').get(stored.hookId);
+    const ok = hook.status === 'ACTIVE' && hook.verificationStatus === 'VERIFIED';
+    lines.push({
+      name: 'event hook',
+      ok,
+      detail: ok
+        ? `${plainText(hook.id, 60)} is ACTIVE and VERIFIED for ${plainText(hook.uri, 300)}`
+        : `${plainText(hook.id, 60)} is ${plainText(hook.status || 'in an unknown state', 30)} and ${plainText(hook.verificationStatus || 'not verified', 30)}: Okta pushes events only to an ACTIVE, VERIFIED hook; ${again}.`,
+    });
+  } catch (err) {
+    if (!(err instanceof EventHookApiError)) throw err;
+    const why =
+      err.status === 404
+        ? `the registered hook ${stored.hookId} no longer exists in Okta; ${again}.`
+        : err.status === 403 || err.transport?.detail?.error === 'invalid_scope'
+          ? `may not read event hooks (${err.message}): grant okta.eventHooks.read (or manage) to the service app, or use a Super Administrator's token.`
+          : `cannot read the registered hook ${stored.hookId}: ${err.message}.`;
+    lines.push({ name: 'event hook', ok: false, detail: why });
   }
   return lines;
 }

@@ -60,6 +60,23 @@ cursor. Already-alerted events are not alerted again.`,
   --until ISO              end (default: now)
   --dry-run                list what matches; store and send nothing`,
   },
+  'event-hook': {
+    usage: 'event-hook register --url https://PUBLIC/okta/event-hook | event-hook status | event-hook remove',
+    what: `Manages the org's Okta event hook that pushes new-token events to the daemon's receiver
+(the poller stays the backstop). Needs the okta.eventHooks.manage scope for a service app, or an
+API token of a Super Administrator.
+  register   creates our hook (or updates it in place) for the rule set's hook-eligible event
+             types, with EVENT_HOOK_SECRET as its Authorization header; asks Okta to verify the
+             URL (the daemon must be running and reachable from the internet over HTTPS), then
+             activates it. Stores the hook's id in the database. On failure it names the step
+             (create, update, verify, activate) and what Okta answered.
+  status     our hook's id, name, status, verification, URL and event types; exit 1 unless it is
+             ACTIVE, VERIFIED and subscribed to exactly the rule set's types.
+  remove     deactivates and deletes our hook and forgets its id.
+Exit codes: 0 ok, 1 Okta refused or a step failed, 2 usage error (a non-https --url), 78
+configuration error (EVENT_HOOK_SECRET missing or short).`,
+    options: '  --url URL                register: the public https:// URL Okta calls (your proxy or tunnel)',
+  },
 };
 
 /** The help of one command, or null when there is no such command. */

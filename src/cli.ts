@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp, tickDepsFor, type App } from './app';
-import { loadEnv, parseConfig, type AppConfig } from './config';
+import { loadEnv, parseConfig, type AppConfig, type Env } from './config';
 import { Daemon } from './daemon';
 import { formatDuration } from './duration';
 import { eventColumns } from './detect/event-columns';
@@ -32,6 +32,8 @@ Commands:
   check [--send]           validate settings, Okta access, the database and notifiers
   backfill --since 7d|ISO [--until ISO] [--dry-run]
                            scan a past range through the same dedupe (live cursor untouched)
+  event-hook register --url https://PUBLIC/okta/event-hook | status | remove
+                           manage the org's Okta event hook that pushes events to the daemon
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
@@ -72,6 +74,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         since: { type: 'string' },
         until: { type: 'string' },
         'dry-run': { type: 'boolean' },
+        url: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -82,7 +85,9 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       return EXIT_OK;
     }
     if (!command) throw new UsageError('no command given');
-    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+    // `event-hook` alone takes a sub-command.
+    const maxPositionals = command === 'event-hook' ? 2 : 1;
+    if (positionals.length > maxPositionals) throw new UsageError(`unexpected argument "${positionals[maxPositionals]}"`);
     const env = loadEnv(values['env-file'], io.env);
     switch (command) {
       case 'run':
@@ -109,6 +114,8 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         if ('error' in range) throw new UsageError(range.error);
         return await cmdBackfill(parseConfig(env, { requireOkta: true }), io, { ...range, dryRun: values['dry-run'] ?? false });
       }
+      case 'event-hook':
+        return await cmdEventHook(env, io, positionals[1], values.url);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -364,6 +371,25 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await app.close();
+  }
+}
+
+async function cmdEventHook(env: Env, io: Io, sub: string | undefined, url: string | undefined): Promise<number> {
+  if (sub !== 'register' && sub !== 'status' && sub !== 'remove') {
+    throw new UsageError(sub ? `unknown event-hook command "${sub}" (register, status or remove)` : 'event-hook needs a command: register, status or remove');
+  }
+  if (url !== undefined && sub !== 'register') throw new UsageError(`--url is an option of event-hook register, not of event-hook ${sub}`);
+  const config = parseConfig(env, { requireOkta: true });
+  // Imported here: these commands load the SDK's generated event hook API, which the daemon must not.
+  const hooks = await import('./event-hook-commands');
+  const app = createApp(config);
+  const hio = { out: (l: string) => io.stdout.write(`${l}\n`), err: (l: string) => io.stderr.write(`${l}\n`) };
+  try {
+    if (sub === 'register') return await hooks.registerHook(app, config, url, hio);
+    if (sub === 'status') return await hooks.hookStatus(app, config, hio);
+    return await hooks.removeHook(app, config, hio);
+  } finally {
     await app.close();
   }
 }

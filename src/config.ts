@@ -77,6 +77,8 @@ export interface AppConfig {
   detect: DetectConfig;
   /** The push receiver (Okta Event Hooks); null when EVENT_HOOK_PORT is unset. */
   eventHook: EventHookConfig | null;
+  /** EVENT_HOOK_SECRET (part of eventHook; here for `event-hook register` and `check`); null when unset. */
+  eventHookSecret: string | null;
   /** Every secret value found in the settings, for the log redactor. */
   secrets: string[];
   /**
@@ -393,7 +395,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
 }
 
 /** Okta settings when they are complete, else null, without raising problems. */

@@ -27,6 +27,8 @@ export const SETTINGS = [
   'LOG_FORMAT',
   'HEALTH_PORT',
   'HEALTH_HOST',
+  // Push (Okta event hooks)
+  'EVENT_HOOK_SECRET',
   // Detection
   'ALERT_OUTCOMES',
   'EXCEPTIONS_FILE',

@@ -12,6 +12,7 @@ const OPTIONS: Record<string, string[]> = {
   'test-notify': ['--notifier'],
   check: ['--send'],
   backfill: ['--since', '--until', '--dry-run'],
+  'event-hook': ['--url'],
 };
 const ALL = [...new Set(Object.values(OPTIONS).flat())];
 

@@ -14,9 +14,9 @@ import { startHarness, type Harness } from './helpers/harness';
 const OUR_HOOK = 'whoOurHook0000000001';
 const OTHER_HOOK = 'whoOtherHook00000002';
 
-/** Rewires the harness's detector with a provider of the registered hook id (the lead wires the store's). */
-function knowHook(h: Harness, id: string | null): void {
-  h.app.detector = createDetector(h.app.config.detect, { orgUrl: h.app.config.okta!.orgUrl, okta: h.app.okta, logger: h.app.logger, clock: h.clock, eventHookId: () => id });
+/** Rewires the harness's detector with a fixed registered hook id, and push set up here or not. */
+function knowHook(h: Harness, id: string | null, pushConfigured = true): void {
+  h.app.detector = createDetector(h.app.config.detect, { orgUrl: h.app.config.okta!.orgUrl, okta: h.app.okta, logger: h.app.logger, clock: h.clock, eventHookId: () => id, pushConfigured });
 }
 
 const ago = (h: Harness, ms: number): string => new Date(h.clock.now().getTime() - ms).toISOString();
@@ -83,6 +83,32 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
       assert.equal(alertOf(h, 11)!.eventHook!.ours, false);
       assert.equal(alertOf(h, 12), null);
       assert.equal(alertOf(h, 13), null);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('when push is neither set up nor registered, then another team\'s hook being deleted does not alert', async () => {
+    const h = await startHarness();
+    try {
+      knowHook(h, null, false);
+      h.fake.persist(eventHookEvent(14, ago(h, 30_000), 'event_hook.deleted', OTHER_HOOK));
+      await h.tick();
+      assert.equal(alertOf(h, 14), null);
+      assert.match(suppressedBy(h, 14) ?? '', /no event hook of ours/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('when event-hook register stored our hook id, then the daemon\'s own detector watches that hook and not others', async () => {
+    const h = await startHarness();
+    try {
+      h.app.store.setRegisteredEventHook({ hookId: OUR_HOOK, uri: 'https://hooks.example.com/okta/event-hook' }, h.clock.now());
+      h.fake.persist(eventHookEvent(15, ago(h, 30_000), 'event_hook.deactivated', OUR_HOOK), eventHookEvent(16, ago(h, 29_000), 'event_hook.deactivated', OTHER_HOOK));
+      await h.tick();
+      assert.equal(alertOf(h, 15)!.eventHook!.ours, true);
+      assert.equal(alertOf(h, 16), null);
     } finally {
       await h.close();
     }

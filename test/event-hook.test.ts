@@ -401,3 +401,30 @@ describe('event hook receiver under a flood', () => {
     }
   });
 });
+
+describe('check and the push receiver', () => {
+  test('when the daemon\'s receiver answers, then check says so; with another secret, then FAIL; with nothing listening, then WARN', async () => {
+    await withDaemon({}, async (h, _d, port) => {
+      const env = { OKTA_ORG_URL: h.env.OKTA_ORG_URL!, OKTA_API_TOKEN: h.env.OKTA_API_TOKEN!, DB_PATH: h.app.config.store.dbPath, NOTIFIERS: 'console', EVENT_HOOK_PORT: String(port), EVENT_HOOK_SECRET: SECRET };
+      const ok = await runCli(['check'], env);
+      assert.match(ok.stdout, /^ok +push receiver +answers Okta's verification at http:\/\/127\.0\.0\.1:\d+\/okta\/event-hook$/m, ok.stdout + ok.stderr);
+      const other = await runCli(['check'], { ...env, EVENT_HOOK_SECRET: 'another-secret-0123456789abcdef0123456789' });
+      assert.equal(other.code, 1);
+      assert.match(other.stdout, /^FAIL +push receiver .*refused this EVENT_HOOK_SECRET/m);
+      assert.doesNotMatch(other.stdout + other.stderr, /another-secret|hook-secret-0123/);
+    });
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const h = await startHarness();
+    try {
+      const r = await runCli(['check'], { OKTA_ORG_URL: h.env.OKTA_ORG_URL!, OKTA_API_TOKEN: h.env.OKTA_API_TOKEN!, DB_PATH: h.app.config.store.dbPath, NOTIFIERS: 'console', EVENT_HOOK_PORT: String(closed), EVENT_HOOK_SECRET: SECRET });
+      assert.match(r.stdout, /^WARN +push receiver +settings valid; nothing answers at .*ECONNREFUSED.*start the daemon/m, r.stdout);
+    } finally {
+      await h.close();
+    }
+  });
+});

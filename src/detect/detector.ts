@@ -52,6 +52,8 @@ export interface DetectorDeps {
    * Called once per decision; a provider that throws counts as "not known". Default: none known.
    */
   eventHookId?: () => string | null;
+  /** Push is configured here (EVENT_HOOK_PORT set): see RuleContext.pushConfigured. Default false. */
+  pushConfigured?: boolean;
   /** The rule set (default RULES); tests may narrow it. */
   rules?: readonly Rule[];
 }
@@ -68,7 +70,7 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
       // Not knowing the id widens the event-hook rule (any hook's deactivation alerts): safe.
       deps.logger.warn('the registered event hook id could not be read; watching every event hook', { error: err instanceof Error ? err.message : String(err) });
     }
-    return { eventHookId };
+    return { eventHookId, pushConfigured: deps.pushConfigured ?? false };
   };
   return {
     filter: rules === RULES ? POLL_FILTER : filterFor(rules.flatMap((r) => r.eventTypes.map((t) => t.type))),

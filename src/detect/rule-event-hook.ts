@@ -65,6 +65,8 @@ function matchEventHook(event: OktaLogEvent, ctx: RuleContext): RuleMatch {
   if (ctx.eventHookId !== null) {
     return namesHook(event, ctx.eventHookId) ? { match: true } : { match: false, reason: 'the event is about another event hook than ours' };
   }
+  // Without push set up here and no hook registered, another team's hook is none of our business.
+  if (!ctx.pushConfigured) return { match: false, reason: 'no event hook of ours is registered or configured (EVENT_HOOK_PORT is unset)' };
   if (change === 'deactivated' || change === 'deleted') return { match: true };
   return { match: false, reason: `no registered event hook is known, and an event hook ${change === 'updated' ? 'update' : 'delivery failure'} alone may be another hook's` };
 }

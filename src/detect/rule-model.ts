@@ -12,6 +12,8 @@ export interface RuleEventType {
 export interface RuleContext {
   /** The id of the event hook this program registered in Okta, or null when none is known. */
   eventHookId: string | null;
+  /** Push is set up here (EVENT_HOOK_PORT): while no id is known, any hook's deactivation may be ours. */
+  pushConfigured: boolean;
 }
 
 /** Whether one event matches a rule, and if not, why (stored as the event's suppression reason). */

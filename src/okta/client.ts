@@ -221,6 +221,15 @@ export class SdkOktaHttp implements OktaHttp {
     return this.requests;
   }
 
+  /**
+   * The SDK's Http behind this client, for the SDK's generated APIs (its `send(requestContext)` is
+   * their transport): their requests then carry the same credentials through the same guarded
+   * executor, so the org-origin check, the no-redirect rule and the timeout apply to them too.
+   */
+  get sdkHttp(): unknown {
+    return this.http;
+  }
+
   async get(urlOrPath: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<OktaResponse> {
     const url = new URL(urlOrPath, this.orgUrl);
     if (url.origin !== this.orgUrl) {

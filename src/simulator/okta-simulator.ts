@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { HookPusher } from './hook-pusher';
 
@@ -15,6 +16,8 @@ import type { HookPusher } from './hook-pusher';
  * - `filter=eventType eq "a" or eventType eq "b"` honoured (other expressions: 400 E0000031), `limit` capped at 1000;
  * - SSWS and OAuth (private_key_jwt client credentials, optional DPoP nonce) authentication;
  * - GET /api/v1/api-tokens/{id}.
+ * - the event hook management API (`/api/v1/eventHooks`, see handleEventHooks): verification makes
+ *   the real challenge GET to the hook's URI, and lifecycle changes are recorded as System Log events.
  * Faults are scripted per request: failures, hangs, next links to another origin, expired cursors.
  */
 export interface FakeOktaOptions {
@@ -24,6 +27,22 @@ export interface FakeOktaOptions {
   rateLimit?: number;
   /** The server's notion of now (ms); tests pass their fake clock. */
   now?: () => number;
+  /** CA certificate(s) the hook verification trusts (tests serve the hook with a self-signed certificate). */
+  hookCa?: string | Buffer;
+}
+
+/** An event hook as the fake stores it; `secret` is write-only, as in Okta. */
+export interface FakeEventHook {
+  id: string;
+  name: string;
+  status: 'ACTIVE' | 'INACTIVE';
+  verificationStatus: 'VERIFIED' | 'UNVERIFIED';
+  uri: string;
+  events: string[];
+  authKey: string;
+  secret: string;
+  created: string;
+  lastUpdated: string;
 }
 
 export interface RecordedRequest {
@@ -70,7 +89,12 @@ export class FakeOkta {
   private set bucket(v: { used: number; resetAt: number }) {
     this.buckets.set(this.currentPath === '/api/v1/logs' ? 'logs' : 'other', v);
   }
-  private readonly issuedTokens = new Set<string>();
+  private readonly issuedTokens = new Map<string, string[]>();
+  readonly eventHooks = new Map<string, FakeEventHook>();
+  /** SSWS mode: the token's admin may not manage event hooks (403 E0000006, as for a non-super admin). */
+  eventHooksForbidden = false;
+  /** How long the hook verification waits for the endpoint per attempt (Okta: 3 s). */
+  hookVerifyTimeoutMs = 3000;
   readonly apiTokens = new Map<string, Record<string, unknown>>();
   /** Remaining override for the next responses: simulates other integrations using the bucket. */
   remainingOverride: number | null = null;
@@ -228,6 +252,9 @@ export class FakeOkta {
     this.bucket.used++;
     const fresh = this.rateHeaders();
 
+    if (url.pathname === '/api/v1/eventHooks' || url.pathname.startsWith('/api/v1/eventHooks/')) {
+      return this.handleEventHooks(req, url, body, fresh, send, error);
+    }
     if (url.pathname.startsWith('/api/v1/api-tokens/') && req.method === 'GET') {
       const id = decodeURIComponent(url.pathname.slice('/api/v1/api-tokens/'.length));
       const t = this.apiTokens.get(id);
@@ -249,6 +276,175 @@ export class FakeOkta {
       return true;
     }
     return false;
+  }
+
+  /** The scopes of the OAuth access token on this request, or null for SSWS. */
+  private tokenScopes(req: http.IncomingMessage): string[] | null {
+    const m = /^(Bearer|DPoP) (.+)$/.exec(req.headers.authorization ?? '');
+    return m ? (this.issuedTokens.get(m[2]!) ?? []) : null;
+  }
+
+  /**
+   * `/api/v1/eventHooks`: list/create, `/{id}` get/put/delete (delete only when INACTIVE),
+   * `/{id}/lifecycle/{verify,activate,deactivate}`. Writes need okta.eventHooks.manage, reads
+   * okta.eventHooks.read or manage (OAuth); an SSWS admin may do everything unless
+   * `eventHooksForbidden`.
+   */
+  private async handleEventHooks(
+    req: http.IncomingMessage,
+    url: URL,
+    body: string,
+    headers: Record<string, string>,
+    send: (status: number, payload: unknown, headers?: Record<string, string | string[]>) => void,
+    error: (status: number, code: string, summary: string) => void,
+  ): Promise<void> {
+    const method = req.method ?? 'GET';
+    const scopes = this.tokenScopes(req);
+    const allowed = scopes === null
+      ? !this.eventHooksForbidden
+      : scopes.includes('okta.eventHooks.manage') || (method === 'GET' && scopes.includes('okta.eventHooks.read'));
+    if (!allowed) return error(403, 'E0000006', 'You do not have permission to perform the requested action');
+    const parts = url.pathname.split('/').slice(4).map(decodeURIComponent);
+    const validation = (cause: string): void => {
+      const payload = { errorCode: 'E0000001', errorSummary: 'Api validation failed: eventHook', errorLink: 'E0000001', errorId: 'oae' + crypto.randomBytes(8).toString('hex'), errorCauses: [{ errorSummary: cause }] };
+      send(400, payload, headers);
+    };
+    const now = new Date(this.now()).toISOString();
+    if (parts.length === 0) {
+      if (method === 'GET') return send(200, [...this.eventHooks.values()].map(hookJson), headers);
+      if (method !== 'POST') return error(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
+      const def = parseHookBody(body);
+      if (typeof def === 'string') return validation(def);
+      const hook: FakeEventHook = { id: 'who' + crypto.randomBytes(8).toString('hex'), status: 'ACTIVE', verificationStatus: 'UNVERIFIED', created: now, lastUpdated: now, ...def };
+      this.eventHooks.set(hook.id, hook);
+      return send(200, hookJson(hook), headers);
+    }
+    const hook = this.eventHooks.get(parts[0]!);
+    if (!hook) return error(404, 'E0000007', `Not found: Resource not found: ${parts[0]} (EventHook)`);
+    const changed = (eventType: string): void => {
+      hook.lastUpdated = now;
+      this.persistHookEvent(eventType, hook);
+    };
+    if (parts.length === 1) {
+      if (method === 'GET') return send(200, hookJson(hook), headers);
+      if (method === 'PUT') {
+        const def = parseHookBody(body);
+        if (typeof def === 'string') return validation(def);
+        // A new endpoint (or a new secret) has not answered a challenge yet.
+        if (def.uri !== hook.uri || def.secret !== hook.secret) hook.verificationStatus = 'UNVERIFIED';
+        Object.assign(hook, def);
+        changed('event_hook.updated');
+        return send(200, hookJson(hook), headers);
+      }
+      if (method === 'DELETE') {
+        if (hook.status !== 'INACTIVE') return validation('Cannot delete an event hook in ACTIVE status: deactivate it first.');
+        this.eventHooks.delete(hook.id);
+        this.persistHookEvent('event_hook.deleted', hook);
+        return send(204, '', headers);
+      }
+      return error(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
+    }
+    if (parts.length === 3 && parts[1] === 'lifecycle' && method === 'POST') {
+      if (parts[2] === 'activate') {
+        if (hook.status !== 'ACTIVE') {
+          hook.status = 'ACTIVE';
+          changed('event_hook.activated');
+        }
+        return send(200, hookJson(hook), headers);
+      }
+      if (parts[2] === 'deactivate') {
+        if (hook.status !== 'INACTIVE') {
+          hook.status = 'INACTIVE';
+          changed('event_hook.deactivated');
+        }
+        return send(200, hookJson(hook), headers);
+      }
+      if (parts[2] === 'verify') {
+        const failure = await this.verifyHook(hook);
+        if (failure) {
+          hook.verificationStatus = 'UNVERIFIED';
+          return validation(`Failed to verify the event hook endpoint: ${failure}`);
+        }
+        hook.verificationStatus = 'VERIFIED';
+        changed('event_hook.verified');
+        return send(200, hookJson(hook), headers);
+      }
+    }
+    return error(404, 'E0000022', 'The endpoint does not support the provided HTTP method');
+  }
+
+  /**
+   * Okta's verification: a GET to the hook's URI with the challenge and the configured auth header,
+   * 3 s per attempt, one retry after a timeout, network error or 5xx. Null on success, else why.
+   */
+  private async verifyHook(hook: FakeEventHook): Promise<string | null> {
+    let why = '';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const challenge = crypto.randomBytes(16).toString('hex');
+      const r = await this.challengeOnce(hook, challenge);
+      if (r.kind === 'answer') {
+        if (r.status >= 200 && r.status < 300) {
+          let verification: unknown;
+          try {
+            verification = (JSON.parse(r.body) as Record<string, unknown>).verification;
+          } catch {
+            /* not JSON */
+          }
+          return verification === challenge ? null : 'the response did not contain the verification value.';
+        }
+        why = `the endpoint answered HTTP ${r.status}.`;
+        if (r.status < 500) return why;
+      } else {
+        why = r.kind === 'timeout' ? 'the endpoint did not answer within 3 seconds.' : `the endpoint could not be reached (${r.code}).`;
+      }
+    }
+    return why;
+  }
+
+  private challengeOnce(hook: FakeEventHook, challenge: string): Promise<{ kind: 'answer'; status: number; body: string } | { kind: 'timeout' } | { kind: 'network'; code: string }> {
+    return new Promise((resolve) => {
+      let target: URL;
+      try {
+        target = new URL(hook.uri);
+      } catch {
+        return resolve({ kind: 'network', code: 'bad URI' });
+      }
+      const lib = target.protocol === 'https:' ? https : http;
+      const req = lib.request(
+        target,
+        { method: 'GET', headers: { 'x-okta-verification-challenge': challenge, [hook.authKey]: hook.secret }, ...(this.opts.hookCa ? { ca: this.opts.hookCa } : {}) },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            if (text.length < 65536) text += c.toString();
+          });
+          res.on('end', () => resolve({ kind: 'answer', status: res.statusCode ?? 0, body: text }));
+          res.on('error', () => resolve({ kind: 'network', code: 'reset' }));
+        },
+      );
+      req.setTimeout(this.hookVerifyTimeoutMs, () => {
+        req.destroy();
+        resolve({ kind: 'timeout' });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve({ kind: 'network', code: err.code ?? 'error' }));
+      req.end();
+    });
+  }
+
+  /** Records a hook lifecycle change in the System Log, as Okta does (target: the hook). */
+  private persistHookEvent(eventType: string, hook: FakeEventHook): void {
+    this.persist({
+      uuid: crypto.randomUUID(),
+      published: new Date(this.now()).toISOString(),
+      eventType,
+      version: '0',
+      severity: 'INFO',
+      displayMessage: `Event hook ${eventType.slice('event_hook.'.length)}`,
+      actor: { id: '00uhookadmin00000001', type: 'User', alternateId: 'admin@example.com', displayName: 'Hook Admin', detailEntry: null },
+      client: { ipAddress: '127.0.0.1', userAgent: { rawUserAgent: 'okta-token-watch' } },
+      outcome: { result: 'SUCCESS', reason: null },
+      target: [{ id: hook.id, type: 'EventHook', alternateId: 'unknown', displayName: hook.name, detailEntry: null }],
+    });
   }
 
   private handleLogs(
@@ -362,9 +558,40 @@ export class FakeOkta {
       }
     }
     const token = 'at-' + crypto.randomBytes(16).toString('hex');
-    this.issuedTokens.add(token);
+    this.issuedTokens.set(token, scopes);
     send(200, { token_type: oauth.requireDpop ? 'DPoP' : 'Bearer', expires_in: 3600, access_token: token, scope: scopes.join(' ') });
   }
+}
+
+/** A hook as Okta returns it: the auth value is write-only. */
+function hookJson(h: FakeEventHook): Record<string, unknown> {
+  return {
+    id: h.id,
+    name: h.name,
+    status: h.status,
+    verificationStatus: h.verificationStatus,
+    events: { type: 'EVENT_TYPE', items: h.events },
+    channel: { type: 'HTTP', version: '1.0.0', config: { uri: h.uri, headers: [], authScheme: { type: 'HEADER', key: h.authKey } } },
+    created: h.created,
+    lastUpdated: h.lastUpdated,
+  };
+}
+
+/** Validates a create/replace body as Okta does; a string is the validation failure. */
+function parseHookBody(body: string): Pick<FakeEventHook, 'name' | 'uri' | 'events' | 'authKey' | 'secret'> | string {
+  let o: Record<string, any>;
+  try {
+    o = JSON.parse(body) as Record<string, any>;
+  } catch {
+    return 'The request body was not well-formed.';
+  }
+  const uri = o?.channel?.config?.uri;
+  if (typeof o?.name !== 'string' || !o.name) return 'name: The field cannot be left blank.';
+  if (typeof uri !== 'string' || !uri.startsWith('https://')) return 'channel.config.uri: The URI must be a valid HTTPS URL.';
+  const items = o?.events?.items;
+  if (o?.events?.type !== 'EVENT_TYPE' || !Array.isArray(items) || items.length === 0 || !items.every((x: unknown) => typeof x === 'string')) return 'events: At least one event type is required.';
+  const auth = o?.channel?.config?.authScheme;
+  return { name: o.name, uri, events: items as string[], authKey: typeof auth?.key === 'string' ? auth.key : 'Authorization', secret: typeof auth?.value === 'string' ? auth.value : '' };
 }
 
 const ERRORS: Record<number, [string, string]> = {

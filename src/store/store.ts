@@ -15,6 +15,13 @@ export const CLAIM_HOLD_MAX_MS = 3600_000;
 /** Where an event came from: the live poller, an Okta Event Hook delivery, or a backfill. */
 export type EventSource = 'poll' | 'push' | 'backfill';
 
+/** The event hook this installation registered in Okta. */
+export interface RegisteredEventHook {
+  hookId: string;
+  uri: string;
+  registeredAt: string;
+}
+
 /** A delivery that is due, with what to send. */
 export interface DueDelivery {
   id: number;
@@ -190,6 +197,30 @@ export class Store {
       .prepared('SELECT last_received_at AS lastReceivedAt, batches, events FROM source_receipts WHERE source = ?')
       .get(source) as { lastReceivedAt: string; batches: number; events: number } | undefined;
     return row ?? null;
+  }
+
+  // --- registered event hook ----------------------------------------------------------------
+
+  /** The Okta event hook `event-hook register` created or updated, or null. */
+  registeredEventHook(): RegisteredEventHook | null {
+    const row = this.prepared('SELECT hook_id AS hookId, uri, registered_at AS registeredAt FROM registered_event_hook WHERE id = 1').get() as
+      | RegisteredEventHook
+      | undefined;
+    return row ?? null;
+  }
+
+  /** Remembers our hook's id (replacing any earlier one). */
+  setRegisteredEventHook(hook: { hookId: string; uri: string }, now: Date): void {
+    this
+      .prepared(
+        'INSERT INTO registered_event_hook (id, hook_id, uri, registered_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET hook_id = excluded.hook_id, uri = excluded.uri, registered_at = excluded.registered_at',
+      )
+      .run(hook.hookId, hook.uri, now.toISOString());
+  }
+
+  /** Forgets our hook (after `event-hook remove`). */
+  clearRegisteredEventHook(): void {
+    this.prepared('DELETE FROM registered_event_hook').run();
   }
 
   // --- events --------------------------------------------------------------------------------
