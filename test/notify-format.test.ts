@@ -492,6 +492,21 @@ describe('what the Slack alert tells the analyst (item 13)', () => {
   const linksOf = (a: Alert): Set<string> => new Set(Object.values(a.links).filter((l): l is string => typeof l === 'string'));
   const sectionTexts = (m: SlackMessage): string[] => m.blocks.filter((b) => b.type === 'section' && b.text).map((b) => (b.text as { text: string }).text);
 
+  test('when the request came through a proxy and another API token made this one, then both are warnings above the fields, escaped', () => {
+    const e = makeEvent({ securityContext: { isProxy: true }, transaction: { type: 'WEB', id: 'tx-1', detail: { requestApiTokenId: '00T<!channel>`x`' } } } as never);
+    const a = build(e);
+    const warnings = sectionTexts(formatSlack({ kind: 'alert', alert: a })).flatMap((t) => t.split('\n')).filter((t) => t.startsWith(':warning:'));
+    assert.deepEqual(warnings, [
+      ':warning: No network restriction: the token works from any IP address (network connection `ANYWHERE`, from the event).',
+      ':warning: Anonymising proxy: Okta flags the address this request came from as a proxy.',
+      ':warning: Made by another API token (`00T&lt;!channel&gt;ˋxˋ`): find out who holds that token too.',
+    ]);
+    assertSlackHarmless({ kind: 'alert', alert: a }, 'proxy and token', linksOf(a));
+    assert.match(formatEmail({ kind: 'alert', alert: a }).html, /<li><strong>Anonymising proxy:/);
+    const plain = build(makeEvent({ securityContext: { isProxy: false } } as never));
+    assert.deepEqual(sectionTexts(formatSlack({ kind: 'alert', alert: plain })).flatMap((t) => t.split('\n')).filter((t) => /proxy|another API token/.test(t) && t.startsWith(':warning:')), []);
+  });
+
   test('when Okta records an impersonation, then Slack, email and webhook name the real person, escaped', () => {
     const e = makeEvent({
       debugContext: { debugData: { networkConnection: 'ZONE', originalPrincipal: { id: '00uSupport000000001', type: 'User', alternateId: 'helper@support.example', displayName: '<!here> Support `x`\u202E' } } },

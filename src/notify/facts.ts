@@ -232,6 +232,11 @@ export function signalLines(a: Alert, v: ValueRenderer): string[] {
   if (net && net.connection.trim().toUpperCase() === 'ANYWHERE') {
     out.push(`No network restriction: the token works from any IP address (network connection ${v(net.connection)}, from the ${net.from}).`);
   }
+  // Both are rare for an admin at work and common in an intrusion: they belong above the fields.
+  if (a.client?.isProxy === true) out.push('Anonymising proxy: Okta flags the address this request came from as a proxy.');
+  if (typeof a.createdByTokenId === 'string' && a.createdByTokenId !== '') {
+    out.push(`Made by another API token (${v(a.createdByTokenId)}): find out who holds that token too.`);
+  }
   return out;
 }
 
