@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { HookPusher } from './hook-pusher';
+import { HookPusher, type DeliveryOutcome } from './hook-pusher';
 
 /**
  * An Okta org simulator on 127.0.0.1, used by the demo, the tests, the soak and the benchmark. It
@@ -146,6 +146,43 @@ export class FakeOkta {
       const eligible = events.filter((e) => typeof e.eventType === 'string' && types.has(e.eventType));
       if (eligible.length > 0) pusher.enqueue(eligible);
     });
+  }
+
+  /**
+   * Pushes what is persisted from now on to the org's own event hooks, as Okta does: only to a hook
+   * that is ACTIVE and VERIFIED when the event is persisted (so a deactivated hook gets nothing),
+   * only the event types it subscribes to, with its URI and auth value; one delivery per persist()
+   * call per hook, retried once on a timeout or 5xx. HTTPS endpoints are trusted through `hookCa`.
+   */
+  pushToHooks(opts: { timeoutMs?: number } = {}): void {
+    this.persistListeners.push((events) => {
+      for (const hook of this.eventHooks.values()) {
+        if (hook.status !== 'ACTIVE' || hook.verificationStatus !== 'VERIFIED') continue;
+        const types = new Set(hook.events);
+        const eligible = events.filter((e) => typeof e.eventType === 'string' && types.has(e.eventType));
+        if (eligible.length === 0) continue;
+        // One pusher per endpoint and secret: an updated hook gets a fresh one.
+        const key = JSON.stringify([hook.id, hook.uri, hook.secret]);
+        let pusher = this.hookPushers.get(key);
+        if (!pusher) {
+          pusher = new HookPusher({ url: hook.uri, secret: hook.secret, orgUrl: this.origin, hookId: hook.id, ca: this.opts.hookCa, timeoutMs: opts.timeoutMs });
+          this.hookPushers.set(key, pusher);
+        }
+        pusher.enqueue(eligible);
+      }
+    });
+  }
+
+  private readonly hookPushers = new Map<string, HookPusher>();
+
+  /** Every delivery made to the org's hooks by pushToHooks(), hook by hook. */
+  get hookDeliveries(): DeliveryOutcome[] {
+    return [...this.hookPushers.values()].flatMap((p) => p.deliveries);
+  }
+
+  /** Resolves when every delivery to the org's hooks has finished (answered, retried or timed out). */
+  async hooksIdle(): Promise<void> {
+    for (const p of this.hookPushers.values()) await p.idle();
   }
 
   get persistedCount(): number {
