@@ -29,6 +29,11 @@ export interface FakeOktaOptions {
   now?: () => number;
   /** CA certificate(s) the hook verification trusts (tests serve the hook with a self-signed certificate). */
   hookCa?: string | Buffer;
+  /**
+   * Accept http:// hook URIs (Okta never does). Only the demo sets it: its receiver runs on
+   * 127.0.0.1 without a certificate, so that the demo needs no openssl and no configuration.
+   */
+  allowHttpHooks?: boolean;
 }
 
 /** An event hook as the fake stores it; `secret` is write-only, as in Okta. */
@@ -350,7 +355,7 @@ export class FakeOkta {
     if (parts.length === 0) {
       if (method === 'GET') return send(200, [...this.eventHooks.values()].map(hookJson), headers);
       if (method !== 'POST') return error(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
-      const def = parseHookBody(body);
+      const def = parseHookBody(body, this.opts.allowHttpHooks ?? false);
       if (typeof def === 'string') return validation(def);
       const hook: FakeEventHook = { id: 'who' + crypto.randomBytes(8).toString('hex'), status: 'ACTIVE', verificationStatus: 'UNVERIFIED', created: now, lastUpdated: now, ...def };
       this.eventHooks.set(hook.id, hook);
@@ -365,7 +370,7 @@ export class FakeOkta {
     if (parts.length === 1) {
       if (method === 'GET') return send(200, hookJson(hook), headers);
       if (method === 'PUT') {
-        const def = parseHookBody(body);
+        const def = parseHookBody(body, this.opts.allowHttpHooks ?? false);
         if (typeof def === 'string') return validation(def);
         // A new endpoint (or a new secret) has not answered a challenge yet.
         if (def.uri !== hook.uri || def.secret !== hook.secret) hook.verificationStatus = 'UNVERIFIED';
@@ -615,7 +620,7 @@ function hookJson(h: FakeEventHook): Record<string, unknown> {
 }
 
 /** Validates a create/replace body as Okta does; a string is the validation failure. */
-function parseHookBody(body: string): Pick<FakeEventHook, 'name' | 'uri' | 'events' | 'authKey' | 'secret'> | string {
+function parseHookBody(body: string, allowHttp: boolean): Pick<FakeEventHook, 'name' | 'uri' | 'events' | 'authKey' | 'secret'> | string {
   let o: Record<string, any>;
   try {
     o = JSON.parse(body) as Record<string, any>;
@@ -624,7 +629,7 @@ function parseHookBody(body: string): Pick<FakeEventHook, 'name' | 'uri' | 'even
   }
   const uri = o?.channel?.config?.uri;
   if (typeof o?.name !== 'string' || !o.name) return 'name: The field cannot be left blank.';
-  if (typeof uri !== 'string' || !uri.startsWith('https://')) return 'channel.config.uri: The URI must be a valid HTTPS URL.';
+  if (typeof uri !== 'string' || !(uri.startsWith('https://') || (allowHttp && uri.startsWith('http://')))) return 'channel.config.uri: The URI must be a valid HTTPS URL.';
   const items = o?.events?.items;
   if (o?.events?.type !== 'EVENT_TYPE' || !Array.isArray(items) || items.length === 0 || !items.every((x: unknown) => typeof x === 'string')) return 'events: At least one event type is required.';
   const auth = o?.channel?.config?.authScheme;
