@@ -55,7 +55,7 @@ describe('event hook end to end, through the CLI', () => {
       EVENT_HOOK_TLS_CERT_FILE: path.join(dir, 'cert.pem'),
       EVENT_HOOK_TLS_KEY_FILE: path.join(dir, 'key.pem'),
     };
-    let daemon: ChildProcess | null = null;
+    let daemon = null as ChildProcess | null;
     let logs = '';
     const exited = runCli(['run'], env, {
       timeoutMs: 120_000,
