@@ -1,6 +1,8 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { createApp, tickDepsFor } from './app';
 import { parseConfig, type Env } from './config';
@@ -10,8 +12,10 @@ import { formatEmail } from './notify/email';
 import { historyLines } from './notify/facts';
 import { plainText } from './notify/sanitize';
 import { formatSlack } from './notify/slack';
+import { HOOK_ELIGIBLE_EVENT_TYPES } from './detect/rules';
+import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver } from './ingest/event-hook';
 import { runTick, type TickResult } from './ingest/poll';
-import { demoBatch1, demoBatch2, demoExceptionsFile, type DemoEvent } from './simulator/demo-events';
+import { demoAfterHookOff, demoBatch1, demoBatch2, demoExceptionsFile, demoPushed, type DemoEvent } from './simulator/demo-events';
 import { FakeOkta } from './simulator/okta-simulator';
 
 /** What the demo did, for its printout and its test. */
@@ -22,6 +26,10 @@ export interface DemoResult {
   files: string[];
   /** Notifiers that really sent (configured by the user), with what happened. */
   deliveries: Array<{ notifier: string; sent: number; pending: number; failed: number }>;
+  /** Alerts raised by a hook delivery: ms from the event being made to its alert committed, and how many ticks had run. */
+  pushed: Array<{ uuid: string; elapsedMs: number; ticksBefore: number }>;
+  /** The simulator's event hook that pushed to the demo's receiver. */
+  hookId: string | null;
 }
 
 /** Setting names a user's .env may contribute to the demo: notifiers only, never Okta or the DB. */
@@ -29,14 +37,27 @@ const NOTIFIER_SETTING = /^(NOTIFIERS|SLACK_|SMTP_|EMAIL_|WEBHOOK_|NOTIFY_)/;
 
 const devNull = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
 
+/** One line saying what an alert is about: the token, or for the self-watch rule the hook. */
+function headline(a: Alert): string {
+  const sev = `[${a.rule.severity.toUpperCase()}]`;
+  if (a.eventHook) {
+    return `${sev} ${plainText(a.rule.name, 80)}: event hook "${plainText(a.eventHook.name ?? '(no name)', 80)}" (${plainText(a.eventHook.id, 40)}) ${a.eventHook.change}${a.eventHook.ours ? ' (ours)' : ''}`;
+  }
+  return `${sev} ${a.outcome.result}: API token ${plainText(a.token?.name ?? '(no token target in the event)', 80)} (${plainText(a.token?.id, 30)})`;
+}
+
 /**
  * Zero-configuration tour: a simulated Okta org on 127.0.0.1, the real pipeline (reader, dedupe,
  * detection, exceptions, outbox) over a temporary database, and the messages it would send written
  * to files. Notifiers configured in the user's settings really receive the demo alerts.
+ *
+ * The second half shows push: the simulated org pushes token events to the real receiver on
+ * 127.0.0.1 (plain HTTP: the demo makes no certificate), the poller then confirms them without a
+ * second alert, and after the hook is switched off the poller raises the self-watch alert.
  */
 export async function runDemo(opts: { env: Env; outDir: string; print: (line: string) => void }): Promise<DemoResult> {
   const { print } = opts;
-  const sim = new FakeOkta({ token: 'demo-simulator-token-' + Math.random().toString(36).slice(2) });
+  const sim = new FakeOkta({ token: 'demo-simulator-token-' + Math.random().toString(36).slice(2), allowHttpHooks: true });
   const origin = await sim.start();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'okta-token-watch-demo-'));
   const exceptionsFile = demoExceptionsFile();
@@ -51,10 +72,13 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     EXCEPTIONS_FILE: exceptionsFile,
     LOG_LEVEL: 'error',
     LOG_FORMAT: 'pretty',
+    // The receiver on a free port of 127.0.0.1, with a secret made for this run.
+    EVENT_HOOK_PORT: '0',
+    EVENT_HOOK_SECRET: crypto.randomBytes(24).toString('hex'),
   };
   const config = parseConfig(env, { requireOkta: true });
   const app = createApp(config, { stdout: devNull(), logger: createLogger(config.log) });
-  const result: DemoResult = { ticks: [], alerts: [], suppressed: [], files: [], deliveries: [] };
+  const result: DemoResult = { ticks: [], alerts: [], suppressed: [], files: [], deliveries: [], pushed: [], hookId: null };
   const notes = new Map<string, string>();
   const persist = (batch: DemoEvent[]): void => {
     for (const d of batch) {
@@ -70,6 +94,25 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     print(`  ${label}: ${r.ok ? 'ok' : `FAILED (${r.error})`}, ${r.requests} request(s) to Okta, ${r.events} event(s), ${r.newAlerts} new alert(s), ${r.suppressed} suppressed`);
     return r;
   };
+  // Alerts not shown yet, oldest first: what a push or a tick just raised.
+  const shown = new Set<string>();
+  const fresh = (): Alert[] => {
+    const out = app.store.listAlerts(100).map((a) => a.alert).reverse().filter((a) => !shown.has(a.id));
+    for (const a of out) shown.add(a.id);
+    return out;
+  };
+  // The simulator's management API, called as `event-hook register` (and an attacker) would.
+  const hookApi = async (method: string, apiPath: string, body?: unknown): Promise<{ id: string; status: string; verificationStatus: string }> => {
+    const res = await fetch(origin + apiPath, {
+      method,
+      headers: { authorization: `SSWS ${sim.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await res.json()) as { id: string; status: string; verificationStatus: string; errorSummary?: string };
+    if (!res.ok) throw new Error(`the simulator refused ${method} ${apiPath}: ${json.errorSummary ?? res.status}`);
+    return json;
+  };
+  let receiver: EventHookReceiver | null = null;
 
   try {
     print(`okta-token-watch demo: a simulated Okta org at ${origin}, a temporary database in ${work}`);
@@ -78,7 +121,55 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     await tick('tick 1 (first start: reads the last LOOKBACK)');
     persist(demoBatch2(Date.now()));
     await tick('tick 2 (resumes from the stored cursor)');
-    await tick('tick 3 (nothing new: one request)');
+    fresh();
+    print('');
+
+    // Push: the real receiver, fed by the simulator the way Okta delivers an event hook.
+    const hookConfig = app.config.eventHook!;
+    const pushDeps = { store: app.store, detector: app.detector, notifiers: app.notifiers.map((n) => n.name), poll: app.config.poll, clock: app.clock, logger: app.logger };
+    let madeAt = 0;
+    receiver = await startEventHookReceiver({
+      config: hookConfig,
+      ingest: (events) => ingestPushBatch(pushDeps, events),
+      onAlerts: () => {
+        const elapsedMs = performance.now() - madeAt;
+        for (const a of fresh()) {
+          result.pushed.push({ uuid: a.event.uuid, elapsedMs, ticksBefore: result.ticks.length });
+          print(`  push: alert ${elapsedMs.toFixed(0)} ms after the token was made, without waiting for a tick: ${headline(a)}`);
+        }
+      },
+      metrics: app.metrics,
+      logger: app.logger,
+      clock: app.clock,
+    });
+    const hookUrl = `http://127.0.0.1:${receiver.port}${hookConfig.path}`;
+    print(`Push: the receiver listens on ${hookUrl}; the org's event hook is registered as "event-hook register" does it:`);
+    const created = await hookApi('POST', '/api/v1/eventHooks', {
+      name: 'okta-token-watch',
+      events: { type: 'EVENT_TYPE', items: HOOK_ELIGIBLE_EVENT_TYPES },
+      channel: { type: 'HTTP', version: '1.0.0', config: { uri: hookUrl, headers: [], authScheme: { type: 'HEADER', key: 'Authorization', value: hookConfig.secret } } },
+    });
+    app.store.setRegisteredEventHook({ hookId: created.id, uri: hookUrl }, app.clock.now());
+    result.hookId = created.id;
+    // Okta's verification GET reaches the real receiver, which answers the challenge.
+    const verified = await hookApi('POST', `/api/v1/eventHooks/${created.id}/lifecycle/verify`);
+    print(`  event hook ${created.id}: ${verified.status}, ${verified.verificationStatus} (the simulator sent the verification challenge and the receiver answered it)`);
+    sim.pushToHooks();
+    madeAt = performance.now();
+    persist(demoPushed(Date.now()));
+    await sim.hooksIdle();
+    const confirm = await tick('tick 3 (the poller reads the same event later)');
+    print(`  poll: ${confirm.newAlerts} new alert(s), ${confirm.events - confirm.newEvents} already seen via push`);
+    print('');
+
+    print('An attacker holding a token switches the hook off through the same API, then makes another token:');
+    const off = await hookApi('POST', `/api/v1/eventHooks/${created.id}/lifecycle/deactivate`);
+    const deliveriesBefore = sim.hookDeliveries.length;
+    persist(demoAfterHookOff(Date.now()));
+    await sim.hooksIdle();
+    print(`  event hook ${created.id}: ${off.status}; push: ${sim.hookDeliveries.length === deliveriesBefore ? 'nothing arrives (Okta pushes only to an ACTIVE hook)' : 'still delivering'}`);
+    await tick('tick 4 (polling is the backstop)');
+    for (const a of fresh()) print(`  poll: ${headline(a)}`);
     print('');
 
     result.alerts = app.store.listAlerts(100).map((a) => a.alert).reverse();
@@ -88,7 +179,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     print(`${result.alerts.length} alert(s):`);
     for (const a of result.alerts) {
       print('');
-      print(`  [${a.rule.severity.toUpperCase()}] ${a.outcome.result}: API token ${plainText(a.token?.name ?? '(no token target in the event)', 80)} (${plainText(a.token?.id, 30)})`);
+      print(`  ${headline(a)}`);
       print(`    by      ${plainText(a.actor.displayName, 60)} <${plainText(a.actor.login ?? a.actor.id, 80)}> (${plainText(a.actor.type, 20)})`);
       print(`    from    ${plainText(a.client.ip, 45)}, ${[a.client.city, a.client.country].filter(Boolean).map((x) => plainText(x, 40)).join(', ') || 'location unknown'}${a.client.isProxy ? ', via a proxy' : ''}`);
       print(`    when    ${a.event.published}`);
@@ -134,6 +225,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     print('Next: copy .env.example to .env, set OKTA_ORG_URL and credentials, then run "npx okta-token-watch check".');
     return result;
   } finally {
+    await receiver?.close();
     await app.close();
     await sim.stop();
     fs.rmSync(work, { recursive: true, force: true });

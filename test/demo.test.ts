@@ -11,9 +11,9 @@ describe('demo', () => {
     const out = tmpDir();
     const printed: string[] = [];
     const r = await runDemo({ env: {}, outDir: out, print: (l) => printed.push(l) });
-    assert.deepEqual(r.ticks.map((t) => t.ok), [true, true, true]);
-    assert.equal(r.ticks[2]!.requests, 1, 'the idle tick costs one request');
-    assert.equal(r.alerts.length, 6);
+    assert.deepEqual(r.ticks.map((t) => t.ok), [true, true, true, true]);
+    assert.equal(r.alerts.length, 9);
+    assert.equal(new Set(r.alerts.map((a) => a.event.uuid)).size, 9, 'one alert per event');
     assert.equal(r.suppressed.length, 1);
     assert.match(r.suppressed[0]!.reason, /Terraform pipeline/);
     assert.ok(r.alerts.some((a) => a.outcome.result === 'FAILURE'));
@@ -26,7 +26,7 @@ describe('demo', () => {
     const slack = fs.readFileSync(path.join(out, 'slack-messages.json'), 'utf8');
     assert.doesNotMatch(slack, /<!channel>|<https:\/\/evil/);
     assert.match(slack, /&lt;!channel&gt;/);
-    assert.equal((JSON.parse(slack) as unknown[]).length, 6);
+    assert.equal((JSON.parse(slack) as unknown[]).length, 9);
     const hostileMail = r.files.filter((f) => f.endsWith('.html')).map((f) => fs.readFileSync(f, 'utf8')).find((h) => h.includes('evil'))!;
     assert.doesNotMatch(hostileMail, /<b>Doe<\/b>|\u202E/);
     const text = printed.join('\n');
@@ -35,15 +35,47 @@ describe('demo', () => {
     assert.match(text, /nothing was sent/);
   });
 
+  test('when the simulated org pushes a token event, then it alerts before the next tick, the poll confirms it with no second alert, and with the hook switched off the poll raises the self-watch alert and the later token', async () => {
+    const printed: string[] = [];
+    const r = await runDemo({ env: {}, outDir: tmpDir(), print: (l) => printed.push(l) });
+    const text = printed.join('\n');
+    const pushedUuid = 'd3m00008-7a11-4c0e-9b1d-000000000008';
+    const laterUuid = 'd3m00009-7a11-4c0e-9b1d-000000000009';
+
+    // Push: the alert is committed by the receiver while only the two earlier ticks have run.
+    assert.deepEqual(r.pushed.map((p) => [p.uuid, p.ticksBefore]), [[pushedUuid, 2]]);
+    assert.ok(Number.isFinite(r.pushed[0]!.elapsedMs));
+    assert.match(text, /push: alert \d+ ms after the token was made, without waiting for a tick: \[MEDIUM\] SUCCESS: API token reporting-export /);
+    assert.ok(r.hookId, 'the simulator registered and verified a hook against the receiver');
+    assert.match(text, new RegExp(`event hook ${r.hookId}: ACTIVE, VERIFIED`));
+
+    // The poller reads the same event: nothing new, no second alert.
+    const confirm = r.ticks[2]!;
+    assert.deepEqual([confirm.events, confirm.newEvents, confirm.newAlerts], [1, 0, 0]);
+    assert.match(text, /poll: 0 new alert\(s\), 1 already seen via push/);
+    assert.equal(r.alerts.filter((a) => a.event.uuid === pushedUuid).length, 1);
+
+    // Switched off: nothing is pushed; the next poll raises the self-watch alert and the later token.
+    assert.match(text, new RegExp(`event hook ${r.hookId}: INACTIVE; push: nothing arrives`));
+    assert.equal(r.ticks[3]!.newAlerts, 2);
+    const selfWatch = r.alerts.filter((a) => a.rule.id === 'okta-event-hook-tampered');
+    assert.equal(selfWatch.length, 1);
+    assert.equal(selfWatch[0]!.rule.severity, 'high');
+    assert.deepEqual(selfWatch[0]!.eventHook, { id: r.hookId, name: 'okta-token-watch', change: 'deactivated', ours: true });
+    assert.equal(r.alerts.filter((a) => a.event.uuid === laterUuid).length, 1);
+    assert.ok(!r.pushed.some((p) => p.uuid === laterUuid), 'the later token came by poll only');
+    assert.match(text, /poll: \[HIGH\] okta-token-watch event hook switched off or failing: event hook "okta-token-watch" \(who[0-9a-f]+\) deactivated \(ours\)/);
+  });
+
   test('when a webhook is configured, then the demo really sends its alerts there', async () => {
     const receiver = new Receiver();
     await receiver.start();
     try {
       const printed: string[] = [];
       const r = await runDemo({ env: { WEBHOOK_URL: receiver.url('/hook') }, outDir: tmpDir(), print: (l) => printed.push(l) });
-      assert.deepEqual(r.deliveries, [{ notifier: 'webhook', pending: 0, sent: 6, failed: 0 }]);
-      assert.equal(receiver.requests.length, 6);
-      assert.match(printed.join('\n'), /webhook: 6 sent/);
+      assert.deepEqual(r.deliveries, [{ notifier: 'webhook', pending: 0, sent: 9, failed: 0 }]);
+      assert.equal(receiver.requests.length, 9);
+      assert.match(printed.join('\n'), /webhook: 9 sent/);
     } finally {
       await receiver.stop();
     }
@@ -53,7 +85,8 @@ describe('demo', () => {
     const cwd = tmpDir();
     const r = await runCli(['demo'], {}, { cwd });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /6 alert\(s\):/);
+    assert.match(r.stdout, /9 alert\(s\):/);
+    assert.match(r.stdout, /push: alert \d+ ms after the token was made/);
     assert.ok(fs.existsSync(path.join(cwd, 'demo-output', 'slack-messages.json')));
   });
 });

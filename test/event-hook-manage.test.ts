@@ -82,7 +82,15 @@ describe('event-hook register, status and remove', () => {
   });
   after(async () => fake?.stop());
 
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ OKTA_ORG_URL: fake.origin, OKTA_API_TOKEN: fake.token, DB_PATH: dbPath, EVENT_HOOK_PORT: '0', EVENT_HOOK_SECRET: SECRET, ...extra });
+  // The receiver's settings, as the daemon beside these commands has them: the challenge server
+  // stands in for it (EVENT_HOOK_SECRET is refused without EVENT_HOOK_PORT).
+  const receiverEnv = (): Record<string, string> => ({
+    EVENT_HOOK_PORT: new URL(receiver.origin).port,
+    EVENT_HOOK_SECRET: SECRET,
+    EVENT_HOOK_TLS_CERT_FILE: path.join(dir, 'cert.pem'),
+    EVENT_HOOK_TLS_KEY_FILE: path.join(dir, 'key.pem'),
+  });
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ OKTA_ORG_URL: fake.origin, OKTA_API_TOKEN: fake.token, DB_PATH: dbPath, ...receiverEnv(), ...extra });
   const cli = (args: string[], extra: Record<string, string> = {}) => runCli(['event-hook', ...args], env(extra));
   const stored = (): { hook_id: string; uri: string } | undefined => {
     const db = new Database(dbPath, { readonly: true });
@@ -262,7 +270,7 @@ describe('event-hook register, status and remove', () => {
     const keys = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const publicKeyPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const oauthEnv = (origin: string): Record<string, string> => ({ OKTA_ORG_URL: origin, OKTA_CLIENT_ID: '0oahookapp', OKTA_PRIVATE_KEY: privatePem.replace(/\n/g, '\\n'), OKTA_KEY_ID: 'kid-1', DB_PATH: dbPath, EVENT_HOOK_PORT: '0', EVENT_HOOK_SECRET: SECRET });
+    const oauthEnv = (origin: string): Record<string, string> => ({ OKTA_ORG_URL: origin, OKTA_CLIENT_ID: '0oahookapp', OKTA_PRIVATE_KEY: privatePem.replace(/\n/g, '\\n'), OKTA_KEY_ID: 'kid-1', DB_PATH: dbPath, ...receiverEnv() });
     const app = new FakeOkta({ hookCa: tls.cert, oauth: { clientId: '0oahookapp', publicKeyPem, requireDpop: true, grantScopes: ['okta.logs.read', 'okta.eventHooks.manage'] } });
     const bare = new FakeOkta({ hookCa: tls.cert, oauth: { clientId: '0oahookapp', publicKeyPem, requireDpop: true } });
     try {

@@ -4,7 +4,8 @@ import { packageRoot } from '../package-root';
 /**
  * The demo's story: realistic system.api_token.create events, written for this project.
  * Different actors, places and outcomes; one hostile token name; one from a Terraform service
- * account that the example exceptions file suppresses; one persisted late.
+ * account that the example exceptions file suppresses; one persisted late; one pushed by the event
+ * hook, and one made after the hook was switched off.
  */
 export interface DemoEvent {
   event: Record<string, unknown>;
@@ -178,6 +179,48 @@ export function demoBatch2(now: number): DemoEvent[] {
     {
       note: 'an event without geography, user agent or token target: still alerts, saying what is missing',
       event: { ...build({ n: 7, minutesAgo: 1, actor: { id: '0oa5serviceapp000001', login: 'provisioning-app', name: 'Provisioning App', type: 'PublicClientApp' }, token: null, outcome: { result: 'SUCCESS', reason: null }, ip: '192.0.2.15', geo: null, asn: null, ua: null, via: 'api' }, now) },
+    },
+  ];
+}
+
+/** Made while the event hook is on: Okta pushes it, and its alert lands without waiting for a tick. */
+export function demoPushed(now: number): DemoEvent[] {
+  return [
+    {
+      note: 'made while the event hook is on: Okta pushed it, no tick needed',
+      event: build(
+        {
+          n: 8, minutesAgo: 0,
+          actor: { id: '00u7d8e9f0g1h2i3j4k5', login: 'dana.okafor@example.com', name: 'Dana Okafor' },
+          token: { id: '00Tdemo0000000000008', name: 'reporting-export' },
+          outcome: { result: 'SUCCESS', reason: null },
+          ip: '198.51.100.140', geo: { city: 'Amsterdam', state: 'North Holland', country: 'Netherlands', lat: 52.37, lon: 4.9 },
+          asn: { number: 64511, org: 'example hosting', isp: 'Example VPS Hosting', domain: 'example-vps.net', proxy: true },
+          ua: { raw: 'curl/8.9.1', browser: 'UNKNOWN', os: 'Unknown' }, via: 'api', network: { connection: 'ANYWHERE' },
+        },
+        now,
+      ),
+    },
+  ];
+}
+
+/** Made after the hook was switched off: nothing is pushed, the poller alerts it. */
+export function demoAfterHookOff(now: number): DemoEvent[] {
+  return [
+    {
+      note: 'made after the hook was switched off: no push, the poller still alerts it',
+      event: build(
+        {
+          n: 9, minutesAgo: 0,
+          actor: { id: '00u7d8e9f0g1h2i3j4k5', login: 'dana.okafor@example.com', name: 'Dana Okafor' },
+          token: { id: '00Tdemo0000000000009', name: 'reporting-export-2' },
+          outcome: { result: 'SUCCESS', reason: null },
+          ip: '198.51.100.140', geo: { city: 'Amsterdam', state: 'North Holland', country: 'Netherlands', lat: 52.37, lon: 4.9 },
+          asn: { number: 64511, org: 'example hosting', isp: 'Example VPS Hosting', domain: 'example-vps.net', proxy: true },
+          ua: { raw: 'curl/8.9.1', browser: 'UNKNOWN', os: 'Unknown' }, via: 'api', network: { connection: 'ANYWHERE' },
+        },
+        now,
+      ),
     },
   ];
 }

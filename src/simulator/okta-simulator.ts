@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { HookPusher } from './hook-pusher';
+import { HookPusher, type DeliveryOutcome } from './hook-pusher';
 
 /**
  * An Okta org simulator on 127.0.0.1, used by the demo, the tests, the soak and the benchmark. It
@@ -29,6 +29,11 @@ export interface FakeOktaOptions {
   now?: () => number;
   /** CA certificate(s) the hook verification trusts (tests serve the hook with a self-signed certificate). */
   hookCa?: string | Buffer;
+  /**
+   * Accept http:// hook URIs (Okta never does). Only the demo sets it: its receiver runs on
+   * 127.0.0.1 without a certificate, so that the demo needs no openssl and no configuration.
+   */
+  allowHttpHooks?: boolean;
 }
 
 /** An event hook as the fake stores it; `secret` is write-only, as in Okta. */
@@ -146,6 +151,43 @@ export class FakeOkta {
       const eligible = events.filter((e) => typeof e.eventType === 'string' && types.has(e.eventType));
       if (eligible.length > 0) pusher.enqueue(eligible);
     });
+  }
+
+  /**
+   * Pushes what is persisted from now on to the org's own event hooks, as Okta does: only to a hook
+   * that is ACTIVE and VERIFIED when the event is persisted (so a deactivated hook gets nothing),
+   * only the event types it subscribes to, with its URI and auth value; one delivery per persist()
+   * call per hook, retried once on a timeout or 5xx. HTTPS endpoints are trusted through `hookCa`.
+   */
+  pushToHooks(opts: { timeoutMs?: number } = {}): void {
+    this.persistListeners.push((events) => {
+      for (const hook of this.eventHooks.values()) {
+        if (hook.status !== 'ACTIVE' || hook.verificationStatus !== 'VERIFIED') continue;
+        const types = new Set(hook.events);
+        const eligible = events.filter((e) => typeof e.eventType === 'string' && types.has(e.eventType));
+        if (eligible.length === 0) continue;
+        // One pusher per endpoint and secret: an updated hook gets a fresh one.
+        const key = JSON.stringify([hook.id, hook.uri, hook.secret]);
+        let pusher = this.hookPushers.get(key);
+        if (!pusher) {
+          pusher = new HookPusher({ url: hook.uri, secret: hook.secret, orgUrl: this.origin, hookId: hook.id, ca: this.opts.hookCa, timeoutMs: opts.timeoutMs });
+          this.hookPushers.set(key, pusher);
+        }
+        pusher.enqueue(eligible);
+      }
+    });
+  }
+
+  private readonly hookPushers = new Map<string, HookPusher>();
+
+  /** Every delivery made to the org's hooks by pushToHooks(), hook by hook. */
+  get hookDeliveries(): DeliveryOutcome[] {
+    return [...this.hookPushers.values()].flatMap((p) => p.deliveries);
+  }
+
+  /** Resolves when every delivery to the org's hooks has finished (answered, retried or timed out). */
+  async hooksIdle(): Promise<void> {
+    for (const p of this.hookPushers.values()) await p.idle();
   }
 
   get persistedCount(): number {
@@ -313,7 +355,7 @@ export class FakeOkta {
     if (parts.length === 0) {
       if (method === 'GET') return send(200, [...this.eventHooks.values()].map(hookJson), headers);
       if (method !== 'POST') return error(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
-      const def = parseHookBody(body);
+      const def = parseHookBody(body, this.opts.allowHttpHooks ?? false);
       if (typeof def === 'string') return validation(def);
       const hook: FakeEventHook = { id: 'who' + crypto.randomBytes(8).toString('hex'), status: 'ACTIVE', verificationStatus: 'UNVERIFIED', created: now, lastUpdated: now, ...def };
       this.eventHooks.set(hook.id, hook);
@@ -328,7 +370,7 @@ export class FakeOkta {
     if (parts.length === 1) {
       if (method === 'GET') return send(200, hookJson(hook), headers);
       if (method === 'PUT') {
-        const def = parseHookBody(body);
+        const def = parseHookBody(body, this.opts.allowHttpHooks ?? false);
         if (typeof def === 'string') return validation(def);
         // A new endpoint (or a new secret) has not answered a challenge yet.
         if (def.uri !== hook.uri || def.secret !== hook.secret) hook.verificationStatus = 'UNVERIFIED';
@@ -578,7 +620,7 @@ function hookJson(h: FakeEventHook): Record<string, unknown> {
 }
 
 /** Validates a create/replace body as Okta does; a string is the validation failure. */
-function parseHookBody(body: string): Pick<FakeEventHook, 'name' | 'uri' | 'events' | 'authKey' | 'secret'> | string {
+function parseHookBody(body: string, allowHttp: boolean): Pick<FakeEventHook, 'name' | 'uri' | 'events' | 'authKey' | 'secret'> | string {
   let o: Record<string, any>;
   try {
     o = JSON.parse(body) as Record<string, any>;
@@ -587,7 +629,7 @@ function parseHookBody(body: string): Pick<FakeEventHook, 'name' | 'uri' | 'even
   }
   const uri = o?.channel?.config?.uri;
   if (typeof o?.name !== 'string' || !o.name) return 'name: The field cannot be left blank.';
-  if (typeof uri !== 'string' || !uri.startsWith('https://')) return 'channel.config.uri: The URI must be a valid HTTPS URL.';
+  if (typeof uri !== 'string' || !(uri.startsWith('https://') || (allowHttp && uri.startsWith('http://')))) return 'channel.config.uri: The URI must be a valid HTTPS URL.';
   const items = o?.events?.items;
   if (o?.events?.type !== 'EVENT_TYPE' || !Array.isArray(items) || items.length === 0 || !items.every((x: unknown) => typeof x === 'string')) return 'events: At least one event type is required.';
   const auth = o?.channel?.config?.authScheme;
