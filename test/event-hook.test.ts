@@ -402,6 +402,58 @@ describe('event hook receiver under a flood', () => {
   });
 });
 
+describe('event hook receiver: clients that never finish their headers', () => {
+  test('when more half-open sockets than maxConnections never send their headers, then they are cut at the headers timeout and a good request gets through', async () => {
+    const h = await startHarness({ env: hookEnv() });
+    const deps = { store: h.app.store, detector: h.app.detector, notifiers: ['console'], poll: h.app.config.poll, clock: h.clock, logger: h.app.logger };
+    // maxConcurrent 2: maxConnections is 16.
+    const rx = await startEventHookReceiver({ config: h.app.config.eventHook!, ingest: (e) => ingestPushBatch(deps, e), onAlerts: () => undefined, metrics: h.app.metrics, logger: h.app.logger, clock: h.clock, maxConcurrent: 2, headersTimeoutMs: 1_000, requestTimeoutMs: 1_500 });
+    const slow: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 24; i++) {
+        const s = net.connect(rx.port, '127.0.0.1');
+        // Never closes its side, never finishes its headers: only the receiver can free the slot.
+        s.on('error', () => undefined);
+        s.write('POST /okta/event-hook HTTP/1.1\r\nHost: x\r\n');
+        slow.push(s);
+      }
+      await new Promise((r) => setTimeout(r, 3_500));
+      const v = await request(rx.port, { method: 'GET', headers: { authorization: SECRET, 'x-okta-verification-challenge': 'still-here' } });
+      assert.equal(v.status, 200);
+      assert.deepEqual(JSON.parse(v.body), { verification: 'still-here' });
+      assert.ok(metric(await metricsText(h), 'otw_hook_requests_rejected_total{reason="timeout"}') >= 1);
+    } finally {
+      for (const s of slow) s.destroy();
+      await rx.close();
+      await h.close();
+    }
+  });
+});
+
+describe('MAX_ALERTS_PER_RUN and push', () => {
+  test('when a token-making loop is pushed a few events per delivery, then only MAX_ALERTS_PER_RUN alerts go out one by one and the rest wait for the next tick\'s one summary', async () => {
+    const rcv = new Receiver();
+    await rcv.start();
+    try {
+      await withDaemon({ MAX_ALERTS_PER_RUN: '5', NOTIFIERS: 'webhook', WEBHOOK_URL: rcv.url('/webhook') }, async (h, daemon, port) => {
+        for (let i = 0; i < 8; i++) {
+          const events = Array.from({ length: 5 }, (_, j) => tokenEvent(2000 + i * 5 + j, h.clock.now().toISOString()));
+          assert.equal((await request(port, { headers: { authorization: SECRET }, body: envelope(events) })).status, 200);
+        }
+        await h.app.dispatcher.runOnce();
+        assert.equal(rcv.requests.length, 5, 'five alerts one by one, not forty');
+        await daemon.tick();
+        await h.app.dispatcher.runOnce();
+        assert.equal(rcv.requests.length, 6, 'then one summary');
+        const summary = JSON.parse(rcv.requests[5]!.body) as { type?: string; kind?: string; summary?: { count: number } };
+        assert.equal(summary.summary?.count, 35, JSON.stringify(summary).slice(0, 300));
+      });
+    } finally {
+      await rcv.stop();
+    }
+  });
+});
+
 describe('check and the push receiver', () => {
   test('when the daemon\'s receiver answers, then check says so; with another secret, then FAIL; with nothing listening, then WARN', async () => {
     await withDaemon({}, async (h, _d, port) => {

@@ -10,7 +10,7 @@ import { redact, type Logger } from '../logger';
 import type { HookRejectReason, Metrics } from '../metrics';
 import { jsonEscape } from '../notify/sanitize';
 import { HOOK_ELIGIBLE_EVENT_TYPES } from '../detect/rules';
-import { ingest, summarizeExcess } from './ingest';
+import { ingest } from './ingest';
 import type { Store } from '../store/store';
 
 /**
@@ -61,17 +61,21 @@ export interface PushIngestResult {
 export async function ingestPushBatch(deps: PushIngestDeps, events: readonly unknown[]): Promise<PushIngestResult> {
   const detector: Detector = { ...deps.detector, lookupTokens: () => Promise.resolve(new Map()) };
   const out: PushIngestResult = { newEvents: 0, newAlerts: 0 };
+  // MAX_ALERTS_PER_RUN holds for push too, counted over the poll interval (since the last tick
+  // began) rather than per delivery: Okta sends small batches, so a per-delivery count would let a
+  // token-making loop page everyone once per token. Alerts past it are stored without deliveries
+  // and go out in the next tick's summary.
+  const since = deps.store.lastTick('poll')?.startedAt ?? new Date(deps.clock.now().getTime() - 3_600_000).toISOString();
+  const earlier = deps.store.pushAlertsSince(since);
   for (let i = 0; i < events.length; i += EVENTS_PER_COMMIT) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const r = await ingest(
       { ...deps, detector },
-      { entries: events.slice(i, i + EVENTS_PER_COMMIT), tickId: null, checkpoint: { source: 'push', receivedAt: deps.clock.now() }, alertsSoFar: out.newAlerts },
+      { entries: events.slice(i, i + EVENTS_PER_COMMIT), tickId: null, checkpoint: { source: 'push', receivedAt: deps.clock.now() }, alertsSoFar: earlier + out.newAlerts },
     );
     out.newEvents += r.newEvents;
     out.newAlerts += r.newAlerts;
   }
-  // Alerts past MAX_ALERTS_PER_RUN in one delivery were stored without deliveries: queue their summary.
-  if (out.newAlerts > deps.poll.maxAlertsPerRun) summarizeExcess(deps, null);
   return out;
 }
 
@@ -95,6 +99,9 @@ export interface EventHookDeps {
   /** Defaults: MAX_CONCURRENT_REQUESTS, MAX_BODY_BYTES (tests lower them). */
   maxConcurrent?: number;
   maxBodyBytes?: number;
+  /** Default 10 s for the headers, 15 s for the whole request (tests shorten them). */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   /** Test hook: runs after the commit, before the answer (the crash test holds it there). */
   afterCommit?: () => Promise<void>;
 }
@@ -207,9 +214,12 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
 
   const options: http.ServerOptions = {
     // Slowloris bounds: headers within 10 s, the whole request within 15 s, idle keep-alive 5 s.
-    headersTimeout: 10_000,
-    requestTimeout: 15_000,
+    headersTimeout: deps.headersTimeoutMs ?? 10_000,
+    requestTimeout: deps.requestTimeoutMs ?? 15_000,
     keepAliveTimeout: 5_000,
+    // How often Node looks for requests past those timeouts (default 30 s, which would let a
+    // slow client hold its socket three times longer than the timeouts say).
+    connectionsCheckingInterval: 1_000,
     maxHeaderSize: 16 * 1024,
   };
   const server = config.tls ? https.createServer({ ...options, cert: config.tls.cert, key: config.tls.key }, handler) : http.createServer(options, handler);
@@ -219,8 +229,12 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
     const reason: HookRejectReason = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 'timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'too_large' : 'bad_request';
     metrics.observeHookRejected(reason);
     const status = reason === 'timeout' ? '408 Request Timeout' : reason === 'too_large' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    else socket.destroy();
+    // end() alone only half-closes: a client that never closes its side would keep the socket,
+    // and with it one of maxConnections, for good. Destroy once the answer is written.
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+      setTimeout(() => socket.destroy(), 1_000).unref();
+    } else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

@@ -512,6 +512,11 @@ export class Store {
     return row.t;
   }
 
+  /** Alerts first raised by push since `since` (ISO time): MAX_ALERTS_PER_RUN's count for push. */
+  pushAlertsSince(since: string): number {
+    return (this.prepared("SELECT COUNT(*) AS n FROM alerts WHERE source = 'push' AND created_at >= ?").get(since) as { n: number }).n;
+  }
+
   lastTick(kind = 'poll'): TickRow | null {
     return (this.prepared(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
   }
