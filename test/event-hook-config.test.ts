@@ -53,6 +53,16 @@ describe('event hook settings', () => {
     }
   });
 
+  test('when the TLS files are readable but not a PEM certificate and key, then one sentence names both settings', () => {
+    const dir = tmpDir();
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    fs.writeFileSync(cert, 'not a certificate');
+    fs.writeFileSync(key, 'not a key either');
+    const p = problems({ EVENT_HOOK_PORT: '8466', EVENT_HOOK_SECRET: SECRET, EVENT_HOOK_TLS_CERT_FILE: cert, EVENT_HOOK_TLS_KEY_FILE: key });
+    assert.deepEqual(p, ['EVENT_HOOK_TLS_CERT_FILE and EVENT_HOOK_TLS_KEY_FILE must be a PEM certificate and its matching unencrypted PEM private key.']);
+  });
+
   test('when run starts with a short EVENT_HOOK_SECRET, then it exits 78 naming the setting, never its value', async () => {
     const dir = tmpDir();
     const secret = 'too-short-but-secret-xyz';

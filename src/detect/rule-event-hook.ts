@@ -50,17 +50,19 @@ function namesHook(event: OktaLogEvent, id: string): boolean {
  * and delivery failures of unknown hooks do not match: orgs with other, broken hooks would be
  * alerted on every failed delivery.
  *
- * A delivery matches only when its outcome says FAILURE: the field is attacker-influenced text, so
- * any other value, type or absence is treated as "not a failure" and the event is stored, suppressed,
- * with the reason. Deactivations, deletions and updates match whatever their outcome: a denied
+ * A delivery matches unless its outcome says SUCCESS: Okta records event_hook.delivery for failed
+ * deliveries, so an odd or missing outcome still means push may be failing. Deactivations, deletions and updates match whatever their outcome: a denied
  * attempt to switch the hook off is someone trying.
  */
 function matchEventHook(event: OktaLogEvent, ctx: RuleContext): RuleMatch {
   const change = eventHookChange(event.eventType);
   if (change === null) return { match: false, reason: 'not an event hook change' };
   if (change === 'delivery failed') {
+    // Okta writes event_hook.delivery when a delivery fails; only an explicit SUCCESS is taken as
+    // "not a failure". Any other value, type or absence alerts: missing a switched-off push costs
+    // more than one odd alert.
     const outcome = text(obj(event.outcome)?.result, 100)?.toUpperCase() ?? null;
-    if (outcome !== 'FAILURE') return { match: false, reason: `event hook delivery outcome ${outcome ?? '(none)'} is not FAILURE` };
+    if (outcome === 'SUCCESS') return { match: false, reason: 'event hook delivery outcome SUCCESS' };
   }
   if (ctx.eventHookId !== null) {
     return namesHook(event, ctx.eventHookId) ? { match: true } : { match: false, reason: 'the event is about another event hook than ours' };

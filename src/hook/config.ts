@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createSecureContext as tlsContext } from 'node:tls';
 import type { EnvReader } from '../config';
 
 /** The push receiver's settings; null when EVENT_HOOK_PORT is unset (push is off). */
@@ -56,7 +57,16 @@ export function parseEventHookConfig(r: EnvReader): EventHookConfig | null {
     const cert = read('EVENT_HOOK_TLS_CERT_FILE', certFile);
     const key = read('EVENT_HOOK_TLS_KEY_FILE', keyFile);
     if (key) r.secrets.push(key.toString('utf8').trim());
-    if (cert && key) tls = { cert, key };
+    if (cert && key) {
+      try {
+        // What https.createServer would do at start: refuse here, naming the settings, instead of
+        // an OpenSSL error from `run` that `check` never saw.
+        tlsContext({ cert, key });
+        tls = { cert, key };
+      } catch {
+        r.problem('EVENT_HOOK_TLS_CERT_FILE and EVENT_HOOK_TLS_KEY_FILE must be a PEM certificate and its matching unencrypted PEM private key.');
+      }
+    }
   }
   if (r.problems.length > before || secret === undefined) return null;
   return { host, port, path, secret, tls };
