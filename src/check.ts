@@ -208,10 +208,10 @@ async function checkEventHook(app: App): Promise<CheckLine[]> {
     if (!(err instanceof EventHookApiError)) throw err;
     const why =
       err.status === 404
-        ? `the registered hook ${stored.hookId} no longer exists in Okta; ${again}.`
+        ? `the registered hook ${plainText(stored.hookId, 60)} no longer exists in Okta; ${again}.`
         : err.status === 403 || err.transport?.detail?.error === 'invalid_scope'
-          ? `may not read event hooks (${err.message}): grant okta.eventHooks.read (or manage) to the service app, or use a Super Administrator's token.`
-          : `cannot read the registered hook ${stored.hookId}: ${err.message}.`;
+          ? `may not read event hooks (${plainText(err.message, 300)}): grant okta.eventHooks.read (or manage) to the service app, or use a Super Administrator's token.`
+          : `cannot read the registered hook ${plainText(stored.hookId, 60)}: ${plainText(err.message, 300)}.`;
     lines.push({ name: 'event hook', ok: false, detail: why });
   }
   return lines;

@@ -378,7 +378,8 @@ describe('event hook receiver under a flood', () => {
     const rcv = new Receiver();
     await rcv.start();
     try {
-      await withDaemon({ HEALTH_PORT: '0', NOTIFIERS: 'webhook', WEBHOOK_URL: rcv.url('/webhook') }, async (h, daemon, port) => {
+      // Every alert one by one (no summary): this test is about the flood, not MAX_ALERTS_PER_RUN.
+      await withDaemon({ HEALTH_PORT: '0', NOTIFIERS: 'webhook', WEBHOOK_URL: rcv.url('/webhook'), MAX_ALERTS_PER_RUN: '100000' }, async (h, daemon, port) => {
         const good = (i: number): string => envelope(Array.from({ length: 50 }, (_, j) => tokenEvent(1000 + i * 50 + j, h.clock.now().toISOString())));
         const flood = [
           ...Array.from({ length: 150 }, () => request(port, { headers: { authorization: 'nope' }, body: '{}' })),

@@ -543,9 +543,12 @@ export class Store {
     return Object.fromEntries(rows.map((r) => [r.source, r.n]));
   }
 
-  /** When an event first arrived by push (ISO), or null: a restart-proof "last push" for status. */
+  /**
+   * When the last hook delivery reached the store (ISO), or null: a restart-proof "last push" for
+   * status, counted per delivery (also one whose events the poller had already stored).
+   */
   lastPushReceivedAt(): string | null {
-    return (this.prepared(`SELECT MAX(first_seen_at) AS t FROM events WHERE source = 'push'`).get() as { t: string | null }).t;
+    return this.lastReceipt('push')?.lastReceivedAt ?? null;
   }
 
   status(schemaVersion: number): StoreStatus {
