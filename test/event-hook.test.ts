@@ -77,7 +77,7 @@ describe('event hook receiver', () => {
     });
   });
 
-  test('when a request is not JSON, not the envelope, too large, on another path or method, then 400, 400, 413, 413, 404, 405', async () => {
+  test('when a request is not JSON, not the envelope, too large, on another path or method, then 400, 400, 413, 413, 413 (over 1,000 events), 404, 405', async () => {
     await withDaemon({}, async (h, _d, port) => {
       const auth = { authorization: SECRET, 'content-type': 'application/json' };
       assert.equal((await request(port, { headers: auth, body: 'not json' })).status, 400);
@@ -97,11 +97,14 @@ describe('event hook receiver', () => {
         req.end();
       });
       assert.equal(big, 413);
+      // Small enough in bytes, but more events than any Okta delivery: too long to commit in 3 s.
+      const many = Array.from({ length: 1001 }, (_, i) => ({ uuid: `u${i}`, eventType: 'system.api_token.create' }));
+      assert.equal((await request(port, { headers: auth, body: envelope(many) })).status, 413);
       assert.equal((await request(port, { path: '/other', headers: auth, body: envelope([]) })).status, 404);
       assert.equal((await request(port, { method: 'PUT', headers: auth, body: envelope([]) })).status, 405);
       const m = await metricsText(h);
       assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="bad_request"}'), 3);
-      assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="too_large"}'), 2);
+      assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="too_large"}'), 3);
       assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="not_found"}'), 1);
       assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="method"}'), 1);
       assert.equal(h.app.store.status(0).eventsSeen, 0);

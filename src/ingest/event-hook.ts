@@ -23,6 +23,8 @@ import type { Store } from '../store/store';
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Requests handled at once; beyond it a request gets 503 at once (Okta retries it once). */
 export const MAX_CONCURRENT_REQUESTS = 16;
+/** Most events accepted in one delivery (Okta sends a few dozen at most). */
+export const MAX_EVENTS_PER_DELIVERY = 1000;
 /** Longest verification challenge echoed back (Okta's is a few dozen characters). */
 export const MAX_CHALLENGE_LENGTH = 512;
 /**
@@ -322,5 +324,8 @@ function parseEnvelope(body: Buffer): unknown[] {
   const data = json !== null && typeof json === 'object' ? (json as { data?: unknown }).data : undefined;
   const events = data !== null && typeof data === 'object' ? (data as { events?: unknown }).events : undefined;
   if (!Array.isArray(events)) throw new Refused(400, 'bad_request', 'the body is not an Okta event hook delivery (no data.events array)');
+  // Committing many thousands of tiny events would outlast Okta's 3 s; Okta never batches this many,
+  // and a refused delivery is still read by the poller.
+  if (events.length > MAX_EVENTS_PER_DELIVERY) throw new Refused(413, 'too_large', `more than ${MAX_EVENTS_PER_DELIVERY} events in one delivery`);
   return events;
 }
