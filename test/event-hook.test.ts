@@ -368,6 +368,9 @@ describe('event hook receiver: a client that never finishes its body', () => {
       await new Promise((r) => setTimeout(r, 50));
       await daemon.stop();
       assert.equal(h.app.store.status(0).eventsSeen, 0);
+      // A client hanging up is not our failure: nothing counted as a failed commit, nothing logged as an error.
+      assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{reason="commit_failed"}'), 0);
+      assert.deepEqual(h.logs.lines.filter((l) => l.includes('"level":"error"')), []);
     } finally {
       s.destroy();
       await daemon.stop();

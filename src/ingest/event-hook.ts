@@ -115,6 +115,13 @@ export interface EventHookReceiver {
   close(): Promise<void>;
 }
 
+/** The client closed or was cut off before its body was complete. */
+class ClientGone extends Error {
+  constructor() {
+    super('the client went away before sending the whole body');
+  }
+}
+
 class Refused extends Error {
   constructor(readonly status: number, readonly reason: HookRejectReason, message: string) {
     super(message);
@@ -207,6 +214,11 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
           req.resume();
           res.on('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
         }
+        return;
+      }
+      // Nobody to answer, nothing of ours failed; a request timeout was already counted by clientError.
+      if (err instanceof ClientGone) {
+        res.destroy();
         return;
       }
       logger.error('event hook request failed', { error: redact(err instanceof Error ? err.message : String(err)) });
@@ -305,10 +317,10 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
     req.on('end', () => {
       if (!over) resolve(Buffer.concat(chunks));
     });
-    req.on('error', (err) => reject(err));
+    req.on('error', () => reject(new ClientGone()));
     // A client that goes away (or is cut off by requestTimeout) mid-body: settle, so stop() never waits on it.
     req.on('close', () => {
-      if (!req.complete) reject(new Error('the client went away before sending the whole body'));
+      if (!req.complete) reject(new ClientGone());
     });
   });
 }
