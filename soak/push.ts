@@ -79,6 +79,8 @@ export class SoakPush {
   };
   private sent = 0;
   readonly problems: string[] = [];
+  /** Called with one line per finished delivery (the soak writes it to the daemon log). */
+  onLine: (line: string) => void = () => undefined;
 
   constructor(
     readonly url: string,
@@ -90,7 +92,7 @@ export class SoakPush {
     this.rand = prng(seed);
     const retryRand = prng(seed + 1);
     // Okta's second try comes a little later; long enough, now and then, to reach the restarted daemon.
-    this.pusher = new HookPusher({ url, secret, random: this.rand, retryConnectionErrors: true, retryDelayMs: () => Math.round(200 + retryRand() * 2800) });
+    this.pusher = new HookPusher({ url, secret, random: this.rand, retryConnectionErrors: true, retryDelayMs: () => Math.round(200 + retryRand() * 4800) });
   }
 
   /**
@@ -111,8 +113,10 @@ export class SoakPush {
     const p = (async () => {
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       if (this.sent > order + 1 && !copy) this.report.reordered++;
+      const startedAt = new Date().toISOString();
       const outcome = await this.pusher.deliver(events.map((e) => e.event));
       this.outcomes.push({ outcome, events, copy });
+      this.onLine(`[push] ${startedAt} ${copy ? 'duplicate ' : ''}delivery of ${events.length} event(s): ${outcome.attempts.map(answerOf).join(', then ')}`);
       if (outcome.delivered) this.checkStored(events);
     })().finally(() => this.pending.delete(p));
     this.pending.add(p);

@@ -481,6 +481,7 @@ async function main(): Promise<number> {
 
   // --- kills
   const sup = new Supervisor(env, log);
+  push.onLine = (line) => log.write(line + '\n');
   for (const r of receivers) r.onAccept = (receipt) => sup.killOnReceipt?.(receipt);
   const killRand = prng(opts.seed * 7 + 3);
   const problems: string[] = [];
