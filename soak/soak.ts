@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { systemClock } from '../src/clock';
 import { parseConfig } from '../src/config';
 import { nullLogger } from '../src/logger';
@@ -25,7 +26,6 @@ import { fastForwardPending, snapshot, type Injected, type Snapshot } from './in
 import { runInterruptedCatchUp } from './interrupted-catch-up';
 import { lockedDatabaseScenario } from './locked-db';
 import { freePort, SoakPush, type PushedEvent } from './push';
-import Database from 'better-sqlite3';
 import { HttpReceiver, SmtpReceiver, type Receipt, type ReceiverMode } from './receivers';
 import { attribute, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
 
