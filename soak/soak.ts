@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { systemClock } from '../src/clock';
 import { parseConfig } from '../src/config';
 import { nullLogger } from '../src/logger';
@@ -24,6 +25,7 @@ import { prng } from '../test/helpers/random';
 import { fastForwardPending, snapshot, type Injected, type Snapshot } from './inspect';
 import { runInterruptedCatchUp } from './interrupted-catch-up';
 import { lockedDatabaseScenario } from './locked-db';
+import { freePort, SoakPush, type PushedEvent } from './push';
 import { HttpReceiver, SmtpReceiver, type Receipt, type ReceiverMode } from './receivers';
 import { attribute, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
 
@@ -125,7 +127,7 @@ async function until(cond: () => boolean, timeoutMs: number, everyMs = 50): Prom
 // ------------------------------------------------------------------------------------------------
 // the daemon under test
 
-type KillStrategy = 'timer' | 'startup' | 'after-receipt' | 'after-page';
+type KillStrategy = 'timer' | 'startup' | 'after-receipt' | 'after-page' | 'after-push';
 
 /** One daemon process, from spawn to death. */
 interface Generation {
@@ -145,6 +147,8 @@ interface Generation {
   stderrTail: string[];
   /** The daemon said it started: SIGTERM is handled from then on. */
   ready: boolean;
+  /** The event hook receiver said it listens. */
+  hookListening: boolean;
 }
 
 class Supervisor {
@@ -161,7 +165,7 @@ class Supervisor {
     private readonly log: fs.WriteStream,
   ) {}
 
-  spawn(strategy: Generation['strategy']): Generation {
+  spawn(strategy: Generation['strategy'], extraEnv: NodeJS.ProcessEnv = {}): Generation {
     const g: Generation = {
       g: this.generations.length + 1,
       pid: undefined,
@@ -175,11 +179,12 @@ class Supervisor {
       after: null,
       stderrTail: [],
       ready: false,
+      hookListening: false,
     };
     // --env-file points at an empty file: a developer's .env in the repository must not leak in.
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), 'run', '--env-file', this.env.SOAK_EMPTY_ENV!], {
       cwd: ROOT,
-      env: this.env,
+      env: { ...this.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     g.pid = child.pid;
@@ -191,6 +196,7 @@ class Supervisor {
       this.log.write(`[gen ${g.g}] ${line}\n`);
       // Logged once the signal handlers are in place (src/cli.ts installs them before start()).
       if (line.includes('"message":"okta-token-watch started"')) g.ready = true;
+      if (line.includes('"message":"event hook receiver listening"')) g.hookListening = true;
       g.stderrTail.push(line);
       if (g.stderrTail.length > 20) g.stderrTail.shift();
     });
@@ -318,6 +324,9 @@ async function main(): Promise<number> {
   const smtp = new SmtpReceiver();
   await Promise.all([slack.start(), webhook.start(), smtp.start()]);
 
+  const hookPort = await freePort();
+  const hookSecret = crypto.randomBytes(24).toString('base64url');
+  const push = new SoakPush(`http://127.0.0.1:${hookPort}/okta/event-hook`, hookSecret, opts.seed * 7 + 5, dbPath);
   const baseEnv: Record<string, string> = {
     OKTA_ORG_URL: fake.origin,
     OKTA_API_TOKEN: fake.token,
@@ -345,6 +354,10 @@ async function main(): Promise<number> {
     SMTP_REQUIRE_TLS: 'false',
     EMAIL_FROM: 'okta-token-watch-soak@example.com',
     EMAIL_TO: 'secops@example.com',
+    // Push: the same port in every process, so Okta's URL stays valid across restarts.
+    EVENT_HOOK_HOST: '127.0.0.1',
+    EVENT_HOOK_PORT: String(hookPort),
+    EVENT_HOOK_SECRET: hookSecret,
   };
   const supported = supportedNotifiers(baseEnv);
   const notifiers = (opts.notifiers ?? supported).filter((n) => supported.includes(n));
@@ -360,7 +373,7 @@ async function main(): Promise<number> {
   // --- injected events, in persistence order
   const injected: Injected[] = [];
   let nextN = 1;
-  const persist = (matching: boolean, late: boolean, publishedMs: number): void => {
+  const persist = (matching: boolean, late: boolean, publishedMs: number): PushedEvent => {
     const n = nextN++;
     const published = new Date(publishedMs).toISOString();
     const event = matching
@@ -371,6 +384,7 @@ async function main(): Promise<number> {
     const uuid = uuidFor(n);
     injected.push({ seq: injected.length, n, uuid, alertId: `otw-${uuid}`, matching, late, persistedAt: Date.now() });
     fake.persist(event);
+    return { uuid, matching, event };
   };
   if (fake.persistedCount !== 0) throw new Error('the fake must start empty');
 
@@ -390,7 +404,9 @@ async function main(): Promise<number> {
         const matching = rand() >= 0.1;
         return { matching, late, published: late ? now - between(rand, [10 * 60_000, 3 * 3_600_000]) : now - between(rand, [0, 20_000]) };
       });
-      for (const e of batch) persist(e.matching, e.late, e.published);
+      // Okta pushes what it persisted (the other type too, as a hook subscribed to more would: the
+      // receiver must ignore it).
+      push.push(batch.map((e) => persist(e.matching, e.late, e.published)));
       await sleep(between(rand, [meanGap * size * 0.3, meanGap * size * 1.7]), faults.signal);
     }
   })();
@@ -465,13 +481,25 @@ async function main(): Promise<number> {
 
   // --- kills
   const sup = new Supervisor(env, log);
+  push.onLine = (line) => log.write(line + '\n');
   for (const r of receivers) r.onAccept = (receipt) => sup.killOnReceipt?.(receipt);
   const killRand = prng(opts.seed * 7 + 3);
   const problems: string[] = [];
   let kills = 0;
+  // Every strategy once first (in a seeded order, so even --short has each), then at random.
+  const firstRound: KillStrategy[] = ['timer', 'startup', 'after-receipt', 'after-page', 'after-push'];
+  for (let i = firstRound.length - 1; i > 0; i--) {
+    const j = Math.floor(killRand() * (i + 1));
+    [firstRound[i], firstRound[j]] = [firstRound[j]!, firstRound[i]!];
+  }
+  let committedPushKills = 0;
   while (kills < opts.kills) {
-    const strategy = pick(killRand, ['timer', 'timer', 'startup', 'after-receipt', 'after-receipt', 'after-page', 'after-page'] as const);
-    const g = sup.spawn(strategy);
+    const strategy: KillStrategy =
+      firstRound[kills] ?? pick(killRand, ['timer', 'timer', 'startup', 'after-receipt', 'after-receipt', 'after-page', 'after-page', 'after-push', 'after-push'] as const);
+    // after-push: the daemon holds every push answer after its commit (a test hook bound to this
+    // process's pid, see src/daemon.ts), so the kill, made from outside as soon as the commit shows in
+    // the database, always lands between the commit and the answer.
+    const g = sup.spawn(strategy, strategy === 'after-push' ? { OTW_TEST_HOLD_PUSH_ANSWER: String(process.pid) } : {});
     const delay = strategy === 'startup' ? between(killRand, [50, 1500]) : strategy === 'timer' ? between(killRand, [1500, 9000]) : 0;
     const fallback = 15_000;
     let armed: NodeJS.Timeout | null = null;
@@ -496,6 +524,29 @@ async function main(): Promise<number> {
           if (sup.current !== g || g.end !== null) clearInterval(poll);
         }, 2);
       }, skip);
+    } else if (strategy === 'after-push') {
+      let db: Database.Database | null = null;
+      let before: number | null = null;
+      const poll = setInterval(() => {
+        if (sup.current !== g || g.end !== null) {
+          clearInterval(poll);
+          db?.close();
+          return;
+        }
+        try {
+          db ??= new Database(dbPath, { readonly: true, fileMustExist: true });
+          const batches = SoakPush.committedBatches(db);
+          before ??= batches;
+          if (batches > before) {
+            sup.killNow('right after a push was committed, before its answer');
+            committedPushKills++;
+          }
+        } catch {
+          db?.close();
+          db = null; // not created or migrated yet
+        }
+      }, 3);
+      armed = setTimeout(() => clearInterval(poll), fallback + 20_000);
     } else {
       armed = setTimeout(() => sup.killNow(`${strategy} after ${delay} ms`), delay);
     }
@@ -507,6 +558,9 @@ async function main(): Promise<number> {
     clearTimeout(armed);
     clearTimeout(fallbackTimer);
     sup.killOnReceipt = null;
+    // Okta pushes while the daemon is down: refused, retried once (maybe reaching the next process),
+    // else dropped; the poller must store these events all the same.
+    push.push([persist(true, false, Date.now() - between(killRand, [0, 5000]))], true);
     if (g.end === 'crashed') {
       if (sup.generations.filter((x) => x.end === 'crashed').length >= 3) {
         problems.push(`the daemon keeps exiting by itself; last: ${g.stderrTail.slice(-3).join(' | ').slice(0, 500)}`);
@@ -550,8 +604,13 @@ async function main(): Promise<number> {
   };
 
   const gCatchUp = sup.spawn('none');
+  // Okta's verification GET, once this process's receiver listens.
+  if (await until(() => gCatchUp.hookListening || gCatchUp.end !== null, 30_000)) await push.verify();
+  else problems.push('push: the event hook receiver never said it listens');
   const caughtUp = await until(() => snapshot(dbPath, injected, notifiers).events >= matching.length, opts.drainTimeoutMs, 500);
   if (!caughtUp) problems.push(`the daemon did not store every injected event within ${opts.drainTimeoutMs / 1000} s after the faults stopped`);
+  // Pushes still held back, and their retries, land (or are refused) before the stop.
+  await push.idle();
   const stop1 = await sup.stopGracefully(20_000);
   if (!stop1.ok) problems.push(`SIGTERM: ${stop1.problem}`);
   gCatchUp.after = snapshot(dbPath, injected, notifiers);
@@ -566,6 +625,11 @@ async function main(): Promise<number> {
   gDrain.after = snapshot(dbPath, injected, notifiers);
   for (const v of gDrain.after.violations) problems.push(`after gen ${gDrain.g} (SIGTERM, final): ${v}`);
   const drainMs = Date.now() - drainStart;
+  const sourceOf = SoakPush.sources(dbPath);
+  const pushReport = push.finish(sourceOf);
+  problems.push(...push.problems);
+  const bySource: Record<string, number> = {};
+  for (const src of sourceOf.values()) bump(bySource, src);
 
   // --- verdicts
   const final = gDrain.after;
@@ -615,6 +679,7 @@ async function main(): Promise<number> {
     injected: { events: injected.length, matching: matching.length, late: matching.filter((e) => e.late).length, otherTypes: injected.length - matching.length },
     kills: { total: kills, byStrategy: tallies.kills, generations: sup.generations.length },
     faults: { okta: tallies.okta, receivers: tallies.receivers },
+    push: { ...pushReport, firstStoredBy: bySource, killsBetweenCommitAndAnswer: committedPushKills },
     oktaRequests: okta,
     ticks: final.ticks,
     drain: { caughtUp, drainedAll, seconds: Math.round(drainMs / 1000), fastForwardedDeliveries: fastForwarded, gracefulStops: [stop1, stop2] },
@@ -654,6 +719,14 @@ async function main(): Promise<number> {
   say(`kills: ${kills} SIGKILLs over ${sup.generations.length} processes ${JSON.stringify(tallies.kills)}; graceful stops: ${stop1.ok && stop2.ok ? 'exit 0' : 'FAILED'}`);
   say(`Okta faults: ${JSON.stringify(tallies.okta)}; requests: ${JSON.stringify(okta)}`);
   say(`receiver outages: ${JSON.stringify(tallies.receivers)}`);
+  say(
+    `push: ${pushReport.deliveries} deliveries (${pushReport.copies} duplicates, ${pushReport.reordered} out of order), answers ${JSON.stringify(pushReport.answers)}; ` +
+      `Okta retries ${pushReport.retries} ${JSON.stringify(pushReport.retryAnswers)} (after an answer lost to a kill: ${JSON.stringify(pushReport.retriedAfterLostAnswer)}); dropped ${pushReport.dropped}; ` +
+      `${committedPushKills} kill(s) between a push commit and its answer; verification ${pushReport.verification?.ok ? 'ok' : 'FAILED'}`,
+  );
+  say(
+    `events first stored by: ${Object.entries(bySource).map(([k, v]) => `${k} ${v}`).join(', ')}; ${pushReport.droppedThenPolled} token creation(s) dropped by push and stored by the poller`,
+  );
   say(
     `ticks: ${final.ticks.ok} ok, ${final.ticks.failed} failed; store guarantees checked in ${cursorChecks} states left by a process and ${liveChecks.states} live states: ${report.cursorChecks.violations.length} violation(s)`,
   );

@@ -11,10 +11,12 @@ import { nullLogger } from '../src/logger';
 import { DeliveryError } from '../src/notify/notifier';
 import { buildNotifiers } from '../src/notify/registry';
 import { buildSampleAlert } from '../src/notify/sample-alert';
+import http from 'node:http';
 import { cursorPosition } from '../soak/inspect';
+import { freePort, SoakPush } from '../soak/push';
 import { HttpReceiver, SmtpReceiver, type Receipt } from '../soak/receivers';
 import { attribute, judge, type ProcessRecord } from '../soak/verdict';
-import { tokenEvent } from './helpers/events';
+import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
 
 const A = 'otw-11111111-1111-1111-a111-111111111111';
@@ -52,6 +54,43 @@ describe('soak verdict', () => {
     const receipts = [receipt('console', A, 2100, 1), receipt('console', A, 2200, 2)].map((r) => attribute(r, processes));
     const { verdict } = judge('console', [A, B], receipts, processes);
     assert.deepEqual([verdict.lost, verdict.lostAlertIds, verdict.explained, verdict.unexplained], [1, [B], 1, 0]);
+  });
+});
+
+describe('soak push', () => {
+  test('when the receiver is down at the first attempt and up at the retry, then the soak\'s Okta retries once and it is delivered; refused twice, it is dropped', async () => {
+    const port = await freePort();
+    const push = new SoakPush(`http://127.0.0.1:${port}/okta/event-hook`, 'x'.repeat(32), 1, '/nonexistent/otw.sqlite');
+    const posts: string[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        posts.push(body);
+        res.writeHead(200).end('{}');
+      });
+    });
+    try {
+      // Nobody listens: refused, retried once (200-5000 ms later), refused again, dropped.
+      push.push([{ uuid: uuidFor(1), matching: true, event: tokenEvent(1, new Date().toISOString()) }], true);
+      await push.idle();
+      // Listening from the retry on: the second attempt is delivered.
+      push.push([{ uuid: uuidFor(2), matching: true, event: tokenEvent(2, new Date().toISOString()) }], true);
+      await new Promise((r) => setTimeout(r, 50));
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      await push.idle();
+      const report = push.finish(new Map([[uuidFor(1), 'poll'], [uuidFor(2), 'push']]));
+      assert.equal(report.deliveries, 2);
+      assert.deepEqual(report.answers, { refused: 3, '200': 1 });
+      assert.equal(report.retries, 2);
+      assert.equal(report.dropped, 1);
+      assert.equal(report.droppedThenPolled, 1, 'event 1 was only in a dropped delivery and the poller stored it');
+      assert.equal(posts.length, 1);
+      assert.equal(JSON.parse(posts[0]!).data.events[0].uuid, uuidFor(2));
+      assert.deepEqual(push.problems, []);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

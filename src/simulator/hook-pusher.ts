@@ -24,6 +24,13 @@ export interface HookPusherOptions {
   ca?: string | Buffer;
   /** Random source in [0, 1) for duplicates and reordering (seed it for repeatable runs). */
   random?: () => number;
+  /**
+   * Also retry once when the receiver could not be reached at all (refused or reset). Okta does not
+   * document this case; the soak assumes it retries as after a timeout. Off by default.
+   */
+  retryConnectionErrors?: boolean;
+  /** Wait before the retry, in ms (a number or a function giving one; default 0). */
+  retryDelayMs?: number | (() => number);
 }
 
 /** What one attempt got: an HTTP status, or no answer. */
@@ -85,7 +92,11 @@ export class HookPusher {
     this.deliveries.push(outcome);
     const first = await this.request('POST', body);
     outcome.attempts.push(first);
-    if (retryable(first)) outcome.attempts.push(await this.request('POST', body));
+    if (retryable(first) || (this.opts.retryConnectionErrors === true && first.status === 'error')) {
+      const delay = typeof this.opts.retryDelayMs === 'function' ? this.opts.retryDelayMs() : (this.opts.retryDelayMs ?? 0);
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      outcome.attempts.push(await this.request('POST', body));
+    }
     outcome.delivered = outcome.attempts.some((a) => typeof a.status === 'number' && a.status >= 200 && a.status < 300);
     return outcome;
   }
