@@ -139,6 +139,15 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
       lines.push({ name: `notifier ${n.name}`, ok: false, detail: err instanceof Error ? err.message : String(err) });
     }
   }
+  if (app.config.notify.webhook && app.config.notify.webhook.secret === null) {
+    // Without a signature a receiver cannot tell our alerts from anyone's POST to its URL.
+    lines.push({
+      name: 'notifier webhook',
+      ok: true,
+      warn: true,
+      detail: 'WEBHOOK_SECRET is not set, so webhook requests go out unsigned and the receiver cannot verify they come from this program: set it to at least 16 random characters (openssl rand -hex 32) and verify X-OTW-Signature.',
+    });
+  }
   if (app.config.notify.defaulted) {
     lines.push({
       name: 'notifiers',

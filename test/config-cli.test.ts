@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { tokenEvent } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
 import { runCli, tmpDir } from './helpers/harness';
+import { Receiver } from './helpers/receiver';
 
 const SECRET = 'ssws-FAKE-token-for-config-tests-0123';
 const HOOK = 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKEFAKEFAKE';
@@ -91,6 +92,29 @@ describe('settings: names that are not settings', () => {
       assert.equal(chosen.code, 0, chosen.stdout + chosen.stderr);
       assert.doesNotMatch(chosen.stdout, /WARN/);
       assert.match(chosen.stdout, /all checks passed/);
+    });
+  });
+});
+
+describe('settings: an unsigned webhook', () => {
+  test('when WEBHOOK_URL is set without WEBHOOK_SECRET, then check --send warns that receivers cannot verify; with a secret, it does not', async () => {
+    await withFake(async (origin) => {
+      const receiver = new Receiver();
+      const url = `${await receiver.start()}/hook`;
+      try {
+        const dir = tmpDir();
+        const env = { OKTA_ORG_URL: origin, OKTA_API_TOKEN: SECRET, DB_PATH: path.join(dir, 'db.sqlite'), WEBHOOK_URL: url };
+        const r = await runCli(['check', '--send'], env);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /^WARN +notifier webhook +WEBHOOK_SECRET is not set, so webhook requests go out unsigned and the receiver cannot verify/m);
+        assert.doesNotMatch(r.stdout, /all checks passed/);
+        const signed = await runCli(['check', '--send'], { ...env, WEBHOOK_SECRET: 'a-webhook-secret-of-32-characters!' });
+        assert.equal(signed.code, 0, signed.stdout + signed.stderr);
+        assert.doesNotMatch(signed.stdout, /WARN/);
+        assert.match(signed.stdout, /all checks passed/);
+      } finally {
+        await receiver.stop();
+      }
     });
   });
 });
