@@ -6,7 +6,7 @@ import { formatDuration, parseDuration } from '../duration';
 import type { OktaLogEvent } from '../okta/log-event';
 import { parseCron, previousOccurrence, type CronSchedule } from './cron';
 import { obj, pick } from './fields';
-import { compileGlob, type GlobMatcher } from './glob';
+import { compileGlob, MAX_GLOB_PATTERN_CHARS, type GlobMatcher } from './glob';
 
 /**
  * Known benign sources, from EXCEPTIONS_FILE (YAML or JSON). The format is part of the product's
@@ -245,6 +245,11 @@ function compileException(node: YamlNode, n: number, entryLine: number | null, l
     if (key === 'tokenName') {
       if (/^[*?]+$/.test(v)) {
         problems.push(`${at(f.line)}: ${label}: tokenName must contain some literal text; a pattern of only * and ? matches every token.`);
+        continue;
+      }
+      if (Array.from(v).length > MAX_GLOB_PATTERN_CHARS) {
+        // Bounds the matcher's work per event (see glob.ts); no real token name needs more.
+        problems.push(`${at(f.line)}: ${label}: tokenName is longer than ${MAX_GLOB_PATTERN_CHARS} characters; shorten the pattern (use * for the parts that vary).`);
         continue;
       }
       entry.tokenName = v;
