@@ -59,6 +59,8 @@ interface Io {
 /** Parses the command line and runs one command; resolves to the exit code. */
 export async function main(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   const io: Io = { stdout: terminalOutput(streams.stdout), stderr: terminalOutput(streams.stderr), env: streams.env };
+  // The command a usage error belongs to, for its own help (set once the arguments parse).
+  let command: string | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -78,7 +80,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         help: { type: 'boolean', short: 'h' },
       },
     });
-    const command = positionals[0];
+    command = positionals[0];
     if (values.help || command === 'help') {
       const about = command === 'help' ? positionals[1] : command;
       io.stdout.write((about ? (commandHelp(about) ?? USAGE) : USAGE) + '\n');
@@ -125,7 +127,10 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       return EXIT_CONFIG;
     }
     if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`okta-token-watch: ${(err as Error).message}\n\n${USAGE}\n`);
+      // A mistake in a known command's options gets that command's help, not the list of commands;
+      // when the arguments did not parse, the command is the first word that names one.
+      const about = command ?? argv.find((a) => commandHelp(a) !== null);
+      io.stderr.write(`okta-token-watch: ${(err as Error).message}\n\n${(about !== undefined ? commandHelp(about) : null) ?? USAGE}\n`);
       return EXIT_USAGE;
     }
     io.stderr.write(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`);
