@@ -139,6 +139,29 @@ describe('settings: near misses in the process environment', () => {
   });
 });
 
+describe('settings: files that cannot be read', () => {
+  test('when EXCEPTIONS_FILE or OKTA_PRIVATE_KEY_FILE is missing or unreadable, then poll exits 78 naming the setting, the path and which it is', async () => {
+    const dir = tmpDir();
+    const locked = path.join(dir, 'locked.yaml');
+    fs.writeFileSync(locked, 'exceptions: []\n');
+    fs.chmodSync(locked, 0o000);
+    const missing = path.join(dir, 'nowhere', 'key.pem');
+    const base = { OKTA_ORG_URL: 'https://example.okta.com', DB_PATH: path.join(dir, 'db.sqlite') };
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ ...base, OKTA_API_TOKEN: SECRET, EXCEPTIONS_FILE: path.join(dir, 'missing.yaml') }, new RegExp(`EXCEPTIONS_FILE "${dir}/missing\\.yaml" does not exist: check the path\\.`)],
+      [{ ...base, OKTA_API_TOKEN: SECRET, EXCEPTIONS_FILE: locked }, new RegExp(`EXCEPTIONS_FILE "${dir}/locked\\.yaml" exists but this user may not read it \\(permission denied\\)`)],
+      [{ ...base, OKTA_CLIENT_ID: '0oa-test-client', OKTA_PRIVATE_KEY_FILE: missing }, new RegExp(`OKTA_PRIVATE_KEY_FILE "${dir}/nowhere/key\\.pem" does not exist: check the path\\.`)],
+      [{ ...base, OKTA_CLIENT_ID: '0oa-test-client', OKTA_PRIVATE_KEY_FILE: locked }, new RegExp(`OKTA_PRIVATE_KEY_FILE "${dir}/locked\\.yaml" exists but this user may not read it`)],
+    ];
+    for (const [env, says] of cases) {
+      const r = await runCli(['poll'], env, asOther);
+      assert.equal(r.code, 78, r.stderr);
+      assert.match(r.stderr, says);
+      assert.doesNotMatch(r.stderr, new RegExp(SECRET));
+    }
+  });
+});
+
 describe('settings: an unsigned webhook', () => {
   test('when WEBHOOK_URL is set without WEBHOOK_SECRET, then check --send warns that receivers cannot verify; with a secret, it does not', async () => {
     await withFake(async (origin) => {

@@ -299,8 +299,9 @@ describe('EXCEPTIONS_FILE in the settings', () => {
     );
   });
 
-  test('when the file does not exist, then start-up fails saying it cannot be read', () => {
-    assert.throws(() => parseConfig(env({ EXCEPTIONS_FILE: path.join(dir, 'missing.yaml') }), { requireOkta: true }), /EXCEPTIONS_FILE cannot be read/);
+  test('when the file does not exist, then start-up fails naming the path and saying it does not exist', () => {
+    const missing = path.join(dir, 'missing.yaml');
+    assert.throws(() => parseConfig(env({ EXCEPTIONS_FILE: missing }), { requireOkta: true }), new RegExp(`EXCEPTIONS_FILE "${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" does not exist: check the path`));
   });
 
   test('when the file is good and the lookup settings are given, then the detect slice holds them', () => {

@@ -6,6 +6,7 @@ import { formatDuration, parseDuration } from '../duration';
 import type { OktaLogEvent } from '../okta/log-event';
 import { parseCron, previousOccurrence, type CronSchedule } from './cron';
 import { obj, pick } from './fields';
+import { fileReadProblem } from '../file-problem';
 import { compileGlob, MAX_GLOB_PATTERN_CHARS, type GlobMatcher } from './glob';
 
 /**
@@ -89,8 +90,8 @@ export function loadExceptionsFile(file: string): { set: ExceptionSet; problems:
     if (!stat.isFile()) return fail(['EXCEPTIONS_FILE is not a regular file: give the path of a YAML or JSON exceptions file.']);
     if (stat.size > MAX_FILE_BYTES) return fail([`EXCEPTIONS_FILE is larger than ${MAX_FILE_BYTES / 1_000_000} MB: an exceptions file should be small; check the path.`]);
     textContent = fs.readFileSync(file, 'utf8');
-  } catch {
-    return fail(['EXCEPTIONS_FILE cannot be read: check the path and that this user may read the file.']);
+  } catch (err) {
+    return fail([fileReadProblem('EXCEPTIONS_FILE', file, err)]);
   }
   return parseExceptions(textContent, path.extname(file).toLowerCase() === '.json' ? 'json' : 'yaml');
 }
