@@ -96,4 +96,21 @@ describe('Okta\'s clock, not the local one', () => {
       }
     }
   });
+
+  test('when the last caught-up tick found Okta\'s clock 10 minutes behind, then status prints a WARNING clock line and status --json the offset', async () => {
+    const { h } = await skewed(-10 * MINUTE);
+    let env: Record<string, string | undefined>;
+    try {
+      assert.equal((await h.tick()).ok, true);
+      env = { ...h.env };
+    } finally {
+      await h.close();
+    }
+    const r = await runCli(['status'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^clock +WARNING: the local clock is 600 s ahead of Okta's, more than half of LOOKBACK/m);
+    const json = await runCli(['status', '--json'], env);
+    const offset = (JSON.parse(json.stdout) as { oktaClockOffsetMs: number }).oktaClockOffsetMs;
+    assert.ok(offset <= -600_000 && offset > -601_000, `offset ${offset}`);
+  });
 });

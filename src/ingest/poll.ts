@@ -188,6 +188,8 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     }
 
     warnOnSkew(deps);
+    // For `status`, which runs in another process: how far off the local clock was.
+    if (caughtUp && deps.reader.clockOffsetMs !== null) store.setOktaClockOffset(deps.reader.clockOffsetMs);
     result.summarized = summarizeExcess(deps, tickId);
     if (!caughtUp && deps.signal?.aborted) return finishInterrupted(deps, result, started, 'stopped by a signal');
     result.ok = true;
