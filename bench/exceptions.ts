@@ -5,7 +5,7 @@
  * the answers, the time is reported here.
  */
 import { performance } from 'node:perf_hooks';
-import { compileGlob } from '../src/detect/glob';
+import { compileGlob, MAX_GLOB_PATTERN_CHARS } from '../src/detect/glob';
 
 /** One pattern against one name: the median and slowest of a few runs, and whether it matched. */
 export interface ExceptionsBenchCase {
@@ -29,7 +29,12 @@ export function benchExceptions(opts: { chars: number; runs: number }): Exceptio
     '"x-" x n/2': 'x-'.repeat(n / 2),
     '"x-" x n/2 + prod': 'x-'.repeat(n / 2 - 2) + 'prod',
   };
-  const patterns = ['*a*a*a*b', '*-*-*-prod', '*a'.repeat(50) + '*b', '*' + 'a'.repeat(40) + 'b*', '*?a?a?a?b', '?'.repeat(30) + '*b'];
+  // The worst ? case is a long run of ? in a middle segment: at the exceptions file's cap
+  // (MAX_GLOB_PATTERN_CHARS), and ten times past it (refused by the file, but compileGlob takes it).
+  const patterns = [
+    '*a*a*a*b', '*-*-*-prod', '*a'.repeat(50) + '*b', '*' + 'a'.repeat(40) + 'b*', '*?a?a?a?b', '?'.repeat(30) + '*b',
+    '*' + '?'.repeat(MAX_GLOB_PATTERN_CHARS - 3) + 'b*', '*' + '?'.repeat(2000) + 'b*',
+  ];
   const out: ExceptionsBenchCase[] = [];
   for (const pattern of patterns) {
     const glob = compileGlob(pattern);
@@ -46,7 +51,7 @@ export function benchExceptions(opts: { chars: number; runs: number }): Exceptio
       times.sort((a, b) => a - b);
       const ms = (x: number): number => Math.round(x * 1000) / 1000;
       out.push({
-        pattern: pattern.length > 24 ? `${pattern.slice(0, 21)}...` : pattern,
+        pattern: pattern.length > 24 ? `${pattern.slice(0, 21)}... (${Array.from(pattern).length} chars)` : pattern,
         name: label,
         chars: name.length,
         matched,

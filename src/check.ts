@@ -2,6 +2,7 @@ import { createApp, type App } from './app';
 import type { AppConfig } from './config';
 import { OktaRequestError, oktaErrorOf } from './okta/http';
 import { buildLogUrl } from './okta/system-log';
+import { clockSkewIsLarge } from './ingest/poll';
 import { migrationsDir } from './store/db';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -109,6 +110,8 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
   const url = buildLogUrl(okta.orgUrl, { filter: app.detector.filter, since: new Date(app.clock.now().getTime() - 60_000), limit: 1 });
   try {
     const res = await app.okta!.get(url);
+    const clockLine = checkClock(res.header('date'), app.clock.now().getTime(), app.config.poll.lookbackMs);
+    if (clockLine) lines.push(clockLine);
     if (res.status >= 200 && res.status < 300 && Array.isArray(res.body)) {
       const rl = `${res.header('x-rate-limit-remaining') ?? '?'}/${res.header('x-rate-limit-limit') ?? '?'}`;
       lines.push({ name: 'okta', ok: true, detail: `System Log readable with these credentials; rate limit remaining ${rl}` });
@@ -136,6 +139,15 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
       lines.push({ name: `notifier ${n.name}`, ok: false, detail: err instanceof Error ? err.message : String(err) });
     }
   }
+  if (app.config.notify.webhook && app.config.notify.webhook.secret === null) {
+    // Without a signature a receiver cannot tell our alerts from anyone's POST to its URL.
+    lines.push({
+      name: 'notifier webhook',
+      ok: true,
+      warn: true,
+      detail: 'WEBHOOK_SECRET is not set, so webhook requests go out unsigned and the receiver cannot verify they come from this program: set it to at least 16 random characters (openssl rand -hex 32) and verify X-OTW-Signature.',
+    });
+  }
   if (app.config.notify.defaulted) {
     lines.push({
       name: 'notifiers',
@@ -145,6 +157,24 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     });
   }
   return lines;
+}
+
+/**
+ * Okta's clock against ours, from a response's Date header: a WARN line when they are more than half
+ * of LOOKBACK apart (the poller reads on Okta's clock, but the local one needs fixing). Null otherwise.
+ */
+export function checkClock(dateHeader: string | null, localNow: number, lookbackMs: number): CheckLine | null {
+  const serverNow = Date.parse(dateHeader ?? '');
+  if (!Number.isFinite(serverNow)) return null;
+  const offset = serverNow - localNow;
+  if (!clockSkewIsLarge(offset, lookbackMs)) return null;
+  const seconds = Math.round(Math.abs(offset) / 1000);
+  return {
+    name: 'clock',
+    ok: true,
+    warn: true,
+    detail: `the local clock is ${seconds} s ${offset < 0 ? 'ahead of' : 'behind'} Okta's (more than half of LOOKBACK): the poller uses Okta's clock, but fix the local one (NTP).`,
+  };
 }
 
 /**

@@ -11,7 +11,7 @@ import { ConfigError, EXIT_CONFIG, EXIT_DELIVERY_FAILED, EXIT_FAILURE, EXIT_OK, 
 import { redact } from './logger';
 import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { summarizeExcess } from './ingest/ingest';
-import { runTick } from './ingest/poll';
+import { clockSkewIsLarge, runTick } from './ingest/poll';
 import { parseBackfillRange, runBackfill } from './ingest/backfill';
 import { createCheckApp, runCheck } from './check';
 import { commandHelp } from './cli-help';
@@ -59,6 +59,8 @@ interface Io {
 /** Parses the command line and runs one command; resolves to the exit code. */
 export async function main(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   const io: Io = { stdout: terminalOutput(streams.stdout), stderr: terminalOutput(streams.stderr), env: streams.env };
+  // The command a usage error belongs to, for its own help (set once the arguments parse).
+  let command: string | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -78,7 +80,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         help: { type: 'boolean', short: 'h' },
       },
     });
-    const command = positionals[0];
+    command = positionals[0];
     if (values.help || command === 'help') {
       const about = command === 'help' ? positionals[1] : command;
       io.stdout.write((about ? (commandHelp(about) ?? USAGE) : USAGE) + '\n');
@@ -125,7 +127,10 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       return EXIT_CONFIG;
     }
     if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`okta-token-watch: ${(err as Error).message}\n\n${USAGE}\n`);
+      // A mistake in a known command's options gets that command's help, not the list of commands;
+      // when the arguments did not parse, the command is the first word that names one.
+      const about = command ?? argv.find((a) => commandHelp(a) !== null);
+      io.stderr.write(`okta-token-watch: ${(err as Error).message}\n\n${(about !== undefined ? commandHelp(about) : null) ?? USAGE}\n`);
       return EXIT_USAGE;
     }
     io.stderr.write(`okta-token-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`);
@@ -209,6 +214,16 @@ function alertLimit(v: string | undefined): number {
   return Number(v);
 }
 
+/** The status line about Okta's clock against ours; a WARNING when over half of LOOKBACK apart. */
+function clockStatus(offsetMs: number | null, lookbackMs: number): string {
+  if (offsetMs === null) return 'not measured yet (the first tick that catches up measures Okta\'s clock)';
+  const seconds = Math.round(Math.abs(offsetMs) / 1000);
+  const where = seconds === 0 ? 'the local clock agrees with Okta\'s (to the second)' : `the local clock is ${seconds} s ${offsetMs < 0 ? 'ahead of' : 'behind'} Okta's`;
+  return clockSkewIsLarge(offsetMs, lookbackMs)
+    ? `WARNING: ${where}, more than half of LOOKBACK: the poller uses Okta's clock, but fix the local one (NTP)`
+    : `${where} at the last tick that caught up`;
+}
+
 function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boolean; limit: number }): number {
   if (!fs.existsSync(config.store.dbPath)) {
     io.stderr.write(`okta-token-watch: no database at ${config.store.dbPath} yet: run "okta-token-watch poll" or start the daemon first.\n`);
@@ -230,6 +245,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             ...s,
             cursor: s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
             suppressedBy,
+            oktaClockOffsetMs: app.store.oktaClockOffset(),
             push,
             exceptions,
             alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized })) : undefined,
@@ -248,6 +264,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
       `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
       `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
       `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
+      `clock           ${clockStatus(app.store.oktaClockOffset(), config.poll.lookbackMs)}`,
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,
       `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last event received by push ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
       `alerts raised   ${s.alertsRaised} (${s.summaries} summary notification(s))`,

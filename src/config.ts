@@ -5,6 +5,7 @@ import { pollScheduleProblem } from './poll-schedule';
 import { parseDuration } from './duration';
 import { parseEnvFile } from './env-file';
 import { ConfigError } from './errors';
+import { fileReadProblem } from './file-problem';
 import { isSetting, notASetting, unknownEnvironmentNames, type SettingName } from './settings';
 import { parseNotifyConfig, type NotifyConfig } from './notify/config';
 import { parseDetectConfig, type DetectConfig } from './detect/config';
@@ -267,8 +268,8 @@ function parseOkta(r: EnvReader): OktaConfig | null {
       try {
         privateKey = fs.readFileSync(keyFile, 'utf8').trim();
         r.secrets.push(privateKey);
-      } catch {
-        r.problem('OKTA_PRIVATE_KEY_FILE cannot be read: check the path and that this user may read the file.');
+      } catch (err) {
+        r.problem(fileReadProblem('OKTA_PRIVATE_KEY_FILE', keyFile, err));
       }
     } else if (keyInline) {
       // Env files cannot hold real newlines easily; accept \n escapes in an inline PEM.

@@ -14,10 +14,15 @@ export class Metrics {
   readonly registry = new client.Registry();
   /** Figures that other parts own (the schedule, the reader), read at scrape time once they are wired. */
   private pollIntervalSource: (() => number) | null = null;
-  private rateLimitSource: (() => { limit: number } | null) | null = null;
+  private rateLimitSource: (() => { limit: number; remaining: number } | null) | null = null;
+  /**
+   * The limit and remaining of the last System Log response that carried both, kept between
+   * scrapes (the reader forgets them after waiting for a reset): one response, so the ratio the
+   * rate-limit rule computes is never a remaining from one response over a limit from another.
+   */
+  private lastRateLimit: { limit: number; remaining: number } | null = null;
   private readonly ticks: client.Counter<'result'>;
   private readonly oktaRequests: client.Counter<'status'>;
-  private readonly rateLimitRemaining: client.Gauge;
   private readonly eventsFetched: client.Counter;
   private readonly alertsRaised: client.Counter;
   private readonly suppressed: client.Counter;
@@ -34,10 +39,9 @@ export class Metrics {
     const r = [this.registry];
     this.ticks = new client.Counter({ name: 'otw_ticks_total', help: 'Poll ticks by result.', labelNames: ['result'], registers: r });
     // A series that first appears at 1 is invisible to Prometheus' increase() and rate(): the first
-    // failed tick would never fire an alert. Both results exist from the start, at 0.
-    for (const result of ['ok', 'failed']) this.ticks.inc({ result }, 0);
+    // failed tick would never fire an alert. Every result exists from the start, at 0.
+    for (const result of ['ok', 'failed', 'interrupted']) this.ticks.inc({ result }, 0);
     this.oktaRequests = new client.Counter({ name: 'otw_okta_requests_total', help: 'Requests to Okta by HTTP status (or error kind).', labelNames: ['status'], registers: r });
-    this.rateLimitRemaining = new client.Gauge({ name: 'otw_okta_rate_limit_remaining', help: 'X-Rate-Limit-Remaining of the last Okta response.', registers: r });
     this.eventsFetched = new client.Counter({ name: 'otw_events_fetched_total', help: 'System Log events fetched (including already-seen ones).', registers: r });
     this.alertsRaised = new client.Counter({ name: 'otw_alerts_raised_total', help: 'Alerts raised.', registers: r });
     this.suppressed = new client.Counter({ name: 'otw_alerts_suppressed_total', help: 'Events suppressed by an exception, a maintenance window or ALERT_OUTCOMES.', registers: r });
@@ -74,8 +78,19 @@ export class Metrics {
       help: 'X-Rate-Limit-Limit of the last System Log response (0 before the first).',
       registers: r,
       collect() {
-        const rl = metrics.rateLimitSource?.();
-        this.set(rl && Number.isFinite(rl.limit) ? rl.limit : 0);
+        const rl = metrics.readRateLimit();
+        this.set(rl ? rl.limit : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'otw_okta_rate_limit_remaining',
+      help: 'X-Rate-Limit-Remaining of the same System Log response as otw_okta_rate_limit_limit (no sample before the first).',
+      registers: r,
+      collect() {
+        const rl = metrics.readRateLimit();
+        // A 0 before any response would read as "the limit is used up" and fire the rate-limit rule.
+        if (rl) this.set(rl.remaining);
+        else this.remove();
       },
     });
     new client.Gauge({
@@ -149,12 +164,18 @@ export class Metrics {
   }
 
   observeTick(r: TickResult, _finishedAt?: Date): void {
-    this.ticks.inc({ result: r.ok ? 'ok' : 'failed' });
+    // A tick stopped by a signal (a restart during a catch-up) is not a failure: the next resumes.
+    this.ticks.inc({ result: r.ok ? 'ok' : r.interrupted ? 'interrupted' : 'failed' });
     this.eventsFetched.inc(r.events);
     this.alertsRaised.inc(r.newAlerts);
     this.suppressed.inc(r.suppressed);
     this.tickDuration.observe(r.durationMs / 1000);
-    if (r.rateLimitRemaining !== null) this.rateLimitRemaining.set(r.rateLimitRemaining);
+  }
+
+  private readRateLimit(): { limit: number; remaining: number } | null {
+    const rl = this.rateLimitSource?.();
+    if (rl && Number.isFinite(rl.limit) && Number.isFinite(rl.remaining) && rl.limit > 0) this.lastRateLimit = { limit: rl.limit, remaining: rl.remaining };
+    return this.lastRateLimit;
   }
 
   /** Where otw_poll_interval_seconds comes from (the daemon's schedule). */
@@ -162,8 +183,8 @@ export class Metrics {
     this.pollIntervalSource = seconds;
   }
 
-  /** Where otw_okta_rate_limit_limit comes from (the System Log reader's last response). */
-  watchRateLimit(source: () => { limit: number } | null): void {
+  /** Where otw_okta_rate_limit_limit and _remaining come from (the System Log reader's last response). */
+  watchRateLimit(source: () => { limit: number; remaining: number } | null): void {
     this.rateLimitSource = source;
   }
 

@@ -134,17 +134,45 @@ export function notASetting(name: string, where: string): string {
 }
 
 /**
+ * Variables other software sets on every host, container or npm run: never reported, whatever
+ * they look like. Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_SERVICE_PORT[_<name>]`
+ * and `<SERVICE>_PORT_<n>_<PROTO>[...]` for each service in the namespace, so a service called
+ * `okta-token-watch` or `webhook` would otherwise look like a mistyped setting; systemd sets
+ * `NOTIFY_SOCKET` (our `NOTIFY_` prefix) for `Type=notify` units.
+ */
+const IGNORED_NAMES = /^(?:PATH|HOME|USER|LOGNAME|SHELL|PWD|OLDPWD|TERM|LANG|LANGUAGE|TZ|TMPDIR|HOSTNAME|NOTIFY_SOCKET|(?:NODE|NPM|KUBERNETES|LC|XDG|SSH|SYSTEMD|LISTEN|WATCHDOG)_\w*)$|_SERVICE_(?:HOST|PORT)(?:_\w+)?$|_PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:ADDR|PORT|PROTO))?$/;
+
+/** A Kubernetes `<SERVICE>_PORT=tcp://10.0.0.1:443` link variable (the name alone could be a typo of ours). */
+function isServiceLink(name: string, value: string | undefined): boolean {
+  return /_PORT$/.test(name) && /^(?:tcp|udp|sctp):\/\//.test(value ?? '');
+}
+
+/**
+ * True when an unknown name is close enough to a setting to be a typo of it, compared without
+ * regard to case: one edit always; two when the longer of the two names has 8 or more characters
+ * (`NOTIFER` for `NOTIFIERS`), where two edits rarely turn one real word into another (`DB_PASS`
+ * is two edits from `DB_PATH`, but both are short).
+ */
+export function isNearMiss(name: string): boolean {
+  const close = closestSetting(name);
+  return close.distance <= 1 || (close.distance <= 2 && Math.max(name.length, close.name.length) >= 8);
+}
+
+/**
  * Names in the process environment that look like this program's settings but are not: each one
- * a warning sentence. Only names that could be ours are considered (see OWN_PREFIXES).
+ * a warning sentence. Considered: names with one of this program's prefixes (see OWN_PREFIXES) and
+ * near misses of a setting (see isNearMiss), in any case (`notifiers`, `Slack_Webhook_Url`);
+ * common variables of the system, Node, npm and Kubernetes never are (IGNORED_NAMES).
  */
 export function unknownEnvironmentNames(env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (isSetting(name) || !/^[A-Za-z_][A-Za-z0-9_]{0,99}$/.test(name)) continue;
     const upper = name.toUpperCase();
+    if (IGNORED_NAMES.test(upper) || isServiceLink(upper, env[name])) continue;
     const foreign = FOREIGN_PREFIXES.some((p) => upper.startsWith(p));
     const ours = !foreign && OWN_PREFIXES.some((p) => upper.startsWith(p));
-    if (ours || closestSetting(name).distance <= 1) out.push(notASetting(name, 'is set in the environment but '));
+    if (ours || isNearMiss(name)) out.push(notASetting(name, 'is set in the environment but '));
   }
   return out;
 }

@@ -35,4 +35,17 @@ describe('--help', () => {
     assert.equal(b.code, 0);
     assert.match(b.stdout, /^Usage: okta-token-watch <command>/);
   });
+
+  test('when backfill is run without --since, with a bad date or an unknown option, then it exits 2 with backfill\'s own usage, not the list of commands', async () => {
+    for (const args of [['backfill'], ['backfill', '--since', 'yesterday'], ['backfill', '--since', '7d', '--until', '2026-13-45'], ['backfill', '--since', '7d', '--bogus']]) {
+      const r = await runCli(args, {});
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^okta-token-watch: .+\n\nUsage: okta-token-watch backfill --since/, args.join(' '));
+      assert.doesNotMatch(r.stderr, /<command>/, args.join(' '));
+    }
+    // An unknown command still gets the list of commands.
+    const unknown = await runCli(['frobnicate'], {});
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Usage: okta-token-watch <command>/);
+  });
 });

@@ -7,6 +7,8 @@ import { describe, test } from 'node:test';
 import { tokenEvent } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
 import { runCli, tmpDir } from './helpers/harness';
+import { Receiver } from './helpers/receiver';
+import { unknownEnvironmentNames } from '../src/settings';
 
 const SECRET = 'ssws-FAKE-token-for-config-tests-0123';
 const HOOK = 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKEFAKEFAKE';
@@ -91,6 +93,94 @@ describe('settings: names that are not settings', () => {
       assert.equal(chosen.code, 0, chosen.stdout + chosen.stderr);
       assert.doesNotMatch(chosen.stdout, /WARN/);
       assert.match(chosen.stdout, /all checks passed/);
+    });
+  });
+});
+
+describe('settings: near misses in the process environment', () => {
+  test('when NOTIFER or a lower-case near miss is in the environment, then check fails naming it and the setting; common variables of other software are not reported', async () => {
+    await withFake(async (origin) => {
+      const dir = tmpDir();
+      const env = {
+        OKTA_ORG_URL: origin,
+        OKTA_API_TOKEN: SECRET,
+        DB_PATH: path.join(dir, 'db.sqlite'),
+        NOTIFIERS: 'console',
+        // Two edits from NOTIFIERS, no prefix of ours; and the same in lower case, a transposition away from EMAIL_FROM.
+        NOTIFER: 'slack',
+        emial_from: 'otw@example.com',
+        // Not ours: the system's, Node's, npm's and Kubernetes' own variables.
+        NODE_ENV: 'production',
+        npm_config_cache: '/tmp/npm',
+        LANG: 'C.UTF-8',
+        TERM: 'xterm',
+        KUBERNETES_SERVICE_HOST: '10.0.0.1',
+        OKTA_TOKEN_WATCH_SERVICE_HOST: '10.0.0.2',
+        OKTA_TOKEN_WATCH_SERVICE_PORT: '9464',
+        OKTA_TOKEN_WATCH_PORT: 'tcp://10.0.0.2:9464',
+        WEBHOOK_PORT_443_TCP_ADDR: '10.0.0.3',
+        DB_PASS: 'other-app',
+      };
+      const check = await runCli(['check'], env);
+      assert.equal(check.code, 1, check.stdout + check.stderr);
+      assert.match(check.stdout, /^FAIL +environment +NOTIFER is set in the environment but is not a setting; did you mean NOTIFIERS\?$/m);
+      assert.match(check.stdout, /^FAIL +environment +emial_from is set in the environment but is not a setting; did you mean EMAIL_FROM\?$/m);
+      assert.equal(check.stdout.split('\n').filter((l) => l.startsWith('FAIL')).length, 2, check.stdout);
+      assert.doesNotMatch(check.stdout, /slack|otw@example/, 'never the value');
+    });
+  });
+
+  test('when common variables of a host, a container, Node or npm are set, then none is reported; near misses in any case are', () => {
+    const common = ['PATH', 'HOME', 'USER', 'SHELL', 'PWD', 'LANG', 'LC_ALL', 'TERM', 'TZ', 'HOSTNAME', 'NODE_ENV', 'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'npm_lifecycle_event', 'npm_package_name', 'INIT_CWD', 'XDG_RUNTIME_DIR', 'SSH_AUTH_SOCK', 'INVOCATION_ID', 'JOURNAL_STREAM', 'NOTIFY_SOCKET', 'SYSTEMD_EXEC_PID', 'KUBERNETES_PORT', 'KUBERNETES_PORT_443_TCP', 'WEBHOOK_SERVICE_HOST', 'SLACK_BRIDGE_SERVICE_PORT_HTTP', 'http_proxy', 'HTTPS_PROXY', 'NO_PROXY', 'DB_HOST', 'DB_PASS', 'DB_USER', 'LOG_DIR', 'LOG_FILE', 'HEALTH_CHECK_URL', 'DATABASE_URL', 'AWS_REGION', 'GITHUB_TOKEN', 'CI', 'DEBUG', 'FORCE_COLOR', 'OKTA_CLIENT_TOKEN', 'OKTA_CLIENT_ORGURL'];
+    assert.deepEqual(unknownEnvironmentNames(Object.fromEntries(common.map((n) => [n, 'x']))), []);
+    for (const typo of ['NOTIFER', 'notifer', 'Notifiers', 'LOOKBAK', 'lookback', 'smtp_hots', 'SMTP_PASWORD', 'EMAIL_TOO', 'DELIVERY_INTERVALL', 'TOKEN_LOOKUPS']) {
+      assert.equal(unknownEnvironmentNames({ [typo]: 'x' }).length, 1, typo);
+    }
+  });
+});
+
+describe('settings: files that cannot be read', () => {
+  test('when EXCEPTIONS_FILE or OKTA_PRIVATE_KEY_FILE is missing or unreadable, then poll exits 78 naming the setting, the path and which it is', async () => {
+    const dir = tmpDir();
+    const locked = path.join(dir, 'locked.yaml');
+    fs.writeFileSync(locked, 'exceptions: []\n');
+    fs.chmodSync(locked, 0o000);
+    const missing = path.join(dir, 'nowhere', 'key.pem');
+    const base = { OKTA_ORG_URL: 'https://example.okta.com', DB_PATH: path.join(dir, 'db.sqlite') };
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ ...base, OKTA_API_TOKEN: SECRET, EXCEPTIONS_FILE: path.join(dir, 'missing.yaml') }, new RegExp(`EXCEPTIONS_FILE "${dir}/missing\\.yaml" does not exist: check the path\\.`)],
+      [{ ...base, OKTA_API_TOKEN: SECRET, EXCEPTIONS_FILE: locked }, new RegExp(`EXCEPTIONS_FILE "${dir}/locked\\.yaml" exists but this user may not read it \\(permission denied\\)`)],
+      [{ ...base, OKTA_CLIENT_ID: '0oa-test-client', OKTA_PRIVATE_KEY_FILE: missing }, new RegExp(`OKTA_PRIVATE_KEY_FILE "${dir}/nowhere/key\\.pem" does not exist: check the path\\.`)],
+      [{ ...base, OKTA_CLIENT_ID: '0oa-test-client', OKTA_PRIVATE_KEY_FILE: locked }, new RegExp(`OKTA_PRIVATE_KEY_FILE "${dir}/locked\\.yaml" exists but this user may not read it`)],
+    ];
+    for (const [env, says] of cases) {
+      const r = await runCli(['poll'], env, asOther);
+      assert.equal(r.code, 78, r.stderr);
+      assert.match(r.stderr, says);
+      assert.doesNotMatch(r.stderr, new RegExp(SECRET));
+    }
+  });
+});
+
+describe('settings: an unsigned webhook', () => {
+  test('when WEBHOOK_URL is set without WEBHOOK_SECRET, then check --send warns that receivers cannot verify; with a secret, it does not', async () => {
+    await withFake(async (origin) => {
+      const receiver = new Receiver();
+      const url = `${await receiver.start()}/hook`;
+      try {
+        const dir = tmpDir();
+        const env = { OKTA_ORG_URL: origin, OKTA_API_TOKEN: SECRET, DB_PATH: path.join(dir, 'db.sqlite'), WEBHOOK_URL: url };
+        const r = await runCli(['check', '--send'], env);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /^WARN +notifier webhook +WEBHOOK_SECRET is not set, so webhook requests go out unsigned and the receiver cannot verify/m);
+        assert.doesNotMatch(r.stdout, /all checks passed/);
+        const signed = await runCli(['check', '--send'], { ...env, WEBHOOK_SECRET: 'a-webhook-secret-of-32-characters!' });
+        assert.equal(signed.code, 0, signed.stdout + signed.stderr);
+        assert.doesNotMatch(signed.stdout, /WARN/);
+        assert.match(signed.stdout, /all checks passed/);
+      } finally {
+        await receiver.stop();
+      }
     });
   });
 });

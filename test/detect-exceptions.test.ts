@@ -196,6 +196,16 @@ describe('validating the exceptions file', () => {
     assert.match(p[0]!, /^EXCEPTIONS_FILE line 4: exception #2 has no match field/);
   });
 
+  test('when a tokenName is longer than 200 characters, then it is refused with its line; 200 are accepted', () => {
+    const long = '*' + '?'.repeat(2000) + 'b*';
+    const p = problems(`exceptions:\n  - reason: fine\n    actor: a@example.com\n  - reason: slow\n    tokenName: "${long}"\n`);
+    assert.equal(p.length, 1);
+    assert.match(p[0]!, /^EXCEPTIONS_FILE line 5: exception #2: tokenName is longer than 200 characters; shorten the pattern/);
+    // Counted in characters: 199 emoji (two code units each) and a star are 200.
+    const atLimit = set(`exceptions:\n  - reason: ok\n    tokenName: "${'😀'.repeat(199)}*"\n`);
+    assert.equal(atLimit.exceptions.length, 1);
+  });
+
   test('when an entry has a misspelt key, then it is refused with the line, the key and a hint', () => {
     const p = problems('exceptions:\n  - reason: typo\n    actor: a@example.com\n    tokename: "x-*"\n');
     assert.equal(p.length, 1);
@@ -289,8 +299,9 @@ describe('EXCEPTIONS_FILE in the settings', () => {
     );
   });
 
-  test('when the file does not exist, then start-up fails saying it cannot be read', () => {
-    assert.throws(() => parseConfig(env({ EXCEPTIONS_FILE: path.join(dir, 'missing.yaml') }), { requireOkta: true }), /EXCEPTIONS_FILE cannot be read/);
+  test('when the file does not exist, then start-up fails naming the path and saying it does not exist', () => {
+    const missing = path.join(dir, 'missing.yaml');
+    assert.throws(() => parseConfig(env({ EXCEPTIONS_FILE: missing }), { requireOkta: true }), new RegExp(`EXCEPTIONS_FILE "${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" does not exist: check the path`));
   });
 
   test('when the file is good and the lookup settings are given, then the detect slice holds them', () => {

@@ -41,6 +41,38 @@ describe('tokenName wildcards', () => {
     assert.ok(matched > 500, `the random cases should include many matches (got ${matched})`);
   });
 
+  test('when segments with ? are longer than a machine word, then the matcher still agrees with the anchored regular expression', () => {
+    const rnd = prng(20261203);
+    const pick = (alphabet: string[], n: number): string => {
+      let s = '';
+      for (let i = 0; i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)]!;
+      return s;
+    };
+    let matched = 0;
+    for (let i = 0; i < 3000; i++) {
+      // Segments of 20 to 140 code points, mostly ?: the state spans one to five 32-bit words.
+      const segments = Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(['?', '?', '?', 'a', 'b', '😀'], 20 + Math.floor(rnd() * 120)));
+      const p = (rnd() < 0.5 ? '*' : '') + segments.join('*') + (rnd() < 0.5 ? '*' : '');
+      // A name the pattern matches (each ? and * filled at random), then one code point changed half the time.
+      const points = Array.from(p).flatMap((c) => (c === '?' ? [pick(['a', 'b', '😀'], 1)] : c === '*' ? Array.from(pick(['a', 'b', '😀'], Math.floor(rnd() * 40))) : [c]));
+      if (rnd() < 0.5 && points.length > 0) points[Math.floor(rnd() * points.length)] = pick(['a', 'b', '😀'], 1);
+      const name = points.join('');
+      const want = reference(p).test(name);
+      assert.equal(compileGlob(p).test(name), want, `pattern ${JSON.stringify(p)} against ${JSON.stringify(name)}`);
+      if (want) matched++;
+    }
+    assert.ok(matched > 1000 && matched < 2900, `the random cases should include many matches and misses (got ${matched} of 3000)`);
+  });
+
+  test('when 2,000 ? meet a 100,000-character name, then the answers are right', () => {
+    const p = compileGlob('*' + '?'.repeat(2000) + 'b*');
+    assert.equal(p.test('a'.repeat(HUGE)), false);
+    assert.equal(p.test('a'.repeat(HUGE - 1) + 'b'), true);
+    assert.equal(p.test('b' + 'a'.repeat(HUGE - 1)), false);
+    assert.equal(p.test('a'.repeat(2000) + 'b'), true);
+    assert.equal(p.test('a'.repeat(1999) + 'b'), false);
+  });
+
   test('when the pattern is * and ? only in places, then edges behave like the regular expression', () => {
     const cases: Array<[string, string, boolean]> = [
       ['a*', 'a', true],

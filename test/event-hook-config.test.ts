@@ -40,7 +40,7 @@ describe('event hook settings', () => {
       [{ EVENT_HOOK_SECRET: SECRET }, /^EVENT_HOOK_SECRET is set but EVENT_HOOK_PORT is not/],
       [{ EVENT_HOOK_PORT: '8466', EVENT_HOOK_SECRET: SECRET, EVENT_HOOK_PATH: 'no-slash' }, /^EVENT_HOOK_PATH must be a URL path/],
       [{ EVENT_HOOK_PORT: '8466', EVENT_HOOK_SECRET: SECRET, EVENT_HOOK_TLS_CERT_FILE: '/nonexistent/cert.pem' }, /^EVENT_HOOK_TLS_KEY_FILE is not set/],
-      [{ EVENT_HOOK_PORT: '8466', EVENT_HOOK_SECRET: SECRET, EVENT_HOOK_TLS_CERT_FILE: '/nonexistent/cert.pem', EVENT_HOOK_TLS_KEY_FILE: '/nonexistent/key.pem' }, /^EVENT_HOOK_TLS_CERT_FILE cannot be read/],
+      [{ EVENT_HOOK_PORT: '8466', EVENT_HOOK_SECRET: SECRET, EVENT_HOOK_TLS_CERT_FILE: '/nonexistent/cert.pem', EVENT_HOOK_TLS_KEY_FILE: '/nonexistent/key.pem' }, /^EVENT_HOOK_TLS_CERT_FILE "\/nonexistent\/cert.pem" does not exist/],
       [{ EVENT_HOOK_PORT: '9464', HEALTH_PORT: '9464', EVENT_HOOK_SECRET: SECRET }, /^EVENT_HOOK_PORT is the same as HEALTH_PORT/],
     ];
     for (const [env, expected] of cases) {

@@ -44,12 +44,13 @@ describe('polling the System Log', () => {
     }
   });
 
-  test('when the first tick runs, then it asks with since = now - LOOKBACK, the filter, ASCENDING and limit 1000, and no until', async () => {
+  test('when the first tick runs, then it asks with since = now - LOOKBACK (less the unmeasured-skew margin), the filter, ASCENDING and limit 1000, and no until', async () => {
     const h = await startHarness({ env: { LOOKBACK: '10m' } });
     try {
       await h.tick();
       const q = h.fake.logRequests()[0]!.query;
-      assert.equal(q.get('since'), iso(h, -600_000));
+      // Okta's clock is not measured before the first response: the since errs 5 s early.
+      assert.equal(q.get('since'), iso(h, -600_000 - 5000));
       // The union of the rule set's event types, in set order.
       assert.equal(
         q.get('filter'),
@@ -150,7 +151,8 @@ describe('polling the System Log', () => {
       assert.equal(r.cursorFallback, true);
       const reqs = h.fake.logRequests();
       const fallback = reqs.find((q, i) => i > 0 && q.query.get('since'))!;
-      assert.equal(fallback.query.get('since'), new Date(Date.parse(lastOk.startedAt) - 360_000).toISOString());
+      // The caught-up time is the start on Okta's clock, 1 s early for the Date header's resolution.
+      assert.equal(fallback.query.get('since'), new Date(Date.parse(lastOk.startedAt) - 1000 - 360_000).toISOString());
       assert.equal(r.newAlerts, 1);
       assert.deepEqual(alertLines(h).map((l) => l.uuid), [uuidFor(1), uuidFor(2)]);
       assert.match(h.logs.text, /rejected the stored cursor/);

@@ -4,7 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { tickDepsFor } from '../src/app';
 import { Daemon } from '../src/daemon';
+import { runTick } from '../src/ingest/poll';
 import { tokenEvent } from './helpers/events';
 import { ROOT, startHarness } from './helpers/harness';
 
@@ -121,11 +123,51 @@ describe('Prometheus rules for the daemon itself', () => {
     const { samples } = await scrapeRealDaemon();
     // A failed-tick series born at 1 would be invisible to increase(): it exists at 0 from the start.
     assert.equal(value(samples, 'otw_ticks_total', { result: 'failed' }), 0);
+    assert.equal(value(samples, 'otw_ticks_total', { result: 'interrupted' }), 0);
     assert.equal(value(samples, 'otw_ticks_total', { result: 'ok' }), 1);
     assert.equal(value(samples, 'otw_poll_interval_seconds'), 300);
     assert.ok(value(samples, 'otw_okta_rate_limit_limit')! > 0, 'the limit of the last System Log response');
     assert.ok(value(samples, 'otw_okta_rate_limit_remaining')! <= value(samples, 'otw_okta_rate_limit_limit')!);
     assert.ok(value(samples, 'otw_last_successful_tick_timestamp_seconds')! > 0);
+  });
+
+  test('when the daemon has had no Okta response, then remaining has no sample; when it only got errors, then limit and remaining come from the same error response', async () => {
+    const h = await startHarness({ env: { HEALTH_PORT: '0', OKTA_MAX_RETRIES: '0' } });
+    try {
+      let samples = parseExposition(await h.app.metrics.registry.metrics());
+      assert.equal(value(samples, 'otw_okta_rate_limit_remaining'), undefined, 'no sample before the first response (a 0 reads as "used up")');
+      assert.equal(value(samples, 'otw_okta_rate_limit_limit'), 0);
+      h.fake.failStatus(3, 503);
+      for (let i = 0; i < 3; i++) {
+        const r = await h.tick();
+        assert.equal(r.ok, false);
+        h.app.metrics.observeTick(r);
+      }
+      samples = parseExposition(await h.app.metrics.registry.metrics());
+      const limit = value(samples, 'otw_okta_rate_limit_limit')!;
+      const remaining = value(samples, 'otw_okta_rate_limit_remaining');
+      assert.equal(limit, h.fake.limit);
+      assert.ok(remaining !== undefined && remaining > limit * 0.1, `remaining ${remaining} of ${limit} after three failed ticks: the error responses' own figure, not 0`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('when a tick is stopped by a signal during a catch-up, then it counts as interrupted, not failed', async () => {
+    const h = await startHarness({ env: { HEALTH_PORT: '0' } });
+    try {
+      for (let i = 0; i < 1500; i++) h.fake.persist(tokenEvent(i, new Date(h.clock.now().getTime() - 60_000).toISOString()));
+      const ac = new AbortController();
+      const r = await runTick({ ...tickDepsFor(h.app, ac.signal), clock: h.clock, afterPageCommit: () => ac.abort() });
+      assert.equal(r.interrupted, true);
+      // What the daemon does with every tick's result.
+      h.app.metrics.observeTick(r);
+      const samples = parseExposition(await h.app.metrics.registry.metrics());
+      assert.equal(value(samples, 'otw_ticks_total', { result: 'interrupted' }), 1);
+      assert.equal(value(samples, 'otw_ticks_total', { result: 'failed' }), 0);
+    } finally {
+      await h.close();
+    }
   });
 
   test('when the daemon restarts, then the last successful tick still comes from the database, not from this process', async () => {

@@ -6,7 +6,8 @@ import { formatDuration, parseDuration } from '../duration';
 import type { OktaLogEvent } from '../okta/log-event';
 import { parseCron, previousOccurrence, type CronSchedule } from './cron';
 import { obj, pick } from './fields';
-import { compileGlob, type GlobMatcher } from './glob';
+import { fileReadProblem } from '../file-problem';
+import { compileGlob, MAX_GLOB_PATTERN_CHARS, type GlobMatcher } from './glob';
 
 /**
  * Known benign sources, from EXCEPTIONS_FILE (YAML or JSON). The format is part of the product's
@@ -89,8 +90,8 @@ export function loadExceptionsFile(file: string): { set: ExceptionSet; problems:
     if (!stat.isFile()) return fail(['EXCEPTIONS_FILE is not a regular file: give the path of a YAML or JSON exceptions file.']);
     if (stat.size > MAX_FILE_BYTES) return fail([`EXCEPTIONS_FILE is larger than ${MAX_FILE_BYTES / 1_000_000} MB: an exceptions file should be small; check the path.`]);
     textContent = fs.readFileSync(file, 'utf8');
-  } catch {
-    return fail(['EXCEPTIONS_FILE cannot be read: check the path and that this user may read the file.']);
+  } catch (err) {
+    return fail([fileReadProblem('EXCEPTIONS_FILE', file, err)]);
   }
   return parseExceptions(textContent, path.extname(file).toLowerCase() === '.json' ? 'json' : 'yaml');
 }
@@ -245,6 +246,11 @@ function compileException(node: YamlNode, n: number, entryLine: number | null, l
     if (key === 'tokenName') {
       if (/^[*?]+$/.test(v)) {
         problems.push(`${at(f.line)}: ${label}: tokenName must contain some literal text; a pattern of only * and ? matches every token.`);
+        continue;
+      }
+      if (Array.from(v).length > MAX_GLOB_PATTERN_CHARS) {
+        // Bounds the matcher's work per event (see glob.ts); no real token name needs more.
+        problems.push(`${at(f.line)}: ${label}: tokenName is longer than ${MAX_GLOB_PATTERN_CHARS} characters; shorten the pattern (use * for the parts that vary).`);
         continue;
       }
       entry.tokenName = v;

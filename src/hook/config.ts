@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { createSecureContext as tlsContext } from 'node:tls';
 import type { EnvReader } from '../config';
+import { fileReadProblem } from '../file-problem';
 
 /** The push receiver's settings; null when EVENT_HOOK_PORT is unset (push is off). */
 export interface EventHookConfig {
@@ -49,8 +50,8 @@ export function parseEventHookConfig(r: EnvReader): EventHookConfig | null {
     const read = (name: 'EVENT_HOOK_TLS_CERT_FILE' | 'EVENT_HOOK_TLS_KEY_FILE', file: string): Buffer | null => {
       try {
         return fs.readFileSync(file);
-      } catch {
-        r.problem(`${name} cannot be read: check the path and that this user may read the file.`);
+      } catch (err) {
+        r.problem(fileReadProblem(name, file, err));
         return null;
       }
     };

@@ -86,6 +86,15 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     // True while `url` is an opaque `after` cursor (stored, or a `next` link of this tick) rather
     // than a time-based query built here: only such a URL can expire and be worth a fallback.
     let fromCursor = false;
+    // A time-based query built before Okta's clock was measured: re-checked against the first
+    // response's Date, and redone (before anything is committed) if Okta's clock is behind ours.
+    const provisional: { query: { since: Date; rebuild: (offsetMs: number | null) => Date } | null } = { query: null };
+    const timeQuery = (rebuild: (offsetMs: number | null) => Date): string => {
+      const offset = deps.reader.clockOffsetMs;
+      const since = rebuild(offset);
+      provisional.query = offset === null ? { since, rebuild } : null;
+      return buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
+    };
     if (cursor && new URL(cursor.url).origin === deps.orgUrl) {
       url = cursor.url;
       fromCursor = true;
@@ -95,8 +104,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       // now: if Okta (or the credentials) fail for longer than LOOKBACK after the first start, the
       // window must not slide past events created meanwhile. Never before the 90-day retention.
       const firstStart = cursor ? started.getTime() : Date.parse(store.firstTickStartedAt('poll') ?? started.toISOString());
-      const since = new Date(Math.max(Math.min(firstStart, started.getTime()) - poll.lookbackMs, started.getTime() - 90 * 86_400_000));
-      url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
+      url = timeQuery((offset) => sinceFrom(toOktaTime(Math.min(firstStart, started.getTime()), offset), started, offset, poll.lookbackMs));
     }
 
     let alertsThisTick = 0;
@@ -112,7 +120,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
         if (err instanceof PollError && err.kind === 'rejected' && fromCursor && !result.cursorFallback) {
           // Okta documents no lifetime for the `after` cursor, and a `next` link can be refused on
           // any page. Restart from a time-based query; uuid dedupe absorbs the overlap.
-          const { since, base } = fallbackSince(store, started, poll.lookbackMs);
+          const { since, base } = fallbackSince(store, started, poll.lookbackMs, deps.reader.clockOffsetMs);
           logger.warn(
             result.pages === 0
               ? 'Okta rejected the stored cursor; restarting from a time-based query'
@@ -120,11 +128,27 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
             { status: err.status, errorCode: err.errorCode, since: since.toISOString(), base, pagesBefore: result.pages },
           );
           result.cursorFallback = true;
+          // The rejection's own Date has measured Okta's clock, so this since is final.
           url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
           fromCursor = false;
           continue;
         }
         throw err;
+      }
+      if (provisional.query !== null) {
+        const { since: used, rebuild } = provisional.query;
+        provisional.query = null;
+        const since = rebuild(deps.reader.clockOffsetMs);
+        if (since.getTime() < used.getTime()) {
+          // Okta's clock is behind ours by more than the margin: the query asked for too little.
+          logger.warn('Okta\'s clock is behind the local one; asking again from a since on Okta\'s clock before storing anything', {
+            offsetMs: deps.reader.clockOffsetMs,
+            since: since.toISOString(),
+          });
+          result.requests += page.requests;
+          url = buildLogUrl(deps.orgUrl, { filter: detector.filter, since, limit: 1000 });
+          continue;
+        }
       }
       result.requests += page.requests;
       result.rateLimitRemaining = page.rateLimit?.remaining ?? result.rateLimitRemaining;
@@ -135,8 +159,9 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       const committed = await ingest(deps, {
         entries,
         tickId,
-        // Everything persisted before this tick started has now been read.
-        checkpoint: { source: 'poll', cursorUrl: page.nextUrl, caughtUpThrough: empty ? started : null },
+        // Everything persisted before this tick started has now been read; that start is stored on
+        // Okta's clock, because every since built from it is compared with Okta's persistence times.
+        checkpoint: { source: 'poll', cursorUrl: page.nextUrl, caughtUpThrough: empty ? new Date(toOktaTime(started.getTime(), deps.reader.clockOffsetMs)) : null },
         alertsSoFar: alertsThisTick,
         rateLimitRemaining: page.rateLimit?.remaining ?? null,
         requests: page.requests,
@@ -162,6 +187,9 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       if (deps.signal?.aborted) break;
     }
 
+    warnOnSkew(deps);
+    // For `status`, which runs in another process: how far off the local clock was.
+    if (caughtUp && deps.reader.clockOffsetMs !== null) store.setOktaClockOffset(deps.reader.clockOffsetMs);
     result.summarized = summarizeExcess(deps, tickId);
     if (!caughtUp && deps.signal?.aborted) return finishInterrupted(deps, result, started, 'stopped by a signal');
     result.ok = true;
@@ -199,17 +227,59 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   }
 }
 
+/** Margin for the Date header's one-second resolution when a local time is put on Okta's clock. */
+const DATE_RESOLUTION_MS = 1000;
 /**
- * Where a rejected cursor restarts: LOOKBACK before the time the poller last caught up through.
- * Until a tick has caught up, LOOKBACK before the first tick's start, as the very first tick does:
- * neither an interrupted tick's start nor the cursor's commit time says how far reading got.
- * Never earlier than Okta's 90-day retention (past 180 days Okta rejects `since` outright).
+ * While Okta's clock is unmeasured, a local time is moved this much earlier; a first response
+ * showing Okta further behind than this makes the tick redo its time-based query.
  */
-export function fallbackSince(store: Store, started: Date, lookbackMs: number): { since: Date; base: 'caught-up' | 'first start' } {
+export const UNMEASURED_SKEW_MARGIN_MS = 5000;
+
+/**
+ * A local instant on Okta's clock, erring early: `offsetMs` is Okta's clock minus ours (null while
+ * unmeasured). Never later than the local instant either, so a wrong measurement can only widen
+ * the overlap (which uuid dedupe absorbs), never skip events.
+ */
+export function toOktaTime(localMs: number, offsetMs: number | null): number {
+  if (offsetMs === null) return localMs - UNMEASURED_SKEW_MARGIN_MS;
+  return Math.min(localMs, localMs + offsetMs) - DATE_RESOLUTION_MS;
+}
+
+/** LOOKBACK before `baseOkta` (Okta's clock), never before Okta's 90-day retention (past 180 days Okta rejects `since`). */
+function sinceFrom(baseOkta: number, started: Date, offsetMs: number | null, lookbackMs: number): Date {
+  const oktaNow = toOktaTime(started.getTime(), offsetMs);
+  return new Date(Math.max(Math.min(baseOkta, oktaNow) - lookbackMs, oktaNow - 90 * 86_400_000));
+}
+
+/**
+ * Where a rejected cursor restarts, on Okta's clock: LOOKBACK before the time the poller last
+ * caught up through (stored on Okta's clock). Until a tick has caught up, LOOKBACK before the
+ * first tick's start, as the very first tick does: neither an interrupted tick's start nor the
+ * cursor's commit time says how far reading got.
+ */
+export function fallbackSince(store: Store, started: Date, lookbackMs: number, offsetMs: number | null): { since: Date; base: 'caught-up' | 'first start' } {
   const caught = store.caughtUpThrough();
-  const baseIso = caught ?? store.firstTickStartedAt('poll') ?? started.toISOString();
-  const since = new Date(Math.max(Math.min(Date.parse(baseIso), started.getTime()) - lookbackMs, started.getTime() - 90 * 86_400_000));
-  return { since, base: caught !== null ? 'caught-up' : 'first start' };
+  if (caught !== null) return { since: sinceFrom(Date.parse(caught), started, offsetMs, lookbackMs), base: 'caught-up' };
+  const first = Math.min(Date.parse(store.firstTickStartedAt('poll') ?? started.toISOString()), started.getTime());
+  return { since: sinceFrom(toOktaTime(first, offsetMs), started, offsetMs, lookbackMs), base: 'first start' };
+}
+
+/**
+ * Logs once per process when Okta's clock is more than half of LOOKBACK away from ours: reading
+ * stays correct (every since is on Okta's clock), but the local clock needs fixing.
+ */
+function warnOnSkew(deps: TickDeps): void {
+  const offset = deps.reader.clockOffsetMs;
+  if (offset === null || deps.reader.skewWarned || !clockSkewIsLarge(offset, deps.poll.lookbackMs)) return;
+  deps.reader.skewWarned = true;
+  deps.logger.warn('the local clock differs from Okta\'s by more than half of LOOKBACK; the poller uses Okta\'s clock, but fix the local one (NTP)', {
+    offsetMs: offset,
+  });
+}
+
+/** True when a measured skew (Okta's clock minus ours) is worth a warning: more than LOOKBACK/2. */
+export function clockSkewIsLarge(offsetMs: number, lookbackMs: number): boolean {
+  return Math.abs(offsetMs) > lookbackMs / 2;
 }
 
 /** Records a tick stopped before it caught up: its committed pages stay, and the cursor after them. */

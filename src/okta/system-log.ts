@@ -93,6 +93,9 @@ const BACKOFF_CAP_MS = 30_000;
 export class SystemLogReader {
   private lastRateLimit: RateLimit | null = null;
   private lastPageEvents = 0;
+  private offsetMs: number | null = null;
+  /** Set once the clock-skew warning has been logged: it is logged once per process. */
+  skewWarned = false;
 
   constructor(
     private readonly http: OktaHttp,
@@ -104,6 +107,16 @@ export class SystemLogReader {
 
   get rateLimit(): RateLimit | null {
     return this.lastRateLimit;
+  }
+
+  /**
+   * Okta's clock minus the local one, in ms, from the `Date` header of the latest System Log
+   * response (errors included); null until a response carried a readable one. It errs early, never
+   * late: the header is truncated to the second and was written before the response arrived, so a
+   * time converted with it is at or before Okta's real time.
+   */
+  get clockOffsetMs(): number | null {
+    return this.offsetMs;
   }
 
   async fetchPage(url: string, signal?: AbortSignal): Promise<LogPage> {
@@ -142,7 +155,10 @@ export class SystemLogReader {
         await this.backoffOrFail(failures, reason, signal);
         continue;
       }
-      const rl = readRateLimit(res, this.clock.now().getTime());
+      const localNow = this.clock.now().getTime();
+      const serverNow = Date.parse(res.header('date') ?? '');
+      if (Number.isFinite(serverNow)) this.offsetMs = serverNow - localNow;
+      const rl = readRateLimit(res, localNow);
       if (rl) this.lastRateLimit = rl;
 
       if (res.status === 429) {

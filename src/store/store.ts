@@ -180,6 +180,17 @@ export class Store {
       .run(through.toISOString(), now.toISOString());
   }
 
+  /** Records Okta's clock minus the local one, as the last caught-up tick measured it (after that tick's commit). */
+  setOktaClockOffset(offsetMs: number): void {
+    this.prepared('UPDATE poll_progress SET okta_clock_offset_ms = ? WHERE id = 1').run(Math.round(offsetMs));
+  }
+
+  /** Okta's clock minus the local one (ms) at the last caught-up tick, or null until one measured it. */
+  oktaClockOffset(): number | null {
+    const row = this.prepared('SELECT okta_clock_offset_ms AS o FROM poll_progress WHERE id = 1').get() as { o: number | null } | undefined;
+    return row?.o ?? null;
+  }
+
   /** Records a batch received by a source without a cursor (call inside the batch's transaction). */
   recordReceipt(source: EventSource, receivedAt: Date, events: number): void {
     this
