@@ -21,6 +21,7 @@ import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { buildJs } from './build';
 import { benchExceptions, EXCEPTIONS_TARGET_MS } from './exceptions';
+import { benchPush, PUSH_TARGETS } from './push';
 import { MB, round, type Call, type Contender, type Done, type Failed, type Job, type Progress, type Reply, type Scenario } from './shared';
 
 /** The fake's per-minute limit for the benchmark: high, so rate limiting does not distort figures. */
@@ -41,6 +42,10 @@ interface Options {
   lookbackMs: number;
   windowEvents: number;
   storeEvents: number;
+  /** Push scenario: events pushed in bursts, POSTs of 100 for the answer time, poll-mode rounds. */
+  pushEvents: number;
+  answerPosts: number;
+  pollRounds: number;
   baselineLimit: number | undefined;
   smoke: boolean;
   json: boolean;
@@ -65,6 +70,8 @@ function options(argv: string[]): Options {
       lookback: { type: 'string' },
       'window-events': { type: 'string' },
       'store-events': { type: 'string' },
+      'push-events': { type: 'string' },
+      'answer-posts': { type: 'string' },
       'baseline-limit': { type: 'string' },
       seed: { type: 'string' },
       'time-limit': { type: 'string' },
@@ -79,7 +86,8 @@ function options(argv: string[]): Options {
     process.stdout.write(
       'Usage: npm run bench -- [--smoke] [--json] [--events N] [--small-events N] [--ticks N] [--outage-events N] [--outage 30m]\n' +
         '                        [--lookback 6m] [--window-events N] [--store-events N] [--baseline-limit N] [--seed S]\n' +
-        '                        [--time-limit 10m] [--cpu-prof DIR] [--only idle,catchup,outage,store,exceptions]\n',
+        '                        [--time-limit 10m] [--cpu-prof DIR] [--push-events N] [--answer-posts N]\n' +
+        '                        [--only idle,catchup,outage,store,exceptions,push]\n',
     );
     process.exit(0);
   }
@@ -104,6 +112,9 @@ function options(argv: string[]): Options {
     lookbackMs: dur(values.lookback, 'lookback', '6m'),
     windowEvents: int(values['window-events'], 'window-events', 10, 0),
     storeEvents: int(values['store-events'], 'store-events', smoke ? 2000 : events),
+    pushEvents: int(values['push-events'], 'push-events', smoke ? 100 : 1000),
+    answerPosts: int(values['answer-posts'], 'answer-posts', smoke ? 10 : 50),
+    pollRounds: smoke ? 3 : 10,
     baselineLimit: values['baseline-limit'] === undefined ? undefined : int(values['baseline-limit'], 'baseline-limit', 100),
     smoke,
     json: values.json ?? false,
@@ -328,6 +339,10 @@ async function main(): Promise<number> {
     }),
     // In-process and quick (well under a second), so the smoke run keeps it at full size.
     exceptions: await only('exceptions', 'exceptions: tokenName wildcards vs 100,000-character names', async () => benchExceptions({ chars: 100_000, runs: opts.smoke ? 5 : 21 })),
+    // Paced by Slack's one message a second: about a second per event pushed.
+    push: await only('push', `push vs poll: ${opts.pushEvents} events in bursts, ${opts.answerPosts} POSTs of 100, ${opts.pollRounds} poll rounds (~${Math.round(opts.pushEvents / 60) || 1} min)`, () =>
+      benchPush({ events: opts.pushEvents, answerPosts: opts.answerPosts, pollRounds: opts.pollRounds, seed: opts.seed, say: (x) => out.write(`\n${x}\n  ... `) }),
+    ),
   };
 
   type R = Record<string, unknown>;
@@ -406,6 +421,36 @@ async function main(): Promise<number> {
   for (const c of results.exceptions ?? []) {
     if (c.medianMs > EXCEPTIONS_TARGET_MS) problems.push(`exceptions: ${c.pattern} against ${c.name} took ${c.medianMs} ms (median; target ${EXCEPTIONS_TARGET_MS} ms)`);
   }
+  const pu = results.push as R | null;
+  const pushTargets = pu
+    ? {
+        enforced: !opts.smoke,
+        note: opts.smoke ? 'smoke: latency targets reported, not enforced (shared CI machines); duplicates and the poller\'s new alerts are enforced' : 'enforced',
+        latencyP50: { target: PUSH_TARGETS.latencyP50Ms, ours: g(pu, 'latency', 'postToSlackMs', 'p50'), met: Number(g(pu, 'latency', 'postToSlackMs', 'p50')) <= PUSH_TARGETS.latencyP50Ms },
+        latencyP99: { target: PUSH_TARGETS.latencyP99Ms, ours: g(pu, 'latency', 'postToSlackMs', 'p99'), met: Number(g(pu, 'latency', 'postToSlackMs', 'p99')) <= PUSH_TARGETS.latencyP99Ms },
+        answerP99: { target: PUSH_TARGETS.answerP99Ms, ours: g(pu, 'answer', 'answerMs', 'p99'), met: Number(g(pu, 'answer', 'answerMs', 'p99')) <= PUSH_TARGETS.answerP99Ms },
+      }
+    : null;
+  if (pu) {
+    const lat = g(pu, 'latency') as R;
+    const slack = g(pu, 'slack') as R;
+    if (Number(lat.missing) !== 0) problems.push(`push: ${lat.missing} of ${lat.events} pushed events never reached Slack`);
+    if (Number(lat.failedDeliveries) !== 0) problems.push(`push: ${lat.failedDeliveries} hook deliveries got no 2xx`);
+    if (Number(slack.sentTwice) !== 0 || Number(slack.unexpected) !== 0 || slack.messages !== slack.uniqueEvents) {
+      problems.push(`push: ${slack.messages} Slack messages for ${slack.uniqueEvents} unique events (${slack.sentTwice} sent twice, ${slack.unexpected} unexpected)`);
+    }
+    for (const [name, t] of [['after the push latency run', g(pu, 'pollAfterPush')], ['after the answer-time run', g(pu, 'answer', 'poll')]] as const) {
+      if (g(t, 'ok') !== true || Number(g(t, 'newAlerts')) !== 0 || Number(g(t, 'newEvents')) !== 0) problems.push(`push: the poller's tick ${name}: ok ${g(t, 'ok')}, ${g(t, 'newEvents')} new events, ${g(t, 'newAlerts')} new alerts (target 0)`);
+    }
+    if (Number(g(pu, 'pollAfterPush', 'slackMessagesAfter')) !== 0) problems.push(`push: ${g(pu, 'pollAfterPush', 'slackMessagesAfter')} Slack messages after the poller read the pushed events (target 0)`);
+    const statuses = (g(pu, 'answer', 'statuses') ?? {}) as Record<string, number>;
+    if (Object.keys(statuses).some((k) => k !== '200')) problems.push(`push: hook answers ${JSON.stringify(statuses)} (every POST should get 200)`);
+    if (pushTargets?.enforced) {
+      if (!pushTargets.latencyP50.met) problems.push(`push: POST-to-Slack p50 ${pushTargets.latencyP50.ours} ms (target ${PUSH_TARGETS.latencyP50Ms} ms)`);
+      if (!pushTargets.latencyP99.met) problems.push(`push: POST-to-Slack p99 ${pushTargets.latencyP99.ours} ms (target ${PUSH_TARGETS.latencyP99Ms} ms)`);
+      if (!pushTargets.answerP99.met) problems.push(`push: hook answer p99 ${pushTargets.answerP99.ours} ms with 100 events per POST (target ${PUSH_TARGETS.answerP99Ms} ms)`);
+    }
+  }
   if (results.store && (st.stored !== opts.storeEvents || st.insertedSecondPass !== 0)) problems.push(`store: ${String(st.stored)} stored, ${String(st.insertedSecondPass)} inserted twice`);
   const peakBig = Number(g(cu.ours, 'peakRssMb'));
   const peakSmall = Number(g(cs.ours, 'peakRssMb'));
@@ -421,6 +466,7 @@ async function main(): Promise<number> {
       growthMb: round(peakBig - peakSmall, 1),
       met: !g(cu.ours, 'timedOut') && peakBig - peakSmall < 20,
     },
+    push: pushTargets,
     longRunGrowthMb: {
       note: `RSS (and V8 heap) after gc, tick ${mid} -> ${last}; the baseline's growth over the same ticks is the noise reference`,
       ours: round(growth, 1),
@@ -447,6 +493,26 @@ async function main(): Promise<number> {
       'RSS includes Node and the loaded modules: the baseline loads the whole Okta SDK (about 90 MB of generated APIs and models), ours only the SDK\'s HTTP and OAuth layer ' +
       `(see "RSS before the backlog"). Both run with ${NODE_FLAGS.join(' ')}, as npm start and the systemd unit run the daemon.`,
   );
+  if (pu && pushTargets) {
+    const ms = (o: unknown, ...k: string[]): string => `${fmt(g(o, ...k, 'p50'), 1)} / ${fmt(g(o, ...k, 'p99'), 1)}`;
+    const met = (t: { met: boolean }): string => (t.met ? 'met' : opts.smoke ? 'missed (smoke: reported)' : 'NOT MET');
+    say('');
+    say(`push (Okta Event Hooks) vs poll (POLL_SCHEDULE every 5 min), load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+    say(
+      table([
+        ['metric', 'push', 'poll', 'target'],
+        [`event -> Slack receipt, p50 / p99 (${fmt(g(pu, 'latency', 'events'))} events, ${fmt(g(pu, 'latency', 'bursts'))} bursts of 1-5)`, `${ms(pu, 'latency', 'postToSlackMs')} ms`, `${fmt(g(pu, 'pollMode', 'computedPublishedToSlackS', 'p50'), 1)} / ${fmt(g(pu, 'pollMode', 'computedPublishedToSlackS', 'p99'), 1)} s (computed)`, `<= ${PUSH_TARGETS.latencyP50Ms} / ${PUSH_TARGETS.latencyP99Ms} ms: ${met(pushTargets.latencyP50.met && pushTargets.latencyP99.met ? { met: true } : { met: false })}`],
+        ['  poll: tick start -> Slack receipt, p50 / p99 (measured)', '', `${ms(pu, 'pollMode', 'tickToSlackMs')} ms`, ''],
+        [`hook answer with 100 events per POST, p50 / p99 (${fmt(g(pu, 'answer', 'posts'))} POSTs)`, `${ms(pu, 'answer', 'answerMs')} ms`, '', `p99 <= ${PUSH_TARGETS.answerP99Ms} ms: ${met(pushTargets.answerP99)}`],
+        ['Slack messages / unique events (sent twice)', `${fmt(g(pu, 'slack', 'messages'))} / ${fmt(g(pu, 'slack', 'uniqueEvents'))} (${fmt(g(pu, 'slack', 'sentTwice'))})`, '', 'equal, 0'],
+        ['the poller reads the pushed events: new alerts', fmt(g(pu, 'pollAfterPush', 'newAlerts')), '', '0'],
+      ]),
+    );
+    say(
+      'notes: push = the fake\'s POST starts -> the fake Slack timestamps the message (receiver -> ingest commit -> dispatcher kicked -> Slack notifier), in-process Daemon; ' +
+        'poll (computed) = a uniformly random wait of 0-5 min for the next slot + the measured tick-start-to-Slack time (Okta\'s own System Log delay not included).',
+    );
+  }
   for (const p of problems) say(`FAIL: ${p}`);
 
   const report = {

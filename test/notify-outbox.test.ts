@@ -321,16 +321,22 @@ describe('the outbox dispatcher', () => {
     assert.equal(hook.requests.length, 1);
   });
 
-  test('when several Slack messages are due, then they go out at most one per second', async () => {
+  test('when several Slack messages are due after a quiet spell, then a burst of five goes out at once and the rest one per second', async () => {
     const clock = new FakeClock();
     const { store } = openStore();
     const slack = await receiver();
     const d = new Dispatcher(store, [new SlackNotifier({ transport: 'webhook', webhookUrl: slack.url('/hook') }, { timeoutMs: 2000 })], DELIVERY, logSink().logger, clock, NO_JITTER);
-    for (let i = 0; i < 3; i++) addAlert(store, 20 + i, ['slack'], clock.now());
+    for (let i = 0; i < 7; i++) addAlert(store, 20 + i, ['slack'], clock.now());
     const start = clock.now().getTime();
-    assert.deepEqual(await d.runOnce(), { sent: 3, retried: 0, failed: 0 });
+    assert.deepEqual(await d.runOnce(), { sent: 7, retried: 0, failed: 0 });
     assert.deepEqual(clock.sleeps, [1000, 1000]);
     assert.equal(clock.now().getTime() - start, 2000);
+
+    // Three quiet seconds earn three sends back; the fourth waits for its second.
+    clock.advance(3000);
+    for (let i = 0; i < 4; i++) addAlert(store, 30 + i, ['slack'], clock.now());
+    assert.deepEqual(await d.runOnce(), { sent: 4, retried: 0, failed: 0 });
+    assert.deepEqual(clock.sleeps, [1000, 1000, 1000]);
   });
 
   test('when the timer is started, then due rows are delivered between ticks without runOnce', async () => {

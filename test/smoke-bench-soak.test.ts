@@ -11,6 +11,7 @@ import { nullLogger } from '../src/logger';
 import { DeliveryError } from '../src/notify/notifier';
 import { buildNotifiers } from '../src/notify/registry';
 import { buildSampleAlert } from '../src/notify/sample-alert';
+import { benchPush } from '../bench/push';
 import http from 'node:http';
 import { cursorPosition } from '../soak/inspect';
 import { freePort, SoakPush } from '../soak/push';
@@ -159,5 +160,23 @@ describe('soak fixtures', () => {
     } finally {
       await Promise.all([slack.stop(), webhook.stop(), smtp.stop()]);
     }
+  });
+});
+
+describe('bench push scenario', () => {
+  test('when a few events are pushed, then each reaches the fake Slack once, and the poller reading them raises no new alert', async () => {
+    const r = (await benchPush({ events: 4, answerPosts: 1, pollRounds: 1, seed: 3, say: () => undefined })) as {
+      answer: { statuses: Record<string, number>; poll: { ok: boolean; newEvents: number; newAlerts: number } };
+      latency: { events: number; missing: number; failedDeliveries: number; postToSlackMs: { n: number } };
+      pollAfterPush: { ok: boolean; events: number; newAlerts: number; slackMessagesAfter: number };
+      slack: { messages: number; uniqueEvents: number; sentTwice: number; unexpected: number };
+      pollMode: { tickToSlackMs: { n: number } };
+    };
+    assert.deepEqual(r.answer.statuses, { '200': 1 });
+    assert.deepEqual([r.answer.poll.ok, r.answer.poll.newEvents, r.answer.poll.newAlerts], [true, 0, 0]);
+    assert.deepEqual([r.latency.events, r.latency.missing, r.latency.failedDeliveries, r.latency.postToSlackMs.n], [4, 0, 0, 4]);
+    assert.deepEqual([r.pollAfterPush.ok, r.pollAfterPush.events, r.pollAfterPush.newAlerts, r.pollAfterPush.slackMessagesAfter], [true, 4, 0, 0]);
+    assert.deepEqual([r.slack.messages, r.slack.uniqueEvents, r.slack.sentTwice, r.slack.unexpected], [4, 4, 0, 0]);
+    assert.ok(r.pollMode.tickToSlackMs.n >= 1);
   });
 });

@@ -47,6 +47,11 @@ export const RECORD_STOP_GRACE_MS = 30_000;
  */
 const SENT_UNRECORDED = new Set<string>();
 
+/** How many sends a notifier may start back to back (at least 1). */
+function burstOf(n: Notifier): number {
+  return Math.max(1, Math.floor(n.burst ?? 1));
+}
+
 /** The wait before try `n + 1` to record a send. */
 export function recordRetryDelayMs(n: number): number {
   return Math.min(RECORD_RETRY_MAX_MS, 100 * 2 ** Math.min(n, 10));
@@ -71,8 +76,12 @@ interface Lane {
   again: boolean;
   /** After a retryable failure the notifier is not tried again before this (ms since epoch). */
   pausedUntil: number;
-  /** Start of the last send, for pacing (ms since epoch). */
-  lastSendAt: number | null;
+  /**
+   * Pacing as a token bucket: sends the lane may start now (up to the notifier's `burst`), earned
+   * at one per `minIntervalMs`, as of `creditAt` (ms since epoch).
+   */
+  credit: number;
+  creditAt: number;
 }
 
 /**
@@ -114,7 +123,7 @@ export class Dispatcher {
       if (names.has(n.name)) throw new Error(`notifier ${n.name} given to the dispatcher twice`);
       names.add(n.name);
     }
-    this.lanes = notifiers.map((notifier) => ({ notifier, running: null, again: false, pausedUntil: 0, lastSendAt: null }));
+    this.lanes = notifiers.map((notifier) => ({ notifier, running: null, again: false, pausedUntil: 0, credit: burstOf(notifier), creditAt: clock.now().getTime() }));
     this.random = opts.random ?? Math.random;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? NOTIFY_TIMEOUT_MAX_MS;
     this.batchSize = opts.batchSize ?? 50;
@@ -205,10 +214,20 @@ export class Dispatcher {
     }
   }
 
+  /** Refills the lane's credit for the time since it was last counted. */
+  private refill(lane: Lane): void {
+    const gap = lane.notifier.minIntervalMs ?? 0;
+    const now = this.clock.now().getTime();
+    if (gap > 0) lane.credit = Math.min(burstOf(lane.notifier), lane.credit + Math.max(0, now - lane.creditAt) / gap);
+    lane.creditAt = now;
+  }
+
+  /** Waits until the lane may send (a whole unit of credit); the send itself spends it. */
   private async pace(lane: Lane): Promise<void> {
     const gap = lane.notifier.minIntervalMs ?? 0;
-    if (gap <= 0 || lane.lastSendAt === null) return;
-    const wait = lane.lastSendAt + gap - this.clock.now().getTime();
+    if (gap <= 0) return;
+    this.refill(lane);
+    const wait = Math.ceil((1 - lane.credit) * gap);
     if (wait > 0) await this.clock.sleep(wait, this.abort.signal);
   }
 
@@ -217,7 +236,10 @@ export class Dispatcher {
     // Another process on the same database (a one-shot `poll` or `backfill` next to the daemon)
     // may be delivering the same rows: only the one that claims a row sends it.
     if (!this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS)) return 'taken';
-    lane.lastSendAt = this.clock.now().getTime();
+    if ((lane.notifier.minIntervalMs ?? 0) > 0) {
+      this.refill(lane);
+      lane.credit = Math.max(0, lane.credit - 1);
+    }
     try {
       await this.withDeadline((signal) => lane.notifier.send(d.notification, signal));
     } catch (err) {

@@ -14,6 +14,11 @@ export interface Notifier {
    */
   readonly minIntervalMs?: number;
   /**
+   * Sends that may go out back to back after a quiet spell before `minIntervalMs` applies (Slack
+   * tolerates short bursts over its rate). Default 1: every send keeps the gap.
+   */
+  readonly burst?: number;
+  /**
    * `signal` aborts the send (the dispatcher's deadline, or shutdown): the notifier must then close
    * its connection at once and reject, so no request outlives the attempt that gave up on it.
    */
