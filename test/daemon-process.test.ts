@@ -4,17 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { FakeOkta } from './helpers/fake-okta';
-import { ROOT, runCli, tmpDir } from './helpers/harness';
+import { ROOT, runCli, tmpDir, waitFor } from './helpers/harness';
 
 const TOKEN = 'test-okta-token-not-real-0000';
-
-async function until(cond: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Every process below `pid` (children, grandchildren...), read from /proc. */
 function descendants(pid: number): number[] {
@@ -74,13 +66,13 @@ describe('the daemon as a process', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => npm.on('exit', (code, signal) => resolve({ code, signal })));
     let tree: number[] = [];
     try {
-      await until(() => /tick finished/.test(stderr), 'the first tick');
+      await waitFor(() => /tick finished/.test(stderr), 'the first tick', 120_000, 50);
       tree = descendants(npm.pid!);
       assert.ok(tree.length > 0, 'npm runs the daemon as a child');
       npm.kill('SIGTERM');
       const r = await exited;
       assert.equal(r.code, 0, `npm start exits 0 after a clean stop (got ${r.code ?? r.signal}): ${stderr}`);
-      await until(() => tree.every((p) => !alive(p)), 'every process under npm to exit', 20_000).catch(() => undefined);
+      await waitFor(() => tree.every((p) => !alive(p)), 'every process under npm to exit', 20_000, 50).catch(() => undefined);
       assert.deepEqual(tree.filter(alive), [], 'no process of npm start keeps running');
       assert.match(stderr, /stopping: finishing the page in hand/);
       const requests = fake.logRequests().length;

@@ -6,21 +6,11 @@ import Database from 'better-sqlite3';
 import { HookPusher } from '../src/simulator/hook-pusher';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
-import { runCli, tmpDir } from './helpers/harness';
+import { runCli, tmpDir, waitFor } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
 const TOKEN = 'test-okta-token-not-real-0000';
 const SECRET = 'hook-secret-0123456789abcdef0123456789';
-
-async function until<T>(probe: () => T | null | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Starts `run` as a child; resolves with the child, its stderr so far, and the receiver's port. */
 async function startDaemon(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; exited: ReturnType<typeof runCli>; logs: () => string }> {
@@ -32,7 +22,7 @@ async function startDaemon(env: Record<string, string>): Promise<{ child: ChildP
       c.stderr!.on('data', (b: Buffer) => (logs += b.toString()));
     },
   });
-  const port = await until(() => {
+  const port = await waitFor(() => {
     const m = /"message":"event hook receiver listening".*?"port":(\d+)/.exec(logs);
     return m ? Number(m[1]) : null;
   }, 'the receiver to listen');
@@ -66,7 +56,7 @@ describe('event hook: crash between commit and answer', () => {
       const db = new Database(dbPath, { readonly: true, fileMustExist: true });
       try {
         // Killed from outside as soon as the commit is visible in the database.
-        await until(() => db.prepare('SELECT 1 FROM events WHERE uuid = ?').get(uuidFor(41)) !== undefined, 'the push to be committed');
+        await waitFor(() => db.prepare('SELECT 1 FROM events WHERE uuid = ?').get(uuidFor(41)) !== undefined, 'the push to be committed');
       } finally {
         db.close();
       }
@@ -84,7 +74,7 @@ describe('event hook: crash between commit and answer', () => {
         assert.deepEqual(out.attempts.map((a) => a.status), [200]);
         await rcv.waitFor(1, 30_000);
         // Give a second alert every chance to show up before counting.
-        await until(() => /"newEvents":0/.test(second.logs()), 'the retry to be seen as a duplicate');
+        await waitFor(() => /"newEvents":0/.test(second.logs()), 'the retry to be seen as a duplicate');
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(rcv.requests.length, 1);
         assert.match(rcv.requests[0]!.body, new RegExp(uuidFor(41)));

@@ -7,21 +7,11 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
-import { runCli, tmpDir } from './helpers/harness';
+import { runCli, tmpDir, waitFor } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
 const TOKEN = 'test-okta-token-not-real-e2e-0000';
 const SECRET = 'hook-secret-e2e-0123456789abcdef0123456789';
-
-async function until<T>(probe: () => T | null | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Alerts the webhook receiver got, as [uuid, rule id, severity], test messages left out. */
 function alertsAt(rcv: Receiver): Array<[string, string, string]> {
@@ -65,7 +55,7 @@ describe('event hook end to end, through the CLI', () => {
       },
     });
     try {
-      const port = await until(() => {
+      const port = await waitFor(() => {
         const m = /"message":"event hook receiver listening".*?"port":(\d+)/.exec(logs);
         return m ? Number(m[1]) : null;
       }, 'the receiver to listen');

@@ -136,10 +136,17 @@ export function runCli(
 
 /** Polls `cond` every 20 ms until it holds; throws after `timeoutMs` (real time: for child processes). */
 export async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+  await waitFor(cond, 'a condition', timeoutMs, 20);
+}
+
+/** Polls `probe` until it returns a truthy value and returns it; throws naming `what` after `timeoutMs`. */
+export async function waitFor<T>(probe: () => T | null | undefined | false, what: string, timeoutMs = 60_000, everyMs = 5): Promise<T> {
   const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
