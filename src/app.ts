@@ -59,6 +59,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     // register or remove by another process takes effect at once).
     eventHookId: () => store.registeredEventHook()?.hookId ?? null,
     pushConfigured: config.eventHook !== null,
+    recentDeliveryFailureAlert: (hookId) => store.recentEventHookAlert(hookId, 'delivery failed', new Date(clock.now().getTime() - 3_600_000)),
   });
   const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout });
   const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);

@@ -114,6 +114,29 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
     }
   });
 
+  test('when deliveries to our hook keep failing, then one high alert per hour, not one per failed delivery; a deactivation still alerts at once', async () => {
+    const h = await startHarness();
+    try {
+      h.app.store.setRegisteredEventHook({ hookId: OUR_HOOK, uri: 'https://hooks.example.com/okta/event-hook' }, h.clock.now());
+      const fail = { outcome: { result: 'FAILURE' } };
+      h.fake.persist(eventHookEvent(31, ago(h, 30_000), 'event_hook.delivery', OUR_HOOK, fail), eventHookEvent(32, ago(h, 29_000), 'event_hook.delivery', OTHER_HOOK, fail));
+      await h.tick();
+      assert.equal(alertOf(h, 31)!.eventHook!.change, 'delivery failed');
+      h.clock.advance(20 * 60_000);
+      h.fake.persist(eventHookEvent(33, ago(h, 30_000), 'event_hook.delivery', OUR_HOOK, fail), eventHookEvent(34, ago(h, 29_000), 'event_hook.deactivated', OUR_HOOK));
+      await h.tick();
+      assert.equal(alertOf(h, 33), null);
+      assert.match(suppressedBy(h, 33) ?? '', new RegExp(`already alerted within the hour \\(otw-${uuidFor(31)}\\)`));
+      assert.equal(alertOf(h, 34)!.eventHook!.change, 'deactivated');
+      h.clock.advance(61 * 60_000);
+      h.fake.persist(eventHookEvent(35, ago(h, 30_000), 'event_hook.delivery', OUR_HOOK, fail));
+      await h.tick();
+      assert.equal(alertOf(h, 35)!.eventHook!.change, 'delivery failed', 'an hour later the outage is paged again');
+    } finally {
+      await h.close();
+    }
+  });
+
   test('when ALERT_OUTCOMES and an exception would suppress the actor, then the self-watch alert still fires while the token event is suppressed', async () => {
     const h = await startHarness({ env: { ALERT_OUTCOMES: 'FAILURE' } });
     try {

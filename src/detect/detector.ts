@@ -54,6 +54,8 @@ export interface DetectorDeps {
   eventHookId?: () => string | null;
   /** Push is configured here (EVENT_HOOK_PORT set): see RuleContext.pushConfigured. Default false. */
   pushConfigured?: boolean;
+  /** See RuleContext.recentDeliveryFailureAlert (the store's alerts of the last hour). */
+  recentDeliveryFailureAlert?: (hookId: string | null) => string | null;
   /** The rule set (default RULES); tests may narrow it. */
   rules?: readonly Rule[];
 }
@@ -70,7 +72,7 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
       // Not knowing the id widens the event-hook rule (any hook's deactivation alerts): safe.
       deps.logger.warn('the registered event hook id could not be read; watching every event hook', { error: err instanceof Error ? err.message : String(err) });
     }
-    return { eventHookId, pushConfigured: deps.pushConfigured ?? false };
+    return { eventHookId, pushConfigured: deps.pushConfigured ?? false, recentDeliveryFailureAlert: deps.recentDeliveryFailureAlert };
   };
   return {
     filter: rules === RULES ? POLL_FILTER : filterFor(rules.flatMap((r) => r.eventTypes.map((t) => t.type))),

@@ -65,7 +65,14 @@ function matchEventHook(event: OktaLogEvent, ctx: RuleContext): RuleMatch {
     if (outcome === 'SUCCESS') return { match: false, reason: 'event hook delivery outcome SUCCESS' };
   }
   if (ctx.eventHookId !== null) {
-    return namesHook(event, ctx.eventHookId) ? { match: true } : { match: false, reason: 'the event is about another event hook than ours' };
+    if (!namesHook(event, ctx.eventHookId)) return { match: false, reason: 'the event is about another event hook than ours' };
+    if (change === 'delivery failed') {
+      // An outage of the receiver fails every delivery, each with its own event: the first alert
+      // says push is failing, the rest are stored (and counted in status) under this reason.
+      const earlier = ctx.recentDeliveryFailureAlert?.(ctx.eventHookId) ?? null;
+      if (earlier !== null) return { match: false, reason: `failed deliveries to our event hook were already alerted within the hour (${earlier})` };
+    }
+    return { match: true };
   }
   // Without push set up here and no hook registered, another team's hook is none of our business.
   if (!ctx.pushConfigured) return { match: false, reason: 'no event hook of ours is registered or configured (EVENT_HOOK_PORT is unset)' };

@@ -14,6 +14,11 @@ export interface RuleContext {
   eventHookId: string | null;
   /** Push is set up here (EVENT_HOOK_PORT): while no id is known, any hook's deactivation may be ours. */
   pushConfigured: boolean;
+  /**
+   * The id of a delivery-failure alert about this hook (id, or null for "hook unknown") raised in
+   * the last hour, or null: one page per outage, not one per failed delivery. Default: none.
+   */
+  recentDeliveryFailureAlert?: (hookId: string | null) => string | null;
 }
 
 /** Whether one event matches a rule, and if not, why (stored as the event's suppression reason). */

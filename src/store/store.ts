@@ -523,6 +523,19 @@ export class Store {
     return row.t;
   }
 
+  /** The newest self-watch alert of this change for this hook since `since`, or null (its alert id). */
+  recentEventHookAlert(hookId: string | null, change: string, since: Date): string | null {
+    const row = this
+      .prepared(
+        `SELECT alert_id AS id FROM alerts
+          WHERE created_at >= ? AND json_extract(payload, '$.rule.id') = 'okta-event-hook-tampered'
+            AND json_extract(payload, '$.eventHook.change') = ? AND json_extract(payload, '$.eventHook.id') IS ?
+          ORDER BY id DESC LIMIT 1`,
+      )
+      .get(since.toISOString(), change, hookId) as { id: string } | undefined;
+    return row?.id ?? null;
+  }
+
   /** Alerts first raised by push since `since` (ISO time): MAX_ALERTS_PER_RUN's count for push. */
   pushAlertsSince(since: string): number {
     return (this.prepared("SELECT COUNT(*) AS n FROM alerts WHERE source = 'push' AND created_at >= ?").get(since) as { n: number }).n;
