@@ -11,7 +11,7 @@ import { Receiver } from './helpers/receiver';
 import { unknownEnvironmentNames } from '../src/settings';
 
 const SECRET = 'ssws-FAKE-token-for-config-tests-0123';
-const HOOK = 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKEFAKEFAKE';
+const HOOK = 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKE-webhook-path-for-tests';
 
 async function withFake<T>(fn: (origin: string, fake: FakeOkta) => Promise<T>): Promise<T> {
   const fake = new FakeOkta({ token: SECRET });

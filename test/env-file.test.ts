@@ -41,7 +41,7 @@ describe('env file syntax', () => {
   });
 
   test('when a line cannot be parsed, then the problem names the line number and never repeats the line', () => {
-    const secret = 'xoxb-0000000000-FAKE-not-a-real-token';
+    const secret = 'xoxb-FAKE-env-file-test-token';
     const text = ['OKTA_ORG_URL=https://example.okta.com', secret, `9BAD=${secret}`, `SLACK_BOT_TOKEN="${secret}" trailing`, `LOG_LEVEL=info`, `LOG_LEVEL=debug`, `WEBHOOK_SECRET="${secret}`, 'LOG_FORMAT=json'].join('\n');
     const r = parseEnvFile(text, '/etc/otw/env');
     assert.equal(r.problems.length, 5, r.problems.join('\n'));
