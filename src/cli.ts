@@ -266,7 +266,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
       `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
       `clock           ${clockStatus(app.store.oktaClockOffset(), config.poll.lookbackMs)}`,
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,
-      `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last event received by push ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
+      `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last push delivery ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
       `alerts raised   ${s.alertsRaised} (${s.summaries} summary notification(s))`,
       `suppressed      ${s.suppressed}`,
       ...suppressedBy.map((x) => `  ${String(x.count).padStart(5)}  ${x.reason.slice(0, 160)} (last published ${x.last})`),

@@ -212,7 +212,7 @@ describe('event hook receiver', () => {
       assert.deepEqual(s.push, { enabled: true, lastReceivedAt: h.clock.now().toISOString(), eventsBySource: { poll: 1, push: 1 } });
       const text = await runCli(['status'], h.env);
       assert.match(text.stdout, /^events seen +2 \(1 first by poll, 1 first by push\)$/m);
-      assert.match(text.stdout, /^push +receiver on; last event received by push /m);
+      assert.match(text.stdout, /^push +receiver on; last push delivery /m);
     });
   });
 

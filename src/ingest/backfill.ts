@@ -1,7 +1,7 @@
 import type { App } from '../app';
 import { formatDuration, parseDuration } from '../duration';
 import type { OktaLogEvent } from '../okta/log-event';
-import { buildLogUrl, PollError } from '../okta/system-log';
+import { buildLogUrl, pageEntries, PollError } from '../okta/system-log';
 import { entryKey } from '../detect/raw-event';
 import { unreadableReason } from '../detect/unreadable';
 import { ingest, summarizeExcess } from './ingest';
@@ -22,8 +22,10 @@ export interface BackfillResult {
   newAlerts: number;
   alreadySeen: number;
   suppressed: number;
-  /** With --dry-run: the matching events, and whether each was already stored. */
-  /** `event` is the entry as Okta sent it (any shape when the decision is `unreadable: ...`); `key` its dedupe key. */
+  /**
+   * With --dry-run: the matching entries and whether each was already stored. `event` is the entry
+   * as Okta sent it (any shape when the decision is `unreadable: ...`); `key` its dedupe key.
+   */
   matches: Array<{ event: OktaLogEvent; key: string; alreadySeen: boolean; decision: string }>;
   durationMs: number;
   error?: string;
@@ -77,8 +79,7 @@ export async function runBackfill(
       const page = await app.reader!.fetchPage(url, opts.signal);
       result.pages++;
       result.requests += page.requests;
-      // Unreadable entries go through the page too: stored and alerted, never skipped.
-      const entries: unknown[] = page.unusable.length > 0 ? [...page.events, ...page.unusable] : page.events;
+      const entries = pageEntries(page);
       result.events += entries.length;
       const keys = entries.map(entryKey);
       const unseen = store.unseenUuids(keys);

@@ -3,8 +3,7 @@ import type { PollConfig } from '../config';
 import type { Detector } from '../detect/detector';
 import type { Logger } from '../logger';
 import { redact } from '../logger';
-import type { OktaLogEvent } from '../okta/log-event';
-import { buildLogUrl, PollError, type SystemLogReader } from '../okta/system-log';
+import { buildLogUrl, pageEntries, PollError, type SystemLogReader } from '../okta/system-log';
 import type { Store } from '../store/store';
 import { ingest, summarizeExcess } from './ingest';
 
@@ -42,15 +41,6 @@ export interface TickDeps {
   signal?: AbortSignal;
   /** Test hook: called after each page's transaction commits. */
   afterPageCommit?: (pageIndex: number) => void;
-}
-
-/** Options of a bounded scan over a past range (backfill). */
-export interface BackfillOptions {
-  since: Date;
-  until: Date;
-  dryRun: boolean;
-  /** Called after each page, for progress output. */
-  onPage?: (p: { pages: number; events: number; newAlerts: number; matches: OktaLogEvent[] }) => void;
 }
 
 /**
@@ -152,10 +142,8 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       }
       result.requests += page.requests;
       result.rateLimitRemaining = page.rateLimit?.remaining ?? result.rateLimitRemaining;
-      const empty = page.events.length === 0 && page.unusable.length === 0;
-
-      // Unreadable entries go through the page too: stored and alerted, never skipped.
-      const entries: unknown[] = page.unusable.length > 0 ? [...page.events, ...page.unusable] : page.events;
+      const entries = pageEntries(page);
+      const empty = entries.length === 0;
       const committed = await ingest(deps, {
         entries,
         tickId,

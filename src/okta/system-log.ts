@@ -18,11 +18,14 @@ export interface LogPage {
    * object): passed on as they came, to be stored and alerted as unreadable events.
    */
   unusable: unknown[];
-  /** How many entries are in `unusable`. */
-  malformed: number;
   rateLimit: RateLimit | null;
   /** HTTP requests this page took, retries included. */
   requests: number;
+}
+
+/** Everything a page holds for ingest: unreadable entries go through too, to be stored and alerted, never skipped. */
+export function pageEntries(page: LogPage): unknown[] {
+  return page.unusable.length > 0 ? [...page.events, ...page.unusable] : page.events;
 }
 
 /** Why reading the System Log failed for this tick. */
@@ -213,8 +216,7 @@ export class SystemLogReader {
         if (isLogEvent(item)) events.push(item);
         else unusable.push(item);
       }
-      const malformed = unusable.length;
-      if (malformed > 0) this.logger.error('Okta returned entries without a usable uuid, published or eventType; they are stored and alerted as unreadable events', { malformed });
+      if (unusable.length > 0) this.logger.error('Okta returned entries without a usable uuid, published or eventType; they are stored and alerted as unreadable events', { malformed: unusable.length });
       const next = findLink(res.links, 'next');
       let nextUrl: string | null = null;
       if (next !== null) {
@@ -224,7 +226,7 @@ export class SystemLogReader {
         }
         nextUrl = resolved.href;
       }
-      return { events, unusable, nextUrl, malformed, rateLimit: rl, requests: counter.requests };
+      return { events, unusable, nextUrl, rateLimit: rl, requests: counter.requests };
     }
   }
 
