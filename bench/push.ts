@@ -17,6 +17,7 @@ import { tokenEvent, uuidFor } from '../test/helpers/events';
 import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { round } from './shared';
+import { sleep, until } from '../soak/wait';
 
 /** Targets of issue 11 (loopback). */
 export const PUSH_TARGETS = { latencyP50Ms: 100, latencyP99Ms: 500, answerP99Ms: 200 } as const;
@@ -50,7 +51,6 @@ function stats(xs: number[]): { n: number; p50: number; p90: number; p99: number
   return { n: s.length, p50: round(quantile(s, 0.5), 1), p90: round(quantile(s, 0.9), 1), p99: round(quantile(s, 0.99), 1), max: round(s.at(-1) ?? NaN, 1) };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A daemon wired as in production, on a fresh database, with its own fake Okta and fake Slack. */
 async function startDaemon(): Promise<{ fake: FakeOkta; slack: HttpReceiver; daemon: Daemon; url: string; close(): Promise<void> }> {
@@ -91,16 +91,6 @@ async function startDaemon(): Promise<{ fake: FakeOkta; slack: HttpReceiver; dae
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Resolves when `pred` holds, or after `ms` (then false). */
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
 }
 
 /** Alert id of event n, as the Slack message carries it. */
@@ -169,7 +159,7 @@ export async function benchPush(opts: PushOptions): Promise<Record<string, unkno
     }
     const pushWallS = (Date.now() - startedAt) / 1000;
     const received = (): number => new Set(d.slack.receipts.flatMap((r) => r.alertIds)).size;
-    await until(() => received() >= sentAt.size, 30_000);
+    await until(() => received() >= sentAt.size, 30_000, 5);
     const receivedBeforePoll = received();
     const firstAt = new Map<string, number>();
     for (const r of d.slack.receipts) for (const id of r.alertIds) if (!firstAt.has(id)) firstAt.set(id, r.at);
@@ -201,7 +191,7 @@ export async function benchPush(opts: PushOptions): Promise<Record<string, unkno
       const t = Date.now();
       await d.daemon.tick();
       tickMs.push(Date.now() - t);
-      await until(() => d.slack.receipts.length - before >= k, 30_000);
+      await until(() => d.slack.receipts.length - before >= k, 30_000, 5);
       for (const r of d.slack.receipts.slice(before)) if (r.alertIds.some((id) => ids.includes(id))) tickToSlack.push(r.at - t);
       await sleep(k * 1000 + 50);
     }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { tokenEvent, uuidFor } from '../test/helpers/events';
 import { FakeOkta } from '../test/helpers/fake-okta';
+import { sleep, until } from './wait';
 
 const ROOT = path.resolve(__dirname, '..');
 const EVENTS = 2501;
@@ -49,7 +50,7 @@ function startDaemon(env: NodeJS.ProcessEnv, emptyEnvFile: string): Daemon {
     exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
     async stop() {
       // Before its handlers are in place a SIGTERM just ends Node: wait until the daemon says it started.
-      await until(() => d.stderr.some((l) => l.includes('"message":"okta-token-watch started"')), 30_000);
+      await until(() => d.stderr.some((l) => l.includes('"message":"okta-token-watch started"')), 30_000, 100);
       child.kill('SIGTERM');
       const code = await Promise.race([d.exited, sleep(30_000).then(() => 'timeout' as const)]);
       if (code === 'timeout') {
@@ -73,19 +74,6 @@ function startDaemon(env: NodeJS.ProcessEnv, emptyEnvFile: string): Daemon {
   lines(child.stdout!, d.stdout);
   lines(child.stderr!, d.stderr);
   return d;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(100);
-  }
-  return true;
 }
 
 /** One value read from the database while a daemon may be writing it; null when not there yet. */

@@ -11,12 +11,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { systemClock } from '../src/clock';
 import { tokenEvent, uuidFor } from '../test/helpers/events';
 import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { fastForwardPending, snapshot, type Injected } from './inspect';
 import { HttpReceiver, SmtpReceiver } from './receivers';
+import { sleep, until } from './wait';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -31,17 +31,6 @@ export interface LockedDbReport {
   perNotifier: Record<string, { received: number; lost: number; duplicates: number }>;
   seconds: number;
   problems: string[];
-}
-
-const sleep = (ms: number): Promise<void> => systemClock.sleep(ms);
-
-async function until(cond: () => boolean, timeoutMs: number, everyMs = 100): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(everyMs);
-  }
-  return true;
 }
 
 /** Runs the scenario with its own fake Okta, receivers, database and daemon processes. */

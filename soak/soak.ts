@@ -15,7 +15,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { systemClock } from '../src/clock';
 import { parseConfig } from '../src/config';
 import { nullLogger } from '../src/logger';
 import { buildNotifiers } from '../src/notify/registry';
@@ -28,6 +27,7 @@ import { lockedDatabaseScenario } from './locked-db';
 import { freePort, SoakPush, type PushedEvent } from './push';
 import { HttpReceiver, SmtpReceiver, type Receipt, type ReceiverMode } from './receivers';
 import { attribute, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
+import { sleep, until } from './wait';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -110,18 +110,6 @@ function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void): voi
       buf = buf.slice(i + 1);
     }
   });
-}
-
-/** Resolves after ms, or at once when the signal aborts. */
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => systemClock.sleep(ms, signal);
-
-async function until(cond: () => boolean, timeoutMs: number, everyMs = 50): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(everyMs);
-  }
-  return true;
 }
 
 // ------------------------------------------------------------------------------------------------
