@@ -1,3 +1,5 @@
+import type { FollowUp } from '../follow/followup';
+
 /**
  * The one Alert type shared by detection (which builds it) and every notifier (which renders it).
  * It is plain JSON: it is stored as-is in the `alerts.payload` column and sent as-is by the webhook.
@@ -130,7 +132,23 @@ export type TokenState =
  */
 export type Notification =
   | { kind: 'alert'; alert: Alert; test?: boolean }
-  | { kind: 'summary'; summary: AlertSummary; test?: boolean };
+  | { kind: 'summary'; summary: AlertSummary; test?: boolean }
+  /**
+   * Something that happened to an alerted token later, sent as a reply to its alert. `parent` is
+   * what this notifier's destination answered when it accepted the alert (Slack: the message's
+   * channel and ts, to thread under and to update), or null when there is none (an incoming
+   * webhook, or the alert went out in a summary).
+   */
+  | { kind: 'followup'; followup: FollowUp; alert: Alert; parent: DeliveryReceipt | null; test?: boolean };
+
+/**
+ * What a destination answered when it accepted a notification, kept with the delivery so a later
+ * follow-up can reply to it: Slack's `chat.postMessage` gives the message's channel and ts.
+ */
+export interface DeliveryReceipt {
+  channel?: string;
+  ts?: string;
+}
 
 /** The excess alerts of one tick, sent as ONE notification per notifier. */
 export interface AlertSummary {

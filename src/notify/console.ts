@@ -22,6 +22,28 @@ export function formatConsole(n: Notification): string {
       howToList: s.howToList,
     });
   }
+  if (n.kind === 'followup') {
+    const f = n.followup;
+    return safeJson({
+      type: 'okta-token-watch.alert.followup',
+      test: n.test ?? false,
+      id: f.id,
+      alertId: f.alertId,
+      kind: f.kind,
+      prominent: f.prominent,
+      signals: f.signals,
+      tokenId: f.token.id,
+      tokenName: f.token.name,
+      ...(f.firstUse
+        ? { firstUse: { published: f.firstUse.published, eventType: f.firstUse.eventType, ip: f.firstUse.place.ip, country: f.firstUse.place.country, asNumber: f.firstUse.place.asNumber, isp: f.firstUse.place.isp, userAgent: f.firstUse.place.userAgent, minutesAfterCreation: f.firstUse.minutesAfterCreation, newCountry: f.firstUse.newCountry, newNetwork: f.firstUse.newNetwork } }
+        : {}),
+      ...(f.lifecycle ? { lifecycle: { change: f.lifecycle.change, eventType: f.lifecycle.eventType, uuid: f.lifecycle.uuid, published: f.lifecycle.published, actor: f.lifecycle.actor?.login ?? f.lifecycle.actor?.id ?? null, network: f.lifecycle.network?.connection ?? null } } : {}),
+      ...(f.digest
+        ? { digest: { reason: f.digest.reason, total: f.digest.total, byType: f.digest.byType, typeCount: f.digest.typeCount, sensitive: f.digest.sensitive.map((x) => ({ category: x.category, eventType: x.eventType, published: x.published, target: x.target })), sensitiveCount: f.digest.sensitiveCount } }
+        : {}),
+      watch: f.watch,
+    });
+  }
   const a = n.alert;
   return safeJson({
     type: 'okta-token-watch.alert',

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import type { DeliveryReceipt } from '../detect/alert';
 import type { DeliveryConfig } from '../config';
 import type { Logger } from '../logger';
 import { redact } from '../logger';
@@ -240,12 +241,13 @@ export class Dispatcher {
       this.refill(lane);
       lane.credit = Math.max(0, lane.credit - 1);
     }
+    let receipt: DeliveryReceipt | null = null;
     try {
-      await this.withDeadline((signal) => lane.notifier.send(d.notification, signal));
+      receipt = (await this.withDeadline((signal) => lane.notifier.send(d.notification, signal))) ?? null;
     } catch (err) {
       return this.recordFailure(lane, d, toDeliveryError(err));
     }
-    await this.recordSent(lane, d);
+    await this.recordSent(lane, d, receipt);
     this.totals.sent++;
     if (d.attempts > 0) this.logger.info('delivered after retrying', { notifier: name, delivery: d.id, id: notificationId(d.notification), attempts: d.attempts + 1 });
     return 'sent';
@@ -295,7 +297,7 @@ export class Dispatcher {
    * (the notifier closes its connection) before the attempt counts as failed: a request left
    * running could still be accepted after its row was scheduled for a retry, a duplicate.
    */
-  private async withDeadline(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  private async withDeadline<T>(send: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     let cancel: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -307,7 +309,7 @@ export class Dispatcher {
     deadline.catch(() => undefined);
     const sending = send(ac.signal);
     try {
-      await Promise.race([sending, deadline]);
+      return await Promise.race([sending, deadline]);
     } finally {
       cancel?.();
       sending.catch(() => undefined);
@@ -325,11 +327,11 @@ export class Dispatcher {
    * attempt meanwhile. Every try is a write, and so is every claim by another process, so while
    * the database refuses writes nobody else can take the row either.
    */
-  private async recordSent(lane: Lane, d: DueDelivery): Promise<void> {
+  private async recordSent(lane: Lane, d: DueDelivery, receipt: DeliveryReceipt | null): Promise<void> {
     const key = this.unrecordedKey(d.id);
     for (let n = 0; ; n++) {
       try {
-        this.store.markSent(d.id, this.clock.now());
+        this.store.markSent(d.id, this.clock.now(), receipt);
         if (n > 0) {
           SENT_UNRECORDED.delete(key);
           this.logger.info('recorded a delivery after retrying the record', { notifier: lane.notifier.name, delivery: d.id, id: notificationId(d.notification), tries: n + 1 });

@@ -23,6 +23,7 @@ const SUBJECT_MAX = 200;
 
 /** `[okta-token-watch] medium: API token "<name>" created by <actor>`, one line, bounded. */
 export function emailSubject(n: Notification): string {
+  if (n.kind === 'followup') throw new DeliveryError('follow-ups are not rendered for email yet', false);
   const test = n.test ? 'TEST ' : '';
   if (n.kind === 'summary') {
     const count = Math.max(0, Math.floor(Number(n.summary.count) || 0));
@@ -226,6 +227,7 @@ function formatUnreadable(a: Alert, test: boolean | undefined, subject: string):
 
 /** The email for one notification: subject, text and HTML parts. Pure. */
 export function formatEmail(n: Notification): EmailMessage {
+  if (n.kind === 'followup') throw new DeliveryError('follow-ups are not rendered for email yet', false);
   const subject = emailSubject(n);
   const body =
     n.kind === 'summary'

@@ -329,5 +329,5 @@ export function summaryFacts(s: AlertSummary): { actors: Array<{ actor: string; 
 
 /** The id a notification is known by (idempotency key, Message-ID). */
 export function notificationId(n: Notification): string {
-  return n.kind === 'alert' ? n.alert.id : n.summary.id;
+  return n.kind === 'alert' ? n.alert.id : n.kind === 'followup' ? n.followup.id : n.summary.id;
 }

@@ -1,4 +1,4 @@
-import type { Notification } from '../detect/alert';
+import type { DeliveryReceipt, Notification } from '../detect/alert';
 
 /**
  * A destination for alerts. `send` only transports: it resolves when the destination has accepted
@@ -21,8 +21,10 @@ export interface Notifier {
   /**
    * `signal` aborts the send (the dispatcher's deadline, or shutdown): the notifier must then close
    * its connection at once and reject, so no request outlives the attempt that gave up on it.
+   * May resolve with what the destination answered that a later follow-up needs to reply to this
+   * message (Slack's channel and ts); the dispatcher stores it with the delivery.
    */
-  send(notification: Notification, signal?: AbortSignal): Promise<void>;
+  send(notification: Notification, signal?: AbortSignal): Promise<void | DeliveryReceipt>;
   /** Optional check of the settings and reachability, used by `check`; throws a DeliveryError. */
   check?(): Promise<void>;
   /** Optional: release sockets and timers. */

@@ -140,6 +140,7 @@ function formatUnreadable(a: Alert, test: boolean | undefined): SlackMessage {
 
 /** The Block Kit message for one notification. Pure. */
 export function formatSlack(n: Notification): SlackMessage {
+  if (n.kind === 'followup') throw new DeliveryError('follow-ups are not rendered for Slack yet', false);
   if (n.kind === 'alert' && n.alert.unreadable) return formatUnreadable(n.alert, n.test);
   return n.kind === 'alert' ? formatAlert(n.alert, n.test) : formatSummary(n.summary, n.test);
 }

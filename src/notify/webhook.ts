@@ -23,7 +23,10 @@ export function formatWebhook(n: Notification): string {
   const envelope =
     n.kind === 'alert'
       ? { type: 'okta-token-watch.alert', version: WEBHOOK_ENVELOPE_VERSION, id: n.alert.id, test: n.test ?? false, alert: n.alert }
-      : { type: 'okta-token-watch.summary', version: WEBHOOK_ENVELOPE_VERSION, id: n.summary.id, test: n.test ?? false, summary: n.summary };
+      : n.kind === 'followup'
+        ? // The follow-up names its alert (`alertId`); receivers that kept the alert attach it there.
+          { type: 'okta-token-watch.alert.followup', version: WEBHOOK_ENVELOPE_VERSION, id: n.followup.id, alertId: n.followup.alertId, test: n.test ?? false, followup: n.followup }
+        : { type: 'okta-token-watch.summary', version: WEBHOOK_ENVELOPE_VERSION, id: n.summary.id, test: n.test ?? false, summary: n.summary };
   return safeJson(envelope);
 }
 

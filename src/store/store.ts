@@ -1,5 +1,6 @@
 import Database, { type Statement } from 'better-sqlite3';
-import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import type { Alert, AlertSummary, DeliveryReceipt, Notification } from '../detect/alert';
+import type { FollowUp } from '../follow/followup';
 import { eventColumns } from '../detect/event-columns';
 import { rawJson } from '../detect/raw-event';
 import type { OktaLogEvent } from '../okta/log-event';
@@ -295,14 +296,49 @@ export class Store {
     return rowId;
   }
 
-  private insertDeliveries(target: { alertId: number } | { summaryId: number }, notifiers: string[], now: Date): void {
+  private insertDeliveries(target: { alertId: number } | { summaryId: number } | { followupId: number }, notifiers: string[], now: Date): void {
     const stmt = this.prepared(
-      `INSERT INTO deliveries (alert_id, summary_id, notifier, status, attempts, created_at, next_attempt_at)
-       VALUES (?, ?, ?, 'pending', 0, ?, ?)`,
+      `INSERT INTO deliveries (alert_id, summary_id, followup_id, notifier, status, attempts, created_at, next_attempt_at)
+       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
     );
     for (const n of notifiers) {
-      stmt.run('alertId' in target ? target.alertId : null, 'summaryId' in target ? target.summaryId : null, n, now.toISOString(), now.toISOString());
+      stmt.run(
+        'alertId' in target ? target.alertId : null,
+        'summaryId' in target ? target.summaryId : null,
+        'followupId' in target ? target.followupId : null,
+        n,
+        now.toISOString(),
+        now.toISOString(),
+      );
     }
+  }
+
+  /**
+   * Stores a follow-up of the alert `followup.alertId` and queues one delivery per notifier, unless
+   * one with the same `key` exists (its cause was already handled, by whichever path saw it first).
+   * Returns the stored follow-up (its id filled in), or null when the key was known or the alert is
+   * not in this database. Call inside the transaction that stores its cause.
+   */
+  insertFollowUp(followup: Omit<FollowUp, 'id'>, key: string, notifiers: string[], now: Date): FollowUp | null {
+    const alert = this.prepared('SELECT id FROM alerts WHERE alert_id = ?').get(followup.alertId) as { id: number } | undefined;
+    if (!alert) return null;
+    const info = this
+      .prepared('INSERT INTO followups (alert_id, kind, key, created_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING')
+      .run(alert.id, followup.kind, key, now.toISOString(), '{}');
+    if (info.changes !== 1) return null;
+    const id = Number(info.lastInsertRowid);
+    const full = { id: `otw-followup-${id}`, ...followup } as FollowUp;
+    this.prepared('UPDATE followups SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
+    this.insertDeliveries({ followupId: id }, notifiers, now);
+    return full;
+  }
+
+  /** The follow-ups of an alert, oldest first. */
+  followUpsOf(alertId: string): FollowUp[] {
+    const rows = this
+      .prepared('SELECT f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id WHERE a.alert_id = ? ORDER BY f.id')
+      .all(alertId) as Array<{ payload: string }>;
+    return rows.map((r) => JSON.parse(r.payload) as FollowUp);
   }
 
   /**
@@ -384,27 +420,48 @@ export class Store {
    */
   dueDeliveries(now: Date, limit: number, notifiers?: string[]): DueDelivery[] {
     if (notifiers && notifiers.length === 0) return [];
+    // A follow-up waits until its alert went out on the same notifier (a reply needs something to
+    // reply to, and an analyst must never read the reply first) and until the follow-ups of the
+    // same alert before it did. An alert that went out only in a summary has no delivery of its
+    // own, so nothing holds its follow-ups. One that failed for good holds them until
+    // `retry-failed` sends it; follow-ups before it that failed for good hold nothing.
     const rows = this
       .prepared(
-        `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload
+        `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload,
+                f.payload AS followupPayload, fa.payload AS followedAlertPayload, pd.receipt AS parentReceipt
            FROM deliveries d
            LEFT JOIN alerts a ON a.id = d.alert_id
            LEFT JOIN summaries s ON s.id = d.summary_id
+           LEFT JOIN followups f ON f.id = d.followup_id
+           LEFT JOIN alerts fa ON fa.id = f.alert_id
+           LEFT JOIN deliveries pd ON pd.alert_id = f.alert_id AND pd.notifier = d.notifier
           WHERE d.status = 'pending' AND d.next_attempt_at <= ?
             AND (? IS NULL OR d.notifier IN (SELECT value FROM json_each(?)))
+            AND (d.followup_id IS NULL OR (
+                  (pd.id IS NULL OR pd.status = 'sent')
+                  AND NOT EXISTS (
+                    SELECT 1 FROM followups ef JOIN deliveries ed ON ed.followup_id = ef.id AND ed.notifier = d.notifier
+                     WHERE ef.alert_id = f.alert_id AND ef.id < f.id AND ed.status = 'pending')))
           ORDER BY d.next_attempt_at, d.id LIMIT ?`,
       )
-      .all(now.toISOString(), notifiers ? 1 : null, JSON.stringify(notifiers ?? []), limit) as Array<{ id: number; notifier: string; attempts: number; createdAt: string; alertPayload: string | null; summaryPayload: string | null }>;
-    return rows
-      .map((r) => ({
-        id: r.id,
-        notifier: r.notifier,
-        attempts: r.attempts,
-        createdAt: r.createdAt,
-        notification: r.alertPayload
-          ? { kind: 'alert' as const, alert: JSON.parse(r.alertPayload) as Alert }
-          : { kind: 'summary' as const, summary: JSON.parse(r.summaryPayload ?? '{}') as AlertSummary },
-      }));
+      .all(now.toISOString(), notifiers ? 1 : null, JSON.stringify(notifiers ?? []), limit) as Array<{
+      id: number;
+      notifier: string;
+      attempts: number;
+      createdAt: string;
+      alertPayload: string | null;
+      summaryPayload: string | null;
+      followupPayload: string | null;
+      followedAlertPayload: string | null;
+      parentReceipt: string | null;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      notifier: r.notifier,
+      attempts: r.attempts,
+      createdAt: r.createdAt,
+      notification: notificationOf(r),
+    }));
   }
 
   /** The earliest next attempt among pending deliveries, or null. */
@@ -439,10 +496,11 @@ export class Store {
     );
   }
 
-  markSent(id: number, now: Date): void {
+  /** Records a send the destination accepted, with what it answered that a follow-up needs (Slack's channel and ts). */
+  markSent(id: number, now: Date, receipt: DeliveryReceipt | null = null): void {
     this
-      .prepared(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL, claimed_by = NULL WHERE id = ?`)
-      .run(now.toISOString(), now.toISOString(), id);
+      .prepared(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL, claimed_by = NULL, receipt = ? WHERE id = ?`)
+      .run(now.toISOString(), now.toISOString(), receipt ? JSON.stringify(receipt) : null, id);
   }
 
   markRetry(id: number, now: Date, nextAttemptAt: Date, error: string): void {
@@ -469,7 +527,7 @@ export class Store {
   failedDeliveries(limit: number): Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }> {
     return this
       .prepared(
-        `SELECT d.id, d.notifier, COALESCE(a.alert_id, 'otw-summary-' || d.summary_id) AS alertId, d.attempts, d.last_error AS lastError, d.last_attempt_at AS lastAttemptAt
+        `SELECT d.id, d.notifier, COALESCE(a.alert_id, 'otw-summary-' || d.summary_id, 'otw-followup-' || d.followup_id) AS alertId, d.attempts, d.last_error AS lastError, d.last_attempt_at AS lastAttemptAt
            FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
           WHERE d.status = 'failed' ORDER BY d.id DESC LIMIT ?`,
       )
@@ -596,6 +654,20 @@ export class Store {
       deliveries,
     };
   }
+}
+
+/** The notification a due delivery row carries. */
+function notificationOf(r: { alertPayload: string | null; summaryPayload: string | null; followupPayload: string | null; followedAlertPayload: string | null; parentReceipt: string | null }): Notification {
+  if (r.alertPayload !== null) return { kind: 'alert', alert: JSON.parse(r.alertPayload) as Alert };
+  if (r.followupPayload !== null) {
+    return {
+      kind: 'followup',
+      followup: JSON.parse(r.followupPayload) as FollowUp,
+      alert: JSON.parse(r.followedAlertPayload ?? '{}') as Alert,
+      parent: r.parentReceipt ? (JSON.parse(r.parentReceipt) as DeliveryReceipt) : null,
+    };
+  }
+  return { kind: 'summary', summary: JSON.parse(r.summaryPayload ?? '{}') as AlertSummary };
 }
 
 /** True when a process with this pid exists (a signal-0 probe). */
