@@ -29,11 +29,13 @@ export interface FollowUp {
   lifecycle?: LifecycleChange;
   /** Set on kind `digest`. */
   digest?: Digest;
+  /** Set on kind `response`: an analyst acted on the alert (Slack button or CLI). */
+  response?: ResponseRecord;
   /** The token's watch as it stands after this follow-up: the alert's status line. */
   watch: WatchSnapshot;
 }
 
-export type FollowUpKind = 'first-use' | 'lifecycle' | 'digest';
+export type FollowUpKind = 'first-use' | 'lifecycle' | 'digest' | 'response';
 
 export type FollowUpSignal =
   /** First use from another country than the creation. */
@@ -146,4 +148,24 @@ export interface WatchSnapshot {
   /** Who revoked it (login or name), or null; `expired` says it was Okta's 30-day expiry. */
   revokedBy: string | null;
   closed: 'window-ended' | 'revoked' | 'expired' | null;
+}
+
+/** An analyst's response to an alert, as the audit table records it (issue 13). */
+export interface ResponseRecord {
+  /** The audit row's id (`response_actions.id`). */
+  actionId: number;
+  action: 'revoke' | 'expected' | 'acknowledge';
+  /** Who: a Slack user (id and name as Slack gave them) or the OS user running the CLI. */
+  by: { via: 'slack' | 'cli'; id: string | null; name: string | null };
+  at: string;
+  /**
+   * revoked: Okta answered 204; already-gone: 404 (revoked or expired before); forbidden: 403 (the
+   * credentials lack okta.apiTokens.manage); failed: anything else, nothing revoked; recorded: an
+   * acknowledgement or "expected" was stored.
+   */
+  result: 'revoked' | 'already-gone' | 'forbidden' | 'failed' | 'recorded';
+  /** The analyst's reason (Expected, Acknowledge): their text, bounded; escaped like event text. */
+  reason: string | null;
+  /** Why it failed, in our words (never a secret). */
+  error: string | null;
 }
