@@ -90,6 +90,14 @@ describe('the fake Okta: following tokens with the System Log filter', () => {
     }
   });
 
+  test('when a polling query has no filter, then its next link carries none and answers 200', async () => {
+    const r = await get(fake, `/api/v1/logs?${new URLSearchParams({ since: new Date(Date.now() - 3_600_000).toISOString(), sortOrder: 'ASCENDING' })}`);
+    assert.equal(r.status, 200);
+    const next = findLink(r.headers.get('link')!.split(/,(?=\s*<)/), 'next')!;
+    assert.equal(new URL(next).searchParams.has('filter'), false);
+    assert.equal((await get(fake, next)).status, 200);
+  });
+
   test('when a value contains " or ", then it stays one value', () => {
     const match = parseLogFilter('transaction.detail.requestApiTokenId eq "a or b"');
     assert.ok(match);

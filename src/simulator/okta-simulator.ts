@@ -623,7 +623,8 @@ export class FakeOkta {
     const selfLink = `<${url.href}>; rel="self"`;
     const linkFor = (params: Record<string, string>): string => {
       const next = new URL('/api/v1/logs', nextOrigin ?? this.origin);
-      for (const [k, v] of Object.entries(params)) next.searchParams.set(k, v);
+      // An absent filter stays absent: `filter=` (empty) would be a filter Okta cannot parse.
+      for (const [k, v] of Object.entries(params)) if (v !== '') next.searchParams.set(k, v);
       return `<${next.href}>; rel="next"`;
     };
 
