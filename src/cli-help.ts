@@ -77,6 +77,15 @@ Exit codes: 0 ok, 1 Okta refused or a step failed, 2 usage error (a non-https --
 configuration error (EVENT_HOOK_SECRET missing or short).`,
     options: '  --url URL                register: the public https:// URL Okta calls (your proxy or tunnel)',
   },
+  tokens: {
+    usage: 'tokens [--json]',
+    what: `Lists the org's active API tokens (GET /api/v1/api-tokens): name, id, owner, created, expiry
+and its window, network restriction, and whether this program alerted on the token's creation
+(read from the database, never written). Tokens usable from any IP are marked "!". Needs the
+okta.apiTokens.read scope for a service app, or an API token of an admin who may read API tokens;
+without it, one sentence says so and the exit code is 1.`,
+    options: '  --json                   the same as one JSON object',
+  },
 };
 
 /** The help of one command, or null when there is no such command. */

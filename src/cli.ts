@@ -34,6 +34,8 @@ Commands:
                            scan a past range through the same dedupe (live cursor untouched)
   event-hook register --url https://PUBLIC/okta/event-hook | status | remove
                            manage the org's Okta event hook that pushes events to the daemon
+  tokens [--json]          the org's active API tokens: owner, expiry, network restriction
+                           (unrestricted ones flagged), whether this program alerted on each
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
@@ -118,6 +120,10 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       }
       case 'event-hook':
         return await cmdEventHook(env, io, positionals[1], values.url);
+      case 'tokens': {
+        const { runTokensCommand } = await import('./tokens-command');
+        return await runTokensCommand(parseConfig(env, { requireOkta: true }), io, { json: values.json ?? false });
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

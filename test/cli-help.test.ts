@@ -13,6 +13,7 @@ const OPTIONS: Record<string, string[]> = {
   check: ['--send'],
   backfill: ['--since', '--until', '--dry-run'],
   'event-hook': ['--url'],
+  tokens: ['--json'],
 };
 const ALL = [...new Set(Object.values(OPTIONS).flat())];
 

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { packageRoot } from '../package-root';
 
@@ -228,4 +229,266 @@ export function demoAfterHookOff(now: number): DemoEvent[] {
 /** The example exceptions file the demo uses (shipped for users to copy). */
 export function demoExceptionsFile(): string {
   return path.join(packageRoot(), 'examples', 'exceptions.example.yaml');
+}
+
+// --- a token's life after its creation: what it did, and its lifecycle events ---------------------
+
+/** Who an event says acted. */
+export interface EventActor {
+  id: string;
+  login: string;
+  name: string;
+  /** Okta's actor type; `User` when absent. */
+  type?: string;
+}
+
+/** Where a request came from, as Okta records it in `client` and `securityContext`. */
+export interface EventClient {
+  ip: string;
+  geo?: { city: string; state: string; country: string; lat: number; lon: number } | null;
+  asn?: { number: number; org: string; isp: string; domain: string; proxy: boolean } | null;
+  ua?: { raw: string; browser: string; os: string } | null;
+}
+
+/** One target of an event (`{id, type, alternateId, displayName}`). */
+export interface EventTarget {
+  id: string;
+  type: string;
+  alternateId?: string;
+  displayName: string;
+}
+
+/** Okta's system principal: a revoke by it is the token's 30-day expiry, not a person's act. */
+export const OKTA_SYSTEM_ACTOR: EventActor = { id: '0oa1oktasystem000001', login: 'system@okta.com', name: 'Okta System', type: 'SystemPrincipal' };
+
+/** Places the demo, the tests and the soak use for the token's creator and for the token's users. */
+export const DEMO_CLIENTS = {
+  /** The admin's usual place: Copenhagen, a residential ISP, Firefox. */
+  copenhagenOffice: {
+    ip: '203.0.113.24',
+    geo: { city: 'Copenhagen', state: 'Capital Region', country: 'Denmark', lat: 55.68, lon: 12.57 },
+    asn: { number: 64500, org: 'example nordic isp', isp: 'Example Nordic', domain: 'example-nordic.net', proxy: false },
+    ua: FIREFOX,
+  },
+  /** A script on a rented server abroad: another country and network than the creation. */
+  bucharestVps: {
+    ip: '198.51.100.77',
+    geo: { city: 'Bucharest', state: 'Bucuresti', country: 'Romania', lat: 44.43, lon: 26.1 },
+    asn: { number: 64511, org: 'example hosting', isp: 'Example VPS Hosting', domain: 'example-vps.net', proxy: true },
+    ua: { raw: 'python-requests/2.32.3', browser: 'UNKNOWN', os: 'Unknown' },
+  },
+  /** An integration in the same country as the office, another network (a cloud provider). */
+  aarhusCloud: {
+    ip: '192.0.2.41',
+    geo: { city: 'Aarhus', state: 'Central Jutland', country: 'Denmark', lat: 56.16, lon: 10.2 },
+    asn: { number: 64501, org: 'example cloud', isp: 'Example Cloud', domain: 'example-cloud.net', proxy: false },
+    ua: { raw: 'okta-sdk-java/20.0.0 java/21.0.5 Linux/6.8', browser: 'UNKNOWN', os: 'Linux' },
+  },
+} satisfies Record<string, EventClient>;
+
+/** What every builder below takes. */
+export interface EventBase {
+  /** Okta's event uuid; a random one when absent. */
+  uuid?: string;
+  /** When Okta says it happened. */
+  published: Date | string;
+  actor: EventActor;
+  client: EventClient;
+  outcome?: { result: string; reason: string | null };
+  /**
+   * The token the request was made WITH (`transaction.detail.requestApiTokenId`): absent for a
+   * request made in the Admin Console with a session.
+   */
+  requestApiTokenId?: string | null;
+  /** Extra `debugContext.debugData` fields. */
+  debugData?: Record<string, unknown>;
+}
+
+/** A System Log event of any type, shaped like Okta's: the common skeleton of every builder here. */
+export function logEvent(base: EventBase, eventType: string, displayMessage: string, targets: EventTarget[], severity = 'INFO'): Record<string, unknown> {
+  const { actor, client } = base;
+  const id = base.uuid ?? crypto.randomUUID();
+  const published = typeof base.published === 'string' ? base.published : base.published.toISOString();
+  const geo = client.geo ?? null;
+  const asn = client.asn ?? null;
+  const tx = id.replace(/-/g, '').slice(0, 20);
+  return {
+    uuid: id,
+    published,
+    eventType,
+    version: '0',
+    severity,
+    displayMessage,
+    actor: { id: actor.id, type: actor.type ?? 'User', alternateId: actor.login, displayName: actor.name, detailEntry: null },
+    client: {
+      ipAddress: client.ip,
+      zone: 'null',
+      device: client.ua ? 'Computer' : 'Unknown',
+      id: null,
+      userAgent: client.ua ? { rawUserAgent: client.ua.raw, browser: client.ua.browser, os: client.ua.os } : null,
+      geographicalContext: geo ? { city: geo.city, state: geo.state, country: geo.country, postalCode: null, geolocation: { lat: geo.lat, lon: geo.lon } } : null,
+    },
+    outcome: base.outcome ?? { result: 'SUCCESS', reason: null },
+    target: targets.map((t) => ({ id: t.id, type: t.type, alternateId: t.alternateId ?? 'unknown', displayName: t.displayName, detailEntry: null })),
+    transaction: { id: `Tx${tx}`, type: 'WEB', detail: base.requestApiTokenId ? { requestApiTokenId: base.requestApiTokenId } : {} },
+    debugContext: { debugData: { requestId: `Rq${tx}`, ...(base.debugData ?? {}) } },
+    authenticationContext: { authenticationStep: 0, externalSessionId: base.requestApiTokenId ? 'trs' + tx : '102' + tx },
+    securityContext: asn ? { asNumber: asn.number, asOrg: asn.org, isp: asn.isp, domain: asn.domain, isProxy: asn.proxy } : { asNumber: null, asOrg: null, isp: null, domain: null, isProxy: null },
+    request: { ipChain: [{ ip: client.ip, geographicalContext: geo, version: 'V4', source: null }] },
+  };
+}
+
+/** The token itself as an event target (`type: Token`, its name as displayName). */
+function tokenTarget(token: { id: string; name: string }): EventTarget {
+  return { id: token.id, type: 'Token', displayName: token.name };
+}
+
+/** Network condition fields of a create or update event's debugData. */
+function networkDebugData(network: { connection: string; include?: string[]; exclude?: string[] } | undefined): Record<string, unknown> {
+  if (!network) return {};
+  return { networkConnection: network.connection, includedNetworkZones: network.include ?? [], excludedNetworkZones: network.exclude ?? [] };
+}
+
+/** A `system.api_token.create` of the given token (made in the Admin Console unless `requestApiTokenId`). */
+export function tokenCreateEvent(base: EventBase & { token: { id: string; name: string }; network?: { connection: string; include?: string[]; exclude?: string[] } }): Record<string, unknown> {
+  const uri = base.requestApiTokenId ? '/api/v1/api-tokens' : '/api/internal/tokens';
+  return logEvent({ ...base, debugData: { requestUri: uri, url: `${uri}?`, ...networkDebugData(base.network), ...base.debugData } }, 'system.api_token.create', 'Create API token', [tokenTarget(base.token)]);
+}
+
+/**
+ * Any event caused by a request made with the token (`transaction.detail.requestApiTokenId` = its
+ * id): what the follow query finds. The actor is the admin the token acts for.
+ */
+export function tokenActivityEvent(base: Omit<EventBase, 'requestApiTokenId'> & { tokenId: string; eventType: string; displayMessage: string; targets?: EventTarget[]; requestUri?: string }): Record<string, unknown> {
+  return logEvent({ ...base, requestApiTokenId: base.tokenId, debugData: { requestUri: base.requestUri ?? '/api/v1/users', ...base.debugData } }, base.eventType, base.displayMessage, base.targets ?? []);
+}
+
+/** The token granting an admin role to a user (`user.account.privilege.grant`): a sensitive action. */
+export function privilegeGrantEvent(base: Omit<EventBase, 'requestApiTokenId'> & { tokenId: string; user: { id: string; login: string; name: string }; role?: string }): Record<string, unknown> {
+  const role = base.role ?? 'Super Administrator';
+  return tokenActivityEvent({
+    ...base,
+    eventType: 'user.account.privilege.grant',
+    displayMessage: 'Grant user privilege',
+    requestUri: `/api/v1/users/${base.user.id}/roles`,
+    targets: [
+      { id: base.user.id, type: 'User', alternateId: base.user.login, displayName: base.user.name },
+      { id: 'ra1' + base.user.id.slice(-17), type: 'ROLE', displayName: role },
+    ],
+    debugData: { privilegeGranted: role, ...base.debugData },
+  });
+}
+
+/** The token creating a user (`user.lifecycle.create`): a sensitive action. */
+export function userCreateEvent(base: Omit<EventBase, 'requestApiTokenId'> & { tokenId: string; user: { id: string; login: string; name: string } }): Record<string, unknown> {
+  return tokenActivityEvent({
+    ...base,
+    eventType: 'user.lifecycle.create',
+    displayMessage: 'Create okta user',
+    requestUri: '/api/v1/users',
+    targets: [{ id: base.user.id, type: 'User', alternateId: base.user.login, displayName: base.user.name }],
+  });
+}
+
+/**
+ * `system.api_token.revoke`. A person revoking (Admin Console, or the API with another token when
+ * `requestApiTokenId` is set), or, with `actor: OKTA_SYSTEM_ACTOR`, the token expiring after 30 days
+ * unused: use tokenExpiredEvent for that.
+ */
+export function tokenRevokeEvent(base: EventBase & { token: { id: string; name: string } }): Record<string, unknown> {
+  const uri = base.requestApiTokenId ? `/api/v1/api-tokens/${base.token.id}` : `/api/internal/tokens/${base.token.id}`;
+  return logEvent({ ...base, debugData: { requestUri: uri, url: `${uri}?`, ...base.debugData } }, 'system.api_token.revoke', 'Revoke API token', [tokenTarget(base.token)]);
+}
+
+/** The 30-day expiry: a revoke whose actor is system@okta.com, from Okta itself. */
+export function tokenExpiredEvent(base: Omit<EventBase, 'actor' | 'client' | 'requestApiTokenId'> & { token: { id: string; name: string } }): Record<string, unknown> {
+  return logEvent(
+    { ...base, actor: OKTA_SYSTEM_ACTOR, client: { ip: '127.0.0.1', geo: null, asn: null, ua: null }, debugData: { reason: 'Token expired after 30 days without use', ...base.debugData } },
+    'system.api_token.revoke',
+    'Revoke API token',
+    [tokenTarget(base.token)],
+  );
+}
+
+/** `system.api_token.update`: a changed network condition (e.g. to `ANYWHERE`) or rate-limit share. */
+export function tokenUpdateEvent(base: EventBase & { token: { id: string; name: string }; network?: { connection: string; include?: string[]; exclude?: string[] }; rateLimitPercentage?: number }): Record<string, unknown> {
+  const uri = `/api/v1/api-tokens/${base.token.id}`;
+  return logEvent(
+    {
+      ...base,
+      debugData: { requestUri: uri, url: `${uri}?`, ...networkDebugData(base.network), ...(base.rateLimitPercentage !== undefined ? { rateLimitPercentage: base.rateLimitPercentage } : {}), ...base.debugData },
+    },
+    'system.api_token.update',
+    'Update API token',
+    [tokenTarget(base.token)],
+  );
+}
+
+/**
+ * `system.api_token.request_outside_allowed_range`: Okta refused a request made with the token from
+ * outside its network zones. The request was made WITH the token, so requestApiTokenId is its id.
+ */
+export function tokenOutsideRangeEvent(base: Omit<EventBase, 'requestApiTokenId'> & { token: { id: string; name: string } }): Record<string, unknown> {
+  return logEvent(
+    { outcome: { result: 'DENY', reason: 'Request from an IP outside the allowed network zones' }, ...base, requestApiTokenId: base.token.id, debugData: { requestUri: '/api/v1/users', ...base.debugData } },
+    'system.api_token.request_outside_allowed_range',
+    'API token used from outside its allowed network range',
+    [tokenTarget(base.token)],
+    'WARN',
+  );
+}
+
+/** `system.api_token.enable`: a token enabled again. */
+export function tokenEnableEvent(base: EventBase & { token: { id: string; name: string } }): Record<string, unknown> {
+  const uri = `/api/internal/tokens/${base.token.id}/lifecycle/activate`;
+  return logEvent({ ...base, debugData: { requestUri: uri, url: `${uri}?`, ...base.debugData } }, 'system.api_token.enable', 'Enable API token', [tokenTarget(base.token)]);
+}
+
+/** The demo's followed token: what each step of its story is, in the order Okta records them. */
+export interface TokenStory {
+  token: { id: string; name: string };
+  creator: EventActor;
+  /** The token's state for the fake's API Tokens API while it is alive. */
+  tokenState: Record<string, unknown>;
+  created: Record<string, unknown>;
+  /** Used from another country and network 12 minutes later to create a user: the first use (sensitive). */
+  firstUse: Record<string, unknown>;
+  /** Then grants an admin role to another user (sensitive). */
+  privilegeGrant: Record<string, unknown>;
+  /** Then updates the new user's profile (not sensitive). */
+  profileUpdate: Record<string, unknown>;
+  /** Then the creator revokes it from the Admin Console. */
+  revoke: Record<string, unknown>;
+}
+
+/**
+ * A token made in the office, used 12 minutes later from a VPS abroad to create a user and grant an
+ * admin role, then revoked by its creator 30 minutes after it was made. `n` keeps several stories
+ * apart (ids and uuids); times are relative to `createdAt`.
+ */
+export function demoTokenStory(createdAt: number, n = 1): TokenStory {
+  const token = { id: `00Tfollow${String(n).padStart(11, '0')}`, name: `partner-sync-${n}` };
+  const creator: EventActor = { id: '00u1a2b3c4d5e6f7g8h9', login: 'maria.jensen@example.com', name: 'Maria Jensen' };
+  const at = (min: number): Date => new Date(createdAt + min * 60_000);
+  const id = (step: number): string => `f0110${String(n).padStart(3, '0')}-7a11-4c0e-9b1d-0000000000${String(step).padStart(2, '0')}`;
+  const victim = { id: '00ucharlie0000000001', login: 'charlie.ng@example.com', name: 'Charlie Ng' };
+  const newUser = { id: '00unewuser0000000001', login: 'svc-partner@example.com', name: 'Partner Service' };
+  return {
+    token,
+    creator,
+    tokenState: {
+      id: token.id, name: token.name, userId: creator.id, clientName: 'Okta Admin Console',
+      created: at(0).toISOString(), lastUpdated: at(0).toISOString(), expiresAt: at(30 * 24 * 60).toISOString(), tokenWindow: 'P30D',
+      network: { connection: 'ANYWHERE', include: [], exclude: [] },
+    },
+    created: tokenCreateEvent({ uuid: id(1), published: at(0), actor: creator, client: DEMO_CLIENTS.copenhagenOffice, token, network: { connection: 'ANYWHERE' } }),
+    firstUse: userCreateEvent({ uuid: id(2), published: at(12), actor: creator, client: DEMO_CLIENTS.bucharestVps, tokenId: token.id, user: newUser }),
+    privilegeGrant: privilegeGrantEvent({ uuid: id(3), published: at(14), actor: creator, client: DEMO_CLIENTS.bucharestVps, tokenId: token.id, user: victim }),
+    profileUpdate: tokenActivityEvent({
+      uuid: id(4), published: at(15), actor: creator, client: DEMO_CLIENTS.bucharestVps, tokenId: token.id,
+      eventType: 'user.account.update_profile', displayMessage: 'Update user profile for Okta', requestUri: `/api/v1/users/${newUser.id}`,
+      targets: [{ id: newUser.id, type: 'User', alternateId: newUser.login, displayName: newUser.name }],
+    }),
+    revoke: tokenRevokeEvent({ uuid: id(5), published: at(30), actor: creator, client: DEMO_CLIENTS.copenhagenOffice, token }),
+  };
 }

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tokenRevokeEvent } from './demo-events';
 import { HookPusher, type DeliveryOutcome } from './hook-pusher';
 
 /**
@@ -13,9 +14,11 @@ import { HookPusher, type DeliveryOutcome } from './hook-pusher';
  * - bounded requests (`since` + `until`) filter and order by `published` and end;
  * - `self` and `next` come as separate `link` headers; X-Rate-Limit-* headers on every response
  *   with a per-minute bucket per endpoint (as Okta limits /api/v1/logs apart from other APIs); 429/5xx/400/401/403 with Okta's error body;
- * - `filter=eventType eq "a" or eventType eq "b"` honoured (other expressions: 400 E0000031), `limit` capped at 1000;
+ * - `filter=` terms `eventType eq "a"` and `transaction.detail.requestApiTokenId eq "x"` joined with
+ *   ` or ` honoured, in polling and bounded requests (other expressions: 400 E0000031); `limit` capped at 1000;
  * - SSWS and OAuth (private_key_jwt client credentials, optional DPoP nonce) authentication;
- * - GET /api/v1/api-tokens/{id}.
+ * - the API Tokens API (`/api/v1/api-tokens`, see handleApiTokens): list with Link pagination, get,
+ *   revoke (recorded as a System Log event), OAuth scopes honoured, a scriptable 403;
  * - the event hook management API (`/api/v1/eventHooks`, see handleEventHooks): verification makes
  *   the real challenge GET to the hook's URI, and lifecycle changes are recorded as System Log events.
  * Faults are scripted per request: failures, hangs, next links to another origin, expired cursors.
@@ -297,11 +300,8 @@ export class FakeOkta {
     if (url.pathname === '/api/v1/eventHooks' || url.pathname.startsWith('/api/v1/eventHooks/')) {
       return this.handleEventHooks(req, url, body, fresh, send, error);
     }
-    if (url.pathname.startsWith('/api/v1/api-tokens/') && req.method === 'GET') {
-      const id = decodeURIComponent(url.pathname.slice('/api/v1/api-tokens/'.length));
-      const t = this.apiTokens.get(id);
-      if (!t) return error(404, 'E0000007', `Not found: Resource not found: ${id} (ApiToken)`);
-      return send(200, t, fresh);
+    if (url.pathname === '/api/v1/api-tokens' || url.pathname.startsWith('/api/v1/api-tokens/')) {
+      return this.handleApiTokens(req, url, fresh, send, error);
     }
     if (url.pathname !== '/api/v1/logs' || req.method !== 'GET') return error(404, 'E0000022', 'The endpoint does not support the provided HTTP method');
     void rate;
@@ -324,6 +324,115 @@ export class FakeOkta {
   private tokenScopes(req: http.IncomingMessage): string[] | null {
     const m = /^(Bearer|DPoP) (.+)$/.exec(req.headers.authorization ?? '');
     return m ? (this.issuedTokens.get(m[2]!) ?? []) : null;
+  }
+
+  /**
+   * Stores a token for the API Tokens API (insertion order is the list's order). Missing fields get
+   * Okta's defaults: a 30-day window from `created`, no network restriction.
+   */
+  addApiToken(token: { id: string; name: string } & Record<string, unknown>): Record<string, unknown> {
+    const created = typeof token.created === 'string' ? token.created : new Date(this.now()).toISOString();
+    const stored = {
+      userId: '00ufakeadmin00000001',
+      clientName: 'Okta Admin Console',
+      created,
+      lastUpdated: created,
+      expiresAt: new Date(Date.parse(created) + 30 * 86_400_000).toISOString(),
+      tokenWindow: 'P30D',
+      network: { connection: 'ANYWHERE', include: [], exclude: [] },
+      ...token,
+    };
+    this.apiTokens.set(token.id, stored);
+    return stored;
+  }
+
+  /**
+   * Stores the token a `system.api_token.create` event made (its `Token` target; the actor as the
+   * owner; the network condition from debugData), as Okta would list it. Null when the event names
+   * no token.
+   */
+  addApiTokenFromEvent(event: Record<string, unknown>): Record<string, unknown> | null {
+    const targets = Array.isArray(event.target) ? (event.target as Array<Record<string, unknown>>) : [];
+    const t = targets.find((x) => x && x.type === 'Token' && typeof x.id === 'string');
+    if (!t) return null;
+    const actor = (event.actor ?? {}) as Record<string, unknown>;
+    const debug = ((event.debugContext as Record<string, unknown> | undefined)?.debugData ?? {}) as Record<string, unknown>;
+    const connection = typeof debug.networkConnection === 'string' ? debug.networkConnection : 'ANYWHERE';
+    return this.addApiToken({
+      id: t.id as string,
+      name: typeof t.displayName === 'string' ? t.displayName : '',
+      userId: typeof actor.id === 'string' ? actor.id : '00ufakeadmin00000001',
+      created: typeof event.published === 'string' ? event.published : new Date(this.now()).toISOString(),
+      network: { connection, include: Array.isArray(debug.includedNetworkZones) ? debug.includedNetworkZones : [], exclude: Array.isArray(debug.excludedNetworkZones) ? debug.excludedNetworkZones : [] },
+    });
+  }
+
+  /** SSWS mode: the token's admin may not read or revoke API tokens (403 E0000006). */
+  apiTokensForbidden = false;
+  /** Who a revoke through the API is recorded as, for SSWS callers (an OAuth caller is its service app). */
+  sswsActor = { id: '00ufakeadmin00000001', login: 'admin@example.com', name: 'Fake Admin' };
+  /** The id Okta would record as `requestApiTokenId` for requests made with the SSWS token. */
+  sswsTokenId = '00Tfakessws000000001';
+
+  /**
+   * The API Tokens API: `GET /api/v1/api-tokens` (`limit`, default 20, at most 200; `after` = the
+   * last id of the previous page; a `Link: rel="next"` while more remain), `GET /{id}`, and
+   * `DELETE /{id}` (204, then 404; records a system.api_token.revoke with the caller as actor).
+   * OAuth: reads need okta.apiTokens.read or manage, a revoke needs manage; SSWS: allowed unless
+   * `apiTokensForbidden`. A refusal is 403 E0000006, as Okta answers.
+   */
+  private handleApiTokens(
+    req: http.IncomingMessage,
+    url: URL,
+    headers: Record<string, string>,
+    send: (status: number, payload: unknown, headers?: Record<string, string | string[]>) => void,
+    error: (status: number, code: string, summary: string, headers?: Record<string, string>) => void,
+  ): void {
+    const method = req.method ?? 'GET';
+    const scopes = this.tokenScopes(req);
+    const need = method === 'GET' ? ['okta.apiTokens.read', 'okta.apiTokens.manage'] : ['okta.apiTokens.manage'];
+    const allowed = scopes === null ? !this.apiTokensForbidden : scopes.some((x) => need.includes(x));
+    const forbidden = (): void =>
+      error(403, 'E0000006', 'You do not have permission to perform the requested action', scopes === null ? {} : { 'www-authenticate': `Bearer error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="${url.pathname}"` });
+    const id = url.pathname === '/api/v1/api-tokens' ? null : decodeURIComponent(url.pathname.slice('/api/v1/api-tokens/'.length));
+    if (id === null) {
+      if (method !== 'GET') return error(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
+      if (!allowed) return forbidden();
+      const limitRaw = url.searchParams.get('limit');
+      const limit = limitRaw === null ? 20 : Number(limitRaw);
+      if (!Number.isInteger(limit) || limit < 1) return error(400, 'E0000001', 'Api validation failed: limit');
+      const all = [...this.apiTokens.values()];
+      const after = url.searchParams.get('after');
+      const start = after === null ? 0 : all.findIndex((t) => t.id === after) + 1;
+      const page = all.slice(start, start + Math.min(limit, 200));
+      const links = [`<${url.href}>; rel="self"`];
+      if (start + page.length < all.length && page.length > 0) {
+        const next = new URL('/api/v1/api-tokens', this.origin);
+        next.searchParams.set('after', String(page[page.length - 1]!.id));
+        next.searchParams.set('limit', String(limit));
+        links.push(`<${next.href}>; rel="next"`);
+      }
+      return send(200, page, { ...headers, link: links });
+    }
+    if (method !== 'GET' && method !== 'DELETE') return error(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
+    if (!allowed) return forbidden();
+    const t = this.apiTokens.get(id);
+    if (!t) return error(404, 'E0000007', `Not found: Resource not found: ${id} (ApiToken)`);
+    if (method === 'GET') return send(200, t, headers);
+    this.apiTokens.delete(id);
+    const client = this.opts.oauth?.clientId;
+    const actor = scopes === null ? this.sswsActor : { id: client ?? '0oafakeserviceapp001', login: client ?? '0oafakeserviceapp001', name: 'Service app', type: 'PublicClientApp' };
+    this.persist(
+      tokenRevokeEvent({
+        published: new Date(this.now()),
+        actor,
+        client: { ip: '127.0.0.1', ua: { raw: String(req.headers['user-agent'] ?? 'unknown'), browser: 'UNKNOWN', os: 'Unknown' } },
+        token: { id, name: typeof t.name === 'string' ? t.name : '' },
+        // An SSWS request is itself made with an API token, and Okta records which; OAuth has none.
+        requestApiTokenId: scopes === null ? this.sswsTokenId : null,
+      }),
+    );
+    return send(204, '', headers);
   }
 
   /**
@@ -498,24 +607,24 @@ export class FakeOkta {
   ): void {
     const q = url.searchParams;
     const filter = q.get('filter');
-    let eventTypes: Set<string> | null = null;
+    let matchFilter: ((event: Record<string, unknown>) => boolean) | null = null;
     if (filter !== null) {
-      // Only the shape this program sends: `eventType eq "a"`, joined by ` or `.
-      const terms = filter.split(' or ').map((t) => /^eventType eq "([^"]+)"$/.exec(t.trim()));
-      if (terms.some((m) => m === null)) return error(400, 'E0000031', 'Invalid search criteria.');
-      eventTypes = new Set(terms.map((m) => m![1]!));
+      const parsed = parseLogFilter(filter);
+      if (parsed === null) return error(400, 'E0000031', 'Invalid search criteria.');
+      matchFilter = parsed;
     }
     const limitRaw = q.get('limit');
     const limit = Math.min(1000, limitRaw === null ? 100 : Number(limitRaw));
     if (!Number.isInteger(limit) || limit < 0) return error(400, 'E0000001', 'Api validation failed: limit');
     const sortOrder = q.get('sortOrder') ?? 'ASCENDING';
     const until = q.get('until');
-    const matches = (s: Stored): boolean => eventTypes === null || eventTypes.has(String(s.event.eventType));
+    const matches = (s: Stored): boolean => matchFilter === null || matchFilter(s.event);
 
     const selfLink = `<${url.href}>; rel="self"`;
     const linkFor = (params: Record<string, string>): string => {
       const next = new URL('/api/v1/logs', nextOrigin ?? this.origin);
-      for (const [k, v] of Object.entries(params)) next.searchParams.set(k, v);
+      // An absent filter stays absent: `filter=` (empty) would be a filter Okta cannot parse.
+      for (const [k, v] of Object.entries(params)) if (v !== '') next.searchParams.set(k, v);
       return `<${next.href}>; rel="next"`;
     };
 
@@ -634,6 +743,39 @@ function parseHookBody(body: string, allowHttp: boolean): Pick<FakeEventHook, 'n
   if (o?.events?.type !== 'EVENT_TYPE' || !Array.isArray(items) || items.length === 0 || !items.every((x: unknown) => typeof x === 'string')) return 'events: At least one event type is required.';
   const auth = o?.channel?.config?.authScheme;
   return { name: o.name, uri, events: items as string[], authKey: typeof auth?.key === 'string' ? auth.key : 'Authorization', secret: typeof auth?.value === 'string' ? auth.value : '' };
+}
+
+/**
+ * The System Log filter shapes this program sends: `eventType eq "a"` and
+ * `transaction.detail.requestApiTokenId eq "x"` terms joined with ` or ` (in any mix). Returns the
+ * event predicate, or null for anything else (the caller answers 400 E0000031 as Okta does for a
+ * filter it cannot parse). The term is read with one regex per position rather than by splitting
+ * on " or ", so a value that itself contains " or " stays one value.
+ */
+export function parseLogFilter(filter: string): ((event: Record<string, unknown>) => boolean) | null {
+  const eventTypes = new Set<string>();
+  const tokenIds = new Set<string>();
+  const term = /^(eventType|transaction\.detail\.requestApiTokenId) eq "([^"]+)"/;
+  let rest = filter.trim();
+  for (;;) {
+    const m = term.exec(rest);
+    if (!m) return null;
+    (m[1] === 'eventType' ? eventTypes : tokenIds).add(m[2]!);
+    rest = rest.slice(m[0].length);
+    if (rest.trim() === '') break;
+    if (!rest.startsWith(' or ')) return null;
+    rest = rest.slice(4).trimStart();
+  }
+  return (event) => {
+    // String(): as before, so the poison tests' odd-typed eventType values still reach the client.
+    if (eventTypes.has(String(event.eventType))) return true;
+    if (tokenIds.size === 0) return false;
+    // Stored events are whatever a test persisted: any level may be missing or of another type.
+    const tx = event.transaction;
+    const detail = tx && typeof tx === 'object' ? (tx as Record<string, unknown>).detail : undefined;
+    const id = detail && typeof detail === 'object' ? (detail as Record<string, unknown>).requestApiTokenId : undefined;
+    return typeof id === 'string' && tokenIds.has(id);
+  };
 }
 
 const ERRORS: Record<number, [string, string]> = {
