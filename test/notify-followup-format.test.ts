@@ -88,6 +88,29 @@ describe('follow-ups: hostile text in every field, every format', () => {
   });
 });
 
+describe('follow-ups: stored JSON of the wrong shape', () => {
+  test('when a stored follow-up lacks its parts or has the wrong types, then every format still renders it and names the alert', () => {
+    const alert = buildSampleAlert();
+    const broken = [
+      { id: 'otw-followup-1', alertId: alert.id, kind: 'first-use' },
+      { id: 'otw-followup-2', alertId: alert.id, kind: 'something-new', token: null, signals: 'new-country', watch: 'open' },
+      { id: 'otw-followup-3', alertId: alert.id, kind: 'digest', digest: { byType: [null, 7], sensitive: [null, 'x'], total: '9' }, watch: { events: -4, sensitive: 1e400, closed: 'revoked' } },
+      { id: 'otw-followup-4', alertId: alert.id, kind: 'lifecycle', lifecycle: { change: 'revoked', actor: { login: 5 }, network: { includedZones: 'nzo1' } } },
+    ] as unknown as FollowUp[];
+    for (const f of broken) {
+      const n = notification(f, alert);
+      const slack = formatSlack(n);
+      assert.match(JSON.stringify(slack.blocks), new RegExp(`Follow-up to alert \`${alert.id}\``), f.id);
+      assertSlackHarmless(slack, f.id, knownLinks(alert));
+      assertSlackHarmless(formatSlackParent(n), `${f.id} parent`, knownLinks(alert));
+      assertEmailHarmless(formatEmail(n), f.id, knownLinks(alert));
+      assertJsonHarmless(formatWebhook(n), f.id);
+      assertJsonHarmless(formatConsole(n), f.id);
+    }
+    assert.match(JSON.stringify(formatSlack(notification(broken[2]!, alert)).blocks), /watch ended: 0 events, 0 sensitive/);
+  });
+});
+
 describe('follow-ups: what each kind says', () => {
   const alert = buildSampleAlert();
 
@@ -137,6 +160,8 @@ describe('follow-ups: what each kind says', () => {
     assert.match(slackText(expired), /nobody: Okta expired the token/);
     assert.doesNotMatch(slackText(expired), /system@okta\.com/);
     assert.match(slackText(expired), /expired \(Okta's 30-day expiry\) at `2026-11-28T13:00:00.000Z`/);
+    assert.equal((JSON.parse(formatConsole(expired)) as { lifecycle: { actor: unknown } }).lifecycle.actor, null);
+    assert.equal((JSON.parse(formatConsole(revoked)) as { lifecycle: { actor: unknown } }).lifecycle.actor, 'sam.secops@example.com');
   });
 
   test('when the network condition is opened to ANYWHERE, then the change stands out and shows the condition and zones', () => {
