@@ -320,7 +320,9 @@ export class SlackNotifier implements Notifier {
     }
     let threaded = true;
     try {
-      await this.api('chat.update', { channel: parent.channel, ts: parent.ts, ...formatSlackParent(n) }, signal);
+      const updated = formatSlackParent(n);
+      // chat.update takes the content only; unfurling was settled when the alert was posted.
+      await this.api('chat.update', { channel: parent.channel, ts: parent.ts, text: updated.text, blocks: updated.blocks }, signal);
     } catch (err) {
       if (!(err instanceof SlackApiRefusal && PARENT_GONE.has(err.error))) throw err;
       this.logger?.warn('Slack would not update the alert message; the follow-up is posted anyway', { id: n.followup.id, alertId: n.followup.alertId, error: err.error });
