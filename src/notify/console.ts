@@ -22,28 +22,7 @@ export function formatConsole(n: Notification): string {
       howToList: s.howToList,
     });
   }
-  if (n.kind === 'followup') {
-    const f = n.followup;
-    return safeJson({
-      type: 'okta-token-watch.alert.followup',
-      test: n.test ?? false,
-      id: f.id,
-      alertId: f.alertId,
-      kind: f.kind,
-      prominent: f.prominent,
-      signals: f.signals,
-      tokenId: f.token.id,
-      tokenName: f.token.name,
-      ...(f.firstUse
-        ? { firstUse: { published: f.firstUse.published, eventType: f.firstUse.eventType, ip: f.firstUse.place.ip, country: f.firstUse.place.country, asNumber: f.firstUse.place.asNumber, isp: f.firstUse.place.isp, userAgent: f.firstUse.place.userAgent, minutesAfterCreation: f.firstUse.minutesAfterCreation, newCountry: f.firstUse.newCountry, newNetwork: f.firstUse.newNetwork } }
-        : {}),
-      ...(f.lifecycle ? { lifecycle: { change: f.lifecycle.change, eventType: f.lifecycle.eventType, uuid: f.lifecycle.uuid, published: f.lifecycle.published, actor: f.lifecycle.actor?.login ?? f.lifecycle.actor?.id ?? null, network: f.lifecycle.network?.connection ?? null } } : {}),
-      ...(f.digest
-        ? { digest: { reason: f.digest.reason, total: f.digest.total, byType: f.digest.byType, typeCount: f.digest.typeCount, sensitive: f.digest.sensitive.map((x) => ({ category: x.category, eventType: x.eventType, published: x.published, target: x.target })), sensitiveCount: f.digest.sensitiveCount } }
-        : {}),
-      watch: f.watch,
-    });
-  }
+  if (n.kind === 'followup') return formatConsoleFollowUp(n);
   const a = n.alert;
   return safeJson({
     type: 'okta-token-watch.alert',
@@ -64,6 +43,38 @@ export function formatConsole(n: Notification): string {
     source: a.source,
     // Only on an alert for an event this program could not read: why, and the raw JSON's start.
     ...(a.unreadable ? { unreadable: a.unreadable.reason, raw: a.unreadable.raw } : {}),
+  });
+}
+
+/**
+ * A follow-up's console line. The payload is stored JSON read back, so every part may be missing
+ * or of another type: each is read with optional chaining, and lists only when they are lists.
+ */
+function formatConsoleFollowUp(n: Extract<Notification, { kind: 'followup' }>): string {
+  const f = n.followup;
+  const u = f.firstUse;
+  const l = f.lifecycle;
+  const d = f.digest;
+  const list = <T>(x: T[] | undefined): T[] => (Array.isArray(x) ? x : []);
+  return safeJson({
+    type: 'okta-token-watch.alert.followup',
+    test: n.test ?? false,
+    id: f.id,
+    alertId: f.alertId,
+    kind: f.kind,
+    prominent: f.prominent === true,
+    signals: list(f.signals),
+    tokenId: f.token?.id ?? null,
+    tokenName: f.token?.name ?? null,
+    ...(u
+      ? { firstUse: { published: u.published, eventType: u.eventType, ip: u.place?.ip ?? null, country: u.place?.country ?? null, asNumber: u.place?.asNumber ?? null, isp: u.place?.isp ?? null, userAgent: u.place?.userAgent ?? null, minutesAfterCreation: u.minutesAfterCreation, newCountry: u.newCountry, newNetwork: u.newNetwork } }
+      : {}),
+    // An expiry is Okta's own doing: no actor is named for it.
+    ...(l ? { lifecycle: { change: l.change, eventType: l.eventType, uuid: l.uuid, published: l.published, actor: l.change === 'expired' ? null : (l.actor?.login ?? l.actor?.id ?? null), network: l.network?.connection ?? null } } : {}),
+    ...(d
+      ? { digest: { reason: d.reason, total: d.total, byType: list(d.byType).slice(0, 50), typeCount: d.typeCount, sensitive: list(d.sensitive).slice(0, 50).map((x) => ({ category: x?.category, eventType: x?.eventType, published: x?.published, target: x?.target })), sensitiveCount: d.sensitiveCount } }
+      : {}),
+    watch: f.watch,
   });
 }
 

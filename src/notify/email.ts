@@ -5,6 +5,7 @@ import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
 import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { digestSensitiveLines, digestTypes, followUpFacts, followUpHeadline, followUpIntro, followUpLinks, followUpSignalLines, isProminent, watchStatusLine } from './followup-facts';
 import { backstopTimeoutMs, deadlineSignal, serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { escapeHtml, headerText, htmlText, plainText, safeLink } from './sanitize';
@@ -16,6 +17,9 @@ export interface EmailMessage {
   html: string;
   /** Stable per alert, so a mail client can fold a rare at-least-once duplicate. */
   messageId: string;
+  /** A follow-up replies to its alert's email: the alert's Message-ID, for mail clients' threads. */
+  inReplyTo?: string;
+  references?: string;
   headers: Record<string, string>;
 }
 
@@ -23,7 +27,8 @@ const SUBJECT_MAX = 200;
 
 /** `[okta-token-watch] medium: API token "<name>" created by <actor>`, one line, bounded. */
 export function emailSubject(n: Notification): string {
-  if (n.kind === 'followup') throw new DeliveryError('follow-ups are not rendered for email yet', false);
+  // `Re: ` and the alert's own subject: clients that thread by subject put the reply with its alert.
+  if (n.kind === 'followup') return headerText(`Re: ${emailSubject({ kind: 'alert', alert: n.alert, test: n.test })}`, SUBJECT_MAX);
   const test = n.test ? 'TEST ' : '';
   if (n.kind === 'summary') {
     const count = Math.max(0, Math.floor(Number(n.summary.count) || 0));
@@ -49,6 +54,7 @@ const STYLE = {
   body: 'font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;color:#1d1d1f;',
   th: 'text-align:left;vertical-align:top;padding:4px 12px 4px 0;color:#555;font-weight:600;white-space:nowrap;',
   td: 'vertical-align:top;padding:4px 0;font-family:Menlo,Consolas,monospace;word-break:break-all;',
+  attention: 'color:#b3261e;',
   button: 'display:inline-block;padding:8px 14px;margin:0 8px 8px 0;background:#0b57d0;color:#ffffff;text-decoration:none;border-radius:4px;',
 };
 
@@ -225,21 +231,86 @@ function formatUnreadable(a: Alert, test: boolean | undefined, subject: string):
   return { text, html };
 }
 
+/** A follow-up: which alert, the token's status since, why it stands out, its facts and lists. */
+function formatFollowUp(n: Extract<Notification, { kind: 'followup' }>, subject: string): Omit<EmailMessage, 'subject' | 'messageId' | 'headers'> {
+  const f = n.followup;
+  const facts = followUpFacts(f);
+  const prominent = isProminent(f);
+  const title = `${prominent ? 'ATTENTION: ' : ''}${followUpHeadline(f)}`;
+  const testNote = n.test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  const signals = followUpSignalLines(f);
+  const links = followUpLinks(n.alert);
+  const types = f.kind === 'digest' && f.digest ? digestTypes(f.digest) : null;
+  const sensitiveText = f.kind === 'digest' && f.digest ? digestSensitiveLines(f.digest, (v) => plainText(v, 120)) : null;
+  const sensitiveHtml = f.kind === 'digest' && f.digest ? digestSensitiveLines(f.digest, (v) => htmlText(v, 120)) : null;
+  const footerText = `follow-up ${plainText(f.id, 60)} · alert ${plainText(f.alertId, 100)}`;
+
+  const text = [
+    ...(testNote ? [testNote, ''] : []),
+    title,
+    '',
+    followUpIntro(f, n.alert, (v) => plainText(v, 200)),
+    watchStatusLine(f.watch, (v) => plainText(v, 200)),
+    '',
+    ...(signals.length ? [...signals.map((l) => `! ${l}`), ''] : []),
+    ...facts.map((x) => `${x.label}: ${plainText(x.value, x.max)}`),
+    ...(types && types.lines.length ? ['', 'Events by type:', ...types.lines.map((t) => `  - ${plainText(t.eventType, 120)} x${t.count}`), ...(types.more ? [`  …and ${types.more} more types`] : [])] : []),
+    ...(sensitiveText && sensitiveText.lines.length ? ['', 'Sensitive actions:', ...sensitiveText.lines.map((l) => `  - ${l}`), ...(sensitiveText.more ? [`  …and ${sensitiveText.more} more`] : [])] : []),
+    '',
+    'Links:',
+    ...links.map((l) => `  ${l.text}: ${safeLink(l.url) ?? '-'}`),
+    '',
+    footerText,
+  ].join('\n');
+
+  const rows = facts.map((x) => `<tr><th style="${STYLE.th}">${escapeHtml(x.label)}</th><td style="${STYLE.td}">${htmlText(x.value, x.max)}</td></tr>`).join('');
+  const html = page(
+    subject,
+    [
+      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      `<h2${prominent ? ` style="${STYLE.attention}"` : ''}>${escapeHtml(title)}</h2>`,
+      `<p>${followUpIntro(f, n.alert, (v) => htmlText(v, 200))}</p>`,
+      `<p><strong>${watchStatusLine(f.watch, (v) => htmlText(v, 200))}</strong></p>`,
+      signals.length ? `<ul>${signals.map((l) => `<li><strong${prominent ? ` style="${STYLE.attention}"` : ''}>${escapeHtml(l)}</strong></li>`).join('')}</ul>` : '',
+      `<table role="presentation" cellspacing="0" cellpadding="0">${rows}</table>`,
+      types && types.lines.length
+        ? `<h3>Events by type</h3><ul>${types.lines.map((t) => `<li>${htmlText(t.eventType, 120)} ×${t.count}</li>`).join('')}${types.more ? `<li>…and ${types.more} more types</li>` : ''}</ul>`
+        : '',
+      sensitiveHtml && sensitiveHtml.lines.length
+        ? `<h3>Sensitive actions</h3><ul>${sensitiveHtml.lines.map((l) => `<li>${l}</li>`).join('')}${sensitiveHtml.more ? `<li>…and ${sensitiveHtml.more} more</li>` : ''}</ul>`
+        : '',
+      `<p>${htmlButtons(links)}</p>`,
+      `<p style="color:#777;font-size:12px">follow-up ${htmlText(f.id, 60)} · alert ${htmlText(f.alertId, 100)}</p>`,
+    ].join(''),
+  );
+  return { text, html };
+}
+
 /** The email for one notification: subject, text and HTML parts. Pure. */
 export function formatEmail(n: Notification): EmailMessage {
-  if (n.kind === 'followup') throw new DeliveryError('follow-ups are not rendered for email yet', false);
   const subject = emailSubject(n);
   const body =
-    n.kind === 'summary'
-      ? formatSummary(n.summary, n.test, subject)
-      : n.alert.unreadable
-        ? formatUnreadable(n.alert, n.test, subject)
-        : formatAlert(n.alert, n.test, subject);
+    n.kind === 'followup'
+      ? formatFollowUp(n, subject)
+      : n.kind === 'summary'
+        ? formatSummary(n.summary, n.test, subject)
+        : n.alert.unreadable
+          ? formatUnreadable(n.alert, n.test, subject)
+          : formatAlert(n.alert, n.test, subject);
+  // The alert's Message-ID is derived from its id alone, so the reply can name it without a receipt.
+  const parent = n.kind === 'followup' ? messageId({ kind: 'alert', alert: n.alert }) : null;
+  const prominent = n.kind === 'followup' && isProminent(n.followup);
   return {
     subject,
     ...body,
     messageId: messageId(n),
-    headers: { 'X-OTW-Notification-Id': notificationId(n).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120), ...(n.test ? { 'X-OTW-Test': 'true' } : {}) },
+    ...(parent ? { inReplyTo: parent, references: parent } : {}),
+    headers: {
+      'X-OTW-Notification-Id': notificationId(n).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120),
+      ...(n.test ? { 'X-OTW-Test': 'true' } : {}),
+      // Mail clients flag these; the prominent follow-up stands out in the inbox, not only inside.
+      ...(prominent ? { Importance: 'high', 'X-Priority': '1' } : {}),
+    },
   };
 }
 
@@ -357,6 +428,7 @@ export class EmailNotifier implements Notifier {
           text: m.text,
           html: m.html,
           messageId: m.messageId,
+          ...(m.inReplyTo ? { inReplyTo: m.inReplyTo, references: m.references } : {}),
           headers: m.headers,
         }),
         aborted,

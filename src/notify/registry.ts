@@ -56,7 +56,7 @@ export class NotifierRegistry {
 export function defaultRegistry(): NotifierRegistry {
   return new NotifierRegistry()
     .register('console', (_c, d) => new ConsoleNotifier(d.stdout))
-    .register('slack', (c, d) => (c.slack ? new SlackNotifier(c.slack, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null))
+    .register('slack', (c, d) => (c.slack ? new SlackNotifier(c.slack, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined, logger: d.logger }) : null))
     .register('email', (c) => (c.email ? new EmailNotifier(c.email, { timeoutMs: c.timeoutMs }) : null))
     .register('webhook', (c, d) => (c.webhook ? new WebhookNotifier(c.webhook, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null));
 }

@@ -1,7 +1,10 @@
 import type { AxiosInstance } from 'axios';
-import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import type { Alert, AlertSummary, DeliveryReceipt, Notification } from '../detect/alert';
+import type { FollowUp } from '../follow/followup';
+import type { Logger } from '../logger';
 import type { SlackConfig } from './config';
 import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { digestSensitiveLines, digestTypes, followUpFacts, followUpHeadline, followUpIntro, followUpLinks, followUpSignalLines, isProminent, watchStatusLine } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal, serverReason } from './http';
 import { redact } from '../logger';
 import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
@@ -138,11 +141,119 @@ function formatUnreadable(a: Alert, test: boolean | undefined): SlackMessage {
   return { text: `${testPrefix(test)}${severity}: ${UNREADABLE_HEADLINE}: ${slackCode(a.event.uuid, 100)}`, blocks, unfurl_links: false, unfurl_media: false };
 }
 
-/** The Block Kit message for one notification. Pure. */
+/** A follow-up notification. */
+type FollowUpNotification = Extract<Notification, { kind: 'followup' }>;
+
+/**
+ * Lines as sections under one title, each section within Slack's text limit: a long list is split
+ * between lines rather than cut inside one (a cut could leave a code span open).
+ */
+function listSections(title: string, lines: string[]): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  let current = `*${title}*`;
+  for (const line of lines) {
+    const next = `${current}\n${line}`;
+    if (next.length > SLACK_LIMITS.sectionText - 10 && current !== `*${title}*`) {
+      out.push({ type: 'section', text: mrkdwn(current) });
+      current = line;
+    } else current = next;
+  }
+  out.push({ type: 'section', text: mrkdwn(current) });
+  return out;
+}
+
+/** The attention mark of a prominent follow-up: in the header and in the notification text. */
+function attention(f: FollowUp): string {
+  return isProminent(f) ? 'ATTENTION: ' : '';
+}
+
+/**
+ * The reply to an alert: what happened to its token (first use, lifecycle change, digest), with the
+ * alert named so it reads on its own when it cannot sit in the alert's thread.
+ */
+function formatFollowUp(n: FollowUpNotification): SlackMessage {
+  const f = n.followup;
+  const code = (v: string): string => slackCode(v, 200);
+  const facts = followUpFacts(f);
+  const fieldFacts = facts.filter((x) => x.label !== 'User agent').slice(0, SLACK_LIMITS.fields);
+  const ua = facts.find((x) => x.label === 'User agent');
+  const blocks: Array<Record<string, unknown>> = [
+    header(`${testPrefix(n.test)}${attention(f)}${followUpHeadline(f)}`),
+    {
+      type: 'section',
+      text: mrkdwn(`${n.test ? '*This is a test notification from okta-token-watch.*\n' : ''}${followUpIntro(f, n.alert, code)}\n${watchStatusLine(f.watch, code)}`),
+    },
+  ];
+  const signals = followUpSignalLines(f);
+  if (signals.length) blocks.push({ type: 'section', text: mrkdwn(signals.map((l) => `:rotating_light: *${own(l)}*`).join('\n')) });
+  blocks.push({ type: 'section', fields: fieldFacts.map((x) => mrkdwn(`*${x.label}*\n${slackCode(x.value, x.max)}`, SLACK_LIMITS.field)) });
+  if (ua?.value) blocks.push({ type: 'section', text: mrkdwn(`*User agent*\n${slackCode(ua.value, ua.max)}`) });
+  if (f.kind === 'digest' && f.digest) {
+    const types = digestTypes(f.digest);
+    if (types.lines.length) {
+      blocks.push(...listSections('Events by type', [...types.lines.map((t) => `• ${slackCode(t.eventType, 120)} ×${t.count}`), ...(types.more ? [`…and ${types.more} more types`] : [])]));
+    }
+    const sensitive = digestSensitiveLines(f.digest, (v) => slackCode(v, 120));
+    if (sensitive.lines.length) {
+      blocks.push(...listSections('Sensitive actions', [...sensitive.lines.map((l) => `• ${l}`), ...(sensitive.more ? [`…and ${sensitive.more} more`] : [])]));
+    }
+  }
+  const actions = buttons(followUpLinks(n.alert));
+  if (actions) blocks.push(actions);
+  blocks.push({ type: 'context', elements: [mrkdwn(`follow-up ${slackCode(f.id, 60)} · alert ${slackCode(f.alertId, 100)}`)] });
+  const text = fitMrkdwn(`${testPrefix(n.test)}${attention(f)}${followUpHeadline(f)}: ${slackCode(f.token?.name ?? f.token?.id ?? null, 100)}`, SLACK_LIMITS.text);
+  return { text, blocks: blocks.slice(0, SLACK_LIMITS.blocks), unfurl_links: false, unfurl_media: false };
+}
+
+/**
+ * The alert message as it reads after a follow-up: the alert, re-rendered, with the watch's status
+ * line under its first sentence ("first used 12 min after creation; revoked by X"). Pure.
+ */
+export function formatSlackParent(n: FollowUpNotification): SlackMessage {
+  const base = formatSlack({ kind: 'alert', alert: n.alert, test: n.test });
+  const status = `${isProminent(n.followup) ? ':rotating_light: ' : ''}*${watchStatusLine(n.followup.watch, (v) => slackCode(v, 200))}*`;
+  const blocks = [...base.blocks.slice(0, 2), { type: 'section', text: mrkdwn(status) }, ...base.blocks.slice(2)];
+  return { ...base, blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
+}
+
+/** The Block Kit message for one notification (for a follow-up: the reply). Pure. */
 export function formatSlack(n: Notification): SlackMessage {
-  if (n.kind === 'followup') throw new DeliveryError('follow-ups are not rendered for Slack yet', false);
+  if (n.kind === 'followup') return formatFollowUp(n);
   if (n.kind === 'alert' && n.alert.unreadable) return formatUnreadable(n.alert, n.test);
   return n.kind === 'alert' ? formatAlert(n.alert, n.test) : formatSummary(n.summary, n.test);
+}
+
+// Slack's ids and message timestamps: what a receipt may hold (the answer is Slack's, but it is
+// stored and sent back, so only these shapes are kept).
+const CHANNEL_ID = /^[A-Z0-9]{1,40}$/i;
+const MESSAGE_TS = /^\d{1,12}\.\d{1,9}$/;
+
+/** The channel and ts of a posted message, when the answer gives usable ones. */
+function receiptOf(answer: Record<string, unknown>): DeliveryReceipt | undefined {
+  const { channel, ts } = answer;
+  return typeof channel === 'string' && CHANNEL_ID.test(channel) && typeof ts === 'string' && MESSAGE_TS.test(ts) ? { channel, ts } : undefined;
+}
+
+/** The parent message to update and reply under, when the alert's receipt is usable. */
+function parentOf(n: FollowUpNotification): { channel: string; ts: string } | null {
+  const p = n.parent;
+  return p && typeof p.channel === 'string' && CHANNEL_ID.test(p.channel) && typeof p.ts === 'string' && MESSAGE_TS.test(p.ts) ? { channel: p.channel, ts: p.ts } : null;
+}
+
+// chat.update answers these when the alert message is gone or is not ours to edit: the follow-up
+// still has to reach the channel, so they are logged and the reply is posted anyway.
+const PARENT_GONE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed', 'msg_too_long']);
+
+/** A Slack Web API method that answered ok:false, with its error code. */
+class SlackApiRefusal extends DeliveryError {
+  constructor(
+    message: string,
+    retryable: boolean,
+    retryAfterMs: number | undefined,
+    readonly error: string,
+  ) {
+    super(message, retryable, retryAfterMs);
+  }
 }
 
 // chat.postMessage answers HTTP 200 with {ok:false,error}: these errors may pass; others need a fix.
@@ -163,12 +274,15 @@ export class SlackNotifier implements Notifier {
   private readonly what: string;
   private readonly timeoutMs: number;
 
+  private readonly logger: Logger | undefined;
+
   constructor(
     private readonly config: SlackConfig,
-    opts: { timeoutMs: number; now?: () => Date },
+    opts: { timeoutMs: number; now?: () => Date; logger?: Logger },
   ) {
     this.http = createHttp(opts.timeoutMs);
     this.timeoutMs = opts.timeoutMs;
+    this.logger = opts.logger;
     this.now = opts.now ?? (() => new Date());
     this.what = config.transport === 'webhook' ? 'SLACK_WEBHOOK_URL' : 'Slack chat.postMessage';
     if (config.transport === 'bot') this.check = () => this.authTest();
@@ -176,7 +290,14 @@ export class SlackNotifier implements Notifier {
 
   private readonly now: () => Date;
 
-  async send(n: Notification, signal?: AbortSignal): Promise<void> {
+  /**
+   * An alert or summary: one message; with a bot, its channel and ts come back as the receipt. A
+   * follow-up with a bot and a parent: the parent is updated FIRST, then the reply is posted in its
+   * thread. Updating is idempotent, so when either step fails the whole send is tried again and the
+   * reply, posted last, goes out once. Without a parent (incoming webhook, alert sent in a summary,
+   * no receipt) the reply is a message of its own that names the alert.
+   */
+  async send(n: Notification, signal?: AbortSignal): Promise<void | DeliveryReceipt> {
     const message = formatSlack(n);
     if (this.config.transport === 'webhook') {
       const res = await this.http.post(this.config.webhookUrl, message, { signal: deadlineSignal(this.timeoutMs, signal) }).catch((err: unknown) => {
@@ -186,15 +307,44 @@ export class SlackNotifier implements Notifier {
       if (problem) throw problem;
       return;
     }
-    await this.api('chat.postMessage', { channel: this.config.channel, ...message }, signal);
+    if (n.kind === 'followup') return this.sendFollowUp(n, message, signal);
+    return receiptOf(await this.api('chat.postMessage', { channel: this.config.channel, ...message }, signal));
+  }
+
+  private async sendFollowUp(n: FollowUpNotification, reply: SlackMessage, signal?: AbortSignal): Promise<void> {
+    if (this.config.transport !== 'bot') return;
+    const parent = parentOf(n);
+    if (!parent) {
+      await this.api('chat.postMessage', { channel: this.config.channel, ...reply }, signal);
+      return;
+    }
+    let threaded = true;
+    try {
+      const updated = formatSlackParent(n);
+      // chat.update takes the content only; unfurling was settled when the alert was posted.
+      await this.api('chat.update', { channel: parent.channel, ts: parent.ts, text: updated.text, blocks: updated.blocks }, signal);
+    } catch (err) {
+      if (!(err instanceof SlackApiRefusal && PARENT_GONE.has(err.error))) throw err;
+      this.logger?.warn('Slack would not update the alert message; the follow-up is posted anyway', { id: n.followup.id, alertId: n.followup.alertId, error: err.error });
+      // A deleted parent has no thread left to reply in.
+      threaded = err.error !== 'message_not_found';
+    }
+    await this.api(
+      'chat.postMessage',
+      threaded
+        ? // A prominent reply is also shown in the channel, not only in the thread.
+          { channel: parent.channel, thread_ts: parent.ts, ...(isProminent(n.followup) ? { reply_broadcast: true } : {}), ...reply }
+        : { channel: parent.channel, ...reply },
+      signal,
+    );
   }
 
   private async authTest(): Promise<void> {
     await this.api('auth.test', {});
   }
 
-  private async api(method: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
-    if (this.config.transport !== 'bot') return;
+  private async api(method: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    if (this.config.transport !== 'bot') return {};
     const res = await this.http
       .post(`${this.config.apiUrl}/${method}`, body, {
         headers: { Authorization: `Bearer ${this.config.token}` },
@@ -211,16 +361,18 @@ export class SlackNotifier implements Notifier {
     } catch {
       throw new DeliveryError(`Slack ${method} answered something that is not JSON: ${serverReason(res.data)}`, true);
     }
-    if (parsed.ok === true) return;
+    if (parsed !== null && typeof parsed === 'object' && parsed.ok === true) return parsed as Record<string, unknown>;
+    if (parsed === null || typeof parsed !== 'object') throw new DeliveryError(`Slack ${method} answered JSON that is not an object`, true);
     // Redact before stripping: stripping first would turn an echoed token (xoxb-1-2) into text
     // (xoxb12) that no longer matches the secret, and it would then be logged.
     const error = typeof parsed.error === 'string' ? redact(parsed.error).replace(/[^a-z0-9_]/gi, '').slice(0, 60) : 'unknown_error';
     const retryable = RETRYABLE_API_ERRORS.has(error);
     const hint = HINTS[error];
-    throw new DeliveryError(
+    throw new SlackApiRefusal(
       `Slack ${method} refused the message: ${error}${hint ? ` (${hint})` : ''}`,
       retryable,
       retryable ? parseRetryAfter(res.headers['retry-after'], this.now()) : undefined,
+      error,
     );
   }
 }
