@@ -5,6 +5,7 @@ import { bool, integer, obj, pick, text, tokenTarget } from './fields';
 import { RULE } from './rule';
 import { eventHookChange, eventHookTarget } from './rule-event-hook';
 import { alertRuleOf, type Rule } from './rule-model';
+import { tokenLifecycleOf } from './rule-token-lifecycle';
 
 /** What buildAlert needs besides the event. */
 export interface BuildAlertContext {
@@ -59,6 +60,7 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
   const change = eventHookChange(e.eventType);
   const hook = change !== null ? eventHookTarget(event) : null;
   const eventHookId = ctx.eventHookId ?? null;
+  const lifecycle = tokenLifecycleOf(e as OktaLogEvent);
 
   return {
     id: `otw-${uuid}`,
@@ -115,6 +117,7 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
     ...(change !== null
       ? { eventHook: { id: hook?.id ?? null, name: hook?.name ?? null, change, ours: eventHookId !== null && hook?.id === eventHookId } }
       : {}),
+    ...(lifecycle !== null ? { lifecycle } : {}),
   };
 }
 
