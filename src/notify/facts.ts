@@ -128,7 +128,7 @@ export const UNREADABLE_HEADLINE = 'An Okta event this program could not read';
  */
 export function unreadableIntro(a: Alert): string[] {
   return [
-    'Okta returned an event for the detection query (API token creation, changes to the event hook) that okta-token-watch could not read, so it cannot say who did what. Treat it as a possible API token creation, or the push hook being switched off, until you have looked at it in Okta.',
+    'Okta returned an event for the detection query (API token creation or a later change to a token, changes to the event hook) that okta-token-watch could not read, so it cannot say who did what. Treat it as a possible API token creation, a token opened up or used from outside its zones, or the push hook being switched off, until you have looked at it in Okta.',
     a.unreadable?.keyFromContent
       ? 'The event has no usable uuid; the id below is derived from its content, and the link searches the System Log for token creations around its time.'
       : 'The event is stored with its raw JSON; the link opens it in the System Log by its uuid.',
