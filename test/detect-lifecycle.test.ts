@@ -113,6 +113,10 @@ describe('each token lifecycle event through a poll of the fake Okta', () => {
         assert.equal(a.tokenState.status, 'skipped');
       }
       assert.deepEqual(alertOf(h, 5)!.network, { connection: 'ZONE', includedZones: ['nzoOffice'], excludedZones: [] });
+      // What the token did before the change matters: the activity link reaches back over the System Log's 90 days.
+      const a1 = alertOf(h, 1)!;
+      const from = new URL(a1.links.tokenActivity!).searchParams.get('fromTime');
+      assert.equal(from, new Date(Date.parse(a1.event.published) - 90 * 86_400_000).toISOString());
 
       // The console notifier wrote one line per alert, through the outbox.
       const lines = h.stdout.json().filter((l) => l.type === 'okta-token-watch.alert');
