@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { FakeClock } from '../src/clock';
 import { Daemon } from '../src/daemon';
 import type { Alert, Notification } from '../src/detect/alert';
 import { HOOK_ELIGIBLE_EVENT_TYPES, POLL_FILTER, RULES } from '../src/detect/rules';
@@ -204,7 +205,8 @@ describe('token lifecycle alerts in every notifier', () => {
     }
   }
 
-  const published = new Date(Date.now() - 60_000).toISOString();
+  // A minute before the harness's fake clock starts: the first tick reads it.
+  const published = new Date(new FakeClock().now().getTime() - 60_000).toISOString();
 
   test('when Okta expired a token, then every notifier says it expired and no person revoked it; a person\'s revoke names the person', async () => {
     const expired = await alertFor(lifecycleEvent(41, published, REVOKE, { actor: OKTA_SYSTEM, tokenName: 'ci-deploy' }), 41);
