@@ -63,8 +63,9 @@ describe('decide', () => {
 
   test('when the event is another type, then it does not alert', () => {
     const d = createDetector(config(), { orgUrl: ORG, okta: null, logger, clock });
-    const r = d.decide(makeEvent({ eventType: 'system.api_token.revoke' }), clock.now());
-    assert.equal(r.alert, false);
+    // system.api_token.revoke was the example here until the lifecycle rules started watching it.
+    const r = d.decide(makeEvent({ eventType: 'user.session.start' }), clock.now());
+    assert.deepEqual(r, { alert: false, suppressedBy: 'event type user.session.start is not one the rules watch' });
   });
 
   test('when an exception matches, then the decision names its reason, number and matched fields', () => {

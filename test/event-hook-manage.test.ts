@@ -119,7 +119,7 @@ describe('event-hook register, status and remove', () => {
     assert.equal(hooks.length, 1);
     const h = hooks[0]!;
     assert.deepEqual([h.name, h.status, h.verificationStatus, h.uri, h.authKey, h.secret], ['okta-token-watch', 'ACTIVE', 'VERIFIED', url, 'Authorization', SECRET]);
-    assert.deepEqual(h.events, ['system.api_token.create']);
+    assert.deepEqual(h.events, ['system.api_token.create', 'system.api_token.revoke', 'system.api_token.request_outside_allowed_range']);
     assert.equal(stored()?.hook_id, h.id);
     assert.ok(receiver.seen.some((s) => s.authorization === SECRET), 'the challenge GET reached the endpoint with the secret');
     assert.ok(hookEvents().includes('event_hook.verified'));
@@ -131,7 +131,7 @@ describe('event-hook register, status and remove', () => {
     assert.match(s.stdout, new RegExp(`id +${h.id} \\(stored`));
     assert.match(s.stdout, /status +ACTIVE/);
     assert.match(s.stdout, /verification +VERIFIED/);
-    assert.match(s.stdout, /event types +system\.api_token\.create \(match the rule set\)/);
+    assert.match(s.stdout, /event types +system\.api_token\.create, system\.api_token\.revoke, system\.api_token\.request_outside_allowed_range \(match the rule set\)/);
     assert.ok(s.stdout.includes('127.0.0.1'));
   });
 

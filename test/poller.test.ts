@@ -54,7 +54,8 @@ describe('polling the System Log', () => {
       // The union of the rule set's event types, in set order.
       assert.equal(
         q.get('filter'),
-        'eventType eq "system.api_token.create" or eventType eq "event_hook.deactivated" or eventType eq "event_hook.deleted" or eventType eq "event_hook.updated" or eventType eq "event_hook.delivery"',
+        'eventType eq "system.api_token.create" or eventType eq "event_hook.deactivated" or eventType eq "event_hook.deleted" or eventType eq "event_hook.updated" or eventType eq "event_hook.delivery" or ' +
+          'eventType eq "system.api_token.revoke" or eventType eq "system.api_token.update" or eventType eq "system.api_token.request_outside_allowed_range" or eventType eq "system.api_token.enable"',
       );
       assert.equal(q.get('sortOrder'), 'ASCENDING');
       assert.equal(q.get('limit'), '1000');

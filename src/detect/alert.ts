@@ -59,6 +59,13 @@ export interface Alert {
    * and whether it is the hook this program registered (false: no hook id was known, or another).
    */
   eventHook?: { id: string | null; name: string | null; change: 'deactivated' | 'deleted' | 'updated' | 'delivery failed'; ours: boolean };
+  /**
+   * Set on an alert of a token lifecycle rule (rule-token-lifecycle.ts): what happened to the token,
+   * in fixed words (`expired` is a revocation by Okta itself, system@okta.com, not by a person), and
+   * whether the event records the token's network condition as ANYWHERE. The token is `token`, the
+   * network condition `network`.
+   */
+  lifecycle?: { change: 'revoked' | 'expired' | 'updated' | 'outside-range' | 'enabled'; networkAnywhere: boolean };
   /** Network restriction from debugData when present (networkConnection, zones). */
   network: { connection: string | null; includedZones: string[]; excludedZones: string[] } | null;
   links: { event: string; actor: string | null; apiTokens: string; tokenActivity: string | null };

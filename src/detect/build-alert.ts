@@ -5,6 +5,7 @@ import { bool, integer, obj, pick, text, tokenTarget } from './fields';
 import { RULE } from './rule';
 import { eventHookChange, eventHookTarget } from './rule-event-hook';
 import { alertRuleOf, type Rule } from './rule-model';
+import { tokenLifecycleOf } from './rule-token-lifecycle';
 
 /** What buildAlert needs besides the event. */
 export interface BuildAlertContext {
@@ -24,6 +25,8 @@ export interface BuildAlertContext {
 export const ADMIN_CONSOLE_TOKEN_URI = '/api/internal/tokens';
 
 const DAY_MS = 86_400_000;
+/** How long Okta keeps System Log events. */
+const RETENTION_DAYS = 90;
 const MAX_ZONES = 50;
 const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Okta object ids (`00u...` users, `00T...` tokens): a principal's id is kept only in this shape. */
@@ -59,6 +62,7 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
   const change = eventHookChange(e.eventType);
   const hook = change !== null ? eventHookTarget(event) : null;
   const eventHookId = ctx.eventHookId ?? null;
+  const lifecycle = tokenLifecycleOf(e as OktaLogEvent);
 
   return {
     id: `otw-${uuid}`,
@@ -107,7 +111,11 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
       // The id goes into a filter expression: only a plain id, so the link cannot carry other syntax.
       tokenActivity:
         tokenId !== null && SAFE_ID.test(tokenId)
-          ? systemLogLink(ctx.orgUrl, `transaction.detail.requestApiTokenId eq "${tokenId}"`, { from: publishedAt })
+          ? systemLogLink(ctx.orgUrl, `transaction.detail.requestApiTokenId eq "${tokenId}"`, {
+              // After a creation only the future matters; a change to an older token is judged by
+              // what the token did before it, as far back as the System Log keeps events.
+              from: lifecycle !== null ? new Date(publishedAt.getTime() - RETENTION_DAYS * DAY_MS) : publishedAt,
+            })
           : null,
     },
     history: ctx.history,
@@ -115,6 +123,7 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
     ...(change !== null
       ? { eventHook: { id: hook?.id ?? null, name: hook?.name ?? null, change, ours: eventHookId !== null && hook?.id === eventHookId } }
       : {}),
+    ...(lifecycle !== null ? { lifecycle } : {}),
   };
 }
 

@@ -1,12 +1,13 @@
 import { RULE } from './rule';
 import { EVENT_HOOK_RULE } from './rule-event-hook';
 import { filterFor, type Rule } from './rule-model';
+import { LIFECYCLE_RULES } from './rule-token-lifecycle';
 
 /**
  * The rule set, as data, in the order the detector tries them. Adding a rule means adding it here:
  * the poll filter, the hook-eligible event types and the detector all follow from this list.
  */
-export const RULES: readonly Rule[] = Object.freeze([RULE, EVENT_HOOK_RULE]);
+export const RULES: readonly Rule[] = Object.freeze([RULE, EVENT_HOOK_RULE, ...LIFECYCLE_RULES]);
 
 /** The System Log filter the poller sends: the union of every rule's event types. */
 export const POLL_FILTER = filterFor(RULES.flatMap((r) => r.eventTypes.map((t) => t.type)));

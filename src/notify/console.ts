@@ -38,6 +38,8 @@ export function formatConsole(n: Notification): string {
     tokenId: a.token?.id ?? null,
     // Only on an alert about an Okta event hook (the self-watch rule).
     ...(a.eventHook ? { eventHook: { id: a.eventHook.id, name: a.eventHook.name, change: a.eventHook.change, ours: a.eventHook.ours } } : {}),
+    // Only on an alert of a token lifecycle rule: what happened to the token, and its network condition.
+    ...(a.lifecycle ? { lifecycle: { change: a.lifecycle.change, networkAnywhere: a.lifecycle.networkAnywhere, network: a.network?.connection ?? null } } : {}),
     outcome: a.outcome.result,
     clientIp: a.client.ip,
     source: a.source,

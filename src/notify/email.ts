@@ -4,7 +4,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
-import { actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { digestSensitiveLines, digestTypes, followUpFacts, followUpHeadline, followUpIntro, followUpLinks, followUpSignalLines, isProminent, watchStatusLine } from './followup-facts';
 import { backstopTimeoutMs, deadlineSignal, serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
@@ -42,6 +42,11 @@ export function emailSubject(n: Notification): string {
     return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: ${headline(a)}: "${hook}"${a.eventHook.change === 'delivery failed' ? '' : ` by ${actor}`}`, SUBJECT_MAX);
   }
   const name = headerText(a.token?.name ?? 'unnamed', 60);
+  if (a.lifecycle) {
+    // Okta's expiry has no person to name; a request from outside the range names the token only.
+    const by = a.lifecycle.change === 'expired' || a.lifecycle.change === 'outside-range' ? '' : ` by ${actor}`;
+    return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: ${headline(a)}: "${name}"${by}`, SUBJECT_MAX);
+  }
   const verb = a.outcome.result.toUpperCase() === 'SUCCESS' ? 'created by' : `creation attempted (${headerText(a.outcome.result, 20)}) by`;
   return headerText(`[okta-token-watch] ${test}${severityOf(a.rule)}: API token "${name}" ${verb} ${actor}`, SUBJECT_MAX);
 }
@@ -93,11 +98,15 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
   const mitreLine = mitre.tactics.length + mitre.techniques.length ? `MITRE ATT&CK ${[...mitre.tactics, ...mitre.techniques].join(' · ')}` : null;
   const title = `${severityOf(a.rule).toUpperCase()}: ${headline(a)}`;
   const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  // A lifecycle alert is about a token's change, which the creation facts below do not spell out.
+  const actionText = a.lifecycle ? actionLine(a, (v) => plainText(v, 200)) : null;
+  const actionHtml = a.lifecycle ? actionLine(a, (v) => htmlText(v, 200)) : null;
 
   const text = [
     ...(testNote ? [testNote, ''] : []),
     title,
     '',
+    ...(actionText ? [actionText, ''] : []),
     ...(signalsText.length ? [...signalsText.map((l) => `! ${l}`), ''] : []),
     ...facts.map((f) => `${f.label}: ${plainText(f.value, f.max)}`),
     ...(historyText.length ? ['', 'What this database has seen:', historyText.map((l) => `  - ${l}`).join('\n')] : []),
@@ -125,6 +134,7 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
     [
       testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
       `<h2>${escapeHtml(title)}</h2>`,
+      actionHtml ? `<p>${actionHtml}</p>` : '',
       signalsHtml.length ? `<ul>${signalsHtml.map((l) => `<li><strong>${l}</strong></li>`).join('')}</ul>` : '',
       `<table role="presentation" cellspacing="0" cellpadding="0">${rows}</table>`,
       historyHtml.length ? `<h3>What this database has seen</h3><ul>${historyHtml.map((l) => `<li>${l}</li>`).join('')}</ul>` : '',

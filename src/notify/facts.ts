@@ -29,6 +29,7 @@ export function succeeded(a: Alert): boolean {
 export function headline(a: Alert): string {
   if (a.unreadable) return UNREADABLE_HEADLINE;
   if (a.eventHook) return eventHookHeadline(a);
+  if (a.lifecycle) return lifecycleHeadline(a);
   return succeeded(a) ? 'Okta API token created' : 'Okta API token creation attempted';
 }
 
@@ -48,6 +49,54 @@ function eventHookHeadline(a: Alert): string {
   return succeeded(a) ? `${hook} was ${verb.done}` : `Attempt to ${verb.tried} ${whose}`;
 }
 
+const LIFECYCLE_HEADLINES: Record<string, { done: string; tried: string }> = {
+  revoked: { done: 'Okta API token revoked', tried: 'Okta API token revocation attempted' },
+  // Okta's own expiry: never an attempt, never a person.
+  expired: { done: 'Okta API token expired (revoked by Okta, not by a person)', tried: 'Okta API token expired (revoked by Okta, not by a person)' },
+  updated: { done: 'Okta API token changed', tried: 'Okta API token change attempted' },
+  // Okta refuses such a request: the alert is the attempt itself, whatever the outcome says.
+  'outside-range': { done: 'Okta API token used from outside its allowed network zones', tried: 'Okta API token used from outside its allowed network zones' },
+  enabled: { done: 'Okta API token re-enabled', tried: 'Okta API token re-enable attempted' },
+};
+
+/** A lifecycle rule's headline: what happened to the token, attempt or done; opening it to any network named as such. */
+function lifecycleHeadline(a: Alert): string {
+  const l = a.lifecycle!;
+  if (l.change === 'updated' && l.networkAnywhere) return succeeded(a) ? 'Okta API token opened to any network' : 'Attempt to open an Okta API token to any network';
+  const h = LIFECYCLE_HEADLINES[l.change] ?? LIFECYCLE_HEADLINES.updated!;
+  return succeeded(a) ? h.done : h.tried;
+}
+
+/** The token's network condition as text (raw values): `ZONE, include: a, b; exclude: c`, or null. */
+export function networkConditionText(n: Alert['network'] | null | undefined): string | null {
+  if (!n) return null;
+  const parts = [n.connection, n.includedZones?.length ? `include: ${n.includedZones.join(', ')}` : null, n.excludedZones?.length ? `exclude: ${n.excludedZones.join(', ')}` : null];
+  return join(parts, '; ');
+}
+
+/** A lifecycle alert's sentence (see actionLine): who did what to which token, and its network condition. */
+function lifecycleAction(a: Alert, v: (value: string | null) => string): string {
+  const l = a.lifecycle!;
+  const token = v(a.token?.name ?? a.token?.id ?? null);
+  const who = v(actorShort(a));
+  const ok = succeeded(a);
+  const net = networkConditionText(a.network);
+  switch (l.change) {
+    case 'expired':
+      return `Okta itself (${who}) revoked API token ${token}: it went unused for its whole expiry window. No person revoked it.`;
+    case 'revoked':
+      return `${who} ${ok ? 'revoked' : 'tried to revoke'} API token ${token} in Okta.`;
+    case 'outside-range':
+      return `A request made with API token ${token} (acting as ${who}) came from ${v(a.client.ip)}, outside the network zones the token is limited to${net ? ` (network condition ${v(net)})` : ''}; outcome ${v(a.outcome.result)}.`;
+    case 'enabled':
+      return `${who} ${ok ? 're-enabled' : 'tried to re-enable'} API token ${token} in Okta.`;
+    case 'updated':
+    default:
+      if (l.networkAnywhere) return `${who} ${ok ? 'changed' : 'tried to change'} API token ${token} to work from any network (network condition ${v(net)}).`;
+      return `${who} ${ok ? 'changed' : 'tried to change'} API token ${token} in Okta${net ? ` (network condition now ${v(net)})` : ''}.`;
+  }
+}
+
 /** The thing the alert is about, by name: the token's, or the event hook's. */
 export function subjectName(a: Alert): string | null {
   return a.eventHook ? a.eventHook.name : (a.token?.name ?? null);
@@ -65,6 +114,7 @@ export function actionLine(a: Alert, v: (value: string | null) => string): strin
     const did = succeeded(a) ? verb.done : `tried to ${verb.tried}`;
     return `${v(actorShort(a))} ${did} event hook ${v(h.name ?? h.id)} in Okta${h.ours ? '' : ' (not confirmed as the okta-token-watch hook: no registered hook id is known, or it names another)'}.`;
   }
+  if (a.lifecycle) return lifecycleAction(a, v);
   const verb = succeeded(a) ? 'created API token' : 'tried to create API token';
   return `${v(actorShort(a))} ${verb} ${v(a.token?.name ?? null)} in Okta.`;
 }
@@ -78,7 +128,7 @@ export const UNREADABLE_HEADLINE = 'An Okta event this program could not read';
  */
 export function unreadableIntro(a: Alert): string[] {
   return [
-    'Okta returned an event for the detection query (API token creation, changes to the event hook) that okta-token-watch could not read, so it cannot say who did what. Treat it as a possible API token creation, or the push hook being switched off, until you have looked at it in Okta.',
+    'Okta returned an event for the detection query (API token creation or a later change to a token, changes to the event hook) that okta-token-watch could not read, so it cannot say who did what. Treat it as a possible API token creation, a token opened up or used from outside its zones, or the push hook being switched off, until you have looked at it in Okta.',
     a.unreadable?.keyFromContent
       ? 'The event has no usable uuid; the id below is derived from its content, and the link searches the System Log for token creations around its time.'
       : 'The event is stored with its raw JSON; the link opens it in the System Log by its uuid.',
@@ -141,7 +191,14 @@ export function alertFacts(a: Alert): Fact[] {
     { label: 'Client IP', value: a.client.ip, max: 64 },
     { label: 'Location', value: join([c.city, c.region, c.country]), max: 200 },
     { label: 'Network', value: network, max: 300 },
-    ...(a.eventHook ? [] : [{ label: 'Created via', value: join([via, a.createdByTokenId ? `by API token ${a.createdByTokenId}` : null], ', '), max: 200 }]),
+    ...(a.eventHook
+      ? []
+      : a.lifecycle
+        ? [
+            { label: 'Token network', value: networkConditionText(a.network), max: 300 },
+            { label: 'Request made with', value: a.createdByTokenId ? `API token ${a.createdByTokenId}` : null, max: 200 },
+          ]
+        : [{ label: 'Created via', value: join([via, a.createdByTokenId ? `by API token ${a.createdByTokenId}` : null], ', '), max: 200 }]),
     { label: 'User agent', value: c.userAgent.raw ?? join([c.userAgent.browser, c.userAgent.os], ' on '), max: 512 },
   ];
   return [{ label: 'Actor', value: actorText(a), max: 200 }, { label: 'Actor id', value: a.actor.id, max: 64 }, ...subject, ...rest];
@@ -229,13 +286,17 @@ export function signalLines(a: Alert, v: ValueRenderer): string[] {
   const p = a.originalPrincipal ? principalText(a.originalPrincipal) : null;
   if (p !== null) out.push(`Impersonation: Okta records ${v(p)} as the real person acting as this actor.`);
   const net = tokenNetwork(a);
-  if (net && net.connection.trim().toUpperCase() === 'ANYWHERE') {
+  // A revoked or expired token works from nowhere, whatever network condition the event repeats.
+  const gone = a.lifecycle?.change === 'revoked' || a.lifecycle?.change === 'expired';
+  if (net && !gone && net.connection.trim().toUpperCase() === 'ANYWHERE') {
     out.push(`No network restriction: the token works from any IP address (network connection ${v(net.connection)}, from the ${net.from}).`);
   }
   // Both are rare for an admin at work and common in an intrusion: they belong above the fields.
   if (a.client?.isProxy === true) out.push('Anonymising proxy: Okta flags the address this request came from as a proxy.');
   if (typeof a.createdByTokenId === 'string' && a.createdByTokenId !== '') {
-    out.push(`Made by another API token (${v(a.createdByTokenId)}): find out who holds that token too.`);
+    // On a lifecycle event the request's token may be the token itself (a request outside its range).
+    if (!a.lifecycle) out.push(`Made by another API token (${v(a.createdByTokenId)}): find out who holds that token too.`);
+    else if (a.createdByTokenId !== a.token?.id) out.push(`Done with another API token (${v(a.createdByTokenId)}): find out who holds that token too.`);
   }
   return out;
 }
