@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Alert } from '../src/detect/alert';
+import { parseConfig } from '../src/config';
 import { createDetector, type Detector } from '../src/detect/detector';
+import { ConfigError } from '../src/errors';
 import { RULE } from '../src/detect/rule';
 import type { Rule } from '../src/detect/rule-model';
 import type { FollowUp } from '../src/follow/followup';
@@ -445,5 +447,32 @@ describe('the token watch: the digest at the end of the window', () => {
       const alertLine = lines.findIndex((l) => (l as { alert?: Alert }).alert !== undefined || l.id === `otw-${uuidFor(42)}`);
       assert.equal(alertLine, 0, 'the alert first');
     });
+  });
+});
+
+describe('FOLLOW_WINDOW', () => {
+  const parse = (value: string | undefined): number | undefined =>
+    parseConfig({ DB_PATH: '/tmp/otw-unused.sqlite', ...(value === undefined ? {} : { FOLLOW_WINDOW: value }) }, { requireOkta: false }).poll.followWindowMs;
+
+  test('when it is unset, a duration or 0, then it is 24h, that duration, or off', () => {
+    assert.equal(parse(undefined), 24 * HOUR);
+    assert.equal(parse('90m'), 90 * 60_000);
+    assert.equal(parse('0'), 0);
+    assert.equal(parse('0h'), 0);
+  });
+
+  test('when it is not a duration or longer than the retention, then start-up stops with one sentence naming it, never its value', () => {
+    for (const bad of ['soon-FAKE-value', '91d', '-1h']) {
+      assert.throws(
+        () => parse(bad),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.equal(err.problems.length, 1);
+          assert.match(err.problems[0]!, /^FOLLOW_WINDOW /);
+          assert.ok(!err.problems[0]!.includes(bad), 'the value is not echoed');
+          return true;
+        },
+      );
+    }
   });
 });
