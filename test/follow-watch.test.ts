@@ -11,7 +11,7 @@ import { closeEndedWatches } from '../src/follow/watch';
 import { ingest, type Checkpoint } from '../src/ingest/ingest';
 import { watchOf } from '../src/store/watch-store';
 import { tokenEvent, uuidFor } from './helpers/events';
-import { startHarness, type Harness } from './helpers/harness';
+import { runCli, startHarness, type Harness } from './helpers/harness';
 
 const HOUR = 3_600_000;
 
@@ -474,5 +474,34 @@ describe('FOLLOW_WINDOW', () => {
         },
       );
     }
+  });
+});
+
+describe('status --alerts shows each alert\'s watch', () => {
+  test('when a token was used and revoked, then its alert line is followed by its watch: first use where, counts, who revoked it, and event text made visible', async () => {
+    await withHarness({}, async (h) => {
+      const created = await pollCreation(h, 50);
+      await pollCreation(h, 51);
+      await feed(h, [activity(500, new Date(created.getTime() + 12 * 60_000).toISOString(), tokenOf(50), { client: { ipAddress: '203.0.113.9', geographicalContext: { city: 'Bucharest', country: 'Roma\u202Enia\u001b[2J' } } })]);
+      await feed(h, [lifecycleEvent(501, new Date(created.getTime() + HOUR).toISOString(), 'system.api_token.revoke', tokenOf(50), 'sec\u001b]0;x\u0007@example.com')], { detector: detectorWithLifecycle(h) });
+      await h.app.close();
+
+      const r = await runCli(['status', '--alerts'], h.env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /[\u001b\u0007\u202E]/);
+      const lines = r.stdout.split('\n');
+      const at = lines.findIndex((l) => l.includes(`otw-${uuidFor(50)}`));
+      assert.ok(at >= 0);
+      const watch = lines[at + 1]!;
+      assert.match(watch, /^ {6}watch: watching until \S+; first used 12 min after creation from 203\.0\.113\.9 \(Bucharest, Roma<U\+202E>nia<U\+001B>\[2J, AS65001 far away hosting\) \[new country, new network\]; 1 event\(s\), 1 sensitive; revoked at \S+ by sec.*@example\.com$/);
+      assert.match(lines[lines.findIndex((l) => l.includes(`otw-${uuidFor(51)}`)) + 1]!, /watching until \S+; no use seen; 0 event\(s\), 0 sensitive$/);
+
+      const json = await runCli(['status', '--alerts', '--json'], h.env);
+      const parsed = JSON.parse(json.stdout) as { alerts: Array<{ id: string; watch: { events: number; revokedBy: string; firstUse: { place: { ip: string } } } | null }> };
+      const a = parsed.alerts.find((x) => x.id === `otw-${uuidFor(50)}`)!;
+      assert.equal(a.watch!.events, 1);
+      assert.equal(a.watch!.firstUse.place.ip, '203.0.113.9');
+      assert.equal(a.watch!.revokedBy, 'sec\u001b]0;x\u0007@example.com', 'the JSON keeps the exact text, escaped');
+    });
   });
 });
