@@ -81,7 +81,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     notifiers,
     dispatcher,
     metrics,
-    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger }),
+    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs }),
     async close() {
       for (const n of notifiers) await n.close?.();
       store.close();

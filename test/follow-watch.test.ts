@@ -419,6 +419,18 @@ describe('the token watch: the digest at the end of the window', () => {
     });
   });
 
+  test('when FOLLOW_WINDOW is turned to 0 after watches started, then they close as off, without a digest, and no new one starts', async () => {
+    await withHarness({}, async (h) => {
+      await pollCreation(h, 43);
+      await h.restart({ FOLLOW_WINDOW: '0' });
+      assert.equal(h.app.closeEndedWatches(), 1);
+      assert.equal(watchOf(h.app.store, tokenOf(43))!.closeReason, 'off');
+      assert.deepEqual(followUps(h, 43), []);
+      await pollCreation(h, 44);
+      assert.equal(watchOf(h.app.store, tokenOf(44)), null);
+    });
+  });
+
   test('when a watch has more sensitive actions than the digest names, then it names the first 20 and counts them all', async () => {
     await withHarness({}, async (h) => {
       const created = await pollCreation(h, 41);

@@ -40,7 +40,7 @@ export function watchStatusOf(store: Store, alertIds: readonly string[]): Map<st
 export function formatWatchLine(w: WatchStatus): string {
   const parts: string[] = [];
   if (w.watching) parts.push(`watching until ${plainText(w.until, 40)}`);
-  else parts.push(`watch ended (${w.closed === 'window-ended' ? 'window over' : (w.closed ?? 'unknown')})`);
+  else parts.push(`watch ended (${w.closed === 'window-ended' ? 'window over' : (w.closed ?? 'following turned off')})`);
   if (w.firstUse) {
     const when = w.firstUse.minutesAfterCreation !== null ? `${w.firstUse.minutesAfterCreation} min after creation` : plainText(w.firstUse.published, 40);
     const news = [w.firstUseNewCountry ? 'new country' : null, w.firstUseNewNetwork ? 'new network' : null].filter((x) => x !== null);

@@ -234,6 +234,11 @@ export interface CloseWatchesDeps {
   notifiers: ReadonlyArray<string | { name: string }>;
   clock: Clock;
   logger: Logger;
+  /**
+   * FOLLOW_WINDOW now. When it is 0 (following turned off after watches started), every open watch
+   * is closed as `off`, without a digest, so the follow query stops asking for them. Default: on.
+   */
+  followWindowMs?: number;
 }
 
 /**
@@ -249,6 +254,10 @@ export function closeEndedWatches(deps: CloseWatchesDeps): number {
     const ctx: WatchContext = { store: deps.store, notifiers, now, windowMs: 0 };
     let closed = 0;
     for (const w of openWatches(deps.store)) {
+      if (deps.followWindowMs === 0) {
+        if (closeWatch(deps.store, w.tokenId, 'off', now)) closed++;
+        continue;
+      }
       if (!readThrough(w)) continue;
       const reason = w.revokedAt === null ? 'window-ended' : isExpiry(w.revokedBy) ? 'expired' : 'revoked';
       if (!closeWatch(deps.store, w.tokenId, reason, now)) continue;
@@ -256,6 +265,7 @@ export function closeEndedWatches(deps: CloseWatchesDeps): number {
       closed++;
       deps.logger.info('token watch ended; its digest is queued', { token: w.tokenId, reason, events: w.events, sensitive: w.sensitive });
     }
+    if (deps.followWindowMs === 0 && closed > 0) deps.logger.info('FOLLOW_WINDOW is 0: open token watches closed without a digest', { count: closed });
     return closed;
   });
 }
