@@ -332,6 +332,19 @@ describe('the token watch: lifecycle', () => {
     });
   });
 
+  test('when a revoke failed, then it is told as a follow-up but the token is not marked revoked and its watch goes on', async () => {
+    await withHarness({}, async (h) => {
+      const created = await pollCreation(h, 35);
+      followedThrough(h, tokenOf(35), new Date(created.getTime() + 2 * HOUR));
+      const failed = { ...lifecycleEvent(350, new Date(created.getTime() + HOUR).toISOString(), 'system.api_token.revoke', tokenOf(35)), outcome: { result: 'FAILURE', reason: 'denied' } };
+      await feed(h, [failed], { detector: detectorWithLifecycle(h) });
+      const [fu] = followUps(h, 35);
+      assert.equal(fu!.lifecycle!.outcome, 'FAILURE');
+      assert.deepEqual([fu!.watch.revokedAt, fu!.watch.watching], [null, true]);
+      assert.equal(watchOf(h.app.store, tokenOf(35))!.closedAt, null);
+    });
+  });
+
   test('when the revoke is read after every event of the token up to it, then the watch closes and one digest is queued, after the lifecycle follow-up', async () => {
     await withHarness({}, async (h) => {
       const detector = detectorWithLifecycle(h);

@@ -198,7 +198,8 @@ export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: 
   };
 
   let closeReason: 'revoked' | 'expired' | null = null;
-  if (change === 'revoked' || change === 'expired') {
+  // A revoke that Okta refused leaves a live token: it is told, but the watch goes on.
+  if ((change === 'revoked' || change === 'expired') && lifecycle.outcome.toUpperCase() === 'SUCCESS') {
     setRevoked(ctx.store, tokenId, published, expired ? OKTA_SYSTEM_LOGIN : (actor?.login ?? actor?.displayName ?? actor?.id ?? null));
     const watch = watchOf(ctx.store, tokenId);
     if (watch && watch.closedAt === null && readThrough(watch)) closeReason = expired ? 'expired' : 'revoked';
