@@ -332,6 +332,27 @@ describe('the token watch: lifecycle', () => {
     });
   });
 
+  test('when a lifecycle event of a watched token carries hostile types, then its follow-up holds bounded text or null', async () => {
+    await withHarness({}, async (h) => {
+      const created = await pollCreation(h, 36);
+      const huge = '*bold* <b>\u202e'.repeat(10_000);
+      await feed(h, [{
+        ...lifecycleEvent(360, new Date(created.getTime() + HOUR).toISOString(), 'system.api_token.revoke', tokenOf(36)),
+        actor: { id: ['00u1'], alternateId: { login: 'x' }, displayName: huge },
+        outcome: { result: 7 },
+        client: 'not an object',
+        debugContext: { debugData: { networkConnection: { a: 1 }, includedZones: huge } },
+      }], { detector: detectorWithLifecycle(h) });
+      const fu = followUps(h, 36)[0]!;
+      assert.deepEqual([fu.lifecycle!.actor!.id, fu.lifecycle!.actor!.login], [null, null]);
+      assert.ok(fu.lifecycle!.actor!.displayName!.length <= 300);
+      assert.equal(fu.lifecycle!.outcome, '7');
+      assert.equal(fu.lifecycle!.place.ip, null);
+      assert.ok(fu.lifecycle!.network!.includedZones.length <= 50);
+      assert.equal(fu.watch.revokedBy, null, 'an outcome that is not SUCCESS does not mark the token revoked');
+    });
+  });
+
   test('when a revoke failed, then it is told as a follow-up but the token is not marked revoked and its watch goes on', async () => {
     await withHarness({}, async (h) => {
       const created = await pollCreation(h, 35);
