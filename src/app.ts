@@ -9,6 +9,7 @@ import { Metrics } from './metrics';
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
+import { closeEndedWatches } from './follow/watch';
 import type { TickDeps } from './ingest/poll';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
@@ -26,6 +27,11 @@ export interface App {
   notifiers: Notifier[];
   dispatcher: Dispatcher;
   metrics: Metrics;
+  /**
+   * Closes the token watches whose events have all been read and queues their digests (see
+   * closeEndedWatches); the follow tick calls it each time it has caught up. Returns how many closed.
+   */
+  closeEndedWatches(): number;
   close(): Promise<void>;
 }
 
@@ -75,6 +81,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     notifiers,
     dispatcher,
     metrics,
+    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs }),
     async close() {
       for (const n of notifiers) await n.close?.();
       store.close();

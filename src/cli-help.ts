@@ -28,7 +28,8 @@ recorded, then it exits 0.`,
     what: `Cursor, last tick, counters, suppressed events by reason, exceptions, and deliveries per
 notifier with the last errors. Never prints a secret.`,
     options: `  --json                   the same as one JSON object
-  --alerts                 also list the newest alerts, each marked when it went out in a summary
+  --alerts                 also list the newest alerts, each marked when it went out in a summary,
+                           with the watch of each new token (first use, counts, revoked)
   --limit N                how many alerts --alerts lists (default 200)`,
   },
   'retry-failed': {

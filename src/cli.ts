@@ -16,6 +16,7 @@ import { parseBackfillRange, runBackfill } from './ingest/backfill';
 import { createCheckApp, runCheck } from './check';
 import { commandHelp } from './cli-help';
 import { terminalOutput, type TerminalOutput } from './terminal-output';
+import { formatWatchLine, watchStatusOf } from './follow/watch-status';
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -239,6 +240,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
   try {
     const s = app.store.status(app.schemaVersion);
     const alerts = opts.alerts ? app.store.listAlerts(opts.limit) : [];
+    const watches = watchStatusOf(app.store, alerts.map((a) => a.alert.id));
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = app.store.suppressedByReason();
     const push = { enabled: config.eventHook !== null, lastReceivedAt: app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...app.store.eventsBySource() } };
@@ -254,7 +256,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             oktaClockOffsetMs: app.store.oktaClockOffset(),
             push,
             exceptions,
-            alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized })) : undefined,
+            alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null })) : undefined,
           },
           null,
           2,
@@ -297,6 +299,8 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
         lines.push(
           `  ${plainText(a.event.published, 40)} ${plainText(a.outcome.result, 20)} "${plainText(a.token?.name ?? '(no token target)', 80)}" by "${plainText(a.actor.login ?? a.actor.id ?? 'unknown', 80)}" from ${plainText(a.client.ip, 45)}${summarized ? ' [in a summary]' : ''} ${plainText(a.id, 60)}`,
         );
+        const watch = watches.get(a.id);
+        if (watch) lines.push(`      ${formatWatchLine(watch)}`);
       }
     }
     io.stdout.write(lines.join('\n') + '\n');

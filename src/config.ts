@@ -44,6 +44,11 @@ export interface PollConfig {
   schedule: string;
   lookbackMs: number;
   maxAlertsPerRun: number;
+  /**
+   * FOLLOW_WINDOW: how long after its creation each new token's activity is followed (0: off).
+   * Optional so that code building a PollConfig by hand keeps working; ingest then uses the default.
+   */
+  followWindowMs?: number;
 }
 
 /** Settings of the outbox dispatcher. */
@@ -369,6 +374,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     schedule,
     lookbackMs: r.duration('LOOKBACK', '6m'),
     maxAlertsPerRun: r.integer('MAX_ALERTS_PER_RUN', 100, 1, 100000),
+    followWindowMs: followWindow(r),
   };
   if (poll.lookbackMs > 90 * 86_400_000) r.problem('LOOKBACK must be at most 90d, Okta\'s System Log retention.');
 
@@ -397,6 +403,18 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+}
+
+/**
+ * FOLLOW_WINDOW: `0` (any unit, or none) turns following off; otherwise a duration of at most 90d,
+ * since the follow query cannot read past Okta's System Log retention.
+ */
+function followWindow(r: EnvReader): number {
+  const raw = r.get('FOLLOW_WINDOW');
+  if (raw !== undefined && /^0+(?:\.0+)?\s*(?:ms|s|m|h|d)?$/i.test(raw)) return 0;
+  const ms = r.duration('FOLLOW_WINDOW', '24h');
+  if (ms > 90 * 86_400_000) r.problem('FOLLOW_WINDOW must be at most 90d, Okta\'s System Log retention (0 turns following off).');
+  return ms;
 }
 
 /** Okta settings when they are complete, else null, without raising problems. */

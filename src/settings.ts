@@ -35,6 +35,8 @@ export const SETTINGS = [
   'TOKEN_LOOKUP',
   'TOKEN_LOOKUP_TIMEOUT',
   'TOKEN_LOOKUP_MAX',
+  // Following each new token
+  'FOLLOW_WINDOW',
   // Notifiers
   'NOTIFIERS',
   'NOTIFY_TIMEOUT',
@@ -84,7 +86,7 @@ export function isSetting(name: string): name is SettingName {
  */
 export const OWN_PREFIXES = [
   'OKTA_', 'POLL_', 'LOOKBACK', 'MAX_ALERTS', 'ALERT_OUTCOME', 'EXCEPTIONS_', 'TOKEN_LOOKUP',
-  'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_', 'EVENT_HOOK_',
+  'FOLLOW_', 'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_', 'EVENT_HOOK_',
 ] as const;
 
 /**

@@ -17,7 +17,10 @@ import { TokenLookup } from './token-lookup';
 import { buildUnreadableAlert } from './unreadable';
 
 /** Whether an event alerts and under which rule (its id), and if not, what suppressed it. */
-export type Decision = { alert: true; ruleId: string } | { alert: false; suppressedBy: string };
+export type Decision =
+  | { alert: true; ruleId: string }
+  /** `unwatchedType`: no rule watches the event's type (it came by a path that reads every type, such as the follow query). */
+  | { alert: false; suppressedBy: string; unwatchedType?: true };
 
 /** The detection as the poll cycle sees it: rule, exceptions, enrichment and alert building. */
 export interface Detector {
@@ -80,7 +83,7 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
     decide(event, now) {
       const candidates = rulesFor(event.eventType, rules);
       if (candidates.length === 0) {
-        return { alert: false, suppressedBy: `event type ${text(event.eventType, 100) ?? '(none)'} is not one the rules watch` };
+        return { alert: false, suppressedBy: `event type ${text(event.eventType, 100) ?? '(none)'} is not one the rules watch`, unwatchedType: true };
       }
       const ctx = ruleContext();
       const reasons: string[] = [];

@@ -7,6 +7,7 @@ import { entryKey } from '../detect/raw-event';
 import { ruleById } from '../detect/rules';
 import { SUMMARY_BOUNDS } from '../detect/summary';
 import { unreadableReason } from '../detect/unreadable';
+import { attributeEvent, DEFAULT_FOLLOW_WINDOW_MS, isWatchedTokenEvent, lifecycleFollowUp, startWatch, type WatchContext } from '../follow/watch';
 import type { Logger } from '../logger';
 import type { OktaLogEvent } from '../okta/log-event';
 import { isStorageFailure, type EventSource, type Store } from '../store/store';
@@ -17,7 +18,7 @@ export interface IngestDeps {
   detector: Detector;
   /** Names of the enabled notifiers: one pending delivery each per alert. */
   notifiers: string[];
-  poll: Pick<PollConfig, 'maxAlertsPerRun'>;
+  poll: Pick<PollConfig, 'maxAlertsPerRun' | 'followWindowMs'>;
   clock: Clock;
   logger: Logger;
 }
@@ -108,9 +109,9 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
     const now = clock.now();
     const out: IngestOutcome = { newEvents: 0, newAlerts: 0, suppressed: 0, alerts: [] };
     let alerts = batch.alertsSoFar;
-    const alertNow = (alert: Alert, summarizable = true): void => {
+    const alertNow = (alert: Alert, summarizable = true): number =>
       store.insertAlert(alert, batch.tickId, deps.notifiers, { deferToSummary: summarizable && alerts >= deps.poll.maxAlertsPerRun, now });
-    };
+    const watch: WatchContext = { store, notifiers: deps.notifiers, now, windowMs: deps.poll.followWindowMs ?? DEFAULT_FOLLOW_WINDOW_MS };
     for (const it of items) {
       const decision = decisions.get(it.key);
       // Seen before this batch (by any source): nothing to do. Twice in this batch: insertEvent says so below.
@@ -120,14 +121,22 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
         result = store.savepoint((): EntryResult => {
           if ('unreadable' in decision) return recordUnreadable(deps, it.entry, it.key, decision.unreadable, source, now, alertNow);
           const e = it.entry as OktaLogEvent;
-          const suppressedBy = decision.alert ? null : decision.suppressedBy;
+          // What a watched token did is what the follow query is for, not noise the rules turned
+          // away: it must not fill status's suppressed counts.
+          const followed = !decision.alert && decision.unwatchedType === true && isWatchedTokenEvent(store, e);
+          const suppressedBy = decision.alert || followed ? null : decision.suppressedBy;
           // The uuid primary key is the arbiter between sources: a push and a poll of the same
           // event racing in two transactions cannot both insert it, so only one alerts.
           if (!store.insertEvent(e, source, now, suppressedBy, it.key)) return { kind: 'seen' };
-          if (!decision.alert) return { kind: 'suppressed', reason: decision.suppressedBy };
+          // Whichever source stored the event first attributes it, so a first use is seen once.
+          attributeEvent(watch, e, it.key);
+          if (!decision.alert) return followed ? { kind: 'followed' } : { kind: 'suppressed', reason: decision.suppressedBy };
+          // A lifecycle event of a token we alerted on is news about that alert, told in its thread.
+          if (lifecycleFollowUp(watch, e, it.key, decision.ruleId).kind === 'followup') return { kind: 'followed' };
           const alert = detector.buildAlert(e, { source, now, store, tokenState: tokenStates.get(it.key), ruleId: decision.ruleId });
           // A summary speaks of token creations: a rule that says otherwise always goes out on its own.
-          alertNow(alert, ruleById(decision.ruleId)?.summarizable !== false);
+          const alertRowId = alertNow(alert, ruleById(decision.ruleId)?.summarizable !== false);
+          startWatch(watch, alert, alertRowId);
           return { kind: 'alert', alert };
         });
       } catch (err) {
@@ -139,6 +148,7 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
       }
       if (result.kind === 'seen') continue;
       out.newEvents++;
+      if (result.kind === 'followed') continue;
       if (result.kind === 'suppressed') {
         out.suppressed++;
         deps.logger.info('event suppressed', { uuid: it.key, reason: result.reason });
@@ -182,7 +192,8 @@ function writeCheckpoint(store: Store, cp: Checkpoint, events: number, now: Date
 /** A detector decision, or the reason an entry goes the unreadable way. */
 type BatchDecision = Decision | { unreadable: string };
 
-type EntryResult = { kind: 'seen' } | { kind: 'suppressed'; reason: string } | { kind: 'alert'; alert: Alert };
+/** `followed`: stored as a watched token's activity or as a follow-up of an alert, neither alerted nor suppressed. */
+type EntryResult = { kind: 'seen' } | { kind: 'suppressed'; reason: string } | { kind: 'followed' } | { kind: 'alert'; alert: Alert };
 
 function isAlert(d: BatchDecision | undefined): boolean {
   return d !== undefined && 'alert' in d && d.alert;
@@ -196,7 +207,7 @@ function recordUnreadable(
   reason: string,
   source: EventSource,
   now: Date,
-  alertNow: (alert: Alert) => void,
+  alertNow: (alert: Alert) => unknown,
 ): EntryResult {
   if (!deps.store.insertEvent(entry, source, now, null, key)) return { kind: 'seen' };
   const alert = deps.detector.buildUnreadableAlert(entry, key, reason, { source, now });
