@@ -7,6 +7,7 @@ import { FakeClock } from '../src/clock';
 import { Daemon } from '../src/daemon';
 import type { Alert, Notification } from '../src/detect/alert';
 import { HOOK_ELIGIBLE_EVENT_TYPES, POLL_FILTER, RULES } from '../src/detect/rules';
+import { LIFECYCLE_CHANGE_BY_RULE } from '../src/follow/watch';
 import { LIFECYCLE_RULE_IDS, TOKEN_NETWORK_ANYWHERE_RULE, TOKEN_OUTSIDE_RANGE_RULE, TOKEN_REVOKED_RULE } from '../src/detect/rule-token-lifecycle';
 import { formatConsole } from '../src/notify/console';
 import { formatEmail } from '../src/notify/email';
@@ -52,6 +53,10 @@ const sourceOf = (h: Harness, n: number): string | null =>
   (h.app.store.db.prepare('SELECT source FROM events WHERE uuid = ?').get(uuidFor(n)) as { source: string } | undefined)?.source ?? null;
 
 describe('the token lifecycle rules in the rule set', () => {
+  test('when the watch engine turns lifecycle alerts into follow-ups, then it knows every lifecycle rule and no other', () => {
+    assert.deepEqual(Object.keys(LIFECYCLE_CHANGE_BY_RULE).sort(), [...LIFECYCLE_RULE_IDS].sort());
+  });
+
   test('when the set is read, then the five lifecycle rules follow the others, ANYWHERE before the generic update, and only revoke and outside-range join create as hook-eligible', () => {
     assert.deepEqual(RULES.map((r) => r.id), [
       'okta-api-token-create',

@@ -10,6 +10,7 @@ import { ConsoleNotifier } from '../src/notify/console';
 import { Dispatcher } from '../src/notify/dispatcher';
 import { EmailNotifier } from '../src/notify/email';
 import { buildSampleAlert } from '../src/notify/sample-alert';
+import { buildSummary, SUMMARY_BOUNDS } from '../src/detect/summary';
 import { SlackNotifier } from '../src/notify/slack';
 import { WebhookNotifier } from '../src/notify/webhook';
 import type { OktaLogEvent } from '../src/okta/log-event';
@@ -202,7 +203,7 @@ describe('follow-ups through the outbox: Slack bot', () => {
     assert.doesNotMatch(logs.lines.join('\n'), /xoxb/);
   });
 
-  test('when the alert went out in a summary (no receipt), then the follow-up is a new message in the configured channel', async () => {
+  test('when the alert goes out in a summary (no receipt), then the follow-up waits for the summary and is a new message in the configured channel', async () => {
     const clock = new FakeClock();
     const store = openStore();
     const { api } = await fakeSlack();
@@ -213,9 +214,18 @@ describe('follow-ups through the outbox: Slack bot', () => {
     store.insertAlert(alert, null, ['slack'], { deferToSummary: true, now: clock.now() });
     addFollowUp(store, alert, 'first-use', ['slack'], clock.now());
 
-    assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
-    assert.deepEqual(api.calls, ['chat.postMessage']);
-    const body = api.messages[0]!.versions[0]!;
+    // While the alert waits for its summary to be made, its follow-up waits too.
+    assert.deepEqual(await d.runOnce(), { sent: 0, retried: 0, failed: 0 });
+    assert.deepEqual(api.calls, []);
+    store.transaction(() => {
+      const excess = store.excessAwaitingSummary(SUMMARY_BOUNDS)!;
+      store.insertSummary(buildSummary(excess, clock.now(), 'http://127.0.0.1:9'), null, ['slack'], clock.now());
+    });
+    // Then the summary goes first, and the follow-up after it.
+    assert.deepEqual(await d.runOnce(), { sent: 2, retried: 0, failed: 0 });
+    assert.deepEqual(api.calls, ['chat.postMessage', 'chat.postMessage']);
+    assert.match(JSON.stringify(api.messages[0]!.versions[0]!.blocks), /more Okta API token creations/);
+    const body = api.messages[1]!.versions[0]!;
     assert.equal(body.channel, 'C0CONFIG01');
     assert.equal(body.thread_ts, undefined);
     assert.match(JSON.stringify(body.blocks), new RegExp(`Follow-up to alert \`${alert.id}\`: API token \`token-6\``));

@@ -422,9 +422,11 @@ export class Store {
     if (notifiers && notifiers.length === 0) return [];
     // A follow-up waits until its alert went out on the same notifier (a reply needs something to
     // reply to, and an analyst must never read the reply first) and until the follow-ups of the
-    // same alert before it did. An alert that went out only in a summary has no delivery of its
-    // own, so nothing holds its follow-ups. One that failed for good holds them until
-    // `retry-failed` sends it; follow-ups before it that failed for good hold nothing.
+    // same alert before it did. An alert that goes out only in a summary waits for that summary's
+    // delivery on the notifier (and, while it waits for a summary to be made, has no delivery at
+    // all). One that failed for good holds them until `retry-failed` sends it; follow-ups before
+    // it that failed for good hold nothing. A notifier enabled after the alert went out elsewhere
+    // has no delivery of the alert: nothing holds its follow-ups.
     const rows = this
       .prepared(
         `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload,
@@ -439,6 +441,8 @@ export class Store {
             AND (? IS NULL OR d.notifier IN (SELECT value FROM json_each(?)))
             AND (d.followup_id IS NULL OR (
                   (pd.id IS NULL OR pd.status = 'sent')
+                  AND (fa.summary_id IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries ad WHERE ad.alert_id = fa.id))
+                  AND NOT EXISTS (SELECT 1 FROM deliveries sd WHERE fa.summary_id IS NOT NULL AND sd.summary_id = fa.summary_id AND sd.notifier = d.notifier AND sd.status != 'sent')
                   AND NOT EXISTS (
                     SELECT 1 FROM followups ef JOIN deliveries ed ON ed.followup_id = ef.id AND ed.notifier = d.notifier
                      WHERE ef.alert_id = f.alert_id AND ef.id < f.id AND ed.status = 'pending')))
