@@ -499,18 +499,23 @@ export class FakeOkta {
     const q = url.searchParams;
     const filter = q.get('filter');
     let eventTypes: Set<string> | null = null;
+    let tokenIds: Set<string> | null = null;
     if (filter !== null) {
-      // Only the shape this program sends: `eventType eq "a"`, joined by ` or `.
-      const terms = filter.split(' or ').map((t) => /^eventType eq "([^"]+)"$/.exec(t.trim()));
+      // Only the shapes this program sends: `eventType eq "a"` and
+      // `transaction.detail.requestApiTokenId eq "x"` terms, joined by ` or `.
+      const terms = filter.split(' or ').map((t) => /^(eventType|transaction\.detail\.requestApiTokenId) eq "([^"]+)"$/.exec(t.trim()));
       if (terms.some((m) => m === null)) return error(400, 'E0000031', 'Invalid search criteria.');
-      eventTypes = new Set(terms.map((m) => m![1]!));
+      eventTypes = new Set(terms.filter((m) => m![1] === 'eventType').map((m) => m![2]!));
+      tokenIds = new Set(terms.filter((m) => m![1] !== 'eventType').map((m) => m![2]!));
     }
     const limitRaw = q.get('limit');
     const limit = Math.min(1000, limitRaw === null ? 100 : Number(limitRaw));
     if (!Number.isInteger(limit) || limit < 0) return error(400, 'E0000001', 'Api validation failed: limit');
     const sortOrder = q.get('sortOrder') ?? 'ASCENDING';
     const until = q.get('until');
-    const matches = (s: Stored): boolean => eventTypes === null || eventTypes.has(String(s.event.eventType));
+    const tokenOf = (s: Stored): unknown => ((s.event.transaction as { detail?: { requestApiTokenId?: unknown } } | undefined)?.detail ?? {}).requestApiTokenId;
+    const matches = (s: Stored): boolean =>
+      eventTypes === null || tokenIds === null || eventTypes.has(String(s.event.eventType)) || (typeof tokenOf(s) === 'string' && tokenIds.has(tokenOf(s) as string));
 
     const selfLink = `<${url.href}>; rel="self"`;
     const linkFor = (params: Record<string, string>): string => {
