@@ -9,6 +9,7 @@ import { Metrics } from './metrics';
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
+import type { FollowDeps } from './ingest/follow';
 import type { TickDeps } from './ingest/poll';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
@@ -26,6 +27,11 @@ export interface App {
   notifiers: Notifier[];
   dispatcher: Dispatcher;
   metrics: Metrics;
+  /**
+   * Called after a follow tick that reached the end of the log for a group of watched tokens: the
+   * watch engine's closeEndedWatches (src/follow/watch.ts). Null until that is wired.
+   */
+  onFollowCaughtUp: (() => void) | null;
   close(): Promise<void>;
 }
 
@@ -75,6 +81,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     notifiers,
     dispatcher,
     metrics,
+    onFollowCaughtUp: null,
     async close() {
       for (const n of notifiers) await n.close?.();
       store.close();
@@ -95,5 +102,17 @@ export function tickDepsFor(app: App, signal?: AbortSignal): TickDeps {
     clock: app.clock,
     logger: app.logger,
     signal,
+  };
+}
+
+/** What `runFollowTick` needs, taken from the wired program; `alertsSoFar` is what the poll tick just before raised. */
+export function followDepsFor(app: App, signal?: AbortSignal, alertsSoFar = 0): FollowDeps {
+  if (!app.reader || !app.config.okta) throw new Error('the Okta settings are missing');
+  const onCaughtUp = app.onFollowCaughtUp;
+  return {
+    ...tickDepsFor(app, signal),
+    rateLimitHeadroom: app.config.okta.rateLimitHeadroom,
+    alertsSoFar,
+    onCaughtUp: onCaughtUp ?? undefined,
   };
 }

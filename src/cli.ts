@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApp, tickDepsFor, type App } from './app';
+import { createApp, followDepsFor, tickDepsFor, type App } from './app';
 import { loadEnv, parseConfig, type AppConfig, type Env } from './config';
 import { Daemon } from './daemon';
 import { formatDuration } from './duration';
@@ -11,6 +11,7 @@ import { ConfigError, EXIT_CONFIG, EXIT_DELIVERY_FAILED, EXIT_FAILURE, EXIT_OK, 
 import { redact } from './logger';
 import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { summarizeExcess } from './ingest/ingest';
+import { runFollowTick } from './ingest/follow';
 import { clockSkewIsLarge, runTick } from './ingest/poll';
 import { parseBackfillRange, runBackfill } from './ingest/backfill';
 import { createCheckApp, runCheck } from './check';
@@ -190,6 +191,9 @@ async function cmdPoll(config: AppConfig): Promise<number> {
   try {
     recover(app);
     const result = await runTick(tickDepsFor(app, abort.signal));
+    // Watched tokens are followed after the poll, never before it; it never changes the exit code
+    // (its failures are logged, and its cursors make the next run resume).
+    if (result.ok && !abort.signal.aborted) await runFollowTick(followDepsFor(app, abort.signal, result.newAlerts));
     // Stopping: what the tick committed stays pending for the next run instead of delaying the exit.
     const delivery = abort.signal.aborted ? null : await app.dispatcher.runOnce();
     // An interrupted tick is not ok: a wrapper script must not take it for a complete poll.
