@@ -10,19 +10,19 @@ const iso = (h: Harness, offsetMs = 0): string => new Date(h.clock.now().getTime
 const tokenIdOf = (n: number): string => `00T${String(n).padStart(17, '0')}`;
 const FOLLOW = 'transaction.detail.requestApiTokenId';
 
-/** Creations 1..count, polled once so each has its alerts row, and a watch row per token (part A writes these in production). */
-async function watchTokens(h: Harness, from: number, count: number, opts: { followedThrough?: string } = {}): Promise<void> {
+/** Creations from..from+count-1, polled once so each has its alerts row, and a watch row per token (ingest writes these in production: OR IGNORE keeps the test true once it does). */
+async function watchTokens(h: Harness, from: number, count: number): Promise<void> {
   const created = iso(h, -60_000);
   h.fake.persist(...Array.from({ length: count }, (_, i) => tokenEvent(from + i, created)));
   const r = await h.tick();
   assert.equal(r.ok, true, r.error);
   const alertOf = h.app.store.prepared('SELECT id FROM alerts WHERE event_uuid = ?');
   const insert = h.app.store.prepared(
-    `INSERT INTO token_watches (token_id, alert_id, created_published, watch_until, started_at, followed_through) VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT OR IGNORE INTO token_watches (token_id, alert_id, created_published, watch_until, started_at, followed_through) VALUES (?, ?, ?, ?, ?, ?)`,
   );
   for (let n = from; n < from + count; n++) {
     const alert = alertOf.get(uuidFor(n)) as { id: number };
-    insert.run(tokenIdOf(n), alert.id, created, new Date(Date.parse(created) + 86_400_000).toISOString(), iso(h), opts.followedThrough ?? null);
+    insert.run(tokenIdOf(n), alert.id, created, new Date(Date.parse(created) + 86_400_000).toISOString(), iso(h), null);
   }
 }
 
