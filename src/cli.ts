@@ -12,6 +12,7 @@ import { redact } from './logger';
 import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { summarizeExcess } from './ingest/ingest';
 import { runFollowTick } from './ingest/follow';
+import { followStatus } from './store/follow-cursors';
 import { clockSkewIsLarge, runTick } from './ingest/poll';
 import { parseBackfillRange, runBackfill } from './ingest/backfill';
 import { createCheckApp, runCheck } from './check';
@@ -206,6 +207,16 @@ async function cmdPoll(config: AppConfig): Promise<number> {
   }
 }
 
+/** The status line of the follow query of watched tokens (issue 12). */
+function followLine(f: ReturnType<typeof followStatus>, now: number): string {
+  const watched = f.watched === null ? 'no watches in this database yet' : `${f.watched} token(s) watched`;
+  const t = f.lastTick;
+  const last = t
+    ? `last follow tick ${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${plainText(t.error, 300)}` : ''}`
+    : 'no follow tick yet';
+  return `${watched}; ${last}`;
+}
+
 function ago(iso: string | null | undefined, now: number): string {
   if (!iso) return 'never';
   return `${iso} (${formatDuration(Math.max(0, now - Date.parse(iso)))} ago)`;
@@ -240,6 +251,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = app.store.suppressedByReason();
     const push = { enabled: config.eventHook !== null, lastReceivedAt: app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...app.store.eventsBySource() } };
+    const follow = followStatus(app.store);
     if (opts.json) {
       // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(
@@ -251,6 +263,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             suppressedBy,
             oktaClockOffsetMs: app.store.oktaClockOffset(),
             push,
+            follow,
             exceptions,
             alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized })) : undefined,
           },
@@ -267,6 +280,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
       `cursor          ${s.cursor ? `saved ${ago(s.cursor.updatedAt, now)}` : 'none yet (the first tick starts at now minus LOOKBACK)'}`,
       `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
       `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
+      `follow          ${followLine(follow, now)}`,
       `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
       `clock           ${clockStatus(app.store.oktaClockOffset(), config.poll.lookbackMs)}`,
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,

@@ -4,7 +4,8 @@ import { followDepsFor } from '../src/app';
 import { Daemon } from '../src/daemon';
 import { FOLLOW_FILTER_MAX_CHARS, groupWatches, runFollowTick, type FollowResult } from '../src/ingest/follow';
 import { otherEvent, tokenEvent, uuidFor } from './helpers/events';
-import { startHarness, type Harness } from './helpers/harness';
+import { FakeClock } from '../src/clock';
+import { runCli, startHarness, type Harness } from './helpers/harness';
 
 const iso = (h: Harness, offsetMs = 0): string => new Date(h.clock.now().getTime() + offsetMs).toISOString();
 const tokenIdOf = (n: number): string => `00T${String(n).padStart(17, '0')}`;
@@ -280,6 +281,33 @@ describe('following watched tokens', () => {
       await daemon.stop();
     } finally {
       await h.close();
+    }
+  });
+
+  test('when the one-shot poll runs, then it follows the watched tokens after polling, a failed follow query leaves its exit code 0, and status shows the follow tick', async () => {
+    // The CLI child runs on the real clock: the fake Okta's clock starts there too.
+    const h = await startHarness({ clock: new FakeClock(Date.now()), env: { OKTA_MAX_RETRIES: '0', NOTIFIERS: 'console' } });
+    try {
+      await watchTokens(h, 1, 2);
+      await h.app.close();
+      const before = h.fake.logRequests().length;
+      h.fake.persist(activity(500, 1, iso(h, -1000)));
+      const ok = await runCli(['poll'], h.env);
+      assert.equal(ok.code, 0, ok.stderr);
+      const asked = h.fake.logRequests().slice(before);
+      // The poll query, then the follow query: a page with the token's event, then the empty page.
+      assert.deepEqual(asked.map((r) => (r.query.get('filter') ?? '').includes(FOLLOW)), [false, true, true]);
+      let status = await runCli(['status'], h.env);
+      assert.match(status.stdout, /^follow {10}2 token\(s\) watched; last follow tick ok at .*: 2 page\(s\), 2 request\(s\), 1 event\(s\)/m);
+
+      h.fake.failAt(h.fake.logRequests().length + 2, { kind: 'status', status: 500, errorCode: 'E0000009', errorSummary: 'Internal Server Error' });
+      const failed = await runCli(['poll'], h.env);
+      assert.equal(failed.code, 0, failed.stderr);
+      assert.match(failed.stderr, /a follow query of watched tokens failed/);
+      status = await runCli(['status'], h.env);
+      assert.match(status.stdout, /^follow {10}2 token\(s\) watched; last follow tick failed at .*error: .*500/m);
+    } finally {
+      await h.fake.stop();
     }
   });
 });

@@ -62,3 +62,11 @@ export function setFollowedThrough(store: Store, tokenIds: readonly string[], at
   );
   for (const id of tokenIds) stmt.run(iso, id, iso);
 }
+
+/** For `status`: open watches, and the last follow tick (null before any); watched is null on a database older than schema 11. */
+export function followStatus(store: Store): { watched: number | null; lastTick: ReturnType<Store['lastTick']> } {
+  // `status` opens the database read-only, without migrating: an older file has no watch table.
+  const hasTable = store.prepared(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'token_watches'`).get() !== undefined;
+  const watched = hasTable ? (store.prepared('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL').get() as { n: number }).n : null;
+  return { watched, lastTick: store.lastTick('follow') };
+}
