@@ -284,6 +284,29 @@ describe('following watched tokens', () => {
     }
   });
 
+  test('when a follow query hangs, then the next poll tick of the daemon runs anyway and the hanging follow is not started twice', async () => {
+    const h = await startHarness();
+    try {
+      await watchTokens(h, 1, 2);
+      const daemon = new Daemon(h.app);
+      // Request n+1 is the poll, n+2 the follow query: it answers only after 1.5 s (real time).
+      h.fake.failAt(h.fake.logRequests().length + 2, { kind: 'hang', ms: 1500 });
+      await daemon.tick();
+      const first = daemon.lastResult!;
+      h.clock.advance(300_000);
+      await daemon.tick();
+      assert.equal(daemon.lastResult!.ok, true);
+      assert.notEqual(daemon.lastResult!.tickId, first.tickId);
+      assert.equal(daemon.lastFollow, null, 'the first follow tick is still waiting for Okta');
+      assert.ok(h.logs.json().some((l) => String(l.msg ?? l.message).includes('previous follow tick is still running')));
+      await daemon.followSettled();
+      assert.equal(daemon.lastFollow?.outcome, 'ok');
+      await daemon.stop();
+    } finally {
+      await h.close();
+    }
+  });
+
   test('when the one-shot poll runs, then it follows the watched tokens after polling, a failed follow query leaves its exit code 0, and status shows the follow tick', async () => {
     // The CLI child runs on the real clock: the fake Okta's clock starts there too.
     const h = await startHarness({ clock: new FakeClock(Date.now()), env: { OKTA_MAX_RETRIES: '0', NOTIFIERS: 'console' } });
