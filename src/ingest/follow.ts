@@ -281,10 +281,12 @@ async function followGroup(
         url = timeQuery();
         continue;
       }
+      // Stopping while the reader waited (a retry, a reset): an interruption, not a failure.
+      if (err instanceof PollError && err.kind === 'aborted') return { caughtUp: false, newAlerts, stop: true };
       const message = redact(err instanceof Error ? err.message : String(err));
       logger.error('a follow query of watched tokens failed; its cursor stays and the next tick retries', { error: message, tokens: group.tokenIds.length });
-      // Stopping, or credentials/limits that fail every group alike: spare the remaining groups.
-      const stop = err instanceof PollError && (err.kind === 'aborted' || err.kind === 'auth' || err.kind === 'rate-limited');
+      // Credentials or limits fail every group alike: spare the remaining groups.
+      const stop = err instanceof PollError && (err.kind === 'auth' || err.kind === 'rate-limited');
       return { caughtUp: false, newAlerts, error: message, stop };
     }
     result.requests += page.requests;
