@@ -13,7 +13,7 @@ import type { Db } from './db';
  */
 export const CLAIM_HOLD_MAX_MS = 3600_000;
 
-/** Where an event came from: the live poller, an Okta Event Hook delivery, or a backfill. */
+/** Where an event came from: the live poller, an Okta Event Hook delivery, a backfill, or the follow query of watched tokens. */
 export type EventSource = 'poll' | 'push' | 'backfill' | 'follow';
 
 /** The event hook this installation registered in Okta. */
