@@ -21,6 +21,7 @@ import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { buildJs } from './build';
 import { benchExceptions, EXCEPTIONS_TARGET_MS } from './exceptions';
+import { benchFollow } from './follow';
 import { benchPush, PUSH_TARGETS } from './push';
 import { MB, round, type Call, type Contender, type Done, type Failed, type Job, type Progress, type Reply, type Scenario } from './shared';
 
@@ -87,7 +88,7 @@ function options(argv: string[]): Options {
       'Usage: npm run bench -- [--smoke] [--json] [--events N] [--small-events N] [--ticks N] [--outage-events N] [--outage 30m]\n' +
         '                        [--lookback 6m] [--window-events N] [--store-events N] [--baseline-limit N] [--seed S]\n' +
         '                        [--time-limit 10m] [--cpu-prof DIR] [--push-events N] [--answer-posts N]\n' +
-        '                        [--only idle,catchup,outage,store,exceptions,push]\n',
+        '                        [--only idle,catchup,outage,store,exceptions,push,follow]\n',
     );
     process.exit(0);
   }
@@ -339,6 +340,8 @@ async function main(): Promise<number> {
     }),
     // In-process and quick (well under a second), so the smoke run keeps it at full size.
     exceptions: await only('exceptions', 'exceptions: tokenName wildcards vs 100,000-character names', async () => benchExceptions({ chars: 100_000, runs: opts.smoke ? 5 : 21 })),
+    // In-process, 50 watched tokens: an idle tick (poll + follow) is two System Log requests.
+    follow: await only('follow', `follow: 50 watched tokens, ${opts.smoke ? 20 : 200} idle ticks (poll + follow)`, () => benchFollow({ tokens: 50, ticks: opts.smoke ? 20 : 200 })),
     // Paced by Slack's one message a second: about a second per event pushed.
     push: await only('push', `push vs poll: ${opts.pushEvents} events in bursts, ${opts.answerPosts} POSTs of 100, ${opts.pollRounds} poll rounds (~${Math.round(opts.pushEvents / 60) || 1} min)`, () =>
       benchPush({ events: opts.pushEvents, answerPosts: opts.answerPosts, pollRounds: opts.pollRounds, seed: opts.seed, say: (x) => out.write(`\n${x}\n  ... `) }),
@@ -395,6 +398,13 @@ async function main(): Promise<number> {
     ['store: insertEvent, new (events/s)', fmt(st.newPerSecond), `${fmt(st.setNewPerSecond)} (Set)`, ''],
     ['store: insertEvent, already seen (events/s)', fmt(st.seenPerSecond), `${fmt(st.setSeenPerSecond)} (Set)`, ''],
     ['store: unseen check before a page (uuids/s)', fmt(st.unseenCheckPerSecond), '', ''],
+    ...(results.follow
+      ? ([
+          [`follow, ${results.follow.tokens} watched tokens: requests / idle tick (poll + follow)`, `${fmt(results.follow.requestsPerIdleTick)} (max ${results.follow.maxRequestsInAnIdleTick})`, '', ''],
+          ['  wall / CPU ms per idle tick', `${fmt(results.follow.wallMsPerIdleTick)} / ${fmt(results.follow.cpuMsPerIdleTick)}`, '', ''],
+          [`  one event per token: follow requests, events read`, `${results.follow.activity.followRequests}, ${results.follow.activity.newEvents} of ${results.follow.activity.events}`, '', ''],
+        ] as Row[])
+      : []),
     ...(results.exceptions ?? []).map((c): Row => [`exceptions: ${c.pattern} vs ${c.name} (${fmt(c.chars)} chars): median / max ms`, `${fmt(c.medianMs, 2)} / ${fmt(c.maxMs, 2)}${c.matched ? ' (match)' : ''}`, '', '']),
   ];
 
@@ -417,6 +427,12 @@ async function main(): Promise<number> {
       problems.push(`${name}: database holds ${v?.events} events (${v?.distinct} distinct) and ${v?.alerts} alerts for ${v?.expected} injected`);
     }
     if (Number(g(r, 'nextTick', 'requests')) > 1) problems.push(`${name}: the tick after the catch-up made ${g(r, 'nextTick', 'requests')} requests`);
+  }
+  const fo = results.follow;
+  if (fo) {
+    if (fo.maxRequestsInAnIdleTick > 2) problems.push(`follow: an idle tick with ${fo.tokens} watched tokens made ${fo.maxRequestsInAnIdleTick} System Log requests (target 2: one poll, one follow)`);
+    if (fo.failedTicks > 0) problems.push(`follow: ${fo.failedTicks} tick(s) where the poll failed or the follow did not reach the end of the log`);
+    if (!fo.activity.ok || fo.activity.newEvents !== fo.activity.events) problems.push(`follow: ${fo.activity.newEvents} of ${fo.activity.events} events made by watched tokens read`);
   }
   for (const c of results.exceptions ?? []) {
     if (c.medianMs > EXCEPTIONS_TARGET_MS) problems.push(`exceptions: ${c.pattern} against ${c.name} took ${c.medianMs} ms (median; target ${EXCEPTIONS_TARGET_MS} ms)`);

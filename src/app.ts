@@ -10,6 +10,7 @@ import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
 import { closeEndedWatches } from './follow/watch';
+import type { FollowDeps } from './ingest/follow';
 import type { TickDeps } from './ingest/poll';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
@@ -32,6 +33,11 @@ export interface App {
    * closeEndedWatches); the follow tick calls it each time it has caught up. Returns how many closed.
    */
   closeEndedWatches(): number;
+  /**
+   * Called after a follow tick that reached the end of the log for a group of watched tokens:
+   * closeEndedWatches, whose errors it logs (the follow tick never fails because of it).
+   */
+  onFollowCaughtUp: (() => void) | null;
   close(): Promise<void>;
 }
 
@@ -82,6 +88,9 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     dispatcher,
     metrics,
     closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs }),
+    onFollowCaughtUp: () => {
+      closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs });
+    },
     async close() {
       for (const n of notifiers) await n.close?.();
       store.close();
@@ -102,5 +111,17 @@ export function tickDepsFor(app: App, signal?: AbortSignal): TickDeps {
     clock: app.clock,
     logger: app.logger,
     signal,
+  };
+}
+
+/** What `runFollowTick` needs, taken from the wired program; `alertsSoFar` is what the poll tick just before raised. */
+export function followDepsFor(app: App, signal?: AbortSignal, alertsSoFar = 0): FollowDeps {
+  if (!app.reader || !app.config.okta) throw new Error('the Okta settings are missing');
+  const onCaughtUp = app.onFollowCaughtUp;
+  return {
+    ...tickDepsFor(app, signal),
+    rateLimitHeadroom: app.config.okta.rateLimitHeadroom,
+    alertsSoFar,
+    onCaughtUp: onCaughtUp ?? undefined,
   };
 }

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApp, tickDepsFor, type App } from './app';
+import { createApp, followDepsFor, tickDepsFor, type App } from './app';
 import { loadEnv, parseConfig, type AppConfig, type Env } from './config';
 import { Daemon } from './daemon';
 import { formatDuration } from './duration';
@@ -11,6 +11,8 @@ import { ConfigError, EXIT_CONFIG, EXIT_DELIVERY_FAILED, EXIT_FAILURE, EXIT_OK, 
 import { redact } from './logger';
 import { jsonEscape, plainText, terminalText } from './notify/sanitize';
 import { summarizeExcess } from './ingest/ingest';
+import { runFollowTick } from './ingest/follow';
+import { followStatus } from './store/follow-cursors';
 import { clockSkewIsLarge, runTick } from './ingest/poll';
 import { parseBackfillRange, runBackfill } from './ingest/backfill';
 import { createCheckApp, runCheck } from './check';
@@ -197,6 +199,9 @@ async function cmdPoll(config: AppConfig): Promise<number> {
   try {
     recover(app);
     const result = await runTick(tickDepsFor(app, abort.signal));
+    // Watched tokens are followed after the poll, never before it; it never changes the exit code
+    // (its failures are logged, and its cursors make the next run resume).
+    if (result.ok && !abort.signal.aborted) await runFollowTick(followDepsFor(app, abort.signal, result.newAlerts));
     // Stopping: what the tick committed stays pending for the next run instead of delaying the exit.
     const delivery = abort.signal.aborted ? null : await app.dispatcher.runOnce();
     // An interrupted tick is not ok: a wrapper script must not take it for a complete poll.
@@ -207,6 +212,16 @@ async function cmdPoll(config: AppConfig): Promise<number> {
     process.off('SIGINT', onSignal);
     await app.close();
   }
+}
+
+/** The status line of the follow query of watched tokens (issue 12). */
+function followLine(f: ReturnType<typeof followStatus>, now: number): string {
+  const watched = f.watched === null ? 'no watches in this database yet' : `${f.watched} token(s) watched`;
+  const t = f.lastTick;
+  const last = t
+    ? `last follow tick ${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${plainText(t.error, 300)}` : ''}`
+    : 'no follow tick yet';
+  return `${watched}; ${last}`;
 }
 
 function ago(iso: string | null | undefined, now: number): string {
@@ -244,6 +259,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = app.store.suppressedByReason();
     const push = { enabled: config.eventHook !== null, lastReceivedAt: app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...app.store.eventsBySource() } };
+    const follow = followStatus(app.store);
     if (opts.json) {
       // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(
@@ -255,6 +271,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             suppressedBy,
             oktaClockOffsetMs: app.store.oktaClockOffset(),
             push,
+            follow,
             exceptions,
             alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null })) : undefined,
           },
@@ -271,6 +288,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
       `cursor          ${s.cursor ? `saved ${ago(s.cursor.updatedAt, now)}` : 'none yet (the first tick starts at now minus LOOKBACK)'}`,
       `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
       `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
+      `follow          ${followLine(follow, now)}`,
       `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
       `clock           ${clockStatus(app.store.oktaClockOffset(), config.poll.lookbackMs)}`,
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,

@@ -1,9 +1,10 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
-import { tickDepsFor, type App } from './app';
+import { followDepsFor, tickDepsFor, type App } from './app';
 import { startHealthServer } from './health';
 import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver } from './ingest/event-hook';
 import { redact, type Logger } from './logger';
 import { summarizeExcess } from './ingest/ingest';
+import { runFollowTick, type FollowResult } from './ingest/follow';
 import { runTick, type TickResult } from './ingest/poll';
 
 /**
@@ -40,6 +41,9 @@ function emptyResult(): TickResult {
 export class Daemon {
   private task: ScheduledTask | null = null;
   private current: Promise<TickResult> | null = null;
+  /** The follow tick in flight: it runs beside the schedule, so a slow one never holds back the next poll. */
+  private following: Promise<void> | null = null;
+  lastFollow: FollowResult | null = null;
   private readonly abort = new AbortController();
   private stopped: Promise<void> | null = null;
   lastResult: TickResult | null = null;
@@ -156,6 +160,39 @@ export class Daemon {
     // Deliver without holding the tick slot: a backlog (Slack is paced at one message a second, a
     // destination may be timing out) must never delay the next poll of Okta.
     this.deliverNow();
+    // Only after a poll tick that worked: a failing Okta (credentials, limits) is not asked for more.
+    if (this.lastResult.ok) this.follow(this.lastResult.newAlerts);
+  }
+
+  /**
+   * Starts the follow tick of watched tokens after a poll tick, outside the tick slot (a slow follow
+   * query never delays the next poll); one at a time: a slot whose previous follow still runs skips
+   * it, and the next resumes from the group cursors. Never throws.
+   */
+  private follow(pollAlerts: number): void {
+    if (this.following || this.abort.signal.aborted) {
+      if (this.following) this.app.logger.info('the previous follow tick is still running; skipping it this slot', {});
+      return;
+    }
+    const { app } = this;
+    this.following = runFollowTick(followDepsFor(app, this.abort.signal, pollAlerts))
+      .then((r) => {
+        this.lastFollow = r;
+        app.metrics.observeFollowTick(r);
+        // Alerts, follow-ups or digests it queued go out now, not at the next poll.
+        if (r.outcome !== 'idle' && r.outcome !== 'skipped') this.deliverNow();
+      })
+      .catch((err: unknown) => {
+        app.logger.error('follow tick failed', { error: redact(err instanceof Error ? err.message : String(err)) });
+      })
+      .finally(() => {
+        this.following = null;
+      });
+  }
+
+  /** Resolves when no follow tick is running (tests, and stop()). */
+  async followSettled(): Promise<void> {
+    while (this.following) await this.following;
   }
 
   /** next scheduled tick, for health checks. */
@@ -173,6 +210,7 @@ export class Daemon {
         // Requests in flight finish their commit and get their answer; new ones are refused.
         await this.hook?.close();
         if (this.current) await this.current.catch(() => undefined);
+        await this.followSettled();
         await this.app.dispatcher.stop();
         await this.health?.close();
       })();

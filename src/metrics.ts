@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { FollowResult } from './ingest/follow';
 import type { TickResult } from './ingest/poll';
 import type { Store } from './store/store';
 
@@ -27,6 +28,8 @@ export class Metrics {
   private readonly alertsRaised: client.Counter;
   private readonly suppressed: client.Counter;
   private readonly tickDuration: client.Histogram;
+  private readonly followTicks: client.Counter<'outcome'>;
+  private readonly followRequests: client.Counter;
   private readonly hookRejected: client.Counter<'reason'>;
   private readonly hookEvents: client.Counter<'result'>;
   private readonly hookLag: client.Histogram;
@@ -160,6 +163,22 @@ export class Metrics {
         for (const [source, n] of Object.entries(counts)) this.set({ source }, n);
       },
     });
+    this.followTicks = new client.Counter({
+      name: 'otw_follow_ticks_total',
+      help: 'Follow ticks of watched tokens by outcome (idle: none watched; skipped: rate limit below the headroom; incomplete: a group failed or stopped).',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    for (const outcome of ['idle', 'skipped', 'ok', 'incomplete']) this.followTicks.inc({ outcome }, 0);
+    this.followRequests = new client.Counter({ name: 'otw_follow_requests_total', help: 'System Log requests made by follow ticks (retries included).', registers: r });
+    new client.Gauge({
+      name: 'otw_watched_tokens',
+      help: 'Tokens whose watch is open (their activity is followed).',
+      registers: r,
+      collect() {
+        this.set((store.prepared('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL').get() as { n: number }).n);
+      },
+    });
     client.collectDefaultMetrics({ register: this.registry, prefix: 'otw_process_' });
   }
 
@@ -170,6 +189,13 @@ export class Metrics {
     this.alertsRaised.inc(r.newAlerts);
     this.suppressed.inc(r.suppressed);
     this.tickDuration.observe(r.durationMs / 1000);
+  }
+
+  observeFollowTick(r: FollowResult): void {
+    this.followTicks.inc({ outcome: r.outcome });
+    this.followRequests.inc(r.requests);
+    this.eventsFetched.inc(r.events);
+    this.alertsRaised.inc(r.newAlerts);
   }
 
   private readRateLimit(): { limit: number; remaining: number } | null {

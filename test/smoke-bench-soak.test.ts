@@ -11,6 +11,7 @@ import { nullLogger } from '../src/logger';
 import { DeliveryError } from '../src/notify/notifier';
 import { buildNotifiers } from '../src/notify/registry';
 import { buildSampleAlert } from '../src/notify/sample-alert';
+import { benchFollow } from '../bench/follow';
 import { benchPush } from '../bench/push';
 import http from 'node:http';
 import { cursorPosition } from '../soak/inspect';
@@ -178,5 +179,13 @@ describe('bench push scenario', () => {
     assert.deepEqual([r.pollAfterPush.ok, r.pollAfterPush.events, r.pollAfterPush.newAlerts, r.pollAfterPush.slackMessagesAfter], [true, 4, 0, 0]);
     assert.deepEqual([r.slack.messages, r.slack.uniqueEvents, r.slack.sentTwice, r.slack.unexpected], [4, 4, 0, 0]);
     assert.ok(r.pollMode.tickToSlackMs.n >= 1);
+  });
+});
+
+describe('bench follow scenario', () => {
+  test('when a few tokens are watched, then an idle tick costs one poll and one follow request, and one event per token is read by the follow tick', async () => {
+    const r = await benchFollow({ tokens: 5, ticks: 2 });
+    assert.deepEqual([r.requestsPerIdleTick, r.maxRequestsInAnIdleTick, r.followRequestsPerIdleTick, r.failedTicks], [2, 2, 1, 0]);
+    assert.deepEqual(r.activity, { events: 5, newEvents: 5, followRequests: 2, ok: true });
   });
 });

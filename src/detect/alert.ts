@@ -9,8 +9,8 @@ import type { FollowUp } from '../follow/followup';
 export interface Alert {
   /** Stable id: `otw-<event uuid>`; the webhook's idempotency key. */
   id: string;
-  /** Where the event came from: the live poller, an event hook delivery, a backfill, a test notification or the demo. */
-  source: 'poll' | 'push' | 'backfill' | 'test' | 'demo';
+  /** Where the event came from: the live poller, an event hook delivery, a backfill, the follow query of a watched token, a test notification or the demo. */
+  source: 'poll' | 'push' | 'backfill' | 'follow' | 'test' | 'demo';
   /** When this alert was built (ISO 8601). */
   createdAt: string;
   rule: AlertRule;

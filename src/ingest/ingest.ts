@@ -10,6 +10,7 @@ import { unreadableReason } from '../detect/unreadable';
 import { attributeEvent, DEFAULT_FOLLOW_WINDOW_MS, isWatchedTokenEvent, lifecycleFollowUp, startWatch, type WatchContext } from '../follow/watch';
 import type { Logger } from '../logger';
 import type { OktaLogEvent } from '../okta/log-event';
+import { setFollowCursor, setFollowedThrough } from '../store/follow-cursors';
 import { isStorageFailure, type EventSource, type Store } from '../store/store';
 
 /** What ingest needs: the store, the detector and the notifiers' names, nothing about the source. */
@@ -33,7 +34,12 @@ export type Checkpoint =
   /** An Okta Event Hook delivery: no cursor (Okta pushes, there is nothing to resume), only its receipt. */
   | { source: 'push'; receivedAt: Date }
   /** A backfill: its progress is its tick row (pages, events), added to per page; never the live cursor. */
-  | { source: 'backfill' };
+  | { source: 'backfill' }
+  /**
+   * The follow query of one group of watched tokens (src/ingest/follow.ts): the group's `next` link
+   * (null: leave it), and on its first empty page the time (Okta's clock) those tokens are read through.
+   */
+  | { source: 'follow'; groupKey: string; cursorUrl: string | null; tokenIds: readonly string[]; followedThrough: Date | null };
 
 /** One batch as a source hands it to ingest. */
 export interface Batch {
@@ -185,6 +191,10 @@ function writeCheckpoint(store: Store, cp: Checkpoint, events: number, now: Date
       store.recordReceipt('push', cp.receivedAt, events);
       return;
     case 'backfill':
+      return;
+    case 'follow':
+      if (cp.cursorUrl !== null) setFollowCursor(store, cp.groupKey, cp.cursorUrl, now);
+      if (cp.followedThrough) setFollowedThrough(store, cp.tokenIds, cp.followedThrough);
       return;
   }
 }

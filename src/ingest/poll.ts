@@ -234,7 +234,7 @@ export function toOktaTime(localMs: number, offsetMs: number | null): number {
 }
 
 /** LOOKBACK before `baseOkta` (Okta's clock), never before Okta's 90-day retention (past 180 days Okta rejects `since`). */
-function sinceFrom(baseOkta: number, started: Date, offsetMs: number | null, lookbackMs: number): Date {
+export function sinceFrom(baseOkta: number, started: Date, offsetMs: number | null, lookbackMs: number): Date {
   const oktaNow = toOktaTime(started.getTime(), offsetMs);
   return new Date(Math.max(Math.min(baseOkta, oktaNow) - lookbackMs, oktaNow - 90 * 86_400_000));
 }

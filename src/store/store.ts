@@ -13,8 +13,8 @@ import type { Db } from './db';
  */
 export const CLAIM_HOLD_MAX_MS = 3600_000;
 
-/** Where an event came from: the live poller, an Okta Event Hook delivery, or a backfill. */
-export type EventSource = 'poll' | 'push' | 'backfill';
+/** Where an event came from: the live poller, an Okta Event Hook delivery, a backfill, or the follow query of watched tokens. */
+export type EventSource = 'poll' | 'push' | 'backfill' | 'follow';
 
 /** The event hook this installation registered in Okta. */
 export interface RegisteredEventHook {
@@ -290,7 +290,7 @@ export class Store {
   insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): number {
     const info = this
       .prepared('INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' || alert.source === 'push' ? alert.source : 'poll', tickId, JSON.stringify(alert));
+      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' || alert.source === 'push' || alert.source === 'follow' ? alert.source : 'poll', tickId, JSON.stringify(alert));
     const rowId = Number(info.lastInsertRowid);
     if (!opts.deferToSummary) this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
     return rowId;
@@ -540,7 +540,7 @@ export class Store {
 
   // --- ticks ---------------------------------------------------------------------------------
 
-  startTick(now: Date, kind: 'poll' | 'backfill' = 'poll'): number {
+  startTick(now: Date, kind: 'poll' | 'backfill' | 'follow' = 'poll'): number {
     return Number(
       this.prepared(`INSERT INTO ticks (kind, started_at, result, pid) VALUES (?, ?, 'running', ?)`).run(kind, now.toISOString(), process.pid).lastInsertRowid,
     );
