@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { createApp, tickDepsFor } from './app';
+import { createApp, followDepsFor, tickDepsFor } from './app';
 import { parseConfig, type Env } from './config';
 import type { Alert } from './detect/alert';
 import { createLogger } from './logger';
@@ -15,7 +15,10 @@ import { formatSlack } from './notify/slack';
 import { HOOK_ELIGIBLE_EVENT_TYPES } from './detect/rules';
 import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver } from './ingest/event-hook';
 import { runTick, type TickResult } from './ingest/poll';
-import { demoAfterHookOff, demoBatch1, demoBatch2, demoExceptionsFile, demoPushed, type DemoEvent } from './simulator/demo-events';
+import { runFollowTick, type FollowResult } from './ingest/follow';
+import type { FollowUp } from './follow/followup';
+import { followUpHeadline, watchStatusLine } from './notify/followup-facts';
+import { demoAfterHookOff, demoBatch1, demoBatch2, demoExceptionsFile, demoPushed, demoTokenStory, type DemoEvent } from './simulator/demo-events';
 import { FakeOkta } from './simulator/okta-simulator';
 
 /** What the demo did, for its printout and its test. */
@@ -30,6 +33,8 @@ export interface DemoResult {
   pushed: Array<{ uuid: string; elapsedMs: number; ticksBefore: number }>;
   /** The simulator's event hook that pushed to the demo's receiver. */
   hookId: string | null;
+  /** The followed token's alert and its thread of follow-ups (first use, revoke, digest). */
+  followed: { alertId: string; followUps: FollowUp[]; followTicks: FollowResult[] } | null;
 }
 
 /** Setting names a user's .env may contribute to the demo: notifiers only, never Okta or the DB. */
@@ -78,7 +83,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
   };
   const config = parseConfig(env, { requireOkta: true });
   const app = createApp(config, { stdout: devNull(), logger: createLogger(config.log) });
-  const result: DemoResult = { ticks: [], alerts: [], suppressed: [], files: [], deliveries: [], pushed: [], hookId: null };
+  const result: DemoResult = { ticks: [], alerts: [], suppressed: [], files: [], deliveries: [], pushed: [], hookId: null, followed: null };
   const notes = new Map<string, string>();
   const persist = (batch: DemoEvent[]): void => {
     for (const d of batch) {
@@ -172,6 +177,44 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     for (const a of fresh()) print(`  poll: ${headline(a)}`);
     print('');
 
+    // Follow: a token made, used 12 minutes later from another country to create a user and grant
+    // an admin role, then revoked. Each step reaches the alert's thread as a follow-up.
+    print('Follow: every new token is watched for FOLLOW_WINDOW; what it does arrives as follow-ups to its alert:');
+    const story = demoTokenStory(Date.now() - 40 * 60_000);
+    const followTicks: FollowResult[] = [];
+    const followTick = async (label: string): Promise<void> => {
+      const r = await runFollowTick(followDepsFor(app));
+      followTicks.push(r);
+      print(`  ${label}: ${r.outcome}, ${r.requests} request(s) to Okta for ${r.watched} watched token(s), ${r.newEvents} new event(s)`);
+    };
+    const storyAlertId = `otw-${String(story.created.uuid)}`;
+    const shownFollowUps = new Set<string>();
+    const newFollowUps = (): void => {
+      for (const f of app.store.followUpsOf(storyAlertId)) {
+        if (shownFollowUps.has(f.id)) continue;
+        shownFollowUps.add(f.id);
+        print(`  follow-up: ${plainText(followUpHeadline(f), 160)}`);
+      }
+    };
+    sim.persist(story.created);
+    sim.addApiTokenFromEvent(story.created);
+    notes.set(String(story.created.uuid), 'a token made for a "partner sync", open to any network');
+    await tick('tick 5 (the token is made: alert, and its watch starts)');
+    for (const a of fresh()) print(`  poll: ${headline(a)}`);
+    await followTick('follow tick (one request covers every watched token)');
+    for (const e of [story.firstUse, story.privilegeGrant, story.profileUpdate]) sim.persist(e);
+    await followTick('follow tick (the token is used from Bucharest: a user made, an admin role granted)');
+    newFollowUps();
+    sim.persist(story.revoke);
+    await tick('tick 6 (the token is revoked)');
+    await followTick('follow tick (reads up to the revoke; the watch closes with its digest)');
+    newFollowUps();
+    const thread = app.store.followUpsOf(storyAlertId);
+    const last = thread[thread.length - 1];
+    if (last) print(`  the alert's status line now: ${plainText(watchStatusLine(last.watch, (x) => plainText(x, 80)), 300)}`);
+    result.followed = { alertId: storyAlertId, followUps: thread, followTicks };
+    print('');
+
     result.alerts = app.store.listAlerts(100).map((a) => a.alert).reverse();
     const rows = app.store.db.prepare('SELECT uuid, suppressed_by AS reason FROM events WHERE suppressed_by IS NOT NULL ORDER BY first_seen_at').all() as Array<{ uuid: string; reason: string }>;
     result.suppressed = rows;
@@ -201,8 +244,27 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
       fs.writeFileSync(file, `<!-- Subject: ${mail.subject.replace(/--/g, '- -')} -->\n${mail.html}`);
       result.files.push(file);
     });
+    const followedAlert = result.followed ? app.store.getAlert(result.followed.alertId) : null;
+    if (result.followed && followedAlert) {
+      // The thread as Slack shows it with a bot token (each reply under the alert), and the emails
+      // as replies to the alert's email.
+      const threadFile = path.join(opts.outDir, 'slack-thread.json');
+      const parent = { channel: 'C0DEMO', ts: '1700000000.000100' };
+      fs.writeFileSync(
+        threadFile,
+        JSON.stringify([formatSlack({ kind: 'alert', alert: followedAlert }), ...result.followed.followUps.map((f) => formatSlack({ kind: 'followup', followup: f, alert: followedAlert, parent }))], null, 2) + '\n',
+      );
+      result.files.push(threadFile);
+      result.followed.followUps.forEach((f, i) => {
+        const mail = formatEmail({ kind: 'followup', followup: f, alert: followedAlert, parent: null });
+        const file = path.join(opts.outDir, `email-followup-${i + 1}.html`);
+        fs.writeFileSync(file, `<!-- Subject: ${mail.subject.replace(/--/g, '- -')} -->\n${mail.html}`);
+        result.files.push(file);
+      });
+    }
     print('');
     print(`Slack Block Kit messages: ${slackFile} (paste one into https://app.slack.com/block-kit-builder to preview)`);
+    if (result.followed) print(`The followed token's alert and its follow-ups as a Slack thread: ${path.join(opts.outDir, 'slack-thread.json')}; as email replies: email-followup-*.html`);
     print(`Emails (HTML): ${path.join(opts.outDir, 'email-1.html')} .. email-${result.alerts.length}.html`);
 
     const real = app.notifiers.filter((n) => n.name !== 'console');

@@ -11,9 +11,9 @@ describe('demo', () => {
     const out = tmpDir();
     const printed: string[] = [];
     const r = await runDemo({ env: {}, outDir: out, print: (l) => printed.push(l) });
-    assert.deepEqual(r.ticks.map((t) => t.ok), [true, true, true, true]);
-    assert.equal(r.alerts.length, 9);
-    assert.equal(new Set(r.alerts.map((a) => a.event.uuid)).size, 9, 'one alert per event');
+    assert.deepEqual(r.ticks.map((t) => t.ok), [true, true, true, true, true, true]);
+    assert.equal(r.alerts.length, 10);
+    assert.equal(new Set(r.alerts.map((a) => a.event.uuid)).size, 10, 'one alert per event');
     assert.equal(r.suppressed.length, 1);
     assert.match(r.suppressed[0]!.reason, /Terraform pipeline/);
     assert.ok(r.alerts.some((a) => a.outcome.result === 'FAILURE'));
@@ -26,7 +26,7 @@ describe('demo', () => {
     const slack = fs.readFileSync(path.join(out, 'slack-messages.json'), 'utf8');
     assert.doesNotMatch(slack, /<!channel>|<https:\/\/evil/);
     assert.match(slack, /&lt;!channel&gt;/);
-    assert.equal((JSON.parse(slack) as unknown[]).length, 9);
+    assert.equal((JSON.parse(slack) as unknown[]).length, 10);
     const hostileMail = r.files.filter((f) => f.endsWith('.html')).map((f) => fs.readFileSync(f, 'utf8')).find((h) => h.includes('evil'))!;
     assert.doesNotMatch(hostileMail, /<b>Doe<\/b>|\u202E/);
     const text = printed.join('\n');
@@ -67,15 +67,47 @@ describe('demo', () => {
     assert.match(text, /poll: \[HIGH\] okta-token-watch event hook switched off or failing: event hook "okta-token-watch" \(who[0-9a-f]+\) deactivated \(ours\)/);
   });
 
+  test('when the story\'s token is used from another country, grants an admin role and is revoked, then its alert gets the thread of follow-ups', async () => {
+    const out = tmpDir();
+    const printed: string[] = [];
+    const r = await runDemo({ env: {}, outDir: out, print: (l) => printed.push(l) });
+    const f = r.followed!;
+    assert.deepEqual(f.followUps.map((x) => x.kind), ['first-use', 'lifecycle', 'digest']);
+    const [first, revoke, digest] = f.followUps;
+    assert.equal(first!.prominent, true, 'first used from another country than the creation');
+    assert.equal(first!.firstUse!.newCountry, true);
+    assert.equal(first!.firstUse!.minutesAfterCreation, 12);
+    assert.equal(revoke!.lifecycle!.change, 'revoked');
+    assert.equal(digest!.digest!.reason, 'revoked');
+    assert.equal(digest!.digest!.total, 3);
+    assert.deepEqual(digest!.digest!.sensitive.map((x) => x.category).sort(), ['admin-privilege', 'user-created']);
+    // One System Log request covers every watched token when nothing happened.
+    const idle = f.followTicks[0]!;
+    assert.equal(idle.requests, 1);
+    assert.ok(idle.watched > 1);
+    const thread = JSON.parse(fs.readFileSync(path.join(out, 'slack-thread.json'), 'utf8')) as Array<{ text: string }>;
+    assert.equal(thread.length, 4, 'the alert and its three replies');
+    assert.ok(fs.existsSync(path.join(out, 'email-followup-1.html')));
+    const text = printed.join('\n');
+    assert.match(text, /follow-up: API token first used, from another country/);
+    assert.match(text, /status line now: .*revoked by maria\.jensen@example\.com/);
+  });
+
   test('when a webhook is configured, then the demo really sends its alerts there', async () => {
     const receiver = new Receiver();
     await receiver.start();
     try {
       const printed: string[] = [];
       const r = await runDemo({ env: { WEBHOOK_URL: receiver.url('/hook') }, outDir: tmpDir(), print: (l) => printed.push(l) });
-      assert.deepEqual(r.deliveries, [{ notifier: 'webhook', pending: 0, sent: 9, failed: 0 }]);
-      assert.equal(receiver.requests.length, 9);
-      assert.match(printed.join('\n'), /webhook: 9 sent/);
+      // Ten alerts, and the followed token's three follow-ups after its alert.
+      assert.deepEqual(r.deliveries, [{ notifier: 'webhook', pending: 0, sent: 13, failed: 0 }]);
+      assert.equal(receiver.requests.length, 13);
+      const types = receiver.requests.map((q) => (JSON.parse(q.body) as { type: string; id: string; alertId?: string }));
+      const followIdx = types.findIndex((t) => t.type === 'okta-token-watch.alert.followup');
+      const alertIdx = types.findIndex((t) => t.id === r.followed!.alertId);
+      assert.ok(alertIdx >= 0 && followIdx > alertIdx, 'the follow-ups went out after their alert');
+      assert.equal(types.filter((t) => t.alertId === r.followed!.alertId).length, 3);
+      assert.match(printed.join('\n'), /webhook: 13 sent/);
     } finally {
       await receiver.stop();
     }
@@ -85,7 +117,7 @@ describe('demo', () => {
     const cwd = tmpDir();
     const r = await runCli(['demo'], {}, { cwd });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /9 alert\(s\):/);
+    assert.match(r.stdout, /10 alert\(s\):/);
     assert.match(r.stdout, /push: alert \d+ ms after the token was made/);
     assert.ok(fs.existsSync(path.join(cwd, 'demo-output', 'slack-messages.json')));
   });
