@@ -15,7 +15,7 @@ import { HookPusher, type DeliveryOutcome } from './hook-pusher';
  *   with a per-minute bucket per endpoint (as Okta limits /api/v1/logs apart from other APIs); 429/5xx/400/401/403 with Okta's error body;
  * - `filter=eventType eq "a" or eventType eq "b"` honoured (other expressions: 400 E0000031), `limit` capped at 1000;
  * - SSWS and OAuth (private_key_jwt client credentials, optional DPoP nonce) authentication;
- * - GET /api/v1/api-tokens/{id}.
+ * - GET /api/v1/api-tokens/{id}, and DELETE (revoke: 204, 404 when gone, 403 without okta.apiTokens.manage).
  * - the event hook management API (`/api/v1/eventHooks`, see handleEventHooks): verification makes
  *   the real challenge GET to the hook's URI, and lifecycle changes are recorded as System Log events.
  * Faults are scripted per request: failures, hangs, next links to another origin, expired cursors.
@@ -101,6 +101,8 @@ export class FakeOkta {
   /** How long the hook verification waits for the endpoint per attempt (Okta: 3 s). */
   hookVerifyTimeoutMs = 3000;
   readonly apiTokens = new Map<string, Record<string, unknown>>();
+  /** SSWS mode: the token's admin may not revoke API tokens (DELETE answers 403 E0000006). */
+  apiTokensForbidden = false;
   /** Remaining override for the next responses: simulates other integrations using the bucket. */
   remainingOverride: number | null = null;
   origin = '';
@@ -302,6 +304,19 @@ export class FakeOkta {
       const t = this.apiTokens.get(id);
       if (!t) return error(404, 'E0000007', `Not found: Resource not found: ${id} (ApiToken)`);
       return send(200, t, fresh);
+    }
+    if (url.pathname.startsWith('/api/v1/api-tokens/') && req.method === 'DELETE') {
+      // Revoking needs okta.apiTokens.manage (OAuth) or an admin allowed to manage tokens (SSWS).
+      const scopes = this.tokenScopes(req);
+      if (scopes ? !scopes.includes('okta.apiTokens.manage') : this.apiTokensForbidden) {
+        return error(403, 'E0000006', 'You do not have permission to perform the requested action');
+      }
+      const id = decodeURIComponent(url.pathname.slice('/api/v1/api-tokens/'.length));
+      if (!this.apiTokens.delete(id)) return error(404, 'E0000007', `Not found: Resource not found: ${id} (ApiToken)`);
+      rec.status = 204;
+      res.writeHead(204, { date: new Date(this.now()).toUTCString(), ...fresh });
+      res.end();
+      return;
     }
     if (url.pathname !== '/api/v1/logs' || req.method !== 'GET') return error(404, 'E0000022', 'The endpoint does not support the provided HTTP method');
     void rate;
