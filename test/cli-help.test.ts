@@ -13,6 +13,8 @@ const OPTIONS: Record<string, string[]> = {
   check: ['--send'],
   backfill: ['--since', '--until', '--dry-run'],
   'event-hook': ['--url'],
+  revoke: ['--yes'],
+  ack: ['--reason', '--expected'],
 };
 const ALL = [...new Set(Object.values(OPTIONS).flat())];
 

@@ -35,12 +35,18 @@ export function exceptionEntryFor(alert: Alert, rawEvent: OktaLogEvent | null, r
   // A name made only of wildcards would match every name, and the parser refuses it; a long one is
   // cut to the glob's limit with a trailing `*` (still matching this name). `*` and `?` in a name
   // stay wildcards (the format has no escape), so the entry may match a little more than this name.
-  if (name !== null && /[^*?]/.test(name)) {
-    const cps = Array.from(name);
-    entry.tokenName = cps.length > MAX_GLOB_PATTERN_CHARS ? cps.slice(0, MAX_GLOB_PATTERN_CHARS - 1).join('') + '*' : name;
+  if (name !== null && /[^*?\s]/.test(name)) {
+    // The file's values are trimmed when read: white space at either end becomes a `*`.
+    const core = name.trim();
+    const cps = Array.from(`${name === name.trimStart() ? '' : '*'}${core}${name === name.trimEnd() ? '' : '*'}`);
+    entry.tokenName = cps.length > MAX_GLOB_PATTERN_CHARS ? cps.slice(0, MAX_GLOB_PATTERN_CHARS - 1).join('') + '*' : cps.join('');
   }
-  const yaml = stringify([entry], { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN', lineWidth: 0 })
+  const yaml = stringify([entry], { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN', doubleQuotedAsJSON: true, lineWidth: 0 })
     .trimEnd()
+    // Every value is double-quoted, so any control, format (bidi, zero-width) or unassigned
+    // character left is inside one: written as a YAML escape, the entry survives a terminal (which
+    // would show such characters as markers) and is copied exactly.
+    .replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/gu, (c) => (c === '\n' ? c : yamlEscape(c)))
     .split('\n')
     .map((l) => `  ${l}`)
     .join('\n');
@@ -48,4 +54,9 @@ export function exceptionEntryFor(alert: Alert, rawEvent: OktaLogEvent | null, r
   if (!parsed.set) return { yaml: null, why: `no valid entry can be written for this source (${parsed.problems[0] ?? 'unknown problem'})` };
   if (rawEvent && !matchExceptions(parsed.set, rawEvent, now)) return { yaml: null, why: 'no entry built from the alert matches its event (the event is unreadable in part)' };
   return { yaml, entry };
+}
+
+function yamlEscape(c: string): string {
+  const cp = c.codePointAt(0)!;
+  return cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
 }

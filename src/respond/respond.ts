@@ -142,7 +142,7 @@ export async function respond(deps: RespondDeps, req: RespondRequest): Promise<R
 
   if (!tokenId) return refuse(`alert ${found.alert.id} names no token to revoke`);
   if (!deps.okta || !deps.oktaAuth) return refuse('the Okta settings are missing (OKTA_ORG_URL and credentials)');
-  const what = `token "${token?.name ?? '(no name)'}" (${tokenId})${token?.owner ? ` of ${token.owner}` : ''}`;
+  const what = `token "${bound(token?.name, 200) ?? '(no name)'}" (${bound(tokenId, 60)})${token?.owner ? ` of ${bound(token.owner, 200)}` : ''}`;
 
   // The claim: check and insert in one IMMEDIATE transaction, so that of two processes racing for
   // the same token exactly one inserts the pending row (SQLite serialises the writers).
@@ -203,8 +203,8 @@ async function waitForResult(deps: RespondDeps, audit: AuditLog, row: AuditRow):
   return current;
 }
 
-/** The alert a target names: an alert id, or a token id (its newest alert). */
-function findAlert(store: Store, target: string): { alert: Alert; rowId: number } | null {
+/** The alert a target names: an alert id (`otw-...`), or a token id (its newest alert); null when none. */
+export function findAlert(store: Store, target: string): { alert: Alert; rowId: number } | null {
   if (target.length > 200) return null;
   const row = (
     /^otw-/.test(target)
