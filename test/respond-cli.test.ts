@@ -159,3 +159,36 @@ describe('responding to an alert from the CLI', () => {
     assert.equal(audit(`SELECT count(*) AS n FROM followups f JOIN alerts a ON a.id = f.alert_id WHERE f.kind = 'response' AND a.alert_id = '${alertIdOf(7)}'`), 2);
   });
 });
+
+describe('a revoke claim left by a process that stopped', () => {
+  test('when a pending revoke is fresh, then a second request waits for it and does not call Okta; when it is older than 5 minutes, then it is tried again once', async () => {
+    const clock = new FakeClock(Date.parse('2026-12-01T10:00:00Z'));
+    const h = await startHarness({ clock, env: { NOTIFIERS: 'console', RESPONSE_ACTIONS: 'revoke' } });
+    try {
+      h.fake.persist(tokenEvent(8, '2026-12-01T09:59:00Z'));
+      h.fake.apiTokens.set(tokenIdOf(8), { id: tokenIdOf(8), name: 'token-8' });
+      await h.tick();
+      const log = new AuditLog(h.app.store);
+      // What a process killed while waiting for Okta leaves behind.
+      const crashed = log.insert({ alertRowId: 1, target: alertIdOf(8), tokenId: tokenIdOf(8), action: 'revoke', by: { via: 'slack', id: 'U0ALICE001', name: 'alice' }, at: clock.now(), result: 'pending', reason: null, error: null, finished: false });
+      const deletes = (): number => h.fake.requests.filter((r) => r.method === 'DELETE').length;
+      clock.advance(60_000);
+      const deps = { ...respondDepsFor(h.app), waitForPendingMs: 10_000 };
+      const waiting = await respond(deps, { target: alertIdOf(8), action: 'revoke', by: { via: 'cli', id: '1000', name: 'ops' } });
+      assert.equal(waiting.status, 'in-progress');
+      assert.match(waiting.text, /by alice via slack has been waiting for Okta since 2026-12-01T10:00:00\.000Z/);
+      assert.equal(deletes(), 0);
+      clock.advance(5 * 60_000);
+      const retried = await respond(deps, { target: alertIdOf(8), action: 'revoke', by: { via: 'cli', id: '1000', name: 'ops' } });
+      assert.equal(retried.status, 'done', retried.text);
+      assert.equal(deletes(), 1);
+      assert.equal(log.get(crashed)!.result, 'failed');
+      assert.match(log.get(crashed)!.error!, /stopped before recording Okta's answer/);
+      const again = await respond(deps, { target: alertIdOf(8), action: 'revoke', by: { via: 'cli', id: '1000', name: 'ops' } });
+      assert.equal(again.status, 'already');
+      assert.equal(deletes(), 1);
+    } finally {
+      await h.close();
+    }
+  });
+});
