@@ -6,7 +6,9 @@ import type { OktaLogEvent } from '../src/okta/log-event';
 import { AuditLog } from '../src/respond/audit';
 import { respond, respondDepsFor } from '../src/respond/respond';
 import { tokenEvent, uuidFor } from './helpers/events';
-import { countRows, runCli, startHarness, type Harness } from './helpers/harness';
+import { PassThrough } from 'node:stream';
+import { main } from '../src/cli';
+import { countRows, LineSink, runCli, startHarness, waitFor, type Harness } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
 const tokenIdOf = (n: number): string => `00T${String(n).padStart(17, '0')}`;
@@ -119,6 +121,26 @@ describe('responding to an alert from the CLI', () => {
     assert.equal(deletes(tokenIdOf(4)), 0);
     const none = await runCli(['revoke', '--yes'], env);
     assert.equal(none.code, 2);
+  });
+
+  test('when revoke runs on a terminal without --yes, then it asks naming the token and its creator, and only "yes" revokes', async () => {
+    const ask = async (answer: string): Promise<{ code: number; out: string; err: string }> => {
+      const stdin = Object.assign(new PassThrough(), { isTTY: true });
+      const stdout = new LineSink();
+      const stderr = new LineSink();
+      const code = main(['revoke', alertIdOf(4)], { stdout, stderr, env: env as NodeJS.ProcessEnv, stdin });
+      await waitFor(() => stderr.text.includes('Type yes to revoke'), 'the question');
+      stdin.end(`${answer}\n`);
+      return { code: await code, out: stdout.text, err: stderr.text };
+    };
+    const no = await ask('n');
+    assert.match(no.err, /^Revoke token "token-4" \(00T00000000000000004\) created by admin4@example\.com \(alert otw-\S+\)\? Type yes to revoke: not revoked\.$/);
+    assert.equal(no.code, 1);
+    assert.equal(deletes(tokenIdOf(4)), 0);
+    const yes = await ask('yes');
+    assert.equal(yes.code, 0, yes.err);
+    assert.match(yes.out, /^revoked token "token-4"/);
+    assert.equal(deletes(tokenIdOf(4)), 1);
   });
 
   test('when a Slack user not in RESPONDERS clicks Revoke, then the attempt is stored as refused and Okta is not called', async () => {

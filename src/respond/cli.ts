@@ -64,7 +64,9 @@ export async function cmdRevoke(config: AppConfig, io: RespondIo, target: string
         const question = `Revoke token "${a.token?.name ?? '(no name)'}" (${a.token?.id ?? 'no id'}) created by ${a.actor.login ?? a.actor.displayName ?? a.actor.id ?? 'an unknown actor'} (alert ${a.id})? Type yes to revoke: `;
         const rl = readline.createInterface({ input: io.stdin, output: process.stderr, terminal: true });
         io.stderr.write(question);
-        const answer = (await rl.question('')).trim().toLowerCase();
+        // End of input (Ctrl-D) is a no, not a wait forever.
+        const closed = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
+        const answer = (await Promise.race([rl.question(''), closed])).trim().toLowerCase();
         rl.close();
         if (answer !== 'yes' && answer !== 'y') {
           io.stderr.write('not revoked.\n');
