@@ -151,6 +151,9 @@ describe('responding to an alert from the CLI', () => {
     assert.equal(deletes(tokenIdOf(5)), 0);
     const row = new AuditLog(h.app.store).get(o.actionId!);
     assert.deepEqual([row?.result, row?.by, row?.alertId], ['refused', { via: 'slack', id: 'U0INTRUDER', name: 'mallory' }, alertIdOf(5)]);
+    // A forged action name from a payload is refused before anything is stored or called.
+    const forged = await respond(deps, { target: alertIdOf(5), action: 'delete-org' as 'revoke', by: { via: 'slack', id: 'U0ALLOWED1', name: 'alice' } });
+    assert.deepEqual([forged.status, forged.actionId], ['refused', null]);
     // A member of a listed user group may act.
     const ok = await respond(deps, { target: alertIdOf(5), action: 'revoke', by: { via: 'slack', id: 'U0MEMBER01', name: 'alice', groupIds: ['S0TEAM0001'] } });
     assert.equal(ok.status, 'done', ok.text);

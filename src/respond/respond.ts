@@ -8,7 +8,7 @@ import type { OktaLogEvent } from '../okta/log-event';
 import { revokeApiToken } from '../okta/revoke';
 import type { Store } from '../store/store';
 import { AuditLog, type Actor, type AuditResult, type AuditRow } from './audit';
-import { isAllowed, type ResponseAction, type ResponseConfig } from './config';
+import { isAllowed, RESPONSE_ACTION_NAMES, type ResponseAction, type ResponseConfig } from './config';
 import { exceptionEntryFor, type ExceptionEntryOffer } from './exception-entry';
 
 /** What `respond` needs; `respondDepsFor(app)` builds it from the wired program. */
@@ -57,7 +57,7 @@ export interface ResponseOutcome {
   status: OutcomeStatus;
   /** The audit row's result. */
   result: AuditResult;
-  /** The audit row of this attempt (null only when it could not be stored). */
+  /** The audit row of this attempt (null only for a request naming no known action, which cannot be stored). */
   actionId: number | null;
   alertId: string | null;
   /** The token the alert is about, and its owner (the admin who created it): raw event text. */
@@ -103,6 +103,12 @@ export function respondDepsFor(app: App): RespondDeps {
 export async function respond(deps: RespondDeps, req: RespondRequest): Promise<ResponseOutcome> {
   const audit = new AuditLog(deps.store);
   const now = deps.clock.now();
+  // The Slack app passes values from a payload: an action that is none of ours cannot even be
+  // stored (the table's CHECK), so it is refused here, logged, and never reaches Okta.
+  if (!(RESPONSE_ACTION_NAMES as readonly unknown[]).includes(req.action) || typeof req.target !== 'string') {
+    deps.logger.warn('response refused: not a known action or target', { via: req.by?.via, by: typeof req.by?.id === 'string' ? req.by.id.slice(0, 100) : null });
+    return { status: 'refused', result: 'refused', actionId: null, alertId: null, token: null, followUp: null, text: 'not allowed: not a known action' };
+  }
   const reason = boundReason(req.reason);
   const by: Actor = { via: req.by.via, id: bound(req.by.id, 100), name: bound(req.by.name, 200) };
   const found = findAlert(deps.store, req.target);
