@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { plainText } from './notify/sanitize';
+import { responseCheckLines } from './respond/check';
 
 /** One line of the `check` report. */
 export interface CheckLine {
@@ -124,6 +125,7 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     lines.push({ name: 'okta', ok: false, detail: explainOktaFailure(err, okta.auth.mode) });
   }
 
+  lines.push(...responseCheckLines(app.config, lines.some((l) => l.name === 'okta' && l.ok)));
   lines.push(...(await checkReceiver(app)));
   lines.push(...(await checkEventHook(app)));
 

@@ -87,6 +87,30 @@ okta.apiTokens.read scope for a service app, or an API token of an admin who may
 without it, one sentence says so and the exit code is 1.`,
     options: '  --json                   the same as one JSON object',
   },
+  revoke: {
+    usage: 'revoke <alert-id|token-id> [--yes]',
+    what: `Revokes the alert's token in Okta (DELETE /api/v1/api-tokens/{id}), the same action and audit
+as the Slack "Revoke token" button. Given a token id, its newest alert is used. Needs revoke in
+RESPONSE_ACTIONS and Okta credentials that may manage API tokens (okta.apiTokens.manage; "check"
+says). A token already revoked through this program is not revoked again: the command says who did
+it and when. Every attempt is recorded ("status --alerts" shows it) and sent to the notifiers.
+Exit codes: 0 revoked, or already gone in Okta, or already revoked; 1 refused (RESPONSE_ACTIONS,
+no such alert), forbidden (403: the permission it needs is named) or failed (nothing is marked
+revoked; trying again is safe); 2 usage error, or no --yes when stdin is not a terminal;
+78 configuration error.`,
+    options: '  --yes                    revoke without asking (required when stdin is not a terminal)',
+  },
+  ack: {
+    usage: 'ack <alert-id> [--reason TEXT] [--expected]',
+    what: `Records that someone looked at an alert, the same action and audit as the Slack
+"Acknowledge" and "Expected" buttons; sent to the notifiers as a follow-up. With --expected it
+also prints the exceptions-file entry (actor and token name) that would stop alerts from this
+source; the file is not edited.
+Exit codes: 0 recorded; 1 refused (RESPONSE_ACTIONS, no such alert); 2 usage error; 78
+configuration error.`,
+    options: `  --reason TEXT            why (required with --expected; at most 500 characters are kept)
+  --expected               mark the alert expected and print its exceptions-file entry`,
+  },
 };
 
 /** The help of one command, or null when there is no such command. */

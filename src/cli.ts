@@ -39,12 +39,18 @@ Commands:
                            manage the org's Okta event hook that pushes events to the daemon
   tokens [--json]          the org's active API tokens: owner, expiry, network restriction
                            (unrestricted ones flagged), whether this program alerted on each
+  revoke <alert-id|token-id> [--yes]
+                           revoke the alert's token in Okta (asks first unless --yes)
+  ack <alert-id> [--reason TEXT] [--expected]
+                           acknowledge an alert, or mark it expected (prints the
+                           exceptions-file entry for its source)
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
   -h, --help               this text; after a command, that command's options
 
-Exit codes: 0 ok, 1 failure, 2 usage error, 3 a delivery failed for good (poll),
+Exit codes: 0 ok (revoke: revoked or already gone), 1 failure (revoke: refused,
+forbidden or failed), 2 usage error, 3 a delivery failed for good (poll),
 78 configuration error.`;
 
 /** The streams a command runs with. */
@@ -52,6 +58,8 @@ export interface Streams {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** For `revoke`'s confirmation question; process.stdin when absent. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 /** What commands write through: every line is made terminal-safe on its way out. */
@@ -82,6 +90,9 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         until: { type: 'string' },
         'dry-run': { type: 'boolean' },
         url: { type: 'string' },
+        yes: { type: 'boolean' },
+        reason: { type: 'string' },
+        expected: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -92,8 +103,8 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       return EXIT_OK;
     }
     if (!command) throw new UsageError('no command given');
-    // `event-hook` alone takes a sub-command.
-    const maxPositionals = command === 'event-hook' ? 2 : 1;
+    // `event-hook` takes a sub-command, `revoke` and `ack` what they act on.
+    const maxPositionals = command === 'event-hook' || command === 'revoke' || command === 'ack' ? 2 : 1;
     if (positionals.length > maxPositionals) throw new UsageError(`unexpected argument "${positionals[maxPositionals]}"`);
     const env = loadEnv(values['env-file'], io.env);
     switch (command) {
@@ -126,6 +137,14 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       case 'tokens': {
         const { runTokensCommand } = await import('./tokens-command');
         return await runTokensCommand(parseConfig(env, { requireOkta: true }), io, { json: values.json ?? false });
+      }
+      case 'revoke': {
+        const { cmdRevoke } = await import('./respond/cli');
+        return await cmdRevoke(parseConfig(env, { requireOkta: true }), { ...io, stdin: streams.stdin ?? process.stdin }, positionals[1], values.yes ?? false);
+      }
+      case 'ack': {
+        const { cmdAck } = await import('./respond/cli');
+        return await cmdAck(parseConfig(env, { requireOkta: false }), { ...io, stdin: streams.stdin ?? process.stdin }, positionals[1], { reason: values.reason, expected: values.expected ?? false });
       }
       default:
         throw new UsageError(`unknown command "${command}"`);

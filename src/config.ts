@@ -10,6 +10,7 @@ import { isSetting, notASetting, unknownEnvironmentNames, type SettingName } fro
 import { parseNotifyConfig, type NotifyConfig } from './notify/config';
 import { parseDetectConfig, type DetectConfig } from './detect/config';
 import { parseEventHookConfig, type EventHookConfig } from './hook/config';
+import { parseResponseConfig, type ResponseConfig } from './respond/config';
 
 /** How the daemon authenticates to Okta. */
 export type OktaAuth =
@@ -85,6 +86,8 @@ export interface AppConfig {
   eventHook: EventHookConfig | null;
   /** EVENT_HOOK_SECRET (part of eventHook; here for `event-hook register` and `check`); null when unset. */
   eventHookSecret: string | null;
+  /** What analysts may do about alerts (RESPONSE_ACTIONS) and who may in Slack (RESPONDERS). */
+  respond: ResponseConfig;
   /** Every secret value found in the settings, for the log redactor. */
   secrets: string[];
   /**
@@ -397,12 +400,13 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   const notify = parseNotifyConfig(r);
   const detect = parseDetectConfig(r);
   const eventHook = parseEventHookConfig(r);
+  const respond = parseResponseConfig(r);
   if (eventHook && health && eventHook.port !== 0 && eventHook.port === health.port && eventHook.host === health.host) {
     r.problem('EVENT_HOOK_PORT is the same as HEALTH_PORT: the push receiver needs its own port.');
   }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
 }
 
 /**

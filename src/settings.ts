@@ -55,6 +55,9 @@ export const SETTINGS = [
   'EMAIL_TO',
   'WEBHOOK_URL',
   'WEBHOOK_SECRET',
+  // Responding to alerts (revoke, expected, acknowledge)
+  'RESPONSE_ACTIONS',
+  'RESPONDERS',
   // Delivery
   'DELIVERY_MAX_ATTEMPTS',
   'DELIVERY_MAX_AGE',
@@ -87,6 +90,7 @@ export function isSetting(name: string): name is SettingName {
 export const OWN_PREFIXES = [
   'OKTA_', 'POLL_', 'LOOKBACK', 'MAX_ALERTS', 'ALERT_OUTCOME', 'EXCEPTIONS_', 'TOKEN_LOOKUP',
   'FOLLOW_', 'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_', 'EVENT_HOOK_',
+  'RESPONSE_', 'RESPONDER',
 ] as const;
 
 /**

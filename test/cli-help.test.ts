@@ -14,6 +14,8 @@ const OPTIONS: Record<string, string[]> = {
   backfill: ['--since', '--until', '--dry-run'],
   'event-hook': ['--url'],
   tokens: ['--json'],
+  revoke: ['--yes'],
+  ack: ['--reason', '--expected'],
 };
 const ALL = [...new Set(Object.values(OPTIONS).flat())];
 

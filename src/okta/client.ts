@@ -231,6 +231,15 @@ export class SdkOktaHttp implements OktaHttp {
   }
 
   async get(urlOrPath: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<OktaResponse> {
+    return this.request('get', urlOrPath, opts);
+  }
+
+  async delete(urlOrPath: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<OktaResponse> {
+    // Upper case: the SDK copies the method into the DPoP proof's htm claim, which Okta compares as sent.
+    return this.request('DELETE', urlOrPath, opts);
+  }
+
+  private async request(method: 'get' | 'DELETE', urlOrPath: string, opts: { timeoutMs?: number; signal?: AbortSignal }): Promise<OktaResponse> {
     const url = new URL(urlOrPath, this.orgUrl);
     if (url.origin !== this.orgUrl) {
       throw new OktaRequestError(`refused to follow a link to ${url.origin}: only the org URL ${this.orgUrl} is allowed`, 'refused-origin');
@@ -243,7 +252,7 @@ export class SdkOktaHttp implements OktaHttp {
     try {
       let res: FetchResponse;
       try {
-        res = await this.http.http(url.href, { url: url.href, method: 'get', headers: { Accept: 'application/json' }, signal: ac.signal, redirect: 'manual' });
+        res = await this.http.http(url.href, { url: url.href, method, headers: { Accept: 'application/json' }, signal: ac.signal, redirect: 'manual' });
       } catch (err) {
         const r = fromSdkError(err, url.href, timeoutMs, opts.signal);
         this.onResponse(r.status);

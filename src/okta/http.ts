@@ -17,6 +17,11 @@ export interface OktaHttp {
   readonly orgUrl: string;
   /** GET an absolute URL on the org, or a path (`/api/v1/...`). Resolves for every HTTP status; throws OktaRequestError for network failures, timeouts and refused URLs. */
   get(urlOrPath: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<OktaResponse>;
+  /**
+   * DELETE a path on the org (revoking an API token), with the same guarantees as `get`; never
+   * retried here, the caller decides. Optional so that read-only fakes need not implement it.
+   */
+  delete?(urlOrPath: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<OktaResponse>;
   /** Requests sent so far (for tick statistics and the benchmark). */
   readonly requestCount: number;
 }
