@@ -19,6 +19,7 @@ import { createCheckApp, runCheck } from './check';
 import { commandHelp } from './cli-help';
 import { terminalOutput, type TerminalOutput } from './terminal-output';
 import { formatWatchLine, watchStatusOf } from './follow/watch-status';
+import { alertActionLines, alertActions } from './respond/status';
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -292,7 +293,9 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             push,
             follow,
             exceptions,
-            alerts: opts.alerts ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null })) : undefined,
+            alerts: opts.alerts
+              ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null, actions: alertActions(app.store, a.alert.id) }))
+              : undefined,
           },
           null,
           2,
@@ -338,6 +341,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
         );
         const watch = watches.get(a.id);
         if (watch) lines.push(`      ${formatWatchLine(watch)}`);
+        lines.push(...alertActionLines(app.store, a.id, '      '));
       }
     }
     io.stdout.write(lines.join('\n') + '\n');

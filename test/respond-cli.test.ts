@@ -65,6 +65,34 @@ describe('responding to an alert from the CLI', () => {
     assert.deepEqual([sent[0]!.followup!.response!.action, sent[0]!.followup!.response!.result], ['revoke', 'revoked']);
   });
 
+  test('when Okta logs the revoke this program made, then the token\'s watch says who asked for it and through what, and the revoke is a follow-up, not an alert', async () => {
+    // The first test revoked token 1 through the CLI; the fake Okta logged it as the API token's admin.
+    h.clock.set(new Date());
+    const r = await h.tick();
+    assert.equal(r.ok, true);
+    const rows = h.app.store.db.prepare('SELECT revoked_by AS by, closed_at AS closed FROM token_watches WHERE token_id = ?').all(tokenIdOf(1)) as Array<{ by: string | null }>;
+    assert.equal(rows.length, 1);
+    assert.match(rows[0]!.by ?? '', / \(CLI\) via okta-token-watch$/);
+    const lifecycle = h.app.store.followUpsOf(alertIdOf(1)).filter((f) => f.kind === 'lifecycle');
+    assert.equal(lifecycle.length, 1);
+    assert.equal(lifecycle[0]!.lifecycle!.change, 'revoked');
+    assert.match(lifecycle[0]!.watch.revokedBy ?? '', /via okta-token-watch$/);
+    assert.equal(h.app.store.listAlerts(100).filter((a) => a.alert.rule.id === 'okta-api-token-revoked').length, 0);
+  });
+
+  test('when status --alerts runs after a revoke, then the alert shows its watch and the action, in text and JSON', async () => {
+    const text = await runCli(['status', '--alerts'], env);
+    assert.equal(text.code, 0, text.stderr);
+    const block = text.stdout.slice(text.stdout.indexOf(alertIdOf(1)));
+    assert.match(block, /revoked at \S+ by .* \(CLI\) via okta-token-watch/);
+    assert.match(block, /\n {6}revoke by \S+ via cli at \d{4}-[^\n]*: revoked\n/);
+    const json = await runCli(['status', '--alerts', '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const alerts = (JSON.parse(json.stdout) as { alerts: Array<{ id: string; actions: Array<{ action: string; result: string }> }> }).alerts;
+    const one = alerts.find((a) => a.id === alertIdOf(1))!;
+    assert.deepEqual(one.actions.map((x) => [x.action, x.result]), [['revoke', 'revoked'], ['revoke', 'duplicate']]);
+  });
+
   test('when two processes revoke the same token at once, then Okta gets one DELETE and both report it revoked', async () => {
     // Okta takes 2 s to answer the first DELETE: the second process arrives while the claim is pending.
     h.fake.fail(1, { kind: 'hang', ms: 2000 }, (p) => p === `/api/v1/api-tokens/${tokenIdOf(2)}`);

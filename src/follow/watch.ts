@@ -18,6 +18,7 @@ import {
   watchOf,
   type WatchRow,
 } from '../store/watch-store';
+import { AuditLog } from '../respond/audit';
 import type { Store } from '../store/store';
 import type { Digest, EventPlace, FirstUse, FollowUp, FollowUpSignal, LifecycleChange, SensitiveAction, SensitiveCategory, WatchSnapshot } from './followup';
 import { sensitiveCategory } from './sensitive';
@@ -200,7 +201,7 @@ export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: 
   let closeReason: 'revoked' | 'expired' | null = null;
   // A revoke that Okta refused leaves a live token: it is told, but the watch goes on.
   if ((change === 'revoked' || change === 'expired') && lifecycle.outcome.toUpperCase() === 'SUCCESS') {
-    setRevoked(ctx.store, tokenId, published, expired ? OKTA_SYSTEM_LOGIN : (actor?.login ?? actor?.displayName ?? actor?.id ?? null));
+    setRevoked(ctx.store, tokenId, published, expired ? OKTA_SYSTEM_LOGIN : (revokedThroughUs(ctx.store, tokenId) ?? actor?.login ?? actor?.displayName ?? actor?.id ?? null));
     const watch = watchOf(ctx.store, tokenId);
     if (watch && watch.closedAt === null && readThrough(watch)) closeReason = expired ? 'expired' : 'revoked';
     if (closeReason) closeWatch(ctx.store, tokenId, closeReason, ctx.now);
@@ -356,6 +357,18 @@ export function snapshotOf(w: WatchRow, firstUse: { newCountry: boolean | null; 
     revokedBy: w.revokedAt === null ? null : isExpiry(w.revokedBy) ? 'expired' : w.revokedBy,
     closed: w.closeReason === 'off' ? null : w.closeReason,
   };
+}
+
+/**
+ * "<who> via okta-token-watch" when an analyst revoked this token through this program (a Slack
+ * button or the CLI; the revoke stands or is still waiting for Okta's answer), else null: Okta's
+ * event then names only the credentials this program used, not the person who asked.
+ */
+function revokedThroughUs(store: Store, tokenId: string): string | null {
+  const row = new AuditLog(store).standingRevoke(tokenId);
+  if (!row) return null;
+  const who = row.by.name ?? row.by.id ?? 'someone';
+  return `${who} (${row.by.via === 'slack' ? 'Slack' : 'CLI'}) via okta-token-watch`;
 }
 
 /** The snapshot of a token this program alerted on but never watched (FOLLOW_WINDOW 0, or a creation that did not succeed). */
