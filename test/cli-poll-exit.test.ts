@@ -52,7 +52,7 @@ describe('poll exit codes', () => {
       assert.equal(r.code, 3, r.stderr);
       assert.equal(hook.requests.length, 1);
       assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM deliveries WHERE status = 'failed'`), 1);
-      assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE result = 'ok'`), 1);
+      assert.equal(countRows(env.DB_PATH, `SELECT COUNT(*) AS n FROM ticks WHERE kind = 'poll' AND result = 'ok'`), 1);
       // The next run has nothing new to deliver: the failure was reported once, by the run that had it.
       const again = await runCli(['poll'], env);
       assert.equal(again.code, 0, again.stderr);

@@ -65,7 +65,7 @@ describe('decide', () => {
     const d = createDetector(config(), { orgUrl: ORG, okta: null, logger, clock });
     // system.api_token.revoke was the example here until the lifecycle rules started watching it.
     const r = d.decide(makeEvent({ eventType: 'user.session.start' }), clock.now());
-    assert.deepEqual(r, { alert: false, suppressedBy: 'event type user.session.start is not one the rules watch' });
+    assert.deepEqual(r, { alert: false, suppressedBy: 'event type user.session.start is not one the rules watch', unwatchedType: true });
   });
 
   test('when an exception matches, then the decision names its reason, number and matched fields', () => {

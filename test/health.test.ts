@@ -23,6 +23,7 @@ describe('health and metrics', () => {
     try {
       h.fake.persist(tokenEvent(1, new Date(h.clock.now().getTime() - 1000).toISOString()));
       await daemon.start();
+      await daemon.followSettled(); // the new token's watch: one follow request after the poll
       await h.app.dispatcher.runOnce(); // joins the delivery pass the tick started
       const port = daemon.healthPort!;
       const ok = await get(port, '/healthz');
@@ -31,7 +32,8 @@ describe('health and metrics', () => {
       assert.equal(metric(m, 'otw_ticks_total{result="ok"}'), 1);
       assert.equal(metric(m, 'otw_alerts_raised_total'), 1);
       assert.equal(metric(m, 'otw_events_fetched_total'), 1);
-      assert.equal(metric(m, 'otw_okta_requests_total{status="200"}'), 2);
+      // Two for the poll tick (a page, then the empty page), one for the follow tick of the new token.
+      assert.equal(metric(m, 'otw_okta_requests_total{status="200"}'), 3);
       assert.equal(metric(m, 'otw_deliveries{notifier="console",status="sent"}'), 1);
       assert.equal(metric(m, 'otw_outbox_size'), 0);
       assert.ok(metric(m, 'otw_okta_rate_limit_remaining') > 0);
@@ -89,7 +91,7 @@ describe('the daemon under a delivery backlog', () => {
       assert.equal(daemon.lastResult?.ok, true);
       assert.equal(daemon.lastResult?.newEvents, 1);
       assert.equal(slack.requests.length, 1, 'the first send is still hanging');
-      assert.equal(h.logs.lines.filter((l) => l.includes('tick finished')).length, 2, 'both ticks finished while the send hangs');
+      assert.equal(h.logs.lines.filter((l) => l.includes('"message":"tick finished"')).length, 2, 'both poll ticks finished while the send hangs');
       assert.doesNotMatch(h.logs.text, /skipping this slot/);
     } finally {
       await slack.stop(); // the hanging send fails (retryable), so the daemon can stop
