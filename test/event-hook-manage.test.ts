@@ -135,6 +135,16 @@ describe('event-hook register, status and remove', () => {
     assert.ok(s.stdout.includes('127.0.0.1'));
   });
 
+  test('when Okta\'s connection is reset as a read of the hooks goes out (a closed keep-alive connection), then the read is sent again once and status succeeds', async () => {
+    assert.equal((await cli(['register', '--url', receiver.origin + HOOK_PATH])).code, 0);
+    const before = fake.requests.filter((r) => r.path.startsWith('/api/v1/eventHooks')).length;
+    fake.fail(1, { kind: 'destroy' }, (p) => p.startsWith('/api/v1/eventHooks/'));
+    const s = await cli(['status']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /status +ACTIVE/);
+    assert.equal(fake.requests.filter((r) => r.path.startsWith('/api/v1/eventHooks')).length - before, 2, 'the reset read and its one repeat');
+  });
+
   test('when register is run again with another URL, then the same hook is updated in place, not duplicated', async () => {
     assert.equal((await cli(['register', '--url', receiver.origin + HOOK_PATH])).code, 0);
     const id = [...fake.eventHooks.keys()][0]!;

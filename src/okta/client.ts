@@ -99,7 +99,16 @@ class GuardedExecutor extends RequestExecutor {
     this.onRequest();
     let res: FetchResponse;
     try {
-      res = (await super.fetch(request)) as FetchResponse;
+      try {
+        res = (await super.fetch(request)) as FetchResponse;
+      } catch (err) {
+        // A kept-alive connection that the server closed as this request went out fails with a
+        // reset before any answer. A GET is safe to send again, once, on a new connection; the
+        // caller's own retries (and their budget) are for Okta's answers, not for this race.
+        if (!isResetBeforeAnswer(err) || !isGet(request) || request.signal?.aborted) throw err;
+        this.onRequest();
+        res = (await super.fetch(request)) as FetchResponse;
+      }
     } catch (err) {
       throw mapFetchError(err, this.timeoutMs);
     } finally {
@@ -138,6 +147,17 @@ class GuardedExecutor extends RequestExecutor {
     const what = error ? `${error}${description ? `: ${description}` : ''}` : `HTTP ${res.status}`;
     throw new OktaRequestError(`Okta's token endpoint refused the service app (${what})`, 'auth-setup', { status: res.status, error });
   }
+}
+
+/** True for a connection reset (or closed) before Okta answered. */
+function isResetBeforeAnswer(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === 'ECONNRESET' || e?.code === 'EPIPE' || (typeof e?.message === 'string' && /socket hang up/.test(e.message));
+}
+
+function isGet(request: SdkRequest): boolean {
+  const method = (request as { method?: unknown }).method;
+  return method === undefined || (typeof method === 'string' && method.toUpperCase() === 'GET');
 }
 
 function mapFetchError(err: unknown, timeoutMs: number): Error {
