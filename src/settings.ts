@@ -53,6 +53,9 @@ export const SETTINGS = [
   'EMAIL_TO',
   'WEBHOOK_URL',
   'WEBHOOK_SECRET',
+  'PAGERDUTY_ROUTING_KEY',
+  'PAGERDUTY_EVENTS_URL',
+  'TEAMS_WEBHOOK_URL',
   // Delivery
   'DELIVERY_MAX_ATTEMPTS',
   'DELIVERY_MAX_AGE',
@@ -84,7 +87,7 @@ export function isSetting(name: string): name is SettingName {
  */
 export const OWN_PREFIXES = [
   'OKTA_', 'POLL_', 'LOOKBACK', 'MAX_ALERTS', 'ALERT_OUTCOME', 'EXCEPTIONS_', 'TOKEN_LOOKUP',
-  'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_', 'EVENT_HOOK_',
+  'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'PAGERDUTY_', 'TEAMS_', 'DELIVERY_', 'EVENT_HOOK_',
 ] as const;
 
 /**
