@@ -240,11 +240,12 @@ export class PagerDutyNotifier implements Notifier {
     const res = await this.http.post(this.config.eventsUrl, body, { signal: deadlineSignal(this.opts.timeoutMs, signal) }).catch((err: unknown) => {
       throw classifyTransportError(err, what);
     });
+    // The answer is quoted in the error, bounded: the key is cut out first, whole.
+    if (typeof res.data === 'string') res.data = res.data.split(this.config.routingKey).join('[routing key]');
     const problem = classifyResponse(res, what, this.now());
     if (!problem) return;
-    const message = problem.message.split(this.config.routingKey).join('[routing key]');
     // PagerDuty answers 400 for an event it cannot accept, which includes an unknown routing key.
     const hint = res.status === 400 || res.status === 404 ? ' (check PAGERDUTY_ROUTING_KEY: the Integration Key of an Events API v2 integration)' : '';
-    throw new DeliveryError(message + hint, problem.retryable, problem.retryAfterMs);
+    throw new DeliveryError(problem.message + hint, problem.retryable, problem.retryAfterMs);
   }
 }

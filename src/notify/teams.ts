@@ -228,13 +228,19 @@ export class TeamsNotifier implements Notifier {
     const res = await this.http.post(this.config.webhookUrl, message, { signal: deadlineSignal(this.opts.timeoutMs, signal) }).catch((err: unknown) => {
       throw classifyTransportError(err, 'TEAMS_WEBHOOK_URL');
     });
+    // The answer is quoted in the error (bounded, so a cut-off secret would slip past a later
+    // search): a flow that echoes its own URL must not leak the signature, so it goes first.
+    if (typeof res.data === 'string') res.data = this.scrub(res.data);
     const problem = classifyResponse(res, 'TEAMS_WEBHOOK_URL', this.now());
     if (!problem) return;
-    // The answer is quoted in the error; a flow that echoes its own URL must not leak the signature.
-    let message2 = problem.message.split(this.config.webhookUrl).join('[TEAMS_WEBHOOK_URL]');
-    const sig = new URL(this.config.webhookUrl).searchParams.get('sig');
-    if (sig) message2 = message2.split(sig).join('[signature]');
     const hint = res.status === 401 || res.status === 403 || res.status === 404 ? ' (the flow was deleted or turned off, or TEAMS_WEBHOOK_URL is incomplete: copy the whole "HTTP POST URL" of the Workflows trigger)' : '';
-    throw new DeliveryError(message2 + hint, problem.retryable, problem.retryAfterMs);
+    throw new DeliveryError(problem.message + hint, problem.retryable, problem.retryAfterMs);
+  }
+
+  private scrub(text: string): string {
+    let out = text.split(this.config.webhookUrl).join('[TEAMS_WEBHOOK_URL]');
+    const sig = new URL(this.config.webhookUrl).searchParams.get('sig');
+    if (sig) out = out.split(sig).join('[signature]').split(encodeURIComponent(sig)).join('[signature]');
+    return out;
   }
 }
