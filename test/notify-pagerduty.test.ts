@@ -248,8 +248,9 @@ describe('PagerDuty with hostile text', () => {
       a.createdByTokenId = s;
       a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
       const f: FollowUp = { id: 'otw-followup-9', ...followUpOf(a, 'first-use', firstUseOf(s, ['new-country', 'new-network'])) };
-      const events = [...formatPagerDuty({ kind: 'alert', alert: a }), ...formatPagerDuty({ kind: 'followup', followup: f, alert: a, parent: null })];
-      assert.equal(events.length, 2);
+      const failed: FollowUp = { id: 'otw-followup-10', ...followUpOf(a, 'response', { response: responseOf('revoke', 'failed', { error: s, reason: s, by: { via: 'slack', id: s, name: s } }) }) };
+      const events = [a, f, failed].flatMap((x) => ('kind' in x ? formatPagerDuty({ kind: 'followup', followup: x, alert: a, parent: null }) : formatPagerDuty({ kind: 'alert', alert: x })));
+      assert.equal(events.length, 3);
       for (const e of events) {
         assert.ok(e.payload!.summary.length <= PAGERDUTY_LIMITS.summary);
         assert.doesNotMatch(e.payload!.summary, /[\r\n]/);

@@ -219,6 +219,10 @@ export function formatPagerDuty(n: Notification): PagerDutyEvent[] {
  */
 export class PagerDutyNotifier implements Notifier {
   readonly name = 'pagerduty';
+  // The Events API takes about 120 events a minute per integration key; a burst of new tokens
+  // still goes out at once.
+  readonly minIntervalMs = 500;
+  readonly burst = 10;
   private readonly http: AxiosInstance;
   private readonly now: () => Date;
 
