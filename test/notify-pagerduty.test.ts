@@ -15,7 +15,7 @@ import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakePagerDuty } from './helpers/fake-pagerduty';
-import { firstUseOf, followUpOf, responseOf } from './helpers/followups';
+import { firstUseOf, followUpOf, responseOf } from './helpers/hand-followups';
 import { LineSink, tmpDir } from './helpers/harness';
 
 const KEY = 'FAKEpagerdutyroutingkey000000001';

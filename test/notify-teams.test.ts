@@ -15,7 +15,7 @@ import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeTeams } from './helpers/fake-teams';
-import { firstUseOf, followUpOf, responseOf } from './helpers/followups';
+import { firstUseOf, followUpOf, responseOf } from './helpers/hand-followups';
 import { LineSink, tmpDir } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
@@ -257,5 +257,23 @@ describe('Teams through the outbox', () => {
     assert.equal(f.cards[0].body[0].text, 'MEDIUM: Okta API token created');
     assert.equal(f.cards[1].body[0].text, 'Acknowledged by an analyst');
     assert.ok(JSON.stringify(f.cards[1]).includes(`alert ${alert.id}`));
+  });
+});
+
+describe('follow-ups stored in an odd shape', () => {
+  test('when a stored follow-up lacks its token and its lists are not lists, then Teams and PagerDuty still format it', async () => {
+    const { formatPagerDuty } = await import('../src/notify/pagerduty');
+    const a = buildSampleAlert();
+    const odd = [
+      { id: 'otw-followup-1', alertId: a.id, kind: 'digest', createdAt: 'x', prominent: true, signals: 'new-country', digest: { reason: 'revoked', total: 'many', byType: 'none', sensitive: { a: 1 }, sensitiveCount: 3 } },
+      { id: 'otw-followup-2', alertId: a.id, kind: 'first-use', createdAt: 'x', signals: ['bogus-signal'], firstUse: { place: null, creationPlace: null, minutesAfterCreation: 'soon' } },
+      { id: 'otw-followup-3', alertId: a.id, kind: 'response', createdAt: 'x', response: { action: 'revoke', result: 'revoked' } },
+      { id: 'otw-followup-4', alertId: a.id, kind: 'something-new', createdAt: 'x' },
+    ] as unknown as FollowUp[];
+    for (const f of odd) {
+      assertTeamsHarmless({ kind: 'followup', followup: f, alert: a, parent: null }, `odd ${f.id}`);
+      for (const e of formatPagerDuty({ kind: 'followup', followup: f, alert: a, parent: null })) assert.equal(e.dedup_key, a.id);
+    }
+    assert.deepEqual(formatPagerDuty({ kind: 'followup', followup: odd[2]!, alert: a, parent: null }).map((e) => e.event_action), ['resolve']);
   });
 });

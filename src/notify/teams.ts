@@ -47,8 +47,11 @@ export function teamsText(value: unknown, max = 256): string {
   return s.replace(MARKDOWN, '\\$&').replace(/^([-+]|\d+\.)(\s)/, '\\$1$2');
 }
 
-/** A raw value inside one of our sentences: escaped, in bold so it stands apart from our words. */
-const b = (value: string | null, max = 200): string => (value === null || value === undefined ? '-' : `**${teamsText(value, max)}**`);
+/**
+ * A raw value inside one of our sentences: escaped, in bold so it stands apart from our words. An
+ * unknown one is a word, not `-`, which at the start of a sentence would make a list item.
+ */
+const b = (value: string | null, max = 200): string => (value === null || value === undefined || plainText(value, max) === '-' ? 'unknown' : `**${teamsText(value, max)}**`);
 
 /** Our own sentence (fixed words), escaped too: rule names and runbook steps come from rule files. */
 const own = (text: string, max = 600): string => teamsText(text, max);
