@@ -249,8 +249,10 @@ describe('PagerDuty with hostile text', () => {
       a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
       const f: FollowUp = { id: 'otw-followup-9', ...followUpOf(a, 'first-use', firstUseOf(s, ['new-country', 'new-network'])) };
       const failed: FollowUp = { id: 'otw-followup-10', ...followUpOf(a, 'response', { response: responseOf('revoke', 'failed', { error: s, reason: s, by: { via: 'slack', id: s, name: s } }) }) };
-      const events = [a, f, failed].flatMap((x) => ('kind' in x ? formatPagerDuty({ kind: 'followup', followup: x, alert: a, parent: null }) : formatPagerDuty({ kind: 'alert', alert: x })));
-      assert.equal(events.length, 3);
+      const unreadable: Alert = { ...a, unreadable: { reason: s, raw: s, keyFromContent: false } };
+      const events = [a, unreadable, f, failed].flatMap((x) => ('kind' in x ? formatPagerDuty({ kind: 'followup', followup: x, alert: a, parent: null }) : formatPagerDuty({ kind: 'alert', alert: x })));
+      assert.equal(events.length, 4);
+      assert.equal(events[1]!.payload!.summary.startsWith('medium: An Okta event this program could not read'), true);
       for (const e of events) {
         assert.ok(e.payload!.summary.length <= PAGERDUTY_LIMITS.summary);
         assert.doesNotMatch(e.payload!.summary, /[\r\n]/);

@@ -2,7 +2,7 @@ import type { AxiosInstance } from 'axios';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { PagerDutyConfig } from './config';
-import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine } from './facts';
+import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, unreadableFacts } from './facts';
 import { followUpHeadline, followUpLines, standsOut } from './followup-text';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import { DeliveryError, type Notifier } from './notifier';
@@ -84,7 +84,8 @@ function timestampOf(value: unknown): string | undefined {
 function alertEvent(a: Alert, test: boolean): PagerDutyEvent {
   const severity = severityOf(a.rule);
   const details: Record<string, unknown> = {};
-  for (const f of alertFacts(a)) details[f.label] = val(f.value, f.max);
+  for (const f of a.unreadable ? unreadableFacts(a) : alertFacts(a)) details[f.label] = val(f.value, f.max);
+  if (a.unreadable) details['Raw event (start)'] = val(a.unreadable.raw, 1500);
   const signals = signalLines(a, (v) => q(v, 200));
   if (signals.length) details.Warnings = signals;
   const history = historyLines(a, (v) => q(v, 60));
