@@ -169,7 +169,7 @@ describe('Teams format', () => {
   test('when a value is escaped for a TextBlock, then markdown characters get a backslash and a leading list marker is broken', () => {
     assert.equal(teamsText('[x](y) **b** _i_ `c` <at>'), '\\[x\\](y) \\*\\*b\\*\\* \\_i\\_ \\`c\\` \\<at\\>');
     assert.equal(teamsText('- item'), '\\- item');
-    assert.equal(teamsText('12. item'), '\\12. item');
+    assert.equal(teamsText('12. item'), '12\\. item');
     assert.equal(teamsText(null), '-');
   });
 });

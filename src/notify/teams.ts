@@ -44,7 +44,8 @@ const MARKDOWN = /[\\`*_~[\]#>|<{}]/g;
 export function teamsText(value: unknown, max = 256): string {
   const s = plainText(value, max);
   if (value === null || value === undefined || s === '-') return '-';
-  return s.replace(MARKDOWN, '\\$&').replace(/^([-+]|\d+\.)(\s)/, '\\$1$2');
+  // CommonMark escapes only punctuation: `12\. item`, not `\12. item`.
+  return s.replace(MARKDOWN, '\\$&').replace(/^([-+])(\s)/, '\\$1$2').replace(/^(\d+)\.(\s)/, '$1\\.$2');
 }
 
 /**
