@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { plainText } from './notify/sanitize';
 import { responseCheckLines } from './respond/check';
+import { isConnectorUrl } from './notify/teams';
 
 /** One line of the `check` report. */
 export interface CheckLine {
@@ -150,12 +151,20 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
       detail: 'WEBHOOK_SECRET is not set, so webhook requests go out unsigned and the receiver cannot verify they come from this program: set it to at least 16 random characters (openssl rand -hex 32) and verify X-OTW-Signature.',
     });
   }
+  if (app.config.notify.teams && isConnectorUrl(app.config.notify.teams.webhookUrl) && app.notifiers.some((n) => n.name === 'teams')) {
+    lines.push({
+      name: 'notifier teams',
+      ok: true,
+      warn: true,
+      detail: 'TEAMS_WEBHOOK_URL is an Office 365 connector webhook, which Microsoft is retiring: create a Workflows webhook ("Post to a channel when a webhook request is received") and use its URL instead.',
+    });
+  }
   if (app.config.notify.defaulted) {
     lines.push({
       name: 'notifiers',
       ok: true,
       warn: true,
-      detail: 'no notifier is configured, so alerts only reach stdout: set SLACK_WEBHOOK_URL, SMTP_HOST and EMAIL_*, or WEBHOOK_URL (or NOTIFIERS=console if stdout is where you want them).',
+      detail: 'no notifier is configured, so alerts only reach stdout: set SLACK_WEBHOOK_URL, SMTP_HOST and EMAIL_*, WEBHOOK_URL, PAGERDUTY_ROUTING_KEY or TEAMS_WEBHOOK_URL (or NOTIFIERS=console if stdout is where you want them).',
     });
   }
   return lines;

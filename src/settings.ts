@@ -55,6 +55,9 @@ export const SETTINGS = [
   'EMAIL_TO',
   'WEBHOOK_URL',
   'WEBHOOK_SECRET',
+  'PAGERDUTY_ROUTING_KEY',
+  'PAGERDUTY_EVENTS_URL',
+  'TEAMS_WEBHOOK_URL',
   // Responding to alerts (revoke, expected, acknowledge)
   'RESPONSE_ACTIONS',
   'RESPONDERS',
@@ -89,7 +92,7 @@ export function isSetting(name: string): name is SettingName {
  */
 export const OWN_PREFIXES = [
   'OKTA_', 'POLL_', 'LOOKBACK', 'MAX_ALERTS', 'ALERT_OUTCOME', 'EXCEPTIONS_', 'TOKEN_LOOKUP',
-  'FOLLOW_', 'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'DELIVERY_', 'EVENT_HOOK_',
+  'FOLLOW_', 'NOTIFIER', 'NOTIFY_', 'SLACK_', 'SMTP_', 'EMAIL_', 'WEBHOOK_', 'PAGERDUTY_', 'TEAMS_', 'DELIVERY_', 'EVENT_HOOK_',
   'RESPONSE_', 'RESPONDER',
 ] as const;
 

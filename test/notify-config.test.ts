@@ -12,6 +12,8 @@ import { runCli, tmpDir } from './helpers/harness';
 const WEBHOOK_SECRET_URL = 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKE-webhook-path-for-tests';
 const BOT = 'xoxb-FAKE-bot-token-for-tests';
 const SMTP_PASSWORD = 'FAKE-smtp-password-for-tests';
+const PD_KEY = 'FAKEpagerdutyroutingkey000000001';
+const TEAMS_URL = 'https://prod-01.westeurope.logic.azure.com:443/workflows/FAKE/triggers/manual/paths/invoke?api-version=2016-06-01&sig=FAKE-teams-signature';
 
 function notify(env: Env) {
   return parseConfig(env, { requireOkta: false }).notify;
@@ -68,6 +70,16 @@ describe('notifier settings', () => {
     assert.equal(notify({ ...SMTP, SMTP_REQUIRE_TLS: 'false' }).email?.smtp.requireTls, false);
   });
 
+  test('when PagerDuty and Teams are configured, then both are enabled, their secrets are registered, and PagerDuty posts to PagerDuty unless a loopback test server is named', () => {
+    const c = parseConfig({ PAGERDUTY_ROUTING_KEY: PD_KEY, TEAMS_WEBHOOK_URL: TEAMS_URL }, { requireOkta: false });
+    assert.deepEqual(c.notify.enabled, ['pagerduty', 'teams']);
+    assert.deepEqual(c.notify.pagerduty, { routingKey: PD_KEY, eventsUrl: 'https://events.pagerduty.com/v2/enqueue' });
+    assert.deepEqual(c.notify.teams, { webhookUrl: TEAMS_URL.replace(':443', '') });
+    for (const secret of [PD_KEY, TEAMS_URL, TEAMS_URL.replace(':443', ''), 'FAKE-teams-signature']) assert.ok(c.secrets.includes(secret), 'registered for redaction');
+    assert.equal(notify({ PAGERDUTY_ROUTING_KEY: PD_KEY, PAGERDUTY_EVENTS_URL: 'http://127.0.0.1:9999/v2/enqueue' }).pagerduty?.eventsUrl, 'http://127.0.0.1:9999/v2/enqueue');
+    assert.equal(notify({ PAGERDUTY_ROUTING_KEY: PD_KEY, PAGERDUTY_EVENTS_URL: 'https://events.eu.pagerduty.com/v2/enqueue' }).pagerduty?.eventsUrl, 'https://events.eu.pagerduty.com/v2/enqueue');
+  });
+
   test('when a Slack bot is configured, then it posts to slack.com unless a loopback test server is named', () => {
     assert.deepEqual(notify({ SLACK_BOT_TOKEN: BOT, SLACK_CHANNEL: 'C0123456789' }).slack, { transport: 'bot', token: BOT, channel: 'C0123456789', apiUrl: 'https://slack.com/api' });
     assert.equal((notify({ SLACK_BOT_TOKEN: BOT, SLACK_CHANNEL: 'C0123456789', SLACK_API_URL: 'http://127.0.0.1:9999/api/' }).slack as { apiUrl: string }).apiUrl, 'http://127.0.0.1:9999/api');
@@ -77,7 +89,14 @@ describe('notifier settings', () => {
     { when: 'NOTIFIERS names slack without its URL', env: { NOTIFIERS: 'slack' }, names: /^NOTIFIERS includes slack but SLACK_WEBHOOK_URL \(or SLACK_BOT_TOKEN and SLACK_CHANNEL\) is not set/ },
     { when: 'NOTIFIERS names email without a server', env: { NOTIFIERS: 'email' }, names: /^NOTIFIERS includes email but SMTP_HOST \(or SMTP_URL\) is not set/ },
     { when: 'NOTIFIERS names webhook without its URL', env: { NOTIFIERS: 'console,webhook' }, names: /^NOTIFIERS includes webhook but WEBHOOK_URL is not set/ },
-    { when: 'NOTIFIERS names an unknown notifier', env: { NOTIFIERS: 'pagerduty' }, names: /^NOTIFIERS names an unknown notifier "pagerduty": use slack, email, webhook, console\.$/ },
+    { when: 'NOTIFIERS names an unknown notifier', env: { NOTIFIERS: 'opsgenie' }, names: /^NOTIFIERS names an unknown notifier "opsgenie": use slack, email, webhook, pagerduty, teams, console\.$/ },
+    { when: 'NOTIFIERS names pagerduty without its key', env: { NOTIFIERS: 'pagerduty' }, names: /^NOTIFIERS includes pagerduty but PAGERDUTY_ROUTING_KEY is not set/ },
+    { when: 'NOTIFIERS names teams without its URL', env: { NOTIFIERS: 'teams' }, names: /^NOTIFIERS includes teams but TEAMS_WEBHOOK_URL is not set/ },
+    { when: 'the PagerDuty routing key is not an integration key', env: { PAGERDUTY_ROUTING_KEY: 'FAKE-short-routing-key' }, names: /^PAGERDUTY_ROUTING_KEY is not an Events API v2 integration key/, secret: 'FAKE-short-routing-key' },
+    { when: 'PAGERDUTY_EVENTS_URL points at another host', env: { PAGERDUTY_ROUTING_KEY: PD_KEY, PAGERDUTY_EVENTS_URL: 'https://evil.example/v2/enqueue' }, names: /^PAGERDUTY_EVENTS_URL may only point at https:\/\/events\.pagerduty\.com/, secret: PD_KEY },
+    { when: 'PAGERDUTY_EVENTS_URL is set without a key', env: { PAGERDUTY_EVENTS_URL: 'http://127.0.0.1:9/v2/enqueue' }, names: /^PAGERDUTY_EVENTS_URL is set but PAGERDUTY_ROUTING_KEY is not/ },
+    { when: 'the Teams webhook URL is plain http', env: { TEAMS_WEBHOOK_URL: TEAMS_URL.replace('https', 'http') }, names: /^TEAMS_WEBHOOK_URL must be an https:\/\/ URL/, secret: 'FAKE-teams-signature' },
+    { when: 'the Teams webhook URL is not a URL', env: { TEAMS_WEBHOOK_URL: 'prod-01.logic.azure.com/workflows?sig=FAKE-teams-signature' }, names: /^TEAMS_WEBHOOK_URL is not a valid URL/, secret: 'FAKE-teams-signature' },
     { when: 'NOTIFIERS is only commas', env: { NOTIFIERS: ',,' }, names: /^NOTIFIERS is empty/ },
     { when: 'EMAIL_TO is set without a server', env: { EMAIL_TO: 'secops@example.com' }, names: /^EMAIL_TO is set but SMTP_HOST \(or SMTP_URL\) is not/ },
     { when: 'SMTP_HOST is set without recipients', env: { SMTP_HOST: 'mail.example.com', EMAIL_FROM: 'otw@example.com' }, names: /^EMAIL_TO is not set/ },
@@ -99,7 +118,7 @@ describe('notifier settings', () => {
       const p = problems(c.env);
       assert.ok(p.some((x) => c.names.test(x)), `got: ${p.join(' | ')}`);
       for (const x of p) {
-        assert.ok(!x.includes('FAKE-webhook-path-for-tests') && !x.includes(BOT) && !x.includes(SMTP_PASSWORD), `secret in: ${x}`);
+        assert.ok(!x.includes('FAKE-webhook-path-for-tests') && !x.includes(BOT) && !x.includes(SMTP_PASSWORD) && !x.includes(PD_KEY) && !x.includes('FAKE-teams-signature'), `secret in: ${x}`);
         if (c.secret) assert.ok(!x.includes(c.secret), `value in: ${x}`);
       }
     });
@@ -129,10 +148,10 @@ describe('the notifier registry', () => {
   });
 
   test('when settings are complete, then the registry builds each notifier under its own name', async () => {
-    const n = notify({ SLACK_WEBHOOK_URL: WEBHOOK_SECRET_URL, ...SMTP, WEBHOOK_URL: 'https://siem.example.com/in', NOTIFIERS: 'webhook,slack,email,console' });
+    const n = notify({ SLACK_WEBHOOK_URL: WEBHOOK_SECRET_URL, ...SMTP, WEBHOOK_URL: 'https://siem.example.com/in', PAGERDUTY_ROUTING_KEY: PD_KEY, TEAMS_WEBHOOK_URL: TEAMS_URL, NOTIFIERS: 'webhook,slack,teams,email,pagerduty,console' });
     const built = buildNotifiers(n, { logger: nullLogger() });
-    assert.deepEqual(built.map((x) => x.name), ['webhook', 'slack', 'email', 'console']);
-    assert.deepEqual(defaultRegistry().names(), ['console', 'slack', 'email', 'webhook']);
+    assert.deepEqual(built.map((x) => x.name), ['webhook', 'slack', 'teams', 'email', 'pagerduty', 'console']);
+    assert.deepEqual(defaultRegistry().names(), ['console', 'slack', 'email', 'webhook', 'pagerduty', 'teams']);
     for (const b of built) await b.close?.();
   });
 });

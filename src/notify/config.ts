@@ -1,7 +1,7 @@
 import type { EnvReader } from '../config';
 
 /** Every notifier this program knows, in the order they are enabled when NOTIFIERS is unset. */
-export const NOTIFIER_NAMES = ['slack', 'email', 'webhook', 'console'] as const;
+export const NOTIFIER_NAMES = ['slack', 'email', 'webhook', 'pagerduty', 'teams', 'console'] as const;
 export type NotifierName = (typeof NOTIFIER_NAMES)[number];
 
 /** Slack: an incoming webhook, or a bot token posting with chat.postMessage. */
@@ -33,6 +33,19 @@ export interface WebhookConfig {
   secret: string | null;
 }
 
+/** PagerDuty Events API v2: one service's integration (routing) key. */
+export interface PagerDutyConfig {
+  /** The 32-character integration key (secret: anyone holding it can open incidents). */
+  routingKey: string;
+  /** The enqueue endpoint: PagerDuty's (US or EU service region), or a loopback stand-in for tests. */
+  eventsUrl: string;
+}
+
+/** Microsoft Teams: a Workflows webhook (its URL carries a signature, so it is a secret). */
+export interface TeamsConfig {
+  webhookUrl: string;
+}
+
 /** Settings of the notifiers. */
 export interface NotifyConfig {
   /** Names of the enabled notifiers, in order. Never empty. */
@@ -44,6 +57,8 @@ export interface NotifyConfig {
   slack: SlackConfig | null;
   email: EmailConfig | null;
   webhook: WebhookConfig | null;
+  pagerduty: PagerDutyConfig | null;
+  teams: TeamsConfig | null;
 }
 
 /**
@@ -216,6 +231,47 @@ function parseWebhook(r: EnvReader): Parsed<WebhookConfig> {
   return { value: ok && url ? { url: url.toString(), secret: secret ?? null } : null, missing: null };
 }
 
+/** PagerDuty's Events API v2 endpoint; the EU service region has its own host. */
+export const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+const PAGERDUTY_HOSTS = new Set(['events.pagerduty.com', 'events.eu.pagerduty.com']);
+
+function parsePagerDuty(r: EnvReader): Parsed<PagerDutyConfig> {
+  const key = r.secret('PAGERDUTY_ROUTING_KEY');
+  const urlSet = r.get('PAGERDUTY_EVENTS_URL') !== undefined;
+  if (key === undefined && !urlSet) return { value: null, missing: 'PAGERDUTY_ROUTING_KEY' };
+  let ok = true;
+  if (key === undefined) {
+    r.problem('PAGERDUTY_EVENTS_URL is set but PAGERDUTY_ROUTING_KEY is not: set the integration key of the service\'s Events API v2 integration, or unset PAGERDUTY_EVENTS_URL.');
+    ok = false;
+  } else if (!/^[A-Za-z0-9]{32}$/.test(key)) {
+    r.problem('PAGERDUTY_ROUTING_KEY is not an Events API v2 integration key: copy the 32-character "Integration Key" of the service\'s Events API v2 integration.');
+    ok = false;
+  }
+  // The routing key goes only to PagerDuty, or to a loopback stand-in for tests: never to another host.
+  let eventsUrl = DEFAULT_PAGERDUTY_EVENTS_URL;
+  if (urlSet) {
+    const u = r.url('PAGERDUTY_EVENTS_URL');
+    if (!u) ok = false;
+    else if (!(LOOPBACK.has(u.hostname) || (u.protocol === 'https:' && PAGERDUTY_HOSTS.has(u.hostname)))) {
+      r.problem('PAGERDUTY_EVENTS_URL may only point at https://events.pagerduty.com/v2/enqueue (or events.eu.pagerduty.com) or a loopback test server: unset it to use PagerDuty.');
+      ok = false;
+    } else eventsUrl = u.toString();
+  }
+  return { value: ok && key ? { routingKey: key, eventsUrl } : null, missing: null };
+}
+
+function parseTeams(r: EnvReader): Parsed<TeamsConfig> {
+  if (r.get('TEAMS_WEBHOOK_URL') === undefined) return { value: null, missing: 'TEAMS_WEBHOOK_URL' };
+  const url = r.url('TEAMS_WEBHOOK_URL', { secret: true });
+  if (!url) return { value: null, missing: null };
+  // The URL is used normalised (`:443` dropped), which no longer contains the value as written; the
+  // flow's signature alone is enough to post, so it is redacted wherever it shows up too.
+  r.secrets.push(url.toString());
+  const sig = url.searchParams.get('sig');
+  if (sig && sig.length >= 8) r.secrets.push(sig);
+  return { value: { webhookUrl: url.toString() }, missing: null };
+}
+
 /** Parses the notifier settings, recording problems on the reader. */
 export function parseNotifyConfig(r: EnvReader): NotifyConfig {
   let timeoutMs = r.duration('NOTIFY_TIMEOUT', '20s');
@@ -230,10 +286,14 @@ export function parseNotifyConfig(r: EnvReader): NotifyConfig {
   const slack = parseSlack(r);
   const email = parseEmail(r);
   const webhook = parseWebhook(r);
+  const pagerduty = parsePagerDuty(r);
+  const teams = parseTeams(r);
   const configured: Record<NotifierName, Parsed<unknown>> = {
     slack,
     email,
     webhook,
+    pagerduty,
+    teams,
     console: { value: true, missing: null },
   };
 
@@ -265,5 +325,5 @@ export function parseNotifyConfig(r: EnvReader): NotifyConfig {
       defaulted = true;
     }
   }
-  return { enabled, defaulted, timeoutMs, slack: slack.value, email: email.value, webhook: webhook.value };
+  return { enabled, defaulted, timeoutMs, slack: slack.value, email: email.value, webhook: webhook.value, pagerduty: pagerduty.value, teams: teams.value };
 }

@@ -4,7 +4,9 @@ import type { NotifyConfig } from './config';
 import { ConsoleNotifier } from './console';
 import { EmailNotifier } from './email';
 import type { Notifier } from './notifier';
+import { PagerDutyNotifier } from './pagerduty';
 import { SlackNotifier } from './slack';
+import { TeamsNotifier } from './teams';
 import { WebhookNotifier } from './webhook';
 
 /** What notifiers may need from the program. */
@@ -58,7 +60,9 @@ export function defaultRegistry(): NotifierRegistry {
     .register('console', (_c, d) => new ConsoleNotifier(d.stdout))
     .register('slack', (c, d) => (c.slack ? new SlackNotifier(c.slack, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined, logger: d.logger }) : null))
     .register('email', (c) => (c.email ? new EmailNotifier(c.email, { timeoutMs: c.timeoutMs }) : null))
-    .register('webhook', (c, d) => (c.webhook ? new WebhookNotifier(c.webhook, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null));
+    .register('webhook', (c, d) => (c.webhook ? new WebhookNotifier(c.webhook, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null))
+    .register('pagerduty', (c, d) => (c.pagerduty ? new PagerDutyNotifier(c.pagerduty, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null))
+    .register('teams', (c, d) => (c.teams ? new TeamsNotifier(c.teams, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null));
 }
 
 /** Builds the enabled notifiers, in the configured order. Names are unique: a duplicate is a bug. */
