@@ -10,6 +10,7 @@ import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
 import type { TickDeps } from './ingest/poll';
+import type { Responder } from './slack-app/respond-port';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
 
@@ -26,6 +27,8 @@ export interface App {
   notifiers: Notifier[];
   dispatcher: Dispatcher;
   metrics: Metrics;
+  /** The response actions the Slack app calls (issue 13); null when not wired. */
+  responder: Responder | null;
   close(): Promise<void>;
 }
 
@@ -38,6 +41,8 @@ export interface AppOptions {
   okta?: OktaHttp;
   /** Open the database read-only, without creating, migrating or chmod-ing it (`status`). */
   readOnlyStore?: boolean;
+  /** The response actions (respond() and RESPONDERS/RESPONSE_ACTIONS) for Slack app mode. */
+  responder?: Responder;
 }
 
 export function createApp(config: AppConfig, opts: AppOptions = {}): App {
@@ -61,7 +66,10 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     pushConfigured: config.eventHook !== null,
     recentDeliveryFailureAlert: (hookId) => store.recentEventHookAlert(hookId, 'delivery failed', new Date(clock.now().getTime() - 3_600_000)),
   });
-  const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout });
+  const responder = opts.responder ?? null;
+  // Buttons only when something will answer their clicks.
+  const slackResponses = config.slackApp && responder ? { actions: responder.policy.actions } : undefined;
+  const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout, slackResponses });
   const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);
   return {
     config,
@@ -75,6 +83,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     notifiers,
     dispatcher,
     metrics,
+    responder,
     async close() {
       for (const n of notifiers) await n.close?.();
       store.close();

@@ -10,6 +10,7 @@ import { isSetting, notASetting, unknownEnvironmentNames, type SettingName } fro
 import { parseNotifyConfig, type NotifyConfig } from './notify/config';
 import { parseDetectConfig, type DetectConfig } from './detect/config';
 import { parseEventHookConfig, type EventHookConfig } from './hook/config';
+import { parseSlackAppConfig, type SlackAppConfig } from './slack-app/config';
 
 /** How the daemon authenticates to Okta. */
 export type OktaAuth =
@@ -80,6 +81,8 @@ export interface AppConfig {
   eventHook: EventHookConfig | null;
   /** EVENT_HOOK_SECRET (part of eventHook; here for `event-hook register` and `check`); null when unset. */
   eventHookSecret: string | null;
+  /** Slack app mode (buttons on alerts over Socket Mode); null when SLACK_APP_TOKEN is unset. */
+  slackApp: SlackAppConfig | null;
   /** Every secret value found in the settings, for the log redactor. */
   secrets: string[];
   /**
@@ -389,6 +392,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     health = { port: r.integer('HEALTH_PORT', 0, 0, 65535, 'unset: off; 0 picks a free port'), host: r.get('HEALTH_HOST') ?? '127.0.0.1' };
   }
   const notify = parseNotifyConfig(r);
+  const slackApp = parseSlackAppConfig(r, notify);
   const detect = parseDetectConfig(r);
   const eventHook = parseEventHookConfig(r);
   if (eventHook && health && eventHook.port !== 0 && eventHook.port === health.port && eventHook.host === health.host) {
@@ -396,7 +400,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, slackApp, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
 }
 
 /** Okta settings when they are complete, else null, without raising problems. */

@@ -6,6 +6,7 @@ import { classifyResponse, classifyTransportError, createHttp, deadlineSignal, s
 import { redact } from '../logger';
 import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
 import { breakMentions, escapeSlack, fitMrkdwn, plainText, safeLink, slackCode } from './sanitize';
+import { responseButtons, type ResponseButtonsOption } from '../slack-app/blocks';
 
 /** Slack's limits (Block Kit reference). */
 export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, field: 2000, fields: 10, contextElements: 10, header: 150, buttonText: 75, url: 3000, text: 3000 } as const;
@@ -48,7 +49,7 @@ function testPrefix(test: boolean | undefined): string {
   return test ? '[TEST] ' : '';
 }
 
-function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
+function formatAlert(a: Alert, test: boolean | undefined, opts: SlackFormatOptions = {}): SlackMessage {
   const severity = severityOf(a.rule);
   const facts = alertFacts(a);
   const fieldFacts = facts.filter((f) => f.label !== 'User agent' && f.label !== 'Actor id').slice(0, SLACK_LIMITS.fields);
@@ -76,6 +77,9 @@ function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
   if (state) blocks.push({ type: 'section', text: mrkdwn(`*Token now*\n${state}`) });
   const actions = buttons(alertLinks(a));
   if (actions) blocks.push(actions);
+  // A test notification is not in the database: its buttons could act on nothing.
+  const respond = test ? null : responseButtons(a, opts.responses);
+  if (respond) blocks.push(respond);
   const steps = runbookOf(a.rule).response.slice(0, MAX_STEPS);
   if (steps.length) blocks.push({ type: 'section', text: mrkdwn(`*What to do first*\n${steps.map((step, i) => `${i + 1}. ${own(step, 300)}`).join('\n')}`) });
   const mitre = mitreIds(a.rule);
@@ -138,11 +142,17 @@ function formatUnreadable(a: Alert, test: boolean | undefined): SlackMessage {
   return { text: `${testPrefix(test)}${severity}: ${UNREADABLE_HEADLINE}: ${slackCode(a.event.uuid, 100)}`, blocks, unfurl_links: false, unfurl_media: false };
 }
 
+/** Options of the Slack formatter. */
+export interface SlackFormatOptions {
+  /** Slack app mode: the response buttons alerts carry (unset: none, as with a webhook). */
+  responses?: ResponseButtonsOption;
+}
+
 /** The Block Kit message for one notification. Pure. */
-export function formatSlack(n: Notification): SlackMessage {
+export function formatSlack(n: Notification, opts: SlackFormatOptions = {}): SlackMessage {
   if (n.kind === 'followup') throw new DeliveryError('follow-ups are not rendered for Slack yet', false);
   if (n.kind === 'alert' && n.alert.unreadable) return formatUnreadable(n.alert, n.test);
-  return n.kind === 'alert' ? formatAlert(n.alert, n.test) : formatSummary(n.summary, n.test);
+  return n.kind === 'alert' ? formatAlert(n.alert, n.test, opts) : formatSummary(n.summary, n.test);
 }
 
 // chat.postMessage answers HTTP 200 with {ok:false,error}: these errors may pass; others need a fix.
@@ -165,8 +175,9 @@ export class SlackNotifier implements Notifier {
 
   constructor(
     private readonly config: SlackConfig,
-    opts: { timeoutMs: number; now?: () => Date },
+    opts: { timeoutMs: number; now?: () => Date; format?: SlackFormatOptions },
   ) {
+    this.format = opts.format ?? {};
     this.http = createHttp(opts.timeoutMs);
     this.timeoutMs = opts.timeoutMs;
     this.now = opts.now ?? (() => new Date());
@@ -175,9 +186,10 @@ export class SlackNotifier implements Notifier {
   }
 
   private readonly now: () => Date;
+  private readonly format: SlackFormatOptions;
 
   async send(n: Notification, signal?: AbortSignal): Promise<void> {
-    const message = formatSlack(n);
+    const message = formatSlack(n, this.format);
     if (this.config.transport === 'webhook') {
       const res = await this.http.post(this.config.webhookUrl, message, { signal: deadlineSignal(this.timeoutMs, signal) }).catch((err: unknown) => {
         throw classifyTransportError(err, this.what);

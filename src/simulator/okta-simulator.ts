@@ -15,7 +15,7 @@ import { HookPusher, type DeliveryOutcome } from './hook-pusher';
  *   with a per-minute bucket per endpoint (as Okta limits /api/v1/logs apart from other APIs); 429/5xx/400/401/403 with Okta's error body;
  * - `filter=eventType eq "a" or eventType eq "b"` honoured (other expressions: 400 E0000031), `limit` capped at 1000;
  * - SSWS and OAuth (private_key_jwt client credentials, optional DPoP nonce) authentication;
- * - GET /api/v1/api-tokens/{id}.
+ * - GET and DELETE /api/v1/api-tokens/{id}.
  * - the event hook management API (`/api/v1/eventHooks`, see handleEventHooks): verification makes
  *   the real challenge GET to the hook's URI, and lifecycle changes are recorded as System Log events.
  * Faults are scripted per request: failures, hangs, next links to another origin, expired cursors.
@@ -296,6 +296,16 @@ export class FakeOkta {
 
     if (url.pathname === '/api/v1/eventHooks' || url.pathname.startsWith('/api/v1/eventHooks/')) {
       return this.handleEventHooks(req, url, body, fresh, send, error);
+    }
+    // Revoke (issue 13): the smallest handler the Slack app's tests need; Okta answers 204, then
+    // 404 for a token that is gone, so a repeated DELETE is harmless.
+    if (url.pathname.startsWith('/api/v1/api-tokens/') && req.method === 'DELETE') {
+      const id = decodeURIComponent(url.pathname.slice('/api/v1/api-tokens/'.length));
+      if (!this.apiTokens.delete(id)) return error(404, 'E0000007', `Not found: Resource not found: ${id} (ApiToken)`);
+      rec.status = 204;
+      res.writeHead(204, { date: new Date(this.now()).toUTCString(), ...fresh });
+      res.end();
+      return;
     }
     if (url.pathname.startsWith('/api/v1/api-tokens/') && req.method === 'GET') {
       const id = decodeURIComponent(url.pathname.slice('/api/v1/api-tokens/'.length));
