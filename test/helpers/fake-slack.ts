@@ -32,6 +32,8 @@ export interface SentEnvelope {
   ackedAfterMs: number | null;
   ackPayload: unknown;
   firstSentAt: number | null;
+  /** Acks of this envelope that were lost (see sendInteractive's `loseAck`). */
+  lostAcks: number;
 }
 
 export interface FakeSlackOptions {
@@ -65,6 +67,7 @@ export class FakeSlack {
   private wss: WebSocketServer | null = null;
   private socket: WebSocket | null = null;
   private readonly tickets = new Set<string>();
+  private readonly loseAckOf = new Set<string>();
   private readonly triggers = new Set<string>();
   private pinger: NodeJS.Timeout | null = null;
   private tsCounter = 0;
@@ -145,9 +148,12 @@ export class FakeSlack {
   /**
    * Sends an interactive envelope (a click or a modal submission). With `dropFirst`, the socket is
    * dropped instead, as if the connection broke just then: the envelope goes out on the next one.
+   * With `loseAck`, the client gets the envelope but the connection breaks before its ack arrives:
+   * the ack is discarded, the socket dropped, and the envelope sent again on the next connection.
    */
-  sendInteractive(payload: Record<string, unknown>, opts: { dropFirst?: boolean } = {}): SentEnvelope {
-    const env: SentEnvelope = { envelope_id: crypto.randomUUID(), type: 'interactive', payload, sends: 0, ackedAfterMs: null, ackPayload: undefined, firstSentAt: null };
+  sendInteractive(payload: Record<string, unknown>, opts: { dropFirst?: boolean; loseAck?: boolean } = {}): SentEnvelope {
+    const env: SentEnvelope = { envelope_id: crypto.randomUUID(), type: 'interactive', payload, sends: 0, ackedAfterMs: null, ackPayload: undefined, firstSentAt: null, lostAcks: 0 };
+    if (opts.loseAck) this.loseAckOf.add(env.envelope_id);
     this.envelopes.push(env);
     if (opts.dropFirst) this.dropSocket();
     else this.deliver(env);
@@ -225,6 +231,11 @@ export class FakeSlack {
     const env = typeof id === 'string' ? this.envelopes.find((e) => e.envelope_id === id) : undefined;
     if (!env) {
       this.strayFrames.push(text);
+      return;
+    }
+    if (this.loseAckOf.delete(env.envelope_id)) {
+      env.lostAcks++;
+      this.dropSocket();
       return;
     }
     if (env.ackedAfterMs === null) {
