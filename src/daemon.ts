@@ -51,10 +51,10 @@ export class Daemon {
   private hook: EventHookReceiver | null = null;
   private slackApp: SlackApp | null = null;
 
-  /** `slackPingTimeoutMs`: Socket Mode's pong timeout and reconnect step (tests shorten it). */
+  /** `slackReconnectMs`: the Slack app's first reconnect delay (tests shorten it). */
   constructor(
     private readonly app: App,
-    private readonly opts: { slackPingTimeoutMs?: number } = {},
+    private readonly opts: { slackReconnectMs?: number } = {},
   ) {
     this.startedAt = app.clock.now();
     const last = app.store.lastSuccessfulTick();
@@ -139,7 +139,7 @@ export class Daemon {
       return;
     }
     const { SlackApp } = await import('./slack-app/slack-app');
-    this.slackApp = new SlackApp({ config: app.config.slackApp, store: app.store, responder: app.responder, logger: app.logger, clock: app.clock, clientPingTimeoutMs: this.opts.slackPingTimeoutMs });
+    this.slackApp = new SlackApp({ config: app.config.slackApp, store: app.store, responder: app.responder, logger: app.logger, clock: app.clock, reconnectBaseMs: this.opts.slackReconnectMs });
     await this.slackApp.start();
   }
 

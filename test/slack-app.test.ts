@@ -41,7 +41,7 @@ interface World {
  * The daemon with Slack app mode on, against a fake Okta (one token created, and present in its
  * API Tokens list) and a fake Slack; it has posted the alert with its buttons and is connected.
  */
-async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Record<string, string[]>; env?: Env } = {}): Promise<World> {
+async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Record<string, string[]>; env?: Env; beforeStart?: (slack: FakeSlack) => void } = {}): Promise<World> {
   const clock = new FakeClock();
   const okta = new FakeOkta({ token: OKTA_TOKEN, now: () => clock.now().getTime() });
   const origin = await okta.start();
@@ -78,7 +78,8 @@ async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Reco
     },
   });
   responder = testResponder({ store: app.store, oktaOrigin: origin, oktaToken: OKTA_TOKEN, policy, now: () => clock.now() });
-  const daemon = new Daemon(app, { slackPingTimeoutMs: 300 });
+  opts.beforeStart?.(slack);
+  const daemon = new Daemon(app, { slackReconnectMs: 200 });
   await daemon.start();
   await slack.waitForCalls('chat.postMessage', 1);
   await slack.waitForConnections(1);
@@ -271,6 +272,25 @@ describe('Slack app mode', () => {
       w.slack.requestRefresh();
       await w.slack.waitForConnections(w.slack.connections + 1, 20_000);
       assert.match(w.logs.text, /reconnecting to Slack/);
+    } finally {
+      await w.close();
+    }
+  });
+
+  test('when Slack refuses to open a connection (a revoked app token, a server error), then the daemon keeps running and retries until it connects', async () => {
+    const w = await world({
+      beforeStart: (slack) => slack.answer('apps.connections.open', { ok: false, error: 'invalid_auth' }, { ok: false, error: 'internal_error' }),
+    });
+    try {
+      assert.equal(w.slack.callsOf('apps.connections.open').length, 3);
+      assert.match(w.logs.text, /invalid_auth.*could not connect to Slack/);
+      // Slack refuses the next reconnect too: still no crash, and the connection comes back.
+      w.slack.answer('apps.connections.open', { ok: false, error: 'invalid_auth' });
+      w.slack.dropSocket();
+      await w.slack.waitForConnections(2);
+      assert.equal(w.slack.callsOf('apps.connections.open').length, 5);
+      w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE));
+      await w.slack.waitForCalls('chat.update', 1);
     } finally {
       await w.close();
     }

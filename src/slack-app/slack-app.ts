@@ -17,17 +17,15 @@ export interface SlackAppDeps {
   responder: Responder;
   logger: Logger;
   clock: Clock;
-  /**
-   * Socket Mode's pong timeout, which is also its reconnect back-off step (default 5 s, as Slack's
-   * client). Tests shorten it so a reconnect takes a second, not five.
-   */
-  clientPingTimeoutMs?: number;
+  /** The first reconnect's delay, doubled per failure up to a minute (default 1 s; tests shorten it). */
+  reconnectBaseMs?: number;
 }
 
 /** How long a user group's members are trusted before they are asked again. */
 const GROUP_CACHE_MS = 60_000;
 /** Envelope ids remembered, so an envelope Slack sends again is acknowledged but not acted on twice. */
 const SEEN_MAX = 1000;
+const RECONNECT_MAX_MS = 60_000;
 
 function message(err: unknown): string {
   return redact(err instanceof Error ? err.message : String(err)).slice(0, 300);
@@ -35,7 +33,7 @@ function message(err: unknown): string {
 
 /**
  * Slack's client logs through this: its debug lines hold whole payloads and the WebSocket URL (a
- * one-time ticket), so they are dropped; its info becomes our debug.
+ * one-time ticket), so they are dropped; its info becomes our debug, its errors our warnings.
  */
 function slackLogger(logger: Logger): SlackLogger {
   const text = (msg: unknown[]): string => redact(msg.map((m) => (m instanceof Error ? m.message : String(m))).join(' ')).slice(0, 500);
@@ -43,7 +41,8 @@ function slackLogger(logger: Logger): SlackLogger {
     debug: () => undefined,
     info: (...msg: unknown[]) => logger.debug(`slack app: ${text(msg)}`, {}),
     warn: (...msg: unknown[]) => logger.warn(`slack app: ${text(msg)}`, {}),
-    error: (...msg: unknown[]) => logger.error(`slack app: ${text(msg)}`, {}),
+    // Its errors are ones this module handles (a failed connection is retried and logged here).
+    error: (...msg: unknown[]) => logger.warn(`slack app: ${text(msg)}`, {}),
     setLevel: () => undefined,
     getLevel: () => 'info' as LogLevel,
     setName: () => undefined,
@@ -65,12 +64,15 @@ export class SlackApp {
   private readonly perAlert = new Map<string, Promise<void>>();
   private readonly groupCache = new Map<string, { members: Set<string>; at: number }>();
   private stopping = false;
+  private connecting = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
 
   constructor(private readonly deps: SlackAppDeps) {}
 
   /**
    * Opens the connection in the background and returns at once: Slack being unreachable must not
-   * hold up the daemon, and the client keeps retrying by itself.
+   * hold up the daemon, and the connection keeps being retried.
    */
   async start(): Promise<void> {
     const { config, logger } = this.deps;
@@ -78,24 +80,60 @@ export class SlackApp {
     const log = slackLogger(logger);
     const slackApiUrl = `${config.apiUrl}/`;
     this.web = new Web(config.botToken, { slackApiUrl, logger: log, timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
+    // Reconnects are ours, not the client's: its own path rethrows an unrecoverable error (a revoked
+    // token, one HTTP 5xx from apps.connections.open) as an unhandled rejection, which would stop
+    // the daemon and its detection with it.
     const socket = new Client({
       appToken: config.appToken,
       logger: log,
-      clientPingTimeout: this.deps.clientPingTimeoutMs ?? 5_000,
-      clientOptions: { slackApiUrl, allowAbsoluteUrls: false },
+      autoReconnectEnabled: false,
+      clientOptions: { slackApiUrl, allowAbsoluteUrls: false, timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 } },
     });
     this.socket = socket;
     socket.on('connected', () => logger.info('slack app: connected to Slack (Socket Mode)', {}));
-    socket.on('reconnecting', () => logger.info('slack app: reconnecting to Slack', {}));
+    socket.on('disconnected', () => this.scheduleReconnect());
     socket.on('slack_event', (e: { ack: (response?: Record<string, unknown>) => Promise<void>; envelope_id?: string; type?: string; body?: unknown }) => this.onEnvelope(e));
-    void socket.start().catch((err: unknown) => {
-      if (!this.stopping) logger.error('slack app: could not connect to Slack; buttons on alerts do nothing until the daemon is restarted (run "okta-token-watch check")', { error: message(err) });
-    });
+    this.connect();
+  }
+
+  /** One connection attempt; a failure schedules the next. Never throws. */
+  private connect(): void {
+    const socket = this.socket;
+    if (!socket || this.stopping || this.connecting) return;
+    this.connecting = true;
+    socket.start().then(
+      () => {
+        this.connecting = false;
+        this.failures = 0;
+      },
+      (err: unknown) => {
+        this.connecting = false;
+        if (this.stopping) return;
+        this.deps.logger.error('slack app: could not connect to Slack; buttons on alerts wait until it works (run "okta-token-watch check")', { error: message(err), attempt: this.failures + 1 });
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  /** After a drop, a refresh Slack asked for, or a failed attempt: 1 s, doubling to a minute, with jitter. */
+  private scheduleReconnect(): void {
+    if (this.stopping || this.connecting || this.reconnectTimer) return;
+    const base = this.deps.reconnectBaseMs ?? 1_000;
+    const delay = Math.min(base * 2 ** this.failures, RECONNECT_MAX_MS) * (0.8 + Math.random() * 0.4);
+    this.failures++;
+    this.deps.logger.info('slack app: reconnecting to Slack', { inMs: Math.round(delay) });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
   }
 
   /** Closes the connection, then waits for actions already started (their results are recorded). */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     const socket = this.socket;
     this.socket = null;
     if (socket) {
