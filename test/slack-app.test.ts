@@ -349,6 +349,21 @@ describe('Slack app mode', () => {
     }
   });
 
+  test('when respond() itself fails (the database, a bug), then the clicker is told nothing was done and the message is left as it was', async () => {
+    const w = await world();
+    try {
+      w.app.store.db.exec('DROP TABLE test_response_actions');
+      w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE));
+      const [eph] = await w.slack.waitForCalls('chat.postEphemeral', 1);
+      assert.equal(eph!.args.user, ALICE.id);
+      assert.match(String(eph!.args.text), /nothing is reported as done/);
+      assert.equal(w.slack.callsOf('chat.update').length, 0);
+      assert.match(w.logs.text, /revoke could not be carried out/);
+    } finally {
+      await w.close();
+    }
+  });
+
   test('when the daemon stops, then the Socket Mode connection is closed', async () => {
     const w = await world();
     await w.daemon.stop();

@@ -185,7 +185,15 @@ export class SlackApp {
         return;
       }
       const reason = intent.kind === 'expected-reason' ? intent.reason : null;
-      const outcome = await this.deps.responder.respond({ alertId: alert.id, action, by: { via: 'slack', id: intent.user.id, name: intent.user.name }, reason });
+      let outcome: ResponseOutcome;
+      try {
+        outcome = await this.deps.responder.respond({ alertId: alert.id, action, by: { via: 'slack', id: intent.user.id, name: intent.user.name }, reason });
+      } catch (err) {
+        // A bug or the database failing, not an Okta answer (respond reports those as outcomes).
+        logger.error(`slack app: ${action} could not be carried out`, { alert: alert.id, user: intent.user.id, error: message(err) });
+        await this.ephemeral(intent.message, intent.user, 'okta-token-watch could not carry this out, and nothing is reported as done: its log says why. Try again, or use the okta-token-watch command line.');
+        return;
+      }
       logger.info(`slack app: ${action} by a Slack user: ${outcome.result}`, { alert: alert.id, user: intent.user.id, result: outcome.result });
       await this.report(alert, action, outcome, intent.user, intent.message, reason);
     });
