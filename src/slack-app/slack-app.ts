@@ -1,14 +1,14 @@
-import type { SocketModeClient, Logger as SlackLogger, LogLevel } from '@slack/socket-mode';
 import type { WebClient } from '@slack/web-api';
 import type { Clock } from '../clock';
 import type { Alert } from '../detect/alert';
-import { redact, type Logger } from '../logger';
+import type { Logger } from '../logger';
 import { formatSlack } from '../notify/slack';
 import type { Store } from '../store/store';
 import { expectedModal, notAllowedText, statusBlock, threadReply } from './blocks';
 import type { SlackAppConfig } from './config';
 import { readInteraction, type MessageRef, type SlackUser } from './interaction';
 import type { Responder, ResponseAction, ResponseOutcome } from './respond-port';
+import { errorText, slackLogger, SocketConnection } from './socket';
 
 /** What the Slack app needs from the program. */
 export interface SlackAppDeps {
@@ -23,50 +23,20 @@ export interface SlackAppDeps {
 
 /** How long a user group's members are trusted before they are asked again. */
 const GROUP_CACHE_MS = 60_000;
-/** Envelope ids remembered, so an envelope Slack sends again is acknowledged but not acted on twice. */
-const SEEN_MAX = 1000;
-const RECONNECT_MAX_MS = 60_000;
-
-function message(err: unknown): string {
-  return redact(err instanceof Error ? err.message : String(err)).slice(0, 300);
-}
 
 /**
- * Slack's client logs through this: its debug lines hold whole payloads and the WebSocket URL (a
- * one-time ticket), so they are dropped; its info becomes our debug, its errors our warnings.
- */
-function slackLogger(logger: Logger): SlackLogger {
-  const text = (msg: unknown[]): string => redact(msg.map((m) => (m instanceof Error ? m.message : String(m))).join(' ')).slice(0, 500);
-  return {
-    debug: () => undefined,
-    info: (...msg: unknown[]) => logger.debug(`slack app: ${text(msg)}`, {}),
-    warn: (...msg: unknown[]) => logger.warn(`slack app: ${text(msg)}`, {}),
-    // Its errors are ones this module handles (a failed connection is retried and logged here).
-    error: (...msg: unknown[]) => logger.warn(`slack app: ${text(msg)}`, {}),
-    setLevel: () => undefined,
-    getLevel: () => 'info' as LogLevel,
-    setName: () => undefined,
-  };
-}
-
-/**
- * The Slack app over Socket Mode: receives button clicks and modal submissions, acknowledges each
- * envelope at once, authorises the clicking user by id (RESPONDERS), hands the action to
- * `respond()`, then updates the alert message and records the result in its thread. Slack's
- * clients are loaded only here, when app mode is on.
+ * The Slack app: takes the button clicks and modal submissions its Socket Mode connection
+ * (socket.ts, which acknowledges each envelope at once) passes on, authorises the clicking user by
+ * id (RESPONDERS), hands the action to `respond()`, then updates the alert message and records the
+ * result in its thread. Slack's clients are loaded only here, when app mode is on.
  */
 export class SlackApp {
-  private socket: SocketModeClient | null = null;
+  private socket: SocketConnection | null = null;
   private web: WebClient | null = null;
-  private readonly seen = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   /** One action at a time per alert: a double click waits for the first to finish. */
   private readonly perAlert = new Map<string, Promise<void>>();
   private readonly groupCache = new Map<string, { members: Set<string>; at: number }>();
-  private stopping = false;
-  private connecting = false;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private failures = 0;
 
   constructor(private readonly deps: SlackAppDeps) {}
 
@@ -76,89 +46,23 @@ export class SlackApp {
    */
   async start(): Promise<void> {
     const { config, logger } = this.deps;
-    const [{ SocketModeClient: Client }, { WebClient: Web }] = await Promise.all([import('@slack/socket-mode'), import('@slack/web-api')]);
-    const log = slackLogger(logger);
+    const { WebClient: Web } = await import('@slack/web-api');
     const slackApiUrl = `${config.apiUrl}/`;
-    this.web = new Web(config.botToken, { slackApiUrl, logger: log, timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
-    // Reconnects are ours, not the client's: its own path rethrows an unrecoverable error (a revoked
-    // token, one HTTP 5xx from apps.connections.open) as an unhandled rejection, which would stop
-    // the daemon and its detection with it.
-    const socket = new Client({
-      appToken: config.appToken,
-      logger: log,
-      autoReconnectEnabled: false,
-      clientOptions: { slackApiUrl, allowAbsoluteUrls: false, timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 } },
-    });
-    this.socket = socket;
-    socket.on('connected', () => logger.info('slack app: connected to Slack (Socket Mode)', {}));
-    socket.on('disconnected', () => this.scheduleReconnect());
-    socket.on('slack_event', (e: { ack: (response?: Record<string, unknown>) => Promise<void>; envelope_id?: string; type?: string; body?: unknown }) => this.onEnvelope(e));
-    this.connect();
-  }
-
-  /** One connection attempt; a failure schedules the next. Never throws. */
-  private connect(): void {
-    const socket = this.socket;
-    if (!socket || this.stopping || this.connecting) return;
-    this.connecting = true;
-    socket.start().then(
-      () => {
-        this.connecting = false;
-        this.failures = 0;
-      },
-      (err: unknown) => {
-        this.connecting = false;
-        if (this.stopping) return;
-        this.deps.logger.error('slack app: could not connect to Slack; buttons on alerts wait until it works (run "okta-token-watch check")', { error: message(err), attempt: this.failures + 1 });
-        this.scheduleReconnect();
-      },
-    );
-  }
-
-  /** After a drop, a refresh Slack asked for, or a failed attempt: 1 s, doubling to a minute, with jitter. */
-  private scheduleReconnect(): void {
-    if (this.stopping || this.connecting || this.reconnectTimer) return;
-    const base = this.deps.reconnectBaseMs ?? 1_000;
-    const delay = Math.min(base * 2 ** this.failures, RECONNECT_MAX_MS) * (0.8 + Math.random() * 0.4);
-    this.failures++;
-    this.deps.logger.info('slack app: reconnecting to Slack', { inMs: Math.round(delay) });
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.connect();
-    }, delay);
-    this.reconnectTimer.unref();
+    this.web = new Web(config.botToken, { slackApiUrl, logger: slackLogger(logger), timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
+    this.socket = new SocketConnection({ appToken: config.appToken, slackApiUrl, logger, reconnectBaseMs: this.deps.reconnectBaseMs, onInteractive: (payload) => this.onInteractive(payload) });
+    await this.socket.start();
   }
 
   /** Closes the connection, then waits for actions already started (their results are recorded). */
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-    const socket = this.socket;
+    await this.socket?.stop();
     this.socket = null;
-    if (socket) {
-      // A peer that never completes the close handshake would hold this for 30 s.
-      await Promise.race([socket.disconnect().catch(() => undefined), new Promise((r) => setTimeout(r, 3_000).unref())]);
-      socket.removeAllListeners();
-    }
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private onEnvelope(e: { ack: (response?: Record<string, unknown>) => Promise<void>; envelope_id?: string; type?: string; body?: unknown }): void {
-    const { logger } = this.deps;
-    // Acknowledge first, whatever it is: Slack waits 3 s, and an Okta call may take longer.
-    void e.ack().catch((err: unknown) => logger.warn('slack app: an envelope could not be acknowledged; Slack will send it again and it will not be acted on twice', { error: message(err) }));
-    const id = typeof e.envelope_id === 'string' ? e.envelope_id : null;
-    if (!id) return;
-    if (this.seen.has(id)) {
-      logger.debug('slack app: an envelope sent again was acknowledged and not acted on twice', {});
-      return;
-    }
-    this.seen.add(id);
-    if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.values().next().value as string);
-    if (e.type !== 'interactive') return;
-    const work = this.handle(e.body).catch((err: unknown) => {
-      logger.error('slack app: an interaction failed', { error: message(err) });
+  private onInteractive(payload: unknown): void {
+    const work = this.handle(payload).catch((err: unknown) => {
+      this.deps.logger.error('slack app: an interaction failed', { error: errorText(err) });
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
@@ -190,7 +94,7 @@ export class SlackApp {
         outcome = await this.deps.responder.respond({ alertId: alert.id, action, by: { via: 'slack', id: intent.user.id, name: intent.user.name }, reason });
       } catch (err) {
         // A bug or the database failing, not an Okta answer (respond reports those as outcomes).
-        logger.error(`slack app: ${action} could not be carried out`, { alert: alert.id, user: intent.user.id, error: message(err) });
+        logger.error(`slack app: ${action} could not be carried out`, { alert: alert.id, user: intent.user.id, error: errorText(err) });
         await this.ephemeral(intent.message, intent.user, 'okta-token-watch could not carry this out, and nothing is reported as done: its log says why. Try again, or use the okta-token-watch command line.');
         return;
       }
@@ -231,7 +135,7 @@ export class SlackApp {
     await this.ephemeral(where, user, text!);
     await this.deps.responder
       .respond({ alertId: alert.id, action, by: { via: 'slack', id: user.id, name: user.name }, reason: null, refused })
-      .catch((err: unknown) => this.deps.logger.error('slack app: a refused attempt could not be recorded', { error: message(err) }));
+      .catch((err: unknown) => this.deps.logger.error('slack app: a refused attempt could not be recorded', { error: errorText(err) }));
     return false;
   }
 
@@ -249,7 +153,7 @@ export class SlackApp {
           this.groupCache.set(group, cached);
         } catch (err) {
           // Fail closed: nobody gets in through a group Slack did not list.
-          this.deps.logger.warn('slack app: the members of a RESPONDERS user group could not be read (scope usergroups:read?)', { group, error: message(err) });
+          this.deps.logger.warn('slack app: the members of a RESPONDERS user group could not be read (scope usergroups:read?)', { group, error: errorText(err) });
           continue;
         }
       }
@@ -263,7 +167,7 @@ export class SlackApp {
       if (!triggerId) throw new Error('the click carries no trigger_id');
       await this.web!.views.open({ trigger_id: triggerId, view: expectedModal(alert, where) as never });
     } catch (err) {
-      this.deps.logger.error('slack app: the Expected dialog could not be opened', { alert: alert.id, error: message(err) });
+      this.deps.logger.error('slack app: the Expected dialog could not be opened', { alert: alert.id, error: errorText(err) });
       await this.ephemeral(where, user, 'The Expected dialog could not be opened (Slack allows 3 seconds); click Expected again.');
     }
   }
@@ -283,13 +187,13 @@ export class SlackApp {
     try {
       await this.web!.chat.update({ channel: where.channel, ts: where.ts, text: updated.text, blocks: updated.blocks.slice(0, 50) as never });
     } catch (err) {
-      this.deps.logger.error('slack app: the alert message could not be updated', { alert: alert.id, error: message(err) });
+      this.deps.logger.error('slack app: the alert message could not be updated', { alert: alert.id, error: errorText(err) });
     }
     const reply = threadReply(action, outcome, user, at, reason);
     try {
       await this.web!.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: reply.text, blocks: reply.blocks as never, unfurl_links: false, unfurl_media: false });
     } catch (err) {
-      this.deps.logger.error('slack app: the thread reply could not be posted', { alert: alert.id, error: message(err) });
+      this.deps.logger.error('slack app: the thread reply could not be posted', { alert: alert.id, error: errorText(err) });
     }
   }
 
@@ -297,7 +201,7 @@ export class SlackApp {
     try {
       await this.web!.chat.postEphemeral({ channel: where.channel, user: user.id, text });
     } catch (err) {
-      this.deps.logger.warn('slack app: an ephemeral answer could not be posted', { error: message(err) });
+      this.deps.logger.warn('slack app: an ephemeral answer could not be posted', { error: errorText(err) });
     }
   }
 }
