@@ -12,6 +12,7 @@ import { SystemLogReader } from './okta/system-log';
 import { closeEndedWatches } from './follow/watch';
 import type { FollowDeps } from './ingest/follow';
 import type { TickDeps } from './ingest/poll';
+import type { Responder } from './slack-app/respond-port';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
 
@@ -38,6 +39,8 @@ export interface App {
    * closeEndedWatches, whose errors it logs (the follow tick never fails because of it).
    */
   onFollowCaughtUp: (() => void) | null;
+  /** The response actions the Slack app calls (issue 13); null when not wired. */
+  responder: Responder | null;
   close(): Promise<void>;
 }
 
@@ -50,6 +53,8 @@ export interface AppOptions {
   okta?: OktaHttp;
   /** Open the database read-only, without creating, migrating or chmod-ing it (`status`). */
   readOnlyStore?: boolean;
+  /** The response actions (respond() and RESPONDERS/RESPONSE_ACTIONS) for Slack app mode. */
+  responder?: Responder;
 }
 
 export function createApp(config: AppConfig, opts: AppOptions = {}): App {
@@ -73,7 +78,10 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     pushConfigured: config.eventHook !== null,
     recentDeliveryFailureAlert: (hookId) => store.recentEventHookAlert(hookId, 'delivery failed', new Date(clock.now().getTime() - 3_600_000)),
   });
-  const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout });
+  const responder = opts.responder ?? null;
+  // Buttons only when something will answer their clicks.
+  const slackResponses = config.slackApp && responder ? { actions: responder.policy.actions } : undefined;
+  const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout, slackResponses });
   const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);
   return {
     config,
@@ -91,6 +99,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     onFollowCaughtUp: () => {
       closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs });
     },
+    responder,
     async close() {
       for (const n of notifiers) await n.close?.();
       store.close();

@@ -10,6 +10,7 @@ import https from 'node:https';
 import { plainText } from './notify/sanitize';
 import { responseCheckLines } from './respond/check';
 import { isConnectorUrl } from './notify/teams';
+import { checkSlackApp } from './slack-app/check';
 
 /** One line of the `check` report. */
 export interface CheckLine {
@@ -142,6 +143,7 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
       lines.push({ name: `notifier ${n.name}`, ok: false, detail: err instanceof Error ? err.message : String(err) });
     }
   }
+  if (app.config.slackApp) lines.push(...(await checkSlackApp(app.config.slackApp, app.responder, app.config.notify.timeoutMs)));
   if (app.config.notify.webhook && app.config.notify.webhook.secret === null) {
     // Without a signature a receiver cannot tell our alerts from anyone's POST to its URL.
     lines.push({

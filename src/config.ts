@@ -11,6 +11,7 @@ import { parseNotifyConfig, type NotifyConfig } from './notify/config';
 import { parseDetectConfig, type DetectConfig } from './detect/config';
 import { parseEventHookConfig, type EventHookConfig } from './hook/config';
 import { parseResponseConfig, type ResponseConfig } from './respond/config';
+import { parseSlackAppConfig, type SlackAppConfig } from './slack-app/config';
 
 /** How the daemon authenticates to Okta. */
 export type OktaAuth =
@@ -88,6 +89,8 @@ export interface AppConfig {
   eventHookSecret: string | null;
   /** What analysts may do about alerts (RESPONSE_ACTIONS) and who may in Slack (RESPONDERS). */
   respond: ResponseConfig;
+  /** Slack app mode (buttons on alerts over Socket Mode); null when SLACK_APP_TOKEN is unset. */
+  slackApp: SlackAppConfig | null;
   /** Every secret value found in the settings, for the log redactor. */
   secrets: string[];
   /**
@@ -398,6 +401,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     health = { port: r.integer('HEALTH_PORT', 0, 0, 65535, 'unset: off; 0 picks a free port'), host: r.get('HEALTH_HOST') ?? '127.0.0.1' };
   }
   const notify = parseNotifyConfig(r);
+  const slackApp = parseSlackAppConfig(r, notify);
   const detect = parseDetectConfig(r);
   const eventHook = parseEventHookConfig(r);
   const respond = parseResponseConfig(r);
@@ -406,7 +410,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
 }
 
 /**

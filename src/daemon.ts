@@ -6,6 +6,7 @@ import { redact, type Logger } from './logger';
 import { summarizeExcess } from './ingest/ingest';
 import { runFollowTick, type FollowResult } from './ingest/follow';
 import { runTick, type TickResult } from './ingest/poll';
+import type { SlackApp } from './slack-app/slack-app';
 
 /**
  * node-cron's own messages (a missed slot, an error in a task) as log lines of ours: by default it
@@ -52,8 +53,13 @@ export class Daemon {
   private readonly startedAt: Date;
   private health: { port: number; close(): Promise<void> } | null = null;
   private hook: EventHookReceiver | null = null;
+  private slackApp: SlackApp | null = null;
 
-  constructor(private readonly app: App) {
+  /** `slackReconnectMs`: the Slack app's first reconnect delay (tests shorten it). */
+  constructor(
+    private readonly app: App,
+    private readonly opts: { slackReconnectMs?: number } = {},
+  ) {
     this.startedAt = app.clock.now();
     const last = app.store.lastSuccessfulTick();
     if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
@@ -124,7 +130,21 @@ export class Daemon {
         afterCommit: crashTestHold(),
       });
     }
+    await this.startSlackApp();
     await this.tick();
+  }
+
+  /** Slack app mode (SLACK_APP_TOKEN): its module, and Slack's clients with it, load only then. */
+  private async startSlackApp(): Promise<void> {
+    const { app } = this;
+    if (!app.config.slackApp) return;
+    if (!app.responder) {
+      app.logger.error('SLACK_APP_TOKEN is set but this build has no response actions wired: the Slack app is not started', {});
+      return;
+    }
+    const { SlackApp } = await import('./slack-app/slack-app');
+    this.slackApp = new SlackApp({ config: app.config.slackApp, store: app.store, responder: app.responder, logger: app.logger, clock: app.clock, reconnectBaseMs: this.opts.slackReconnectMs });
+    await this.slackApp.start();
   }
 
   /** A delivery pass now (after a tick, or a hook delivery that raised alerts). Never throws. */
@@ -207,6 +227,8 @@ export class Daemon {
         this.abort.abort();
         await this.task?.stop();
         await this.task?.destroy();
+        // No new clicks; actions already started finish and are recorded.
+        await this.slackApp?.stop();
         // Requests in flight finish their commit and get their answer; new ones are refused.
         await this.hook?.close();
         if (this.current) await this.current.catch(() => undefined);

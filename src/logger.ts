@@ -26,6 +26,7 @@ export function registerSecrets(values: Iterable<string>): void {
 const PATTERNS: Array<[RegExp, string]> = [
   [/\b(SSWS|Bearer|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
   [/\bxox[abposr]-[A-Za-z0-9-]{8,}/g, REDACTED],
+  [/\bxapp-[A-Za-z0-9-]{8,}/g, REDACTED],
   [/https:\/\/hooks\.slack\.com\/[^\s"'<>]+/g, REDACTED],
   [/(client_assertion=)[^&\s"']+/g, `$1${REDACTED}`],
 ];

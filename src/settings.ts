@@ -44,6 +44,7 @@ export const SETTINGS = [
   'SLACK_BOT_TOKEN',
   'SLACK_CHANNEL',
   'SLACK_API_URL',
+  'SLACK_APP_TOKEN',
   'SMTP_URL',
   'SMTP_HOST',
   'SMTP_PORT',

@@ -19,7 +19,7 @@ describe('documentation stays true', () => {
     const names = settingsInCode();
     assert.ok(names.length > 30, `found ${names.length} settings`);
     // No stale schema entry: each name is read by the settings code.
-    const code = ['src/config.ts', 'src/notify/config.ts', 'src/detect/config.ts', 'src/hook/config.ts', 'src/respond/config.ts'].map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
+    const code = ['src/config.ts', 'src/notify/config.ts', 'src/detect/config.ts', 'src/hook/config.ts', 'src/respond/config.ts', 'src/slack-app/config.ts'].map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
     for (const n of names) assert.ok(code.includes(`'${n}'`), `the code reads ${n}`);
     for (const n of names) {
       assert.ok(readme.includes(`\`${n}\``), `README documents ${n}`);

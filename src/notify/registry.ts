@@ -7,6 +7,7 @@ import type { Notifier } from './notifier';
 import { PagerDutyNotifier } from './pagerduty';
 import { SlackNotifier } from './slack';
 import { TeamsNotifier } from './teams';
+import type { ResponseButtonsOption } from '../slack-app/blocks';
 import { WebhookNotifier } from './webhook';
 
 /** What notifiers may need from the program. */
@@ -16,6 +17,8 @@ export interface NotifierDeps {
   stdout?: NodeJS.WritableStream;
   /** Time for Retry-After dates and webhook signature timestamps (the system clock by default). */
   clock?: Clock;
+  /** Slack app mode: the response buttons Slack alerts carry. */
+  slackResponses?: ResponseButtonsOption;
 }
 
 /** Builds one notifier from the settings; null when its settings are missing. */
@@ -58,7 +61,7 @@ export class NotifierRegistry {
 export function defaultRegistry(): NotifierRegistry {
   return new NotifierRegistry()
     .register('console', (_c, d) => new ConsoleNotifier(d.stdout))
-    .register('slack', (c, d) => (c.slack ? new SlackNotifier(c.slack, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined, logger: d.logger }) : null))
+    .register('slack', (c, d) => (c.slack ? new SlackNotifier(c.slack, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined, logger: d.logger, format: d.slackResponses ? { responses: d.slackResponses } : undefined }) : null))
     .register('email', (c) => (c.email ? new EmailNotifier(c.email, { timeoutMs: c.timeoutMs }) : null))
     .register('webhook', (c, d) => (c.webhook ? new WebhookNotifier(c.webhook, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null))
     .register('pagerduty', (c, d) => (c.pagerduty ? new PagerDutyNotifier(c.pagerduty, { timeoutMs: c.timeoutMs, now: d.clock ? () => d.clock!.now() : undefined }) : null))

@@ -9,6 +9,7 @@ import { classifyResponse, classifyTransportError, createHttp, deadlineSignal, s
 import { redact } from '../logger';
 import { DeliveryError, parseRetryAfter, type Notifier } from './notifier';
 import { breakMentions, escapeSlack, fitMrkdwn, plainText, safeLink, slackCode } from './sanitize';
+import { responseButtons, type ResponseButtonsOption } from '../slack-app/blocks';
 
 /** Slack's limits (Block Kit reference). */
 export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, field: 2000, fields: 10, contextElements: 10, header: 150, buttonText: 75, url: 3000, text: 3000 } as const;
@@ -51,7 +52,7 @@ function testPrefix(test: boolean | undefined): string {
   return test ? '[TEST] ' : '';
 }
 
-function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
+function formatAlert(a: Alert, test: boolean | undefined, opts: SlackFormatOptions = {}): SlackMessage {
   const severity = severityOf(a.rule);
   const facts = alertFacts(a);
   const fieldFacts = facts.filter((f) => f.label !== 'User agent' && f.label !== 'Actor id').slice(0, SLACK_LIMITS.fields);
@@ -79,6 +80,9 @@ function formatAlert(a: Alert, test: boolean | undefined): SlackMessage {
   if (state) blocks.push({ type: 'section', text: mrkdwn(`*Token now*\n${state}`) });
   const actions = buttons(alertLinks(a));
   if (actions) blocks.push(actions);
+  // A test notification is not in the database: its buttons could act on nothing.
+  const respond = test ? null : responseButtons(a, opts.responses);
+  if (respond) blocks.push(respond);
   const steps = runbookOf(a.rule).response.slice(0, MAX_STEPS);
   if (steps.length) blocks.push({ type: 'section', text: mrkdwn(`*What to do first*\n${steps.map((step, i) => `${i + 1}. ${own(step, 300)}`).join('\n')}`) });
   const mitre = mitreIds(a.rule);
@@ -209,18 +213,27 @@ function formatFollowUp(n: FollowUpNotification): SlackMessage {
  * The alert message as it reads after a follow-up: the alert, re-rendered, with the watch's status
  * line under its first sentence ("first used 12 min after creation; revoked by X"). Pure.
  */
-export function formatSlackParent(n: FollowUpNotification): SlackMessage {
-  const base = formatSlack({ kind: 'alert', alert: n.alert, test: n.test });
+export function formatSlackParent(n: FollowUpNotification, opts: SlackFormatOptions = {}): SlackMessage {
+  // In app mode the re-rendered alert keeps its response buttons, except Revoke once the token is gone.
+  const gone = n.followup.watch?.revokedAt != null || n.followup.watch?.closed === 'revoked' || n.followup.watch?.closed === 'expired';
+  const responses = opts.responses && gone ? { actions: opts.responses.actions.filter((x) => x !== 'revoke') } : opts.responses;
+  const base = formatSlack({ kind: 'alert', alert: n.alert, test: n.test }, { responses });
   const status = `${isProminent(n.followup) ? ':rotating_light: ' : ''}*${watchStatusLine(n.followup.watch, (v) => slackCode(v, 200))}*`;
   const blocks = [...base.blocks.slice(0, 2), { type: 'section', text: mrkdwn(status) }, ...base.blocks.slice(2)];
   return { ...base, blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
 }
 
+/** Options of the Slack formatter. */
+export interface SlackFormatOptions {
+  /** Slack app mode: the response buttons alerts carry (unset: none, as with a webhook). */
+  responses?: ResponseButtonsOption;
+}
+
 /** The Block Kit message for one notification (for a follow-up: the reply). Pure. */
-export function formatSlack(n: Notification): SlackMessage {
+export function formatSlack(n: Notification, opts: SlackFormatOptions = {}): SlackMessage {
   if (n.kind === 'followup') return formatFollowUp(n);
   if (n.kind === 'alert' && n.alert.unreadable) return formatUnreadable(n.alert, n.test);
-  return n.kind === 'alert' ? formatAlert(n.alert, n.test) : formatSummary(n.summary, n.test);
+  return n.kind === 'alert' ? formatAlert(n.alert, n.test, opts) : formatSummary(n.summary, n.test);
 }
 
 // Slack's ids and message timestamps: what a receipt may hold (the answer is Slack's, but it is
@@ -278,8 +291,9 @@ export class SlackNotifier implements Notifier {
 
   constructor(
     private readonly config: SlackConfig,
-    opts: { timeoutMs: number; now?: () => Date; logger?: Logger },
+    opts: { timeoutMs: number; now?: () => Date; logger?: Logger; format?: SlackFormatOptions },
   ) {
+    this.format = opts.format ?? {};
     this.http = createHttp(opts.timeoutMs);
     this.timeoutMs = opts.timeoutMs;
     this.logger = opts.logger;
@@ -289,6 +303,7 @@ export class SlackNotifier implements Notifier {
   }
 
   private readonly now: () => Date;
+  private readonly format: SlackFormatOptions;
 
   /**
    * An alert or summary: one message; with a bot, its channel and ts come back as the receipt. A
@@ -298,7 +313,7 @@ export class SlackNotifier implements Notifier {
    * no receipt) the reply is a message of its own that names the alert.
    */
   async send(n: Notification, signal?: AbortSignal): Promise<void | DeliveryReceipt> {
-    const message = formatSlack(n);
+    const message = formatSlack(n, this.format);
     if (this.config.transport === 'webhook') {
       const res = await this.http.post(this.config.webhookUrl, message, { signal: deadlineSignal(this.timeoutMs, signal) }).catch((err: unknown) => {
         throw classifyTransportError(err, this.what);
@@ -320,7 +335,7 @@ export class SlackNotifier implements Notifier {
     }
     let threaded = true;
     try {
-      const updated = formatSlackParent(n);
+      const updated = formatSlackParent(n, this.format);
       // chat.update takes the content only; unfurling was settled when the alert was posted.
       await this.api('chat.update', { channel: parent.channel, ts: parent.ts, text: updated.text, blocks: updated.blocks }, signal);
     } catch (err) {
