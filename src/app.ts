@@ -13,6 +13,7 @@ import { closeEndedWatches } from './follow/watch';
 import type { FollowDeps } from './ingest/follow';
 import type { TickDeps } from './ingest/poll';
 import type { Responder } from './slack-app/respond-port';
+import { slackPolicy, slackResponder } from './respond/slack-responder';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
 
@@ -78,10 +79,15 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     pushConfigured: config.eventHook !== null,
     recentDeliveryFailureAlert: (hookId) => store.recentEventHookAlert(hookId, 'delivery failed', new Date(clock.now().getTime() - 3_600_000)),
   });
-  const responder = opts.responder ?? null;
-  // Buttons only when something will answer their clicks.
-  const slackResponses = config.slackApp && responder ? { actions: responder.policy.actions } : undefined;
+  // Buttons only when something will answer their clicks: the Slack app (SLACK_APP_TOKEN), whose
+  // clicks go to the response actions (src/respond/).
+  const slackResponses = config.slackApp ? { actions: opts.responder?.policy.actions ?? slackPolicy(config.respond).actions } : undefined;
   const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout, slackResponses });
+  const responder =
+    opts.responder ??
+    (config.slackApp
+      ? slackResponder({ store, okta, oktaAuth: config.okta?.auth.mode ?? null, config: config.respond, notifiers: notifiers.map((n) => n.name), clock, logger })
+      : null);
   const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);
   return {
     config,

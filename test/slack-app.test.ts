@@ -12,6 +12,7 @@ import { FakeOkta } from './helpers/fake-okta';
 import { FakeSlack, type SlackMessage } from './helpers/fake-slack';
 import { LineSink, tmpDir } from './helpers/harness';
 import { testResponder } from './helpers/test-respond';
+import { Receiver } from './helpers/receiver';
 
 const CHANNEL = 'C0SECURITY1';
 const ALICE = { id: 'U0ALICE01', name: 'alice' };
@@ -41,7 +42,7 @@ interface World {
  * The daemon with Slack app mode on, against a fake Okta (one token created, and present in its
  * API Tokens list) and a fake Slack; it has posted the alert with its buttons and is connected.
  */
-async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Record<string, string[]>; env?: Env; beforeStart?: (slack: FakeSlack) => void } = {}): Promise<World> {
+async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Record<string, string[]>; env?: Env; beforeStart?: (slack: FakeSlack) => void; realResponder?: boolean } = {}): Promise<World> {
   const clock = new FakeClock();
   const okta = new FakeOkta({ token: OKTA_TOKEN, now: () => clock.now().getTime() });
   const origin = await okta.start();
@@ -72,10 +73,13 @@ async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Reco
   const app = createApp(config, {
     clock,
     logger: createLogger(config.log, { stream: logs }),
-    responder: {
-      policy,
-      respond: (req) => responder!.respond(req),
-    },
+    // Without one, createApp wires the program's own response actions (src/respond/).
+    responder: opts.realResponder
+      ? undefined
+      : {
+          policy,
+          respond: (req) => responder!.respond(req),
+        },
   });
   responder = testResponder({ store: app.store, oktaOrigin: origin, oktaToken: OKTA_TOKEN, policy, now: () => clock.now() });
   opts.beforeStart?.(slack);
@@ -166,6 +170,49 @@ describe('Slack app mode', () => {
       assert.deepEqual(w.slack.envelopes[0]!.ackPayload, {}, 'the ack is {envelope_id} with an empty payload');
     } finally {
       await w.close();
+    }
+  });
+
+  test('when the program\'s own response actions answer the clicks, then an allowed revoke calls Okta once, is audited, and its follow-up goes to the other notifiers but not again to Slack; a user not in RESPONDERS is refused and audited', async () => {
+    const hook = new Receiver();
+    const hookUrl = await hook.start();
+    const w = await world({
+      realResponder: true,
+      env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id, NOTIFIERS: 'slack,webhook', WEBHOOK_URL: `${hookUrl}/hook` },
+    });
+    try {
+      const audit = (): Array<{ action: string; result: string; by_via: string; by_id: string }> =>
+        w.app.store.db.prepare('SELECT action, result, by_via, by_id FROM response_actions ORDER BY id').all() as Array<{ action: string; result: string; by_via: string; by_id: string }>;
+      // Expected is not in RESPONSE_ACTIONS: no button for it.
+      assert.deepEqual(w.slack.responseButtons(w.alertMessage).map((b) => b.action_id).sort(), ['otw_acknowledge', 'otw_revoke']);
+      w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), MALLORY));
+      await w.slack.waitForCalls('chat.postEphemeral', 1);
+      await w.slack.until(() => audit().length === 1, 'the refused row', 5000);
+      assert.deepEqual(audit()[0], { action: 'revoke', result: 'refused', by_via: 'slack', by_id: MALLORY.id });
+      assert.equal(w.deletes(), 0);
+
+      const first = w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE));
+      const second = w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE));
+      await w.slack.waitForAck(first);
+      await w.slack.waitForAck(second);
+      await w.slack.until(() => audit().length === 3 && audit().every((r) => r.result !== 'pending'), 'both clicks recorded', 10_000);
+      assert.equal(w.deletes(), 1, 'two clicks, one DELETE');
+      assert.deepEqual(audit().slice(1).map((r) => r.result).sort(), ['duplicate', 'revoked']);
+      await w.slack.waitForCalls('chat.update', 1);
+      // The action's follow-up: one per notifier other than Slack (the app answered in Slack itself).
+      const deliveries = w.app.store.db
+        .prepare("SELECT d.notifier FROM deliveries d JOIN followups f ON f.id = d.followup_id WHERE f.kind = 'response'")
+        .all() as Array<{ notifier: string }>;
+      assert.deepEqual(deliveries.map((d) => d.notifier), ['webhook']);
+      await w.app.dispatcher.runOnce();
+      const sent = hook.requests.map((r) => r.json as { type?: string; followup?: { response?: { action?: string; result?: string; by?: { via?: string; id?: string } } } });
+      const response = sent.filter((j) => j?.type === 'okta-token-watch.alert.followup');
+      assert.equal(response.length, 1);
+      assert.deepEqual(response[0]!.followup!.response!.by!.id, ALICE.id);
+      assert.equal(response[0]!.followup!.response!.result, 'revoked');
+    } finally {
+      await w.close();
+      await hook.stop();
     }
   });
 

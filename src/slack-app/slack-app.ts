@@ -3,6 +3,7 @@ import type { Clock } from '../clock';
 import type { Alert } from '../detect/alert';
 import type { Logger } from '../logger';
 import { formatSlack } from '../notify/slack';
+import { breakMentions, escapeSlack, plainText } from '../notify/sanitize';
 import type { Store } from '../store/store';
 import { expectedModal, notAllowedText, statusBlock, threadReply } from './blocks';
 import type { SlackAppConfig } from './config';
@@ -175,7 +176,8 @@ export class SlackApp {
   /** The alert message updated (who, when, result) and a reply in its thread; a repeat only tells the clicker. */
   private async report(alert: Alert, action: ResponseAction, outcome: ResponseOutcome, user: SlackUser, where: MessageRef, reason: string | null): Promise<void> {
     if (outcome.alreadyDone || outcome.result === 'refused') {
-      await this.ephemeral(where, user, outcome.message.slice(0, 500));
+      // The sentence names the token: attacker-controlled text, escaped for mrkdwn like every other.
+      await this.ephemeral(where, user, escapeSlack(breakMentions(plainText(outcome.message, 500))));
       return;
     }
     const at = this.deps.clock.now();
