@@ -247,6 +247,16 @@ describe('the token watch: start and first use', () => {
 });
 
 describe('the token watch: hostile events', () => {
+  test('when a created token\'s id could break out of the follow query\'s filter, then it alerts but no watch starts (one would never be read, so never close)', async () => {
+    await withHarness({}, async (h) => {
+      const id = '00T" or eventType eq "user.session.start';
+      h.fake.persist(tokenEvent(1, new Date(h.clock.now().getTime() - 60_000).toISOString(), { target: [{ id, type: 'Token', alternateId: 'unknown', displayName: 'odd' }] }));
+      const r = await h.tick();
+      assert.equal(r.newAlerts, 1);
+      assert.equal(watchOf(h.app.store, id), null);
+    });
+  });
+
   test('when requestApiTokenId is not a string (object, number, array, huge text), then nothing is attributed and the batch goes on', async () => {
     await withHarness({}, async (h) => {
       const created = await pollCreation(h, 20);

@@ -71,11 +71,18 @@ export interface WatchContext {
  * ended still gets a watch: the follow query reads its whole window once and the digest goes out.
  * Call in the transaction that stored the alert. True when a watch started.
  */
+/**
+ * The token ids the follow query may put between quotes in its filter (Okta's are 20 letters and
+ * digits): anything else in an event could break out of the filter expression.
+ */
+export const FOLLOWABLE_TOKEN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export function startWatch(ctx: WatchContext, alert: Alert, alertRowId: number): boolean {
   if (ctx.windowMs <= 0 || alert.unreadable || alert.rule.id !== RULE.id) return false;
   if (alert.outcome.result.toUpperCase() !== 'SUCCESS') return false;
   const tokenId = alert.token?.id ?? null;
-  if (tokenId === null || tokenId === '' || tokenId.length > MAX_TOKEN_ID) return false;
+  // Only an id the follow query can name in its filter: a watch it could never read would never close.
+  if (tokenId === null || !FOLLOWABLE_TOKEN_ID.test(tokenId)) return false;
   const publishedMs = Date.parse(alert.event.published);
   // An unreadable creation time still deserves a watch: it then runs from when we saw it.
   const createdMs = Number.isFinite(publishedMs) ? publishedMs : ctx.now.getTime();

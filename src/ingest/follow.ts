@@ -7,6 +7,7 @@ import { headroomWait } from '../okta/rate-limit';
 import { buildLogUrl, pageEntries, PollError, type SystemLogReader } from '../okta/system-log';
 import { dropFollowCursorsExcept, followCursor, openWatches, type OpenWatch } from '../store/follow-cursors';
 import { isStorageFailure, type Store } from '../store/store';
+import { FOLLOWABLE_TOKEN_ID } from '../follow/watch';
 import { ingest, summarizeExcess } from './ingest';
 import { sinceFrom, toOktaTime } from './poll';
 
@@ -62,9 +63,6 @@ export interface FollowResult {
 
 /** Longest `filter` one follow request carries: about 50 twenty-character token ids. */
 export const FOLLOW_FILTER_MAX_CHARS = 3500;
-/** Okta token ids are short base62 strings; anything else (the id is attacker-influenced) never enters a filter. */
-const SAFE_TOKEN_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 /** A group of watched tokens read by one query. */
 export interface FollowGroup {
   /** sha256 of the sorted ids: the follow_cursors key (a cursor is only valid for its exact filter). */
@@ -100,7 +98,7 @@ export function groupWatches(watches: readonly OpenWatch[], maxChars = FOLLOW_FI
     base = Infinity;
   };
   for (const w of watches) {
-    if (typeof w.tokenId !== 'string' || !SAFE_TOKEN_ID.test(w.tokenId)) {
+    if (typeof w.tokenId !== 'string' || !FOLLOWABLE_TOKEN_ID.test(w.tokenId)) {
       unsafe.push(String(w.tokenId));
       continue;
     }
