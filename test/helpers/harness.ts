@@ -101,6 +101,16 @@ export async function startHarness(opts: { env?: Env; fake?: FakeOktaOptions; cl
   return h;
 }
 
+let emptyDirPath: string | null = null;
+/** One empty directory per test process, readable by anyone (tests run children as other users). */
+function emptyDir(): string {
+  if (emptyDirPath === null) {
+    emptyDirPath = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-cwd-'));
+    fs.chmodSync(emptyDirPath, 0o755);
+  }
+  return emptyDirPath;
+}
+
 /** Runs the real CLI as a child process (through tsx) and collects its output. */
 export function runCli(
   args: string[],
@@ -114,7 +124,8 @@ export function runCli(
     const argv = [process.execPath, '--import', tsx, path.join(ROOT, 'src', 'cli.ts'), ...args];
     const [cmd, ...rest] = opts.wrap ? opts.wrap(argv) : argv;
     const child = spawn(cmd!, rest, {
-      cwd: opts.cwd ?? ROOT,
+      // Not the checkout: a developer's own .env there (README step 3) must not leak into tests.
+      cwd: opts.cwd ?? emptyDir(),
       uid: opts.uid,
       gid: opts.gid,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
