@@ -43,6 +43,11 @@ function logSink(): { logger: Logger; logs: LineSink } {
   return { logger: createLogger({ level: 'debug', format: 'json' }, { stream: logs }), logs };
 }
 
+/** The followups row of a follow-up id. */
+function followupRowId(store: Store, id: string): number {
+  return (store.db.prepare("SELECT id FROM followups WHERE json_extract(payload, '$.id') = ?").get(id) as { id: number }).id;
+}
+
 /** Stores event n and its alert, with one pending delivery per notifier (as ingest does). */
 function addAlert(store: Store, n: number, notifiers: string[], now: Date): Alert {
   const uuid = uuidFor(n);
@@ -78,8 +83,20 @@ function receiptOf(store: Store, alert: Alert, notifier: string): unknown {
 }
 
 function followUpRow(store: Store, f: FollowUp, notifier: string): { status: string; attempts: number } {
-  return store.db.prepare('SELECT status, attempts FROM deliveries WHERE followup_id = ? AND notifier = ?').get(Number(f.id.replace('otw-followup-', '')), notifier) as { status: string; attempts: number };
+  return store.db.prepare('SELECT status, attempts FROM deliveries WHERE followup_id = ? AND notifier = ?').get(followupRowId(store, f.id), notifier) as { status: string; attempts: number };
 }
+
+describe('follow-up ids', () => {
+  test('when two databases follow the same alert the same way, then their follow-ups still have different ids (receivers dedupe on them)', () => {
+    const now = new Date();
+    const ids = [openStore(), openStore()].map((store) => {
+      const alert = addAlert(store, 1, ['webhook'], now);
+      return addFollowUp(store, alert, 'first-use', ['webhook'], now).id;
+    });
+    assert.match(ids[0]!, /^otw-followup-[0-9a-f-]{36}$/);
+    assert.notEqual(ids[0], ids[1]);
+  });
+});
 
 describe('follow-ups through the outbox: Slack bot', () => {
   test('when an alert is posted and then followed up, then its channel and ts are kept, the alert is updated first and the reply goes in its thread', async () => {

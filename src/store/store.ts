@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import Database, { type Statement } from 'better-sqlite3';
 import type { Alert, AlertSummary, DeliveryReceipt, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
@@ -327,7 +328,9 @@ export class Store {
       .run(alert.id, followup.kind, key, now.toISOString(), '{}');
     if (info.changes !== 1) return null;
     const id = Number(info.lastInsertRowid);
-    const full = { id: `otw-followup-${id}`, ...followup } as FollowUp;
+    // Random, not the row number: receivers dedupe on this id and mail clients on the Message-ID
+    // made from it, so it must not repeat across databases (a new install, the demo, a second org).
+    const full = { id: `otw-followup-${crypto.randomUUID()}`, ...followup } as FollowUp;
     this.prepared('UPDATE followups SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
     this.insertDeliveries({ followupId: id }, notifiers, now);
     return full;
@@ -531,8 +534,8 @@ export class Store {
   failedDeliveries(limit: number): Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }> {
     return this
       .prepared(
-        `SELECT d.id, d.notifier, COALESCE(a.alert_id, 'otw-summary-' || d.summary_id, 'otw-followup-' || d.followup_id) AS alertId, d.attempts, d.last_error AS lastError, d.last_attempt_at AS lastAttemptAt
-           FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
+        `SELECT d.id, d.notifier, COALESCE(a.alert_id, 'otw-summary-' || d.summary_id, json_extract(f.payload, '$.id')) AS alertId, d.attempts, d.last_error AS lastError, d.last_attempt_at AS lastAttemptAt
+           FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id LEFT JOIN followups f ON f.id = d.followup_id
           WHERE d.status = 'failed' ORDER BY d.id DESC LIMIT ?`,
       )
       .all(limit) as Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }>;
