@@ -109,6 +109,7 @@ describe('PagerDuty format', () => {
     const fu = (kind: FollowUp['kind'], extra: Partial<FollowUp> = {}): FollowUp => ({ id: 'otw-followup-1', ...followUpOf(a, kind, extra) });
     const lifecycle = (change: 'revoked' | 'expired' | 'updated' | 'outside-range' | 'enabled', prominent = false): FollowUp =>
       fu('lifecycle', { prominent, signals: change === 'outside-range' ? ['outside-range'] : [], lifecycle: { uuid: 'u', published: '2026-11-28T12:40:00.000Z', eventType: 'system.api_token.revoke', change, actor: null, outcome: 'SUCCESS', network: null, place: { ip: null, city: null, country: null, asNumber: null, asOrg: null, isp: null, userAgent: null } } });
+    const gone: FollowUp['watch'] = { ...followUpOf(a, 'digest').watch, watching: false, revokedAt: '2026-11-28T12:40:00.000Z', revokedBy: 'admin@example.com' };
     const cases: Array<[string, FollowUp, string | null]> = [
       ['revoked', fu('response', { response: responseOf('revoke', 'revoked') }), 'resolve'],
       ['already gone', fu('response', { response: responseOf('revoke', 'already-gone') }), 'resolve'],
@@ -122,6 +123,9 @@ describe('PagerDuty format', () => {
       ['routine update', lifecycle('updated'), null],
       ['first use from a new country', fu('first-use', firstUseOf('198.51.100.7', ['new-country'])), 'trigger'],
       ['routine first use', fu('first-use', firstUseOf('198.51.100.7')), null],
+      // The token is gone: news about it never reopens the incident its revocation resolved.
+      ['digest with sensitive actions at the revocation', fu('digest', { prominent: true, signals: ['sensitive-actions'], watch: { ...gone, closed: 'revoked' } }), null],
+      ['first use from a new country read after the revoke', fu('first-use', { ...firstUseOf('198.51.100.7', ['new-country']), watch: gone }), null],
     ];
     for (const [name, f, action] of cases) {
       assert.equal(followUpAction(f), action, name);

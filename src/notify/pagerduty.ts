@@ -157,8 +157,9 @@ function summaryEvent(s: AlertSummary, test: boolean): PagerDutyEvent {
  *   sensitive actions): `trigger` again under the alert's dedup_key, one severity step up. While the
  *   incident is open PagerDuty adds it to the incident; after it was resolved it opens a new one,
  *   which is right: the token is alive and doing something new;
- * - anything else (a routine first use, a change, the digest): nothing, so that news that needs
- *   no one woken cannot reopen a resolved incident. The other notifiers carry it.
+ * - anything else (a routine first use, a change, the digest), and anything about a token that was
+ *   revoked or expired: nothing, so that news that needs no one woken cannot reopen a resolved
+ *   incident. The other notifiers carry it.
  */
 export function followUpAction(f: FollowUp): PagerDutyAction | null {
   if (f.kind === 'response' && f.response) {
@@ -169,7 +170,16 @@ export function followUpAction(f: FollowUp): PagerDutyAction | null {
     return null;
   }
   if (f.kind === 'lifecycle' && (f.lifecycle?.change === 'revoked' || f.lifecycle?.change === 'expired')) return 'resolve';
+  // A token that is gone can do nothing new: news about it (a digest at its revocation, a first use
+  // read after the revoke) never reopens the incident its revocation resolved.
+  if (tokenGone(f)) return null;
   return standsOut(f) ? 'trigger' : null;
+}
+
+/** True when the follow-up's watch says the token was revoked or expired. */
+function tokenGone(f: FollowUp): boolean {
+  const w = f.watch as Partial<FollowUp['watch']> | undefined;
+  return typeof w === 'object' && w !== null && (typeof w.revokedAt === 'string' || w.closed === 'revoked' || w.closed === 'expired');
 }
 
 function followUpEvent(f: FollowUp, a: Alert, test: boolean): PagerDutyEvent | null {
