@@ -81,6 +81,8 @@ describe('demo', () => {
     assert.equal(digest!.digest!.reason, 'revoked');
     assert.equal(digest!.digest!.total, 3);
     assert.deepEqual(digest!.digest!.sensitive.map((x) => x.category).sort(), ['admin-privilege', 'user-created']);
+    // A grant names the user and the role it gave.
+    assert.equal(digest!.digest!.sensitive.find((x) => x.category === 'admin-privilege')!.target, 'Charlie Ng, Super Administrator');
     // One System Log request covers every watched token when nothing happened.
     const idle = f.followTicks[0]!;
     assert.equal(idle.requests, 1);

@@ -325,14 +325,18 @@ export function buildDigest(store: Store, watch: WatchRow, reason: Digest['reaso
     typeCount,
     sensitive: sensitive.rows.map((r): SensitiveAction => {
       const raw = parseRaw(r.raw);
-      const target = Array.isArray(raw?.target) ? obj(raw.target[0]) : null;
+      // Every target, bounded: a privilege grant names the user first and the role second.
+      const names = (Array.isArray(raw?.target) ? raw.target.slice(0, 4) : [])
+        .map((t) => obj(t))
+        .map((t) => text(t?.displayName, 120) ?? text(t?.alternateId, 120))
+        .filter((n): n is string => n !== null);
       return {
         category: r.category as SensitiveCategory,
         uuid: r.uuid,
         published: r.published,
         eventType: r.eventType,
         outcome: r.outcome ?? 'UNKNOWN',
-        target: text(target?.displayName) ?? text(target?.alternateId),
+        target: names.length ? names.join(', ') : null,
         displayMessage: text(raw?.displayMessage),
       };
     }),
