@@ -6,7 +6,7 @@ import { Dispatcher } from './notify/dispatcher';
 import type { Notifier } from './notify/notifier';
 import { buildNotifiers } from './notify/registry';
 import { Metrics } from './metrics';
-import { SdkOktaHttp } from './okta/client';
+import { API_TOKENS_MANAGE, API_TOKENS_READ, readerScopes, SdkOktaHttp, withScopes } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { SystemLogReader } from './okta/system-log';
 import { closeEndedWatches } from './follow/watch';
@@ -25,6 +25,8 @@ export interface App {
   store: Store;
   schemaVersion: number;
   okta: OktaHttp | null;
+  /** The connection that revokes tokens: for a service app, one asking for okta.apiTokens.manage alone. */
+  revokeOkta: OktaHttp | null;
   reader: SystemLogReader | null;
   detector: Detector;
   notifiers: Notifier[];
@@ -65,12 +67,17 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const db = openDatabase(config.store.dbPath, { readonly: opts.readOnlyStore ?? false });
   const store = new Store(db);
   const metrics = new Metrics(store, () => clock.now());
-  const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(config.okta, (status) => metrics.observeOktaResponse(status)) : null);
+  const observe = (status: string | number): void => metrics.observeOktaResponse(status);
+  const scopesOf = (c: NonNullable<AppConfig['okta']>): string[] => (c.auth.mode === 'oauth' ? c.auth.scopes : []);
+  const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(withScopes(config.okta, readerScopes(scopesOf(config.okta))), observe) : null);
+  // A service app asks for each optional scope on its own connection (see withScopes).
+  const lookupOkta = opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_READ]), observe) : okta);
+  const revokeOkta = opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_MANAGE]), observe) : okta);
   const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
   if (reader) metrics.watchRateLimit(() => reader.rateLimit);
   const detector = createDetector(config.detect, {
     orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid',
-    okta,
+    okta: lookupOkta,
     logger,
     clock,
     // The self-watch rule follows the hook `event-hook register` stored (read per decision: a
@@ -86,7 +93,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const responder =
     opts.responder ??
     (config.slackApp
-      ? slackResponder({ store, okta, oktaAuth: config.okta?.auth.mode ?? null, config: config.respond, notifiers: notifiers.map((n) => n.name), clock, logger })
+      ? slackResponder({ store, okta: revokeOkta, oktaAuth: config.okta?.auth.mode ?? null, config: config.respond, notifiers: notifiers.map((n) => n.name), clock, logger })
       : null);
   const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);
   return {
@@ -96,6 +103,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     store,
     schemaVersion: schemaVersion(db),
     okta,
+    revokeOkta,
     reader,
     detector,
     notifiers,

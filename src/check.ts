@@ -127,7 +127,7 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     lines.push({ name: 'okta', ok: false, detail: explainOktaFailure(err, okta.auth.mode) });
   }
 
-  lines.push(...responseCheckLines(app.config, lines.some((l) => l.name === 'okta' && l.ok)));
+  lines.push(...(await responseCheckLines(app.config, app.revokeOkta)));
   lines.push(...(await checkReceiver(app)));
   lines.push(...(await checkEventHook(app)));
 

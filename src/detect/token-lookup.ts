@@ -148,6 +148,12 @@ export class TokenLookup {
       if (err instanceof OktaRequestError) {
         if (err.kind === 'timeout' || err.kind === 'aborted') return { status: 'failed', reason: `no answer within ${Math.round(timeoutMs / 100) / 10}s (TOKEN_LOOKUP_TIMEOUT)`, checkedAt };
         if (err.kind === 'network') return { status: 'failed', reason: 'cannot reach Okta', checkedAt };
+        // A service app not granted okta.apiTokens.read: its own token request is refused (the
+        // lookup asks for that scope alone, so the System Log reads are not affected).
+        if (err.kind === 'auth-setup' && err.detail?.error === 'invalid_scope') {
+          this.onForbidden();
+          return { status: 'failed', reason: `${MISSING_SCOPE}; grant that scope (and an admin role that may read tokens) to see token state`, checkedAt };
+        }
         return { status: 'failed', reason: `request not sent (${err.kind})`, checkedAt };
       }
       if (signal?.aborted) return { status: 'failed', reason: `no answer within ${Math.round(timeoutMs / 100) / 10}s (TOKEN_LOOKUP_TIMEOUT)`, checkedAt };

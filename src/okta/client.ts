@@ -219,6 +219,26 @@ export function createSdkHttp(config: OktaConfig, executor: InstanceType<typeof 
   return http;
 }
 
+/**
+ * The same Okta settings with a service app asking for exactly these scopes (an API token is
+ * unchanged: it carries its admin's rights). Okta refuses a whole token request when one scope is
+ * not granted, so each purpose asks for its own: a missing optional grant (the token lookup's
+ * okta.apiTokens.read, revoking's okta.apiTokens.manage) then fails only that purpose, never the
+ * System Log reads.
+ */
+export function withScopes(config: OktaConfig, scopes: readonly string[]): OktaConfig {
+  return config.auth.mode === 'oauth' ? { ...config, auth: { ...config.auth, scopes: [...scopes] } } : config;
+}
+
+/** The scope that reads API tokens (lookup, `tokens`), and the one that revokes them. */
+export const API_TOKENS_READ = 'okta.apiTokens.read';
+export const API_TOKENS_MANAGE = 'okta.apiTokens.manage';
+
+/** The scopes the System Log reader asks for: OKTA_SCOPES without the API token scopes, which their own clients ask for. */
+export function readerScopes(scopes: readonly string[]): string[] {
+  return scopes.filter((s) => !s.startsWith('okta.apiTokens.'));
+}
+
 /** The OktaHttp implementation over the SDK's authenticated HTTP layer. */
 export class SdkOktaHttp implements OktaHttp {
   readonly orgUrl: string;

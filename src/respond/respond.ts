@@ -83,7 +83,7 @@ const DEFAULT_WAIT_MS = 90_000;
 export function respondDepsFor(app: App): RespondDeps {
   return {
     store: app.store,
-    okta: app.okta,
+    okta: app.revokeOkta,
     oktaAuth: app.config.okta?.auth.mode ?? null,
     config: app.config.respond,
     notifiers: app.notifiers.map((n) => n.name),
