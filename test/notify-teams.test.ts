@@ -150,9 +150,9 @@ describe('Teams format', () => {
   test('when each kind of follow-up is formatted, then the card names its alert and says what happened', () => {
     const a = buildSampleAlert();
     const expected: Record<string, RegExp> = {
-      'first-use': /First use of the token, from somewhere new/,
-      lifecycle: /The token was (changed|revoked)/,
-      digest: /What the token did during its watch/,
+      'first-use': /API token first used, from another country/,
+      lifecycle: /API token (opened to any network|revoked)/,
+      digest: /What the API token did during its watch/,
       response: /Marked as expected|Revoking the token failed/,
     };
     for (const f of hostileFollowUps(a, 'plain-value')) {

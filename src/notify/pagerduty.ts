@@ -3,7 +3,7 @@ import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { PagerDutyConfig } from './config';
 import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, unreadableFacts } from './facts';
-import { followUpHeadline, followUpLines, standsOut } from './followup-text';
+import { followUpHeadline, followUpLines, isProminent } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { bound, plainText, safeLink } from './sanitize';
@@ -169,7 +169,7 @@ export function followUpAction(f: FollowUp): PagerDutyAction | null {
     return null;
   }
   if (f.kind === 'lifecycle' && (f.lifecycle?.change === 'revoked' || f.lifecycle?.change === 'expired')) return 'resolve';
-  return standsOut(f) ? 'trigger' : null;
+  return isProminent(f) ? 'trigger' : null;
 }
 
 function followUpEvent(f: FollowUp, a: Alert, test: boolean): PagerDutyEvent | null {
