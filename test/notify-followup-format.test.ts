@@ -11,7 +11,7 @@ import { formatTeams } from '../src/notify/teams';
 import { formatWebhook } from '../src/notify/webhook';
 import { followUpOf, hostileFollowUp } from './helpers/followups';
 import { followUpOf as handFollowUpOf, responseOf } from './helpers/hand-followups';
-import { assertEmailHarmless, assertJsonHarmless, assertSlackHarmless, HOSTILE } from './helpers/harmless';
+import { assertEmailHarmless, assertJsonHarmless, assertSlackHarmless, HOSTILE, hostileAlert } from './helpers/harmless';
 
 const KINDS: FollowUpKind[] = ['first-use', 'lifecycle', 'digest'];
 
@@ -32,16 +32,6 @@ function slackText(n: Notification): string {
   return JSON.stringify(formatSlack(n));
 }
 
-/** An alert with the hostile string in every field that comes from the Okta event (the parent message is re-rendered). */
-function hostileAlert(s: string): Alert {
-  const a = buildSampleAlert();
-  a.actor = { id: s, type: s, login: s, displayName: s };
-  a.token = { id: s, name: s };
-  a.outcome = { result: s, reason: s };
-  a.event.displayMessage = s;
-  a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
-  return a;
-}
 
 describe('follow-ups: hostile text in every field, every format', () => {
   for (const [name, s] of Object.entries(HOSTILE)) {

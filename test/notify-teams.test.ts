@@ -16,6 +16,7 @@ import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeTeams } from './helpers/fake-teams';
 import { firstUseOf, followUpOf, responseOf } from './helpers/hand-followups';
+import { hostileAlert, INVISIBLE } from './helpers/harmless';
 import { LineSink, tmpDir } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
@@ -69,7 +70,7 @@ function assertTeamsHarmless(n: Notification, label: string): void {
     const bare = t.text.replace(/\\[\\`*_~[\]#>|<{}\-+.]/g, '').replace(/\*\*/g, '');
     assert.doesNotMatch(bare, /[`*_~[\]#>|<{}\\]/, `${at}: live markdown in ${JSON.stringify(t.text.slice(0, 200))}`);
     assert.doesNotMatch(t.text, /:\/\/|\bwww\.[a-z]/i, `${at}: a linkable URL`);
-    assert.doesNotMatch(t.text.replace(/\n/g, ''), /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u3164]/u, `${at}: invisible or control character`);
+    assert.doesNotMatch(t.text.replace(/\n/g, ''), INVISIBLE, `${at}: invisible or control character`);
     assert.doesNotMatch(t.text, /^\s*([-+]|\d+\.)\s/m, `${at}: a line that would become a list`);
   }
   for (const a of m.attachments[0]!.content.actions) {
@@ -78,19 +79,6 @@ function assertTeamsHarmless(n: Notification, label: string): void {
   }
 }
 
-function hostileAlert(s: string): Alert {
-  const a = buildSampleAlert();
-  a.actor = { id: s, type: s, login: s, displayName: s };
-  a.token = { id: s, name: s };
-  a.outcome = { result: s, reason: s };
-  a.event.displayMessage = s;
-  a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
-  a.createdByTokenId = s;
-  a.originalPrincipal = { id: s, type: s, login: s, displayName: s };
-  a.network = { connection: s, includedZones: [s], excludedZones: [s] };
-  a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
-  return a;
-}
 
 function hostileFollowUps(a: Alert, s: string): FollowUp[] {
   const place = { ip: s, city: s, country: s, asNumber: null, asOrg: s, isp: s, userAgent: s };
