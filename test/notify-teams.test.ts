@@ -7,7 +7,6 @@ import type { Alert, Notification } from '../src/detect/alert';
 import type { FollowUp } from '../src/follow/followup';
 import { createLogger } from '../src/logger';
 import { Dispatcher } from '../src/notify/dispatcher';
-import { DeliveryError } from '../src/notify/notifier';
 import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
 import { formatTeams, isConnectorUrl, TEAMS_LIMITS, TeamsNotifier, teamsText, type TeamsMessage } from '../src/notify/teams';
 import type { OktaLogEvent } from '../src/okta/log-event';
@@ -19,6 +18,7 @@ import { firstUseOf, followUpOf, responseOf } from './helpers/hand-followups';
 import { hostileAlert, INVISIBLE } from './helpers/harmless';
 import { LineSink, tmpDir } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
+import { rejection } from './helpers/rejection';
 
 const DELIVERY: DeliveryConfig = { maxAttempts: 10, maxAgeMs: 48 * 3600_000, intervalMs: 15_000 };
 
@@ -32,16 +32,6 @@ async function fakeTeams(): Promise<FakeTeams> {
   await f.start();
   cleanups.push(() => f.stop());
   return f;
-}
-
-async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DeliveryError, `expected a DeliveryError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the send to fail');
 }
 
 /** Every text a person sees in the card: TextBlocks, fact titles and values, action titles. */
