@@ -4,11 +4,14 @@ import type { Alert, Notification } from '../src/detect/alert';
 import type { FollowUp, FollowUpKind } from '../src/follow/followup';
 import { formatConsole } from '../src/notify/console';
 import { emailSubject, formatEmail } from '../src/notify/email';
+import { formatPagerDuty } from '../src/notify/pagerduty';
 import { buildSampleAlert } from '../src/notify/sample-alert';
 import { formatSlack, formatSlackParent } from '../src/notify/slack';
+import { formatTeams } from '../src/notify/teams';
 import { formatWebhook } from '../src/notify/webhook';
 import { followUpOf, hostileFollowUp } from './helpers/followups';
-import { assertEmailHarmless, assertJsonHarmless, assertSlackHarmless, HOSTILE } from './helpers/harmless';
+import { followUpOf as handFollowUpOf, responseOf } from './helpers/hand-followups';
+import { assertEmailHarmless, assertJsonHarmless, assertSlackHarmless, HOSTILE, hostileAlert } from './helpers/harmless';
 
 const KINDS: FollowUpKind[] = ['first-use', 'lifecycle', 'digest'];
 
@@ -29,16 +32,6 @@ function slackText(n: Notification): string {
   return JSON.stringify(formatSlack(n));
 }
 
-/** An alert with the hostile string in every field that comes from the Okta event (the parent message is re-rendered). */
-function hostileAlert(s: string): Alert {
-  const a = buildSampleAlert();
-  a.actor = { id: s, type: s, login: s, displayName: s };
-  a.token = { id: s, name: s };
-  a.outcome = { result: s, reason: s };
-  a.event.displayMessage = s;
-  a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
-  return a;
-}
 
 describe('follow-ups: hostile text in every field, every format', () => {
   for (const [name, s] of Object.entries(HOSTILE)) {
@@ -199,5 +192,24 @@ describe('follow-ups: what each kind says', () => {
       text: { type: 'mrkdwn', text: '*Since the alert: first used 12 min after creation from another network; revoked by `sam.secops@example.com` at `2026-11-28T13:00:00.000Z`; watch ended: 3 events, 0 sensitive.*', verbatim: true },
     });
     assert.deepEqual(parent.blocks.slice(3), plain.blocks.slice(2));
+  });
+});
+
+describe('follow-ups: one wording in every notifier', () => {
+  test('when a follow-up that stands out is formatted for Slack, email, PagerDuty and Teams, then all four give it the same headline and the same sentence for its signal', () => {
+    const alert = buildSampleAlert();
+    const n = notification(withId(followUpOf(alert, 'first-use')), alert);
+    const outputs: Record<string, string> = { slack: slackText(n), email: formatEmail(n).text, pagerduty: JSON.stringify(formatPagerDuty(n)), teams: JSON.stringify(formatTeams(n)) };
+    for (const [name, out] of Object.entries(outputs)) {
+      assert.ok(out.includes('API token first used, from another network'), `${name}: the headline`);
+      assert.ok(out.includes('First use from another network (ASN or ISP) than the one the token was created from.'), `${name}: the signal`);
+    }
+  });
+
+  test('when an analyst\'s response is formatted for Slack, email, PagerDuty and Teams, then each names what the analyst did', () => {
+    const alert = buildSampleAlert();
+    const n = notification(withId(handFollowUpOf(alert, 'response', { response: responseOf('revoke', 'forbidden') })), alert);
+    const outputs: Record<string, string> = { slack: slackText(n), email: formatEmail(n).text, pagerduty: JSON.stringify(formatPagerDuty(n)), teams: JSON.stringify(formatTeams(n)) };
+    for (const [name, out] of Object.entries(outputs)) assert.ok(out.includes('Revoke refused by Okta: missing permission'), `${name}: the headline`);
   });
 });

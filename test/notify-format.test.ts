@@ -10,35 +10,9 @@ import { bound, defang, escapeHtml, fitMrkdwn, plainText, safeJson, slackCode, v
 import { formatSlack, SLACK_LIMITS, type SlackMessage } from '../src/notify/slack';
 import { formatWebhook } from '../src/notify/webhook';
 import { makeEvent } from './fixtures/events';
+import { assertEmailHarmless, assertJsonHarmless, assertSlackHarmless, HOSTILE, hostileAlert } from './helpers/harmless';
 
 const sample = (): Alert => buildSampleAlert();
-
-const HOSTILE: Record<string, string> = {
-  slackMarkup: '<!channel> click <https://evil.example|okta.com>',
-  mentions: '@here @channel @everyone <@U024BE7LH> <#C024BE7LR> <!subteam^S123|ops> <!here>',
-  formatting: '*bold* _it_ ~strike~ `code` ```block``` > quote',
-  html: '<script>alert(1)</script><img src=x onerror=alert(1)>"\'&amp;',
-  headerInjection: 'evil\r\nBcc: victim@example.com\r\nSubject: spoofed\nX-Evil: 1',
-  invisible: 'invoice\u202Egnp.exe \u200B\u200C\u200D\u200E\u200F\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069\uFEFF\u00AD\u0000\u0007\u001B[31m\u0085\u2028\u2029\u{E0041}\u3164|',
-  links: 'javascript:alert(1) www.evil.example https://evil.example/login hxxp://x mailto:a@b',
-  entities: '&lt;!channel&gt; &amp;lt; &#60;',
-  long: 'A'.repeat(20_000) + '<!channel>',
-};
-
-/** An alert with the hostile string in every field that comes from the Okta event. */
-function hostileAlert(s: string): Alert {
-  const a = sample();
-  a.actor = { id: s, type: s, login: s, displayName: s };
-  a.token = { id: s, name: s };
-  a.outcome = { result: s, reason: s };
-  a.event.displayMessage = s;
-  a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
-  a.createdByTokenId = s;
-  a.originalPrincipal = { id: s, type: s, login: s, displayName: s };
-  a.network = { connection: s, includedZones: [s], excludedZones: [s] };
-  a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
-  return a;
-}
 
 function hostileSummary(s: string): Notification {
   const sum = buildSampleSummary(3);
@@ -50,9 +24,6 @@ function hostileSummary(s: string): Notification {
   return { kind: 'summary', summary: sum };
 }
 
-/** Fragments of the hostile strings; none may appear in Slack outside a code span. */
-const EVENT_TEXT = /evil|script|onerror|channel|＠here|everyone|bold|strike|block|quote|Bcc|invoice|gnp|AAAAAAAAAA|subteam|lt;|javascript|mailto|U\+/i;
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u3164]/u;
 const KNOWN_LINKS = new Set([
   'https://example-admin.okta.com/report/system_log_2?search=9f2c6d1e-4b7a-11f1-8c3e-5b1d2a9e0c47&fromTime=2026-11-27T11%3A58%3A30.000Z&toTime=2026-11-29T11%3A58%3A30.000Z',
   'https://example-admin.okta.com/admin/access/api/tokens',
@@ -61,78 +32,8 @@ const KNOWN_LINKS = new Set([
   'https://example-admin.okta.com/report/system_log_2?search=eventType%20eq%20%22system.api_token.create%22&fromTime=2026-11-28T11%3A55%3A00.000Z',
 ]);
 
-/** Every text object in a Slack message, with its kind and where it sits. */
-function slackTexts(m: ReturnType<typeof formatSlack>): Array<{ type: string; text: string; where: string }> {
-  const out: Array<{ type: string; text: string; where: string }> = [{ type: 'mrkdwn', text: m.text, where: 'fallback' }];
-  const visit = (v: unknown, where: string): void => {
-    if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${where}[${i}]`));
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if ((o.type === 'mrkdwn' || o.type === 'plain_text') && typeof o.text === 'string') out.push({ type: o.type, text: o.text, where });
-      else for (const [k, x] of Object.entries(o)) visit(x, `${where}.${k}`);
-    }
-  };
-  visit(m.blocks, 'blocks');
-  return out;
-}
-
-function assertSlackHarmless(n: Notification, label: string, known: Set<string> = KNOWN_LINKS): void {
-  const m = formatSlack(n);
-  assert.ok(m.blocks.length <= SLACK_LIMITS.blocks);
-  for (const t of slackTexts(m)) {
-    const at = `${label} ${t.where}`;
-    // No raw < or > at all: no <!channel>, <@U..>, <#C..> or <url|text> can be formed.
-    assert.doesNotMatch(t.text, /[<>]/, `${at}: markup character`);
-    assert.doesNotMatch(t.text, /@(here|channel|everyone)\b/i, `${at}: broadcast mention`);
-    assert.doesNotMatch(t.text, /:\/\//, `${at}: a URL a client could link`);
-    assert.doesNotMatch(t.text, /\bwww\.[a-z]/i, `${at}: a www. host a client could link`);
-    assert.doesNotMatch(t.text.replace(/\n/g, ''), INVISIBLE, `${at}: invisible or control character`);
-    // Every & starts an entity we wrote: &amp; &lt; &gt;.
-    assert.doesNotMatch(t.text.replace(/&(amp|lt|gt);/g, ''), /&/, `${at}: bare ampersand`);
-    if (t.type === 'mrkdwn') {
-      assert.equal((t.text.match(/`/g) ?? []).length % 2, 0, `${at}: unbalanced code span`);
-      // Outside code spans only our own words: nothing of the event's text.
-      const outside = t.text.split('`').filter((_, i) => i % 2 === 0).join(' ');
-      assert.doesNotMatch(outside, EVENT_TEXT, `${at}: event text outside a code span`);
-      assert.ok(t.text.length <= SLACK_LIMITS.sectionText, `${at}: too long`);
-    } else {
-      assert.ok(t.text.length <= SLACK_LIMITS.header, `${at}: header too long`);
-    }
-  }
-  const urls = JSON.stringify(m.blocks).match(/"url":"[^"]*"/g) ?? [];
-  for (const u of urls) assert.ok(known.has(JSON.parse(`{${u}}`).url as string), `${label}: unexpected button URL ${u}`);
-  for (const b of m.blocks) if (Array.isArray(b.fields)) assert.ok(b.fields.length <= SLACK_LIMITS.fields);
-}
-
-const HTML_TAGS = new Set(['!doctype', 'html', 'head', 'meta', 'title', 'body', 'p', 'strong', 'h2', 'h3', 'table', 'tr', 'th', 'td', 'a', 'ul', 'li', 'code']);
-
-function assertEmailHarmless(n: Notification, label: string): void {
-  const m = formatEmail(n);
-  assert.doesNotMatch(m.subject, /[\r\n]/, `${label}: CR/LF in subject`);
-  assert.doesNotMatch(m.subject, INVISIBLE, `${label}: invisible character in subject`);
-  assert.ok(m.subject.length <= 200, `${label}: subject too long`);
-  for (const v of Object.values(m.headers)) assert.match(v, /^[A-Za-z0-9._-]+$/);
-  assert.match(m.messageId, /^<[A-Za-z0-9._-]+@okta-token-watch>$/);
-
-  const tags = [...m.html.matchAll(/<\/?([!a-zA-Z0-9]+)/g)].map((x) => (x[1] ?? '').toLowerCase());
-  for (const t of tags) assert.ok(HTML_TAGS.has(t), `${label}: unexpected HTML tag <${t}>`);
-  const hrefs = [...m.html.matchAll(/href="([^"]*)"/g)].map((x) => (x[1] ?? '').replace(/&amp;/g, '&'));
-  for (const h of hrefs) assert.ok(KNOWN_LINKS.has(h ?? ''), `${label}: unexpected link ${h}`);
-  for (const tag of m.html.match(/<[^>]*>/g) ?? []) assert.doesNotMatch(tag, /\son[a-z]+=|javascript:/i, `${label}: script in a tag: ${tag}`);
-  assert.doesNotMatch(m.html, INVISIBLE, `${label}: invisible character in HTML`);
-
-  let text = m.text;
-  for (const l of KNOWN_LINKS) text = text.split(l).join('');
-  assert.doesNotMatch(text, /:\/\//, `${label}: linkable URL in the text part`);
-  assert.doesNotMatch(text.replace(/\n/g, ''), INVISIBLE, `${label}: invisible character in the text part`);
-  for (const line of m.text.split('\n')) assert.doesNotMatch(line, /^(Bcc|Subject|X-Evil):/, `${label}: a line that looks like a header`);
-}
-
 function assertWebhookHarmless(n: Notification, original: unknown, label: string): void {
-  const body = formatWebhook(n);
-  assert.doesNotMatch(body, /[<>&\u2028\u2029]/, `${label}: raw markup character in the body`);
-  assert.doesNotMatch(body, INVISIBLE, `${label}: raw invisible character in the body`);
-  const parsed = JSON.parse(body) as { alert?: unknown; summary?: unknown };
+  const parsed = assertJsonHarmless(formatWebhook(n), label) as { alert?: unknown; summary?: unknown };
   // Exact data for machines: the same strings come back (bounded at 4096 code points).
   const expected = JSON.parse(JSON.stringify(original, (_k, v: unknown) => (typeof v === 'string' ? bound(v, 4096) : v))) as unknown;
   assert.deepEqual(parsed.alert ?? parsed.summary, expected, `${label}: data changed`);
@@ -143,13 +44,13 @@ describe('hostile text from Okta events', () => {
     test(`when every event field holds the ${name} string, then Slack, email and webhook render it harmlessly`, () => {
       const a = hostileAlert(s);
       for (const test of [false, true]) {
-        assertSlackHarmless({ kind: 'alert', alert: a, test }, name);
-        assertEmailHarmless({ kind: 'alert', alert: a, test }, name);
+        assertSlackHarmless(formatSlack({ kind: 'alert', alert: a, test }), name, KNOWN_LINKS);
+        assertEmailHarmless(formatEmail({ kind: 'alert', alert: a, test }), name, KNOWN_LINKS);
         assertWebhookHarmless({ kind: 'alert', alert: a, test }, a, name);
       }
       const sum = hostileSummary(s);
-      assertSlackHarmless(sum, `${name} summary`);
-      assertEmailHarmless(sum, `${name} summary`);
+      assertSlackHarmless(formatSlack(sum), `${name} summary`, KNOWN_LINKS);
+      assertEmailHarmless(formatEmail(sum), `${name} summary`, KNOWN_LINKS);
       assertWebhookHarmless(sum, sum.kind === 'summary' ? sum.summary : null, `${name} summary`);
     });
   }
@@ -501,7 +402,7 @@ describe('what the Slack alert tells the analyst (item 13)', () => {
       ':warning: Anonymising proxy: Okta flags the address this request came from as a proxy.',
       ':warning: Made by another API token (`00T&lt;!channel&gt;ˋxˋ`): find out who holds that token too.',
     ]);
-    assertSlackHarmless({ kind: 'alert', alert: a }, 'proxy and token', linksOf(a));
+    assertSlackHarmless(formatSlack({ kind: 'alert', alert: a }), 'proxy and token', linksOf(a));
     assert.match(formatEmail({ kind: 'alert', alert: a }).html, /<li><strong>Anonymising proxy:/);
     const plain = build(makeEvent({ securityContext: { isProxy: false } } as never));
     assert.deepEqual(sectionTexts(formatSlack({ kind: 'alert', alert: plain })).flatMap((t) => t.split('\n')).filter((t) => /proxy|another API token/.test(t) && t.startsWith(':warning:')), []);
@@ -517,7 +418,7 @@ describe('what the Slack alert tells the analyst (item 13)', () => {
       (slack.blocks[2] as { text: { text: string } }).text.text,
       ':warning: Impersonation: Okta records `&lt;!here&gt; Support ˋxˋ&lt;U+202E&gt; (helper@support.example)` as the real person acting as this actor.',
     );
-    assertSlackHarmless({ kind: 'alert', alert: a }, 'impersonation', linksOf(a));
+    assertSlackHarmless(formatSlack({ kind: 'alert', alert: a }), 'impersonation', linksOf(a));
     assert.ok(
       formatEmail({ kind: 'alert', alert: a }).text.includes(
         '! Impersonation: Okta records <!here> Support `x`<U+202E> (helper@support.example) as the real person acting as this actor.',
@@ -632,7 +533,7 @@ describe('what the Slack alert tells the analyst (item 13)', () => {
     a.rule.runbook.response = Array.from({ length: 40 }, (_, i) => `Step ${i}: ` + 'revoke the token and review what it did; '.repeat(200));
     for (const test of [false, true]) {
       const n: Notification = { kind: 'alert', alert: a, test };
-      assertSlackHarmless(n, 'maximal', linksOf(a));
+      assertSlackHarmless(formatSlack(n), 'maximal', linksOf(a));
       const m = formatSlack(n);
       assert.ok(m.blocks.length <= SLACK_LIMITS.blocks);
       assert.ok(m.text.length <= SLACK_LIMITS.text);

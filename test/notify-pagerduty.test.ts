@@ -7,7 +7,6 @@ import type { Alert } from '../src/detect/alert';
 import type { FollowUp } from '../src/follow/followup';
 import { createLogger } from '../src/logger';
 import { Dispatcher } from '../src/notify/dispatcher';
-import { DeliveryError } from '../src/notify/notifier';
 import { followUpAction, formatPagerDuty, PAGERDUTY_LIMITS, PagerDutyNotifier, pagerDutySeverity } from '../src/notify/pagerduty';
 import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
 import type { OktaLogEvent } from '../src/okta/log-event';
@@ -17,6 +16,7 @@ import { tokenEvent, uuidFor } from './helpers/events';
 import { FakePagerDuty } from './helpers/fake-pagerduty';
 import { firstUseOf, followUpOf, responseOf } from './helpers/hand-followups';
 import { LineSink, tmpDir } from './helpers/harness';
+import { rejection } from './helpers/rejection';
 
 const KEY = 'FAKEpagerdutyroutingkey000000001';
 const DELIVERY: DeliveryConfig = { maxAttempts: 10, maxAgeMs: 48 * 3600_000, intervalMs: 15_000 };
@@ -35,16 +35,6 @@ async function fakePagerDuty(): Promise<FakePagerDuty> {
 
 function notifier(f: FakePagerDuty, clock?: FakeClock): PagerDutyNotifier {
   return new PagerDutyNotifier({ routingKey: KEY, eventsUrl: f.url }, { timeoutMs: 2000, now: clock ? () => clock.now() : undefined });
-}
-
-async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DeliveryError, `expected a DeliveryError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the send to fail');
 }
 
 /** A real SQLite file with the real migrations, holding alert n with a pending PagerDuty delivery. */

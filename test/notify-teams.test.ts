@@ -7,7 +7,6 @@ import type { Alert, Notification } from '../src/detect/alert';
 import type { FollowUp } from '../src/follow/followup';
 import { createLogger } from '../src/logger';
 import { Dispatcher } from '../src/notify/dispatcher';
-import { DeliveryError } from '../src/notify/notifier';
 import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
 import { formatTeams, isConnectorUrl, TEAMS_LIMITS, TeamsNotifier, teamsText, type TeamsMessage } from '../src/notify/teams';
 import type { OktaLogEvent } from '../src/okta/log-event';
@@ -16,8 +15,10 @@ import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeTeams } from './helpers/fake-teams';
 import { firstUseOf, followUpOf, responseOf } from './helpers/hand-followups';
+import { hostileAlert, INVISIBLE } from './helpers/harmless';
 import { LineSink, tmpDir } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
+import { rejection } from './helpers/rejection';
 
 const DELIVERY: DeliveryConfig = { maxAttempts: 10, maxAgeMs: 48 * 3600_000, intervalMs: 15_000 };
 
@@ -31,16 +32,6 @@ async function fakeTeams(): Promise<FakeTeams> {
   await f.start();
   cleanups.push(() => f.stop());
   return f;
-}
-
-async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DeliveryError, `expected a DeliveryError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the send to fail');
 }
 
 /** Every text a person sees in the card: TextBlocks, fact titles and values, action titles. */
@@ -69,7 +60,7 @@ function assertTeamsHarmless(n: Notification, label: string): void {
     const bare = t.text.replace(/\\[\\`*_~[\]#>|<{}\-+.]/g, '').replace(/\*\*/g, '');
     assert.doesNotMatch(bare, /[`*_~[\]#>|<{}\\]/, `${at}: live markdown in ${JSON.stringify(t.text.slice(0, 200))}`);
     assert.doesNotMatch(t.text, /:\/\/|\bwww\.[a-z]/i, `${at}: a linkable URL`);
-    assert.doesNotMatch(t.text.replace(/\n/g, ''), /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u3164]/u, `${at}: invisible or control character`);
+    assert.doesNotMatch(t.text.replace(/\n/g, ''), INVISIBLE, `${at}: invisible or control character`);
     assert.doesNotMatch(t.text, /^\s*([-+]|\d+\.)\s/m, `${at}: a line that would become a list`);
   }
   for (const a of m.attachments[0]!.content.actions) {
@@ -78,19 +69,6 @@ function assertTeamsHarmless(n: Notification, label: string): void {
   }
 }
 
-function hostileAlert(s: string): Alert {
-  const a = buildSampleAlert();
-  a.actor = { id: s, type: s, login: s, displayName: s };
-  a.token = { id: s, name: s };
-  a.outcome = { result: s, reason: s };
-  a.event.displayMessage = s;
-  a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
-  a.createdByTokenId = s;
-  a.originalPrincipal = { id: s, type: s, login: s, displayName: s };
-  a.network = { connection: s, includedZones: [s], excludedZones: [s] };
-  a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
-  return a;
-}
 
 function hostileFollowUps(a: Alert, s: string): FollowUp[] {
   const place = { ip: s, city: s, country: s, asNumber: null, asOrg: s, isp: s, userAgent: s };
@@ -150,9 +128,9 @@ describe('Teams format', () => {
   test('when each kind of follow-up is formatted, then the card names its alert and says what happened', () => {
     const a = buildSampleAlert();
     const expected: Record<string, RegExp> = {
-      'first-use': /First use of the token, from somewhere new/,
-      lifecycle: /The token was (changed|revoked)/,
-      digest: /What the token did during its watch/,
+      'first-use': /API token first used, from another country/,
+      lifecycle: /API token (opened to any network|revoked)/,
+      digest: /What the API token did during its watch/,
       response: /Marked as expected|Revoking the token failed/,
     };
     for (const f of hostileFollowUps(a, 'plain-value')) {

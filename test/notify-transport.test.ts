@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { FakeClock } from '../src/clock';
 import { EmailNotifier } from '../src/notify/email';
-import { DeliveryError } from '../src/notify/notifier';
 import { buildSampleAlert } from '../src/notify/sample-alert';
 import { SlackNotifier } from '../src/notify/slack';
 import { formatWebhook, verifyWebhookSignature, WebhookNotifier } from '../src/notify/webhook';
 import { Receiver } from './helpers/receiver';
 import { SmtpReceiver } from './helpers/smtp';
+import { rejection } from './helpers/rejection';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
@@ -19,16 +19,6 @@ async function receiver(): Promise<Receiver> {
   await r.start();
   cleanups.push(() => r.stop());
   return r;
-}
-
-async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DeliveryError, `expected a DeliveryError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the send to fail');
 }
 
 const alert = buildSampleAlert();

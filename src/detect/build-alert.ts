@@ -1,7 +1,7 @@
 import type { OktaLogEvent } from '../okta/log-event';
 import { apiTokensLink, systemLogLink, userLink } from './admin-links';
 import type { Alert, AlertHistory, AlertPrincipal, TokenState } from './alert';
-import { bool, integer, obj, pick, text, tokenTarget } from './fields';
+import { bool, integer, obj, parseJsonText, pick, text, tokenTarget } from './fields';
 import { RULE } from './rule';
 import { eventHookChange, eventHookTarget } from './rule-event-hook';
 import { alertRuleOf, type Rule } from './rule-model';
@@ -196,17 +196,5 @@ function addZones(into: string[], value: unknown): void {
     const o = obj(item);
     const t = text(o ? (o.name ?? o.id) : item, 200)?.trim();
     if (t) into.push(t);
-  }
-}
-
-/** A string holding JSON (`["nzo1"]`, `{...}`) parsed; anything else as it is. */
-function parseJsonText(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const t = value.trim();
-  if (!/^[[{]/.test(t) || t.length > 20_000) return value;
-  try {
-    return JSON.parse(t) as unknown;
-  } catch {
-    return value;
   }
 }

@@ -26,6 +26,21 @@ export function obj(value: unknown): Record<string, unknown> | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }
 
+/**
+ * A string holding JSON (`["nzo1"]`, `{...}`) parsed; anything else as it is. Okta writes some
+ * debugData values as JSON text; a long or broken one stays text.
+ */
+export function parseJsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (!/^[[{]/.test(t) || t.length > 20_000) return value;
+  try {
+    return JSON.parse(t) as unknown;
+  } catch {
+    return value;
+  }
+}
+
 /** A whole number (or a string of digits), or null. */
 export function integer(value: unknown): number | null {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return value;

@@ -1,7 +1,7 @@
 import type { LifecycleChange } from '../follow/followup';
 import type { OktaLogEvent } from '../okta/log-event';
 import type { AlertRule } from './alert';
-import { obj, pick, text } from './fields';
+import { obj, parseJsonText, pick, text } from './fields';
 import { filterFor, type Rule, type RuleMatch } from './rule-model';
 
 export const API_TOKEN_REVOKE = 'system.api_token.revoke';
@@ -52,16 +52,6 @@ function networkConnection(event: OktaLogEvent): string | null {
   return connection?.trim().toUpperCase() ?? null;
 }
 
-function parseJsonText(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const t = value.trim();
-  if (!t.startsWith('{') || t.length > 20_000) return value;
-  try {
-    return JSON.parse(t) as unknown;
-  } catch {
-    return value;
-  }
-}
 
 /** True when the event says the token now works from any network. */
 export function opensToAnywhere(event: OktaLogEvent): boolean {

@@ -4,7 +4,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
-import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { actionLine, actorShort, alertFacts, alertLinks, type Fact, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { digestSensitiveLines, digestTypes, followUpFacts, followUpHeadline, followUpIntro, followUpLinks, followUpSignalLines, isProminent, watchStatusLine } from './followup-facts';
 import { backstopTimeoutMs, deadlineSignal, serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
@@ -71,6 +71,18 @@ function htmlButtons(links: Array<{ text: string; url: string | null }>): string
     .join('');
 }
 
+/** Facts as the rows of the HTML table: our label, then the value escaped and bounded. */
+function factRows(facts: Fact[]): string {
+  return facts.map((f) => `<tr><th style="${STYLE.th}">${escapeHtml(f.label)}</th><td style="${STYLE.td}">${htmlText(f.value, f.max)}</td></tr>`).join('');
+}
+
+const TEST_NOTE = 'This is a test notification from okta-token-watch; nothing happened in Okta.';
+
+/** The test notice at the top of the HTML part, or nothing. */
+function testNoteHtml(testNote: string | null): string {
+  return testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '';
+}
+
 function htmlList(items: string[]): string {
   return `<ul>${items.map((i) => `<li>${htmlText(i, 600)}</li>`).join('')}</ul>`;
 }
@@ -97,7 +109,7 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
   const mitre = mitreIds(a.rule);
   const mitreLine = mitre.tactics.length + mitre.techniques.length ? `MITRE ATT&CK ${[...mitre.tactics, ...mitre.techniques].join(' · ')}` : null;
   const title = `${severityOf(a.rule).toUpperCase()}: ${headline(a)}`;
-  const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  const testNote = test ? TEST_NOTE : null;
   // A lifecycle alert is about a token's change, which the creation facts below do not spell out.
   const actionText = a.lifecycle ? actionLine(a, (v) => plainText(v, 200)) : null;
   const actionHtml = a.lifecycle ? actionLine(a, (v) => htmlText(v, 200)) : null;
@@ -128,11 +140,11 @@ function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit
     ...(mitreLine ? [mitreLine] : []),
   ].join('\n');
 
-  const rows = facts.map((f) => `<tr><th style="${STYLE.th}">${escapeHtml(f.label)}</th><td style="${STYLE.td}">${htmlText(f.value, f.max)}</td></tr>`).join('');
+  const rows = factRows(facts);
   const html = page(
     subject,
     [
-      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      testNoteHtml(testNote),
       `<h2>${escapeHtml(title)}</h2>`,
       actionHtml ? `<p>${actionHtml}</p>` : '',
       signalsHtml.length ? `<ul>${signalsHtml.map((l) => `<li><strong>${l}</strong></li>`).join('')}</ul>` : '',
@@ -159,7 +171,7 @@ function formatSummary(s: AlertSummary, test: boolean | undefined, subject: stri
     { text: 'API tokens page', url: s.links.apiTokens },
     { text: 'System Log', url: s.links.systemLog },
   ];
-  const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  const testNote = test ? TEST_NOTE : null;
   const text = [
     ...(testNote ? [testNote, ''] : []),
     intro,
@@ -180,7 +192,7 @@ function formatSummary(s: AlertSummary, test: boolean | undefined, subject: stri
   const html = page(
     subject,
     [
-      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      testNoteHtml(testNote),
       `<h2>${escapeHtml(`${severityOf(s.rule).toUpperCase()}: ${count} more Okta API token creations`)}</h2>`,
       `<p>${escapeHtml(intro)}</p>`,
       `<h3>Actors</h3><ul>${actorLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`,
@@ -203,7 +215,7 @@ function formatUnreadable(a: Alert, test: boolean | undefined, subject: string):
     { text: 'API tokens page', url: a.links.apiTokens },
   ];
   const title = `${severityOf(a.rule).toUpperCase()}: ${UNREADABLE_HEADLINE}`;
-  const testNote = test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  const testNote = test ? TEST_NOTE : null;
   const raw = a.unreadable?.raw ?? null;
   const text = [
     ...(testNote ? [testNote, ''] : []),
@@ -224,11 +236,11 @@ function formatUnreadable(a: Alert, test: boolean | undefined, subject: string):
     '',
     `${plainText(a.rule.name, 120)} · alert ${plainText(a.id, 100)}`,
   ].join('\n');
-  const rows = facts.map((f) => `<tr><th style="${STYLE.th}">${escapeHtml(f.label)}</th><td style="${STYLE.td}">${htmlText(f.value, f.max)}</td></tr>`).join('');
+  const rows = factRows(facts);
   const html = page(
     subject,
     [
-      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      testNoteHtml(testNote),
       `<h2>${escapeHtml(title)}</h2>`,
       ...intro.map((l) => `<p>${escapeHtml(l)}</p>`),
       `<table role="presentation" cellspacing="0" cellpadding="0">${rows}</table>`,
@@ -247,7 +259,7 @@ function formatFollowUp(n: Extract<Notification, { kind: 'followup' }>, subject:
   const facts = followUpFacts(f);
   const prominent = isProminent(f);
   const title = `${prominent ? 'ATTENTION: ' : ''}${followUpHeadline(f)}`;
-  const testNote = n.test ? 'This is a test notification from okta-token-watch; nothing happened in Okta.' : null;
+  const testNote = n.test ? TEST_NOTE : null;
   const signals = followUpSignalLines(f);
   const links = followUpLinks(n.alert);
   const types = f.kind === 'digest' && f.digest ? digestTypes(f.digest) : null;
@@ -273,11 +285,11 @@ function formatFollowUp(n: Extract<Notification, { kind: 'followup' }>, subject:
     footerText,
   ].join('\n');
 
-  const rows = facts.map((x) => `<tr><th style="${STYLE.th}">${escapeHtml(x.label)}</th><td style="${STYLE.td}">${htmlText(x.value, x.max)}</td></tr>`).join('');
+  const rows = factRows(facts);
   const html = page(
     subject,
     [
-      testNote ? `<p><strong>${escapeHtml(testNote)}</strong></p>` : '',
+      testNoteHtml(testNote),
       `<h2${prominent ? ` style="${STYLE.attention}"` : ''}>${escapeHtml(title)}</h2>`,
       `<p>${followUpIntro(f, n.alert, (v) => htmlText(v, 200))}</p>`,
       `<p><strong>${watchStatusLine(f.watch, (v) => htmlText(v, 200))}</strong></p>`,

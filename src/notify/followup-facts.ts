@@ -1,10 +1,10 @@
 import type { Alert } from '../detect/alert';
-import type { Digest, EventPlace, FollowUp, FollowUpSignal, LifecycleChange, SensitiveAction, SensitiveCategory, WatchSnapshot } from '../follow/followup';
+import type { Digest, EventPlace, FollowUp, FollowUpSignal, LifecycleChange, ResponseRecord, SensitiveAction, SensitiveCategory, WatchSnapshot } from '../follow/followup';
 import { actorShort, type Fact, type ValueRenderer } from './facts';
 
 /**
- * The facts every human-readable notifier shows for a follow-up, so Slack and email say the same
- * thing. As in facts.ts: our own sentences are fixed words, data values are raw (possibly hostile)
+ * The facts every human-readable notifier shows for a follow-up, so Slack, email, PagerDuty and
+ * Teams say the same thing (Slack and email as labelled facts, PagerDuty and Teams as sentences). As in facts.ts: our own sentences are fixed words, data values are raw (possibly hostile)
  * text handed to the format's ValueRenderer, and every count is forced to a small whole number
  * here, because a follow-up is plain JSON read back from the database.
  */
@@ -74,16 +74,39 @@ export function followUpHeadline(f: FollowUp): string {
       const reason = f.digest?.reason;
       return (reason && Object.hasOwn(DIGEST_HEADLINES, reason) ? DIGEST_HEADLINES[reason] : null) ?? DIGEST_HEADLINES['window-ended'];
     }
+    case 'response':
+      return responseHeadline(f.response);
     default:
       return 'Follow-up on an API token alert';
   }
+}
+
+function responseHeadline(r: ResponseRecord | undefined): string {
+  if (!r) return 'An analyst responded';
+  if (r.action === 'revoke') {
+    switch (r.result) {
+      case 'revoked':
+        return 'Token revoked by an analyst';
+      case 'already-gone':
+        return 'Revoke requested: the token was already gone';
+      case 'forbidden':
+        return 'Revoke refused by Okta: missing permission';
+      default:
+        return 'Revoking the token failed';
+    }
+  }
+  return r.action === 'expected' ? 'Marked as expected by an analyst' : 'Acknowledged by an analyst';
 }
 
 function hasSignal(f: FollowUp, s: FollowUpSignal): boolean {
   return Array.isArray(f.signals) && f.signals.includes(s);
 }
 
-/** True when the follow-up must stand out more than its alert did. */
+/**
+ * True when the follow-up must stand out more than its alert did (Slack and email mark it,
+ * PagerDuty pages again, Teams colours it). The follow engine decides this when it builds the
+ * follow-up (prominent exactly when it has signals), so it is read here, not decided again.
+ */
 export function isProminent(f: FollowUp): boolean {
   return f.prominent === true;
 }
@@ -200,9 +223,8 @@ export function followUpFacts(f: FollowUp): Fact[] {
   }
   if (f.kind === 'digest' && f.digest) {
     const d = f.digest;
-    const reason = d.reason === 'revoked' ? 'the token was revoked' : d.reason === 'expired' ? 'the token expired' : 'the watch window ended';
     return [
-      { label: 'Why now', value: reason, max: 60 },
+      { label: 'Why now', value: digestReasonText(d), max: 60 },
       { label: 'Watched from', value: str(d.windowStart), max: 40 },
       { label: 'Watched until', value: str(d.windowEnd), max: 40 },
       { label: 'Events', value: String(countOf(d.total)), max: 20 },
@@ -212,6 +234,11 @@ export function followUpFacts(f: FollowUp): Fact[] {
     ];
   }
   return [{ label: 'Kind', value: str(f.kind), max: 40 }];
+}
+
+/** Why a digest was sent, in fixed words. */
+function digestReasonText(d: Digest): string {
+  return d.reason === 'revoked' ? 'the token was revoked' : d.reason === 'expired' ? 'the token expired' : 'the watch window ended';
 }
 
 /** The digest's counts by type, bounded; `more` counts the types left out. */
@@ -288,4 +315,84 @@ export function followUpLinks(a: Alert): Array<{ text: string; url: string | nul
     { text: 'What the token did (System Log)', url: a.links?.tokenActivity ?? null, id: 'otw_token_activity' },
     { text: 'API tokens page (revoke)', url: a.links?.apiTokens ?? null, id: 'otw_open_api_tokens' },
   ];
+}
+
+/** Renders one raw value (null: unknown) inside the sentences of followUpLines. */
+export type FollowUpValue = (value: string | null) => string;
+
+/** Where a request came from, in one phrase: `ip (city, country; AS64500 Org, ISP x)`. */
+function placeSentence(p: EventPlace | null | undefined, v: FollowUpValue): string {
+  if (!p) return v(null);
+  const where = join([placeText(p), networkText(p)], '; ');
+  return `${v(str(p.ip))}${where ? ` (${v(where)})` : ''}`;
+}
+
+/** Who made an analyst's response, and through what. */
+function responderText(r: ResponseRecord, v: FollowUpValue): string {
+  const by = r.by ?? { via: 'cli', id: null, name: null };
+  return `${v(str(by.name) ?? str(by.id))} (via ${by.via === 'slack' ? 'Slack' : 'the CLI'})`;
+}
+
+/**
+ * The follow-up as sentences, most important first: what happened, then why it stands out. For the
+ * notifiers that show a follow-up as text (PagerDuty's summary and details, Teams' card). The same
+ * facts as followUpFacts, in fixed words, with values (and an analyst's reason) through `v`.
+ */
+export function followUpLines(f: FollowUp, v: FollowUpValue): string[] {
+  const token = v(str(f.token?.name) ?? str(f.token?.id));
+  const out: string[] = [];
+  if (f.kind === 'first-use' && f.firstUse) {
+    const u = f.firstUse;
+    const delay = delayText(u.minutesAfterCreation);
+    out.push(`Token ${token} was first used at ${v(str(u.published))}${delay ? `, ${delay} after creation` : ''}: ${v(str(u.eventType))} from ${placeSentence(u.place, v)}.`);
+    out.push(`It was created from ${placeSentence(u.creationPlace, v)}.`);
+  } else if (f.kind === 'lifecycle' && f.lifecycle) {
+    const l = f.lifecycle;
+    const actor = v(lifecycleActorText(l));
+    const at = v(str(l.published));
+    switch (l.change) {
+      case 'revoked':
+        out.push(`Token ${token} was revoked by ${actor} at ${at}.`);
+        break;
+      case 'expired':
+        out.push(`Token ${token} expired at ${at} (Okta's expiry of unused tokens).`);
+        break;
+      case 'outside-range':
+        out.push(`Okta refused a request made with token ${token} at ${at} from ${placeSentence(l.place, v)}: outside its allowed network zones.`);
+        break;
+      case 'enabled':
+        out.push(`Token ${token} was enabled by ${actor} at ${at}.`);
+        break;
+      default:
+        out.push(`Token ${token} was changed by ${actor} at ${at}${l.network ? `; network condition now ${v(str(l.network.connection))}` : ''}.`);
+    }
+  } else if (f.kind === 'digest' && f.digest) {
+    const d = f.digest;
+    const total = countOf(d.total);
+    out.push(`The watch of token ${token} ended (${digestReasonText(d)}): ${total} event${total === 1 ? '' : 's'} caused by the token between ${v(str(d.windowStart))} and ${v(str(d.windowEnd))}, ${countOf(d.sensitiveCount)} of them sensitive.`);
+    const types = digestTypes(d);
+    if (types.lines.length) out.push(`Most frequent: ${types.lines.map((t) => `${v(t.eventType)} ×${t.count}`).join(', ')}${types.more ? `, and ${types.more} more types` : ''}.`);
+    const sensitive = digestSensitiveLines(d, v);
+    for (const line of sensitive.lines) out.push(`Sensitive: ${line}.`);
+    if (sensitive.more) out.push(`…and ${sensitive.more} more sensitive actions.`);
+  } else if (f.kind === 'response' && f.response) {
+    const r = f.response;
+    const by = responderText(r, v);
+    const at = v(str(r.at));
+    const reason = str(r.reason) ? `: ${v(str(r.reason))}` : '';
+    if (r.action === 'revoke') {
+      if (r.result === 'revoked') out.push(`${by} revoked token ${token} at ${at}.`);
+      else if (r.result === 'already-gone') out.push(`${by} asked to revoke token ${token} at ${at}; Okta says it was already revoked or expired.`);
+      else if (r.result === 'forbidden') out.push(`${by} asked to revoke token ${token} at ${at}, but Okta refused: the credentials lack okta.apiTokens.manage. The token is still active.`);
+      else out.push(`${by} asked to revoke token ${token} at ${at}, and it failed${str(r.error) ? ` (${v(str(r.error))})` : ''}. The token may still be active.`);
+    } else if (r.action === 'expected') {
+      out.push(`${by} marked this alert as expected at ${at}${reason}.`);
+    } else {
+      out.push(`${by} acknowledged this alert at ${at}${reason}.`);
+    }
+  } else {
+    out.push(`Something happened to token ${token}.`);
+  }
+  out.push(...followUpSignalLines(f));
+  return out;
 }

@@ -3,7 +3,7 @@ import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { PagerDutyConfig } from './config';
 import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, unreadableFacts } from './facts';
-import { followUpHeadline, followUpLines, standsOut } from './followup-text';
+import { followUpHeadline, followUpLines, isProminent } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { bound, plainText, safeLink } from './sanitize';
@@ -173,7 +173,7 @@ export function followUpAction(f: FollowUp): PagerDutyAction | null {
   // A token that is gone can do nothing new: news about it (a digest at its revocation, a first use
   // read after the revoke) never reopens the incident its revocation resolved.
   if (tokenGone(f)) return null;
-  return standsOut(f) ? 'trigger' : null;
+  return isProminent(f) ? 'trigger' : null;
 }
 
 /** True when the follow-up's watch says the token was revoked or expired. */

@@ -3,7 +3,7 @@ import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { TeamsConfig } from './config';
 import { actionLine, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
-import { followUpHeadline, followUpLines, standsOut } from './followup-text';
+import { followUpHeadline, followUpLines, isProminent } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { plainText, safeLink } from './sanitize';
@@ -160,7 +160,7 @@ function summaryCard(s: AlertSummary, test: boolean): TeamsMessage {
 
 function followUpCard(f: FollowUp, a: Alert, test: boolean): TeamsMessage {
   const severity = severityOf(a.rule ?? { severity: 'medium' });
-  const loud = standsOut(f);
+  const loud = isProminent(f);
   const lines = followUpLines(f, (v) => b(v));
   return card(
     [

@@ -1,5 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { Receiver, type Answer } from './receiver';
 
 /** One event the fake accepted or refused, as it arrived. */
 export interface PagerDutyRequest {
@@ -27,50 +27,43 @@ const ACTIONS = new Set(['trigger', 'acknowledge', 'resolve']);
  * incident's state by dedup_key. Failures (429, 5xx) can be scripted for the next requests.
  */
 export class FakePagerDuty {
-  readonly requests: PagerDutyRequest[] = [];
+  /** The loopback server: it records each request and plays scripted failures first. */
+  readonly receiver = new Receiver();
   /** Incident state by dedup_key, as the events left it. */
   readonly incidents = new Map<string, 'triggered' | 'acknowledged' | 'resolved'>();
-  private readonly script: PagerDutyFailure[] = [];
-  private server: http.Server | null = null;
-  port = 0;
 
-  constructor(private readonly routingKey: string) {}
+  constructor(private readonly routingKey: string) {
+    this.receiver.defaultAnswer = (req) => this.respond(req);
+  }
+
+  /** Every request, with the status it was answered with. */
+  get requests(): PagerDutyRequest[] {
+    return this.receiver.requests.map((r) => ({ path: r.path, headers: r.headers, body: r.body, event: r.json && typeof r.json === 'object' ? (r.json as Record<string, any>) : null, status: r.answeredWith === 'hang' ? 0 : r.answeredWith }));
+  }
+
+  get port(): number {
+    return this.receiver.port;
+  }
 
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        let event: Record<string, any> | null = null;
-        try {
-          event = JSON.parse(body) as Record<string, any>;
-        } catch {
-          event = null;
-        }
-        const reply = (status: number, answer: unknown, headers: Record<string, string> = {}): void => {
-          this.requests.push({ path: req.url ?? '', headers: req.headers, body, event, status });
-          res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-          res.end(typeof answer === 'string' ? answer : JSON.stringify(answer));
-        };
-        const failure = this.script.shift();
-        if (failure) return reply(failure.status, failure.body ?? '', failure.headers);
-        if (req.method !== 'POST' || req.url !== '/v2/enqueue') return reply(404, { status: 'not found' });
-        const errors = this.problems(event);
-        if (errors.length) return reply(400, { status: 'invalid event', message: 'Event object is invalid', errors });
-        const key = String(event!.dedup_key);
-        const action = String(event!.event_action);
-        const state = this.incidents.get(key);
-        if (action === 'trigger' && state !== 'triggered' && state !== 'acknowledged') this.incidents.set(key, 'triggered');
-        // Acknowledge and resolve act on an open incident only; on anything else they do nothing.
-        if (action === 'acknowledge' && state === 'triggered') this.incidents.set(key, 'acknowledged');
-        if (action === 'resolve' && (state === 'triggered' || state === 'acknowledged')) this.incidents.set(key, 'resolved');
-        reply(202, { status: 'success', message: 'Event processed', dedup_key: key });
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    await this.receiver.start();
     return this.url;
+  }
+
+  private respond(req: { method: string; path: string; json: unknown }): Answer {
+    const reply = (status: number, answer: unknown): Answer => ({ status, body: JSON.stringify(answer), headers: { 'Content-Type': 'application/json' } });
+    if (req.method !== 'POST' || req.path !== '/v2/enqueue') return reply(404, { status: 'not found' });
+    const event = req.json && typeof req.json === 'object' ? (req.json as Record<string, any>) : null;
+    const errors = this.problems(event);
+    if (errors.length) return reply(400, { status: 'invalid event', message: 'Event object is invalid', errors });
+    const key = String(event!.dedup_key);
+    const action = String(event!.event_action);
+    const state = this.incidents.get(key);
+    if (action === 'trigger' && state !== 'triggered' && state !== 'acknowledged') this.incidents.set(key, 'triggered');
+    // Acknowledge and resolve act on an open incident only; on anything else they do nothing.
+    if (action === 'acknowledge' && state === 'triggered') this.incidents.set(key, 'acknowledged');
+    if (action === 'resolve' && (state === 'triggered' || state === 'acknowledged')) this.incidents.set(key, 'resolved');
+    return reply(202, { status: 'success', message: 'Event processed', dedup_key: key });
   }
 
   /** The enqueue URL, for PAGERDUTY_EVENTS_URL. */
@@ -80,7 +73,7 @@ export class FakePagerDuty {
 
   /** Queues failures for the next requests, in order. */
   fail(...answers: PagerDutyFailure[]): this {
-    this.script.push(...answers);
+    this.receiver.answer(...answers.map((a) => ({ ...a, headers: { 'Content-Type': 'application/json', ...a.headers } })));
     return this;
   }
 
@@ -110,10 +103,6 @@ export class FakePagerDuty {
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await this.receiver.stop();
   }
 }

@@ -1,5 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { Receiver, type Answer } from './receiver';
 
 /** One message the fake got. */
 export interface TeamsRequest {
@@ -10,6 +10,13 @@ export interface TeamsRequest {
   status: number;
 }
 
+/** A scripted answer for the next request: a status, a body and headers. */
+export interface TeamsFailure {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
 /**
  * A loopback stand-in for a Teams Workflows webhook ("Post to a channel when a webhook request is
  * received"): accepts POSTs to its path carrying the right `sig`, checks the body is a message
@@ -17,48 +24,43 @@ export interface TeamsRequest {
  * is 401, a wrong path 404, a body that is not a card 400. Failures can be scripted.
  */
 export class FakeTeams {
-  readonly requests: TeamsRequest[] = [];
+  /** The loopback server: it records each request and plays scripted answers first. */
+  readonly receiver = new Receiver();
   /** Cards accepted, in order (the attachment's `content`). */
   readonly cards: any[] = [];
   okStatus = 202;
-  private readonly script: Array<{ status: number; body?: string; headers?: Record<string, string> }> = [];
-  private server: http.Server | null = null;
-  port = 0;
   readonly sig = 'FAKE-teams-flow-signature-0123456789';
   readonly path = '/workflows/0a1b2c3d/triggers/manual/paths/invoke';
 
+  constructor() {
+    this.receiver.defaultAnswer = (req) => this.respond(req);
+  }
+
+  /** Every request, with the status it was answered with. */
+  get requests(): TeamsRequest[] {
+    return this.receiver.requests.map((r) => ({ path: r.path, headers: r.headers, body: r.body, json: r.json, status: r.answeredWith === 'hang' ? 0 : r.answeredWith }));
+  }
+
+  get port(): number {
+    return this.receiver.port;
+  }
+
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        let json: any;
-        try {
-          json = JSON.parse(body);
-        } catch {
-          json = undefined;
-        }
-        const reply = (status: number, answer = '', headers: Record<string, string> = {}): void => {
-          this.requests.push({ path: req.url ?? '', headers: req.headers, body, json, status });
-          res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-          res.end(answer);
-        };
-        const scripted = this.script.shift();
-        if (scripted) return reply(scripted.status, scripted.body, scripted.headers);
-        const u = new URL(req.url ?? '/', 'http://127.0.0.1');
-        if (req.method !== 'POST' || u.pathname !== this.path) return reply(404, '{"error":{"code":"WorkflowNotFound"}}');
-        if (u.searchParams.get('sig') !== this.sig) return reply(401, '{"error":{"code":"DirectApiAuthorizationRequired"}}');
-        const card = json?.attachments?.[0];
-        const ok = json?.type === 'message' && Array.isArray(json.attachments) && json.attachments.length === 1 && card?.contentType === 'application/vnd.microsoft.card.adaptive' && card.content?.type === 'AdaptiveCard' && Array.isArray(card.content.body) && Buffer.byteLength(body) <= 28 * 1024;
-        if (!ok) return reply(400, '{"error":{"code":"InvalidRequestContent"}}');
-        this.cards.push(card.content);
-        reply(this.okStatus);
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    await this.receiver.start();
     return this.url;
+  }
+
+  private respond(req: { method: string; path: string; body: string; json: any }): Answer {
+    const reply = (status: number, body = ''): Answer => ({ status, body, headers: { 'Content-Type': 'application/json' } });
+    const u = new URL(req.path || '/', 'http://127.0.0.1');
+    if (req.method !== 'POST' || u.pathname !== this.path) return reply(404, '{"error":{"code":"WorkflowNotFound"}}');
+    if (u.searchParams.get('sig') !== this.sig) return reply(401, '{"error":{"code":"DirectApiAuthorizationRequired"}}');
+    const json = req.json;
+    const card = json?.attachments?.[0];
+    const ok = json?.type === 'message' && Array.isArray(json.attachments) && json.attachments.length === 1 && card?.contentType === 'application/vnd.microsoft.card.adaptive' && card.content?.type === 'AdaptiveCard' && Array.isArray(card.content.body) && Buffer.byteLength(req.body) <= 28 * 1024;
+    if (!ok) return reply(400, '{"error":{"code":"InvalidRequestContent"}}');
+    this.cards.push(card.content);
+    return reply(this.okStatus);
   }
 
   /** The webhook URL, signature included (the secret), for TEAMS_WEBHOOK_URL. */
@@ -67,16 +69,12 @@ export class FakeTeams {
   }
 
   /** Queues answers for the next requests, in order. */
-  fail(...answers: Array<{ status: number; body?: string; headers?: Record<string, string> }>): this {
-    this.script.push(...answers);
+  fail(...answers: TeamsFailure[]): this {
+    this.receiver.answer(...answers.map((a) => ({ ...a, headers: { 'Content-Type': 'application/json', ...a.headers } })));
     return this;
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await this.receiver.stop();
   }
 }

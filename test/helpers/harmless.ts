@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import type { Alert } from '../../src/detect/alert';
 import type { EmailMessage } from '../../src/notify/email';
+import { buildSampleAlert } from '../../src/notify/sample-alert';
 import { SLACK_LIMITS, type SlackMessage } from '../../src/notify/slack';
 
 /**
@@ -20,11 +22,27 @@ export const HOSTILE: Record<string, string> = {
   long: 'A'.repeat(20_000) + '<!channel>',
 };
 
+/** The sample alert with the hostile string in every field that comes from the Okta event. */
+export function hostileAlert(s: string): Alert {
+  const a = buildSampleAlert();
+  a.actor = { id: s, type: s, login: s, displayName: s };
+  a.token = { id: s, name: s };
+  a.outcome = { result: s, reason: s };
+  a.event.displayMessage = s;
+  a.client = { ...a.client, ip: s, city: s, region: s, country: s, zone: s, asOrg: s, isp: s, domain: s, userAgent: { raw: s, browser: s, os: s } };
+  a.createdByTokenId = s;
+  a.originalPrincipal = { id: s, type: s, login: s, displayName: s };
+  a.network = { connection: s, includedZones: [s], excludedZones: [s] };
+  a.tokenState = { status: 'failed', reason: s, checkedAt: a.createdAt };
+  return a;
+}
+
 /** Fragments of the hostile strings; none may appear in Slack outside a code span. */
 const EVENT_TEXT = /evil|script|onerror|channel|＠here|everyone|bold|strike|block|quote|Bcc|invoice|gnp|AAAAAAAAAA|subteam|lt;|javascript|mailto|U\+/i;
 export const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u3164]/u;
 
-function slackTexts(m: SlackMessage): Array<{ type: string; text: string; where: string }> {
+/** Every text object in a Slack message, with its kind and where it sits. */
+export function slackTexts(m: SlackMessage): Array<{ type: string; text: string; where: string }> {
   const out: Array<{ type: string; text: string; where: string }> = [{ type: 'mrkdwn', text: m.text, where: 'fallback' }];
   const visit = (v: unknown, where: string): void => {
     if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${where}[${i}]`));
@@ -43,14 +61,17 @@ export function assertSlackHarmless(m: SlackMessage, label: string, knownLinks: 
   assert.ok(m.blocks.length <= SLACK_LIMITS.blocks, `${label}: too many blocks`);
   for (const t of slackTexts(m)) {
     const at = `${label} ${t.where}`;
+    // No raw < or > at all: no <!channel>, <@U..>, <#C..> or <url|text> can be formed.
     assert.doesNotMatch(t.text, /[<>]/, `${at}: markup character`);
     assert.doesNotMatch(t.text, /@(here|channel|everyone)\b/i, `${at}: broadcast mention`);
     assert.doesNotMatch(t.text, /:\/\//, `${at}: a URL a client could link`);
     assert.doesNotMatch(t.text, /\bwww\.[a-z]/i, `${at}: a www. host a client could link`);
     assert.doesNotMatch(t.text.replace(/\n/g, ''), INVISIBLE, `${at}: invisible or control character`);
+    // Every & starts an entity we wrote: &amp; &lt; &gt;.
     assert.doesNotMatch(t.text.replace(/&(amp|lt|gt);/g, ''), /&/, `${at}: bare ampersand`);
     if (t.type === 'mrkdwn') {
       assert.equal((t.text.match(/`/g) ?? []).length % 2, 0, `${at}: unbalanced code span`);
+      // Outside code spans only our own words: nothing of the event's text.
       const outside = t.text.split('`').filter((_, i) => i % 2 === 0).join(' ');
       assert.doesNotMatch(outside, EVENT_TEXT, `${at}: event text outside a code span`);
       assert.ok(t.text.length <= SLACK_LIMITS.sectionText, `${at}: too long`);
