@@ -109,9 +109,9 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     notifiers,
     dispatcher,
     metrics,
-    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs }),
+    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.lookbackMs }),
     onFollowCaughtUp: () => {
-      closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs });
+      closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.lookbackMs });
     },
     responder,
     async close() {

@@ -129,7 +129,8 @@ describe('Teams format', () => {
     const a = buildSampleAlert();
     const expected: Record<string, RegExp> = {
       'first-use': /API token first used, from another country/,
-      lifecycle: /API token (opened to any network|revoked)/,
+      // The hand-built lifecycle follow-ups carry a hostile outcome, so they read as refused attempts.
+      lifecycle: /API token (opened to any network|revoked)|Attempt to (change|revoke) the API token, not done/,
       digest: /What the API token did during its watch/,
       response: /Marked as expected|Revoking the token failed/,
     };

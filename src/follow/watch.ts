@@ -18,7 +18,6 @@ import {
   watchOf,
   type WatchRow,
 } from '../store/watch-store';
-import { AuditLog } from '../respond/audit';
 import type { Store } from '../store/store';
 import type { Digest, EventPlace, FirstUse, FollowUp, FollowUpSignal, LifecycleChange, SensitiveAction, SensitiveCategory, WatchSnapshot } from './followup';
 import { sensitiveCategory } from './sensitive';
@@ -75,6 +74,9 @@ export interface WatchContext {
  * The token ids the follow query may put between quotes in its filter (Okta's are 20 letters and
  * digits): anything else in an event could break out of the filter expression.
  */
+/** The largest time a Date holds (ECMAScript: 100 million days either side of 1970). */
+const MAX_DATE_MS = 8.64e15;
+
 export const FOLLOWABLE_TOKEN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function startWatch(ctx: WatchContext, alert: Alert, alertRowId: number): boolean {
@@ -86,6 +88,9 @@ export function startWatch(ctx: WatchContext, alert: Alert, alertRowId: number):
   const publishedMs = Date.parse(alert.event.published);
   // An unreadable creation time still deserves a watch: it then runs from when we saw it.
   const createdMs = Number.isFinite(publishedMs) ? publishedMs : ctx.now.getTime();
+  // A creation time at the edge of what a Date can hold leaves no room for a window: no watch,
+  // and the alert goes out as it is (a thrown RangeError would turn it into an unreadable event).
+  if (!(Math.abs(createdMs + ctx.windowMs) <= MAX_DATE_MS)) return false;
   return insertWatch(ctx.store, {
     tokenId,
     alertRowId,
@@ -122,12 +127,13 @@ export function attributeEvent(ctx: WatchContext, event: OktaLogEvent, uuid: str
   if (tokenId === null) return null;
   const watch = watchOf(ctx.store, tokenId);
   if (!watch || watch.closedAt !== null) return null;
-  const published = normalizedTime(event.published);
+  const published = normalizedTime(event.published, ctx.now);
+  const timed = typeof event.published === 'string' && Number.isFinite(Date.parse(event.published));
   const publishedMs = Date.parse(published);
   if (Number.isFinite(publishedMs) && publishedMs > Date.parse(watch.watchUntil)) return null;
   const eventType = text(event.eventType, 200) ?? '';
-  const recorded = insertActivity(ctx.store, { eventUuid: uuid, tokenId, published, eventType, sensitive: sensitiveCategory(event.eventType) });
-  if (!recorded || watch.firstUseUuid !== null) return null;
+  const recorded = insertActivity(ctx.store, { eventUuid: uuid, tokenId, published, eventType, sensitive: sensitiveCategory(event.eventType), timed });
+  if (!recorded || !timed || watch.firstUseUuid !== null) return null;
 
   const alert = ctx.store.getAlert(watch.alertId);
   if (!alert) return null;
@@ -193,7 +199,7 @@ export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: 
   const actor = actorObj ? { id: text(actorObj.id, 200), login: text(actorObj.alternateId, 300), displayName: text(actorObj.displayName, 300) } : null;
   const expired = change0 === 'revoked' && actor?.login?.toLowerCase() === OKTA_SYSTEM_LOGIN;
   const change: LifecycleChange['change'] = expired ? 'expired' : change0;
-  const published = normalizedTime(event.published);
+  const published = normalizedTime(event.published, ctx.now);
   const lifecycle: LifecycleChange = {
     uuid,
     published,
@@ -209,9 +215,8 @@ export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: 
   // A revoke that Okta refused leaves a live token: it is told, but the watch goes on.
   if ((change === 'revoked' || change === 'expired') && lifecycle.outcome.toUpperCase() === 'SUCCESS') {
     setRevoked(ctx.store, tokenId, published, expired ? OKTA_SYSTEM_LOGIN : (revokedThroughUs(ctx.store, tokenId) ?? actor?.login ?? actor?.displayName ?? actor?.id ?? null));
-    const watch = watchOf(ctx.store, tokenId);
-    if (watch && watch.closedAt === null && readThrough(watch)) closeReason = expired ? 'expired' : 'revoked';
-    if (closeReason) closeWatch(ctx.store, tokenId, closeReason, ctx.now);
+    // The watch closes (and its digest goes out) in closeEndedWatches, after the follow query has
+    // read every event Okta could still store for the time before the revoke.
   }
 
   const watch = watchOf(ctx.store, tokenId);
@@ -248,6 +253,8 @@ export interface CloseWatchesDeps {
    * is closed as `off`, without a digest, so the follow query stops asking for them. Default: on.
    */
   followWindowMs?: number;
+  /** How long after an event Okta may still store it: LOOKBACK, the same allowance the poller makes. */
+  lateMs?: number;
 }
 
 /**
@@ -267,7 +274,7 @@ export function closeEndedWatches(deps: CloseWatchesDeps): number {
         if (closeWatch(deps.store, w.tokenId, 'off', now)) closed++;
         continue;
       }
-      if (!readThrough(w)) continue;
+      if (!readThrough(w, deps.lateMs ?? DEFAULT_LATE_MS)) continue;
       const reason = w.revokedAt === null ? 'window-ended' : isExpiry(w.revokedBy) ? 'expired' : 'revoked';
       if (!closeWatch(deps.store, w.tokenId, reason, now)) continue;
       queueDigest(ctx, watchOf(deps.store, w.tokenId)!, reason);
@@ -279,12 +286,20 @@ export function closeEndedWatches(deps: CloseWatchesDeps): number {
   });
 }
 
-/** True when every event of the watch's window (up to its revoke, if revoked) has been read. */
-function readThrough(w: WatchRow): boolean {
+/**
+ * True when every event of the watch's window (up to its revoke, if revoked) has been read: the
+ * follow query has read everything Okta stored until `lateMs` after the window's end. followed_through
+ * is on Okta's storage timeline and the window on the events' own times, and Okta can store an event
+ * minutes after it happened: closing at the window's end would miss such an event for good.
+ */
+function readThrough(w: WatchRow, lateMs: number): boolean {
   if (w.followedThrough === null) return false;
   const end = Math.min(Date.parse(w.watchUntil), w.revokedAt !== null && Number.isFinite(Date.parse(w.revokedAt)) ? Date.parse(w.revokedAt) : Infinity);
-  return Date.parse(w.followedThrough) >= end;
+  return Date.parse(w.followedThrough) >= end + lateMs;
 }
+
+/** How long after an event Okta may still store it, when the caller does not say (LOOKBACK's default). */
+const DEFAULT_LATE_MS = 6 * 60_000;
 
 function isExpiry(revokedBy: string | null): boolean {
   return revokedBy?.toLowerCase() === OKTA_SYSTEM_LOGIN;
@@ -371,15 +386,18 @@ export function snapshotOf(w: WatchRow, firstUse: { newCountry: boolean | null; 
 }
 
 /**
- * "<who> via okta-token-watch" when an analyst revoked this token through this program (a Slack
- * button or the CLI; the revoke stands or is still waiting for Okta's answer), else null: Okta's
- * event then names only the credentials this program used, not the person who asked.
+ * "<who> (Slack|CLI) via okta-token-watch" when an analyst revoked this token through this program,
+ * else null: Okta's event then names only the credentials this program used, not the person who
+ * asked. Only a revoke Okta answered with 204 counts: a token is revoked once, so that answer means
+ * ours was the revoke. A 404 (someone revoked it first) or a request still waiting (or left by a
+ * process that died) credits Okta's actor instead.
  */
 function revokedThroughUs(store: Store, tokenId: string): string | null {
-  const row = new AuditLog(store).standingRevoke(tokenId);
+  const row = store
+    .prepared("SELECT by_via AS via, by_id AS id, by_name AS name FROM response_actions WHERE token_id = ? AND action = 'revoke' AND result = 'revoked' ORDER BY id DESC LIMIT 1")
+    .get(tokenId) as { via: string; id: string | null; name: string | null } | undefined;
   if (!row) return null;
-  const who = row.by.name ?? row.by.id ?? 'someone';
-  return `${who} (${row.by.via === 'slack' ? 'Slack' : 'CLI'}) via okta-token-watch`;
+  return `${row.name ?? row.id ?? 'someone'} (${row.via === 'slack' ? 'Slack' : 'CLI'}) via okta-token-watch`;
 }
 
 /** The snapshot of a token this program alerted on but never watched (FOLLOW_WINDOW 0, or a creation that did not succeed). */
@@ -435,10 +453,14 @@ function minutesBetween(a: string, b: string): number | null {
 }
 
 /** An event's published time as ISO 8601 when it reads as a time, else the bounded text (or ''). */
-function normalizedTime(value: unknown): string {
-  const t = text(value, 100) ?? '';
+/**
+ * An event's time as ISO 8601, or `fallback` (when this program saw it) when the event's own is not
+ * a time: stored times are compared and sorted, so text such as "zzzz" must never be kept (it would
+ * sort after every real time and pin the last use).
+ */
+function normalizedTime(value: unknown, fallback: Date): string {
   const ms = typeof value === 'string' ? Date.parse(value) : NaN;
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : t;
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : fallback.toISOString();
 }
 
 /** The stored raw JSON of an event as an object, or null (it may be cut short: raw-event.ts bounds it). */

@@ -56,6 +56,12 @@ const DIGEST_HEADLINES: Record<Digest['reason'], string> = {
   expired: 'What the API token did before it expired',
 };
 
+/** True when Okta reports the lifecycle change as done (outcome SUCCESS). */
+export function lifecycleDone(f: FollowUp): boolean {
+  const outcome = f.lifecycle?.outcome;
+  return typeof outcome === 'string' && outcome.toUpperCase() === 'SUCCESS';
+}
+
 /** What happened, in fixed words (no event text): safe for headers and subjects. */
 export function followUpHeadline(f: FollowUp): string {
   switch (f.kind) {
@@ -67,6 +73,12 @@ export function followUpHeadline(f: FollowUp): string {
     }
     case 'lifecycle': {
       const change = f.lifecycle?.change;
+      // Okta refused the change: it did not happen, and must never read as done (a refused revoke
+      // leaves the token alive). A request from outside the range is refused by design: it stands.
+      if (!lifecycleDone(f) && change !== 'outside-range') {
+        const what = change === 'revoked' || change === 'expired' ? 'revoke' : change === 'enabled' ? 'enable' : 'change';
+        return `Attempt to ${what} the API token, not done (Okta did not report success)`;
+      }
       if (change === 'updated' && hasSignal(f, 'network-anywhere')) return 'API token opened to any network (ANYWHERE)';
       return (change && Object.hasOwn(CHANGE_HEADLINES, change) ? CHANGE_HEADLINES[change] : null) ?? 'API token changed';
     }

@@ -3,7 +3,7 @@ import type { Alert, AlertSummary, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { PagerDutyConfig } from './config';
 import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, unreadableFacts } from './facts';
-import { followUpHeadline, followUpLines, isProminent } from './followup-facts';
+import { followUpHeadline, followUpLines, isProminent, lifecycleDone } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import { DeliveryError, type Notifier } from './notifier';
 import { bound, plainText, safeLink } from './sanitize';
@@ -169,7 +169,8 @@ export function followUpAction(f: FollowUp): PagerDutyAction | null {
     if (r.action === 'acknowledge') return 'acknowledge';
     return null;
   }
-  if (f.kind === 'lifecycle' && (f.lifecycle?.change === 'revoked' || f.lifecycle?.change === 'expired')) return 'resolve';
+  // Only a revoke Okta carried out resolves: a refused one leaves the token alive.
+  if (f.kind === 'lifecycle' && (f.lifecycle?.change === 'revoked' || f.lifecycle?.change === 'expired') && lifecycleDone(f)) return 'resolve';
   // A token that is gone can do nothing new: news about it (a digest at its revocation, a first use
   // read after the revoke) never reopens the incident its revocation resolved.
   if (tokenGone(f)) return null;

@@ -287,7 +287,7 @@ function watchSnapshot(store: Store, alert: Alert, response: ResponseRecord): Wa
     events: w?.events ?? 0,
     sensitive: w?.sensitive ?? 0,
     revokedAt: w?.revokedAt ?? (revokedNow ? response.at : null),
-    revokedBy: w?.revokedBy ?? (revokedNow ? `${response.by.name ?? response.by.id ?? response.by.via} via okta-token-watch` : null),
+    revokedBy: w?.revokedBy ?? (revokedNow ? `${response.by.name ?? response.by.id ?? 'someone'} (${response.by.via === 'slack' ? 'Slack' : 'CLI'}) via okta-token-watch` : null),
     closed: w?.closed === 'window-ended' || w?.closed === 'revoked' || w?.closed === 'expired' ? w.closed : null,
   };
 }

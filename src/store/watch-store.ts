@@ -74,7 +74,7 @@ export function watchesOfAlerts(store: Store, alertIds: readonly string[]): Map<
  * Records one event of a watched token and bumps the watch's counters; false when the event was
  * recorded already. The first event recorded is the first use.
  */
-export function insertActivity(store: Store, a: { eventUuid: string; tokenId: string; published: string; eventType: string; sensitive: string | null }): boolean {
+export function insertActivity(store: Store, a: { eventUuid: string; tokenId: string; published: string; eventType: string; sensitive: string | null; timed?: boolean }): boolean {
   const inserted = store
     .prepared('INSERT INTO token_activity (event_uuid, token_id, published, event_type, sensitive) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
     .run(a.eventUuid, a.tokenId, a.published, a.eventType, a.sensitive).changes === 1;
@@ -86,7 +86,8 @@ export function insertActivity(store: Store, a: { eventUuid: string; tokenId: st
          last_use_at = CASE WHEN last_use_at IS NULL OR last_use_at < ? THEN ? ELSE last_use_at END
        WHERE token_id = ?`,
     )
-    .run(a.sensitive === null ? 0 : 1, a.eventUuid, a.published, a.published, a.published, a.tokenId);
+    // An event without a readable time of its own counts, but cannot be the first or last use.
+    .run(a.sensitive === null ? 0 : 1, a.timed === false ? null : a.eventUuid, a.timed === false ? null : a.published, a.timed === false ? '' : a.published, a.timed === false ? null : a.published, a.tokenId);
   return true;
 }
 
