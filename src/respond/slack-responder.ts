@@ -18,7 +18,9 @@ export function slackPolicy(config: ResponseConfig): ResponsePolicy {
  */
 export function slackResponder(deps: RespondDeps): Responder {
   const policy = slackPolicy(deps.config);
-  const others = { ...deps, notifiers: deps.notifiers.filter((n) => n !== 'slack') };
+  // A second click on a revoke still waiting for Okta is told so at once rather than held: Slack
+  // shows nothing until it is answered, and a held click would hold the daemon's shutdown too.
+  const others = { ...deps, notifiers: deps.notifiers.filter((n) => n !== 'slack'), waitForPendingMs: deps.waitForPendingMs ?? 2000 };
   return {
     policy,
     async respond(req): Promise<SlackOutcome> {
