@@ -411,6 +411,39 @@ describe('Slack app mode', () => {
     }
   });
 
+  test('when a click is acknowledged, then it was stored first; and a click an earlier process acknowledged but never acted on is acted on at the next start', async () => {
+    const w = await world({ realResponder: true, env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id } });
+    try {
+      const inbox = (): Array<{ id: string; handled: string | null }> =>
+        w.app.store.db.prepare('SELECT envelope_id AS id, handled_at AS handled FROM slack_inbox ORDER BY received_at').all() as Array<{ id: string; handled: string | null }>;
+      // Okta hangs: the click is acknowledged long before it is acted on, and it is in the inbox by then.
+      w.okta.fail(1, { kind: 'hang', ms: 1500 }, (p) => p.startsWith('/api/v1/api-tokens/'));
+      const env = w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE));
+      await w.slack.waitForAck(env);
+      assert.deepEqual(inbox().map((r) => r.id), [env.envelope_id], 'stored before the ack');
+      await w.slack.until(() => inbox()[0]!.handled !== null, 'marked handled after its action', 10_000);
+
+      // An earlier process stored and acknowledged a Revoke click, then died before acting on it:
+      // Slack will not send it again. The next start finds it in the inbox.
+      await w.daemon.stop();
+      w.app.store.db
+        .prepare('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)')
+        .run('env-left-by-a-dead-process', JSON.stringify(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE)), new Date().toISOString());
+      const again = new Daemon(w.app, { slackReconnectMs: 200 });
+      await again.start();
+      try {
+        await w.slack.until(() => w.deletes() === 1, 'the left-over click revoked the token', 10_000);
+        await w.slack.until(() => inbox().every((r) => r.handled !== null), 'every inbox row handled', 10_000);
+        const revokes = w.app.store.db.prepare("SELECT result FROM response_actions WHERE action = 'revoke'").all() as Array<{ result: string }>;
+        assert.deepEqual(revokes.map((r) => r.result), ['revoked']);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await w.close();
+    }
+  });
+
   test('when the daemon stops, then the Socket Mode connection is closed', async () => {
     const w = await world();
     await w.daemon.stop();

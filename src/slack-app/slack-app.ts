@@ -9,6 +9,7 @@ import { expectedModal, notAllowedText, statusBlock, threadReply } from './block
 import type { SlackAppConfig } from './config';
 import { readInteraction, type MessageRef, type SlackUser } from './interaction';
 import type { Responder, ResponseAction, ResponseOutcome } from './respond-port';
+import { SlackInbox } from './inbox';
 import { errorText, slackLogger, SocketConnection } from './socket';
 
 /** What the Slack app needs from the program. */
@@ -39,7 +40,11 @@ export class SlackApp {
   private readonly perAlert = new Map<string, Promise<void>>();
   private readonly groupCache = new Map<string, { members: Set<string>; at: number }>();
 
-  constructor(private readonly deps: SlackAppDeps) {}
+  private readonly inbox: SlackInbox;
+
+  constructor(private readonly deps: SlackAppDeps) {
+    this.inbox = new SlackInbox(deps.store);
+  }
 
   /**
    * Opens the connection in the background and returns at once: Slack being unreachable must not
@@ -50,7 +55,18 @@ export class SlackApp {
     const { WebClient: Web } = await import('@slack/web-api');
     const slackApiUrl = `${config.apiUrl}/`;
     this.web = new Web(config.botToken, { slackApiUrl, logger: slackLogger(logger), timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
-    this.socket = new SocketConnection({ appToken: config.appToken, slackApiUrl, logger, reconnectBaseMs: this.deps.reconnectBaseMs, onInteractive: (payload) => this.onInteractive(payload) });
+    // Clicks acknowledged by an earlier process that stopped before acting on them.
+    const left = this.inbox.unhandled(this.deps.clock.now());
+    if (left.length) logger.warn('slack app: acting on clicks an earlier run acknowledged but did not finish', { count: left.length });
+    for (const r of left) this.onInteractive(r.envelopeId, r.payload);
+    this.socket = new SocketConnection({
+      appToken: config.appToken,
+      slackApiUrl,
+      logger,
+      reconnectBaseMs: this.deps.reconnectBaseMs,
+      receive: (id, payload) => this.inbox.receive(id, payload, this.deps.clock.now()),
+      onInteractive: (id, payload) => this.onInteractive(id, payload),
+    });
     await this.socket.start();
   }
 
@@ -61,10 +77,13 @@ export class SlackApp {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private onInteractive(payload: unknown): void {
-    const work = this.handle(payload).catch((err: unknown) => {
-      this.deps.logger.error('slack app: an interaction failed', { error: errorText(err) });
-    });
+  private onInteractive(envelopeId: string, payload: unknown): void {
+    const work = this.handle(payload)
+      .then(() => this.inbox.handled(envelopeId, this.deps.clock.now()))
+      .catch((err: unknown) => {
+        // Left unhandled in the inbox: the next start tries it again.
+        this.deps.logger.error('slack app: an interaction failed', { error: errorText(err) });
+      });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
   }

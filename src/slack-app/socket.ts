@@ -57,7 +57,13 @@ export class SocketConnection {
       logger: Logger;
       /** The first reconnect's delay, doubled per failure up to a minute (default 1 s). */
       reconnectBaseMs?: number;
-      onInteractive: (payload: unknown) => void;
+      /**
+       * Called for a new interactive envelope BEFORE it is acknowledged: it must store the payload
+       * durably (the inbox) and return true, or throw, and then the envelope is not acknowledged
+       * (Slack sends it again). False: it was received before; it is acknowledged and dropped.
+       */
+      receive: (envelopeId: string, payload: unknown) => boolean;
+      onInteractive: (envelopeId: string, payload: unknown) => void;
     },
   ) {}
 
@@ -129,16 +135,31 @@ export class SocketConnection {
 
   private onEnvelope(e: Envelope): void {
     const { logger } = this.opts;
-    // Acknowledge first, whatever it is: Slack waits 3 s, and an Okta call may take longer.
-    void e.ack().catch((err: unknown) => logger.warn('slack app: an envelope could not be acknowledged; Slack will send it again and it will not be acted on twice', { error: errorText(err) }));
-    const id = typeof e.envelope_id === 'string' ? e.envelope_id : null;
-    if (!id) return;
+    const ack = (): void =>
+      void e.ack().catch((err: unknown) => logger.warn('slack app: an envelope could not be acknowledged; Slack will send it again and it will not be acted on twice', { error: errorText(err) }));
+    const id = typeof e.envelope_id === 'string' && e.envelope_id !== '' && e.envelope_id.length <= 200 ? e.envelope_id : null;
+    if (!id || e.type !== 'interactive') {
+      ack();
+      return;
+    }
     if (this.seen.has(id)) {
+      ack();
       logger.debug('slack app: an envelope sent again was acknowledged and not acted on twice', {});
       return;
     }
+    // Stored before it is acknowledged (a few ms of SQLite, well inside Slack's 3 s): once Slack
+    // has the ack it never sends the envelope again, so a process killed between the ack and the
+    // action must find it in the inbox at its next start. Acting comes after the ack.
+    let fresh: boolean;
+    try {
+      fresh = this.opts.receive(id, e.body);
+    } catch (err) {
+      logger.error('slack app: a click could not be stored, so it is not acknowledged; Slack will send it again', { error: errorText(err) });
+      return;
+    }
+    ack();
     this.seen.add(id);
     if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.values().next().value as string);
-    if (e.type === 'interactive') this.opts.onInteractive(e.body);
+    if (fresh) this.opts.onInteractive(id, e.body);
   }
 }
