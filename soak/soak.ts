@@ -22,6 +22,7 @@ import { otherEvent, tokenEvent, uuidFor } from '../test/helpers/events';
 import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { fastForwardPending, snapshot, type Injected, type Snapshot } from './inspect';
+import { clicksScenario } from './clicks';
 import { runInterruptedCatchUp } from './interrupted-catch-up';
 import { lockedDatabaseScenario } from './locked-db';
 import { freePort, SoakPush, type PushedEvent } from './push';
@@ -652,6 +653,8 @@ async function main(): Promise<number> {
   // --- scenario: a catch-up stopped by SIGTERM, then every cursor rejected (its own fake and database)
   const interruptedCatchUp = await runInterruptedCatchUp(say);
   problems.push(...interruptedCatchUp.problems);
+  const clicks = await clicksScenario({ short: opts.short, seed: opts.seed, log, say });
+  problems.push(...clicks.problems);
 
   // --- report
   const okta: Tally = {};
@@ -676,6 +679,7 @@ async function main(): Promise<number> {
     lockedDatabase: lockedDb,
     duplicates: { explained: explainedList, unexplained: unexplainedList },
     interruptedCatchUp,
+    clicks,
     generations: sup.generations.map((x) => ({
       g: x.g,
       strategy: x.strategy,
