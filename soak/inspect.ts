@@ -32,6 +32,18 @@ export interface FollowUpRow {
   kind: string;
   /** The alert it follows, `otw-<uuid>`. */
   alertId: string;
+  /** Its signals (`new-country`, `new-network`, ...), as stored. */
+  signals: string[];
+}
+
+/** The `signals` list of a stored follow-up payload (stored JSON: anything else reads as none). */
+function signalsOf(payload: string): string[] {
+  try {
+    const s = (JSON.parse(payload) as { signals?: unknown }).signals;
+    return Array.isArray(s) ? s.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** A token_watches row, as much as the soak checks. */
@@ -149,7 +161,7 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
       }
     }
     const followups = follow
-      ? (db.prepare(`SELECT f.id AS n, 'otw-followup-' || f.id AS id, f.key, f.kind, a.alert_id AS alertId FROM followups f JOIN alerts a ON a.id = f.alert_id ORDER BY f.id`).all() as Array<FollowUpRow & { n: number }>)
+      ? (db.prepare(`SELECT f.id AS n, 'otw-followup-' || f.id AS id, f.key, f.kind, a.alert_id AS alertId, f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id ORDER BY f.id`).all() as Array<Omit<FollowUpRow, 'signals'> & { n: number; payload: string }>)
       : [];
     // A follow-up is queued with its delivery rows in one transaction.
     const bare = followups.filter((f) => notifiers.some((n) => !followupRowsOf.get(f.n)?.has(n)));
@@ -176,7 +188,7 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
       events: creations,
       followedEvents,
       alerts: alerts.length,
-      followups: followups.map(({ id, key, kind, alertId }) => ({ id, key, kind, alertId })),
+      followups: followups.map(({ id, key, kind, alertId, payload }) => ({ id, key, kind, alertId, signals: signalsOf(payload) })),
       watches,
       sent,
       deliveries,

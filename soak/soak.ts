@@ -425,7 +425,7 @@ async function main(): Promise<number> {
   // use must give a first-use follow-up and each revoke a lifecycle follow-up and a digest. A used
   // token is revoked only once its first use shows in the database: a revoke closes the watch, and
   // a use the follow tick had not read by then would never be attributed.
-  const lives = { used: new Map<string, string[]>(), revoked: new Map<string, string>(), sensitiveUses: 0, foreignUses: 0 };
+  const lives = { used: new Map<string, string[]>(), revoked: new Map<string, string>(), sensitiveUses: 0, foreignUses: 0, foreign: new Set<string>() };
   const persistFollowed = (as: 'use' | 'revoke', tokenId: string, build: (uuid: string) => Record<string, unknown>): PushedEvent => {
     const n = nextN++;
     const uuid = uuidFor(n);
@@ -474,7 +474,10 @@ async function main(): Promise<number> {
           if (sensitive) lives.sensitiveUses++;
           uuids.push(e.uuid);
         }
-        if (foreign) lives.foreignUses++;
+        if (foreign) {
+          lives.foreignUses++;
+          lives.foreign.add(w.tokenId);
+        }
         lives.used.set(w.tokenId, uuids);
       } else if (revocable.length) {
         const w = pick(rand, revocable);
@@ -785,6 +788,15 @@ async function main(): Promise<number> {
   const keys = new Set(followUps.map((f) => f.key));
   const missing: string[] = [];
   for (const tokenId of lives.used.keys()) if (!keys.has(`first-use:${tokenId}`)) missing.push(`first-use:${tokenId}`);
+  // A first use from Bucharest is news (another country and network than the creation's); one from
+  // the creation's own place is not.
+  const wrongSignals = followUps.filter((f) => {
+    if (f.kind !== 'first-use') return false;
+    const tokenId = f.key.slice('first-use:'.length);
+    const news = f.signals.includes('new-country') && f.signals.includes('new-network');
+    return lives.foreign.has(tokenId) ? !news : f.signals.length > 0;
+  });
+  if (wrongSignals.length) problems.push(`${wrongSignals.length} first-use follow-up(s) with the wrong signals (first: ${wrongSignals[0]!.key} ${JSON.stringify(wrongSignals[0]!.signals)})`);
   for (const [tokenId, uuid] of lives.revoked) {
     if (!keys.has(`lifecycle:${uuid}`)) missing.push(`lifecycle:${uuid} (revoke of ${tokenId})`);
     if (!keys.has(`digest:${tokenId}`)) missing.push(`digest:${tokenId} (revoked)`);
@@ -852,6 +864,7 @@ async function main(): Promise<number> {
       slackThreads,
       missing,
       unexpected,
+      firstUsesWithWrongSignals: wrongSignals,
     },
     lockedDatabase: lockedDb,
     duplicates: { explained: explainedList, unexplained: unexplainedList },
