@@ -725,7 +725,10 @@ async function main(): Promise<number> {
   for (;;) {
     drainRounds++;
     gDrain = sup.spawn('none');
-    drainedAll = await until(allDelivered, opts.drainTimeoutMs, 300);
+    // Slack takes one message a second (SlackNotifier.minIntervalMs): a drain that must send every
+    // alert and follow-up there gets that long, at least, on top of the timeout.
+    const messages = matching.length + snapshot(dbPath, injected, notifiers).followups.length;
+    drainedAll = await until(allDelivered, Math.max(opts.drainTimeoutMs, notifiers.includes('slack') ? messages * 1000 + 30_000 : 0), 300);
     await sleep(1500); // anything still in flight lands now, so a late duplicate is counted
     const stop2 = await sup.stopGracefully(20_000);
     stops.push(stop2);
