@@ -135,6 +135,12 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
 
     // A database from before the follow-up migrations (killed while migrating) has no followups.
     const follow = hasTable('followups') && hasTable('token_watches');
+    // Follow-ups before deliveries: the reads are separate statements while a daemon may commit in
+    // between, and a follow-up commits with its delivery rows, so every one read here has its rows
+    // in the read below (read the other way round, a fresh follow-up would look bare).
+    const followups = follow
+      ? (db.prepare(`SELECT f.id AS n, 'otw-followup-' || f.id AS id, f.key, f.kind, a.alert_id AS alertId, f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id ORDER BY f.id`).all() as Array<Omit<FollowUpRow, 'signals'> & { n: number; payload: string }>)
+      : [];
     const rows = db
       .prepare(
         follow
@@ -160,9 +166,6 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
         followupRowsOf.set(r.followupId, set);
       }
     }
-    const followups = follow
-      ? (db.prepare(`SELECT f.id AS n, 'otw-followup-' || f.id AS id, f.key, f.kind, a.alert_id AS alertId, f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id ORDER BY f.id`).all() as Array<Omit<FollowUpRow, 'signals'> & { n: number; payload: string }>)
-      : [];
     // A follow-up is queued with its delivery rows in one transaction.
     const bare = followups.filter((f) => notifiers.some((n) => !followupRowsOf.get(f.n)?.has(n)));
     if (bare.length) violations.push(`${bare.length} follow-up(s) lack a delivery row for some notifier (first: ${bare[0]!.id} ${bare[0]!.key})`);
