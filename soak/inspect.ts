@@ -16,6 +16,44 @@ export interface Injected {
   /** `published` long before persistence. */
   late: boolean;
   persistedAt: number;
+  /**
+   * Not a creation but an event of an alerted token's life the soak made: a request made with the
+   * token (`use`, `transaction.detail.requestApiTokenId`), or its revocation (`revoke`). Stored by
+   * the follow tick or the poller; the rest of the other type must never be stored.
+   */
+  followed?: { as: 'use' | 'revoke'; tokenId: string };
+}
+
+/** A follow-up row of the database. */
+export interface FollowUpRow {
+  /** `otw-followup-<n>`. */
+  id: string;
+  key: string;
+  kind: string;
+  /** The alert it follows, `otw-<uuid>`. */
+  alertId: string;
+  /** Its signals (`new-country`, `new-network`, ...), as stored. */
+  signals: string[];
+}
+
+/** The `signals` list of a stored follow-up payload (stored JSON: anything else reads as none). */
+function signalsOf(payload: string): string[] {
+  try {
+    const s = (JSON.parse(payload) as { signals?: unknown }).signals;
+    return Array.isArray(s) ? s.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A token_watches row, as much as the soak checks. */
+export interface WatchRow {
+  tokenId: string;
+  watchUntil: string;
+  followedThrough: string | null;
+  closedAt: string | null;
+  closeReason: string | null;
+  firstUseUuid: string | null;
 }
 
 /** The state a process left behind. */
@@ -24,9 +62,14 @@ export interface Snapshot {
   exists: boolean;
   /** Position in the fake's log the stored cursor points at (everything before it was scanned). */
   cursorPosition: number | null;
+  /** Stored token creations among the injected. */
   events: number;
+  /** Stored events of the token lives the soak made (uses and revokes). */
+  followedEvents: number;
   alerts: number;
-  /** `${alertId}|${notifier}` of every delivery row marked sent. */
+  followups: FollowUpRow[];
+  watches: WatchRow[];
+  /** `${alertId}|${notifier}` of every delivery row marked sent (`otw-followup-<n>` for a follow-up). */
   sent: Set<string>;
   /** Delivery rows by status. */
   deliveries: Record<string, number>;
@@ -57,7 +100,7 @@ export function cursorPosition(url: string): number | null {
  */
 export function snapshot(dbPath: string, injected: Injected[], notifiers: string[]): Snapshot {
   const at = Date.now();
-  const empty: Snapshot = { at, exists: false, cursorPosition: null, events: 0, alerts: 0, sent: new Set(), deliveries: {}, ticks: { ok: 0, failed: 0, running: 0 }, violations: [] };
+  const empty: Snapshot = { at, exists: false, cursorPosition: null, events: 0, followedEvents: 0, alerts: 0, followups: [], watches: [], sent: new Set(), deliveries: {}, ticks: { ok: 0, failed: 0, running: 0 }, violations: [] };
   if (!fs.existsSync(dbPath)) return empty;
   let db: Database.Database;
   try {
@@ -82,7 +125,7 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
       }
     }
     const byUuid = new Map(injected.map((e) => [e.uuid, e]));
-    const foreign = [...stored].filter((u) => byUuid.get(u)?.matching === false);
+    const foreign = [...stored].filter((u) => byUuid.get(u)?.matching === false && !byUuid.get(u)?.followed);
     if (foreign.length) violations.push(`${foreign.length} event(s) of another type were stored`);
 
     const alerts = db.prepare('SELECT id, alert_id AS alertId, event_uuid AS uuid, summary_id AS summaryId FROM alerts').all() as Array<{ id: number; alertId: string; uuid: string; summaryId: number | null }>;
@@ -90,12 +133,25 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
     const unalerted = [...stored].filter((u) => byUuid.get(u)?.matching && !alerted.has(u));
     if (unalerted.length) violations.push(`${unalerted.length} stored event(s) have no alert (first: ${unalerted[0]})`);
 
+    // A database from before the follow-up migrations (killed while migrating) has no followups.
+    const follow = hasTable('followups') && hasTable('token_watches');
+    // Follow-ups before deliveries: the reads are separate statements while a daemon may commit in
+    // between, and a follow-up commits with its delivery rows, so every one read here has its rows
+    // in the read below (read the other way round, a fresh follow-up would look bare).
+    const followups = follow
+      ? (db.prepare(`SELECT f.id AS n, 'otw-followup-' || f.id AS id, f.key, f.kind, a.alert_id AS alertId, f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id ORDER BY f.id`).all() as Array<Omit<FollowUpRow, 'signals'> & { n: number; payload: string }>)
+      : [];
     const rows = db
-      .prepare('SELECT d.alert_id AS rowId, a.alert_id AS alertId, d.notifier, d.status FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id')
-      .all() as Array<{ rowId: number | null; alertId: string | null; notifier: string; status: string }>;
+      .prepare(
+        follow
+          ? `SELECT d.alert_id AS rowId, COALESCE(a.alert_id, 'otw-followup-' || d.followup_id) AS alertId, d.followup_id AS followupId, d.notifier, d.status FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id`
+          : 'SELECT d.alert_id AS rowId, a.alert_id AS alertId, NULL AS followupId, d.notifier, d.status FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id',
+      )
+      .all() as Array<{ rowId: number | null; alertId: string | null; followupId: number | null; notifier: string; status: string }>;
     const sent = new Set<string>();
     const deliveries: Record<string, number> = {};
     const rowsOf = new Map<number, Set<string>>();
+    const followupRowsOf = new Map<number, Set<string>>();
     for (const r of rows) {
       deliveries[r.status] = (deliveries[r.status] ?? 0) + 1;
       if (r.alertId && r.status === 'sent') sent.add(`${r.alertId}|${r.notifier}`);
@@ -104,7 +160,20 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
         set.add(r.notifier);
         rowsOf.set(r.rowId, set);
       }
+      if (r.followupId !== null) {
+        const set = followupRowsOf.get(r.followupId) ?? new Set<string>();
+        set.add(r.notifier);
+        followupRowsOf.set(r.followupId, set);
+      }
     }
+    // A follow-up is queued with its delivery rows in one transaction.
+    const bare = followups.filter((f) => notifiers.some((n) => !followupRowsOf.get(f.n)?.has(n)));
+    if (bare.length) violations.push(`${bare.length} follow-up(s) lack a delivery row for some notifier (first: ${bare[0]!.id} ${bare[0]!.key})`);
+    const watches = follow
+      ? (db
+          .prepare('SELECT token_id AS tokenId, watch_until AS watchUntil, followed_through AS followedThrough, closed_at AS closedAt, close_reason AS closeReason, first_use_uuid AS firstUseUuid FROM token_watches')
+          .all() as WatchRow[])
+      : [];
     const incomplete = alerts.filter((a) => a.summaryId === null && notifiers.some((n) => !rowsOf.get(a.id)?.has(n)));
     // Alerts over MAX_ALERTS_PER_RUN wait for a summary; the soak sets the limit high, so none should.
     if (incomplete.length) violations.push(`${incomplete.length} alert(s) lack a delivery row for some notifier (first: ${incomplete[0]!.alertId})`);
@@ -113,7 +182,22 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
     for (const t of db.prepare(`SELECT result, COUNT(*) AS n FROM ticks WHERE kind = 'poll' GROUP BY result`).all() as Array<{ result: keyof typeof ticks; n: number }>) {
       ticks[t.result] = t.n;
     }
-    return { at, exists: true, cursorPosition: position, events: stored.size, alerts: alerts.length, sent, deliveries, ticks, violations };
+    const creations = injected.filter((e) => e.matching && stored.has(e.uuid)).length;
+    const followedEvents = injected.filter((e) => e.followed && stored.has(e.uuid)).length;
+    return {
+      at,
+      exists: true,
+      cursorPosition: position,
+      events: creations,
+      followedEvents,
+      alerts: alerts.length,
+      followups: followups.map(({ id, key, kind, alertId, payload }) => ({ id, key, kind, alertId, signals: signalsOf(payload) })),
+      watches,
+      sent,
+      deliveries,
+      ticks,
+      violations,
+    };
   } finally {
     db.close();
   }

@@ -18,16 +18,17 @@ import Database from 'better-sqlite3';
 import { parseConfig } from '../src/config';
 import { nullLogger } from '../src/logger';
 import { buildNotifiers } from '../src/notify/registry';
+import { DEMO_CLIENTS, privilegeGrantEvent, tokenActivityEvent, tokenRevokeEvent, type EventClient } from '../src/simulator/demo-events';
 import { otherEvent, tokenEvent, uuidFor } from '../test/helpers/events';
 import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
-import { fastForwardPending, snapshot, type Injected, type Snapshot } from './inspect';
+import { fastForwardPending, snapshot, type FollowUpRow, type Injected, type Snapshot } from './inspect';
 import { clicksScenario } from './clicks';
 import { runInterruptedCatchUp } from './interrupted-catch-up';
 import { lockedDatabaseScenario } from './locked-db';
 import { freePort, SoakPush, type PushedEvent } from './push';
-import { HttpReceiver, SmtpReceiver, type Receipt, type ReceiverMode } from './receivers';
-import { attribute, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
+import { HttpReceiver, SmtpReceiver, SOAK_SLACK_CHANNEL, type Receipt, type ReceiverMode } from './receivers';
+import { attribute, followUpsBeforeAlert, judge, type Duplicate, type NotifierVerdict, type ProcessRecord } from './verdict';
 import { sleep, until } from './wait';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -206,10 +207,23 @@ class Supervisor {
   /** Console alerts: one JSON line each on the daemon's stdout (pipe writes are synchronous on Linux). */
   private onStdout(line: string, g: Generation): void {
     if (!line.startsWith('{')) return;
-    let m: { type?: string; id?: string; tokenName?: string | null };
+    let m: { type?: string; id?: string; alertId?: string; tokenName?: string | null };
     try {
       m = JSON.parse(line) as typeof m;
     } catch {
+      return;
+    }
+    if (m.type === 'okta-token-watch.alert.followup') {
+      const f: Receipt = {
+        notifier: 'console',
+        at: Date.now(),
+        alertIds: typeof m.id === 'string' ? [m.id] : [],
+        kind: 'followup',
+        ...(typeof m.alertId === 'string' ? { parentAlertId: m.alertId } : {}),
+        defects: !/^soak-token-\d+$/.test(m.tokenName ?? '') ? ['token name missing'] : [],
+      };
+      this.consoleReceipts.push({ ...f, gen: g.g });
+      this.killOnReceipt?.(f);
       return;
     }
     if (m.type !== 'okta-token-watch.alert' && m.type !== 'okta-token-watch.summary') return;
@@ -308,7 +322,8 @@ async function main(): Promise<number> {
   const fake = new FakeOkta({ rateLimit: 600 });
   await fake.start();
   const webhookSecret = crypto.randomBytes(24).toString('hex');
-  const slack = new HttpReceiver('slack');
+  // Slack as a bot (chat.postMessage, chat.update): follow-ups reply in their alert's thread.
+  const slack = new HttpReceiver('slack', null, true);
   const webhook = new HttpReceiver('webhook', webhookSecret);
   const smtp = new SmtpReceiver();
   await Promise.all([slack.start(), webhook.start(), smtp.start()]);
@@ -335,7 +350,12 @@ async function main(): Promise<number> {
     NOTIFY_TIMEOUT: '5s',
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
-    SLACK_WEBHOOK_URL: slack.url,
+    SLACK_BOT_TOKEN: 'xoxb-FAKE-soak-bot-token',
+    SLACK_CHANNEL: SOAK_SLACK_CHANNEL,
+    SLACK_API_URL: slack.url,
+    // Follow each new token for a short window, so that windows end (and their digests go out)
+    // while the soak kills and restarts the daemon.
+    FOLLOW_WINDOW: opts.short ? '1m' : '2m',
     WEBHOOK_URL: webhook.url,
     WEBHOOK_SECRET: webhookSecret,
     SMTP_HOST: '127.0.0.1',
@@ -397,6 +417,79 @@ async function main(): Promise<number> {
       // receiver must ignore it).
       push.push(batch.map((e) => persist(e.matching, e.late, e.published)));
       await sleep(between(rand, [meanGap * size * 0.3, meanGap * size * 1.7]), faults.signal);
+    }
+  })();
+
+  // Token lives: some alerted tokens are then used (the first request from the creation's place or
+  // from another country, some of them sensitive), some revoked. Only tokens whose creation alert
+  // is already in the database and whose watch is open for at least 20 s more are picked, so each
+  // use must give a first-use follow-up and each revoke a lifecycle follow-up and a digest. A used
+  // token is revoked only once its first use shows in the database: a revoke closes the watch, and
+  // a use the follow tick had not read by then would never be attributed.
+  const lives = { used: new Map<string, string[]>(), revoked: new Map<string, string>(), sensitiveUses: 0, foreignUses: 0, foreign: new Set<string>() };
+  const persistFollowed = (as: 'use' | 'revoke', tokenId: string, build: (uuid: string) => Record<string, unknown>): PushedEvent => {
+    const n = nextN++;
+    const uuid = uuidFor(n);
+    const event = build(uuid);
+    injected.push({ seq: injected.length, n, uuid, alertId: `otw-${uuid}`, matching: false, late: false, persistedAt: Date.now(), followed: { as, tokenId } });
+    fake.persist(event);
+    return { uuid, matching: false, event };
+  };
+  // Where token creations come from (test/helpers/events.ts): a first use from there is no news.
+  const creationPlace = (n: number): EventClient => ({
+    ip: `198.51.100.${n % 250}`,
+    geo: { city: 'Amsterdam', state: 'North Holland', country: 'Netherlands', lat: 52.37, lon: 4.89 },
+    asn: { number: 64496, org: 'example transit', isp: 'example isp', domain: 'example.net', proxy: false },
+    ua: { raw: 'okta-sdk-python/2.9.0 python/3.12', browser: 'UNKNOWN', os: 'Linux' },
+  });
+  const lifeInjector = (async () => {
+    const rand = prng(opts.seed * 7 + 4);
+    while (!faults.signal.aborted) {
+      await sleep(between(rand, opts.short ? [1500, 4000] : [2500, 6000]), faults.signal);
+      if (faults.signal.aborted) break;
+      let s: Snapshot;
+      try {
+        s = snapshot(dbPath, injected, notifiers);
+      } catch {
+        continue;
+      }
+      const now = Date.now();
+      const open = s.watches.filter((w) => w.closedAt === null && Date.parse(w.watchUntil) > now + 20_000 && !lives.revoked.has(w.tokenId) && /^00T\d+$/.test(w.tokenId));
+      const unused = open.filter((w) => !lives.used.has(w.tokenId));
+      const revocable = open.filter((w) => !lives.used.has(w.tokenId) || w.firstUseUuid !== null);
+      const admin = { id: '00usoakadmin00000001', login: 'soak-admin@example.com', name: 'Soak Admin' };
+      if (unused.length && (rand() < 0.6 || !revocable.length)) {
+        const w = pick(rand, unused);
+        const n = Number(w.tokenId.slice(3));
+        const foreign = rand() < 0.6;
+        const client = foreign ? DEMO_CLIENTS.bucharestVps : creationPlace(n);
+        const uuids: string[] = [];
+        for (let i = 0, k = 1 + Math.floor(rand() * 3); i < k; i++) {
+          const published = new Date(now - between(rand, [0, 1500]) + i);
+          const sensitive = rand() < 0.5;
+          const e = persistFollowed('use', w.tokenId, (uuid) =>
+            sensitive
+              ? privilegeGrantEvent({ uuid, published, actor: admin, client, tokenId: w.tokenId, user: { id: `00usoakuser${String(nextN).padStart(9, '0')}`, login: `soak-user-${nextN}@example.com`, name: `Soak User ${nextN}` } })
+              : tokenActivityEvent({ uuid, published, actor: admin, client, tokenId: w.tokenId, eventType: 'user.account.update_profile', displayMessage: 'Update user profile for Okta' }),
+          );
+          if (sensitive) lives.sensitiveUses++;
+          uuids.push(e.uuid);
+        }
+        if (foreign) {
+          lives.foreignUses++;
+          lives.foreign.add(w.tokenId);
+        }
+        lives.used.set(w.tokenId, uuids);
+      } else if (revocable.length) {
+        const w = pick(rand, revocable);
+        const n = Number(w.tokenId.slice(3));
+        const e = persistFollowed('revoke', w.tokenId, (uuid) =>
+          tokenRevokeEvent({ uuid, published: new Date(now - between(rand, [0, 1500])), actor: admin, client: DEMO_CLIENTS.copenhagenOffice, token: { id: w.tokenId, name: `soak-token-${n}` } }),
+        );
+        lives.revoked.set(w.tokenId, e.uuid);
+        // A revoke is an event type Okta's hook may carry: pushed too.
+        push.push([e]);
+      }
     }
   })();
 
@@ -574,12 +667,16 @@ async function main(): Promise<number> {
   // --- drain: no more faults; the daemon catches up, is stopped with SIGTERM, the backoff waits the
   // outages caused are compressed, and a last process delivers what is left.
   faults.abort();
-  await Promise.all([injector, oktaFaults, liveChecker, ...receiverFaults]);
+  await Promise.all([injector, lifeInjector, oktaFaults, liveChecker, ...receiverFaults]);
   for (const v of liveChecks.violations) problems.push(`while running: ${v}`);
   for (const r of receivers) await r.setMode('up');
   const matching = injected.filter((e) => e.matching);
+  const followedInjected = injected.filter((e) => e.followed);
   const drainStart = Date.now();
-  say(`  faults stopped; draining (${matching.length} events to deliver to ${notifiers.length} notifiers)`);
+  say(
+    `  faults stopped; draining (${matching.length} events to deliver to ${notifiers.length} notifiers; ` +
+      `${followedInjected.length} token-life events: ${lives.used.size} tokens used, ${lives.revoked.size} revoked)`,
+  );
 
   const receiptsOf = (): Array<Receipt & { gen?: number }> => [...receivers.flatMap((r) => r.receipts), ...sup.consoleReceipts];
   const delivered = (): Map<string, Set<string>> => {
@@ -587,16 +684,32 @@ async function main(): Promise<number> {
     for (const r of receiptsOf()) for (const id of r.alertIds) m.get(r.notifier)?.add(id);
     return m;
   };
+  // Every alert, and every follow-up the database holds at that moment (more may come: a window
+  // that ends during the drain queues its digest).
   const allDelivered = (): boolean => {
     const d = delivered();
-    return notifiers.every((n) => matching.every((e) => d.get(n)!.has(e.alertId)));
+    if (!notifiers.every((n) => matching.every((e) => d.get(n)!.has(e.alertId)))) return false;
+    let followups: FollowUpRow[];
+    try {
+      followups = snapshot(dbPath, injected, notifiers).followups;
+    } catch {
+      return false;
+    }
+    return notifiers.every((n) => followups.every((f) => d.get(n)!.has(f.id)));
   };
 
   const gCatchUp = sup.spawn('none');
   // Okta's verification GET, once this process's receiver listens.
   if (await until(() => gCatchUp.hookListening || gCatchUp.end !== null, 30_000)) await push.verify();
   else problems.push('push: the event hook receiver never said it listens');
-  const caughtUp = await until(() => snapshot(dbPath, injected, notifiers).events >= matching.length, opts.drainTimeoutMs, 500);
+  const caughtUp = await until(
+    () => {
+      const s = snapshot(dbPath, injected, notifiers);
+      return s.events >= matching.length && s.followedEvents >= followedInjected.length;
+    },
+    opts.drainTimeoutMs,
+    500,
+  );
   if (!caughtUp) problems.push(`the daemon did not store every injected event within ${opts.drainTimeoutMs / 1000} s after the faults stopped`);
   // Pushes still held back, and their retries, land (or are refused) before the stop.
   await push.idle();
@@ -604,15 +717,30 @@ async function main(): Promise<number> {
   if (!stop1.ok) problems.push(`SIGTERM: ${stop1.problem}`);
   gCatchUp.after = snapshot(dbPath, injected, notifiers);
   for (const v of gCatchUp.after.violations) problems.push(`after gen ${gCatchUp.g} (SIGTERM): ${v}`);
-  const fastForwarded = fastForwardPending(dbPath);
+  let fastForwarded = fastForwardPending(dbPath);
 
-  const gDrain = sup.spawn('none');
-  const drainedAll = await until(allDelivered, opts.drainTimeoutMs, 200);
-  await sleep(1500); // anything still in flight lands now, so a late duplicate is counted
-  const stop2 = await sup.stopGracefully(20_000);
-  if (!stop2.ok) problems.push(`SIGTERM: ${stop2.problem}`);
-  gDrain.after = snapshot(dbPath, injected, notifiers);
-  for (const v of gDrain.after.violations) problems.push(`after gen ${gDrain.g} (SIGTERM, final): ${v}`);
+  const stops = [stop1];
+  let drainedAll = false;
+  let gDrain: Generation;
+  let drainRounds = 0;
+  for (;;) {
+    drainRounds++;
+    gDrain = sup.spawn('none');
+    // Slack takes one message a second (SlackNotifier.minIntervalMs): a drain that must send every
+    // alert and follow-up there gets that long, at least, on top of the timeout.
+    const messages = matching.length + snapshot(dbPath, injected, notifiers).followups.length;
+    drainedAll = await until(allDelivered, Math.max(opts.drainTimeoutMs, notifiers.includes('slack') ? messages * 1000 + 30_000 : 0), 300);
+    await sleep(1500); // anything still in flight lands now, so a late duplicate is counted
+    const stop2 = await sup.stopGracefully(20_000);
+    stops.push(stop2);
+    if (!stop2.ok) problems.push(`SIGTERM: ${stop2.problem}`);
+    gDrain.after = snapshot(dbPath, injected, notifiers);
+    for (const v of gDrain.after.violations) problems.push(`after gen ${gDrain.g} (SIGTERM, final): ${v}`);
+    // A follow window that ended in the last seconds queued a digest after the last look: one more
+    // process delivers it (at most three in all).
+    if (!drainedAll || (gDrain.after.deliveries.pending ?? 0) === 0 || drainRounds >= 3) break;
+    fastForwarded += fastForwardPending(dbPath);
+  }
   const drainMs = Date.now() - drainStart;
   const sourceOf = SoakPush.sources(dbPath);
   const pushReport = push.finish(sourceOf);
@@ -621,7 +749,7 @@ async function main(): Promise<number> {
   for (const src of sourceOf.values()) bump(bySource, src);
 
   // --- verdicts
-  const final = gDrain.after;
+  const final = gDrain.after!;
   const finalStored = final.events;
   if (finalStored !== matching.length) problems.push(`the database holds ${finalStored} events; ${matching.length} were injected`);
   if ((final.deliveries.failed ?? 0) > 0) problems.push(`${final.deliveries.failed} delivery row(s) ended failed`);
@@ -645,6 +773,61 @@ async function main(): Promise<number> {
     if (v.defects.length) problems.push(`${n}: message defects: ${v.defects.join('; ')}`);
     if (v.summaries) problems.push(`${n}: ${v.summaries} summary message(s); the soak expects one message per alert (MAX_ALERTS_PER_RUN=100000)`);
   }
+  // --- follow-ups: every one the final database holds reached every notifier exactly once (the same
+  // judge: a duplicate needs a SIGKILL between its send and its record), never before its alert;
+  // every one the soak's token lives call for exists, and none it does not.
+  const followUps = final.followups;
+  const followUpVerdicts: Record<string, NotifierVerdict> = {};
+  for (const n of notifiers) {
+    const { verdict: v, explained, unexplained } = judge(n, followUps.map((f) => f.id), attributed, processes, 'followup');
+    followUpVerdicts[n] = v;
+    explainedList.push(...explained);
+    unexplainedList.push(...unexplained);
+    if (v.lost) problems.push(`${n}: ${v.lost} follow-up(s) never delivered (first: ${v.lostAlertIds[0]})`);
+    if (v.unexplained) problems.push(`${n}: ${v.unexplained} follow-up duplicate(s) not explained by a SIGKILL between send and record (${unexplained[0]!.alertId}: ${unexplained[0]!.why})`);
+    if (v.foreign) problems.push(`${n}: ${v.foreign} follow-up message(s) the database does not hold`);
+    const early = followUpsBeforeAlert(n, attributed);
+    if (early.length) problems.push(`${n}: ${early.length} follow-up(s) received before their alert (first: ${early[0]!.followUpId} of ${early[0]!.alertId})`);
+  }
+  const keys = new Set(followUps.map((f) => f.key));
+  const missing: string[] = [];
+  for (const tokenId of lives.used.keys()) if (!keys.has(`first-use:${tokenId}`)) missing.push(`first-use:${tokenId}`);
+  // A first use from Bucharest is news (another country and network than the creation's); one from
+  // the creation's own place is not.
+  const wrongSignals = followUps.filter((f) => {
+    if (f.kind !== 'first-use') return false;
+    const tokenId = f.key.slice('first-use:'.length);
+    const news = f.signals.includes('new-country') && f.signals.includes('new-network');
+    return lives.foreign.has(tokenId) ? !news : f.signals.length > 0;
+  });
+  if (wrongSignals.length) problems.push(`${wrongSignals.length} first-use follow-up(s) with the wrong signals (first: ${wrongSignals[0]!.key} ${JSON.stringify(wrongSignals[0]!.signals)})`);
+  for (const [tokenId, uuid] of lives.revoked) {
+    if (!keys.has(`lifecycle:${uuid}`)) missing.push(`lifecycle:${uuid} (revoke of ${tokenId})`);
+    if (!keys.has(`digest:${tokenId}`)) missing.push(`digest:${tokenId} (revoked)`);
+    const w = final.watches.find((x) => x.tokenId === tokenId);
+    if (w?.closeReason !== 'revoked') problems.push(`the watch of revoked token ${tokenId} is ${w ? `closed as ${w.closeReason ?? 'nothing: still open'}` : 'missing'}`);
+  }
+  const digestReasons: Tally = {};
+  let endedNotClosed = 0;
+  for (const w of final.watches) {
+    if (w.closedAt !== null) {
+      bump(digestReasons, w.closeReason ?? 'unknown');
+      if (!keys.has(`digest:${w.tokenId}`)) missing.push(`digest:${w.tokenId} (watch closed: ${w.closeReason})`);
+    } else if (w.followedThrough !== null && Date.parse(w.followedThrough) >= Date.parse(w.watchUntil)) endedNotClosed++;
+  }
+  if (missing.length) problems.push(`${missing.length} follow-up(s) the token lives call for are missing (first: ${missing[0]})`);
+  const revokeUuids = new Set(lives.revoked.values());
+  const closed = new Set(final.watches.filter((w) => w.closedAt !== null).map((w) => w.tokenId));
+  const unexpected = followUps.filter((f) => {
+    const [kind, rest] = [f.key.slice(0, f.key.indexOf(':')), f.key.slice(f.key.indexOf(':') + 1)];
+    return kind === 'first-use' ? !lives.used.has(rest) : kind === 'lifecycle' ? !revokeUuids.has(rest) : kind === 'digest' ? !closed.has(rest) : true;
+  });
+  if (unexpected.length) problems.push(`${unexpected.length} follow-up(s) about nothing the soak did (first: ${unexpected[0]!.key})`);
+  const slackThreads = notifiers.includes('slack') ? slack.slackApiStats : null;
+  if (slackThreads && slackThreads.unthreaded) problems.push(`slack: ${slackThreads.unthreaded} follow-up(s) posted outside their alert's thread`);
+  const followUpKinds: Tally = {};
+  for (const f of followUps) bump(followUpKinds, f.kind);
+
   const cursorChecks = sup.generations.filter((x) => x.after?.cursorPosition !== null && x.after?.cursorPosition !== undefined).length;
   say('  scenario: a write-locked database during delivery');
   const lockedDb = await lockedDatabaseScenario({ short: opts.short, seed: opts.seed, notifiers, log });
@@ -667,15 +850,28 @@ async function main(): Promise<number> {
     durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     options: opts,
     notifiers,
-    injected: { events: injected.length, matching: matching.length, late: matching.filter((e) => e.late).length, otherTypes: injected.length - matching.length },
+    injected: { events: injected.length, matching: matching.length, late: matching.filter((e) => e.late).length, otherTypes: injected.filter((e) => !e.matching && !e.followed).length, tokenLife: followedInjected.length },
     kills: { total: kills, byStrategy: tallies.kills, generations: sup.generations.length },
     faults: { okta: tallies.okta, receivers: tallies.receivers },
     push: { ...pushReport, firstStoredBy: bySource, killsBetweenCommitAndAnswer: committedPushKills },
     oktaRequests: okta,
     ticks: final.ticks,
-    drain: { caughtUp, drainedAll, seconds: Math.round(drainMs / 1000), fastForwardedDeliveries: fastForwarded, gracefulStops: [stop1, stop2] },
+    drain: { caughtUp, drainedAll, seconds: Math.round(drainMs / 1000), fastForwardedDeliveries: fastForwarded, gracefulStops: stops, drainProcesses: drainRounds },
     cursorChecks: { statesLeftByAProcess: cursorChecks, liveStates: liveChecks.states, violations: [...sup.generations.flatMap((x) => x.after?.violations ?? []), ...liveChecks.violations] },
     perNotifier,
+    followUps: {
+      total: followUps.length,
+      byKind: followUpKinds,
+      digestsByReason: digestReasons,
+      watches: final.watches.length,
+      watchesReadPastTheirEndNotYetClosed: endedNotClosed,
+      tokenLives: { used: lives.used.size, foreignFirstUses: lives.foreignUses, sensitiveUses: lives.sensitiveUses, revoked: lives.revoked.size, events: followedInjected.length, stored: final.followedEvents },
+      perNotifier: followUpVerdicts,
+      slackThreads,
+      missing,
+      unexpected,
+      firstUsesWithWrongSignals: wrongSignals,
+    },
     lockedDatabase: lockedDb,
     duplicates: { explained: explainedList, unexplained: unexplainedList },
     interruptedCatchUp,
@@ -707,8 +903,25 @@ async function main(): Promise<number> {
     if (j === 0) say(widths.map((w) => '-'.repeat(w)).join('  '));
   });
   say('');
+  const frows = [['follow-ups', 'in database', 'received', 'lost', 'duplicates', 'explained', 'unexplained']];
+  for (const n of notifiers) {
+    const p = followUpVerdicts[n]!;
+    frows.push([n, String(p.injected), String(p.received), String(p.lost), String(p.duplicates), String(p.explained), String(p.unexplained)]);
+  }
+  const fwidths = frows[0]!.map((_, i) => Math.max(...frows.map((r) => r[i]!.length)));
+  frows.forEach((r, j) => {
+    say(r.map((c, i) => (i === 0 ? c.padEnd(fwidths[i]!) : c.padStart(fwidths[i]!))).join('  '));
+    if (j === 0) say(fwidths.map((w) => '-'.repeat(w)).join('  '));
+  });
+  say(
+    `follow-ups: ${followUps.length} ${JSON.stringify(followUpKinds)}; digests by reason ${JSON.stringify(digestReasons)}; token lives: ${lives.used.size} used ` +
+      `(${lives.foreignUses} first from another country, ${lives.sensitiveUses} sensitive events), ${lives.revoked.size} revoked, ${final.followedEvents}/${followedInjected.length} events stored; ` +
+      `missing ${missing.length}, unexpected ${unexpected.length}` +
+      (slackThreads ? `; slack thread replies ${slackThreads.threaded}, outside a thread ${slackThreads.unthreaded}, parent updates ${slackThreads.updates} (not found ${slackThreads.updatesNotFound})` : ''),
+  );
+  say('');
   say(`events: ${injected.length} persisted (${matching.length} token creations, ${report.injected.late} of them late, ${report.injected.otherTypes} of other types); stored ${finalStored}`);
-  say(`kills: ${kills} SIGKILLs over ${sup.generations.length} processes ${JSON.stringify(tallies.kills)}; graceful stops: ${stop1.ok && stop2.ok ? 'exit 0' : 'FAILED'}`);
+  say(`kills: ${kills} SIGKILLs over ${sup.generations.length} processes ${JSON.stringify(tallies.kills)}; graceful stops: ${stops.every((x) => x.ok) ? 'exit 0' : 'FAILED'}`);
   say(`Okta faults: ${JSON.stringify(tallies.okta)}; requests: ${JSON.stringify(okta)}`);
   say(`receiver outages: ${JSON.stringify(tallies.receivers)}`);
   say(

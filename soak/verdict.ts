@@ -67,6 +67,8 @@ export function judge(
   expectedAlertIds: string[],
   receipts: AttributedReceipt[],
   processes: ProcessRecord[],
+  /** Judge alert messages (ids `otw-<uuid>`) or follow-up messages (ids `otw-followup-<n>`). */
+  kind: 'alert' | 'followup' = 'alert',
 ): { verdict: NotifierVerdict; explained: Duplicate[]; unexplained: Duplicate[] } {
   const byGen = new Map(processes.map((p) => [p.g, p]));
   const expected = new Set(expectedAlertIds);
@@ -78,11 +80,12 @@ export function judge(
     if (r.notifier !== notifier) continue;
     for (const d of r.defects) defects.add(d);
     if (r.kind === 'summary') {
+      if (kind !== 'alert') continue;
       summaries++;
       for (const id of r.alertIds) inSummary.add(id);
       continue;
     }
-    if (r.kind !== 'alert') continue;
+    if (r.kind !== kind) continue;
     for (const id of r.alertIds) byAlert.set(id, [...(byAlert.get(id) ?? []), r]);
   }
   const lost = expectedAlertIds.filter((id) => !byAlert.has(id) && !inSummary.has(id));
@@ -135,4 +138,23 @@ export function judge(
     explained,
     unexplained,
   };
+}
+
+/**
+ * Follow-ups a notifier received before their alert: a reply must never reach a destination ahead
+ * of what it replies to (the outbox holds a follow-up until its alert went out on that notifier).
+ */
+export function followUpsBeforeAlert(notifier: string, receipts: Receipt[]): Array<{ followUpId: string; alertId: string }> {
+  const firstAlert = new Map<string, number>();
+  for (const r of receipts) {
+    if (r.notifier !== notifier || (r.kind !== 'alert' && r.kind !== 'summary')) continue;
+    for (const id of r.alertIds) firstAlert.set(id, Math.min(firstAlert.get(id) ?? Infinity, r.at));
+  }
+  const early: Array<{ followUpId: string; alertId: string }> = [];
+  for (const r of receipts) {
+    if (r.notifier !== notifier || r.kind !== 'followup' || !r.parentAlertId) continue;
+    const alertAt = firstAlert.get(r.parentAlertId);
+    if (alertAt === undefined || alertAt > r.at) early.push({ followUpId: r.alertIds[0] ?? '?', alertId: r.parentAlertId });
+  }
+  return early;
 }

@@ -16,8 +16,9 @@ import { benchPush } from '../bench/push';
 import http from 'node:http';
 import { cursorPosition } from '../soak/inspect';
 import { freePort, SoakPush } from '../soak/push';
-import { HttpReceiver, SmtpReceiver, type Receipt } from '../soak/receivers';
-import { attribute, judge, type ProcessRecord } from '../soak/verdict';
+import { HttpReceiver, SmtpReceiver, SOAK_SLACK_CHANNEL, type Receipt } from '../soak/receivers';
+import { attribute, followUpsBeforeAlert, judge, type ProcessRecord } from '../soak/verdict';
+import { followUpOf } from './helpers/followups';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
 
@@ -56,6 +57,28 @@ describe('soak verdict', () => {
     const receipts = [receipt('console', A, 2100, 1), receipt('console', A, 2200, 2)].map((r) => attribute(r, processes));
     const { verdict } = judge('console', [A, B], receipts, processes);
     assert.deepEqual([verdict.lost, verdict.lostAlertIds, verdict.explained, verdict.unexplained], [1, [B], 1, 0]);
+  });
+});
+
+describe('soak verdict on follow-ups', () => {
+  const F = 'otw-followup-3';
+  const followUp = (notifier: string, at: number, gen?: number): Receipt & { gen?: number } => ({ ...receipt(notifier, F, at, gen), kind: 'followup', parentAlertId: A });
+
+  test('when a follow-up comes twice, then the same judge explains it only by a SIGKILL between its send and its record, and alert receipts do not count for it', () => {
+    const processes = [proc(1, 1000, 'sigkill'), proc(2, 2000, 'sigkill', [`${F}|webhook`]), proc(3, 3000, 'sigterm')];
+    const receipts = [receipt('webhook', A, 1100), followUp('webhook', 1500), followUp('webhook', 2500), followUp('webhook', 3500)].map((r) => attribute(r, processes));
+    const { verdict, explained, unexplained } = judge('webhook', [F], receipts, processes, 'followup');
+    assert.deepEqual([verdict.received, verdict.lost, verdict.explained, verdict.unexplained, verdict.foreign], [1, 0, 1, 1, 0]);
+    assert.equal(explained[0]!.genFirst, 1);
+    assert.match(unexplained[0]!.why!, /recorded the delivery as sent/);
+    assert.equal(judge('webhook', [F, 'otw-followup-4'], receipts, processes, 'followup').verdict.lost, 1);
+  });
+
+  test('when a follow-up reaches a notifier before its alert, or its alert never does, then it is named', () => {
+    const inOrder = [receipt('email', A, 1000), followUp('email', 1000)];
+    assert.deepEqual(followUpsBeforeAlert('email', inOrder), []);
+    assert.deepEqual(followUpsBeforeAlert('email', [followUp('email', 900), receipt('email', A, 1000)]), [{ followUpId: F, alertId: A }]);
+    assert.deepEqual(followUpsBeforeAlert('email', [followUp('email', 900), receipt('slack', A, 800)]), [{ followUpId: F, alertId: A }]);
   });
 });
 
@@ -157,6 +180,52 @@ describe('soak fixtures', () => {
       await smtp.setMode('up');
       await hook.send(n);
       assert.equal(webhook.receipts.length, 2);
+      for (const x of notifiers) await x.close?.();
+    } finally {
+      await Promise.all([slack.stop(), webhook.stop(), smtp.stop()]);
+    }
+  });
+
+  test('when the real notifiers send an alert and then its follow-up (Slack as a bot), then the follow-up is identified by its id and its alert, and the Slack reply is in the alert\'s thread', async () => {
+    const secret = 'soak-test-secret-0123456789abcdef';
+    const slack = new HttpReceiver('slack', null, true);
+    const webhook = new HttpReceiver('webhook', secret);
+    const smtp = new SmtpReceiver();
+    await Promise.all([slack.start(), webhook.start(), smtp.start()]);
+    try {
+      const config = parseConfig(
+        {
+          NOTIFIERS: 'slack,email,webhook,console',
+          SLACK_BOT_TOKEN: 'xoxb-FAKE-soak-test',
+          SLACK_CHANNEL: SOAK_SLACK_CHANNEL,
+          SLACK_API_URL: slack.url,
+          WEBHOOK_URL: webhook.url,
+          WEBHOOK_SECRET: secret,
+          SMTP_HOST: '127.0.0.1',
+          SMTP_PORT: String(smtp.port),
+          SMTP_REQUIRE_TLS: 'false',
+          EMAIL_FROM: 'otw@example.com',
+          EMAIL_TO: 'secops@example.com',
+          NOTIFY_TIMEOUT: '5s',
+        },
+        { requireOkta: false },
+      );
+      const notifiers = buildNotifiers(config.notify, { logger: nullLogger() }).filter((x) => x.name !== 'console');
+      const alert = buildSampleAlert({ uuid: A.slice(4), tokenName: 'soak-token-7', now: new Date() });
+      const receipts = new Map<string, unknown>();
+      for (const notifier of notifiers) receipts.set(notifier.name, await notifier.send({ kind: 'alert', alert }));
+      const followup = { ...followUpOf(alert, 'first-use'), id: 'otw-followup-9' };
+      for (const notifier of notifiers) {
+        const parent = (receipts.get(notifier.name) ?? null) as Extract<Notification, { kind: 'followup' }>['parent'];
+        await notifier.send({ kind: 'followup', followup, alert, parent });
+      }
+      for (const r of [slack, webhook, smtp]) {
+        assert.equal(r.receipts.length, 2, r.notifier);
+        const f = r.receipts[1]!;
+        assert.deepEqual([f.kind, f.alertIds, f.parentAlertId, f.defects], ['followup', ['otw-followup-9'], A, []], r.notifier);
+        assert.deepEqual(followUpsBeforeAlert(r.notifier, r.receipts), [], r.notifier);
+      }
+      assert.deepEqual(slack.slackApiStats, { updates: 1, updatesNotFound: 0, threaded: 1, unthreaded: 0 });
       for (const x of notifiers) await x.close?.();
     } finally {
       await Promise.all([slack.stop(), webhook.stop(), smtp.stop()]);
