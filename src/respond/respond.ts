@@ -117,10 +117,10 @@ export async function respond(deps: RespondDeps, req: RespondRequest): Promise<R
   const token = alert ? { id: tokenId, name: alert.token?.name ?? null, owner: alert.actor.login ?? alert.actor.displayName ?? alert.actor.id } : null;
   const base = { alertId: alert?.id ?? null, token };
 
-  const refuse = (why: string): ResponseOutcome => {
+  const refuse = (why: string, sentence = `not allowed: ${why}`): ResponseOutcome => {
     const actionId = audit.insert({ alertRowId: found?.rowId ?? null, target: bound(req.target, 200) ?? '', tokenId, action: req.action, by, at: now, result: 'refused', reason, error: why, finished: true });
     deps.logger.warn('response refused', { action: req.action, target: bound(req.target, 200), via: by.via, by: by.id, actionId, why });
-    return { ...base, status: 'refused', result: 'refused', actionId, followUp: null, text: `not allowed: ${why}` };
+    return { ...base, status: 'refused', result: 'refused', actionId, followUp: null, text: sentence };
   };
 
   if (req.by.via === 'slack' && (req.by.id === null || !isAllowed(deps.config, req.by.id, req.by.groupIds ?? []))) {
@@ -129,7 +129,12 @@ export async function respond(deps: RespondDeps, req: RespondRequest): Promise<R
   if (!deps.config.actions.has(req.action)) {
     return refuse(req.action === 'revoke' ? 'revoking is off: RESPONSE_ACTIONS does not list revoke' : `RESPONSE_ACTIONS does not list ${req.action}`);
   }
-  if (!found) return refuse(`no alert ${/^otw-/.test(req.target) ? 'with the id' : 'about the token'} ${bound(req.target, 80)} in this database`);
+  if (!found) {
+    const why = `no alert ${/^otw-/.test(req.target) ? 'with the id' : 'about the token'} ${bound(req.target, 80)} in this database`;
+    // Not a permission problem: this program acts only on what it alerted on (its audit and
+    // follow-ups hang off the alert). Other tokens are revoked where they are listed.
+    return refuse(why, `${why}: okta-token-watch acts only on tokens it alerted on (an alert id, or the token id of one); revoke other tokens in the Admin Console (Security > API > Tokens)`);
+  }
   if (req.action === 'expected' && reason === null) return refuse('marking an alert expected needs a reason');
 
   if (req.action !== 'revoke') {
