@@ -43,3 +43,7 @@ CREATE TABLE follow_cursors (
   next_url    TEXT NOT NULL,
   updated_at  TEXT NOT NULL
 );
+
+-- "The alert on this token's creation" (lifecycle follow-ups, `tokens`, `revoke <token-id>`) looks
+-- events up by token id: without an index that is a scan of every stored event.
+CREATE INDEX events_token_id ON events (token_id) WHERE token_id IS NOT NULL;

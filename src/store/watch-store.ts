@@ -139,8 +139,8 @@ export function creationAlertOf(store: Store, tokenId: string): { rowId: number;
   if (watched) return watched;
   const row = store
     .prepared(
-      // CROSS JOIN keeps alerts as the outer loop: events has no index on token_id and is far larger.
-      `SELECT a.id AS rowId, a.alert_id AS alertId FROM alerts a CROSS JOIN events e ON e.uuid = a.event_uuid
+      // events_token_id (migration 011) finds the token's events; each has at most one alert.
+      `SELECT a.id AS rowId, a.alert_id AS alertId FROM events e JOIN alerts a ON a.event_uuid = e.uuid
         WHERE e.event_type = 'system.api_token.create' AND e.token_id = ?
         ORDER BY (e.outcome = 'SUCCESS') DESC, a.id DESC LIMIT 1`,
     )
