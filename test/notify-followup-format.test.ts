@@ -129,6 +129,11 @@ describe('follow-ups: what each kind says', () => {
     assert.match(e.html, /<h2 style="color:#b3261e;">ATTENTION: API token first used, from another network<\/h2>/);
   });
 
+  test('when the alert went out only in a summary, then the email replies to the summary\'s message', () => {
+    const e = formatEmail({ ...notification(withId(followUpOf(alert, 'first-use')), alert), repliesTo: 'otw-summary-3' } as Notification);
+    assert.deepEqual([e.inReplyTo, e.references], ['<otw-summary-3@okta-token-watch>', '<otw-summary-3@okta-token-watch>']);
+  });
+
   test('when a first use is from the same place, then nothing is marked and no importance header is set', () => {
     const f = followUpOf(alert, 'first-use', { prominent: false, signals: [] });
     f.firstUse = { ...f.firstUse!, newNetwork: false };

@@ -220,7 +220,7 @@ describe('follow-ups through the outbox: Slack bot', () => {
     assert.doesNotMatch(logs.lines.join('\n'), /xoxb/);
   });
 
-  test('when the alert goes out in a summary (no receipt), then the follow-up waits for the summary and is a new message in the configured channel', async () => {
+  test('when the alert goes out in a summary, then the follow-up waits for the summary and is a reply in the summary\'s thread that names its alert', async () => {
     const clock = new FakeClock();
     const store = openStore();
     const { api } = await fakeSlack();
@@ -242,9 +242,10 @@ describe('follow-ups through the outbox: Slack bot', () => {
     assert.deepEqual(await d.runOnce(), { sent: 2, retried: 0, failed: 0 });
     assert.deepEqual(api.calls, ['chat.postMessage', 'chat.postMessage']);
     assert.match(JSON.stringify(api.messages[0]!.versions[0]!.blocks), /more Okta API token creations/);
+    // In the summary's thread (the summary is not rewritten as this one alert), naming its alert.
     const body = api.messages[1]!.versions[0]!;
-    assert.equal(body.channel, 'C0CONFIG01');
-    assert.equal(body.thread_ts, undefined);
+    assert.equal(body.channel, api.messages[0]!.channel);
+    assert.equal(body.thread_ts, api.messages[0]!.ts);
     assert.match(JSON.stringify(body.blocks), new RegExp(`Follow-up to alert \`${alert.id}\`: API token \`token-6\``));
   });
 });

@@ -9,6 +9,7 @@ import { createLogger } from '../src/logger';
 import { Dispatcher } from '../src/notify/dispatcher';
 import { followUpAction, formatPagerDuty, PAGERDUTY_LIMITS, PagerDutyNotifier, pagerDutySeverity } from '../src/notify/pagerduty';
 import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
+import { buildSummary, SUMMARY_BOUNDS } from '../src/detect/summary';
 import type { OktaLogEvent } from '../src/okta/log-event';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
@@ -191,6 +192,28 @@ describe('PagerDuty through the outbox', () => {
     assert.deepEqual([last.event_action, last.dedup_key, last.routing_key], ['resolve', alert.id, KEY]);
     assert.equal(f.incidents.get(alert.id), 'resolved');
     assert.equal(f.requests.length, 2);
+  });
+
+  test('when the alert went out only in a summary, then its revoke resolves the summary\'s incident, the one PagerDuty knows', async () => {
+    const clock = new FakeClock();
+    const f = await fakePagerDuty();
+    const store = new Store(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
+    cleanups.push(() => store.close());
+    const now = clock.now();
+    store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+    const alert = buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' });
+    store.insertAlert(alert, null, ['pagerduty'], { deferToSummary: true, now });
+    const summary = store.transaction(() => store.insertSummary(buildSummary(store.excessAwaitingSummary(SUMMARY_BOUNDS)!, now, 'http://127.0.0.1:9'), null, ['pagerduty'], now));
+    const { d } = dispatcher(store, f, clock);
+    assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
+    assert.equal(f.incidents.get(summary.id), 'triggered');
+
+    clock.advance(60_000);
+    assert.ok(store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('revoke', 'revoked') }), 'response:1', ['pagerduty'], clock.now()));
+    assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
+    assert.deepEqual([f.accepted().at(-1)!.event_action, f.accepted().at(-1)!.dedup_key], ['resolve', summary.id]);
+    assert.equal(f.incidents.get(summary.id), 'resolved');
+    assert.equal(f.incidents.has(alert.id), false);
   });
 
   test('when an acknowledgement then an "expected" verdict follow, then the incident is acknowledged, then resolved', async () => {

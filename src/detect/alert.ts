@@ -146,7 +146,18 @@ export type Notification =
    * channel and ts, to thread under and to update), or null when there is none (an incoming
    * webhook, or the alert went out in a summary).
    */
-  | { kind: 'followup'; followup: FollowUp; alert: Alert; parent: DeliveryReceipt | null; test?: boolean };
+  | {
+      kind: 'followup';
+      followup: FollowUp;
+      alert: Alert;
+      parent: DeliveryReceipt | null;
+      /**
+       * The id of the notification this one replies to on this notifier: the alert's, or when the
+       * alert went out only in a summary, the summary's (`otw-summary-N`). Absent: the alert's.
+       */
+      repliesTo?: string;
+      test?: boolean;
+    };
 
 /**
  * What a destination answered when it accepted a notification, kept with the delivery so a later

@@ -52,7 +52,12 @@ export function emailSubject(n: Notification): string {
 }
 
 function messageId(n: Notification): string {
-  return `<${notificationId(n).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120)}@okta-token-watch>`;
+  return messageIdOf(notificationId(n));
+}
+
+/** The Message-ID of the notification with this id. */
+function messageIdOf(id: string): string {
+  return `<${id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120)}@okta-token-watch>`;
 }
 
 const STYLE = {
@@ -319,8 +324,13 @@ export function formatEmail(n: Notification): EmailMessage {
         : n.alert.unreadable
           ? formatUnreadable(n.alert, n.test, subject)
           : formatAlert(n.alert, n.test, subject);
-  // The alert's Message-ID is derived from its id alone, so the reply can name it without a receipt.
-  const parent = n.kind === 'followup' ? messageId({ kind: 'alert', alert: n.alert }) : null;
+  // The alert's (or its summary's) Message-ID is derived from its id alone, so the reply can name it without a receipt.
+  const parent =
+    n.kind === 'followup'
+      ? n.repliesTo && n.repliesTo !== n.alert.id
+        ? messageIdOf(n.repliesTo)
+        : messageId({ kind: 'alert', alert: n.alert })
+      : null;
   const prominent = n.kind === 'followup' && isProminent(n.followup);
   return {
     subject,

@@ -183,10 +183,11 @@ function tokenGone(f: FollowUp): boolean {
   return typeof w === 'object' && w !== null && (typeof w.revokedAt === 'string' || w.closed === 'revoked' || w.closed === 'expired');
 }
 
-function followUpEvent(f: FollowUp, a: Alert, test: boolean): PagerDutyEvent | null {
+function followUpEvent(f: FollowUp, a: Alert, test: boolean, repliesTo?: string): PagerDutyEvent | null {
   const action = followUpAction(f);
   if (action === null) return null;
-  const key = dedupKey(f.alertId);
+  // The incident is the alert's, or its summary's when the alert went out only in a summary.
+  const key = dedupKey(repliesTo ?? f.alertId);
   if (action !== 'trigger') return { event_action: action, dedup_key: key, client: 'okta-token-watch' };
   const lines = followUpLines(f, (v) => q(v, 200));
   return {
@@ -217,7 +218,7 @@ export function formatPagerDuty(n: Notification): PagerDutyEvent[] {
   const test = n.test === true;
   if (n.kind === 'summary') return [summaryEvent(n.summary, test)];
   if (n.kind === 'followup') {
-    const e = followUpEvent(n.followup, n.alert, test);
+    const e = followUpEvent(n.followup, n.alert, test, n.repliesTo);
     return e ? [e] : [];
   }
   const e = alertEvent(n.alert, test);

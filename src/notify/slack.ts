@@ -334,6 +334,12 @@ export class SlackNotifier implements Notifier {
       return;
     }
     let threaded = true;
+    // Replying to a summary (the alert went out only in one): the reply goes in the summary's
+    // thread, but the summary is not rewritten as this one alert.
+    if (n.repliesTo && n.repliesTo !== n.alert.id) {
+      await this.api('chat.postMessage', { channel: parent.channel, thread_ts: parent.ts, ...(isProminent(n.followup) ? { reply_broadcast: true } : {}), ...reply }, signal);
+      return;
+    }
     try {
       const updated = formatSlackParent(n, this.format);
       // chat.update takes the content only; unfurling was settled when the alert was posted.

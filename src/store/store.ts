@@ -433,13 +433,15 @@ export class Store {
     const rows = this
       .prepared(
         `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload,
-                f.payload AS followupPayload, fa.payload AS followedAlertPayload, pd.receipt AS parentReceipt
+                f.payload AS followupPayload, fa.payload AS followedAlertPayload, COALESCE(pd.receipt, sdr.receipt) AS parentReceipt,
+                CASE WHEN pd.id IS NULL AND fa.summary_id IS NOT NULL THEN 'otw-summary-' || fa.summary_id END AS repliesToSummary
            FROM deliveries d
            LEFT JOIN alerts a ON a.id = d.alert_id
            LEFT JOIN summaries s ON s.id = d.summary_id
            LEFT JOIN followups f ON f.id = d.followup_id
            LEFT JOIN alerts fa ON fa.id = f.alert_id
            LEFT JOIN deliveries pd ON pd.alert_id = f.alert_id AND pd.notifier = d.notifier
+           LEFT JOIN deliveries sdr ON pd.id IS NULL AND fa.summary_id IS NOT NULL AND sdr.summary_id = fa.summary_id AND sdr.notifier = d.notifier
           WHERE d.status = 'pending' AND d.next_attempt_at <= ?
             AND (? IS NULL OR d.notifier IN (SELECT value FROM json_each(?)))
             AND (d.followup_id IS NULL OR (
@@ -461,6 +463,7 @@ export class Store {
       followupPayload: string | null;
       followedAlertPayload: string | null;
       parentReceipt: string | null;
+      repliesToSummary: string | null;
     }>;
     return rows.map((r) => ({
       id: r.id,
@@ -664,7 +667,7 @@ export class Store {
 }
 
 /** The notification a due delivery row carries. */
-function notificationOf(r: { alertPayload: string | null; summaryPayload: string | null; followupPayload: string | null; followedAlertPayload: string | null; parentReceipt: string | null }): Notification {
+function notificationOf(r: { alertPayload: string | null; summaryPayload: string | null; followupPayload: string | null; followedAlertPayload: string | null; parentReceipt: string | null; repliesToSummary: string | null }): Notification {
   if (r.alertPayload !== null) return { kind: 'alert', alert: JSON.parse(r.alertPayload) as Alert };
   if (r.followupPayload !== null) {
     return {
@@ -672,6 +675,7 @@ function notificationOf(r: { alertPayload: string | null; summaryPayload: string
       followup: JSON.parse(r.followupPayload) as FollowUp,
       alert: JSON.parse(r.followedAlertPayload ?? '{}') as Alert,
       parent: r.parentReceipt ? (JSON.parse(r.parentReceipt) as DeliveryReceipt) : null,
+      ...(r.repliesToSummary ? { repliesTo: r.repliesToSummary } : {}),
     };
   }
   return { kind: 'summary', summary: JSON.parse(r.summaryPayload ?? '{}') as AlertSummary };
