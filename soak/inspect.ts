@@ -26,7 +26,7 @@ export interface Injected {
 
 /** A follow-up row of the database. */
 export interface FollowUpRow {
-  /** `otw-followup-<n>`. */
+  /** `otw-followup-<uuid>`. */
   id: string;
   key: string;
   kind: string;
@@ -69,7 +69,7 @@ export interface Snapshot {
   alerts: number;
   followups: FollowUpRow[];
   watches: WatchRow[];
-  /** `${alertId}|${notifier}` of every delivery row marked sent (`otw-followup-<n>` for a follow-up). */
+  /** `${alertId}|${notifier}` of every delivery row marked sent (`otw-followup-<uuid>` for a follow-up). */
   sent: Set<string>;
   /** Delivery rows by status. */
   deliveries: Record<string, number>;
@@ -139,12 +139,12 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
     // between, and a follow-up commits with its delivery rows, so every one read here has its rows
     // in the read below (read the other way round, a fresh follow-up would look bare).
     const followups = follow
-      ? (db.prepare(`SELECT f.id AS n, 'otw-followup-' || f.id AS id, f.key, f.kind, a.alert_id AS alertId, f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id ORDER BY f.id`).all() as Array<Omit<FollowUpRow, 'signals'> & { n: number; payload: string }>)
+      ? (db.prepare(`SELECT f.id AS n, json_extract(f.payload, '$.id') AS id, f.key, f.kind, a.alert_id AS alertId, f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id ORDER BY f.id`).all() as Array<Omit<FollowUpRow, 'signals'> & { n: number; payload: string }>)
       : [];
     const rows = db
       .prepare(
         follow
-          ? `SELECT d.alert_id AS rowId, COALESCE(a.alert_id, 'otw-followup-' || d.followup_id) AS alertId, d.followup_id AS followupId, d.notifier, d.status FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id`
+          ? `SELECT d.alert_id AS rowId, COALESCE(a.alert_id, json_extract(f.payload, '$.id')) AS alertId, d.followup_id AS followupId, d.notifier, d.status FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id LEFT JOIN followups f ON f.id = d.followup_id`
           : 'SELECT d.alert_id AS rowId, a.alert_id AS alertId, NULL AS followupId, d.notifier, d.status FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id',
       )
       .all() as Array<{ rowId: number | null; alertId: string | null; followupId: number | null; notifier: string; status: string }>;

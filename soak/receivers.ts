@@ -16,7 +16,7 @@ export interface Receipt {
   at: number;
   /**
    * Alert ids (`otw-<uuid>`) the message is about: one for an alert, several for a summary; for a
-   * follow-up, its own id (`otw-followup-<n>`).
+   * follow-up, its own id (`otw-followup-<uuid>`).
    */
   alertIds: string[];
   kind: 'alert' | 'summary' | 'followup' | 'unknown';
@@ -33,7 +33,7 @@ export type ReceiverMode = 'up' | 'error' | 'ratelimit' | 'closed';
 export type OnAccept = (r: Receipt) => void;
 
 const ALERT_ID = /otw-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-const FOLLOWUP_ID = /otw-followup-\d+/;
+const FOLLOWUP_ID = /otw-followup-[0-9a-f-]+/;
 
 /** A header's RFC 2047 encoded words (UTF-8, Q or B), decoded; the space between two of them dropped. */
 export function decodeWords(header: string): string {
@@ -324,7 +324,7 @@ export class SmtpReceiver extends Receiver {
           const header = /^X-OTW-Notification-Id:\s*(\S+)/im.exec(head)?.[1] ?? '';
           const r: Receipt = { notifier: 'email', at: Date.now(), alertIds: [], kind: 'unknown', defects: [] };
           if (/^otw-summary-/.test(header)) r.kind = 'summary';
-          else if (/^otw-followup-\d+$/.test(header)) {
+          else if (/^otw-followup-[0-9a-f-]+$/.test(header)) {
             // A reply to its alert's email: In-Reply-To is the alert's Message-ID.
             r.kind = 'followup';
             r.alertIds = [header];

@@ -356,6 +356,8 @@ async function main(): Promise<number> {
     // Follow each new token for a short window, so that windows end (and their digests go out)
     // while the soak kills and restarts the daemon.
     FOLLOW_WINDOW: opts.short ? '1m' : '2m',
+    // Digests wait this long after a watch ends for events Okta stores late (default LOOKBACK, 30m here).
+    FOLLOW_SETTLE: '10s',
     WEBHOOK_URL: webhook.url,
     WEBHOOK_SECRET: webhookSecret,
     SMTP_HOST: '127.0.0.1',
@@ -705,7 +707,9 @@ async function main(): Promise<number> {
   const caughtUp = await until(
     () => {
       const s = snapshot(dbPath, injected, notifiers);
-      return s.events >= matching.length && s.followedEvents >= followedInjected.length;
+      // Every revoked token's digest too: it waits FOLLOW_SETTLE after the revoke.
+      const digests = new Set(s.followups.filter((f) => f.kind === 'digest').map((f) => f.key));
+      return s.events >= matching.length && s.followedEvents >= followedInjected.length && [...lives.revoked.keys()].every((t) => digests.has(`digest:${t}`));
     },
     opts.drainTimeoutMs,
     500,

@@ -67,7 +67,7 @@ export function judge(
   expectedAlertIds: string[],
   receipts: AttributedReceipt[],
   processes: ProcessRecord[],
-  /** Judge alert messages (ids `otw-<uuid>`) or follow-up messages (ids `otw-followup-<n>`). */
+  /** Judge alert messages (ids `otw-<uuid>`) or follow-up messages (ids `otw-followup-<uuid>`). */
   kind: 'alert' | 'followup' = 'alert',
 ): { verdict: NotifierVerdict; explained: Duplicate[]; unexplained: Duplicate[] } {
   const byGen = new Map(processes.map((p) => [p.g, p]));

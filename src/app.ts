@@ -109,9 +109,9 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     notifiers,
     dispatcher,
     metrics,
-    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.lookbackMs }),
+    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs }),
     onFollowCaughtUp: () => {
-      closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.lookbackMs });
+      closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs });
     },
     responder,
     async close() {

@@ -51,6 +51,11 @@ export interface PollConfig {
    * Optional so that code building a PollConfig by hand keeps working; ingest then uses the default.
    */
   followWindowMs?: number;
+  /**
+   * FOLLOW_SETTLE: how long after a watch's end (its window's end, or the revoke) the follow query
+   * keeps reading before the digest, for events Okta stores late. Default: LOOKBACK.
+   */
+  followSettleMs?: number;
 }
 
 /** Settings of the outbox dispatcher. */
@@ -383,6 +388,8 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     followWindowMs: followWindow(r),
   };
   if (poll.lookbackMs > 90 * 86_400_000) r.problem('LOOKBACK must be at most 90d, Okta\'s System Log retention.');
+  poll.followSettleMs = r.get('FOLLOW_SETTLE') === undefined ? poll.lookbackMs : r.duration('FOLLOW_SETTLE', '6m');
+  if (poll.followSettleMs > 86_400_000) r.problem('FOLLOW_SETTLE must be at most 24h.');
 
   const dbPath = r.get('DB_PATH') ?? './data/okta-token-watch.sqlite';
   // Nothing here expands `~` (no shell reads this file): it would become a directory named "~".

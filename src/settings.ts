@@ -37,6 +37,7 @@ export const SETTINGS = [
   'TOKEN_LOOKUP_MAX',
   // Following each new token
   'FOLLOW_WINDOW',
+  'FOLLOW_SETTLE',
   // Notifiers
   'NOTIFIERS',
   'NOTIFY_TIMEOUT',

@@ -540,6 +540,18 @@ describe('FOLLOW_WINDOW', () => {
   });
 });
 
+describe('FOLLOW_SETTLE', () => {
+  const parse = (env: Record<string, string>): number | undefined =>
+    parseConfig({ DB_PATH: '/tmp/otw-unused.sqlite', ...env }, { requireOkta: false }).poll.followSettleMs;
+
+  test('when it is unset, then it is LOOKBACK; set, it is that duration; over 24h, start-up stops naming it', () => {
+    assert.equal(parse({}), 6 * 60_000);
+    assert.equal(parse({ LOOKBACK: '20m' }), 20 * 60_000);
+    assert.equal(parse({ FOLLOW_SETTLE: '30s' }), 30_000);
+    assert.throws(() => parse({ FOLLOW_SETTLE: '2d' }), (err: unknown) => err instanceof ConfigError && /^FOLLOW_SETTLE /.test(err.problems[0]!));
+  });
+});
+
 describe('status --alerts shows each alert\'s watch', () => {
   test('when a token was used and revoked, then its alert line is followed by its watch: first use where, counts, who revoked it, and event text made visible', async () => {
     await withHarness({}, async (h) => {
