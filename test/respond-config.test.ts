@@ -84,6 +84,11 @@ describe('check lines about responding', () => {
       without.fake.persist(tokenEvent(1, new Date(Date.now() - 60_000).toISOString()));
       const poll = await runCli(['poll'], env(without));
       assert.equal(poll.code, 0, poll.stderr);
+      // Revoking asks for the scope alone: refused at the token endpoint, it is forbidden, not a network failure.
+      const revoke = await runCli(['revoke', `otw-${uuidFor(1)}`, '--yes'], env(without));
+      assert.equal(revoke.code, 1, revoke.stderr);
+      assert.match(revoke.stdout + revoke.stderr, /not granted okta\.apiTokens\.manage/);
+      assert.equal(without.fake.requests.filter((r) => r.method === 'DELETE').length, 0);
     } finally {
       await without.close();
     }

@@ -31,6 +31,10 @@ export async function revokeApiToken(okta: OktaHttp, tokenId: string, mode: 'ssw
     status = res.status;
     body = res.body;
   } catch (err) {
+    // Revoking asks for okta.apiTokens.manage on its own connection: an app not granted it is refused at the token endpoint.
+    if (err instanceof OktaRequestError && err.kind === 'auth-setup' && err.detail?.error === 'invalid_scope') {
+      return { result: 'forbidden', error: 'the service app is not granted okta.apiTokens.manage: grant it on the app\'s "Okta API Scopes" tab; nothing was revoked' };
+    }
     const why = err instanceof OktaRequestError ? err.message : 'the request failed';
     return { result: 'failed', error: `${why.slice(0, 200)}: Okta may or may not have revoked it; revoking again is safe` };
   }
@@ -43,7 +47,7 @@ export async function revokeApiToken(okta: OktaHttp, tokenId: string, mode: 'ssw
       result: 'forbidden',
       error:
         mode === 'oauth'
-          ? `Okta answered 403${okta_}: the service app needs the okta.apiTokens.manage scope (granted in Okta and listed in OKTA_SCOPES) and an admin role that may manage API tokens (Okta refused revokes by service apps before its 2025.02.2 release)`
+          ? `Okta answered 403${okta_}: the service app needs the okta.apiTokens.manage scope granted in Okta and an admin role that may manage API tokens (Okta refused revokes by service apps before its 2025.02.2 release)`
           : `Okta answered 403${okta_}: OKTA_API_TOKEN's admin may not manage API tokens (a Super Administrator, or a custom role with the okta.apiTokens.manage permission, may)`,
     };
   }
