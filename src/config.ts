@@ -388,8 +388,13 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     followWindowMs: followWindow(r),
   };
   if (poll.lookbackMs > 90 * 86_400_000) r.problem('LOOKBACK must be at most 90d, Okta\'s System Log retention.');
-  poll.followSettleMs = r.get('FOLLOW_SETTLE') === undefined ? poll.lookbackMs : r.duration('FOLLOW_SETTLE', '6m');
-  if (poll.followSettleMs > 86_400_000) r.problem('FOLLOW_SETTLE must be at most 24h.');
+  // Unset: LOOKBACK, the allowance the poller makes for late events (at most a day: a longer one
+  // would only hold digests back).
+  if (r.get('FOLLOW_SETTLE') === undefined) poll.followSettleMs = Math.min(poll.lookbackMs, 86_400_000);
+  else {
+    poll.followSettleMs = r.duration('FOLLOW_SETTLE', '6m');
+    if (poll.followSettleMs > 86_400_000) r.problem('FOLLOW_SETTLE must be at most 24h.');
+  }
 
   const dbPath = r.get('DB_PATH') ?? './data/okta-token-watch.sqlite';
   // Nothing here expands `~` (no shell reads this file): it would become a directory named "~".

@@ -547,6 +547,7 @@ describe('FOLLOW_SETTLE', () => {
   test('when it is unset, then it is LOOKBACK; set, it is that duration; over 24h, start-up stops naming it', () => {
     assert.equal(parse({}), 6 * 60_000);
     assert.equal(parse({ LOOKBACK: '20m' }), 20 * 60_000);
+    assert.equal(parse({ LOOKBACK: '7d' }), 24 * HOUR, 'a long LOOKBACK is no reason to refuse an unset FOLLOW_SETTLE');
     assert.equal(parse({ FOLLOW_SETTLE: '30s' }), 30_000);
     assert.throws(() => parse({ FOLLOW_SETTLE: '2d' }), (err: unknown) => err instanceof ConfigError && /^FOLLOW_SETTLE /.test(err.problems[0]!));
   });
