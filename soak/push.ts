@@ -190,7 +190,11 @@ export class SoakPush {
     const droppedOnly = new Set<string>();
     for (const { outcome, events } of this.outcomes) if (!outcome.delivered) for (const e of events) if (e.matching && !deliveredUuids.has(e.uuid)) droppedOnly.add(e.uuid);
     r.droppedThenPolled = [...droppedOnly].filter((u) => sourceOf.get(u) === 'poll').length;
-    if (r.droppedThenPolled === 0) this.problems.push('push: no token creation was dropped by push and then stored by the poller (the daemon-down pushes did not happen?)');
+    // Only when push really dropped a token creation does the backstop have something to prove: a
+    // run whose pushes all got through in the end (Okta's retries outlasted every outage) says so
+    // in its report, and is not a failure.
+    const neverStored = [...droppedOnly].filter((u) => !sourceOf.has(u)).length;
+    if (neverStored > 0) this.problems.push(`push: ${neverStored} token creation(s) dropped by push were never stored by another path`);
     return r;
   }
 }
