@@ -25,7 +25,7 @@ export const PUSH_TARGETS = { latencyP50Ms: 100, latencyP99Ms: 500, answerP99Ms:
 const POLL_PERIOD_MS = 5 * 60_000;
 /** Largest burst of token creations in one hook delivery; bursts are 1..BURST_MAX, uniform. */
 const BURST_MAX = 5;
-const SECRET = 'bench-event-hook-secret-0123456789abcdef';
+const SECRET = 'FAKE-bench-event-hook-secret-0123456789';
 
 /** Sizes of the push scenario. */
 export interface PushOptions {

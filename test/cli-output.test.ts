@@ -6,7 +6,7 @@ import { tokenEvent } from './helpers/events';
 import { FakeOkta } from './helpers/fake-okta';
 import { LineSink, runCli, tmpDir } from './helpers/harness';
 
-const TOKEN = 'test-okta-token-not-real-0000';
+const TOKEN = 'FAKE-okta-api-token-for-tests';
 
 // Everything a hostile token name, actor or error body can try on a terminal or a log viewer:
 // a screen clear, an OSC 8 hyperlink, an OSC 0 window title, a C1 CSI, a right-to-left override,

@@ -174,7 +174,7 @@ describe('settings: an unsigned webhook', () => {
         assert.equal(r.code, 0, r.stdout + r.stderr);
         assert.match(r.stdout, /^WARN +notifier webhook +WEBHOOK_SECRET is not set, so webhook requests go out unsigned and the receiver cannot verify/m);
         assert.doesNotMatch(r.stdout, /all checks passed/);
-        const signed = await runCli(['check', '--send'], { ...env, WEBHOOK_SECRET: 'a-webhook-secret-of-32-characters!' });
+        const signed = await runCli(['check', '--send'], { ...env, WEBHOOK_SECRET: 'FAKE-webhook-secret-of-32-characters!' });
         assert.equal(signed.code, 0, signed.stdout + signed.stderr);
         assert.doesNotMatch(signed.stdout, /WARN/);
         assert.match(signed.stdout, /all checks passed/);

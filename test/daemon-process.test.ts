@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { FakeOkta } from './helpers/fake-okta';
 import { ROOT, runCli, tmpDir, waitFor } from './helpers/harness';
 
-const TOKEN = 'test-okta-token-not-real-0000';
+const TOKEN = 'FAKE-okta-api-token-for-tests';
 
 /** Every process below `pid` (children, grandchildren...), read from /proc. */
 function descendants(pid: number): number[] {

@@ -22,7 +22,7 @@ const REVOKE = 'system.api_token.revoke';
 const UPDATE = 'system.api_token.update';
 const OUTSIDE = 'system.api_token.request_outside_allowed_range';
 const ENABLE = 'system.api_token.enable';
-const SECRET = 'hook-secret-lifecycle-0123456789abcdef0123';
+const SECRET = 'FAKE-event-hook-secret-lifecycle-tests-0123';
 
 /** Okta's system principal, as it appears on a token expiry (written for this project, shaped like Okta's). */
 const OKTA_SYSTEM = { id: '0oa1system000000000', type: 'SystemPrincipal', alternateId: 'system@okta.com', displayName: 'Okta System' };

@@ -10,8 +10,8 @@ import { HookPusher } from '../src/simulator/hook-pusher';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { runCli, startHarness, tmpDir } from './helpers/harness';
 
-const SECRET = 'hook-secret-0123456789abcdef0123456789';
-const BASE: Env = { OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: 'tok-not-real-0000' };
+const SECRET = 'FAKE-event-hook-secret-for-tests-0123456789';
+const BASE: Env = { OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: 'FAKE-okta-api-token-for-tests' };
 
 function problems(env: Env): string[] {
   try {

@@ -9,8 +9,8 @@ import { FakeOkta } from './helpers/fake-okta';
 import { runCli, tmpDir, waitFor } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
-const TOKEN = 'test-okta-token-not-real-0000';
-const SECRET = 'hook-secret-0123456789abcdef0123456789';
+const TOKEN = 'FAKE-okta-api-token-for-tests';
+const SECRET = 'FAKE-event-hook-secret-for-tests-0123456789';
 
 /** Starts `run` as a child; resolves with the child, its stderr so far, and the receiver's port. */
 async function startDaemon(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; exited: ReturnType<typeof runCli>; logs: () => string }> {

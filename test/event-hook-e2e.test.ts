@@ -10,8 +10,8 @@ import { FakeOkta } from './helpers/fake-okta';
 import { runCli, tmpDir, waitFor } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
-const TOKEN = 'test-okta-token-not-real-e2e-0000';
-const SECRET = 'hook-secret-e2e-0123456789abcdef0123456789';
+const TOKEN = 'FAKE-okta-api-token-for-e2e-tests';
+const SECRET = 'FAKE-event-hook-secret-e2e-for-tests-0123456';
 
 /** Alerts the webhook receiver got, as [uuid, rule id, severity], test messages left out. */
 function alertsAt(rcv: Receiver): Array<[string, string, string]> {

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { FakeOkta } from './helpers/fake-okta';
 import { runCli, tmpDir } from './helpers/harness';
 
-const SECRET = 'hook-secret-0123456789abcdef0123456789abcdef';
+const SECRET = 'FAKE-event-hook-secret-for-tests-0123456789abcdef';
 const HOOK_PATH = '/okta/event-hook';
 
 /**
@@ -176,7 +176,7 @@ describe('event-hook register, status and remove', () => {
   });
 
   test('when the secret differs from the receiver\'s, then register names the verify step, Okta\'s 400 and the 401 it saw, and what to check', async () => {
-    const other = 'another-secret-0123456789abcdef0123456789';
+    const other = 'FAKE-other-event-hook-secret-for-tests-01234';
     const r = await cli(['register', '--url', receiver.origin + HOOK_PATH], { EVENT_HOOK_SECRET: other });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /failed at step "verify": Okta answered HTTP 400 E0000001: Api validation failed: eventHook; Failed to verify the event hook endpoint: the endpoint answered HTTP 401/);

@@ -9,7 +9,7 @@ import { otherEvent, tokenEvent, uuidFor } from './helpers/events';
 import { runCli, startHarness, type Harness } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
-const SECRET = 'hook-secret-0123456789abcdef0123456789';
+const SECRET = 'FAKE-event-hook-secret-for-tests-0123456789';
 
 function hookEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { EVENT_HOOK_PORT: '0', EVENT_HOOK_SECRET: SECRET, POLL_SCHEDULE: '0 0 1 1 *', ...extra };
@@ -467,7 +467,7 @@ describe('check and the push receiver', () => {
       const env = { OKTA_ORG_URL: h.env.OKTA_ORG_URL!, OKTA_API_TOKEN: h.env.OKTA_API_TOKEN!, DB_PATH: h.app.config.store.dbPath, NOTIFIERS: 'console', EVENT_HOOK_PORT: String(port), EVENT_HOOK_SECRET: SECRET };
       const ok = await runCli(['check'], env);
       assert.match(ok.stdout, /^ok +push receiver +answers Okta's verification at http:\/\/127\.0\.0\.1:\d+\/okta\/event-hook$/m, ok.stdout + ok.stderr);
-      const other = await runCli(['check'], { ...env, EVENT_HOOK_SECRET: 'another-secret-0123456789abcdef0123456789' });
+      const other = await runCli(['check'], { ...env, EVENT_HOOK_SECRET: 'FAKE-other-event-hook-secret-for-tests-01234' });
       assert.equal(other.code, 1);
       assert.match(other.stdout, /^FAIL +push receiver .*refused this EVENT_HOOK_SECRET/m);
       assert.doesNotMatch(other.stdout + other.stderr, /another-secret|hook-secret-0123/);

@@ -264,7 +264,7 @@ describe('follow-ups through the outbox: incoming webhook, email, signed webhook
     cleanups.push(() => smtp.stop());
     const out = new LineSink();
     const notifiers = [
-      new SlackNotifier({ transport: 'webhook', webhookUrl: slackHook.url('/services/T000/B000/FAKE') }, { timeoutMs: 2000, now: () => clock.now() }),
+      new SlackNotifier({ transport: 'webhook', webhookUrl: slackHook.url('/services/TFAKE/BFAKE/FAKE-webhook-path-for-tests') }, { timeoutMs: 2000, now: () => clock.now() }),
       new EmailNotifier({ smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTls: false, user: null, password: null }, from: 'otw@example.com', to: ['secops@example.com'] }, { timeoutMs: 2000 }),
       new WebhookNotifier({ url: hook.url('/in'), secret: null }, { timeoutMs: 2000 }),
       new ConsoleNotifier(out),

@@ -38,7 +38,7 @@ describe('SLACK_APP_TOKEN', () => {
   test('when it is not an xapp- token, lacks the bot token, names the channel by #name, or Slack is not a notifier, then one sentence names the setting and never the value', () => {
     const cases: Array<[Env, RegExp]> = [
       [{ ...BOT, SLACK_APP_TOKEN: 'xoxb-FAKE-bot-token-for-tests' }, /^SLACK_APP_TOKEN is not a Slack app-level token/],
-      [{ SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/FAKE', SLACK_APP_TOKEN: APP_TOKEN }, /^SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN and SLACK_CHANNEL are not/],
+      [{ SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKE-webhook-path-for-tests', SLACK_APP_TOKEN: APP_TOKEN }, /^SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN and SLACK_CHANNEL are not/],
       [{ ...BOT, SLACK_CHANNEL: '#security', SLACK_APP_TOKEN: APP_TOKEN }, /^SLACK_CHANNEL must be a channel id like C0123456789 when SLACK_APP_TOKEN is set/],
       [{ ...BOT, NOTIFIERS: 'console', SLACK_APP_TOKEN: APP_TOKEN }, /^SLACK_APP_TOKEN is set but NOTIFIERS does not include slack/],
     ];

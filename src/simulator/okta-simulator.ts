@@ -111,7 +111,7 @@ export class FakeOkta {
   constructor(readonly opts: FakeOktaOptions = {}) {}
 
   get token(): string {
-    return this.opts.token ?? 'fake-ssws-token-0123456789abcdef';
+    return this.opts.token ?? 'FAKE-okta-api-token-of-the-simulator';
   }
 
   private now(): number {
