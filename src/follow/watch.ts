@@ -18,6 +18,7 @@ import {
   watchOf,
   type WatchRow,
 } from '../store/watch-store';
+import { AuditLog, viaUsText } from '../respond/audit';
 import type { Store } from '../store/store';
 import type { Digest, EventPlace, FirstUse, FollowUp, FollowUpSignal, LifecycleChange, SensitiveAction, SensitiveCategory, WatchSnapshot } from './followup';
 import { sensitiveCategory } from './sensitive';
@@ -386,18 +387,13 @@ export function snapshotOf(w: WatchRow, firstUse: { newCountry: boolean | null; 
 }
 
 /**
- * "<who> (Slack|CLI) via okta-token-watch" when an analyst revoked this token through this program,
- * else null: Okta's event then names only the credentials this program used, not the person who
- * asked. Only a revoke Okta answered with 204 counts: a token is revoked once, so that answer means
- * ours was the revoke. A 404 (someone revoked it first) or a request still waiting (or left by a
- * process that died) credits Okta's actor instead.
+ * "<who> (Slack|CLI) via okta-token-watch" when an analyst revoked this token through this program
+ * (see AuditLog.revokedByUs), else null: Okta's event then names only the credentials this program
+ * used, not the person who asked.
  */
 function revokedThroughUs(store: Store, tokenId: string): string | null {
-  const row = store
-    .prepared("SELECT by_via AS via, by_id AS id, by_name AS name FROM response_actions WHERE token_id = ? AND action = 'revoke' AND result = 'revoked' ORDER BY id DESC LIMIT 1")
-    .get(tokenId) as { via: string; id: string | null; name: string | null } | undefined;
-  if (!row) return null;
-  return `${row.name ?? row.id ?? 'someone'} (${row.via === 'slack' ? 'Slack' : 'CLI'}) via okta-token-watch`;
+  const row = new AuditLog(store).revokedByUs(tokenId);
+  return row ? viaUsText(row.by) : null;
 }
 
 /** The snapshot of a token this program alerted on but never watched (FOLLOW_WINDOW 0, or a creation that did not succeed). */

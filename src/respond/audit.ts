@@ -11,6 +11,11 @@ export interface Actor {
 /** A result as the audit table stores it. */
 export type AuditResult = 'pending' | 'revoked' | 'already-gone' | 'forbidden' | 'failed' | 'recorded' | 'refused' | 'duplicate';
 
+/** Who revoked a token through this program, as a watch and its status line say it. */
+export function viaUsText(by: Actor): string {
+  return `${by.name ?? by.id ?? 'someone'} (${by.via === 'slack' ? 'Slack' : 'CLI'}) via okta-token-watch`;
+}
+
 /** One row of the audit table. */
 export interface AuditRow {
   id: number;
@@ -83,13 +88,13 @@ export class AuditLog {
   }
 
   /**
-   * The revoke of this token that Okta confirmed (revoked or already gone), latest first: who did it
-   * and when, for the watch's "revoked by <person> via okta-token-watch" when Okta's revoke event
-   * comes in. Null when this program did not revoke it.
+   * The revoke of this token that Okta answered with 204, or null. A token is revoked once, so
+   * that answer means the revoke was ours: the watch's "revoked by <who> via okta-token-watch" when
+   * Okta's revoke event comes in. A 404 (someone revoked it first) or a revoke still pending is not.
    */
-  confirmedRevoke(tokenId: string): AuditRow | null {
+  revokedByUs(tokenId: string): AuditRow | null {
     const r = this.store
-      .prepared(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result IN ('revoked', 'already-gone') ORDER BY r.id DESC LIMIT 1`)
+      .prepared(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result = 'revoked' ORDER BY r.id DESC LIMIT 1`)
       .get(tokenId) as RawRow | undefined;
     return r ? toRow(r) : null;
   }

@@ -7,7 +7,7 @@ import type { OktaHttp } from '../okta/http';
 import type { OktaLogEvent } from '../okta/log-event';
 import { revokeApiToken } from '../okta/revoke';
 import type { Store } from '../store/store';
-import { AuditLog, type Actor, type AuditResult, type AuditRow } from './audit';
+import { AuditLog, viaUsText, type Actor, type AuditResult, type AuditRow } from './audit';
 import { isAllowed, RESPONSE_ACTION_NAMES, type ResponseAction, type ResponseConfig } from './config';
 import { exceptionEntryFor, type ExceptionEntryOffer } from './exception-entry';
 
@@ -292,7 +292,7 @@ function watchSnapshot(store: Store, alert: Alert, response: ResponseRecord): Wa
     events: w?.events ?? 0,
     sensitive: w?.sensitive ?? 0,
     revokedAt: w?.revokedAt ?? (revokedNow ? response.at : null),
-    revokedBy: w?.revokedBy ?? (revokedNow ? `${response.by.name ?? response.by.id ?? 'someone'} (${response.by.via === 'slack' ? 'Slack' : 'CLI'}) via okta-token-watch` : null),
+    revokedBy: w?.revokedBy ?? (revokedNow ? viaUsText(response.by) : null),
     closed: w?.closed === 'window-ended' || w?.closed === 'revoked' || w?.closed === 'expired' ? w.closed : null,
   };
 }
