@@ -25,7 +25,7 @@ export interface App {
   store: Store;
   schemaVersion: number;
   okta: OktaHttp | null;
-  /** The connection that revokes tokens: for a service app, one asking for okta.apiTokens.manage alone. */
+  /** The connection that revokes tokens (for a service app, one asking for okta.apiTokens.manage alone); null unless RESPONSE_ACTIONS lists revoke. */
   revokeOkta: OktaHttp | null;
   reader: SystemLogReader | null;
   detector: Detector;
@@ -72,7 +72,10 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(withScopes(config.okta, readerScopes(scopesOf(config.okta))), observe) : null);
   // A service app asks for each optional scope on its own connection (see withScopes).
   const lookupOkta = opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_READ]), observe) : okta);
-  const revokeOkta = opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_MANAGE]), observe) : okta);
+  // Only an installation that may revoke (RESPONSE_ACTIONS) needs the revoke connection.
+  const revokeOkta = !config.respond.actions.has('revoke')
+    ? null
+    : (opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_MANAGE]), observe) : okta));
   const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
   if (reader) metrics.watchRateLimit(() => reader.rateLimit);
   const detector = createDetector(config.detect, {
