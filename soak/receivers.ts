@@ -24,6 +24,11 @@ export interface Receipt {
   parentAlertId?: string;
   /** Problems with the message itself (bad signature, token name missing...). */
   defects: string[];
+  /**
+   * Where it came in: the request path (HTTP) or the envelope sender (SMTP). The many-orgs soak gives
+   * each daemon process its own path and sender, so this names the process that sent it.
+   */
+  via?: string;
 }
 
 /** What a receiver does with the next message. */
@@ -175,7 +180,7 @@ export class HttpReceiver extends Receiver {
       this.slackOther(req.url ?? '', body, res);
       return;
     }
-    const r: Receipt = { notifier: this.notifier, at: Date.now(), alertIds: [], kind: 'unknown', defects: [] };
+    const r: Receipt = { notifier: this.notifier, at: Date.now(), alertIds: [], kind: 'unknown', defects: [], via: req.url ?? '' };
     if (this.notifier === 'webhook') {
       if (this.secret) {
         const ts = String(req.headers['x-otw-timestamp'] ?? '');
@@ -309,7 +314,7 @@ export class SmtpReceiver extends Receiver {
         }
         cb();
       },
-      onData: (stream, _session, cb) => {
+      onData: (stream, session, cb) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
@@ -322,7 +327,8 @@ export class SmtpReceiver extends Receiver {
           // Long headers are folded over several lines: unfold before reading them.
           const head = raw.slice(0, raw.search(/\r?\n\r?\n/) >>> 0).replace(/\r?\n[ \t]+/g, ' ');
           const header = /^X-OTW-Notification-Id:\s*(\S+)/im.exec(head)?.[1] ?? '';
-          const r: Receipt = { notifier: 'email', at: Date.now(), alertIds: [], kind: 'unknown', defects: [] };
+          const from = session.envelope.mailFrom;
+          const r: Receipt = { notifier: 'email', at: Date.now(), alertIds: [], kind: 'unknown', defects: [], via: from ? from.address : '' };
           if (/^otw-summary-/.test(header)) r.kind = 'summary';
           else if (/^otw-followup-[0-9a-f-]+$/.test(header)) {
             // A reply to its alert's email: In-Reply-To is the alert's Message-ID.

@@ -61,6 +61,11 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   body: string;
   status: number;
+  /** Epoch ms (wall clock) when the request arrived, and when it was answered (null: not answered). */
+  at: number;
+  answeredAt: number | null;
+  /** Who asked: the label of the SSWS token it carried (see `addToken`), else null. */
+  who: string | null;
 }
 
 type Fault =
@@ -104,6 +109,10 @@ export class FakeOkta {
   /** How long the hook verification waits for the endpoint per attempt (Okta: 3 s). */
   hookVerifyTimeoutMs = 3000;
   readonly apiTokens = new Map<string, Record<string, unknown>>();
+  /** Extra SSWS tokens this org accepts, each with a label recorded as `who` on its requests. */
+  private readonly labelledTokens = new Map<string, string>();
+  /** System Log requests held without an answer while the org hangs (see `hang`). */
+  private held: Array<() => void> | null = null;
   /** Remaining override for the next responses: simulates other integrations using the bucket. */
   remainingOverride: number | null = null;
   origin = '';
@@ -136,6 +145,33 @@ export class FakeOkta {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     this.server = null;
+  }
+
+  /**
+   * Accepts another SSWS token, labelled: every request made with it is recorded with `who: label`.
+   * The soak gives each daemon process its own token, so the request log tells which process asked.
+   */
+  addToken(token: string, label: string): void {
+    this.labelledTokens.set(token, label);
+  }
+
+  /**
+   * Makes the org hang: from now on every System Log request is taken and never answered (as an org
+   * behind a stalled proxy), until `unhang()`, which resets the held connections.
+   */
+  hang(): void {
+    this.held ??= [];
+  }
+
+  /** Ends `hang()`: held requests get their connection reset, new ones are answered again. */
+  unhang(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const drop of held) drop();
+  }
+
+  get hanging(): boolean {
+    return this.held !== null;
   }
 
   /** Persists events now, in this order (persistence order, whatever their `published`). */
@@ -247,10 +283,22 @@ export class FakeOkta {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
     this.currentPath = url.pathname;
-    const rec: RecordedRequest = { method: req.method ?? 'GET', url: url.href, path: url.pathname, query: url.searchParams, headers: req.headers, body, status: 0 };
+    const rec: RecordedRequest = {
+      method: req.method ?? 'GET',
+      url: url.href,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      status: 0,
+      at: Date.now(),
+      answeredAt: null,
+      who: this.whoAsked(req),
+    };
     this.requests.push(rec);
     const send = (status: number, payload: unknown, headers: Record<string, string | string[]> = {}): void => {
       rec.status = status;
+      rec.answeredAt = Date.now();
       // Date from the simulator's own clock (Node's would be the wall clock): tests skew it against the client's.
       res.writeHead(status, { 'content-type': 'application/json', date: new Date(this.now()).toUTCString(), ...headers });
       res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
@@ -259,6 +307,10 @@ export class FakeOkta {
       send(status, { errorCode, errorSummary, errorLink: errorCode, errorId: 'oae' + crypto.randomBytes(8).toString('hex'), errorCauses: [] }, { ...this.rateHeaders(), ...headers });
 
     if (url.pathname === '/oauth2/v1/token' && req.method === 'POST') return this.handleToken(req, body, send);
+    if (this.held && url.pathname === '/api/v1/logs') {
+      this.held.push(() => req.socket.destroy());
+      return;
+    }
 
     const faultIndex = this.faults.findIndex((f) => f.match(url.pathname));
     let nextOrigin: string | null = null;
@@ -309,9 +361,15 @@ export class FakeOkta {
     return this.handleLogs(url, fresh, send, error, nextOrigin);
   }
 
+  private whoAsked(req: http.IncomingMessage): string | null {
+    const m = /^SSWS (.+)$/.exec(req.headers.authorization ?? '');
+    return m ? (this.labelledTokens.get(m[1]!) ?? null) : null;
+  }
+
   private authorized(req: http.IncomingMessage): boolean {
     const auth = req.headers.authorization ?? '';
     if (auth === `SSWS ${this.token}`) return true;
+    if (auth.startsWith('SSWS ') && this.labelledTokens.has(auth.slice(5))) return true;
     const m = /^(Bearer|DPoP) (.+)$/.exec(auth);
     if (m && this.issuedTokens.has(m[2]!)) {
       if (this.opts.oauth?.requireDpop && (m[1] !== 'DPoP' || !req.headers.dpop)) return false;
