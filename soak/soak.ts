@@ -4,6 +4,7 @@
  *   npm run soak                    default run: 25 SIGKILLs, every fault, then drain and verify
  *   npm run soak -- --short         a few kills, under two minutes (CI)
  *   npm run soak -- --kills 60 --seed 7 --json
+ *   npm run soak -- --only scale    just the two-replica, many-orgs scenario (PostgreSQL; --short: ~2 min)
  *
  * Exits 1 when an event is lost for a notifier, a duplicate is not explained by a SIGKILL between a
  * send and its record, or a store guarantee is broken in any state a killed process left behind.
@@ -24,6 +25,7 @@ import { FakeOkta } from '../test/helpers/fake-okta';
 import { prng } from '../test/helpers/random';
 import { fastForwardPending, snapshot, type FollowUpRow, type Injected, type Snapshot } from './inspect';
 import { clicksScenario } from './clicks';
+import { scaleScenario } from './scale';
 import { runInterruptedCatchUp } from './interrupted-catch-up';
 import { lockedDatabaseScenario } from './locked-db';
 import { freePort, SoakPush, type PushedEvent } from './push';
@@ -49,6 +51,8 @@ interface Options {
   receiverDown: [number, number];
   /** Okta faults: one every [min,max] ms. */
   oktaFaultEvery: [number, number];
+  /** `scale`: only the two-replica, many-orgs scenario (soak/scale.ts); null: everything. */
+  only: 'scale' | null;
 }
 
 function options(argv: string[]): Options {
@@ -63,11 +67,12 @@ function options(argv: string[]): Options {
       'events-per-minute': { type: 'string' },
       'drain-timeout': { type: 'string' },
       notifiers: { type: 'string' },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('Usage: npm run soak -- [--short] [--kills N] [--seed S] [--json] [--events-per-minute N] [--drain-timeout SECONDS] [--notifiers slack,email,webhook,console]\n');
+    process.stdout.write('Usage: npm run soak -- [--short] [--kills N] [--seed S] [--json] [--events-per-minute N] [--drain-timeout SECONDS] [--notifiers slack,email,webhook,console] [--only scale]\n');
     process.exit(0);
   }
   const int = (v: string | undefined, name: string, fallback: number, min: number): number => {
@@ -76,7 +81,9 @@ function options(argv: string[]): Options {
     return Number(v);
   };
   const short = values.short ?? false;
+  if (values.only !== undefined && values.only !== 'scale') throw new Error('--only takes one value: scale');
   return {
+    only: values.only === 'scale' ? 'scale' : null,
     short,
     kills: int(values.kills, 'kills', short ? 5 : 25, 1),
     seed: int(values.seed, 'seed', Number(process.env.SOAK_SEED ?? 0) || Math.floor(Math.random() * 1e9), 0),
@@ -313,6 +320,7 @@ async function main(): Promise<number> {
   fs.mkdirSync(resultsDir, { recursive: true });
   const logPath = path.join(resultsDir, `soak-${runId}-daemon.log`);
   const log = fs.createWriteStream(logPath);
+  if (opts.only === 'scale') return scaleOnly(opts, { say, log, logPath, resultsDir, runId, startedAt });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-soak-'));
   const dbPath = path.join(dir, 'data', 'otw.sqlite');
   const emptyEnv = path.join(dir, 'empty.env');
@@ -842,6 +850,8 @@ async function main(): Promise<number> {
   problems.push(...interruptedCatchUp.problems);
   const clicks = await clicksScenario({ short: opts.short, seed: opts.seed, log, say });
   problems.push(...clicks.problems);
+  const scale = await scaleScenario({ short: opts.short, seed: opts.seed, log, say, notifiers: opts.notifiers });
+  problems.push(...scale.problems);
 
   // --- report
   const okta: Tally = {};
@@ -880,6 +890,7 @@ async function main(): Promise<number> {
     duplicates: { explained: explainedList, unexplained: unexplainedList },
     interruptedCatchUp,
     clicks,
+    scale,
     generations: sup.generations.map((x) => ({
       g: x.g,
       strategy: x.strategy,
@@ -957,6 +968,34 @@ async function main(): Promise<number> {
   log.end();
   fs.rmSync(dir, { recursive: true, force: true });
   return problems.length ? 1 : 0;
+}
+
+/** `--only scale`: the two-replica, many-orgs scenario alone, with its own report. */
+async function scaleOnly(
+  opts: Options,
+  o: { say: (s: string) => void; log: fs.WriteStream; logPath: string; resultsDir: string; runId: string; startedAt: Date },
+): Promise<number> {
+  o.say(`okta-token-watch soak, scale scenario only: seed ${opts.seed}${opts.short ? ' [short]' : ''}`);
+  o.say(`  daemon log: ${path.relative(process.cwd(), o.logPath)}`);
+  const scale = await scaleScenario({ short: opts.short, seed: opts.seed, log: o.log, say: o.say, notifiers: opts.notifiers });
+  const report = {
+    tool: 'okta-token-watch soak',
+    ok: scale.problems.length === 0,
+    startedAt: o.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    options: opts,
+    scale,
+    problems: scale.problems,
+    daemonLog: path.relative(ROOT, o.logPath),
+  };
+  for (const p of scale.problems) o.say(`FAIL: ${p}`);
+  o.say(scale.problems.length ? `soak FAILED (seed ${opts.seed})` : `soak passed (seed ${opts.seed})`);
+  const file = path.join(o.resultsDir, `soak-${o.runId}.json`);
+  fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  o.say(`results written to ${path.relative(process.cwd(), file)}`);
+  if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  o.log.end();
+  return scale.problems.length ? 1 : 0;
 }
 
 main().then(
