@@ -8,6 +8,7 @@
  *                                       idle tick of ours makes more than one request
  *   npm run bench -- --json             JSON on stdout (the table goes to stderr)
  *   npm run bench -- --only exceptions  just the exceptions wildcard micro-benchmark (a second)
+ *   npm run bench -- --only orgs        just 100 orgs in one daemon: idle ticks, then one org hanging
  */
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,6 +23,7 @@ import { prng } from '../test/helpers/random';
 import { buildJs } from './build';
 import { benchExceptions, EXCEPTIONS_TARGET_MS } from './exceptions';
 import { benchFollow } from './follow';
+import { benchOrgs, ORGS_TARGETS } from './orgs';
 import { benchPush, PUSH_TARGETS } from './push';
 import { MB, round, type Call, type Contender, type Done, type Failed, type Job, type Progress, type Reply, type Scenario } from './shared';
 
@@ -88,7 +90,7 @@ function options(argv: string[]): Options {
       'Usage: npm run bench -- [--smoke] [--json] [--events N] [--small-events N] [--ticks N] [--outage-events N] [--outage 30m]\n' +
         '                        [--lookback 6m] [--window-events N] [--store-events N] [--baseline-limit N] [--seed S]\n' +
         '                        [--time-limit 10m] [--cpu-prof DIR] [--push-events N] [--answer-posts N]\n' +
-        '                        [--only idle,catchup,outage,store,exceptions,push,follow]\n',
+        '                        [--only idle,catchup,outage,store,exceptions,push,follow,orgs]\n',
     );
     process.exit(0);
   }
@@ -346,6 +348,10 @@ async function main(): Promise<number> {
     push: await only('push', `push vs poll: ${opts.pushEvents} events in bursts, ${opts.answerPosts} POSTs of 100, ${opts.pollRounds} poll rounds (~${Math.round(opts.pushEvents / 60) || 1} min)`, () =>
       benchPush({ events: opts.pushEvents, answerPosts: opts.answerPosts, pollRounds: opts.pollRounds, seed: opts.seed, say: (x) => out.write(`\n${x}\n  ... `) }),
     ),
+    // A daemon process with 100 orgs, 5 s slots: about 20 s per 4 slots.
+    orgs: await only('orgs', `orgs: ${ORGS_TARGETS.orgs} orgs in one daemon, ${opts.smoke ? 3 : 12} idle slots, then one org hanging for ${opts.smoke ? 3 : 6}`, () =>
+      benchOrgs({ orgs: ORGS_TARGETS.orgs, idleTicks: opts.smoke ? 3 : 12, hangTicks: opts.smoke ? 3 : 6, say: (x) => out.write(`\n  ${x}\n  ... `) }),
+    ),
   };
 
   type R = Record<string, unknown>;
@@ -467,6 +473,24 @@ async function main(): Promise<number> {
       if (!pushTargets.answerP99.met) problems.push(`push: hook answer p99 ${pushTargets.answerP99.ours} ms with 100 events per POST (target ${PUSH_TARGETS.answerP99Ms} ms)`);
     }
   }
+  const og = results.orgs as R | null;
+  const orgsTargets = og
+    ? {
+        enforced: !opts.smoke,
+        note: opts.smoke ? 'smoke: requests per tick and loss enforced; tick time and RSS reported (shared CI machines)' : 'enforced',
+        tickMs: { target: ORGS_TARGETS.tickMs, ours: g(og, 'idle', 'maxTickMs'), met: g(og, 'idle', 'maxTickMs') !== null && Number(g(og, 'idle', 'maxTickMs')) <= ORGS_TARGETS.tickMs },
+        tickMsOneHanging: { target: ORGS_TARGETS.tickMs, ours: g(og, 'hang', 'maxTickMs'), met: g(og, 'hang', 'maxTickMs') !== null && Number(g(og, 'hang', 'maxTickMs')) <= ORGS_TARGETS.tickMs },
+        rssMb: { target: ORGS_TARGETS.rssMb, ours: g(og, 'peakRssMb'), met: Number(g(og, 'peakRssMb')) > 0 && Number(g(og, 'peakRssMb')) <= ORGS_TARGETS.rssMb },
+      }
+    : null;
+  if (og && orgsTargets) {
+    problems.push(...((g(og, 'problems') as string[] | undefined) ?? []));
+    if (orgsTargets.enforced) {
+      if (!orgsTargets.tickMs.met) problems.push(`orgs: an idle tick of ${ORGS_TARGETS.orgs} orgs took ${orgsTargets.tickMs.ours ?? 'longer than its slot'} ms (target ${ORGS_TARGETS.tickMs} ms)`);
+      if (!orgsTargets.tickMsOneHanging.met) problems.push(`orgs: with one org hanging, the other orgs' tick took ${orgsTargets.tickMsOneHanging.ours ?? 'longer than its slot'} ms (target ${ORGS_TARGETS.tickMs} ms)`);
+      if (!orgsTargets.rssMb.met) problems.push(`orgs: peak RSS ${orgsTargets.rssMb.ours} MB with ${ORGS_TARGETS.orgs} orgs (target ${ORGS_TARGETS.rssMb} MB)`);
+    }
+  }
   if (results.store && (st.stored !== opts.storeEvents || st.insertedSecondPass !== 0)) problems.push(`store: ${String(st.stored)} stored, ${String(st.insertedSecondPass)} inserted twice`);
   const peakBig = Number(g(cu.ours, 'peakRssMb'));
   const peakSmall = Number(g(cs.ours, 'peakRssMb'));
@@ -483,6 +507,7 @@ async function main(): Promise<number> {
       met: !g(cu.ours, 'timedOut') && peakBig - peakSmall < 20,
     },
     push: pushTargets,
+    orgs: orgsTargets,
     longRunGrowthMb: {
       note: `RSS (and V8 heap) after gc, tick ${mid} -> ${last}; the baseline's growth over the same ticks is the noise reference`,
       ours: round(growth, 1),
@@ -527,6 +552,16 @@ async function main(): Promise<number> {
     say(
       'notes: push = the fake\'s POST starts -> the fake Slack timestamps the message (receiver -> ingest commit -> dispatcher kicked -> Slack notifier), in-process Daemon; ' +
         'poll (computed) = a uniformly random wait of 0-5 min for the next slot + the measured tick-start-to-Slack time (Okta\'s own System Log delay not included).',
+    );
+  }
+  if (og && orgsTargets) {
+    const met = (t: { met: boolean }): string => (t.met ? 'met' : opts.smoke ? 'missed (smoke: reported)' : 'NOT MET');
+    say('');
+    say(
+      `orgs: ${ORGS_TARGETS.orgs} orgs in one daemon, idle: System Log requests per slot ${((g(og, 'idle', 'requestsPerTick') as number[] | undefined) ?? []).join(', ')} (target ${ORGS_TARGETS.orgs}); ` +
+        `tick ${fmt(orgsTargets.tickMs.ours)} ms (target ${ORGS_TARGETS.tickMs}: ${met(orgsTargets.tickMs)}); peak RSS ${fmt(orgsTargets.rssMb.ours)} MB (target ${ORGS_TARGETS.rssMb}: ${met(orgsTargets.rssMb)}); ` +
+        `one org hanging: the other ${ORGS_TARGETS.orgs - 1} read once per slot in ${Number((g(og, 'hang', 'slots') as unknown[] | undefined)?.length ?? 0) - Number(g(og, 'hang', 'badSlots') ?? 0)} of ${(g(og, 'hang', 'slots') as unknown[] | undefined)?.length ?? 0} slots, ` +
+        `their tick ${fmt(orgsTargets.tickMsOneHanging.ours)} ms (${met(orgsTargets.tickMsOneHanging)}); loss ${JSON.stringify(g(og, 'loss'))}`,
     );
   }
   for (const p of problems) say(`FAIL: ${p}`);

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { FakeOktaOrgs } from '../src/simulator/okta-orgs';
+import { FakeOktaOrgs, orgNames, orgsFileYaml } from '../src/simulator/okta-orgs';
 import { HookPusher, type AttemptResult } from '../src/simulator/hook-pusher';
 import { tokenEvent, uuidFor } from '../test/helpers/events';
 import { prng } from '../test/helpers/random';
@@ -50,19 +50,6 @@ async function startPg(): Promise<PgCluster> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(path.join(ROOT, 'test', 'helpers', 'pg-cluster')) as { startPgCluster: () => Promise<PgCluster> };
   return mod.startPgCluster();
-}
-
-/**
- * An ORGS_FILE for these orgs: each by name and URL, its API token by reference to `tokenEnv` (every
- * process gets its own value, so the fake orgs can tell the processes apart).
- */
-export function orgsFileYaml(orgs: ReadonlyArray<{ name: string; url: string }>, tokenEnv: string): string {
-  return ['orgs:', ...orgs.flatMap((o) => [`  - name: ${o.name}`, `    url: ${o.url}`, `    apiToken: { env: ${tokenEnv} }`])].join('\n') + '\n';
-}
-
-/** Org names `org-01` ... */
-export function orgNames(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => `org-${String(i + 1).padStart(2, '0')}`);
 }
 
 /** The scenario's report (part of soak's JSON). */

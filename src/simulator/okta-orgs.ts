@@ -72,3 +72,18 @@ export class FakeOktaOrgs {
     return n;
   }
 }
+
+/** Org names `org-01` ... (`org-001` ... from 100 on): valid ORGS_FILE names, sorting in order. */
+export function orgNames(n: number): string[] {
+  const width = Math.max(2, String(n).length);
+  return Array.from({ length: n }, (_, i) => `org-${String(i + 1).padStart(width, '0')}`);
+}
+
+/**
+ * An ORGS_FILE (YAML) for these orgs: each by name and URL, its API token by reference to the
+ * environment variable `tokenEnv`. Every daemon process gets its own value there, which the fake orgs
+ * accept under a label (`addToken`), so the request log tells the processes apart.
+ */
+export function orgsFileYaml(orgs: ReadonlyArray<{ name: string; url: string }>, tokenEnv: string): string {
+  return ['orgs:', ...orgs.flatMap((o) => [`  - name: ${o.name}`, `    url: ${o.url}`, `    apiToken: { env: ${tokenEnv} }`])].join('\n') + '\n';
+}
