@@ -12,6 +12,9 @@ import { DeliveryError } from '../src/notify/notifier';
 import { buildNotifiers } from '../src/notify/registry';
 import { buildSampleAlert } from '../src/notify/sample-alert';
 import { benchFollow } from '../bench/follow';
+import { slotFigures } from '../bench/orgs';
+import { FakeOktaOrgs, orgNames, orgsFileYaml, type OrgRequest } from '../src/simulator/okta-orgs';
+import { closestForeignReads, handovers, judgeReplicas, overlappingReads, senderOf, type ProcessEnd, type SentBy } from '../soak/scale-checks';
 import { benchPush } from '../bench/push';
 import http from 'node:http';
 import { cursorPosition } from '../soak/inspect';
@@ -256,5 +259,120 @@ describe('bench follow scenario', () => {
     const r = await benchFollow({ tokens: 5, ticks: 2 });
     assert.deepEqual([r.requestsPerIdleTick, r.maxRequestsInAnIdleTick, r.followRequestsPerIdleTick, r.failedTicks], [2, 2, 1, 0]);
     assert.deepEqual(r.activity, { events: 5, newEvents: 5, followRequests: 2, ok: true });
+  });
+});
+
+describe('fake orgs (many-orgs soak and bench)', () => {
+  test('when two processes read two orgs with their own tokens, then the request log names the org, the process and the times; an unknown token is refused', async () => {
+    const orgs = new FakeOktaOrgs(orgNames(2));
+    await orgs.start();
+    try {
+      orgs.addToken('FAKE-okta-api-token-p1', 'g1');
+      orgs.addToken('FAKE-okta-api-token-p2', 'g2');
+      const read = (org: string, token: string): Promise<Response> =>
+        fetch(`${orgs.org(org).origin}/api/v1/logs?since=${new Date(Date.now() - 60_000).toISOString()}`, { headers: { Authorization: `SSWS ${token}` } });
+      assert.equal((await read('org-01', 'FAKE-okta-api-token-p1')).status, 200);
+      assert.equal((await read('org-02', 'FAKE-okta-api-token-p2')).status, 200);
+      assert.equal((await read('org-02', 'FAKE-okta-api-token-nobody')).status, 401);
+      const log = orgs.requestLog();
+      assert.deepEqual(log.map((r) => [r.org, r.who, r.status, r.systemLog]), [['org-01', 'g1', 200, true], ['org-02', 'g2', 200, true], ['org-02', null, 401, true]]);
+      for (const r of log) assert.ok(r.answeredAt !== null && r.answeredAt >= r.at);
+      assert.equal(orgs.systemLogRequests, 3);
+    } finally {
+      await orgs.stop();
+    }
+  });
+
+  test('when one org hangs, then its System Log requests get no answer until it stops hanging (then their connection is reset), and the other org answers meanwhile', async () => {
+    const orgs = new FakeOktaOrgs(orgNames(2));
+    await orgs.start();
+    try {
+      orgs.addToken('FAKE-okta-api-token-p1', 'g1');
+      const read = (org: string): Promise<number> =>
+        fetch(`${orgs.org(org).origin}/api/v1/logs?since=${new Date(Date.now() - 60_000).toISOString()}`, { headers: { Authorization: 'SSWS FAKE-okta-api-token-p1' } }).then(
+          (r) => r.status,
+          () => -1,
+        );
+      orgs.org('org-02').hang();
+      const pending = read('org-02');
+      assert.equal(await read('org-01'), 200);
+      const raced = await Promise.race([pending, new Promise<string>((r) => setTimeout(() => r('still waiting'), 300))]);
+      assert.equal(raced, 'still waiting');
+      orgs.org('org-02').unhang();
+      assert.equal(await pending, -1, 'the held request ends with a reset connection');
+      assert.equal(await read('org-02'), 200);
+      const hung = orgs.requestLog().filter((r) => r.org === 'org-02');
+      assert.deepEqual(hung.map((r) => r.answeredAt === null), [true, false]);
+    } finally {
+      await orgs.stop();
+    }
+  });
+
+  test('when an ORGS_FILE is written for the fake orgs, then it names each org, its URL and the token variable', () => {
+    assert.deepEqual(orgNames(3), ['org-01', 'org-02', 'org-03']);
+    assert.equal(orgNames(100)[99], 'org-100');
+    assert.equal(
+      orgsFileYaml([{ name: 'org-01', url: 'http://127.0.0.1:1234' }], 'SOAK_OKTA_TOKEN'),
+      'orgs:\n  - name: org-01\n    url: http://127.0.0.1:1234\n    apiToken: { env: SOAK_OKTA_TOKEN }\n',
+    );
+  });
+});
+
+describe('many-orgs soak verdicts', () => {
+  const read = (org: string, who: string, at: number): OrgRequest => ({ org, who, at, answeredAt: at + 5, path: '/api/v1/logs', systemLog: true, status: 200 });
+
+  test('when two processes read one org in one slot, then it is an overlap; one after the other in different slots is not', () => {
+    const log = [read('org-01', 'g1', 10_100), read('org-01', 'g1', 12_050), read('org-01', 'g2', 14_020), read('org-02', 'g2', 14_030), read('org-02', 'g1', 15_900)];
+    assert.deepEqual(overlappingReads(log, 2000), [{ org: 'org-02', slotStart: new Date(14_000).toISOString(), who: ['g1', 'g2'] }]);
+    assert.deepEqual(closestForeignReads(log), { ms: 1870, org: 'org-02', who: ['g2', 'g1'] });
+  });
+
+  test('when a killed process was reading orgs, then each handover is timed from the kill to the first read by another process, and a late or missing one is named', () => {
+    const log = [read('org-01', 'g1', 1000), read('org-02', 'g1', 1000), read('org-03', 'g2', 1000), read('org-01', 'g2', 13_000), read('org-02', 'g2', 20_000)];
+    const o = { ttlMs: 10_000, intervalMs: 2000, toleranceMs: 1000, measurableUntil: 60_000 };
+    const h = handovers(log, [{ who: 'g1', at: 1500 }], o);
+    assert.deepEqual(
+      h.handovers.map((x) => [x.org, x.to, x.ms, x.ok]),
+      [['org-01', 'g2', 11_500, true], ['org-02', 'g2', 18_500, false]],
+    );
+    assert.equal(handovers(log, [{ who: 'g1', at: 1500 }], { ...o, measurableUntil: 5000 }).notMeasured, 2);
+    assert.deepEqual(handovers([read('org-01', 'g1', 1000)], [{ who: 'g1', at: 1500 }], o).handovers.map((x) => [x.to, x.ok]), [[null, false]]);
+  });
+
+  test('when replicas send at once, then a duplicate is explained only by a SIGKILL of the first sender before its record, whatever the order of the processes', () => {
+    const r = (who: string, at: number): SentBy => ({ notifier: 'webhook', at, alertIds: [A], kind: 'alert', defects: [], who });
+    const ends: ProcessEnd[] = [
+      { who: 'g2', end: null, sentAfter: null, trigger: null },
+      { who: 'g3', end: 'sigkill', sentAfter: new Set(), trigger: 'timer' },
+      { who: 'g4', end: 'sigkill', sentAfter: new Set([`${A}|webhook`]), trigger: 'timer' },
+    ];
+    // g3 (killed before recording) sent first, the older g2 resent: explained.
+    assert.deepEqual(judgeReplicas('webhook', [A, B], [r('g3', 1), r('g2', 2)], ends).verdict, {
+      injected: 2, received: 1, lost: 1, lostAlertIds: [B], duplicates: 1, explained: 1, unexplained: 0, summaries: 0, foreign: 0, defects: [],
+    });
+    assert.match(judgeReplicas('webhook', [A], [r('g2', 1), r('g3', 2)], ends).unexplained[0]!.why!, /\(g2\) was not killed/);
+    assert.match(judgeReplicas('webhook', [A], [r('g4', 1), r('g2', 2)], ends).unexplained[0]!.why!, /recorded the delivery as sent/);
+    assert.match(judgeReplicas('webhook', [A], [r('g3', 1), r('g3', 2)], ends).unexplained[0]!.why!, /same process/);
+  });
+
+  test('when a message comes in on a process\'s own path or sender, then the sender is read from it', () => {
+    assert.equal(senderOf('/hook/g12'), 'g12');
+    assert.equal(senderOf('/api/g3/chat.postMessage'), 'g3');
+    assert.equal(senderOf('otw-g7@example.com'), 'g7');
+    assert.equal(senderOf('/hook'), null);
+    assert.equal(senderOf(undefined), null);
+  });
+});
+
+describe('bench orgs figures', () => {
+  test('when each org is read once per slot, then the slot is good and its tick ends at the last answer; an org read twice or missing makes it bad; a hanging org is left out', () => {
+    const orgs = ['org-01', 'org-02', 'org-03'];
+    const r = (org: string, at: number, answeredAt: number | null): OrgRequest => ({ org, who: 'daemon', at, answeredAt, path: '/api/v1/logs', systemLog: true, status: answeredAt === null ? 0 : 200 });
+    const log = [r('org-01', 5010, 5020), r('org-02', 5011, 5300), r('org-03', 5012, 5030), r('org-01', 10_010, 10_020), r('org-01', 10_500, 10_510), r('org-03', 10_012, null)];
+    const f = slotFigures(log, { intervalMs: 5000, orgs, fromSlot: 1, slots: 2 });
+    assert.deepEqual(f.slots.map((s) => [s.requests, s.orgsRead, s.orgsReadTwice, s.tickMs]), [[3, 3, 0, 300], [3, 2, 1, null]]);
+    assert.deepEqual([f.badSlots, f.maxTickMs], [1, null]);
+    const hung = slotFigures([...log.slice(0, 3), r('org-01', 10_010, 10_020), r('org-02', 10_011, 10_040), r('org-03', 10_012, null)], { intervalMs: 5000, orgs, fromSlot: 1, slots: 2, skipOrg: 'org-03' });
+    assert.deepEqual([hung.badSlots, hung.maxTickMs, hung.slots[1]!.requests], [0, 300, 3]);
   });
 });
