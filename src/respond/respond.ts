@@ -1,6 +1,6 @@
 import type { App } from '../app';
 import type { Clock } from '../clock';
-import type { Alert } from '../detect/alert';
+import { orgField, type Alert } from '../detect/alert';
 import type { FollowUp, ResponseRecord, WatchSnapshot } from '../follow/followup';
 import type { Logger } from '../logger';
 import type { OktaHttp } from '../okta/http';
@@ -249,6 +249,8 @@ function queueFollowUp(deps: RespondDeps, alert: Alert, row: AuditRow): FollowUp
   return deps.store.insertFollowUp(
     {
       alertId: alert.id,
+      // The analyst's response belongs to the alert's org.
+      ...orgField(alert.org),
       kind: 'response',
       createdAt: response.at,
       token: { id: alert.token?.id ?? '', name: alert.token?.name ?? null },
