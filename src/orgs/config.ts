@@ -156,6 +156,7 @@ class OrgsReader {
     const top = this.fields(root, ['orgs'], 'the file', rootLine);
     if (!top) return [];
     const list = top.get('orgs');
+    if (!list && this.problems.length > 0) return [];
     if (!list || !isSeq(list.node) || list.node.items.length === 0) {
       this.problem(list?.line ?? rootLine, 'orgs must be a list of at least one org (each starting with "- ").');
       return [];
