@@ -11,6 +11,7 @@ import { plainText } from './notify/sanitize';
 import { responseCheckLines } from './respond/check';
 import { isConnectorUrl } from './notify/teams';
 import { checkSlackApp } from './slack-app/check';
+import { orgCheckLines } from './orgs/check';
 
 /** One line of the `check` report. */
 export interface CheckLine {
@@ -86,7 +87,10 @@ function explainStatus(status: number, body: unknown, mode: 'ssws' | 'oauth'): s
 export async function runCheck(app: App, opts: { dbProblem?: string | null } = {}): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const okta = app.config.okta!;
-  lines.push({ name: 'settings', ok: true, detail: `org ${okta.orgUrl}, ${okta.auth.mode === 'ssws' ? 'API token' : 'OAuth service app'}, schedule "${app.config.poll.schedule}", notifiers ${app.notifiers.map((n) => n.name).join(', ')}` });
+  if (app.config.orgs) {
+    lines.push({ name: 'settings', ok: true, detail: `${app.config.orgs.length} org(s) from ORGS_FILE, schedule "${app.config.poll.schedule}"` });
+    lines.push(...orgCheckLines(app.config.orgs));
+  } else lines.push({ name: 'settings', ok: true, detail: `org ${okta.orgUrl}, ${okta.auth.mode === 'ssws' ? 'API token' : 'OAuth service app'}, schedule "${app.config.poll.schedule}", notifiers ${app.notifiers.map((n) => n.name).join(', ')}` });
   // A mistyped name in the environment leaves its setting unset: the run would go on without it.
   for (const w of app.config.warnings) lines.push({ name: 'environment', ok: false, detail: w });
 
@@ -109,9 +113,10 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     lines.push({ name: 'database', ok: false, detail: `DB_PATH ${app.config.store.dbPath} is not writable: ${err instanceof Error ? err.message : String(err)}; check the directory's owner and permissions.` });
   }
 
-  // One filtered request: the same query the poller makes, over the last minute.
-  const url = buildLogUrl(okta.orgUrl, { filter: app.detector.filter, since: new Date(app.clock.now().getTime() - 60_000), limit: 1 });
-  try {
+  // One filtered request: the same query the poller makes, over the last minute. With ORGS_FILE
+  // there is no one org here (the orgs' own requests are the daemon's business).
+  const url = app.config.orgs ? null : buildLogUrl(okta.orgUrl, { filter: app.detector.filter, since: new Date(app.clock.now().getTime() - 60_000), limit: 1 });
+  if (url) try {
     const res = await app.okta!.get(url);
     const clockLine = checkClock(res.header('date'), app.clock.now().getTime(), app.config.poll.lookbackMs);
     if (clockLine) lines.push(clockLine);
