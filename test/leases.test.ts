@@ -8,7 +8,8 @@ import { replicaId } from '../src/scale/replica';
 import { openDatabase } from '../src/store/db';
 import type { SqlDb } from '../src/store/sql';
 import { SqliteDb } from '../src/store/sqlite';
-import { tmpDir } from './helpers/harness';
+import { parseConfig } from '../src/config';
+import { runCli, tmpDir } from './helpers/harness';
 
 const TTL = 60_000;
 const ORGS = Array.from({ length: 10 }, (_, i) => `org-${String(i).padStart(2, '0')}`);
@@ -270,6 +271,27 @@ test('when migration 015 exists for SQLite, then PostgreSQL has the same file nu
   const sqliteDir = fs.existsSync(path.join(root, 'migrations', 'sqlite')) ? path.join(root, 'migrations', 'sqlite') : path.join(root, 'migrations');
   assert.ok(fs.existsSync(path.join(sqliteDir, '015_leases.sql')));
   assert.ok(fs.existsSync(path.join(root, 'migrations', 'postgres', '015_leases.sql')));
+});
+
+describe('LEASE_TTL and ORG_CONCURRENCY', () => {
+  const base = { OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: 'FAKE-okta-api-token-for-tests' };
+
+  test('when they are unset, then leases last 2m and 8 orgs tick at once', () => {
+    assert.deepEqual(parseConfig(base, { requireOkta: true }).scale, { leaseTtlMs: 120_000, orgConcurrency: 8 });
+    assert.deepEqual(parseConfig({ ...base, LEASE_TTL: '10s', ORG_CONCURRENCY: '64' }, { requireOkta: true }).scale, { leaseTtlMs: 10_000, orgConcurrency: 64 });
+  });
+
+  test('when they are out of range, then start-up stops with exit 78 and one sentence each naming the setting, not the value', async () => {
+    const dir = tmpDir('otw-lease-cfg-');
+    for (const [ttl, concurrency] of [['9s', '0'], ['2h', '65'], ['soon', '8x']] as const) {
+      const r = await runCli(['check'], { ...base, DB_PATH: path.join(dir, 'db.sqlite'), LEASE_TTL: ttl, ORG_CONCURRENCY: concurrency });
+      assert.equal(r.code, 78, r.stderr);
+      const lines = r.stderr.split('\n');
+      assert.equal(lines.filter((l) => /LEASE_TTL/.test(l)).length, 1, r.stderr);
+      assert.equal(lines.filter((l) => /ORG_CONCURRENCY must be a whole number from 1 to 64/.test(l)).length, 1, r.stderr);
+      assert.ok(!r.stderr.includes(ttl) && !r.stderr.includes(` ${concurrency}`), r.stderr);
+    }
+  });
 });
 
 /** Lets the heartbeat's promise chain (several statements) run. */
