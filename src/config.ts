@@ -67,6 +67,14 @@ export interface DeliveryConfig {
   intervalMs: number;
 }
 
+/** How orgs are shared out: between replicas (leases) and within one process (concurrency). */
+export interface ScaleConfig {
+  /** LEASE_TTL: how long an org's lease lasts without renewal (renewed every third of it). */
+  leaseTtlMs: number;
+  /** ORG_CONCURRENCY: at most this many orgs' ticks run at once in one process. */
+  orgConcurrency: number;
+}
+
 /** Settings of the logger. */
 export interface LogConfig {
   level: 'error' | 'warn' | 'info' | 'debug';
@@ -86,6 +94,7 @@ export interface AppConfig {
   store: { dbPath: string };
   log: LogConfig;
   delivery: DeliveryConfig;
+  scale: ScaleConfig;
   health: HealthConfig | null;
   notify: NotifyConfig;
   detect: DetectConfig;
@@ -426,6 +435,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     maxAgeMs: r.duration('DELIVERY_MAX_AGE', '48h'),
     intervalMs: r.duration('DELIVERY_INTERVAL', '15s'),
   };
+  const scale: ScaleConfig = { leaseTtlMs: leaseTtl(r), orgConcurrency: r.integer('ORG_CONCURRENCY', 8, 1, 64) };
   let health: HealthConfig | null = null;
   if (r.get('HEALTH_PORT') !== undefined) {
     health = { port: r.integer('HEALTH_PORT', 0, 0, 65535, 'unset: off; 0 picks a free port'), host: r.get('HEALTH_HOST') ?? '127.0.0.1' };
@@ -440,7 +450,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     r.problem('EVENT_HOOK_PORT is the same as HEALTH_PORT: the push receiver needs its own port.');
   }
 
-  const config: AppConfig = { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, orgs: null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  const config: AppConfig = { okta, poll, store: { dbPath }, log, delivery, scale, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, orgs: null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
   if (orgsFile !== undefined) {
     // Read even when other settings are wrong, so one run lists every problem; an org's problem
     // that only repeats a shared setting's is not said twice.
@@ -459,6 +469,16 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/**
+ * LEASE_TTL: at least 10s, because leases are renewed every third of it and one renewal may wait
+ * for SQLite's 5 s busy timeout; at most 1h, because a dead replica's orgs go unpolled for that long.
+ */
+function leaseTtl(r: EnvReader): number {
+  const ms = r.duration('LEASE_TTL', '2m');
+  if (r.get('LEASE_TTL') !== undefined && (ms < 10_000 || ms > 3_600_000)) r.problem('LEASE_TTL must be from 10s to 1h (default 2m).');
+  return Math.min(Math.max(ms, 10_000), 3_600_000);
 }
 
 /**

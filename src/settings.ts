@@ -29,6 +29,9 @@ export const SETTINGS = [
   'LOG_FORMAT',
   'HEALTH_PORT',
   'HEALTH_HOST',
+  // Replicas and many orgs
+  'LEASE_TTL',
+  'ORG_CONCURRENCY',
   // Push (Okta event hooks)
   'EVENT_HOOK_SECRET',
   // Detection
