@@ -4,6 +4,7 @@ import { OktaRequestError, oktaErrorOf } from './okta/http';
 import { buildLogUrl } from './okta/system-log';
 import { clockSkewIsLarge } from './ingest/poll';
 import { migrationsDir } from './store/db';
+import { checkWritable } from './store/check-writable';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -26,13 +27,13 @@ export interface CheckLine {
  * Builds the program for `check`. An unusable DB_PATH is one FAIL line, not the end of the check:
  * the other checks then run against a throwaway in-memory database.
  */
-export function createCheckApp(config: AppConfig): { app: App; dbProblem: string | null } {
+export async function createCheckApp(config: AppConfig): Promise<{ app: App; dbProblem: string | null }> {
   try {
-    return { app: createApp(config), dbProblem: null };
+    return { app: await createApp(config), dbProblem: null };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (!message.startsWith('DB_PATH ')) throw err;
-    return { app: createApp({ ...config, store: { dbPath: ':memory:' } }), dbProblem: message };
+    return { app: await createApp({ ...config, store: { dbPath: ':memory:' } }), dbProblem: message };
   }
 }
 
@@ -99,7 +100,7 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
   else try {
     // The newest file's number, not the count: numbers are assigned per branch and may have gaps.
     const expected = Math.max(0, ...fs.readdirSync(migrationsDir()).filter((f) => /^\d{3}_.*\.sql$/.test(f)).map((f) => Number(f.slice(0, 3))));
-    app.store.db.exec('BEGIN IMMEDIATE; CREATE TABLE otw_check_write (x INTEGER); ROLLBACK;');
+    await checkWritable(app.store);
     const mode = fs.statSync(app.config.store.dbPath).mode & 0o777;
     lines.push({
       name: 'database',
@@ -234,7 +235,7 @@ async function checkReceiver(app: App): Promise<CheckLine[]> {
 }
 
 async function checkEventHook(app: App): Promise<CheckLine[]> {
-  const stored = app.store.registeredEventHook();
+  const stored = await app.store.registeredEventHook();
   if (!stored) return [];
   const lines: CheckLine[] = [];
   if (!app.config.eventHookSecret) {
