@@ -56,12 +56,12 @@ function gc(): void {
 interface Runner {
   tick(): Promise<{ newEvents: number; ok: boolean; error?: string }>;
   /** Which of the event numbers first..last were seen/stored (after the run). */
-  missing(first: number, last: number): number;
-  stored(): number;
+  missing(first: number, last: number): Promise<number>;
+  stored(): Promise<number>;
   close(): Promise<void>;
 }
 
-function ours(job: Job): Runner {
+async function ours(job: Job): Promise<Runner> {
   const env = {
     OKTA_ORG_URL: job.orgUrl,
     OKTA_API_TOKEN: job.token,
@@ -72,21 +72,20 @@ function ours(job: Job): Runner {
   };
   const config = parseConfig(env, { requireOkta: true });
   const sink = new NullStream();
-  const app: App = createApp(config, { stdout: sink, logger: createLogger(config.log, { stream: sink }) });
+  const app: App = await createApp(config, { stdout: sink, logger: createLogger(config.log, { stream: sink }) });
   return {
     async tick() {
       const r = await runTick(tickDepsFor(app));
       await app.dispatcher.runOnce();
       return { newEvents: r.newEvents, ok: r.ok, error: r.error };
     },
-    missing(first, last) {
-      const stmt = app.store.db.prepare('SELECT 1 FROM events WHERE uuid = ?');
+    async missing(first, last) {
       let missing = 0;
-      for (let n = first; n <= last; n++) if (!stmt.get(uuidFor(n))) missing++;
+      for (let n = first; n <= last; n++) if (!(await app.store.sql.get('SELECT 1 AS x FROM events WHERE uuid = ?', [uuidFor(n)]))) missing++;
       return missing;
     },
-    stored() {
-      return (app.store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+    async stored() {
+      return (await app.store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM events'))!.n;
     },
     close: () => app.close(),
   };
@@ -120,12 +119,12 @@ function baseline(job: Job): Runner {
       });
       return { newEvents: fresh, ok: true };
     },
-    missing(first, last) {
+    async missing(first, last) {
       let missing = 0;
       for (let n = first; n <= last; n++) if (!seen.has(uuidFor(n))) missing++;
       return missing;
     },
-    stored: () => seen.size,
+    stored: async () => seen.size,
     close: async () => undefined,
   };
 }
@@ -169,7 +168,7 @@ async function idle(job: Job, r: Runner, s: Extract<Job['scenario'], { kind: 'id
     cpuMsPerTick: round(cpuMs / s.ticks, 3),
     rssStartMb: round(rssStart / MB, 1),
     rss,
-    stored: r.stored(),
+    stored: await r.stored(),
   };
 }
 
@@ -198,7 +197,7 @@ async function catchup(job: Job, r: Runner): Promise<Record<string, unknown>> {
   const dNext = swNext.read();
   const nextRequests = (await logRequests()) - beforeNext;
   const injected = range.last - range.first + 1;
-  const missing = r.missing(range.first, range.last);
+  const missing = await r.missing(range.first, range.last);
   return {
     ok: t.ok && next.ok,
     error: t.error ?? next.error,
@@ -213,7 +212,7 @@ async function catchup(job: Job, r: Runner): Promise<Record<string, unknown>> {
     newEvents: t.newEvents,
     nextTickNewEvents: next.newEvents,
     missing,
-    stored: r.stored(),
+    stored: await r.stored(),
     nextTick: { requests: nextRequests, wallMs: round(dNext.wallMs, 1), cpuMs: round(dNext.cpuMs, 1) },
   };
 }
@@ -227,25 +226,25 @@ async function store(job: Job, s: Extract<Job['scenario'], { kind: 'store' }>): 
   const events = Array.from({ length: s.events }, (_, i) => tokenEvent(i, new Date(base + i).toISOString()) as unknown as OktaLogEvent);
   const chunks: OktaLogEvent[][] = [];
   for (let i = 0; i < events.length; i += 1000) chunks.push(events.slice(i, i + 1000));
-  const insertAll = (): { wallMs: number; cpuMs: number; inserted: number } => {
+  const insertAll = async (): Promise<{ wallMs: number; cpuMs: number; inserted: number }> => {
     let inserted = 0;
     const sw = new Stopwatch();
     for (const c of chunks) {
-      st.transaction(() => {
-        for (const e of c) if (st.insertEvent(e, 'poll', now, null)) inserted++;
+      await st.transaction(async (tx) => {
+        for (const e of c) if (await tx.insertEvent(e, 'poll', now, null)) inserted++;
       });
     }
     return { ...sw.read(), inserted };
   };
-  const fresh = insertAll();
-  const again = insertAll();
+  const fresh = await insertAll();
+  const again = await insertAll();
   // What a page commit does first: the unseen check, one lookup per uuid.
   const sw = new Stopwatch();
   let unseen = 0;
-  for (const c of chunks) unseen += st.unseenUuids(c.map((e) => e.uuid)).size;
+  for (const c of chunks) unseen += (await st.unseenUuids(c.map((e) => e.uuid))).size;
   const check = sw.read();
-  const count = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-  st.close();
+  const count = (await st.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM events'))!.n;
+  await st.close();
   // Reference: the baseline's dedupe is an in-memory Set (lost at every restart).
   const set = new Set<string>();
   const swSet = new Stopwatch();
@@ -278,7 +277,7 @@ async function main(): Promise<void> {
   if (job.scenario.kind === 'store') {
     result = await store(job, job.scenario);
   } else {
-    const r = job.contender === 'baseline' ? baseline(job) : ours(job);
+    const r = job.contender === 'baseline' ? baseline(job) : await ours(job);
     try {
       result = job.scenario.kind === 'idle' ? await idle(job, r, job.scenario) : await catchup(job, r);
     } finally {

@@ -52,7 +52,7 @@ export async function benchFollow(opts: FollowBenchOptions): Promise<FollowBench
     { OKTA_ORG_URL: orgUrl, OKTA_API_TOKEN: fake.token, DB_PATH: path.join(dir, 'otw.sqlite'), MAX_ALERTS_PER_RUN: String(Math.max(100, opts.tokens)) },
     { requireOkta: true },
   );
-  const app = createApp(config, { logger: createLogger(config.log, { stream: sink() }), stdout: sink() });
+  const app = await createApp(config, { logger: createLogger(config.log, { stream: sink() }), stdout: sink() });
   const daemon = new Daemon(app);
   const isFollow = (q: URLSearchParams): boolean => (q.get('filter') ?? '').includes(FOLLOW_TERM);
   const tick = async (): Promise<{ requests: number; follow: number; ok: boolean }> => {
@@ -66,14 +66,13 @@ export async function benchFollow(opts: FollowBenchOptions): Promise<FollowBench
     const created = new Date(Date.now() - 60_000).toISOString();
     fake.persist(...Array.from({ length: opts.tokens }, (_, i) => tokenEvent(i + 1, created)));
     await tick();
-    // The watch engine (ingest) opens these in production; OR IGNORE once it does.
-    const alertOf = app.store.prepared('SELECT id FROM alerts WHERE event_uuid = ?');
-    const insert = app.store.prepared(
-      `INSERT OR IGNORE INTO token_watches (token_id, alert_id, created_published, watch_until, started_at) VALUES (?, ?, ?, ?, ?)`,
-    );
+    // The watch engine (ingest) opens these in production; a conflict is one it opened already.
     for (let n = 1; n <= opts.tokens; n++) {
-      const alert = alertOf.get(uuidFor(n)) as { id: number };
-      insert.run(tokenIdOf(n), alert.id, created, new Date(Date.parse(created) + 86_400_000).toISOString(), new Date().toISOString());
+      const alert = (await app.store.sql.get<{ id: number }>('SELECT id FROM alerts WHERE event_uuid = ?', [uuidFor(n)]))!;
+      await app.store.sql.run(
+        `INSERT INTO token_watches (token_id, alert_id, created_published, watch_until, started_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [tokenIdOf(n), alert.id, created, new Date(Date.parse(created) + 86_400_000).toISOString(), new Date().toISOString()],
+      );
     }
     // Warm-up: the follow query's first (time-based) read; its cursor is stored.
     await tick();

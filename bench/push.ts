@@ -75,7 +75,7 @@ async function startDaemon(): Promise<{ fake: FakeOkta; slack: HttpReceiver; dae
   );
   // Info lines are written synchronously in production too (one per delivery): keep them, to a null sink.
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  const app = createApp(config, { logger: createLogger(config.log, { stream: sink }) });
+  const app = await createApp(config, { logger: createLogger(config.log, { stream: sink }) });
   const daemon = new Daemon(app);
   await daemon.start();
   return {

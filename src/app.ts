@@ -1,29 +1,33 @@
 import { systemClock, type Clock } from './clock';
 import type { AppConfig } from './config';
-import { createDetector, type Detector } from './detect/detector';
+import type { Detector } from './detect/detector';
 import { createLogger, registerSecrets, type Logger } from './logger';
 import { Dispatcher } from './notify/dispatcher';
 import type { Notifier } from './notify/notifier';
-import { buildNotifiers } from './notify/registry';
 import { Metrics } from './metrics';
-import { API_TOKENS_MANAGE, API_TOKENS_READ, readerScopes, SdkOktaHttp, withScopes } from './okta/client';
 import type { OktaHttp } from './okta/http';
-import { SystemLogReader } from './okta/system-log';
-import { closeEndedWatches } from './follow/watch';
+import type { SystemLogReader } from './okta/system-log';
 import type { FollowDeps } from './ingest/follow';
 import type { TickDeps } from './ingest/poll';
+import { buildOrgRuntime, DEFAULT_ORG, routingResponder, type OrgRuntime } from './orgs/runtime';
 import type { Responder } from './slack-app/respond-port';
-import { slackPolicy, slackResponder } from './respond/slack-responder';
 import { openDatabase, schemaVersion } from './store/db';
 import { Store } from './store/store';
 
-/** The wired program: one of each part, built from the parsed settings. */
+/**
+ * The wired program: the parts all orgs share (database, logger, metrics, dispatcher) and one
+ * OrgRuntime per watched org. The single-org fields below (okta, reader, detector, notifiers, ...)
+ * are the first org's: in a single-org install, the only one.
+ */
 export interface App {
   config: AppConfig;
   logger: Logger;
   clock: Clock;
+  /** The database of every org; unscoped, it is the `default` org's view. */
   store: Store;
   schemaVersion: number;
+  /** One per watched org, in ORGS_FILE's order; one named `default` without ORGS_FILE. */
+  orgs: OrgRuntime[];
   okta: OktaHttp | null;
   /** The connection that revokes tokens (for a service app, one asking for okta.apiTokens.manage alone); null unless RESPONSE_ACTIONS lists revoke. */
   revokeOkta: OktaHttp | null;
@@ -42,7 +46,7 @@ export interface App {
    * closeEndedWatches, whose errors it logs (the follow tick never fails because of it).
    */
   onFollowCaughtUp: (() => void) | null;
-  /** The response actions the Slack app calls (issue 13); null when not wired. */
+  /** The response actions the Slack app calls (issue 13), routed to the clicked alert's org; null when not wired. */
   responder: Responder | null;
   close(): Promise<void>;
 }
@@ -60,6 +64,18 @@ export interface AppOptions {
   responder?: Responder;
 }
 
+/** An org as ORGS_FILE gives it (part C's OrgConfig): its name and its full settings. */
+export interface OrgEntry {
+  name: string;
+  config: AppConfig;
+}
+
+/** The orgs of the settings: ORGS_FILE's, or null for a single-org install. */
+function orgsOf(config: AppConfig): OrgEntry[] | null {
+  const orgs = (config as AppConfig & { orgs?: OrgEntry[] | null }).orgs;
+  return orgs && orgs.length > 0 ? orgs : null;
+}
+
 export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   registerSecrets(config.secrets);
   const logger = opts.logger ?? createLogger(config.log);
@@ -67,86 +83,64 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const db = openDatabase(config.store.dbPath, { readonly: opts.readOnlyStore ?? false });
   const store = new Store(db);
   const metrics = new Metrics(store, () => clock.now());
-  const observe = (status: string | number): void => metrics.observeOktaResponse(status);
-  const scopesOf = (c: NonNullable<AppConfig['okta']>): string[] => (c.auth.mode === 'oauth' ? c.auth.scopes : []);
-  const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(withScopes(config.okta, readerScopes(scopesOf(config.okta))), observe) : null);
-  // A service app asks for each optional scope on its own connection (see withScopes).
-  const lookupOkta = opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_READ]), observe) : okta);
-  // Only an installation that may revoke (RESPONSE_ACTIONS) needs the revoke connection.
-  const revokeOkta = !config.respond.actions.has('revoke')
-    ? null
-    : (opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_MANAGE]), observe) : okta));
-  const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
-  if (reader) metrics.watchRateLimit(() => reader.rateLimit);
-  const detector = createDetector(config.detect, {
-    orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid',
-    okta: lookupOkta,
-    logger,
-    clock,
-    // The self-watch rule follows the hook `event-hook register` stored (read per decision: a
-    // register or remove by another process takes effect at once).
-    eventHookId: () => store.registeredEventHook()?.hookId ?? null,
-    pushConfigured: config.eventHook !== null,
-    recentDeliveryFailureAlert: (hookId) => store.recentEventHookAlert(hookId, 'delivery failed', new Date(clock.now().getTime() - 3_600_000)),
-  });
-  // Buttons only when something will answer their clicks: the Slack app (SLACK_APP_TOKEN), whose
-  // clicks go to the response actions (src/respond/).
-  const slackResponses = config.slackApp ? { actions: opts.responder?.policy.actions ?? slackPolicy(config.respond).actions } : undefined;
-  const notifiers = buildNotifiers(config.notify, { logger, stdout: opts.stdout, slackResponses });
+  const shared = { store, metrics, clock, logger, stdout: opts.stdout, okta: opts.okta, responder: opts.responder };
+  const entries = orgsOf(config);
+  const orgs = entries ? entries.map((o) => buildOrgRuntime(o.name, o.config, shared, true)) : [buildOrgRuntime(DEFAULT_ORG, config, shared, false)];
+  const first = orgs[0]!;
   const responder =
     opts.responder ??
-    (config.slackApp
-      ? slackResponder({ store, okta: revokeOkta, oktaAuth: config.okta?.auth.mode ?? null, config: config.respond, notifiers: notifiers.map((n) => n.name), clock, logger })
-      : null);
-  const dispatcher = new Dispatcher(store, notifiers, config.delivery, logger, clock);
+    routingResponder(orgs, async (alertId) => {
+      const row = await store.sql.get<{ org: string }>('SELECT org FROM alerts WHERE id = ?', [alertId]);
+      return row?.org ?? null;
+    });
+  const dispatcher = new Dispatcher(store, entries ? new Map(orgs.map((o) => [o.name, o.notifiers])) : first.notifiers, config.delivery, logger, clock);
   return {
     config,
     logger,
     clock,
     store,
     schemaVersion: schemaVersion(db),
-    okta,
-    revokeOkta,
-    reader,
-    detector,
-    notifiers,
+    orgs,
+    okta: first.okta,
+    revokeOkta: first.revokeOkta,
+    reader: first.reader,
+    detector: first.detector,
+    notifiers: first.notifiers,
     dispatcher,
     metrics,
-    closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs }),
-    onFollowCaughtUp: () => {
-      closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs });
-    },
+    closeEndedWatches: () => first.closeEndedWatches(),
+    onFollowCaughtUp: first.onFollowCaughtUp,
     responder,
     async close() {
-      for (const n of notifiers) await n.close?.();
+      for (const o of orgs) for (const n of o.notifiers) await n.close?.();
       store.close();
     },
   };
 }
 
-/** What `runTick` needs, taken from the wired program. */
-export function tickDepsFor(app: App, signal?: AbortSignal): TickDeps {
-  if (!app.reader || !app.config.okta) throw new Error('the Okta settings are missing');
+/** What `runTick` needs for one org (the first, and in a single-org install the only one, by default). */
+export function tickDepsFor(app: App, signal?: AbortSignal, org: OrgRuntime = app.orgs[0]!): TickDeps {
+  if (!org.reader || !org.config.okta) throw new Error('the Okta settings are missing');
   return {
-    store: app.store,
-    reader: app.reader,
-    detector: app.detector,
-    notifiers: app.notifiers.map((n) => n.name),
-    poll: app.config.poll,
-    orgUrl: app.config.okta.orgUrl,
+    store: org.store,
+    reader: org.reader,
+    detector: org.detector,
+    notifiers: org.notifiers.map((n) => n.name),
+    poll: org.config.poll,
+    orgUrl: org.config.okta.orgUrl,
     clock: app.clock,
-    logger: app.logger,
+    logger: org.logger,
     signal,
   };
 }
 
 /** What `runFollowTick` needs, taken from the wired program; `alertsSoFar` is what the poll tick just before raised. */
-export function followDepsFor(app: App, signal?: AbortSignal, alertsSoFar = 0): FollowDeps {
-  if (!app.reader || !app.config.okta) throw new Error('the Okta settings are missing');
-  const onCaughtUp = app.onFollowCaughtUp;
+export function followDepsFor(app: App, signal?: AbortSignal, alertsSoFar = 0, org: OrgRuntime = app.orgs[0]!): FollowDeps {
+  if (!org.reader || !org.config.okta) throw new Error('the Okta settings are missing');
+  const onCaughtUp = org.onFollowCaughtUp;
   return {
-    ...tickDepsFor(app, signal),
-    rateLimitHeadroom: app.config.okta.rateLimitHeadroom,
+    ...tickDepsFor(app, signal, org),
+    rateLimitHeadroom: org.config.okta.rateLimitHeadroom,
     alertsSoFar,
     onCaughtUp: onCaughtUp ?? undefined,
   };

@@ -4,6 +4,7 @@ import { OktaRequestError, oktaErrorOf } from './okta/http';
 import { buildLogUrl } from './okta/system-log';
 import { clockSkewIsLarge } from './ingest/poll';
 import { migrationsDir } from './store/db';
+import { checkWritable } from './store/check-writable';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -11,6 +12,7 @@ import { plainText } from './notify/sanitize';
 import { responseCheckLines } from './respond/check';
 import { isConnectorUrl } from './notify/teams';
 import { checkSlackApp } from './slack-app/check';
+import { orgCheckLines } from './orgs/check';
 
 /** One line of the `check` report. */
 export interface CheckLine {
@@ -25,13 +27,13 @@ export interface CheckLine {
  * Builds the program for `check`. An unusable DB_PATH is one FAIL line, not the end of the check:
  * the other checks then run against a throwaway in-memory database.
  */
-export function createCheckApp(config: AppConfig): { app: App; dbProblem: string | null } {
+export async function createCheckApp(config: AppConfig): Promise<{ app: App; dbProblem: string | null }> {
   try {
-    return { app: createApp(config), dbProblem: null };
+    return { app: await createApp(config), dbProblem: null };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (!message.startsWith('DB_PATH ')) throw err;
-    return { app: createApp({ ...config, store: { dbPath: ':memory:' } }), dbProblem: message };
+    return { app: await createApp({ ...config, store: { dbPath: ':memory:' } }), dbProblem: message };
   }
 }
 
@@ -86,7 +88,10 @@ function explainStatus(status: number, body: unknown, mode: 'ssws' | 'oauth'): s
 export async function runCheck(app: App, opts: { dbProblem?: string | null } = {}): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const okta = app.config.okta!;
-  lines.push({ name: 'settings', ok: true, detail: `org ${okta.orgUrl}, ${okta.auth.mode === 'ssws' ? 'API token' : 'OAuth service app'}, schedule "${app.config.poll.schedule}", notifiers ${app.notifiers.map((n) => n.name).join(', ')}` });
+  if (app.config.orgs) {
+    lines.push({ name: 'settings', ok: true, detail: `${app.config.orgs.length} org(s) from ORGS_FILE, schedule "${app.config.poll.schedule}"` });
+    lines.push(...orgCheckLines(app.config.orgs));
+  } else lines.push({ name: 'settings', ok: true, detail: `org ${okta.orgUrl}, ${okta.auth.mode === 'ssws' ? 'API token' : 'OAuth service app'}, schedule "${app.config.poll.schedule}", notifiers ${app.notifiers.map((n) => n.name).join(', ')}` });
   // A mistyped name in the environment leaves its setting unset: the run would go on without it.
   for (const w of app.config.warnings) lines.push({ name: 'environment', ok: false, detail: w });
 
@@ -95,7 +100,7 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
   else try {
     // The newest file's number, not the count: numbers are assigned per branch and may have gaps.
     const expected = Math.max(0, ...fs.readdirSync(migrationsDir()).filter((f) => /^\d{3}_.*\.sql$/.test(f)).map((f) => Number(f.slice(0, 3))));
-    app.store.db.exec('BEGIN IMMEDIATE; CREATE TABLE otw_check_write (x INTEGER); ROLLBACK;');
+    await checkWritable(app.store);
     const mode = fs.statSync(app.config.store.dbPath).mode & 0o777;
     lines.push({
       name: 'database',
@@ -109,9 +114,10 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     lines.push({ name: 'database', ok: false, detail: `DB_PATH ${app.config.store.dbPath} is not writable: ${err instanceof Error ? err.message : String(err)}; check the directory's owner and permissions.` });
   }
 
-  // One filtered request: the same query the poller makes, over the last minute.
-  const url = buildLogUrl(okta.orgUrl, { filter: app.detector.filter, since: new Date(app.clock.now().getTime() - 60_000), limit: 1 });
-  try {
+  // One filtered request: the same query the poller makes, over the last minute. With ORGS_FILE
+  // there is no one org here (the orgs' own requests are the daemon's business).
+  const url = app.config.orgs ? null : buildLogUrl(okta.orgUrl, { filter: app.detector.filter, since: new Date(app.clock.now().getTime() - 60_000), limit: 1 });
+  if (url) try {
     const res = await app.okta!.get(url);
     const clockLine = checkClock(res.header('date'), app.clock.now().getTime(), app.config.poll.lookbackMs);
     if (clockLine) lines.push(clockLine);
@@ -229,7 +235,7 @@ async function checkReceiver(app: App): Promise<CheckLine[]> {
 }
 
 async function checkEventHook(app: App): Promise<CheckLine[]> {
-  const stored = app.store.registeredEventHook();
+  const stored = await app.store.registeredEventHook();
   if (!stored) return [];
   const lines: CheckLine[] = [];
   if (!app.config.eventHookSecret) {

@@ -19,7 +19,7 @@ import { createCheckApp, runCheck } from './check';
 import { commandHelp } from './cli-help';
 import { terminalOutput, type TerminalOutput } from './terminal-output';
 import { formatWatchLine, watchStatusOf } from './follow/watch-status';
-import { alertActionLines, alertActions } from './respond/status';
+import { actionLines, alertActions } from './respond/status';
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -114,7 +114,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
       case 'poll':
         return await cmdPoll(parseConfig(env, { requireOkta: true }));
       case 'status':
-        return cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false, limit: alertLimit(values.limit) });
+        return await cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false, limit: alertLimit(values.limit) });
       case 'retry-failed':
         return await cmdRetryFailed(parseConfig(env, { requireOkta: false }), io, values.notifier);
       case 'demo': {
@@ -168,10 +168,10 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
 }
 
 /** Start-up repairs shared by `run` and `poll`. */
-function recover(app: App): void {
-  const abandoned = app.store.closeAbandonedTicks(app.clock.now());
+async function recover(app: App): Promise<void> {
+  const abandoned = await app.store.closeAbandonedTicks(app.clock.now());
   if (abandoned > 0) app.logger.warn('the previous process stopped during a tick; its committed pages are kept', { ticks: abandoned });
-  summarizeExcess({ ...app, notifiers: app.notifiers.map((n) => n.name) }, null);
+  await summarizeExcess({ ...app, notifiers: app.notifiers.map((n) => n.name) }, null);
 }
 
 function warnIfDefaulted(app: App): void {
@@ -182,7 +182,7 @@ function warnIfDefaulted(app: App): void {
 }
 
 async function cmdRun(config: AppConfig): Promise<number> {
-  const app = createApp(config);
+  const app = await createApp(config);
   process.on('unhandledRejection', (err) => {
     // A bug, not an Okta or notifier failure (those are handled): exit so the supervisor restarts
     // the daemon; committed pages and pending deliveries survive in the database.
@@ -210,14 +210,14 @@ async function cmdRun(config: AppConfig): Promise<number> {
 }
 
 async function cmdPoll(config: AppConfig): Promise<number> {
-  const app = createApp(config);
+  const app = await createApp(config);
   warnIfDefaulted(app);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
-    recover(app);
+    await recover(app);
     const result = await runTick(tickDepsFor(app, abort.signal));
     // Watched tokens are followed after the poll, never before it; it never changes the exit code
     // (its failures are logged, and its cursors make the next run resume).
@@ -235,7 +235,7 @@ async function cmdPoll(config: AppConfig): Promise<number> {
 }
 
 /** The status line of the follow query of watched tokens (issue 12). */
-function followLine(f: ReturnType<typeof followStatus>, now: number): string {
+function followLine(f: Awaited<ReturnType<typeof followStatus>>, now: number): string {
   const watched = f.watched === null ? 'no watches in this database yet' : `${f.watched} token(s) watched`;
   const t = f.lastTick;
   const last = t
@@ -266,20 +266,23 @@ function clockStatus(offsetMs: number | null, lookbackMs: number): string {
     : `${where} at the last tick that caught up`;
 }
 
-function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boolean; limit: number }): number {
+async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boolean; limit: number }): Promise<number> {
   if (!fs.existsSync(config.store.dbPath)) {
     io.stderr.write(`okta-token-watch: no database at ${config.store.dbPath} yet: run "okta-token-watch poll" or start the daemon first.\n`);
     return EXIT_FAILURE;
   }
-  const app = createApp(config, { readOnlyStore: true });
+  const app = await createApp(config, { readOnlyStore: true });
   try {
-    const s = app.store.status(app.schemaVersion);
-    const alerts = opts.alerts ? app.store.listAlerts(opts.limit) : [];
-    const watches = watchStatusOf(app.store, alerts.map((a) => a.alert.id));
+    const s = await app.store.status(app.schemaVersion);
+    const alerts = opts.alerts ? await app.store.listAlerts(opts.limit) : [];
+    const watches = await watchStatusOf(app.store, alerts.map((a) => a.alert.id));
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
-    const suppressedBy = app.store.suppressedByReason();
-    const push = { enabled: config.eventHook !== null, lastReceivedAt: app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...app.store.eventsBySource() } };
-    const follow = followStatus(app.store);
+    const suppressedBy = await app.store.suppressedByReason();
+    const push = { enabled: config.eventHook !== null, lastReceivedAt: await app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...(await app.store.eventsBySource()) } };
+    const follow = await followStatus(app.store);
+    const clockOffsetMs = await app.store.oktaClockOffset();
+    const actions = new Map<string, Awaited<ReturnType<typeof alertActions>>>();
+    for (const a of alerts) actions.set(a.alert.id, await alertActions(app.store, a.alert.id));
     if (opts.json) {
       // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(
@@ -289,12 +292,12 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
             ...s,
             cursor: s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
             suppressedBy,
-            oktaClockOffsetMs: app.store.oktaClockOffset(),
+            oktaClockOffsetMs: clockOffsetMs,
             push,
             follow,
             exceptions,
             alerts: opts.alerts
-              ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null, actions: alertActions(app.store, a.alert.id) }))
+              ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null, actions: actions.get(a.alert.id) ?? [] }))
               : undefined,
           },
           null,
@@ -312,7 +315,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
       `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
       `follow          ${followLine(follow, now)}`,
       `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
-      `clock           ${clockStatus(app.store.oktaClockOffset(), config.poll.lookbackMs)}`,
+      `clock           ${clockStatus(clockOffsetMs, config.poll.lookbackMs)}`,
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,
       `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last push delivery ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
       `alerts raised   ${s.alertsRaised} (${s.summaries} summary notification(s))`,
@@ -327,7 +330,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
         ? s.deliveries.map((d) => `  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
         : ['  none yet']),
     ];
-    const failed = app.store.failedDeliveries(10);
+    const failed = await app.store.failedDeliveries(10);
     if (failed.length) {
       lines.push('failed deliveries (newest first; "okta-token-watch retry-failed" puts them back):');
       for (const f of failed) lines.push(`  #${f.id} ${f.notifier} ${plainText(f.alertId, 60)} after ${f.attempts} attempt(s): ${plainText(f.lastError, 300)}`);
@@ -341,7 +344,7 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
         );
         const watch = watches.get(a.id);
         if (watch) lines.push(`      ${formatWatchLine(watch)}`);
-        lines.push(...alertActionLines(app.store, a.id, '      '));
+        lines.push(...actionLines(actions.get(a.id) ?? [], '      '));
       }
     }
     io.stdout.write(lines.join('\n') + '\n');
@@ -352,12 +355,12 @@ function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boo
 }
 
 async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | undefined): Promise<number> {
-  const app = createApp(config);
+  const app = await createApp(config);
   try {
     if (notifier && !app.notifiers.some((n) => n.name === notifier)) {
       throw new UsageError(`--notifier ${notifier} is not an enabled notifier (enabled: ${app.notifiers.map((n) => n.name).join(', ')})`);
     }
-    const n = app.store.retryFailed(app.clock.now(), notifier);
+    const n = await app.store.retryFailed(app.clock.now(), notifier);
     io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'} put back to pending; the daemon sends them at its next delivery pass.\n`);
     return EXIT_OK;
   } finally {
@@ -366,7 +369,7 @@ async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | unde
 }
 
 async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undefined): Promise<number> {
-  const app = createApp(config);
+  const app = await createApp(config);
   try {
     const { runTestNotify } = await import('./notify/test-notify');
     const result = await runTestNotify(app.notifiers, { notifier, orgUrl: config.okta?.orgUrl });
@@ -378,7 +381,7 @@ async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undef
 }
 
 async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<number> {
-  const { app, dbProblem } = createCheckApp(config);
+  const { app, dbProblem } = await createCheckApp(config);
   try {
     const lines = await runCheck(app, { dbProblem });
     for (const l of lines) io.stdout.write(`${l.ok ? (l.warn ? 'WARN' : 'ok  ') : 'FAIL'}  ${l.name.padEnd(18)} ${redact(l.detail)}\n`);
@@ -398,7 +401,7 @@ async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<numbe
 }
 
 async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until: Date; dryRun: boolean }): Promise<number> {
-  const app = createApp(config);
+  const app = await createApp(config);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -451,7 +454,7 @@ async function cmdEventHook(env: Env, io: Io, sub: string | undefined, url: stri
   const config = parseConfig(env, { requireOkta: true });
   // Imported here: these commands load the SDK's generated event hook API, which the daemon must not.
   const hooks = await import('./event-hook-commands');
-  const app = createApp(config);
+  const app = await createApp(config);
   const hio = { out: (l: string) => io.stdout.write(`${l}\n`), err: (l: string) => io.stderr.write(`${l}\n`) };
   try {
     if (sub === 'register') return await hooks.registerHook(app, config, url, hio);

@@ -12,6 +12,7 @@ import { parseDetectConfig, type DetectConfig } from './detect/config';
 import { parseEventHookConfig, type EventHookConfig } from './hook/config';
 import { parseResponseConfig, type ResponseConfig } from './respond/config';
 import { parseSlackAppConfig, type SlackAppConfig } from './slack-app/config';
+import { loadOrgsFile, refusedWithOrgsFile, type OrgConfig } from './orgs/config';
 
 /** How the daemon authenticates to Okta. */
 export type OktaAuth =
@@ -66,6 +67,14 @@ export interface DeliveryConfig {
   intervalMs: number;
 }
 
+/** How orgs are shared out: between replicas (leases) and within one process (concurrency). */
+export interface ScaleConfig {
+  /** LEASE_TTL: how long an org's lease lasts without renewal (renewed every third of it). */
+  leaseTtlMs: number;
+  /** ORG_CONCURRENCY: at most this many orgs' ticks run at once in one process. */
+  orgConcurrency: number;
+}
+
 /** Settings of the logger. */
 export interface LogConfig {
   level: 'error' | 'warn' | 'info' | 'debug';
@@ -85,6 +94,7 @@ export interface AppConfig {
   store: { dbPath: string };
   log: LogConfig;
   delivery: DeliveryConfig;
+  scale: ScaleConfig;
   health: HealthConfig | null;
   notify: NotifyConfig;
   detect: DetectConfig;
@@ -96,7 +106,12 @@ export interface AppConfig {
   respond: ResponseConfig;
   /** Slack app mode (buttons on alerts over Socket Mode); null when SLACK_APP_TOKEN is unset. */
   slackApp: SlackAppConfig | null;
-  /** Every secret value found in the settings, for the log redactor. */
+  /**
+   * The orgs of ORGS_FILE, each with its own full config; null without ORGS_FILE (one org, from the
+   * env file: `okta` above). With ORGS_FILE, `okta`, `eventHook` and `eventHookSecret` above are null.
+   */
+  orgs: OrgConfig[] | null;
+  /** Every secret value found in the settings (with ORGS_FILE: every org's too), for the log redactor. */
   secrets: string[];
   /**
    * Sentences about names in the process environment that look like settings but are not (a
@@ -238,7 +253,11 @@ export function checkUrl(raw: string): string | null {
   return 'must be an https:// URL (http:// is accepted only for 127.0.0.1 or localhost, for local testing).';
 }
 
-function parseOkta(r: EnvReader): OktaConfig | null {
+/**
+ * Parses the OKTA_* settings, recording problems on the reader. Exported for ORGS_FILE, which runs
+ * it once per org over that org's values.
+ */
+export function parseOkta(r: EnvReader): OktaConfig | null {
   const before = r.problems.length;
   const rawUrl = r.get('OKTA_ORG_URL');
   let orgUrl = '';
@@ -375,8 +394,16 @@ export interface ParseOptions {
 /** Parses and validates every setting at once; throws ConfigError listing every problem. */
 export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   const r = new EnvReader(env);
+  const orgsFile = r.get('ORGS_FILE');
+  // With ORGS_FILE the file is the one place that says which orgs exist and how to reach them.
+  if (orgsFile !== undefined) {
+    const refused = refusedWithOrgsFile(r);
+    if (refused.length > 0) {
+      r.problem(`${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} set together with ORGS_FILE: each org's URL, credentials and event hook secret are given in that file; remove ${refused.length === 1 ? 'it' : 'them'} from the env file and the environment.`);
+    }
+  }
 
-  const okta = opts.requireOkta ? parseOkta(r) : tryParseOkta(r);
+  const okta = orgsFile !== undefined ? null : opts.requireOkta ? parseOkta(r) : tryParseOkta(r);
 
   const schedule = r.get('POLL_SCHEDULE') ?? '*/5 * * * *';
   const scheduleProblem = pollScheduleProblem(schedule);
@@ -385,7 +412,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     schedule,
     lookbackMs: r.duration('LOOKBACK', '6m'),
     maxAlertsPerRun: r.integer('MAX_ALERTS_PER_RUN', 100, 1, 100000),
-    followWindowMs: followWindow(r),
+    followWindowMs: parseFollowWindow(r),
   };
   if (poll.lookbackMs > 90 * 86_400_000) r.problem('LOOKBACK must be at most 90d, Okta\'s System Log retention.');
   // Unset: LOOKBACK, the allowance the poller makes for late events (at most a day: a longer one
@@ -408,6 +435,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     maxAgeMs: r.duration('DELIVERY_MAX_AGE', '48h'),
     intervalMs: r.duration('DELIVERY_INTERVAL', '15s'),
   };
+  const scale: ScaleConfig = { leaseTtlMs: leaseTtl(r), orgConcurrency: r.integer('ORG_CONCURRENCY', 8, 1, 64) };
   let health: HealthConfig | null = null;
   if (r.get('HEALTH_PORT') !== undefined) {
     health = { port: r.integer('HEALTH_PORT', 0, 0, 65535, 'unset: off; 0 picks a free port'), host: r.get('HEALTH_HOST') ?? '127.0.0.1' };
@@ -415,21 +443,49 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   const notify = parseNotifyConfig(r);
   const slackApp = parseSlackAppConfig(r, notify);
   const detect = parseDetectConfig(r);
-  const eventHook = parseEventHookConfig(r);
+  // With ORGS_FILE each org has its own event hook secret: the receiver's settings are read per org.
+  const eventHook = orgsFile !== undefined ? null : parseEventHookConfig(r);
   const respond = parseResponseConfig(r);
   if (eventHook && health && eventHook.port !== 0 && eventHook.port === health.port && eventHook.host === health.host) {
     r.problem('EVENT_HOOK_PORT is the same as HEALTH_PORT: the push receiver needs its own port.');
   }
 
+  const config: AppConfig = { okta, poll, store: { dbPath }, log, delivery, scale, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, orgs: null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  if (orgsFile !== undefined) {
+    // Read even when other settings are wrong, so one run lists every problem; an org's problem
+    // that only repeats a shared setting's is not said twice.
+    const loaded = loadOrgsFile(config, env, r.problems);
+    for (const p of loaded.problems) r.problem(p);
+    if (loaded.orgs) {
+      config.orgs = loaded.orgs;
+      for (const o of loaded.orgs) for (const s of o.config.secrets) if (!config.secrets.includes(s)) config.secrets.push(s);
+      // The variables the file names are the orgs' credentials, not mistyped settings.
+      config.warnings = config.warnings.filter((w) => !loaded.referencedEnv.some((n) => w.startsWith(`${n} `)));
+      const hook = loaded.orgs.find((o) => o.config.eventHook)?.config.eventHook;
+      if (hook && health && hook.port !== 0 && hook.port === health.port && hook.host === health.host) {
+        r.problem('EVENT_HOOK_PORT is the same as HEALTH_PORT: the push receiver needs its own port.');
+      }
+    }
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return config;
+}
+
+/**
+ * LEASE_TTL: at least 10s, because leases are renewed every third of it and one renewal may wait
+ * for SQLite's 5 s busy timeout; at most 1h, because a dead replica's orgs go unpolled for that long.
+ */
+function leaseTtl(r: EnvReader): number {
+  const ms = r.duration('LEASE_TTL', '2m');
+  if (r.get('LEASE_TTL') !== undefined && (ms < 10_000 || ms > 3_600_000)) r.problem('LEASE_TTL must be from 10s to 1h (default 2m).');
+  return Math.min(Math.max(ms, 10_000), 3_600_000);
 }
 
 /**
  * FOLLOW_WINDOW: `0` (any unit, or none) turns following off; otherwise a duration of at most 90d,
  * since the follow query cannot read past Okta's System Log retention.
  */
-function followWindow(r: EnvReader): number {
+export function parseFollowWindow(r: EnvReader): number {
   const raw = r.get('FOLLOW_WINDOW');
   if (raw !== undefined && /^0+(?:\.0+)?\s*(?:ms|s|m|h|d)?$/i.test(raw)) return 0;
   const ms = r.duration('FOLLOW_WINDOW', '24h');

@@ -1,7 +1,8 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { followDepsFor, tickDepsFor, type App } from './app';
+import type { OrgRuntime } from './orgs/runtime';
 import { startHealthServer } from './health';
-import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver } from './ingest/event-hook';
+import { ingestPushBatch, orgHookPath, startEventHookReceiver, type EventHookReceiver, type HookRoute } from './ingest/event-hook';
 import { redact, type Logger } from './logger';
 import { summarizeExcess } from './ingest/ingest';
 import { runFollowTick, type FollowResult } from './ingest/follow';
@@ -38,17 +39,34 @@ function emptyResult(): TickResult {
   return { tickId: 0, ok: false, interrupted: false, pages: 0, requests: 0, events: 0, newEvents: 0, newAlerts: 0, suppressed: 0, summarized: 0, durationMs: 0, rateLimitRemaining: null, cursorFallback: false };
 }
 
-/** The long-running mode: a tick at start, then on POLL_SCHEDULE, never two at once. */
+/** One org's state in this process: its last poll tick and its follow tick in flight. */
+interface OrgState {
+  rt: OrgRuntime;
+  /** The poll tick in flight (never two for one org). */
+  current: Promise<TickResult> | null;
+  /** The follow tick in flight: it runs beside the schedule, so a slow one never holds back the next poll. */
+  following: Promise<void> | null;
+  lastResult: TickResult | null;
+  lastFollow: FollowResult | null;
+  /** True while this replica holds the org's lease (set at the slot that took it). */
+  held: boolean;
+}
+
+/**
+ * The long-running mode: a slot at start, then on POLL_SCHEDULE. Each slot takes the orgs this
+ * replica may poll (their leases), then runs each one's poll tick (then its follow tick) with
+ * bounded concurrency across orgs; an org whose previous tick still runs is skipped, without
+ * delaying the others. A single-org install is the one org `default`.
+ */
 export class Daemon {
   private task: ScheduledTask | null = null;
-  private current: Promise<TickResult> | null = null;
-  /** The follow tick in flight: it runs beside the schedule, so a slow one never holds back the next poll. */
-  private following: Promise<void> | null = null;
-  lastFollow: FollowResult | null = null;
+  /** The slot in flight (lease round plus the org ticks it started). */
+  private slot: Promise<void> | null = null;
+  private readonly orgs: OrgState[];
   private readonly abort = new AbortController();
   private stopped: Promise<void> | null = null;
-  lastResult: TickResult | null = null;
   private lastFinishedAt: Date | null = null;
+  private lastSlot: { ok: boolean; error?: string } | null = null;
   private lastSuccessAt: Date | null = null;
   private readonly startedAt: Date;
   private health: { port: number; close(): Promise<void> } | null = null;
@@ -61,8 +79,22 @@ export class Daemon {
     private readonly opts: { slackReconnectMs?: number } = {},
   ) {
     this.startedAt = app.clock.now();
-    const last = app.store.lastSuccessfulTick();
-    if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
+    this.orgs = app.orgs.map((rt) => ({ rt, current: null, following: null, lastResult: null, lastFollow: null, held: false }));
+  }
+
+  /** The first org's last poll tick (in a single-org install, the only one). */
+  get lastResult(): TickResult | null {
+    return this.orgs[0]?.lastResult ?? null;
+  }
+
+  /** The first org's last follow tick. */
+  get lastFollow(): FollowResult | null {
+    return this.orgs[0]?.lastFollow ?? null;
+  }
+
+  /** The last poll tick of the org named, null before its first here. */
+  lastResultOf(org: string): TickResult | null {
+    return this.orgs.find((o) => o.rt.name === org)?.lastResult ?? null;
   }
 
   /** The port of the health endpoint, when it runs. */
@@ -88,15 +120,14 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { app } = this;
-    const abandoned = app.store.closeAbandonedTicks(app.clock.now());
-    if (abandoned > 0) app.logger.warn('the previous process stopped during a tick; its committed pages are kept and the cursor resumes after them', { ticks: abandoned });
-    // A crash between the last page and the summary leaves excess alerts without deliveries.
-    summarizeExcess({ ...app, notifiers: app.notifiers.map((n) => n.name) }, null);
+    const last = await app.store.lastSuccessfulTick();
+    if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
     app.dispatcher.start();
     app.logger.info('okta-token-watch started', {
       schedule: app.config.poll.schedule,
       lookback: app.config.poll.lookbackMs,
       notifiers: app.notifiers.map((n) => n.name),
+      ...(app.orgs.some((o) => o.named) ? { orgs: app.orgs.map((o) => o.name) } : {}),
       db: app.config.store.dbPath,
     });
     // Overlap is refused by tick() itself (it also knows about the tick at start, which node-cron
@@ -107,7 +138,7 @@ export class Daemon {
       this.health = await startHealthServer(
         app.config.health,
         {
-          lastTick: () => (this.lastResult && this.lastFinishedAt ? { ok: this.lastResult.ok, finishedAt: this.lastFinishedAt, error: this.lastResult.error } : null),
+          lastTick: () => (this.lastSlot && this.lastFinishedAt ? { ok: this.lastSlot.ok, finishedAt: this.lastFinishedAt, error: this.lastSlot.error } : null),
           lastSuccessAt: () => this.lastSuccessAt,
           intervalMs: () => this.intervalMs(),
           startedAt: this.startedAt,
@@ -118,20 +149,35 @@ export class Daemon {
         app.logger,
       );
     }
-    if (app.config.eventHook) {
-      const deps = { store: app.store, detector: app.detector, notifiers: app.notifiers.map((n) => n.name), poll: app.config.poll, clock: app.clock, logger: app.logger };
-      this.hook = await startEventHookReceiver({
-        config: app.config.eventHook,
-        ingest: (events) => ingestPushBatch(deps, events),
-        onAlerts: () => this.deliverNow(),
-        metrics: app.metrics,
-        logger: app.logger,
-        clock: app.clock,
-        afterCommit: crashTestHold(),
-      });
-    }
+    if (app.config.eventHook) await this.startHookReceiver(app.config.eventHook);
     await this.startSlackApp();
     await this.tick();
+  }
+
+  /**
+   * The push receiver: without ORGS_FILE, EVENT_HOOK_PATH with EVENT_HOOK_SECRET; with it, one path
+   * per org (`<EVENT_HOOK_PATH>/<org>`) with that org's secret. Any replica serves every org: ingest
+   * is keyed by the event's uuid, so a push is safe wherever it lands.
+   */
+  private async startHookReceiver(config: NonNullable<App['config']['eventHook']>): Promise<void> {
+    const { app } = this;
+    const ingestOf = (rt: OrgRuntime): HookRoute['ingest'] => {
+      const deps = { store: rt.store, detector: rt.detector, notifiers: rt.notifiers.map((n) => n.name), poll: rt.config.poll, clock: app.clock, logger: rt.logger };
+      return (events) => ingestPushBatch(deps, events);
+    };
+    const named = app.orgs.some((o) => o.named);
+    const routes: HookRoute[] = named
+      ? app.orgs.flatMap((rt) => (rt.config.eventHook ? [{ org: rt.name, path: orgHookPath(config.path, rt.name), secret: rt.config.eventHook.secret, ingest: ingestOf(rt) }] : []))
+      : [{ org: app.orgs[0]!.name, path: config.path, secret: config.secret, ingest: ingestOf(app.orgs[0]!) }];
+    this.hook = await startEventHookReceiver({
+      config,
+      routes,
+      onAlerts: () => this.deliverNow(),
+      metrics: app.metrics,
+      logger: app.logger,
+      clock: app.clock,
+      afterCommit: crashTestHold(),
+    });
   }
 
   /** Slack app mode (SLACK_APP_TOKEN): its module, and Slack's clients with it, load only then. */
@@ -155,64 +201,130 @@ export class Daemon {
     });
   }
 
-  /** Runs one tick unless one is running (then does nothing), then starts a delivery pass. Never throws. */
+  /**
+   * One slot: takes the leases, then runs the poll tick of every org held (an org whose previous
+   * tick still runs is skipped, the others are not held back), then starts a delivery pass.
+   * Resolves when the org ticks it started have ended. Never throws.
+   */
   async tick(): Promise<void> {
-    if (this.current || this.abort.signal.aborted) {
-      if (this.current) this.app.logger.warn('previous tick still running; skipping this slot', {});
-      return;
-    }
-    const { app } = this;
-    this.current = runTick(tickDepsFor(app, this.abort.signal));
+    if (this.abort.signal.aborted) return;
+    const run = this.runSlot();
+    this.slot = run;
     try {
-      this.lastResult = await this.current;
-      this.lastFinishedAt = app.clock.now();
-      if (this.lastResult.ok) this.lastSuccessAt = this.lastFinishedAt;
-      app.metrics.observeTick(this.lastResult, this.lastFinishedAt);
-    } catch (err) {
-      // Only the store itself failing (disk full, database locked for too long) lands here; the
-      // transaction rolled back, so the next tick retries from the same cursor.
-      app.logger.error('tick could not be recorded', { error: redact(err instanceof Error ? err.message : String(err)) });
-      this.lastFinishedAt = app.clock.now();
-      this.lastResult = { ...(this.lastResult ?? emptyResult()), ok: false, error: 'the database could not be written' };
+      await run;
     } finally {
-      this.current = null;
+      if (this.slot === run) this.slot = null;
     }
-    // Deliver without holding the tick slot: a backlog (Slack is paced at one message a second, a
+  }
+
+  private async runSlot(): Promise<void> {
+    const { app } = this;
+    const held = await this.heldOrgs();
+    const due: OrgState[] = [];
+    for (const o of held) {
+      if (o.current) o.rt.logger.warn('previous tick still running; skipping this slot', {});
+      else due.push(o);
+    }
+    const results = await this.runOrgs(due, (o) => this.orgTick(o));
+    if (results.length > 0 || held.length === 0) {
+      this.lastFinishedAt = app.clock.now();
+      const failed = results.filter((r) => !r.result.ok);
+      const many = app.orgs.length > 1;
+      this.lastSlot =
+        failed.length === 0
+          ? { ok: true }
+          : { ok: false, error: many ? failed.map((r) => `org ${r.org}: ${r.result.error ?? 'unknown error'}`).join('; ') : failed[0]!.result.error };
+      if (this.lastSlot.ok) this.lastSuccessAt = this.lastFinishedAt;
+    }
+    // Deliver without holding the slot: a backlog (Slack is paced at one message a second, a
     // destination may be timing out) must never delay the next poll of Okta.
     this.deliverNow();
-    // Only after a poll tick that worked: a failing Okta (credentials, limits) is not asked for more.
-    if (this.lastResult.ok) this.follow(this.lastResult.newAlerts);
+  }
+
+  /** The orgs this replica polls this slot. */
+  private async heldOrgs(): Promise<OrgState[]> {
+    for (const o of this.orgs) {
+      if (!o.held) {
+        o.held = true;
+        await this.takeOver(o);
+      }
+    }
+    return this.orgs;
   }
 
   /**
-   * Starts the follow tick of watched tokens after a poll tick, outside the tick slot (a slow follow
-   * query never delays the next poll); one at a time: a slot whose previous follow still runs skips
-   * it, and the next resumes from the group cursors. Never throws.
+   * An org this replica has just taken: ticks its previous holder left open are closed (their
+   * committed pages are kept; the cursor resumes after them), and alerts past MAX_ALERTS_PER_RUN a
+   * crash left without deliveries get their summary.
    */
-  private follow(pollAlerts: number): void {
-    if (this.following || this.abort.signal.aborted) {
-      if (this.following) this.app.logger.info('the previous follow tick is still running; skipping it this slot', {});
+  private async takeOver(o: OrgState): Promise<void> {
+    const { rt } = o;
+    try {
+      const abandoned = await rt.store.closeAbandonedTicks(this.app.clock.now());
+      if (abandoned > 0) rt.logger.warn('the previous process stopped during a tick; its committed pages are kept and the cursor resumes after them', { ticks: abandoned });
+      await summarizeExcess({ store: rt.store, detector: rt.detector, clock: this.app.clock, logger: rt.logger, notifiers: rt.notifiers.map((n) => n.name) }, null);
+    } catch (err) {
+      rt.logger.error('could not close the ticks a previous holder left open', { error: redact(err instanceof Error ? err.message : String(err)) });
+    }
+  }
+
+  /** Runs fn for each org, with bounded concurrency; resolves with what each returned. */
+  private async runOrgs(due: OrgState[], fn: (o: OrgState) => Promise<TickResult>): Promise<Array<{ org: string; result: TickResult }>> {
+    return Promise.all(due.map(async (o) => ({ org: o.rt.name, result: await fn(o) })));
+  }
+
+  /** One org's poll tick, then (when it worked) its follow tick. Never throws. */
+  private async orgTick(o: OrgState): Promise<TickResult> {
+    const { app } = this;
+    const { rt } = o;
+    o.current = runTick(tickDepsFor(app, this.abort.signal, rt));
+    let result: TickResult;
+    try {
+      result = await o.current;
+      app.metrics.observeTick(result, app.clock.now());
+    } catch (err) {
+      // Only the store itself failing (disk full, database locked for too long) lands here; the
+      // transaction rolled back, so the next tick retries from the same cursor.
+      rt.logger.error('tick could not be recorded', { error: redact(err instanceof Error ? err.message : String(err)) });
+      result = { ...(o.lastResult ?? emptyResult()), ok: false, error: 'the database could not be written' };
+    } finally {
+      o.current = null;
+    }
+    o.lastResult = result;
+    // Only after a poll tick that worked: a failing Okta (credentials, limits) is not asked for more.
+    if (result.ok) this.follow(o, result.newAlerts);
+    return result;
+  }
+
+  /**
+   * Starts the follow tick of one org's watched tokens after its poll tick, outside the slot (a
+   * slow follow query never delays the next poll); one at a time per org: a slot whose previous
+   * follow still runs skips it, and the next resumes from the group cursors. Never throws.
+   */
+  private follow(o: OrgState, pollAlerts: number): void {
+    if (o.following || this.abort.signal.aborted) {
+      if (o.following) o.rt.logger.info('the previous follow tick is still running; skipping it this slot', {});
       return;
     }
     const { app } = this;
-    this.following = runFollowTick(followDepsFor(app, this.abort.signal, pollAlerts))
+    o.following = runFollowTick(followDepsFor(app, this.abort.signal, pollAlerts, o.rt))
       .then((r) => {
-        this.lastFollow = r;
+        o.lastFollow = r;
         app.metrics.observeFollowTick(r);
         // Alerts, follow-ups or digests it queued go out now, not at the next poll.
         if (r.outcome !== 'idle' && r.outcome !== 'skipped') this.deliverNow();
       })
       .catch((err: unknown) => {
-        app.logger.error('follow tick failed', { error: redact(err instanceof Error ? err.message : String(err)) });
+        o.rt.logger.error('follow tick failed', { error: redact(err instanceof Error ? err.message : String(err)) });
       })
       .finally(() => {
-        this.following = null;
+        o.following = null;
       });
   }
 
   /** Resolves when no follow tick is running (tests, and stop()). */
   async followSettled(): Promise<void> {
-    while (this.following) await this.following;
+    for (const o of this.orgs) while (o.following) await o.following;
   }
 
   /** next scheduled tick, for health checks. */
@@ -231,7 +343,8 @@ export class Daemon {
         await this.slackApp?.stop();
         // Requests in flight finish their commit and get their answer; new ones are refused.
         await this.hook?.close();
-        if (this.current) await this.current.catch(() => undefined);
+        if (this.slot) await this.slot.catch(() => undefined);
+        for (const o of this.orgs) if (o.current) await o.current.catch(() => undefined);
         await this.followSettled();
         await this.app.dispatcher.stop();
         await this.health?.close();

@@ -82,7 +82,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     EVENT_HOOK_SECRET: crypto.randomBytes(24).toString('hex'),
   };
   const config = parseConfig(env, { requireOkta: true });
-  const app = createApp(config, { stdout: devNull(), logger: createLogger(config.log) });
+  const app = await createApp(config, { stdout: devNull(), logger: createLogger(config.log) });
   const result: DemoResult = { ticks: [], alerts: [], suppressed: [], files: [], deliveries: [], pushed: [], hookId: null, followed: null };
   const notes = new Map<string, string>();
   const persist = (batch: DemoEvent[]): void => {
@@ -101,8 +101,8 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
   };
   // Alerts not shown yet, oldest first: what a push or a tick just raised.
   const shown = new Set<string>();
-  const fresh = (): Alert[] => {
-    const out = app.store.listAlerts(100).map((a) => a.alert).reverse().filter((a) => !shown.has(a.id));
+  const fresh = async (): Promise<Alert[]> => {
+    const out = (await app.store.listAlerts(100)).map((a) => a.alert).reverse().filter((a) => !shown.has(a.id));
     for (const a of out) shown.add(a.id);
     return out;
   };
@@ -126,7 +126,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     await tick('tick 1 (first start: reads the last LOOKBACK)');
     persist(demoBatch2(Date.now()));
     await tick('tick 2 (resumes from the stored cursor)');
-    fresh();
+    await fresh();
     print('');
 
     // Push: the real receiver, fed by the simulator the way Okta delivers an event hook.
@@ -138,10 +138,16 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
       ingest: (events) => ingestPushBatch(pushDeps, events),
       onAlerts: () => {
         const elapsedMs = performance.now() - madeAt;
-        for (const a of fresh()) {
-          result.pushed.push({ uuid: a.event.uuid, elapsedMs, ticksBefore: result.ticks.length });
-          print(`  push: alert ${elapsedMs.toFixed(0)} ms after the token was made, without waiting for a tick: ${headline(a)}`);
-        }
+        const ticksBefore = result.ticks.length;
+        void fresh().then(
+          (alerts) => {
+            for (const a of alerts) {
+              result.pushed.push({ uuid: a.event.uuid, elapsedMs, ticksBefore });
+              print(`  push: alert ${elapsedMs.toFixed(0)} ms after the token was made, without waiting for a tick: ${headline(a)}`);
+            }
+          },
+          (err: unknown) => print(`  push: the alerts could not be read back: ${plainText(err instanceof Error ? err.message : String(err), 300)}`),
+        );
       },
       metrics: app.metrics,
       logger: app.logger,
@@ -154,7 +160,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
       events: { type: 'EVENT_TYPE', items: HOOK_ELIGIBLE_EVENT_TYPES },
       channel: { type: 'HTTP', version: '1.0.0', config: { uri: hookUrl, headers: [], authScheme: { type: 'HEADER', key: 'Authorization', value: hookConfig.secret } } },
     });
-    app.store.setRegisteredEventHook({ hookId: created.id, uri: hookUrl }, app.clock.now());
+    await app.store.setRegisteredEventHook({ hookId: created.id, uri: hookUrl }, app.clock.now());
     result.hookId = created.id;
     // Okta's verification GET reaches the real receiver, which answers the challenge.
     const verified = await hookApi('POST', `/api/v1/eventHooks/${created.id}/lifecycle/verify`);
@@ -174,7 +180,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     await sim.hooksIdle();
     print(`  event hook ${created.id}: ${off.status}; push: ${sim.hookDeliveries.length === deliveriesBefore ? 'nothing arrives (Okta pushes only to an ACTIVE hook)' : 'still delivering'}`);
     await tick('tick 4 (polling is the backstop)');
-    for (const a of fresh()) print(`  poll: ${headline(a)}`);
+    for (const a of await fresh()) print(`  poll: ${headline(a)}`);
     print('');
 
     // Follow: a token made, used 12 minutes later from another country to create a user and grant
@@ -189,8 +195,8 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     };
     const storyAlertId = `otw-${String(story.created.uuid)}`;
     const shownFollowUps = new Set<string>();
-    const newFollowUps = (): void => {
-      for (const f of app.store.followUpsOf(storyAlertId)) {
+    const newFollowUps = async (): Promise<void> => {
+      for (const f of await app.store.followUpsOf(storyAlertId)) {
         if (shownFollowUps.has(f.id)) continue;
         shownFollowUps.add(f.id);
         print(`  follow-up: ${plainText(followUpHeadline(f), 160)}`);
@@ -200,23 +206,23 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
     sim.addApiTokenFromEvent(story.created);
     notes.set(String(story.created.uuid), 'a token made for a "partner sync", open to any network');
     await tick('tick 5 (the token is made: alert, and its watch starts)');
-    for (const a of fresh()) print(`  poll: ${headline(a)}`);
+    for (const a of await fresh()) print(`  poll: ${headline(a)}`);
     await followTick('follow tick (one request covers every watched token)');
     for (const e of [story.firstUse, story.privilegeGrant, story.profileUpdate]) sim.persist(e);
     await followTick('follow tick (the token is used from Bucharest: a user made, an admin role granted)');
-    newFollowUps();
+    await newFollowUps();
     sim.persist(story.revoke);
     await tick('tick 6 (the token is revoked)');
     await followTick('follow tick (reads up to the revoke; the watch closes with its digest)');
-    newFollowUps();
-    const thread = app.store.followUpsOf(storyAlertId);
+    await newFollowUps();
+    const thread = await app.store.followUpsOf(storyAlertId);
     const last = thread[thread.length - 1];
     if (last) print(`  the alert's status line now: ${plainText(watchStatusLine(last.watch, (x) => plainText(x, 80)), 300)}`);
     result.followed = { alertId: storyAlertId, followUps: thread, followTicks };
     print('');
 
-    result.alerts = app.store.listAlerts(100).map((a) => a.alert).reverse();
-    const rows = app.store.db.prepare('SELECT uuid, suppressed_by AS reason FROM events WHERE suppressed_by IS NOT NULL ORDER BY first_seen_at').all() as Array<{ uuid: string; reason: string }>;
+    result.alerts = (await app.store.listAlerts(100)).map((a) => a.alert).reverse();
+    const rows = await app.store.sql.all<{ uuid: string; reason: string }>('SELECT uuid, suppressed_by AS reason FROM events WHERE suppressed_by IS NOT NULL ORDER BY first_seen_at');
     result.suppressed = rows;
 
     print(`${result.alerts.length} alert(s):`);
@@ -244,7 +250,7 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
       fs.writeFileSync(file, `<!-- Subject: ${mail.subject.replace(/--/g, '- -')} -->\n${mail.html}`);
       result.files.push(file);
     });
-    const followedAlert = result.followed ? app.store.getAlert(result.followed.alertId) : null;
+    const followedAlert = result.followed ? await app.store.getAlert(result.followed.alertId) : null;
     if (result.followed && followedAlert) {
       // The thread as Slack shows it with a bot token (each reply under the alert), and the emails
       // as replies to the alert's email.
@@ -272,12 +278,12 @@ export async function runDemo(opts: { env: Env; outDir: string; print: (line: st
       print('');
       print(`Sending the demo alerts through your configured notifier(s): ${real.map((n) => n.name).join(', ')}`);
       await app.dispatcher.runOnce();
-      for (const d of app.store.status(app.schemaVersion).deliveries) {
+      for (const d of (await app.store.status(app.schemaVersion)).deliveries) {
         if (d.notifier === 'console') continue;
         result.deliveries.push(d);
         print(`  ${d.notifier}: ${d.sent} sent, ${d.pending} waiting to retry, ${d.failed} failed`);
       }
-      for (const f of app.store.failedDeliveries(5)) print(`  ${f.notifier} error: ${plainText(f.lastError, 300)}`);
+      for (const f of await app.store.failedDeliveries(5)) print(`  ${f.notifier} error: ${plainText(f.lastError, 300)}`);
     } else {
       print('');
       print('No Slack, email or webhook settings found in your environment or .env: nothing was sent.');

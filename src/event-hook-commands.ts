@@ -74,7 +74,7 @@ function stepFailure(step: string, err: unknown, okta: OktaConfig): string {
 
 /** Our hook: by the stored id when there is one (a stale id falls back to the name), else by name. */
 async function findOurHook(client: EventHookClient, app: App): Promise<EventHookView | null> {
-  const stored = app.store.registeredEventHook();
+  const stored = await app.store.registeredEventHook();
   if (stored) {
     try {
       return await client.get(stored.hookId);
@@ -109,7 +109,7 @@ export async function registerHook(app: App, config: AppConfig, url: string | un
     }
     // Stored before verification: a hook that fails to verify still exists in Okta, and
     // `remove`, `status` and the self-watch rule must find it.
-    app.store.setRegisteredEventHook({ hookId: hook.id, uri: url }, app.clock.now());
+    await app.store.setRegisteredEventHook({ hookId: hook.id, uri: url }, app.clock.now());
     io.out(`${existing ? 'updated' : 'created'} event hook ${plainText(hook.id, 60)} "${EVENT_HOOK_NAME}" for ${plainText(url, 300)} (${HOOK_ELIGIBLE_EVENT_TYPES.join(', ')})`);
     step = 'verify';
     hook = await client.verify(hook.id);
@@ -138,7 +138,7 @@ export async function hookStatus(app: App, config: AppConfig, io: HookIo): Promi
     io.err(`okta-token-watch: event-hook status: ${accessProblem(err, okta, 'read') ?? `Okta answered ${oktaSaid(err)}.`}`);
     return EXIT_FAILURE;
   }
-  const stored = app.store.registeredEventHook();
+  const stored = await app.store.registeredEventHook();
   if (!hook) {
     io.out(`no event hook of ours in Okta${stored ? ` (the stored id ${plainText(stored.hookId, 60)} no longer exists)` : ''}: run "okta-token-watch event-hook register --url https://PUBLIC-HOST/okta/event-hook".`);
     return EXIT_FAILURE;
@@ -168,7 +168,7 @@ export async function removeHook(app: App, config: AppConfig, io: HookIo): Promi
   try {
     const hook = await findOurHook(client, app);
     if (!hook) {
-      app.store.clearRegisteredEventHook();
+      await app.store.clearRegisteredEventHook();
       io.out('no event hook of ours is registered in Okta: nothing to remove.');
       return EXIT_OK;
     }
@@ -179,7 +179,7 @@ export async function removeHook(app: App, config: AppConfig, io: HookIo): Promi
     }
     step = 'delete';
     await client.delete(hook.id);
-    app.store.clearRegisteredEventHook();
+    await app.store.clearRegisteredEventHook();
     io.out(`removed event hook ${plainText(hook.id, 60)} "${plainText(hook.name, 100)}": Okta no longer pushes events; the poller still reads them.`);
     return EXIT_OK;
   } catch (err) {

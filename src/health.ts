@@ -14,8 +14,18 @@ export interface HealthSource {
   intervalMs(): number;
   startedAt: Date;
   now(): Date;
-  /** The push receiver's figures, when it runs (it never makes the verdict unhealthy: polling is the backstop). */
-  push?: () => { lastDeliveryAt: Date | null; eventsBySource: Record<string, number>; rejected: Record<string, number> };
+  /**
+   * The push receiver's figures, when it runs (it never makes the verdict unhealthy: polling is the
+   * backstop). May answer later: its counts are read from the database.
+   */
+  push?: () => PushFigures | Promise<PushFigures>;
+}
+
+/** What /healthz says about the push receiver. */
+export interface PushFigures {
+  lastDeliveryAt: Date | null;
+  eventsBySource: Record<string, number>;
+  rejected: Record<string, number>;
 }
 
 /** The health verdict: healthy when the last tick succeeded within two schedule intervals. */
@@ -45,11 +55,22 @@ export async function startHealthServer(config: HealthConfig, src: HealthSource,
     }
     if (path === '/healthz') {
       const h = healthOf(src);
-      res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' });
-      // The reason can quote an Okta error body: its control and bidi characters go out as \u escapes.
-      const p = src.push?.();
-      const push = p ? { push: { lastDeliveryAt: p.lastDeliveryAt?.toISOString() ?? null, eventsBySource: p.eventsBySource, rejected: p.rejected } } : {};
-      res.end(jsonEscape(JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', reason: h.reason, ...push })) + '\n');
+      // The push figures are extra: a database that cannot answer them leaves the verdict (which
+      // comes from the ticks) as it is, and says so.
+      Promise.resolve()
+        .then(() => src.push?.())
+        .then(
+          (p) => (p ? { push: { lastDeliveryAt: p.lastDeliveryAt?.toISOString() ?? null, eventsBySource: p.eventsBySource, rejected: p.rejected } } : {}),
+          (err: unknown) => {
+            logger.warn('healthz: the push figures could not be read', { error: err instanceof Error ? err.message : String(err) });
+            return { push: null };
+          },
+        )
+        .then((push) => {
+          res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' });
+          // The reason can quote an Okta error body: its control and bidi characters go out as \u escapes.
+          res.end(jsonEscape(JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', reason: h.reason, ...push })) + '\n');
+        });
       return;
     }
     if (path === '/metrics') {

@@ -60,8 +60,8 @@ export class Metrics {
       name: 'otw_last_successful_tick_timestamp_seconds',
       help: 'When the last successful tick finished (epoch seconds; 0 when none has).',
       registers: r,
-      collect() {
-        const finished = store.lastSuccessfulTick()?.finishedAt;
+      async collect() {
+        const finished = (await store.lastSuccessfulTick())?.finishedAt;
         const t = finished ? Date.parse(finished) : NaN;
         this.set(Number.isFinite(t) ? t / 1000 : 0);
       },
@@ -101,9 +101,11 @@ export class Metrics {
       help: 'Deliveries by notifier and status (pending, sent, failed).',
       labelNames: ['notifier', 'status'],
       registers: r,
-      collect() {
+      async collect() {
+        // Read before the reset: a scrape never shows the series gone while the database answers.
+        const { deliveries } = await store.status(0);
         this.reset();
-        for (const d of store.status(0).deliveries) {
+        for (const d of deliveries) {
           this.set({ notifier: d.notifier, status: 'pending' }, d.pending);
           this.set({ notifier: d.notifier, status: 'sent' }, d.sent);
           this.set({ notifier: d.notifier, status: 'failed' }, d.failed);
@@ -114,16 +116,16 @@ export class Metrics {
       name: 'otw_outbox_size',
       help: 'Deliveries waiting to be sent.',
       registers: r,
-      collect() {
-        this.set((store.db.prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'`).get() as { n: number }).n);
+      async collect() {
+        this.set(Number((await store.sql.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'`))?.n ?? 0));
       },
     });
     new client.Gauge({
       name: 'otw_cursor_age_seconds',
       help: 'Seconds since the cursor last moved (-1 when there is none).',
       registers: r,
-      collect() {
-        const c = store.getCursor();
+      async collect() {
+        const c = await store.getCursor();
         this.set(c ? Math.max(0, (now().getTime() - Date.parse(c.updatedAt)) / 1000) : -1);
       },
     });
@@ -147,8 +149,8 @@ export class Metrics {
       name: 'otw_hook_last_delivery_timestamp_seconds',
       help: 'When the last event hook delivery was committed (epoch seconds; from the database after a restart; 0 when none).',
       registers: r,
-      collect() {
-        const t = metrics.lastHookDeliveryMs ?? Date.parse(store.lastPushReceivedAt() ?? '');
+      async collect() {
+        const t = metrics.lastHookDeliveryMs ?? Date.parse((await store.lastPushReceivedAt()) ?? '');
         this.set(Number.isFinite(t) ? t / 1000 : 0);
       },
     });
@@ -157,9 +159,9 @@ export class Metrics {
       help: 'Events stored, by the source that saw each first (poll, push, backfill).',
       labelNames: ['source'],
       registers: r,
-      collect() {
+      async collect() {
+        const counts = { poll: 0, push: 0, ...(await store.eventsBySource()) };
         this.reset();
-        const counts = { poll: 0, push: 0, ...store.eventsBySource() };
         for (const [source, n] of Object.entries(counts)) this.set({ source }, n);
       },
     });
@@ -175,8 +177,8 @@ export class Metrics {
       name: 'otw_watched_tokens',
       help: 'Tokens whose watch is open (their activity is followed).',
       registers: r,
-      collect() {
-        this.set((store.prepared('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL').get() as { n: number }).n);
+      async collect() {
+        this.set(Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL'))?.n ?? 0));
       },
     });
     client.collectDefaultMetrics({ register: this.registry, prefix: 'otw_process_' });

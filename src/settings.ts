@@ -18,6 +18,8 @@ export const SETTINGS = [
   'OKTA_MAX_RETRIES',
   'OKTA_MAX_RATE_LIMIT_WAIT',
   'OKTA_RATE_LIMIT_HEADROOM_PERCENT',
+  // Many orgs: one file says which orgs exist and how to reach each
+  'ORGS_FILE',
   // Schedule, store, logs, health
   'POLL_SCHEDULE',
   'LOOKBACK',
@@ -27,6 +29,9 @@ export const SETTINGS = [
   'LOG_FORMAT',
   'HEALTH_PORT',
   'HEALTH_HOST',
+  // Replicas and many orgs
+  'LEASE_TTL',
+  'ORG_CONCURRENCY',
   // Push (Okta event hooks)
   'EVENT_HOOK_SECRET',
   // Detection

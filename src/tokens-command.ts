@@ -7,6 +7,8 @@ import { ApiTokensError, API_TOKENS_READ_SCOPE, listApiTokens, type ApiTokenInfo
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
 import { openDatabase } from './store/db';
+import type { SqlDb } from './store/sql';
+import { SqliteDb } from './store/sqlite';
 import type { TerminalOutput } from './terminal-output';
 
 /**
@@ -26,23 +28,23 @@ export interface TokenRow extends ApiTokenInfo {
 }
 
 interface AlertLookup {
-  alertOn(tokenId: string): { alertId: string; at: string } | null;
-  loginOf(userId: string): string | null;
-  close(): void;
+  alertOn(tokenId: string): Promise<{ alertId: string; at: string } | null>;
+  loginOf(userId: string): Promise<string | null>;
+  close(): Promise<void>;
 }
 
 /** The database's answers, or null when there is no database yet. */
 function openLookup(dbPath: string): AlertLookup | null {
   if (!fs.existsSync(dbPath)) return null;
-  const db = openDatabase(dbPath, { readonly: true });
-  const alert = db.prepare(
-    `SELECT a.alert_id AS alertId, a.created_at AS at FROM alerts a JOIN events e ON e.uuid = a.event_uuid
-      WHERE e.token_id = ? AND e.event_type = 'system.api_token.create' ORDER BY a.id LIMIT 1`,
-  );
-  const login = db.prepare(`SELECT actor_login AS login FROM events WHERE actor_id = ? AND actor_login IS NOT NULL ORDER BY published DESC LIMIT 1`);
+  const db: SqlDb = new SqliteDb(openDatabase(dbPath, { readonly: true }));
   return {
-    alertOn: (id) => (alert.get(id) as { alertId: string; at: string } | undefined) ?? null,
-    loginOf: (id) => (login.get(id) as { login: string } | undefined)?.login ?? null,
+    alertOn: async (id) =>
+      (await db.get<{ alertId: string; at: string }>(
+        `SELECT a.alert_id AS "alertId", a.created_at AS at FROM alerts a JOIN events e ON e.uuid = a.event_uuid
+          WHERE e.token_id = ? AND e.event_type = 'system.api_token.create' ORDER BY a.id LIMIT 1`,
+        [id],
+      )) ?? null,
+    loginOf: async (id) => (await db.get<{ login: string }>(`SELECT actor_login AS login FROM events WHERE actor_id = ? AND actor_login IS NOT NULL ORDER BY published DESC LIMIT 1`, [id]))?.login ?? null,
     close: () => db.close(),
   };
 }
@@ -83,14 +85,17 @@ export async function runTokensCommand(config: AppConfig, io: { stdout: Terminal
   const lookup = openLookup(config.store.dbPath);
   let rows: TokenRow[];
   try {
-    rows = list.tokens.map((t) => ({
-      ...t,
-      ownerLogin: lookup && t.userId ? lookup.loginOf(t.userId) : null,
-      unrestricted: isUnrestricted(t),
-      alerted: lookup ? lookup.alertOn(t.id) : null,
-    }));
+    rows = [];
+    for (const t of list.tokens) {
+      rows.push({
+        ...t,
+        ownerLogin: lookup && t.userId ? await lookup.loginOf(t.userId) : null,
+        unrestricted: isUnrestricted(t),
+        alerted: lookup ? await lookup.alertOn(t.id) : null,
+      });
+    }
   } finally {
-    lookup?.close();
+    await lookup?.close();
   }
   const unrestricted = rows.filter((r) => r.unrestricted).length;
   if (opts.json) {

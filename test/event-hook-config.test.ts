@@ -84,7 +84,7 @@ describe('event hook settings', () => {
       const pusher = new HookPusher({ url: `https://127.0.0.1:${daemon.hookPort}/okta/event-hook`, secret: SECRET, ca: fs.readFileSync(cert) });
       assert.equal((await pusher.verify()).ok, true);
       assert.equal((await pusher.deliver([tokenEvent(51, h.clock.now().toISOString())])).delivered, true);
-      assert.equal(h.app.store.hasEvent(uuidFor(51)), true);
+      assert.equal(await h.app.store.hasEvent(uuidFor(51)), true);
     } finally {
       await daemon.stop();
       await h.close();

@@ -175,7 +175,7 @@ describe('Prometheus rules for the daemon itself', () => {
     try {
       const r = await h.tick();
       assert.ok(r.ok);
-      const finished = h.app.store.lastSuccessfulTick()!.finishedAt!;
+      const finished = (await h.app.store.lastSuccessfulTick())!.finishedAt!;
       h.clock.advance(600_000);
       await h.restart();
       const samples = parseExposition(await h.app.metrics.registry.metrics());

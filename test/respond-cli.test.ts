@@ -70,14 +70,14 @@ describe('responding to an alert from the CLI', () => {
     h.clock.set(new Date());
     const r = await h.tick();
     assert.equal(r.ok, true);
-    const rows = h.app.store.db.prepare('SELECT revoked_by AS by, closed_at AS closed FROM token_watches WHERE token_id = ?').all(tokenIdOf(1)) as Array<{ by: string | null }>;
+    const rows = await h.app.store.sql.all<{ by: string | null }>('SELECT revoked_by AS by, closed_at AS closed FROM token_watches WHERE token_id = ?', [tokenIdOf(1)]);
     assert.equal(rows.length, 1);
     assert.match(rows[0]!.by ?? '', / \(CLI\) via okta-token-watch$/);
-    const lifecycle = h.app.store.followUpsOf(alertIdOf(1)).filter((f) => f.kind === 'lifecycle');
+    const lifecycle = (await h.app.store.followUpsOf(alertIdOf(1))).filter((f) => f.kind === 'lifecycle');
     assert.equal(lifecycle.length, 1);
     assert.equal(lifecycle[0]!.lifecycle!.change, 'revoked');
     assert.match(lifecycle[0]!.watch.revokedBy ?? '', /via okta-token-watch$/);
-    assert.equal(h.app.store.listAlerts(100).filter((a) => a.alert.rule.id === 'okta-api-token-revoked').length, 0);
+    assert.equal((await h.app.store.listAlerts(100)).filter((a) => a.alert.rule.id === 'okta-api-token-revoked').length, 0);
   });
 
   test('when status --alerts runs after a revoke, then the alert shows its watch and the action, in text and JSON', async () => {
@@ -177,7 +177,7 @@ describe('responding to an alert from the CLI', () => {
     assert.equal(o.status, 'refused');
     assert.equal(o.text, 'not allowed: mallory is not in RESPONDERS');
     assert.equal(deletes(tokenIdOf(5)), 0);
-    const row = new AuditLog(h.app.store).get(o.actionId!);
+    const row = await new AuditLog(h.app.store).get(o.actionId!);
     assert.deepEqual([row?.result, row?.by, row?.alertId], ['refused', { via: 'slack', id: 'U0INTRUDER', name: 'mallory' }, alertIdOf(5)]);
     // A forged action name from a payload is refused before anything is stored or called.
     const forged = await respond(deps, { target: alertIdOf(5), action: 'delete-org' as 'revoke', by: { via: 'slack', id: 'U0ALLOWED1', name: 'alice' } });
@@ -223,7 +223,7 @@ describe('a revoke claim left by a process that stopped', () => {
       await h.tick();
       const log = new AuditLog(h.app.store);
       // What a process killed while waiting for Okta leaves behind.
-      const crashed = log.insert({ alertRowId: 1, target: alertIdOf(8), tokenId: tokenIdOf(8), action: 'revoke', by: { via: 'slack', id: 'U0ALICE001', name: 'alice' }, at: clock.now(), result: 'pending', reason: null, error: null, finished: false });
+      const crashed = await log.insert({ alertRowId: 1, target: alertIdOf(8), tokenId: tokenIdOf(8), action: 'revoke', by: { via: 'slack', id: 'U0ALICE001', name: 'alice' }, at: clock.now(), result: 'pending', reason: null, error: null, finished: false });
       const deletes = (): number => h.fake.requests.filter((r) => r.method === 'DELETE').length;
       clock.advance(60_000);
       const deps = { ...respondDepsFor(h.app), waitForPendingMs: 10_000 };
@@ -235,8 +235,8 @@ describe('a revoke claim left by a process that stopped', () => {
       const retried = await respond(deps, { target: alertIdOf(8), action: 'revoke', by: { via: 'cli', id: '1000', name: 'ops' } });
       assert.equal(retried.status, 'done', retried.text);
       assert.equal(deletes(), 1);
-      assert.equal(log.get(crashed)!.result, 'failed');
-      assert.match(log.get(crashed)!.error!, /stopped before recording Okta's answer/);
+      assert.equal((await log.get(crashed))!.result, 'failed');
+      assert.match((await log.get(crashed))!.error!, /stopped before recording Okta's answer/);
       const again = await respond(deps, { target: alertIdOf(8), action: 'revoke', by: { via: 'cli', id: '1000', name: 'ops' } });
       assert.equal(again.status, 'already');
       assert.equal(deletes(), 1);

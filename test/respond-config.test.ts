@@ -126,14 +126,14 @@ describe('status --alerts: the actions of an alert', () => {
       await respond(deps, { target: alertId, action: 'acknowledge', by: { via: 'cli', id: '1000', name: 'ops' }, reason: 'looking\u001b[31m into it' + 'x'.repeat(600) });
       clock.advance(60_000);
       await respond(deps, { target: alertId, action: 'acknowledge', by: { via: 'slack', id: 'U0INTRUDER', name: 'mallory\u202e' } });
-      const lines = alertActionLines(h.app.store, alertId);
+      const lines = await alertActionLines(h.app.store, alertId);
       assert.equal(lines.length, 2);
       assert.match(lines[0]!, /^ {4}acknowledge by ops via cli at 2026-12-01T10:00:00\.000Z: recorded: "looking.*into itx+/);
       assert.doesNotMatch(lines[0]!, /\u001b/);
       assert.ok(lines[0]!.length < 400, `bounded: ${lines[0]!.length}`);
       assert.match(lines[1]!, /^ {4}acknowledge by mallory.* via slack \(U0INTRUDER\) at 2026-12-01T10:01:00\.000Z: refused: mallory.* is not in RESPONDERS$/);
       assert.doesNotMatch(lines[1]!, /\u202e/);
-      assert.deepEqual(alertActionLines(h.app.store, 'otw-unknown'), []);
+      assert.deepEqual(await alertActionLines(h.app.store, 'otw-unknown'), []);
     } finally {
       await h.close();
     }

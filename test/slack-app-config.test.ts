@@ -66,7 +66,7 @@ describe('check in Slack app mode', () => {
     try {
       const run = async (appToken: string): Promise<string[]> => {
         const config = parseConfig({ ...OKTA, OKTA_ORG_URL: origin, ...BOT, SLACK_BOT_TOKEN: slack.botToken, SLACK_API_URL: slack.apiUrl, SLACK_APP_TOKEN: appToken, DB_PATH: path.join(tmpDir(), 'db.sqlite') }, { requireOkta: true });
-        const app = createApp(config, {
+        const app = await createApp(config, {
           logger: createLogger(config.log, { stream: new LineSink() }),
           responder: { policy: { actions: ['expected', 'acknowledge'], users: ['U0ALICE01'], groups: ['S0SECOPS1'] }, respond: () => Promise.reject(new Error('not called')) },
         });

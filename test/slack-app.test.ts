@@ -30,7 +30,7 @@ interface World {
   app: App;
   daemon: Daemon;
   logs: LineSink;
-  responder: ReturnType<typeof testResponder>;
+  responder: Awaited<ReturnType<typeof testResponder>>;
   /** The alert message the daemon posted for event 1, as first posted. */
   alertMessage: SlackMessage;
   tokenId: string;
@@ -69,8 +69,8 @@ async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Reco
   const logs = new LineSink();
   const config = parseConfig(env, { requireOkta: true });
   const policy: ResponsePolicy = { actions: ['revoke', 'expected', 'acknowledge'], users: [ALICE.id], groups: [], ...opts.policy };
-  let responder: ReturnType<typeof testResponder> | null = null;
-  const app = createApp(config, {
+  let responder: Awaited<ReturnType<typeof testResponder>> | null = null;
+  const app = await createApp(config, {
     clock,
     logger: createLogger(config.log, { stream: logs }),
     // Without one, createApp wires the program's own response actions (src/respond/).
@@ -81,7 +81,7 @@ async function world(opts: { policy?: Partial<ResponsePolicy>; userGroups?: Reco
           respond: (req) => responder!.respond(req),
         },
   });
-  responder = testResponder({ store: app.store, oktaOrigin: origin, oktaToken: OKTA_TOKEN, policy, now: () => clock.now() });
+  responder = await testResponder({ store: app.store, oktaOrigin: origin, oktaToken: OKTA_TOKEN, policy, now: () => clock.now() });
   opts.beforeStart?.(slack);
   const daemon = new Daemon(app, { slackReconnectMs: 200 });
   await daemon.start();
@@ -125,7 +125,7 @@ describe('Slack app mode', () => {
     const okta = new FakeOkta({ token: OKTA_TOKEN, now: () => clock.now().getTime() });
     const origin = await okta.start();
     const config = parseConfig({ OKTA_ORG_URL: origin, OKTA_API_TOKEN: OKTA_TOKEN, DB_PATH: path.join(tmpDir(), 'db.sqlite'), POLL_SCHEDULE: '0 0 1 1 *', NOTIFIERS: 'console' }, { requireOkta: true });
-    const app = createApp(config, { clock, logger: createLogger(config.log, { stream: new LineSink() }), stdout: new LineSink() });
+    const app = await createApp(config, { clock, logger: createLogger(config.log, { stream: new LineSink() }), stdout: new LineSink() });
     const daemon = new Daemon(app);
     try {
       await daemon.start();
@@ -142,7 +142,7 @@ describe('Slack app mode', () => {
     const w = await world();
     try {
       assert.ok(slackModules().length > 0, 'app mode loaded Slack\'s clients');
-      assert.deepEqual(w.slack.responseButtons(w.alertMessage).map((b) => b.value), [w.app.store.listAlerts(1)[0]!.alert.id, w.app.store.listAlerts(1)[0]!.alert.id, w.app.store.listAlerts(1)[0]!.alert.id]);
+      assert.deepEqual(w.slack.responseButtons(w.alertMessage).map((b) => b.value), Array(3).fill((await w.app.store.listAlerts(1))[0]!.alert.id));
       // Okta takes its time: the ack must not wait for it.
       w.okta.fail(1, { kind: 'hang', ms: 1500 }, (p) => p.startsWith('/api/v1/api-tokens/'));
       const env = w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE));
@@ -155,7 +155,7 @@ describe('Slack app mode', () => {
       assert.equal(w.deletes(), 1);
       assert.equal(w.okta.requests.find((r) => r.method === 'DELETE')!.path, `/api/v1/api-tokens/${w.tokenId}`);
       assert.equal(w.okta.apiTokens.has(w.tokenId), false, 'the token is gone from Okta');
-      const rows = w.responder.rows();
+      const rows = await w.responder.rows();
       assert.equal(rows.length, 1);
       assert.deepEqual({ action: rows[0]!.action, result: rows[0]!.result, via: rows[0]!.via, by: rows[0]!.by_id, token: rows[0]!.token_id }, { action: 'revoke', result: 'revoked', via: 'slack', by: ALICE.id, token: w.tokenId });
       const updated = w.slack.messages[0]!;
@@ -181,28 +181,26 @@ describe('Slack app mode', () => {
       env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id, NOTIFIERS: 'slack,webhook', WEBHOOK_URL: `${hookUrl}/hook` },
     });
     try {
-      const audit = (): Array<{ action: string; result: string; by_via: string; by_id: string }> =>
-        w.app.store.db.prepare('SELECT action, result, by_via, by_id FROM response_actions ORDER BY id').all() as Array<{ action: string; result: string; by_via: string; by_id: string }>;
+      const audit = (): Promise<Array<{ action: string; result: string; by_via: string; by_id: string }>> =>
+        w.app.store.sql.all<{ action: string; result: string; by_via: string; by_id: string }>('SELECT action, result, by_via, by_id FROM response_actions ORDER BY id');
       // Expected is not in RESPONSE_ACTIONS: no button for it.
       assert.deepEqual(w.slack.responseButtons(w.alertMessage).map((b) => b.action_id).sort(), ['otw_acknowledge', 'otw_revoke']);
       w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), MALLORY));
       await w.slack.waitForCalls('chat.postEphemeral', 1);
-      await w.slack.until(() => audit().length === 1, 'the refused row', 5000);
-      assert.deepEqual(audit()[0], { action: 'revoke', result: 'refused', by_via: 'slack', by_id: MALLORY.id });
+      await w.slack.until(async () => (await audit()).length === 1, 'the refused row', 5000);
+      assert.deepEqual((await audit())[0], { action: 'revoke', result: 'refused', by_via: 'slack', by_id: MALLORY.id });
       assert.equal(w.deletes(), 0);
 
       const first = w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE));
       const second = w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE));
       await w.slack.waitForAck(first);
       await w.slack.waitForAck(second);
-      await w.slack.until(() => audit().length === 3 && audit().every((r) => r.result !== 'pending'), 'both clicks recorded', 10_000);
+      await w.slack.until(async () => (await audit()).length === 3 && (await audit()).every((r) => r.result !== 'pending'), 'both clicks recorded', 10_000);
       assert.equal(w.deletes(), 1, 'two clicks, one DELETE');
-      assert.deepEqual(audit().slice(1).map((r) => r.result).sort(), ['duplicate', 'revoked']);
+      assert.deepEqual((await audit()).slice(1).map((r) => r.result).sort(), ['duplicate', 'revoked']);
       await w.slack.waitForCalls('chat.update', 1);
       // The action's follow-up: one per notifier other than Slack (the app answered in Slack itself).
-      const deliveries = w.app.store.db
-        .prepare("SELECT d.notifier FROM deliveries d JOIN followups f ON f.id = d.followup_id WHERE f.kind = 'response'")
-        .all() as Array<{ notifier: string }>;
+      const deliveries = await w.app.store.sql.all<{ notifier: string }>("SELECT d.notifier FROM deliveries d JOIN followups f ON f.id = d.followup_id WHERE f.kind = 'response'");
       assert.deepEqual(deliveries.map((d) => d.notifier), ['webhook']);
       await w.app.dispatcher.runOnce();
       const sent = hook.requests.map((r) => r.json as { type?: string; followup?: { response?: { action?: string; result?: string; by?: { via?: string; id?: string } } } });
@@ -225,8 +223,8 @@ describe('Slack app mode', () => {
       assert.equal(eph!.args.user, MALLORY.id);
       assert.equal(eph!.args.channel, CHANNEL);
       assert.match(String(eph!.args.text), /not allowed/);
-      await w.slack.until(() => w.responder.rows().length === 1, 'the refused row', 5000);
-      assert.deepEqual({ result: w.responder.rows()[0]!.result, by: w.responder.rows()[0]!.by_id }, { result: 'refused', by: MALLORY.id });
+      await w.slack.until(async () => (await w.responder.rows()).length === 1, 'the refused row', 5000);
+      assert.deepEqual({ result: (await w.responder.rows())[0]!.result, by: (await w.responder.rows())[0]!.by_id }, { result: 'refused', by: MALLORY.id });
       assert.equal(w.deletes(), 0);
       assert.equal(w.slack.callsOf('chat.update').length, 0);
       assert.match(w.logs.text, /refused revoke by a Slack user: the Slack user is not in RESPONDERS/);
@@ -241,7 +239,7 @@ describe('Slack app mode', () => {
       w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE));
       await w.slack.waitForCalls('chat.update', 1);
       assert.equal(w.slack.callsOf('usergroups.users.list')[0]!.args.usergroup, 'S0SECOPS1');
-      assert.deepEqual(w.responder.rows().map((r) => r.result), ['recorded']);
+      assert.deepEqual((await w.responder.rows()).map((r) => r.result), ['recorded']);
       // The acknowledgement keeps the buttons: the token may still need revoking.
       assert.ok(w.slack.responseButtons(w.slack.messages[0]!).some((b) => b.action_id === 'otw_revoke'));
     } finally {
@@ -260,7 +258,7 @@ describe('Slack app mode', () => {
       assert.equal(w.deletes(), 1);
       assert.equal(w.slack.callsOf('chat.update').length, 1);
       assert.equal(w.slack.messages.filter((m) => m.thread_ts).length, 1);
-      assert.deepEqual(w.responder.rows().map((r) => r.result), ['revoked']);
+      assert.deepEqual((await w.responder.rows()).map((r) => r.result), ['revoked']);
     } finally {
       await w.close();
     }
@@ -275,7 +273,7 @@ describe('Slack app mode', () => {
       assert.match(statusText(w.slack.messages[0]!), /Already gone\*/);
       assert.match(statusText(w.slack.messages[0]!), /already gone \(revoked or expired before\)/);
       assert.deepEqual(w.slack.responseButtons(w.slack.messages[0]!), []);
-      assert.deepEqual(w.responder.rows().map((r) => r.result), ['already-gone']);
+      assert.deepEqual((await w.responder.rows()).map((r) => r.result), ['already-gone']);
     } finally {
       await w.close();
     }
@@ -288,7 +286,7 @@ describe('Slack app mode', () => {
       assert.match(statusText(v.slack.messages[0]!), /okta\.apiTokens\.manage/);
       assert.ok(v.slack.responseButtons(v.slack.messages[0]!).some((b) => b.action_id === 'otw_revoke'), 'Revoke stays, to try again once the permission is granted');
       assert.equal(v.okta.apiTokens.has(v.tokenId), true, 'nothing was revoked');
-      assert.deepEqual(v.responder.rows().map((r) => r.result), ['forbidden']);
+      assert.deepEqual((await v.responder.rows()).map((r) => r.result), ['forbidden']);
     } finally {
       await v.close();
     }
@@ -302,7 +300,7 @@ describe('Slack app mode', () => {
       assert.equal(lost.sends, 0);
       await w.slack.waitForAck(lost, 20_000);
       assert.equal(w.slack.connections, 2, 'a second connection');
-      await w.slack.until(() => w.responder.rows()[0]?.result === 'revoked', 'the revoke', 5000);
+      await w.slack.until(async () => (await w.responder.rows())[0]?.result === 'revoked', 'the revoke', 5000);
       assert.equal(w.deletes(), 1);
 
       // Delivered and acted on, but the socket breaks before the ack arrives: Slack sends it again.
@@ -312,7 +310,7 @@ describe('Slack app mode', () => {
       assert.deepEqual({ sends: twice.sends, lostAcks: twice.lostAcks }, { sends: 2, lostAcks: 1 });
       await w.slack.until(() => w.slack.messages.filter((m) => m.thread_ts).length >= 2, 'the second thread reply', 5000);
       await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(w.responder.rows().map((r) => `${r.action}:${r.result}`), ['revoke:revoked', 'acknowledge:recorded']);
+      assert.deepEqual((await w.responder.rows()).map((r) => `${r.action}:${r.result}`), ['revoke:revoked', 'acknowledge:recorded']);
       assert.equal(w.slack.messages.filter((m) => m.thread_ts).length, 2, 'one thread reply each');
 
       // Slack's routine "refresh_requested": a new connection, and clicks still work.
@@ -363,7 +361,7 @@ describe('Slack app mode', () => {
       w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE));
       await w.slack.waitForCalls('chat.update', 1);
       assert.equal(w.deletes(), 0);
-      assert.deepEqual(w.responder.rows().map((r) => r.action), ['acknowledge']);
+      assert.deepEqual((await w.responder.rows()).map((r) => r.action), ['acknowledge']);
       assert.equal(w.slack.callsOf('chat.postEphemeral').length, 0);
       assert.match(w.logs.text, /a click from another channel than SLACK_CHANNEL/);
       assert.match(w.logs.text, /an alert that is not in this database/);
@@ -379,13 +377,13 @@ describe('Slack app mode', () => {
       w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_expected'), ALICE));
       const [open] = await w.slack.waitForCalls('views.open', 1);
       assert.equal((open!.args.view as { callback_id: string }).callback_id, 'otw_expected_reason');
-      assert.equal(w.responder.rows().length, 0, 'nothing is recorded before the reason');
+      assert.equal((await w.responder.rows()).length, 0, 'nothing is recorded before the reason');
       const reason = 'Terraform rotation <!channel> <https://evil.example|click> ```';
       const env = w.slack.sendInteractive(w.slack.viewSubmission(ALICE, reason));
       await w.slack.waitForAck(env);
       await w.slack.waitForCalls('chat.update', 1);
       await w.slack.until(() => w.slack.messages.some((m) => m.thread_ts), 'the thread reply', 5000);
-      const rows = w.responder.rows();
+      const rows = await w.responder.rows();
       assert.deepEqual({ action: rows[0]!.action, result: rows[0]!.result, reason: rows[0]!.reason }, { action: 'expected', result: 'recorded', reason });
       const reply = JSON.stringify(w.slack.messages.find((m) => m.thread_ts)!.blocks);
       assert.match(reply, /exceptions file/);
@@ -399,7 +397,7 @@ describe('Slack app mode', () => {
   test('when respond() itself fails (the database, a bug), then the clicker is told nothing was done and the message is left as it was', async () => {
     const w = await world();
     try {
-      w.app.store.db.exec('DROP TABLE test_response_actions');
+      await w.app.store.sql.run('DROP TABLE test_response_actions');
       w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE));
       const [eph] = await w.slack.waitForCalls('chat.postEphemeral', 1);
       assert.equal(eph!.args.user, ALICE.id);
@@ -414,27 +412,29 @@ describe('Slack app mode', () => {
   test('when a click is acknowledged, then it was stored first; and a click an earlier process acknowledged but never acted on is acted on at the next start', async () => {
     const w = await world({ realResponder: true, env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id } });
     try {
-      const inbox = (): Array<{ id: string; handled: string | null }> =>
-        w.app.store.db.prepare('SELECT envelope_id AS id, handled_at AS handled FROM slack_inbox ORDER BY received_at').all() as Array<{ id: string; handled: string | null }>;
+      const inbox = (): Promise<Array<{ id: string; handled: string | null }>> =>
+        w.app.store.sql.all<{ id: string; handled: string | null }>('SELECT envelope_id AS id, handled_at AS handled FROM slack_inbox ORDER BY received_at');
       // Okta hangs: the click is acknowledged long before it is acted on, and it is in the inbox by then.
       w.okta.fail(1, { kind: 'hang', ms: 1500 }, (p) => p.startsWith('/api/v1/api-tokens/'));
       const env = w.slack.sendInteractive(w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE));
       await w.slack.waitForAck(env);
-      assert.deepEqual(inbox().map((r) => r.id), [env.envelope_id], 'stored before the ack');
-      await w.slack.until(() => inbox()[0]!.handled !== null, 'marked handled after its action', 10_000);
+      assert.deepEqual((await inbox()).map((r) => r.id), [env.envelope_id], 'stored before the ack');
+      await w.slack.until(async () => (await inbox())[0]!.handled !== null, 'marked handled after its action', 10_000);
 
       // An earlier process stored and acknowledged a Revoke click, then died before acting on it:
       // Slack will not send it again. The next start finds it in the inbox.
       await w.daemon.stop();
-      w.app.store.db
-        .prepare('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)')
-        .run('env-left-by-a-dead-process', JSON.stringify(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE)), new Date().toISOString());
+      await w.app.store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)', [
+        'env-left-by-a-dead-process',
+        JSON.stringify(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE)),
+        new Date().toISOString(),
+      ]);
       const again = new Daemon(w.app, { slackReconnectMs: 200 });
       await again.start();
       try {
         await w.slack.until(() => w.deletes() === 1, 'the left-over click revoked the token', 10_000);
-        await w.slack.until(() => inbox().every((r) => r.handled !== null), 'every inbox row handled', 10_000);
-        const revokes = w.app.store.db.prepare("SELECT result FROM response_actions WHERE action = 'revoke'").all() as Array<{ result: string }>;
+        await w.slack.until(async () => (await inbox()).every((r) => r.handled !== null), 'every inbox row handled', 10_000);
+        const revokes = await w.app.store.sql.all<{ result: string }>("SELECT result FROM response_actions WHERE action = 'revoke'");
         assert.deepEqual(revokes.map((r) => r.result), ['revoked']);
       } finally {
         await again.stop();

@@ -9,6 +9,12 @@ import type { FollowUp } from '../follow/followup';
 export interface Alert {
   /** Stable id: `otw-<event uuid>`; the webhook's idempotency key. */
   id: string;
+  /**
+   * The Okta org the event came from when this install watches several (ORGS_FILE). Absent (or
+   * null) in a single-org install, and in alerts stored before orgs existed: the alert's JSON, and
+   * so every notifier's output, is then exactly what it was without orgs.
+   */
+  org?: AlertOrg | null;
   /** Where the event came from: the live poller, an event hook delivery, a backfill, the follow query of a watched token, a test notification or the demo. */
   source: 'poll' | 'push' | 'backfill' | 'follow' | 'test' | 'demo';
   /** When this alert was built (ISO 8601). */
@@ -86,6 +92,23 @@ export interface Alert {
     /** True when the event had no usable uuid and `event.uuid` is a key derived from its content. */
     keyFromContent: boolean;
   };
+}
+
+/**
+ * An Okta org as alerts name it: its `name` from ORGS_FILE (validated there, but notifiers escape it
+ * like any text: it comes back from stored JSON) and its URL.
+ */
+export interface AlertOrg {
+  name: string;
+  url: string;
+}
+
+/**
+ * The `org` field of something built for this org: `{ org }` when there is one, nothing otherwise,
+ * so a single-org install stores and sends the same JSON as before orgs existed.
+ */
+export function orgField(org: AlertOrg | null | undefined): { org?: AlertOrg } {
+  return org ? { org: { name: org.name, url: org.url } } : {};
 }
 
 /** A person as Okta names them in an event; every part may be unknown. */
@@ -172,6 +195,8 @@ export interface DeliveryReceipt {
 export interface AlertSummary {
   /** Stable id, `otw-summary-<n>`. */
   id: string;
+  /** The org of the summarised alerts (see Alert.org); absent or null in a single-org install. */
+  org?: AlertOrg | null;
   createdAt: string;
   rule: Pick<AlertRule, 'id' | 'name' | 'severity' | 'riskScore'>;
   count: number;

@@ -1,6 +1,6 @@
 import type { OktaLogEvent } from '../okta/log-event';
 import { apiTokensLink, systemLogLink, userLink } from './admin-links';
-import type { Alert, AlertHistory, AlertPrincipal, TokenState } from './alert';
+import { orgField, type Alert, type AlertHistory, type AlertOrg, type AlertPrincipal, type TokenState } from './alert';
 import { bool, integer, obj, parseJsonText, pick, text, tokenTarget } from './fields';
 import { RULE } from './rule';
 import { eventHookChange, eventHookTarget } from './rule-event-hook';
@@ -19,6 +19,8 @@ export interface BuildAlertContext {
   rule?: Rule;
   /** The registered event hook's id when known: an event-hook alert says whether the hook is ours. */
   eventHookId?: string | null;
+  /** The org the event came from when there are several (ORGS_FILE); default none (a single-org install). */
+  org?: AlertOrg | null;
 }
 
 /** debugData.requestUri of a token made in the Admin Console. */
@@ -66,6 +68,7 @@ export function buildAlert(event: OktaLogEvent, ctx: BuildAlertContext): Alert {
 
   return {
     id: `otw-${uuid}`,
+    ...orgField(ctx.org),
     source: ctx.source,
     createdAt: ctx.now.toISOString(),
     rule: alertRuleOf(rule),

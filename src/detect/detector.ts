@@ -3,7 +3,7 @@ import type { Logger } from '../logger';
 import type { OktaHttp } from '../okta/http';
 import type { OktaLogEvent } from '../okta/log-event';
 import type { ExcessAlerts, Store } from '../store/store';
-import type { Alert, AlertSummary, TokenState } from './alert';
+import type { Alert, AlertOrg, AlertSummary, TokenState } from './alert';
 import { buildAlert } from './build-alert';
 import type { DetectConfig } from './config';
 import { exceptionsStatus, matchExceptions, type ExceptionStatus } from './exceptions';
@@ -26,6 +26,8 @@ export type Decision =
 export interface Detector {
   /** The System Log filter expression: the union of the rules' event types. */
   readonly filter: string;
+  /** The org whose events this detector decides on, when there are several (follow-ups name it too); absent or null: a single-org install. */
+  readonly org?: AlertOrg | null;
   /**
    * Pure: which rule this event alerts under, or what suppresses it (no rule watches its type, no
    * rule matches it, outcome not in ALERT_OUTCOMES, an exception, a maintenance window).
@@ -61,6 +63,8 @@ export interface DetectorDeps {
   recentDeliveryFailureAlert?: (hookId: string | null) => string | null;
   /** The rule set (default RULES); tests may narrow it. */
   rules?: readonly Rule[];
+  /** The org this detector watches when there are several (ORGS_FILE): its alerts and summaries name it. Default none. */
+  org?: AlertOrg | null;
 }
 
 export function createDetector(config: DetectConfig, deps: DetectorDeps): Detector {
@@ -78,6 +82,7 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
     return { eventHookId, pushConfigured: deps.pushConfigured ?? false, recentDeliveryFailureAlert: deps.recentDeliveryFailureAlert };
   };
   return {
+    org: deps.org ?? null,
     filter: rules === RULES ? POLL_FILTER : filterFor(rules.flatMap((r) => r.eventTypes.map((t) => t.type))),
 
     decide(event, now) {
@@ -132,15 +137,16 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
         tokenState: rule.tokenFacts ? ctx.tokenState : undefined,
         rule,
         eventHookId: ruleContext().eventHookId,
+        org: deps.org ?? null,
       });
     },
 
     buildUnreadableAlert(entry, key, reason, ctx) {
-      return buildUnreadableAlert(entry, key, reason, { ...ctx, orgUrl: deps.orgUrl });
+      return buildUnreadableAlert(entry, key, reason, { ...ctx, orgUrl: deps.orgUrl, org: deps.org ?? null });
     },
 
     buildSummary(excess, now) {
-      return buildSummary(excess, now, deps.orgUrl);
+      return buildSummary(excess, now, deps.orgUrl, deps.org ?? null);
     },
 
     exceptionsStatus(now) {

@@ -1,7 +1,7 @@
 import { API_TOKEN_CREATE } from '../okta/log-event';
 import { apiTokensLink, systemLogLink } from './admin-links';
 import type { ExcessAlerts } from '../store/store';
-import type { AlertSummary } from './alert';
+import { orgField, type AlertOrg, type AlertSummary } from './alert';
 import { text } from './fields';
 import { RULE } from './rule';
 
@@ -23,11 +23,12 @@ export const SUMMARY_BOUNDS = { actors: MAX_ACTORS, tokenNames: MAX_TOKEN_NAMES,
  * the store aggregated (bounded lists), never from the alerts themselves, so a backlog of 100,000
  * costs no more memory than one of 200.
  */
-export function buildSummary(excess: ExcessAlerts, now: Date, orgUrl: string): Omit<AlertSummary, 'id'> {
+export function buildSummary(excess: ExcessAlerts, now: Date, orgUrl: string, org: AlertOrg | null = null): Omit<AlertSummary, 'id'> {
   const firstPublished = validTime(excess.firstPublished) ?? now.toISOString();
   const lastPublished = validTime(excess.lastPublished) ?? now.toISOString();
   const alertIds = excess.alertIds.slice(0, MAX_SUMMARY_ALERT_IDS);
   return {
+    ...orgField(org),
     createdAt: now.toISOString(),
     rule: { id: RULE.id, name: RULE.name, severity: RULE.severity, riskScore: RULE.riskScore },
     count: excess.count,

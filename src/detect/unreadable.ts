@@ -1,6 +1,6 @@
 import { usableUuid } from '../okta/log-event';
 import { apiTokensLink, systemLogLink } from './admin-links';
-import type { Alert } from './alert';
+import { orgField, type Alert, type AlertOrg } from './alert';
 import { eventColumns, type EventColumns } from './event-columns';
 import { obj, pick, text } from './fields';
 import { boundedJson } from './raw-event';
@@ -22,7 +22,7 @@ export function buildUnreadableAlert(
   entry: unknown,
   key: string,
   reason: string,
-  ctx: { source: Alert['source']; now: Date; orgUrl: string },
+  ctx: { source: Alert['source']; now: Date; orgUrl: string; org?: AlertOrg | null },
 ): Alert {
   let c: EventColumns | null = null;
   try {
@@ -36,6 +36,7 @@ export function buildUnreadableAlert(
   const range = Number.isFinite(at) ? { from: new Date(at - DAY_MS), to: new Date(at + DAY_MS) } : undefined;
   return {
     id: `otw-${key}`,
+    ...orgField(ctx.org),
     source: ctx.source,
     createdAt: ctx.now.toISOString(),
     rule: alertRule(),

@@ -1,3 +1,5 @@
+import type { AlertOrg } from '../detect/alert';
+
 /**
  * A follow-up: something that happened to a token this program alerted on, after the alert went
  * out (its first use, a lifecycle event such as its revocation, the digest of what it did). It is
@@ -10,6 +12,8 @@ export interface FollowUp {
   id: string;
   /** The alert this follows (`otw-<event uuid>`). */
   alertId: string;
+  /** The org of the alert this follows (see Alert.org); absent or null in a single-org install. */
+  org?: AlertOrg | null;
   kind: FollowUpKind;
   /** When this follow-up was built (ISO 8601). */
   createdAt: string;

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { Alert } from '../detect/alert';
+import { orgField, type Alert, type AlertOrg } from '../detect/alert';
 import { networkRestriction } from '../detect/build-alert';
 import { integer, obj, pick, text, tokenTarget } from '../detect/fields';
 import { RULE } from '../detect/rule';
@@ -62,6 +62,8 @@ export interface WatchContext {
   now: Date;
   /** FOLLOW_WINDOW in ms; 0 starts no watch. */
   windowMs: number;
+  /** The org when there are several: follow-ups name it, as their alert does. Default none. */
+  org?: AlertOrg | null;
 }
 
 /**
@@ -159,6 +161,7 @@ export function attributeEvent(ctx: WatchContext, event: OktaLogEvent, uuid: str
   return ctx.store.insertFollowUp(
     {
       alertId: watch.alertId,
+      ...orgField(ctx.org),
       kind: 'first-use',
       createdAt: ctx.now.toISOString(),
       token: { id: tokenId, name: watch.tokenName },
@@ -226,6 +229,7 @@ export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: 
   const followup = ctx.store.insertFollowUp(
     {
       alertId: creation.alertId,
+      ...orgField(ctx.org),
       kind: 'lifecycle',
       createdAt: ctx.now.toISOString(),
       token: { id: tokenId, name: watch?.tokenName ?? alert?.token?.name ?? null },
@@ -313,6 +317,7 @@ function queueDigest(ctx: WatchContext, watch: WatchRow, reason: Digest['reason'
   return ctx.store.insertFollowUp(
     {
       alertId: watch.alertId,
+      ...orgField(ctx.org),
       kind: 'digest',
       createdAt: ctx.now.toISOString(),
       token: { id: watch.tokenId, name: watch.tokenName },

@@ -88,11 +88,32 @@ export function matchesHookRule(entry: unknown): boolean {
   return typeof type === 'string' && HOOK_EVENT_TYPES.has(type);
 }
 
+/**
+ * One org's door into the receiver: its own path, its own secret (Okta sends it as the
+ * Authorization header), and the ingest of that org's store and detector.
+ */
+export interface HookRoute {
+  /** The org's name (`default` in a single-org install), for log lines and metrics. */
+  org: string;
+  path: string;
+  secret: string;
+  /** Commits the matched events into this org; resolves only once they are durable. */
+  ingest: (events: unknown[]) => Promise<PushIngestResult>;
+}
+
+/** The path of an org's hook with ORGS_FILE: `<EVENT_HOOK_PATH>/<org>` (org names are URL-safe by validation). */
+export function orgHookPath(basePath: string, org: string): string {
+  return `${basePath.replace(/\/+$/, '')}/${org}`;
+}
+
 /** Everything the receiver needs, passed in. */
 export interface EventHookDeps {
+  /** Host, port and TLS; its path and secret serve when `routes` is not given (single org). */
   config: EventHookConfig;
-  /** Commits the matched events; resolves only once they are durable. */
-  ingest: (events: unknown[]) => Promise<PushIngestResult>;
+  /** Commits the matched events; resolves only once they are durable (single org, without `routes`). */
+  ingest?: (events: unknown[]) => Promise<PushIngestResult>;
+  /** One per org with ORGS_FILE; when given, config.path and config.secret are not served. */
+  routes?: HookRoute[];
   /** Called after a commit that created alerts: start their deliveries now, not at the next tick. */
   onAlerts: () => void;
   metrics: Metrics;
@@ -133,7 +154,14 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
   const { config, metrics, logger, clock } = deps;
   const maxConcurrent = deps.maxConcurrent ?? MAX_CONCURRENT_REQUESTS;
   const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
-  const secretDigest = digest(config.secret);
+  const routes = new Map<string, { org: string; secretDigest: Buffer; ingest: HookRoute['ingest'] }>();
+  if (deps.routes) {
+    for (const r of deps.routes) routes.set(r.path, { org: r.org, secretDigest: digest(r.secret), ingest: r.ingest });
+  } else {
+    const ingest = deps.ingest;
+    if (!ingest) throw new Error('the push receiver needs ingest or routes');
+    routes.set(config.path, { org: 'default', secretDigest: digest(config.secret), ingest });
+  }
   const inFlight = new Set<Promise<void>>();
   let active = 0;
   let stopping = false;
@@ -174,13 +202,15 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = clock.now();
     try {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path !== config.path) throw new Refused(404, 'not_found', 'not found');
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      // An unknown org is the same plain 404 as any other path: the answer names no org.
+      const route = routes.get(path);
+      if (!route) throw new Refused(404, 'not_found', 'not found');
       if (req.method !== 'GET' && req.method !== 'POST') {
         res.setHeader('allow', 'GET, POST');
         throw new Refused(405, 'method', 'method not allowed');
       }
-      if (!authorized(req.headers.authorization, secretDigest)) throw new Refused(401, 'unauthorized', 'unauthorized');
+      if (!authorized(req.headers.authorization, route.secretDigest)) throw new Refused(401, 'unauthorized', 'unauthorized');
       if (req.method === 'GET') {
         answerChallenge(req, res);
         return;
@@ -192,17 +222,17 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
       let result: PushIngestResult = { newEvents: 0, newAlerts: 0 };
       if (matched.length > 0) {
         try {
-          result = await deps.ingest(matched);
+          result = await route.ingest(matched);
         } catch (err) {
           // Okta retries a 5xx once; whatever is still missing, the poller reads later.
-          logger.error('an event hook delivery could not be committed; answering 500 so Okta retries it', { events: matched.length, error: redact(err instanceof Error ? err.message : String(err)) });
+          logger.error('an event hook delivery could not be committed; answering 500 so Okta retries it', { org: route.org, events: matched.length, error: redact(err instanceof Error ? err.message : String(err)) });
           throw new Refused(500, 'commit_failed', 'could not store the events; retry later');
         }
       }
       await deps.afterCommit?.();
       const lags = matched.map((e) => (receivedAt.getTime() - Date.parse(String((e as { published?: unknown }).published))) / 1000).filter(Number.isFinite);
       metrics.observeHookDelivery({ matched: matched.length, ignored: events.length - matched.length, lagsSeconds: lags, durationSeconds: (clock.now().getTime() - started.getTime()) / 1000, at: clock.now() });
-      logger.info('event hook delivery committed', { events: events.length, matched: matched.length, newEvents: result.newEvents, newAlerts: result.newAlerts });
+      logger.info('event hook delivery committed', { org: route.org, events: events.length, matched: matched.length, newEvents: result.newEvents, newAlerts: result.newAlerts });
       if (result.newAlerts > 0) deps.onAlerts();
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     } catch (err) {
@@ -258,7 +288,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  logger.info('event hook receiver listening', { host: config.host, port, path: config.path, tls: config.tls !== null });
+  logger.info('event hook receiver listening', { host: config.host, port, paths: [...routes.keys()], tls: config.tls !== null });
 
   let closed: Promise<void> | null = null;
   return {

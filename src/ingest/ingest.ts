@@ -117,7 +117,7 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
     let alerts = batch.alertsSoFar;
     const alertNow = (alert: Alert, summarizable = true): number =>
       store.insertAlert(alert, batch.tickId, deps.notifiers, { deferToSummary: summarizable && alerts >= deps.poll.maxAlertsPerRun, now });
-    const watch: WatchContext = { store, notifiers: deps.notifiers, now, windowMs: deps.poll.followWindowMs ?? DEFAULT_FOLLOW_WINDOW_MS };
+    const watch: WatchContext = { store, notifiers: deps.notifiers, now, windowMs: deps.poll.followWindowMs ?? DEFAULT_FOLLOW_WINDOW_MS, org: deps.detector.org ?? null };
     for (const it of items) {
       const decision = decisions.get(it.key);
       // Seen before this batch (by any source): nothing to do. Twice in this batch: insertEvent says so below.

@@ -1,15 +1,23 @@
 import type { Notification } from '../detect/alert';
 import type { Notifier } from './notifier';
-import { safeJson } from './sanitize';
+import { notificationOrg, ORG_BOUNDS } from './facts';
+import { bound, safeJson } from './sanitize';
 
 /**
  * The console line for one notification: one JSON object, no newline inside. Control, invisible and
  * bidi characters from the event are written as \u escapes, so they never reach a terminal raw.
  */
 export function formatConsole(n: Notification): string {
+  const org = notificationOrg(n);
+  // With several orgs the org's name leads the line (`{"org":"prod",...}`), so a log pipeline
+  // splits the stream by org; the line stays one JSON object. None in a single-org install.
+  return safeJson({ ...(org ? { org: bound(org.name, ORG_BOUNDS.name) } : {}), ...fieldsOf(n) });
+}
+
+function fieldsOf(n: Notification): Record<string, unknown> {
   if (n.kind === 'summary') {
     const s = n.summary;
-    return safeJson({
+    return {
       type: 'okta-token-watch.summary',
       test: n.test ?? false,
       id: s.id,
@@ -20,11 +28,11 @@ export function formatConsole(n: Notification): string {
       actorCount: s.actorCount,
       alertIdsOmitted: s.alertIdsOmitted,
       howToList: s.howToList,
-    });
+    };
   }
   if (n.kind === 'followup') return formatConsoleFollowUp(n);
   const a = n.alert;
-  return safeJson({
+  return {
     type: 'okta-token-watch.alert',
     test: n.test ?? false,
     id: a.id,
@@ -45,20 +53,20 @@ export function formatConsole(n: Notification): string {
     source: a.source,
     // Only on an alert for an event this program could not read: why, and the raw JSON's start.
     ...(a.unreadable ? { unreadable: a.unreadable.reason, raw: a.unreadable.raw } : {}),
-  });
+  };
 }
 
 /**
  * A follow-up's console line. The payload is stored JSON read back, so every part may be missing
  * or of another type: each is read with optional chaining, and lists only when they are lists.
  */
-function formatConsoleFollowUp(n: Extract<Notification, { kind: 'followup' }>): string {
+function formatConsoleFollowUp(n: Extract<Notification, { kind: 'followup' }>): Record<string, unknown> {
   const f = n.followup;
   const u = f.firstUse;
   const l = f.lifecycle;
   const d = f.digest;
   const list = <T>(x: T[] | undefined): T[] => (Array.isArray(x) ? x : []);
-  return safeJson({
+  return {
     type: 'okta-token-watch.alert.followup',
     test: n.test ?? false,
     id: f.id,
@@ -77,7 +85,7 @@ function formatConsoleFollowUp(n: Extract<Notification, { kind: 'followup' }>): 
       ? { digest: { reason: d.reason, total: d.total, byType: list(d.byType).slice(0, 50), typeCount: d.typeCount, sensitive: list(d.sensitive).slice(0, 50).map((x) => ({ category: x?.category, eventType: x?.eventType, published: x?.published, target: x?.target })), sensitiveCount: d.sensitiveCount } }
       : {}),
     watch: f.watch,
-  });
+  };
 }
 
 /** Writes one JSON line per alert to stdout (or another stream, in tests). */

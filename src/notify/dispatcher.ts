@@ -48,6 +48,15 @@ export const RECORD_STOP_GRACE_MS = 30_000;
  */
 const SENT_UNRECORDED = new Set<string>();
 
+/** The org name of a single-org install (src/orgs/runtime.ts's DEFAULT_ORG). */
+const DEFAULT_ORG_NAME = 'default';
+
+/** The store view of one org (Store.forOrg). */
+function storeOf(store: Store, org: string): Store {
+  const scoped = store as Store & { forOrg?: (name: string) => Store };
+  return typeof scoped.forOrg === 'function' ? scoped.forOrg(org) : store;
+}
+
 /** How many sends a notifier may start back to back (at least 1). */
 function burstOf(n: Notifier): number {
   return Math.max(1, Math.floor(n.burst ?? 1));
@@ -69,8 +78,17 @@ export function retryDelayMs(attempts: number, retryAfterMs: number | undefined,
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-/** One notifier's sequential queue. Lanes run in parallel, so a slow notifier delays only itself. */
+/**
+ * One notifier of one org: a sequential queue. Lanes run in parallel, so a slow notifier (or one
+ * org's broken destination) delays only itself.
+ */
 interface Lane {
+  /** The org whose deliveries this lane sends (`default` in a single-org install). */
+  org: string;
+  /** What log lines about this lane add: `{ org }` with ORGS_FILE, nothing in a single-org install. */
+  tag: { org?: string };
+  /** The store scoped to that org: its due rows are that org's only. */
+  store: Store;
   notifier: Notifier;
   running: Promise<void> | null;
   /** Someone asked for a pass while one was running: run once more when it ends. */
@@ -111,20 +129,32 @@ export class Dispatcher {
   private stoppedAt = 0;
   private abort = new AbortController();
 
+  /**
+   * `notifiers`: the enabled notifiers of a single-org install, or per org name that org's own
+   * instances (its routing): a delivery is sent by the instance of its alert's org.
+   */
   constructor(
     private readonly store: Store,
-    notifiers: Notifier[],
+    notifiers: Notifier[] | ReadonlyMap<string, readonly Notifier[]>,
     private readonly config: DeliveryConfig,
     private readonly logger: Logger,
     private readonly clock: Clock,
     opts: DispatcherOptions = {},
   ) {
-    const names = new Set<string>();
-    for (const n of notifiers) {
-      if (names.has(n.name)) throw new Error(`notifier ${n.name} given to the dispatcher twice`);
-      names.add(n.name);
+    // A plain list is the single org's (null: the store as given, log lines without an org).
+    const groups: Array<[string | null, readonly Notifier[]]> = Array.isArray(notifiers) ? [[null, notifiers]] : [...(notifiers as ReadonlyMap<string, readonly Notifier[]>)];
+    this.lanes = [];
+    for (const [org, list] of groups) {
+      const names = new Set<string>();
+      for (const n of list) {
+        if (names.has(n.name)) throw new Error(`notifier ${n.name} given to the dispatcher twice`);
+        names.add(n.name);
+      }
+      const laneStore = org === null ? store : storeOf(store, org);
+      for (const notifier of list) {
+        this.lanes.push({ org: org ?? DEFAULT_ORG_NAME, tag: org === null ? {} : { org }, store: laneStore, notifier, running: null, again: false, pausedUntil: 0, credit: burstOf(notifier), creditAt: clock.now().getTime() });
+      }
     }
-    this.lanes = notifiers.map((notifier) => ({ notifier, running: null, again: false, pausedUntil: 0, credit: burstOf(notifier), creditAt: clock.now().getTime() }));
     this.random = opts.random ?? Math.random;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? NOTIFY_TIMEOUT_MAX_MS;
     this.batchSize = opts.batchSize ?? 50;
@@ -186,7 +216,7 @@ export class Dispatcher {
           await this.drain(lane);
         } catch (err) {
           // A store error (disk full, locked database): log it; the rows stay pending for the next pass.
-          this.logger.error('delivery pass failed', { notifier: lane.notifier.name, error: redact(err instanceof Error ? err.message : String(err)) });
+          this.logger.error('delivery pass failed', { ...lane.tag, notifier: lane.notifier.name, error: redact(err instanceof Error ? err.message : String(err)) });
           return;
         }
       } while (lane.again && !this.stopping);
@@ -201,7 +231,7 @@ export class Dispatcher {
     while (!this.stopping) {
       const now = this.clock.now();
       if (now.getTime() < lane.pausedUntil) return;
-      const due = this.store
+      const due = lane.store
         .dueDeliveries(now, this.batchSize, [lane.notifier.name])
         .filter((d) => !tried.has(d.id) && !SENT_UNRECORDED.has(this.unrecordedKey(d.id)));
       if (due.length === 0) return;
@@ -236,7 +266,7 @@ export class Dispatcher {
     const name = lane.notifier.name;
     // Another process on the same database (a one-shot `poll` or `backfill` next to the daemon)
     // may be delivering the same rows: only the one that claims a row sends it.
-    if (!this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS)) return 'taken';
+    if (!lane.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS)) return 'taken';
     if ((lane.notifier.minIntervalMs ?? 0) > 0) {
       this.refill(lane);
       lane.credit = Math.max(0, lane.credit - 1);
@@ -249,7 +279,7 @@ export class Dispatcher {
     }
     await this.recordSent(lane, d, receipt);
     this.totals.sent++;
-    if (d.attempts > 0) this.logger.info('delivered after retrying', { notifier: name, delivery: d.id, id: notificationId(d.notification), attempts: d.attempts + 1 });
+    if (d.attempts > 0) this.logger.info('delivered after retrying', { ...lane.tag, notifier: name, delivery: d.id, id: notificationId(d.notification), attempts: d.attempts + 1 });
     return 'sent';
   }
 
@@ -272,9 +302,10 @@ export class Dispatcher {
     // deep into its own backoff must not hold the others for hours).
     if (e.retryable) lane.pausedUntil = now.getTime() + (e.retryAfterMs !== undefined ? wait : Math.min(wait, LANE_PAUSE_MAX_MS));
     if (deadReason) {
-      this.store.markFailed(d.id, now, message);
+      lane.store.markFailed(d.id, now, message);
       this.totals.failed++;
       this.logger.error('delivery failed for good', {
+        ...lane.tag,
         notifier: name,
         delivery: d.id,
         id: notificationId(d.notification),
@@ -286,9 +317,9 @@ export class Dispatcher {
       return e.retryable ? 'paused' : 'failed';
     }
     const next = new Date(now.getTime() + wait);
-    this.store.markRetry(d.id, now, next, message);
+    lane.store.markRetry(d.id, now, next, message);
     this.totals.retried++;
-    this.logger.warn('delivery failed, will retry', { notifier: name, delivery: d.id, id: notificationId(d.notification), attempts, nextAttemptAt: next.toISOString(), error: message });
+    this.logger.warn('delivery failed, will retry', { ...lane.tag, notifier: name, delivery: d.id, id: notificationId(d.notification), attempts, nextAttemptAt: next.toISOString(), error: message });
     return 'paused';
   }
 
@@ -331,10 +362,10 @@ export class Dispatcher {
     const key = this.unrecordedKey(d.id);
     for (let n = 0; ; n++) {
       try {
-        this.store.markSent(d.id, this.clock.now(), receipt);
+        lane.store.markSent(d.id, this.clock.now(), receipt);
         if (n > 0) {
           SENT_UNRECORDED.delete(key);
-          this.logger.info('recorded a delivery after retrying the record', { notifier: lane.notifier.name, delivery: d.id, id: notificationId(d.notification), tries: n + 1 });
+          this.logger.info('recorded a delivery after retrying the record', { ...lane.tag, notifier: lane.notifier.name, delivery: d.id, id: notificationId(d.notification), tries: n + 1 });
         }
         return;
       } catch (err) {
@@ -342,6 +373,7 @@ export class Dispatcher {
         if (n === 0) {
           SENT_UNRECORDED.add(key);
           this.logger.warn('delivered, but recording it failed; retrying the record, the row will not be sent again meanwhile', {
+            ...lane.tag,
             notifier: lane.notifier.name,
             delivery: d.id,
             id: notificationId(d.notification),
@@ -350,6 +382,7 @@ export class Dispatcher {
         }
         if (this.stopping && this.clock.now().getTime() - this.stoppedAt >= RECORD_STOP_GRACE_MS) {
           this.logger.error('stopping with a delivery that was sent but could not be recorded: it will be sent again after the restart', {
+            ...lane.tag,
             notifier: lane.notifier.name,
             delivery: d.id,
             id: notificationId(d.notification),

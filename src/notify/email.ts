@@ -1,10 +1,10 @@
 import net from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
-import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import type { Alert, AlertOrg, AlertSummary, Notification } from '../detect/alert';
 import { redact } from '../logger';
 import type { EmailConfig } from './config';
-import { actionLine, actorShort, alertFacts, alertLinks, type Fact, headline, historyLines, mitreIds, notificationId, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { actionLine, actorShort, alertFacts, alertLinks, type Fact, headline, historyLines, mitreIds, notificationId, notificationOrg, ORG_BOUNDS, orgFact, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { digestSensitiveLines, digestTypes, followUpFacts, followUpHeadline, followUpIntro, followUpLinks, followUpSignalLines, isProminent, watchStatusLine } from './followup-facts';
 import { backstopTimeoutMs, deadlineSignal, serverReason } from './http';
 import { DeliveryError, type Notifier } from './notifier';
@@ -25,10 +25,21 @@ export interface EmailMessage {
 
 const SUBJECT_MAX = 200;
 
-/** `[okta-token-watch] medium: API token "<name>" created by <actor>`, one line, bounded. */
+/**
+ * `[okta-token-watch] medium: API token "<name>" created by <actor>`, one line, bounded; with
+ * several orgs, the org first: `[prod] [okta-token-watch] ...`, so inbox rules can sort by org.
+ */
 export function emailSubject(n: Notification): string {
   // `Re: ` and the alert's own subject: clients that thread by subject put the reply with its alert.
-  if (n.kind === 'followup') return headerText(`Re: ${emailSubject({ kind: 'alert', alert: n.alert, test: n.test })}`, SUBJECT_MAX);
+  if (n.kind === 'followup') {
+    const org = notificationOrg(n);
+    return headerText(`Re: ${emailSubject({ kind: 'alert', alert: org ? { ...n.alert, org } : n.alert, test: n.test })}`, SUBJECT_MAX);
+  }
+  const org = notificationOrg(n);
+  return org ? headerText(`[${headerText(org.name, ORG_BOUNDS.name)}] ${kindSubject(n)}`, SUBJECT_MAX) : kindSubject(n);
+}
+
+function kindSubject(n: Exclude<Notification, { kind: 'followup' }>): string {
   const test = n.test ? 'TEST ' : '';
   if (n.kind === 'summary') {
     const count = Math.max(0, Math.floor(Number(n.summary.count) || 0));
@@ -100,8 +111,13 @@ function page(title: string, inner: string): string {
   return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body style="${STYLE.body}">${inner}</body></html>`;
 }
 
+/** The org's fact first in the table, when the install watches several orgs. */
+function withOrgFact(org: AlertOrg | null, facts: Fact[]): Fact[] {
+  return org ? [orgFact(org), ...facts] : facts;
+}
+
 function formatAlert(a: Alert, test: boolean | undefined, subject: string): Omit<EmailMessage, 'subject' | 'messageId' | 'headers'> {
-  const facts = alertFacts(a);
+  const facts = withOrgFact(notificationOrg({ kind: 'alert', alert: a }), alertFacts(a));
   // Our sentences with the data values rendered for each part.
   const historyText = historyLines(a, (v) => plainText(v, 200));
   const historyHtml = historyLines(a, (v) => htmlText(v, 200));
@@ -177,8 +193,10 @@ function formatSummary(s: AlertSummary, test: boolean | undefined, subject: stri
     { text: 'System Log', url: s.links.systemLog },
   ];
   const testNote = test ? TEST_NOTE : null;
+  const org = withOrgFact(notificationOrg({ kind: 'summary', summary: s }), []);
   const text = [
     ...(testNote ? [testNote, ''] : []),
+    ...(org.length ? [...org.map((x) => `${x.label}: ${plainText(x.value, x.max)}`), ''] : []),
     intro,
     '',
     'Actors:',
@@ -199,6 +217,7 @@ function formatSummary(s: AlertSummary, test: boolean | undefined, subject: stri
     [
       testNoteHtml(testNote),
       `<h2>${escapeHtml(`${severityOf(s.rule).toUpperCase()}: ${count} more Okta API token creations`)}</h2>`,
+      org.length ? `<table role="presentation" cellspacing="0" cellpadding="0">${factRows(org)}</table>` : '',
       `<p>${escapeHtml(intro)}</p>`,
       `<h3>Actors</h3><ul>${actorLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`,
       `<h3>Token names</h3><ul>${nameLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`,
@@ -212,7 +231,7 @@ function formatSummary(s: AlertSummary, test: boolean | undefined, subject: stri
 
 /** An event this program could not read: what is known, the raw JSON's start, the links, the response steps. */
 function formatUnreadable(a: Alert, test: boolean | undefined, subject: string): Omit<EmailMessage, 'subject' | 'messageId' | 'headers'> {
-  const facts = unreadableFacts(a);
+  const facts = withOrgFact(notificationOrg({ kind: 'alert', alert: a }), unreadableFacts(a));
   const intro = unreadableIntro(a);
   const runbook = runbookOf(a.rule);
   const links = [
@@ -261,7 +280,7 @@ function formatUnreadable(a: Alert, test: boolean | undefined, subject: string):
 /** A follow-up: which alert, the token's status since, why it stands out, its facts and lists. */
 function formatFollowUp(n: Extract<Notification, { kind: 'followup' }>, subject: string): Omit<EmailMessage, 'subject' | 'messageId' | 'headers'> {
   const f = n.followup;
-  const facts = followUpFacts(f);
+  const facts = withOrgFact(notificationOrg(n), followUpFacts(f));
   const prominent = isProminent(f);
   const title = `${prominent ? 'ATTENTION: ' : ''}${followUpHeadline(f)}`;
   const testNote = n.test ? TEST_NOTE : null;

@@ -1,5 +1,6 @@
-import type { Alert, AlertPrincipal, AlertRule, AlertSummary, Notification } from '../detect/alert';
+import type { Alert, AlertOrg, AlertPrincipal, AlertRule, AlertSummary, Notification } from '../detect/alert';
 import { HISTORY_COUNT_CAP, HISTORY_WINDOW_DAYS } from '../detect/history';
+import { bound } from './sanitize';
 
 /**
  * The facts every human-readable notifier shows, in one place so Slack and email say the same
@@ -391,4 +392,32 @@ export function summaryFacts(s: AlertSummary): { actors: Array<{ actor: string; 
 /** The id a notification is known by (idempotency key, Message-ID). */
 export function notificationId(n: Notification): string {
   return n.kind === 'alert' ? n.alert.id : n.kind === 'followup' ? n.followup.id : n.summary.id;
+}
+
+/** Bounds of an org's name and URL in any output (names are at most 32 characters by ORGS_FILE's rule). */
+export const ORG_BOUNDS = { name: 64, url: 200 } as const;
+
+/** The org in stored JSON when it has the shape of one (a name that is a non-empty string), else null. */
+function orgShape(value: unknown): AlertOrg | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { name, url } = value as { name?: unknown; url?: unknown };
+  if (typeof name !== 'string' || name.trim() === '') return null;
+  return { name, url: typeof url === 'string' ? url : '' };
+}
+
+/**
+ * The org a notification belongs to, or null in a single-org install (every format then renders
+ * exactly what it did before orgs). A follow-up stored without one takes its alert's. Raw text:
+ * each format escapes and bounds it like any other value.
+ */
+export function notificationOrg(n: Notification): AlertOrg | null {
+  if (n.kind === 'alert') return orgShape(n.alert.org);
+  if (n.kind === 'summary') return orgShape(n.summary.org);
+  return orgShape(n.followup.org) ?? orgShape(n.alert?.org);
+}
+
+/** The org as one fact: its name, and its URL in brackets when known. */
+export function orgFact(org: AlertOrg): Fact {
+  const url = org.url ? ` (${bound(org.url, ORG_BOUNDS.url)})` : '';
+  return { label: 'Okta org', value: `${bound(org.name, ORG_BOUNDS.name)}${url}`, max: ORG_BOUNDS.name + ORG_BOUNDS.url + 4 };
 }

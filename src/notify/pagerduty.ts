@@ -1,8 +1,8 @@
 import type { AxiosInstance } from 'axios';
-import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import type { Alert, AlertOrg, AlertSummary, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { PagerDutyConfig } from './config';
-import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, unreadableFacts } from './facts';
+import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, notificationOrg, ORG_BOUNDS, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, unreadableFacts } from './facts';
 import { followUpHeadline, followUpLines, isProminent, lifecycleDone } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import { DeliveryError, type Notifier } from './notifier';
@@ -215,6 +215,23 @@ function followUpEvent(f: FollowUp, a: Alert, test: boolean, repliesTo?: string)
  * possibly nothing.
  */
 export function formatPagerDuty(n: Notification): PagerDutyEvent[] {
+  return formatKind(n).map((e) => withOrg(e, notificationOrg(n)));
+}
+
+/**
+ * With several orgs, a triggered event's summary starts with `[prod] ` (after `[TEST] `) and its
+ * custom_details carry `org` (the name), for PagerDuty event rules to route on. Acknowledge and
+ * resolve carry no payload and are left as they are.
+ */
+function withOrg(e: PagerDutyEvent, org: AlertOrg | null): PagerDutyEvent {
+  if (!org || !e.payload) return e;
+  const name = plainText(org.name, ORG_BOUNDS.name);
+  const test = e.payload.summary.startsWith('[TEST] ') ? '[TEST] ' : '';
+  const summary = summaryLine(`${test}[${name}] ${e.payload.summary.slice(test.length)}`);
+  return { ...e, payload: { ...e.payload, summary, custom_details: { org: name, ...e.payload.custom_details } } };
+}
+
+function formatKind(n: Notification): PagerDutyEvent[] {
   const test = n.test === true;
   if (n.kind === 'summary') return [summaryEvent(n.summary, test)];
   if (n.kind === 'followup') {

@@ -1,9 +1,9 @@
 import type { AxiosInstance } from 'axios';
-import type { Alert, AlertSummary, DeliveryReceipt, Notification } from '../detect/alert';
+import type { Alert, AlertOrg, AlertSummary, DeliveryReceipt, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { Logger } from '../logger';
 import type { SlackConfig } from './config';
-import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { actionLine, actorShort, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationOrg, ORG_BOUNDS, runbookOf, severityOf, signalLines, subjectName, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { digestSensitiveLines, digestTypes, followUpFacts, followUpHeadline, followUpIntro, followUpLinks, followUpSignalLines, isProminent, watchStatusLine } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal, serverReason } from './http';
 import { redact } from '../logger';
@@ -50,6 +50,35 @@ function buttons(links: Array<{ text: string; url: string | null; id: string }>)
 
 function testPrefix(test: boolean | undefined): string {
   return test ? '[TEST] ' : '';
+}
+
+// ORGS_FILE's rule for names: such a name cannot carry markup, so it is shown bare.
+const PLAIN_ORG_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/** The org's name: bare when it is a valid org name, else as a code span like any untrusted value. */
+function orgName(org: AlertOrg): string {
+  return PLAIN_ORG_NAME.test(org.name) ? org.name : slackCode(org.name, ORG_BOUNDS.name);
+}
+
+/** `[prod] ` before the notification text when the install watches several orgs, else nothing. */
+function orgPrefix(org: AlertOrg | null): string {
+  return org ? `[${orgName(org)}] ` : '';
+}
+
+/**
+ * The org's line under the header (`org: prod`), first thing read after what happened; none in a
+ * single-org install. The URL is a code span (defanged), not a link.
+ */
+function orgContext(org: AlertOrg | null): Array<Record<string, unknown>> {
+  if (!org) return [];
+  return [{ type: 'context', elements: [mrkdwn(`org: ${orgName(org)}${org.url ? ` · ${slackCode(org.url, ORG_BOUNDS.url)}` : ''}`)] }];
+}
+
+/** The org's context line goes right after the header (the first block). */
+function withOrg(message: SlackMessage, org: AlertOrg | null): SlackMessage {
+  if (!org) return message;
+  const blocks = [...message.blocks.slice(0, 1), ...orgContext(org), ...message.blocks.slice(1)];
+  return { ...message, text: fitMrkdwn(orgPrefix(org) + message.text, SLACK_LIMITS.text), blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
 }
 
 function formatAlert(a: Alert, test: boolean | undefined, opts: SlackFormatOptions = {}): SlackMessage {
@@ -219,7 +248,9 @@ export function formatSlackParent(n: FollowUpNotification, opts: SlackFormatOpti
   const responses = opts.responses && gone ? { actions: opts.responses.actions.filter((x) => x !== 'revoke') } : opts.responses;
   const base = formatSlack({ kind: 'alert', alert: n.alert, test: n.test }, { responses });
   const status = `${isProminent(n.followup) ? ':rotating_light: ' : ''}*${watchStatusLine(n.followup.watch, (v) => slackCode(v, 200))}*`;
-  const blocks = [...base.blocks.slice(0, 2), { type: 'section', text: mrkdwn(status) }, ...base.blocks.slice(2)];
+  // Under the alert's first sentence: after the header, the org's line when there is one, and that sentence.
+  const at = base.blocks.findIndex((b) => b.type === 'section') + 1 || 2;
+  const blocks = [...base.blocks.slice(0, at), { type: 'section', text: mrkdwn(status) }, ...base.blocks.slice(at)];
   return { ...base, blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
 }
 
@@ -231,6 +262,10 @@ export interface SlackFormatOptions {
 
 /** The Block Kit message for one notification (for a follow-up: the reply). Pure. */
 export function formatSlack(n: Notification, opts: SlackFormatOptions = {}): SlackMessage {
+  return withOrg(formatKind(n, opts), notificationOrg(n));
+}
+
+function formatKind(n: Notification, opts: SlackFormatOptions): SlackMessage {
   if (n.kind === 'followup') return formatFollowUp(n);
   if (n.kind === 'alert' && n.alert.unreadable) return formatUnreadable(n.alert, n.test);
   return n.kind === 'alert' ? formatAlert(n.alert, n.test, opts) : formatSummary(n.summary, n.test);

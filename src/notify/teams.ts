@@ -1,8 +1,8 @@
 import type { AxiosInstance } from 'axios';
-import type { Alert, AlertSummary, Notification } from '../detect/alert';
+import type { Alert, AlertOrg, AlertSummary, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import type { TeamsConfig } from './config';
-import { actionLine, alertFacts, alertLinks, headline, historyLines, mitreIds, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
+import { actionLine, alertFacts, alertLinks, headline, historyLines, mitreIds, notificationOrg, orgFact, runbookOf, severityOf, signalLines, summaryFacts, tokenStateLine, UNREADABLE_HEADLINE, unreadableFacts, unreadableIntro } from './facts';
 import { followUpHeadline, followUpLines, isProminent } from './followup-facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import { DeliveryError, type Notifier } from './notifier';
@@ -188,9 +188,24 @@ export function fitCard(m: TeamsMessage): TeamsMessage {
 /** The Workflows webhook message for one notification. Pure. */
 export function formatTeams(n: Notification): TeamsMessage {
   const test = n.test === true;
-  if (n.kind === 'summary') return fitCard(summaryCard(n.summary, test));
-  if (n.kind === 'followup') return fitCard(followUpCard(n.followup, n.alert, test));
-  return fitCard(alertCard(n.alert, test));
+  if (n.kind === 'summary') return fitCard(withOrg(summaryCard(n.summary, test), notificationOrg(n)));
+  if (n.kind === 'followup') return fitCard(withOrg(followUpCard(n.followup, n.alert, test), notificationOrg(n)));
+  return fitCard(withOrg(alertCard(n.alert, test), notificationOrg(n)));
+}
+
+/**
+ * With several orgs, the card's first fact names the org (`Okta org: prod (url)`): in the card's
+ * first FactSet, or in a FactSet of its own under the title when the card has none. Unchanged in a
+ * single-org install.
+ */
+function withOrg(m: TeamsMessage, org: AlertOrg | null): TeamsMessage {
+  if (!org) return m;
+  const body = m.attachments[0]!.content.body;
+  const fact = facts([orgFact(org)]).facts as Element[];
+  const set = body.find((e) => e.type === 'FactSet');
+  if (set) set.facts = [...fact, ...(set.facts as Element[])];
+  else body.splice(1, 0, { type: 'FactSet', facts: fact });
+  return m;
 }
 
 /**

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { AxiosInstance } from 'axios';
 import type { Notification } from '../detect/alert';
 import type { WebhookConfig } from './config';
-import { notificationId } from './facts';
+import { notificationId, notificationOrg } from './facts';
 import { classifyResponse, classifyTransportError, createHttp, deadlineSignal } from './http';
 import type { Notifier } from './notifier';
 import { safeJson } from './sanitize';
@@ -20,14 +20,25 @@ export const DEFAULT_TOLERANCE_SEC = 300;
  * Pure and stable: the same notification always gives the same bytes (the signature covers them).
  */
 export function formatWebhook(n: Notification): string {
+  // With several orgs, `org` ({ name, url }) sits in the envelope whatever the kind, so receivers
+  // route on one field; a single-org install sends no `org` at all (the same bytes as before orgs).
+  const o = notificationOrg(n);
+  const org = o ? { org: { name: o.name, url: o.url } } : {};
   const envelope =
     n.kind === 'alert'
-      ? { type: 'okta-token-watch.alert', version: WEBHOOK_ENVELOPE_VERSION, id: n.alert.id, test: n.test ?? false, alert: n.alert }
+      ? { type: 'okta-token-watch.alert', version: WEBHOOK_ENVELOPE_VERSION, id: n.alert.id, test: n.test ?? false, ...org, alert: withoutNullOrg(n.alert) }
       : n.kind === 'followup'
         ? // The follow-up names its alert (`alertId`); receivers that kept the alert attach it there.
-          { type: 'okta-token-watch.alert.followup', version: WEBHOOK_ENVELOPE_VERSION, id: n.followup.id, alertId: n.followup.alertId, test: n.test ?? false, followup: n.followup }
-        : { type: 'okta-token-watch.summary', version: WEBHOOK_ENVELOPE_VERSION, id: n.summary.id, test: n.test ?? false, summary: n.summary };
+          { type: 'okta-token-watch.alert.followup', version: WEBHOOK_ENVELOPE_VERSION, id: n.followup.id, alertId: n.followup.alertId, test: n.test ?? false, ...org, followup: withoutNullOrg(n.followup) }
+        : { type: 'okta-token-watch.summary', version: WEBHOOK_ENVELOPE_VERSION, id: n.summary.id, test: n.test ?? false, ...org, summary: withoutNullOrg(n.summary) };
   return safeJson(envelope);
+}
+
+/** The payload without an `org: null` (a single-org install's bytes have no `org` at all). */
+function withoutNullOrg<T extends { org?: unknown }>(x: T): T {
+  if (x.org !== null) return x;
+  const { org: _none, ...rest } = x;
+  return rest as T;
 }
 
 /** `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>"). */

@@ -32,8 +32,9 @@ export interface AuditRow {
   error: string | null;
 }
 
-const COLUMNS = `r.id, a.alert_id AS alertId, r.target, r.token_id AS tokenId, r.action, r.by_via AS byVia, r.by_id AS byId,
-  r.by_name AS byName, r.requested_at AS requestedAt, r.finished_at AS finishedAt, r.result, r.reason, r.error`;
+// camelCase aliases are quoted: PostgreSQL folds unquoted names to lower case.
+const COLUMNS = `r.id, a.alert_id AS "alertId", r.target, r.token_id AS "tokenId", r.action, r.by_via AS "byVia", r.by_id AS "byId",
+  r.by_name AS "byName", r.requested_at AS "requestedAt", r.finished_at AS "finishedAt", r.result, r.reason, r.error`;
 const FROM = 'response_actions r LEFT JOIN alerts a ON a.id = r.alert_id';
 
 interface RawRow extends Omit<AuditRow, 'by'> {
@@ -48,31 +49,31 @@ function toRow(r: RawRow): AuditRow {
 }
 
 /**
- * The response_actions table (migration 012). Plain SQL over the project's Store; callers group
- * writes in `store.transaction` where a claim and its check must be one step.
+ * The response_actions table (migration 012). Plain SQL over the Store's connection, so it runs
+ * on SQLite and PostgreSQL alike; where a claim and its check must be one step, callers build it on
+ * the Store a `store.transaction(async (tx) => ...)` hands them (`new AuditLog(tx)`).
  */
 export class AuditLog {
   constructor(private readonly store: Store) {}
 
   /** Stores an attempt; returns its row id. */
-  insert(row: { alertRowId: number | null; target: string; tokenId: string | null; action: ResponseAction; by: Actor; at: Date; result: AuditResult; reason: string | null; error: string | null; finished: boolean }): number {
+  async insert(row: { alertRowId: number | null; target: string; tokenId: string | null; action: ResponseAction; by: Actor; at: Date; result: AuditResult; reason: string | null; error: string | null; finished: boolean }): Promise<number> {
     const at = row.at.toISOString();
-    const info = this.store
-      .prepared(
-        `INSERT INTO response_actions (alert_id, target, token_id, action, by_via, by_id, by_name, requested_at, finished_at, result, reason, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(row.alertRowId, row.target, row.tokenId, row.action, row.by.via, row.by.id, row.by.name, at, row.finished ? at : null, row.result, row.reason, row.error);
-    return Number(info.lastInsertRowid);
+    const inserted = await this.store.sql.get<{ id: number }>(
+      `INSERT INTO response_actions (alert_id, target, token_id, action, by_via, by_id, by_name, requested_at, finished_at, result, reason, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [row.alertRowId, row.target, row.tokenId, row.action, row.by.via, row.by.id, row.by.name, at, row.finished ? at : null, row.result, row.reason, row.error],
+    );
+    return Number(inserted!.id);
   }
 
   /** Records how an attempt ended. */
-  finish(id: number, at: Date, result: AuditResult, error: string | null): void {
-    this.store.prepared('UPDATE response_actions SET finished_at = ?, result = ?, error = ? WHERE id = ?').run(at.toISOString(), result, error, id);
+  async finish(id: number, at: Date, result: AuditResult, error: string | null): Promise<void> {
+    await this.store.sql.run('UPDATE response_actions SET finished_at = ?, result = ?, error = ? WHERE id = ?', [at.toISOString(), result, error, id]);
   }
 
-  get(id: number): AuditRow | null {
-    const r = this.store.prepared(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.id = ?`).get(id) as RawRow | undefined;
+  async get(id: number): Promise<AuditRow | null> {
+    const r = await this.store.sql.get<RawRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.id = ?`, [id]);
     return r ? toRow(r) : null;
   }
 
@@ -80,10 +81,11 @@ export class AuditLog {
    * The revoke of this token that stands: the latest one that is pending or succeeded (revoked, or
    * already gone), or null when none does (none yet, or every earlier one failed).
    */
-  standingRevoke(tokenId: string): AuditRow | null {
-    const r = this.store
-      .prepared(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result IN ('pending', 'revoked', 'already-gone') ORDER BY r.id DESC LIMIT 1`)
-      .get(tokenId) as RawRow | undefined;
+  async standingRevoke(tokenId: string): Promise<AuditRow | null> {
+    const r = await this.store.sql.get<RawRow>(
+      `SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result IN ('pending', 'revoked', 'already-gone') ORDER BY r.id DESC LIMIT 1`,
+      [tokenId],
+    );
     return r ? toRow(r) : null;
   }
 
@@ -92,15 +94,13 @@ export class AuditLog {
    * that answer means the revoke was ours: the watch's "revoked by <who> via okta-token-watch" when
    * Okta's revoke event comes in. A 404 (someone revoked it first) or a revoke still pending is not.
    */
-  revokedByUs(tokenId: string): AuditRow | null {
-    const r = this.store
-      .prepared(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result = 'revoked' ORDER BY r.id DESC LIMIT 1`)
-      .get(tokenId) as RawRow | undefined;
+  async revokedByUs(tokenId: string): Promise<AuditRow | null> {
+    const r = await this.store.sql.get<RawRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result = 'revoked' ORDER BY r.id DESC LIMIT 1`, [tokenId]);
     return r ? toRow(r) : null;
   }
 
   /** Every attempt on an alert, oldest first, at most `limit`. */
-  ofAlert(alertId: string, limit = 50): AuditRow[] {
-    return (this.store.prepared(`SELECT ${COLUMNS} FROM ${FROM} WHERE a.alert_id = ? ORDER BY r.id LIMIT ?`).all(alertId, limit) as RawRow[]).map(toRow);
+  async ofAlert(alertId: string, limit = 50): Promise<AuditRow[]> {
+    return (await this.store.sql.all<RawRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE a.alert_id = ? ORDER BY r.id LIMIT ?`, [alertId, limit])).map(toRow);
   }
 }

@@ -54,10 +54,10 @@ export async function cmdRevoke(config: AppConfig, io: RespondIo, target: string
   if (!yes && !io.stdin.isTTY) throw new UsageError('revoke asks for confirmation, but stdin is not a terminal: add --yes to revoke without asking');
   const missing = noDatabase(config, io);
   if (missing !== null) return missing;
-  const app = createApp(config);
+  const app = await createApp(config);
   try {
     if (!yes) {
-      const found = findAlert(app.store, target);
+      const found = await findAlert(app.store, target);
       // Nothing to confirm when there is no such alert: respond() records the refusal.
       if (found) {
         const a = found.alert;
@@ -92,7 +92,7 @@ export async function cmdAck(config: AppConfig, io: RespondIo, target: string | 
   if (opts.expected && !opts.reason?.trim()) throw new UsageError('ack --expected needs --reason "why this source is expected"');
   const missing = noDatabase(config, io);
   if (missing !== null) return missing;
-  const app = createApp(config);
+  const app = await createApp(config);
   try {
     const outcome = await respond(respondDepsFor(app), { target, action: opts.expected ? 'expected' : 'acknowledge', by: cliActor(), reason: opts.reason ?? null });
     (exitCode(outcome) === EXIT_OK ? io.stdout : io.stderr).write(`${outcome.text}\n`);

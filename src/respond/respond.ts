@@ -1,6 +1,6 @@
 import type { App } from '../app';
 import type { Clock } from '../clock';
-import type { Alert } from '../detect/alert';
+import { orgField, type Alert } from '../detect/alert';
 import type { FollowUp, ResponseRecord, WatchSnapshot } from '../follow/followup';
 import type { Logger } from '../logger';
 import type { OktaHttp } from '../okta/http';
@@ -96,9 +96,9 @@ export function respondDepsFor(app: App): RespondDeps {
  * Acts on an alert (revoke its token, mark it expected, acknowledge it) and records the attempt in
  * the audit table, whatever its result. Every action that happened (not a refusal, not a repeat)
  * queues a follow-up of kind `response` (key `response:<action id>`) to every notifier. A revoke
- * is claimed by a `pending` row inside an IMMEDIATE transaction, so two processes (the daemon's
- * Slack click and a CLI) or two clicks call Okta once; a second request answers with the first's
- * result. Never throws for Okta's answers; a database failure does throw.
+ * is claimed by a `pending` row inside a transaction holding the token's lock, so two processes
+ * (the daemon's Slack click and a CLI, or two replicas) or two clicks call Okta once; a second
+ * request answers with the first's result. Never throws for Okta's answers; a database failure does throw.
  */
 export async function respond(deps: RespondDeps, req: RespondRequest): Promise<ResponseOutcome> {
   const audit = new AuditLog(deps.store);
@@ -111,14 +111,14 @@ export async function respond(deps: RespondDeps, req: RespondRequest): Promise<R
   }
   const reason = boundReason(req.reason);
   const by: Actor = { via: req.by.via, id: bound(req.by.id, 100), name: bound(req.by.name, 200) };
-  const found = findAlert(deps.store, req.target);
+  const found = await findAlert(deps.store, req.target);
   const alert = found?.alert ?? null;
   const tokenId = alert?.token?.id ?? null;
   const token = alert ? { id: tokenId, name: alert.token?.name ?? null, owner: alert.actor.login ?? alert.actor.displayName ?? alert.actor.id } : null;
   const base = { alertId: alert?.id ?? null, token };
 
-  const refuse = (why: string, sentence = `not allowed: ${why}`): ResponseOutcome => {
-    const actionId = audit.insert({ alertRowId: found?.rowId ?? null, target: bound(req.target, 200) ?? '', tokenId, action: req.action, by, at: now, result: 'refused', reason, error: why, finished: true });
+  const refuse = async (why: string, sentence = `not allowed: ${why}`): Promise<ResponseOutcome> => {
+    const actionId = await audit.insert({ alertRowId: found?.rowId ?? null, target: bound(req.target, 200) ?? '', tokenId, action: req.action, by, at: now, result: 'refused', reason, error: why, finished: true });
     deps.logger.warn('response refused', { action: req.action, target: bound(req.target, 200), via: by.via, by: by.id, actionId, why });
     return { ...base, status: 'refused', result: 'refused', actionId, followUp: null, text: sentence };
   };
@@ -138,10 +138,11 @@ export async function respond(deps: RespondDeps, req: RespondRequest): Promise<R
   if (req.action === 'expected' && reason === null) return refuse('marking an alert expected needs a reason');
 
   if (req.action !== 'revoke') {
-    const entry = req.action === 'expected' ? exceptionEntryFor(found.alert, rawEventOf(deps.store, found.alert), reason ?? '', by.name ?? by.id ?? by.via, now) : undefined;
-    const { actionId, followUp } = deps.store.transaction(() => {
-      const id = audit.insert({ alertRowId: found.rowId, target: found.alert.id, tokenId, action: req.action, by, at: now, result: 'recorded', reason, error: null, finished: true });
-      return { actionId: id, followUp: queueFollowUp(deps, found.alert, audit.get(id)!) };
+    const entry = req.action === 'expected' ? exceptionEntryFor(found.alert, await rawEventOf(deps.store, found.alert), reason ?? '', by.name ?? by.id ?? by.via, now) : undefined;
+    const { actionId, followUp } = await deps.store.transaction(async (tx) => {
+      const txAudit = new AuditLog(tx);
+      const id = await txAudit.insert({ alertRowId: found.rowId, target: found.alert.id, tokenId, action: req.action, by, at: now, result: 'recorded', reason, error: null, finished: true });
+      return { actionId: id, followUp: await queueFollowUp(deps, tx, found.alert, (await txAudit.get(id))!) };
     });
     deps.logger.info('response recorded', { action: req.action, alertId: found.alert.id, via: by.via, by: by.id, actionId });
     const text =
@@ -155,17 +156,21 @@ export async function respond(deps: RespondDeps, req: RespondRequest): Promise<R
   if (!deps.okta || !deps.oktaAuth) return refuse('the Okta settings are missing (OKTA_ORG_URL and credentials)');
   const what = `token "${bound(token?.name, 200) ?? '(no name)'}" (${bound(tokenId, 60)})${token?.owner ? ` of ${bound(token.owner, 200)}` : ''}`;
 
-  // The claim: check and insert in one IMMEDIATE transaction, so that of two processes racing for
-  // the same token exactly one inserts the pending row (SQLite serialises the writers).
+  // The claim: check and insert in one transaction, so that of two processes racing for the same
+  // token exactly one inserts the pending row. SQLite serialises the writers (BEGIN IMMEDIATE);
+  // PostgreSQL's READ COMMITTED would let two replicas both see no standing revoke, so the token's
+  // lock makes them take turns before the check.
   const staleMs = deps.staleAfterMs ?? DEFAULT_STALE_MS;
-  const claim = deps.store.transaction(() => {
-    const standing = audit.standingRevoke(tokenId);
+  const claim = await deps.store.transaction(async (tx) => {
+    await tx.sql.lock(`respond:${tokenId}`);
+    const txAudit = new AuditLog(tx);
+    const standing = await txAudit.standingRevoke(tokenId);
     if (standing && !(standing.result === 'pending' && now.getTime() - Date.parse(standing.requestedAt) > staleMs)) {
-      const id = audit.insert({ alertRowId: found.rowId, target: found.alert.id, tokenId, action: 'revoke', by, at: now, result: 'duplicate', reason, error: `revoke #${standing.id} stands`, finished: true });
+      const id = await txAudit.insert({ alertRowId: found.rowId, target: found.alert.id, tokenId, action: 'revoke', by, at: now, result: 'duplicate', reason, error: `revoke #${standing.id} stands`, finished: true });
       return { duplicateOf: standing, actionId: id };
     }
-    if (standing) audit.finish(standing.id, now, 'failed', 'the process stopped before recording Okta\'s answer; revoked again by a later action');
-    return { duplicateOf: null, actionId: audit.insert({ alertRowId: found.rowId, target: found.alert.id, tokenId, action: 'revoke', by, at: now, result: 'pending', reason, error: null, finished: false }) };
+    if (standing) await txAudit.finish(standing.id, now, 'failed', 'the process stopped before recording Okta\'s answer; revoked again by a later action');
+    return { duplicateOf: null, actionId: await txAudit.insert({ alertRowId: found.rowId, target: found.alert.id, tokenId, action: 'revoke', by, at: now, result: 'pending', reason, error: null, finished: false }) };
   });
 
   if (claim.duplicateOf) {
@@ -187,9 +192,10 @@ export async function respond(deps: RespondDeps, req: RespondRequest): Promise<R
   const answer = await revokeApiToken(deps.okta, tokenId, deps.oktaAuth);
   const error = 'error' in answer ? answer.error : null;
   const done = deps.clock.now();
-  const followUp = deps.store.transaction(() => {
-    audit.finish(claim.actionId, done, answer.result, error);
-    return queueFollowUp(deps, found.alert, audit.get(claim.actionId)!);
+  const followUp = await deps.store.transaction(async (tx) => {
+    const txAudit = new AuditLog(tx);
+    await txAudit.finish(claim.actionId, done, answer.result, error);
+    return queueFollowUp(deps, tx, found.alert, (await txAudit.get(claim.actionId))!);
   });
   const fields = { alertId: found.alert.id, tokenId, actionId: claim.actionId, via: by.via, by: by.id, result: answer.result };
   if (answer.result === 'revoked' || answer.result === 'already-gone') deps.logger.info('token revoked', fields);
@@ -209,24 +215,22 @@ async function waitForResult(deps: RespondDeps, audit: AuditLog, row: AuditRow):
   let current = row;
   while (current.result === 'pending' && deps.clock.now().getTime() < until) {
     await deps.clock.sleep(250);
-    current = audit.get(row.id) ?? current;
+    current = (await audit.get(row.id)) ?? current;
   }
   return current;
 }
 
 /** The alert a target names: an alert id (`otw-...`), or a token id (its newest alert); null when none. */
-export function findAlert(store: Store, target: string): { alert: Alert; rowId: number } | null {
+export async function findAlert(store: Store, target: string): Promise<{ alert: Alert; rowId: number } | null> {
   if (target.length > 200) return null;
-  const row = (
-    /^otw-/.test(target)
-      ? store.prepared('SELECT id, payload FROM alerts WHERE alert_id = ?').get(target)
-      : store.prepared('SELECT a.id, a.payload FROM alerts a JOIN events e ON e.uuid = a.event_uuid WHERE e.token_id = ? ORDER BY a.id DESC LIMIT 1').get(target)
-  ) as { id: number; payload: string } | undefined;
+  const row = /^otw-/.test(target)
+    ? await store.sql.get<{ id: number; payload: string }>('SELECT id, payload FROM alerts WHERE alert_id = ?', [target])
+    : await store.sql.get<{ id: number; payload: string }>('SELECT a.id, a.payload FROM alerts a JOIN events e ON e.uuid = a.event_uuid WHERE e.token_id = ? ORDER BY a.id DESC LIMIT 1', [target]);
   return row ? { alert: JSON.parse(row.payload) as Alert, rowId: row.id } : null;
 }
 
-function rawEventOf(store: Store, alert: Alert): OktaLogEvent | null {
-  const row = store.prepared('SELECT raw FROM events WHERE uuid = ?').get(alert.event.uuid) as { raw: string } | undefined;
+async function rawEventOf(store: Store, alert: Alert): Promise<OktaLogEvent | null> {
+  const row = await store.sql.get<{ raw: string }>('SELECT raw FROM events WHERE uuid = ?', [alert.event.uuid]);
   try {
     return row ? (JSON.parse(row.raw) as OktaLogEvent) : null;
   } catch {
@@ -234,8 +238,8 @@ function rawEventOf(store: Store, alert: Alert): OktaLogEvent | null {
   }
 }
 
-/** Queues the action's follow-up to every notifier (call inside the transaction that records it). */
-function queueFollowUp(deps: RespondDeps, alert: Alert, row: AuditRow): FollowUp | null {
+/** Queues the action's follow-up to every notifier, on the Store of the transaction that records it. */
+async function queueFollowUp(deps: RespondDeps, tx: Store, alert: Alert, row: AuditRow): Promise<FollowUp | null> {
   if (row.result === 'pending' || row.result === 'refused' || row.result === 'duplicate') return null;
   const response: ResponseRecord = {
     actionId: row.id,
@@ -246,16 +250,18 @@ function queueFollowUp(deps: RespondDeps, alert: Alert, row: AuditRow): FollowUp
     reason: row.reason,
     error: row.error,
   };
-  return deps.store.insertFollowUp(
+  return tx.insertFollowUp(
     {
       alertId: alert.id,
+      // The analyst's response belongs to the alert's org.
+      ...orgField(alert.org),
       kind: 'response',
       createdAt: response.at,
       token: { id: alert.token?.id ?? '', name: alert.token?.name ?? null },
       prominent: false,
       signals: [],
       response,
-      watch: watchSnapshot(deps.store, alert, response),
+      watch: await watchSnapshot(tx, alert, response),
     },
     `response:${row.id}`,
     deps.notifiers,
@@ -268,16 +274,13 @@ function queueFollowUp(deps: RespondDeps, alert: Alert, row: AuditRow): FollowUp
  * this revoke applied (Okta's own revoke event closes the watch later). Without a watch row, an
  * idle snapshot that only says whether it is revoked.
  */
-function watchSnapshot(store: Store, alert: Alert, response: ResponseRecord): WatchSnapshot {
+async function watchSnapshot(store: Store, alert: Alert, response: ResponseRecord): Promise<WatchSnapshot> {
   const w = alert.token?.id
-    ? (store
-        .prepared(
-          `SELECT watch_until AS until, closed_at AS closedAt, close_reason AS closed, first_use_at AS firstUseAt, created_published AS createdAt,
-                  events, sensitive, revoked_at AS revokedAt, revoked_by AS revokedBy FROM token_watches WHERE token_id = ?`,
-        )
-        .get(alert.token.id) as
-        | { until: string; closedAt: string | null; closed: string | null; firstUseAt: string | null; createdAt: string; events: number; sensitive: number; revokedAt: string | null; revokedBy: string | null }
-        | undefined)
+    ? await store.sql.get<{ until: string; closedAt: string | null; closed: string | null; firstUseAt: string | null; createdAt: string; events: number; sensitive: number; revokedAt: string | null; revokedBy: string | null }>(
+        `SELECT watch_until AS "until", closed_at AS "closedAt", close_reason AS closed, first_use_at AS "firstUseAt", created_published AS "createdAt",
+                events, sensitive, revoked_at AS "revokedAt", revoked_by AS "revokedBy" FROM token_watches WHERE token_id = ?`,
+        [alert.token.id],
+      )
     : undefined;
   const revokedNow = response.action === 'revoke' && response.result === 'revoked';
   const firstUse = w?.firstUseAt ? Date.parse(w.firstUseAt) : NaN;

@@ -2,14 +2,9 @@ import { plainText } from '../notify/sanitize';
 import type { Store } from '../store/store';
 import { AuditLog, type AuditRow } from './audit';
 
-/**
- * The response actions of one alert for `status --alerts` (JSON: the rows; text: `actionLines`).
- * `status` opens the database read-only and never migrates it, so a database from before
- * migration 012 has no audit table: it then has no actions.
- */
-export function alertActions(store: Store, alertId: string, limit = 20): AuditRow[] {
-  const table = store.prepared("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'response_actions'").get();
-  return table ? new AuditLog(store).ofAlert(alertId, limit) : [];
+/** The response actions of one alert for `status --alerts` (JSON: the rows; text: `actionLines`). */
+export async function alertActions(store: Store, alertId: string, limit = 20): Promise<AuditRow[]> {
+  return new AuditLog(store).ofAlert(alertId, limit);
 }
 
 /**
@@ -27,6 +22,6 @@ export function actionLines(rows: readonly AuditRow[], indent = '    '): string[
 }
 
 /** `actionLines(alertActions(store, alertId))`: what the lead wires next to each alert of `status --alerts`. */
-export function alertActionLines(store: Store, alertId: string, indent = '    '): string[] {
-  return actionLines(alertActions(store, alertId), indent);
+export async function alertActionLines(store: Store, alertId: string, indent = '    '): Promise<string[]> {
+  return actionLines(await alertActions(store, alertId), indent);
 }

@@ -13,25 +13,22 @@ export class SlackInbox {
   constructor(private readonly store: Store) {}
 
   /** Stores a new envelope; false when this envelope id was received before. Throws when the database cannot take it. */
-  receive(envelopeId: string, payload: unknown, now: Date): boolean {
+  async receive(envelopeId: string, payload: unknown, now: Date): Promise<boolean> {
     const json = JSON.stringify(payload ?? null) ?? 'null';
     if (json.length > MAX_PAYLOAD_CHARS) throw new Error('the payload is larger than any Slack interaction');
-    return (
-      this.store
-        .prepared('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?) ON CONFLICT (envelope_id) DO NOTHING')
-        .run(envelopeId, json, now.toISOString()).changes === 1
-    );
+    const { changes } = await this.store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?) ON CONFLICT (envelope_id) DO NOTHING', [envelopeId, json, now.toISOString()]);
+    return changes === 1;
   }
 
   /** Marks an envelope's action done (carried out, refused or ignored). */
-  handled(envelopeId: string, now: Date): void {
-    this.store.prepared('UPDATE slack_inbox SET handled_at = ? WHERE envelope_id = ? AND handled_at IS NULL').run(now.toISOString(), envelopeId);
+  async handled(envelopeId: string, now: Date): Promise<void> {
+    await this.store.sql.run('UPDATE slack_inbox SET handled_at = ? WHERE envelope_id = ? AND handled_at IS NULL', [now.toISOString(), envelopeId]);
   }
 
   /** Envelopes acknowledged but never finished (their process stopped), oldest first; old handled rows are deleted. */
-  unhandled(now: Date = new Date()): Array<{ envelopeId: string; payload: unknown }> {
-    this.store.prepared('DELETE FROM slack_inbox WHERE handled_at IS NOT NULL AND handled_at < ?').run(new Date(now.getTime() - KEEP_HANDLED_MS).toISOString());
-    const rows = this.store.prepared('SELECT envelope_id AS id, payload FROM slack_inbox WHERE handled_at IS NULL ORDER BY received_at, envelope_id').all() as Array<{ id: string; payload: string }>;
+  async unhandled(now: Date = new Date()): Promise<Array<{ envelopeId: string; payload: unknown }>> {
+    await this.store.sql.run('DELETE FROM slack_inbox WHERE handled_at IS NOT NULL AND handled_at < ?', [new Date(now.getTime() - KEEP_HANDLED_MS).toISOString()]);
+    const rows = await this.store.sql.all<{ id: string; payload: string }>('SELECT envelope_id AS id, payload FROM slack_inbox WHERE handled_at IS NULL ORDER BY received_at, envelope_id');
     return rows.map((r) => ({ envelopeId: r.id, payload: JSON.parse(r.payload) as unknown }));
   }
 }

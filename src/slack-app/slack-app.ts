@@ -56,7 +56,7 @@ export class SlackApp {
     const slackApiUrl = `${config.apiUrl}/`;
     this.web = new Web(config.botToken, { slackApiUrl, logger: slackLogger(logger), timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
     // Clicks acknowledged by an earlier process that stopped before acting on them.
-    const left = this.inbox.unhandled(this.deps.clock.now());
+    const left = await this.inbox.unhandled(this.deps.clock.now());
     if (left.length) logger.warn('slack app: acting on clicks an earlier run acknowledged but did not finish', { count: left.length });
     for (const r of left) this.onInteractive(r.envelopeId, r.payload);
     this.socket = new SocketConnection({
@@ -96,7 +96,7 @@ export class SlackApp {
       else logger.warn(`slack app: ignored an interaction: ${intent.why}`, {});
       return;
     }
-    const alert = store.getAlert(intent.alertId);
+    const alert = await store.getAlert(intent.alertId);
     if (!alert) {
       logger.warn('slack app: ignored an interaction for an alert that is not in this database', { user: intent.user.id });
       return;

@@ -62,7 +62,7 @@ export class SocketConnection {
        * durably (the inbox) and return true, or throw, and then the envelope is not acknowledged
        * (Slack sends it again). False: it was received before; it is acknowledged and dropped.
        */
-      receive: (envelopeId: string, payload: unknown) => boolean;
+      receive: (envelopeId: string, payload: unknown) => Promise<boolean>;
       onInteractive: (envelopeId: string, payload: unknown) => void;
     },
   ) {}
@@ -83,7 +83,7 @@ export class SocketConnection {
     this.client = client;
     client.on('connected', () => logger.info('slack app: connected to Slack (Socket Mode)', {}));
     client.on('disconnected', () => this.scheduleReconnect());
-    client.on('slack_event', (e: Envelope) => this.onEnvelope(e));
+    client.on('slack_event', (e: Envelope) => void this.onEnvelope(e));
     this.connect();
   }
 
@@ -133,7 +133,8 @@ export class SocketConnection {
     this.reconnectTimer.unref();
   }
 
-  private onEnvelope(e: Envelope): void {
+  /** Never rejects: a failure to store is logged and the envelope left unacknowledged. */
+  private async onEnvelope(e: Envelope): Promise<void> {
     const { logger } = this.opts;
     const ack = (): void =>
       void e.ack().catch((err: unknown) => logger.warn('slack app: an envelope could not be acknowledged; Slack will send it again and it will not be acted on twice', { error: errorText(err) }));
@@ -147,12 +148,12 @@ export class SocketConnection {
       logger.debug('slack app: an envelope sent again was acknowledged and not acted on twice', {});
       return;
     }
-    // Stored before it is acknowledged (a few ms of SQLite, well inside Slack's 3 s): once Slack
+    // Stored before it is acknowledged (a few ms of the database, well inside Slack's 3 s): once Slack
     // has the ack it never sends the envelope again, so a process killed between the ack and the
     // action must find it in the inbox at its next start. Acting comes after the ack.
     let fresh: boolean;
     try {
-      fresh = this.opts.receive(id, e.body);
+      fresh = await this.opts.receive(id, e.body);
     } catch (err) {
       logger.error('slack app: a click could not be stored, so it is not acknowledged; Slack will send it again', { error: errorText(err) });
       return;

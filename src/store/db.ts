@@ -8,9 +8,9 @@ import { packageRoot } from '../package-root';
 /** The SQLite handle type used across the store. */
 export type Db = Database.Database;
 
-/** Where the migration files live: `migrations/` at the package root. */
+/** Where SQLite's migration files live: `migrations/sqlite/` at the package root (PostgreSQL's are in `migrations/postgres/`). */
 export function migrationsDir(): string {
-  return path.join(packageRoot(), 'migrations');
+  return path.join(packageRoot(), 'migrations', 'sqlite');
 }
 
 /** A migration file, `NNN_name.sql`. */

@@ -184,9 +184,9 @@ export class FakeSlack {
     return this.callsOf(method);
   }
 
-  async until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  async until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
-    while (!cond()) {
+    while (!(await cond())) {
       if (Date.now() > end) throw new Error(`fake Slack: timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -24,53 +24,40 @@ export interface TestResponseRow {
  * SQLite file. A revoke is claimed by a row inside a transaction, so a second one does not call
  * Okta and says who did it first.
  */
-export function testResponder(opts: { store: Store; oktaOrigin: string; oktaToken: string; policy: ResponsePolicy; now: () => Date }): Responder & { rows(): TestResponseRow[] } {
-  const db = opts.store.db;
-  db.exec(`CREATE TABLE IF NOT EXISTS test_response_actions (
+export async function testResponder(opts: { store: Store; oktaOrigin: string; oktaToken: string; policy: ResponsePolicy; now: () => Date }): Promise<Responder & { rows(): Promise<TestResponseRow[]> }> {
+  const { store } = opts;
+  await store.sql.run(`CREATE TABLE IF NOT EXISTS test_response_actions (
     id INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, token_id TEXT, action TEXT NOT NULL, via TEXT NOT NULL,
     by_id TEXT, by_name TEXT, result TEXT NOT NULL, reason TEXT, error TEXT, requested_at TEXT NOT NULL, finished_at TEXT)`);
-  const insert = db.prepare(
-    `INSERT INTO test_response_actions (alert_id, token_id, action, via, by_id, by_name, result, reason, error, requested_at, finished_at)
-     VALUES (@alert_id, @token_id, @action, @via, @by_id, @by_name, @result, @reason, @error, @requested_at, @finished_at)`,
-  );
-  const finish = db.prepare('UPDATE test_response_actions SET result = ?, error = ?, finished_at = ? WHERE id = ?');
-  const earlier = db.prepare(`SELECT * FROM test_response_actions WHERE alert_id = ? AND action = 'revoke' AND result IN ('pending', 'revoked', 'already-gone') ORDER BY id LIMIT 1`);
 
-  const row = (req: RespondRequest, tokenId: string | null, result: string, error: string | null = null): number =>
-    Number(
-      insert.run({
-        alert_id: req.alertId,
-        token_id: tokenId,
-        action: req.action,
-        via: req.by.via,
-        by_id: req.by.id,
-        by_name: req.by.name,
-        result,
-        reason: req.refused ?? req.reason,
-        error,
-        requested_at: opts.now().toISOString(),
-        finished_at: result === 'pending' ? null : opts.now().toISOString(),
-      }).lastInsertRowid,
-    );
+  const row = async (on: Store, req: RespondRequest, tokenId: string | null, result: string, error: string | null = null): Promise<number> =>
+    (await on.sql.get<{ id: number }>(
+      `INSERT INTO test_response_actions (alert_id, token_id, action, via, by_id, by_name, result, reason, error, requested_at, finished_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [req.alertId, tokenId, req.action, req.by.via, req.by.id, req.by.name, result, req.refused ?? req.reason, error, opts.now().toISOString(), result === 'pending' ? null : opts.now().toISOString()],
+    ))!.id;
 
   async function respond(req: RespondRequest): Promise<ResponseOutcome> {
-    const alert = opts.store.getAlert(req.alertId);
+    const alert = await store.getAlert(req.alertId);
     if (!alert) return { result: 'failed', message: 'no such alert in this database' };
     const tokenId = alert.token?.id ?? null;
     if (req.refused) {
-      row(req, tokenId, 'refused');
+      await row(store, req, tokenId, 'refused');
       return { result: 'refused', message: `not allowed: ${req.refused}` };
     }
     if (req.action !== 'revoke') {
-      row(req, tokenId, 'recorded');
+      await row(store, req, tokenId, 'recorded');
       const exceptionEntry = req.action === 'expected' ? `sources:\n  - actor: ${JSON.stringify(alert.actor.login)}\n    reason: ${JSON.stringify(req.reason)}\n` : null;
       return { result: 'recorded', message: `${req.action === 'expected' ? 'marked expected' : 'acknowledged'} by ${req.by.name}`, exceptionEntry };
     }
     if (!tokenId) return { result: 'failed', message: 'the alert names no token' };
-    const claim = db.transaction((): TestResponseRow | number => {
-      const first = earlier.get(req.alertId) as TestResponseRow | undefined;
-      return first ?? row(req, tokenId, 'pending');
-    })();
+    const claim = await store.transaction(async (tx): Promise<TestResponseRow | number> => {
+      const first = await tx.sql.get<TestResponseRow>(
+        `SELECT * FROM test_response_actions WHERE alert_id = ? AND action = 'revoke' AND result IN ('pending', 'revoked', 'already-gone') ORDER BY id LIMIT 1`,
+        [req.alertId],
+      );
+      return first ?? row(tx, req, tokenId, 'pending');
+    });
     if (typeof claim !== 'number') {
       return { result: claim.result === 'already-gone' ? 'already-gone' : 'revoked', message: `already revoked by ${claim.by_name} at ${claim.requested_at}`, alreadyDone: true };
     }
@@ -88,13 +75,13 @@ export function testResponder(opts: { store: Store; oktaOrigin: string; oktaToke
           : res.status === 403
             ? ['forbidden', 'Okta refused: the credentials lack okta.apiTokens.manage', 'HTTP 403']
             : ['failed', `Okta answered HTTP ${res.status}; nothing was revoked`, `HTTP ${res.status}`];
-    finish.run(result, error, opts.now().toISOString(), claim);
+    await store.sql.run('UPDATE test_response_actions SET result = ?, error = ?, finished_at = ? WHERE id = ?', [result, error, opts.now().toISOString(), claim]);
     return { result, message };
   }
 
   return {
     respond,
     policy: opts.policy,
-    rows: () => db.prepare('SELECT * FROM test_response_actions ORDER BY id').all() as TestResponseRow[],
+    rows: () => store.sql.all<TestResponseRow>('SELECT * FROM test_response_actions ORDER BY id'),
   };
 }
