@@ -93,7 +93,7 @@ export async function benchOrgs(o: OrgsOptions): Promise<Record<string, unknown>
   const emptyEnv = path.join(dir, 'empty.env');
   fs.writeFileSync(emptyEnv, '');
   const orgsFile = path.join(dir, 'orgs.yaml');
-  fs.writeFileSync(orgsFile, orgsFileYaml(names.map((name) => ({ name, url: fakes.org(name).origin })), 'BENCH_OKTA_TOKEN'));
+  fs.writeFileSync(orgsFile, orgsFileYaml(names.map((name) => ({ name, url: fakes.org(name).origin })), { tokenEnv: 'BENCH_OKTA_TOKEN' }));
   const token = 'FAKE-okta-api-token-bench-orgs';
   fakes.addToken(token, 'daemon');
 

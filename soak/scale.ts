@@ -22,6 +22,7 @@ import pg from 'pg';
 import { FakeOktaOrgs, orgNames, orgsFileYaml } from '../src/simulator/okta-orgs';
 import { HookPusher, type AttemptResult } from '../src/simulator/hook-pusher';
 import { tokenEvent, uuidFor } from '../test/helpers/events';
+import { startPgCluster, type PgCluster } from '../test/helpers/pg-cluster';
 import { prng } from '../test/helpers/random';
 import { freePort } from './push';
 import { HttpReceiver, SmtpReceiver, SOAK_SLACK_CHANNEL, type Receipt } from './receivers';
@@ -36,21 +37,6 @@ export const SCALE_LEASE_TTL_MS = 10_000;
 export const SCALE_INTERVAL_MS = 2_000;
 /** Slack a loaded 2-core machine gets on top of LEASE_TTL + one interval for a handover. */
 const HANDOVER_TOLERANCE_MS = 1_500;
-
-/** What a throwaway PostgreSQL gives (test/helpers/pg-cluster.ts, part B of issue 14). */
-interface PgCluster {
-  url(dbName?: string): string;
-  createDatabase(): Promise<string>;
-  stop(): Promise<void>;
-}
-
-/** test/helpers/pg-cluster.ts's startPgCluster(). */
-async function startPg(): Promise<PgCluster> {
-  // Loaded by path until part B's helper is merged on this branch (then: a plain import).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(path.join(ROOT, 'test', 'helpers', 'pg-cluster')) as { startPgCluster: () => Promise<PgCluster> };
-  return mod.startPgCluster();
-}
 
 /** The scenario's report (part of soak's JSON). */
 export interface ScaleReport {
@@ -142,15 +128,14 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
 
   let cluster: PgCluster;
   try {
-    cluster = await startPg();
+    cluster = await startPgCluster();
   } catch (err) {
     const why = `PostgreSQL could not be started: ${err instanceof Error ? err.message : String(err)}`;
     problems.push(`scale: ${why}`);
     return { ...report, skipped: why };
   }
   report.ran = true;
-  const created = await cluster.createDatabase();
-  const databaseUrl = /^postgres(ql)?:/.test(created) ? created : cluster.url(created);
+  const databaseUrl = await cluster.createDatabase();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   pool.on('error', () => undefined);
   const q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => (await pool.query(sql, params)).rows as T[];
@@ -161,7 +146,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
   const fakes = new FakeOktaOrgs(names, { rateLimit: 6000 });
   await fakes.start();
   const orgsFile = path.join(dir, 'orgs.yaml');
-  fs.writeFileSync(orgsFile, orgsFileYaml(names.map((name) => ({ name, url: fakes.org(name).origin })), 'SOAK_OKTA_TOKEN'));
+  fs.writeFileSync(orgsFile, orgsFileYaml(names.map((name) => ({ name, url: fakes.org(name).origin })), { tokenEnv: 'SOAK_OKTA_TOKEN', hookSecretEnv: 'SOAK_EVENT_HOOK_SECRET' }));
 
   const webhookSecret = crypto.randomBytes(24).toString('hex');
   const slack = new HttpReceiver('slack', null, true);
@@ -220,7 +205,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
       EMAIL_TO: 'secops@example.com',
       EVENT_HOOK_HOST: '127.0.0.1',
       EVENT_HOOK_PORT: String(ports[slot]),
-      EVENT_HOOK_SECRET: hookSecret,
+      SOAK_EVENT_HOOK_SECRET: hookSecret,
       ...(holdsPush ? { OTW_TEST_HOLD_PUSH_ANSWER: String(process.pid) } : {}),
     };
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), 'run', '--env-file', emptyEnv], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

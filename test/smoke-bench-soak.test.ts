@@ -312,8 +312,8 @@ describe('fake orgs (many-orgs soak and bench)', () => {
     assert.deepEqual(orgNames(3), ['org-01', 'org-02', 'org-03']);
     assert.equal(orgNames(100)[99], 'org-100');
     assert.equal(
-      orgsFileYaml([{ name: 'org-01', url: 'http://127.0.0.1:1234' }], 'SOAK_OKTA_TOKEN'),
-      'orgs:\n  - name: org-01\n    url: http://127.0.0.1:1234\n    apiToken: { env: SOAK_OKTA_TOKEN }\n',
+      orgsFileYaml([{ name: 'org-01', url: 'http://127.0.0.1:1234' }], { tokenEnv: 'SOAK_OKTA_TOKEN', hookSecretEnv: 'SOAK_HOOK_SECRET' }),
+      'orgs:\n  - name: org-01\n    url: http://127.0.0.1:1234\n    apiToken: { env: SOAK_OKTA_TOKEN }\n    eventHook: { secret: { env: SOAK_HOOK_SECRET } }\n',
     );
   });
 });

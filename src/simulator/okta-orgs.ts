@@ -81,9 +81,16 @@ export function orgNames(n: number): string[] {
 
 /**
  * An ORGS_FILE (YAML) for these orgs: each by name and URL, its API token by reference to the
- * environment variable `tokenEnv`. Every daemon process gets its own value there, which the fake orgs
- * accept under a label (`addToken`), so the request log tells the processes apart.
+ * environment variable `tokenEnv` (every daemon process gets its own value there, which the fake orgs
+ * accept under a label, see `addToken`, so the request log tells the processes apart), and when
+ * `hookSecretEnv` is given, its event hook secret by reference too (with ORGS_FILE the env file may
+ * not hold EVENT_HOOK_SECRET).
  */
-export function orgsFileYaml(orgs: ReadonlyArray<{ name: string; url: string }>, tokenEnv: string): string {
-  return ['orgs:', ...orgs.flatMap((o) => [`  - name: ${o.name}`, `    url: ${o.url}`, `    apiToken: { env: ${tokenEnv} }`])].join('\n') + '\n';
+export function orgsFileYaml(orgs: ReadonlyArray<{ name: string; url: string }>, refs: { tokenEnv: string; hookSecretEnv?: string }): string {
+  const lines = ['orgs:'];
+  for (const o of orgs) {
+    lines.push(`  - name: ${o.name}`, `    url: ${o.url}`, `    apiToken: { env: ${refs.tokenEnv} }`);
+    if (refs.hookSecretEnv) lines.push(`    eventHook: { secret: { env: ${refs.hookSecretEnv} } }`);
+  }
+  return lines.join('\n') + '\n';
 }
