@@ -169,7 +169,8 @@ export async function benchOrgs(o: OrgsOptions): Promise<Record<string, unknown>
   try {
     // Started: every org read once (the first tick, which stores the waiting events).
     const started = await until(() => exited !== undefined || new Set(fakes.requestLog().filter((r) => r.systemLog && r.status === 200).map((r) => r.org)).size === names.length, 60_000, 100);
-    if (!started || exited !== undefined) throw new Error(`the daemon did not read every org within 60 s${exited !== undefined ? ` (it exited ${exited})` : ''}: ${stderrTail.join('').slice(-600)}`);
+    if (exited !== undefined) throw new Error('the daemon did not start');
+    if (!started) throw new Error(`the daemon did not read every org within 60 s: ${stderrTail.join('').slice(-600)}`);
     // Idle slots: from the next full slot on.
     const idleFrom = slotOf(Date.now()) + 2;
     o.say(`orgs: the daemon read all ${names.length} orgs; measuring ${o.idleTicks} idle slots`);
@@ -217,12 +218,15 @@ export async function benchOrgs(o: OrgsOptions): Promise<Record<string, unknown>
     problems.push(`orgs: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     clearInterval(rssTimer);
-    if (exited === undefined) child.kill('SIGTERM');
-    const stopped = await Promise.race([exit.then(() => true), sleep(20_000).then(() => false)]);
-    if (!stopped) {
-      child.kill('SIGKILL');
-      problems.push('orgs: the daemon did not exit within 20 s of SIGTERM');
-    } else if (exited !== 0) problems.push(`orgs: the daemon exited ${exited} after SIGTERM, not 0`);
+    if (exited !== undefined) problems.push(`orgs: the daemon exited by itself (${exited}): ${stderrTail.join('').slice(-300)}`);
+    else {
+      child.kill('SIGTERM');
+      const stopped = await Promise.race([exit.then(() => true), sleep(20_000).then(() => false)]);
+      if (!stopped) {
+        child.kill('SIGKILL');
+        problems.push('orgs: the daemon did not exit within 20 s of SIGTERM');
+      } else if (exited !== 0) problems.push(`orgs: the daemon exited ${exited} after SIGTERM, not 0`);
+    }
     await fakes.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }

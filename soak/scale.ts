@@ -420,8 +420,22 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
     restarts.add(p);
   };
   let lastKill = 0;
+  let crashed = 0;
   while (Date.now() < faultsEnd - settleMs) {
     await sleep(between(killRand, [2000, 5000]));
+    // A process that exited by itself is a problem (reported below); it is restarted, three end the run.
+    for (const slot of [0, 1] as const) {
+      const p = current[slot];
+      if (p && p.end === 'crashed' && restarts.size === 0) {
+        crashed++;
+        current[slot] = null;
+        if (crashed < 3) spawnProc(slot);
+      }
+    }
+    if (crashed >= 3) {
+      problems.push('scale: the daemon keeps exiting by itself; the run stops early');
+      break;
+    }
     const slot: 0 | 1 = killRand() < 0.5 ? 0 : 1;
     const target = current[slot];
     const other = current[slot === 0 ? 1 : 0];
@@ -471,7 +485,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
     current[slot] = null;
     restart(slot);
   }
-  while (Date.now() < faultsEnd) await sleep(250);
+  while (Date.now() < faultsEnd && crashed < 3) await sleep(250);
   const measurableUntil = Date.now();
   faults.abort();
   await Promise.all([injector, leaseWatcher, ...restarts]);
@@ -487,7 +501,9 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
     }
   };
   let stored = new Map<string, string>();
-  for (const end = Date.now() + (o.short ? 60_000 : 180_000); Date.now() < end; await sleep(500)) {
+  // A daemon that cannot run is not waited for.
+  const waitMs = (ms: number): number => (crashed >= 3 ? 0 : ms);
+  for (const end = Date.now() + waitMs(o.short ? 60_000 : 180_000); Date.now() < end; await sleep(500)) {
     stored = await storedUuids();
     if (injected.every((e) => stored.has(e.uuid))) break;
   }
@@ -512,7 +528,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
   spawnProc(0);
   spawnProc(1);
   // Slack takes a message a second per process.
-  const drained = await until(delivered, Math.max(o.short ? 60_000 : 180_000, notifiers.includes('slack') ? expected.length * 600 + 30_000 : 0), 300);
+  const drained = await until(delivered, waitMs(Math.max(o.short ? 60_000 : 180_000, notifiers.includes('slack') ? expected.length * 600 + 30_000 : 0)), 300);
   if (!drained) problems.push('scale: not every alert reached every notifier after the drain');
   await sleep(1500);
   for (const slot of [0, 1] as const) {
