@@ -11,8 +11,8 @@ import type { FollowDeps } from './ingest/follow';
 import type { TickDeps } from './ingest/poll';
 import { buildOrgRuntime, DEFAULT_ORG, routingResponder, type OrgRuntime } from './orgs/runtime';
 import type { Responder } from './slack-app/respond-port';
-import { openDatabase, schemaVersion } from './store/db';
-import { Store } from './store/store';
+import { openStore } from './store/open';
+import type { Store } from './store/store';
 
 /**
  * The wired program: the parts all orgs share (database, logger, metrics, dispatcher) and one
@@ -40,12 +40,12 @@ export interface App {
    * Closes the token watches whose events have all been read and queues their digests (see
    * closeEndedWatches); the follow tick calls it each time it has caught up. Returns how many closed.
    */
-  closeEndedWatches(): number;
+  closeEndedWatches(): Promise<number>;
   /**
    * Called after a follow tick that reached the end of the log for a group of watched tokens:
    * closeEndedWatches, whose errors it logs (the follow tick never fails because of it).
    */
-  onFollowCaughtUp: (() => void) | null;
+  onFollowCaughtUp: (() => Promise<void>) | null;
   /** The response actions the Slack app calls (issue 13), routed to the clicked alert's org; null when not wired. */
   responder: Responder | null;
   close(): Promise<void>;
@@ -64,42 +64,28 @@ export interface AppOptions {
   responder?: Responder;
 }
 
-/** An org as ORGS_FILE gives it (part C's OrgConfig): its name and its full settings. */
-export interface OrgEntry {
-  name: string;
-  config: AppConfig;
-}
-
-/** The orgs of the settings: ORGS_FILE's, or null for a single-org install. */
-function orgsOf(config: AppConfig): OrgEntry[] | null {
-  const orgs = (config as AppConfig & { orgs?: OrgEntry[] | null }).orgs;
-  return orgs && orgs.length > 0 ? orgs : null;
-}
-
-export function createApp(config: AppConfig, opts: AppOptions = {}): App {
+/**
+ * Wires the program: the database, metrics and dispatcher every org shares, and one OrgRuntime
+ * per org of ORGS_FILE (or the single org `default` built from the env file).
+ */
+export async function createApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
   registerSecrets(config.secrets);
   const logger = opts.logger ?? createLogger(config.log);
   const clock = opts.clock ?? systemClock;
-  const db = openDatabase(config.store.dbPath, { readonly: opts.readOnlyStore ?? false });
-  const store = new Store(db);
+  const { store, schemaVersion } = await openStore(config.store, { readonly: opts.readOnlyStore ?? false });
   const metrics = new Metrics(store, () => clock.now());
   const shared = { store, metrics, clock, logger, stdout: opts.stdout, okta: opts.okta, responder: opts.responder };
-  const entries = orgsOf(config);
-  const orgs = entries ? entries.map((o) => buildOrgRuntime(o.name, o.config, shared, true)) : [buildOrgRuntime(DEFAULT_ORG, config, shared, false)];
+  const orgs = config.orgs ? config.orgs.map((o) => buildOrgRuntime(o.name, o.config, shared, true)) : [buildOrgRuntime(DEFAULT_ORG, config, shared, false)];
   const first = orgs[0]!;
-  const responder =
-    opts.responder ??
-    routingResponder(orgs, async (alertId) => {
-      const row = await store.sql.get<{ org: string }>('SELECT org FROM alerts WHERE id = ?', [alertId]);
-      return row?.org ?? null;
-    });
-  const dispatcher = new Dispatcher(store, entries ? new Map(orgs.map((o) => [o.name, o.notifiers])) : first.notifiers, config.delivery, logger, clock);
+  const responder = opts.responder ?? routingResponder(orgs, (alertId) => orgOfAlert(store, alertId));
+  // One dispatcher for every org: a delivery goes out through its own org's notifier instance.
+  const dispatcher = new Dispatcher(store, config.orgs ? new Map(orgs.map((o) => [o.name, o.notifiers])) : first.notifiers, config.delivery, logger, clock);
   return {
     config,
     logger,
     clock,
     store,
-    schemaVersion: schemaVersion(db),
+    schemaVersion,
     orgs,
     okta: first.okta,
     revokeOkta: first.revokeOkta,
@@ -113,9 +99,21 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     responder,
     async close() {
       for (const o of orgs) for (const n of o.notifiers) await n.close?.();
-      store.close();
+      await store.db.close();
     },
   };
+}
+
+/** The org an alert (by its `otw-...` id) was raised in, from its own JSON; null when unknown or single-org. */
+async function orgOfAlert(store: Store, alertId: string): Promise<string | null> {
+  const row = await store.sql.get<{ payload: string }>('SELECT payload FROM alerts WHERE alert_id = ?', [alertId]);
+  if (!row) return null;
+  try {
+    const org = (JSON.parse(row.payload) as { org?: { name?: unknown } | null }).org;
+    return typeof org?.name === 'string' ? org.name : null;
+  } catch {
+    return null;
+  }
 }
 
 /** What `runTick` needs for one org (the first, and in a single-org install the only one, by default). */

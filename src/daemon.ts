@@ -1,6 +1,10 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { followDepsFor, tickDepsFor, type App } from './app';
-import type { OrgRuntime } from './orgs/runtime';
+import os from 'node:os';
+import { fencedStore, type OrgRuntime } from './orgs/runtime';
+import { Leases } from './scale/leases';
+import { replicaId } from './scale/replica';
+import { OrgScheduler } from './scale/scheduler';
 import { startHealthServer } from './health';
 import { ingestPushBatch, orgHookPath, startEventHookReceiver, type EventHookReceiver, type HookRoute } from './ingest/event-hook';
 import { redact, type Logger } from './logger';
@@ -42,15 +46,28 @@ function emptyResult(): TickResult {
 /** One org's state in this process: its last poll tick and its follow tick in flight. */
 interface OrgState {
   rt: OrgRuntime;
+  /** The org's runtime with its store fenced by the org's lease: what its poll and follow ticks use. */
+  fenced: OrgRuntime;
   /** The poll tick in flight (never two for one org). */
   current: Promise<TickResult> | null;
   /** The follow tick in flight: it runs beside the schedule, so a slow one never holds back the next poll. */
   following: Promise<void> | null;
   lastResult: TickResult | null;
   lastFollow: FollowResult | null;
-  /** True while this replica holds the org's lease (set at the slot that took it). */
-  held: boolean;
 }
+
+/** True when a process with this pid runs on this host (one we may not signal counts: it exists). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The longest timer Node keeps (about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The long-running mode: a slot at start, then on POLL_SCHEDULE. Each slot takes the orgs this
@@ -63,6 +80,10 @@ export class Daemon {
   /** The slot in flight (lease round plus the org ticks it started). */
   private slot: Promise<void> | null = null;
   private readonly orgs: OrgState[];
+  private readonly byName: Map<string, OrgState>;
+  /** Which orgs this replica polls: a lease per org in the database, shared with the other replicas. */
+  readonly leases: Leases;
+  private readonly scheduler: OrgScheduler;
   private readonly abort = new AbortController();
   private stopped: Promise<void> | null = null;
   private lastFinishedAt: Date | null = null;
@@ -79,7 +100,17 @@ export class Daemon {
     private readonly opts: { slackReconnectMs?: number } = {},
   ) {
     this.startedAt = app.clock.now();
-    this.orgs = app.orgs.map((rt) => ({ rt, current: null, following: null, lastResult: null, lastFollow: null, held: false }));
+    this.leases = new Leases(app.store.db, { holder: replicaId(), ttlMs: app.config.scale.leaseTtlMs, logger: app.logger });
+    this.scheduler = new OrgScheduler({ concurrency: app.config.scale.orgConcurrency, logger: app.logger });
+    this.orgs = app.orgs.map((rt) => ({
+      rt,
+      fenced: { ...rt, store: fencedStore(rt.store, (tx) => this.leases.assertHeld(tx, rt.name)) },
+      current: null,
+      following: null,
+      lastResult: null,
+      lastFollow: null,
+    }));
+    this.byName = new Map(this.orgs.map((o) => [o.rt.name, o]));
   }
 
   /** The first org's last poll tick (in a single-org install, the only one). */
@@ -143,7 +174,7 @@ export class Daemon {
           intervalMs: () => this.intervalMs(),
           startedAt: this.startedAt,
           now: () => app.clock.now(),
-          push: app.config.eventHook ? () => ({ lastDeliveryAt: app.metrics.lastHookDelivery(), eventsBySource: app.store.eventsBySource(), rejected: app.metrics.hookRejectedCounts() }) : undefined,
+          push: app.config.eventHook ? async () => ({ lastDeliveryAt: app.metrics.lastHookDelivery(), eventsBySource: await app.store.eventsBySource(), rejected: app.metrics.hookRejectedCounts() }) : undefined,
         },
         app.metrics,
         app.logger,
@@ -220,20 +251,37 @@ export class Daemon {
   private async runSlot(): Promise<void> {
     const { app } = this;
     const held = await this.heldOrgs();
+    if (held === null) {
+      this.lastFinishedAt = app.clock.now();
+      this.lastSlot = { ok: false, error: 'the org leases could not be read or renewed (database)' };
+      return;
+    }
     const due: OrgState[] = [];
     for (const o of held) {
-      if (o.current) o.rt.logger.warn('previous tick still running; skipping this slot', {});
+      // Skipped here rather than in the scheduler: the same log line as before orgs existed.
+      if (this.scheduler.isRunning(o.rt.name)) o.rt.logger.warn('previous tick still running; skipping this slot', {});
       else due.push(o);
     }
-    const results = await this.runOrgs(due, (o) => this.orgTick(o));
-    if (results.length > 0 || held.length === 0) {
+    const results = new Map<string, TickResult>();
+    // With several orgs, one that hangs is aborted at the next slot so that it never holds a place
+    // other orgs wait for; a single org keeps its tick as long as it takes (later slots skip it).
+    const deadlineMs = this.orgs.length > 1 ? Math.min(this.intervalMs(), MAX_TIMER_MS) : MAX_TIMER_MS;
+    const outcomes = await this.scheduler.runSlot(
+      due.map((o) => o.rt.name),
+      async (org, signal) => {
+        results.set(org, await this.orgTick(this.byName.get(org)!, signal));
+      },
+      { deadlineMs, signal: this.abort.signal },
+    );
+    const failed: string[] = [];
+    for (const out of outcomes) {
+      const r = results.get(out.org);
+      if (out.status === 'timed-out') failed.push(`org ${out.org}: the tick did not finish within the poll interval`);
+      else if (r && !r.ok) failed.push(this.orgs.length > 1 ? `org ${out.org}: ${r.error ?? 'unknown error'}` : (r.error ?? 'unknown error'));
+    }
+    if (outcomes.some((o) => o.status !== 'skipped' && o.status !== 'missed') || held.length === 0) {
       this.lastFinishedAt = app.clock.now();
-      const failed = results.filter((r) => !r.result.ok);
-      const many = app.orgs.length > 1;
-      this.lastSlot =
-        failed.length === 0
-          ? { ok: true }
-          : { ok: false, error: many ? failed.map((r) => `org ${r.org}: ${r.result.error ?? 'unknown error'}`).join('; ') : failed[0]!.result.error };
+      this.lastSlot = failed.length === 0 ? { ok: true } : { ok: false, error: failed.join('; ') };
       if (this.lastSlot.ok) this.lastSuccessAt = this.lastFinishedAt;
     }
     // Deliver without holding the slot: a backlog (Slack is paced at one message a second, a
@@ -241,15 +289,44 @@ export class Daemon {
     this.deliverNow();
   }
 
-  /** The orgs this replica polls this slot. */
-  private async heldOrgs(): Promise<OrgState[]> {
-    for (const o of this.orgs) {
-      if (!o.held) {
-        o.held = true;
-        await this.takeOver(o);
+  /**
+   * The orgs this replica polls this slot: Leases.acquire renews what it holds, takes free or
+   * expired orgs up to its fair share and hands back the rest. Null when the database failed.
+   */
+  private async heldOrgs(): Promise<OrgState[] | null> {
+    const { app } = this;
+    try {
+      await this.freeDeadLocalLeases();
+      const r = await this.leases.acquire(this.orgs.map((o) => o.rt.name));
+      if (r.taken.length > 0 || r.released.length > 0 || r.lost.length > 0) {
+        app.logger.info('org leases changed', { replica: this.leases.holder, taken: r.taken, released: r.released, lost: r.lost, held: r.held.length, replicas: r.live });
       }
+      for (const org of r.taken) await this.takeOver(this.byName.get(org)!);
+      this.leases.startHeartbeat();
+      return r.held.map((org) => this.byName.get(org)!);
+    } catch (err) {
+      app.logger.error('the org leases could not be taken or renewed; no org is polled this slot', { error: redact(err instanceof Error ? err.message : String(err)) });
+      return null;
     }
-    return this.orgs;
+  }
+
+  /**
+   * Leases of a replica on this host whose process is gone (killed, crashed) are freed at once:
+   * a daemon restarted by its supervisor polls again at its first slot instead of waiting LEASE_TTL
+   * for its own dead predecessor. Other hosts' replicas cannot be checked, so theirs expire.
+   */
+  private async freeDeadLocalLeases(): Promise<void> {
+    const host = os.hostname();
+    const rows = await this.app.store.db.all<{ holder: string }>('SELECT DISTINCT holder FROM leases WHERE holder != ?', [this.leases.holder]);
+    for (const { holder } of rows) {
+      const m = /^(.*):(\d+):[0-9a-f]+$/.exec(holder);
+      if (!m || m[1] !== host) continue;
+      const pid = Number(m[2]);
+      // Our own pid under another name is a predecessor that had it (pid 1 in a container).
+      if (pid !== process.pid && processAlive(pid)) continue;
+      await this.app.store.db.run('DELETE FROM leases WHERE holder = ?', [holder]);
+      this.app.logger.info('freed the org leases of a replica on this host that is no longer running', { holder });
+    }
   }
 
   /**
@@ -268,16 +345,11 @@ export class Daemon {
     }
   }
 
-  /** Runs fn for each org, with bounded concurrency; resolves with what each returned. */
-  private async runOrgs(due: OrgState[], fn: (o: OrgState) => Promise<TickResult>): Promise<Array<{ org: string; result: TickResult }>> {
-    return Promise.all(due.map(async (o) => ({ org: o.rt.name, result: await fn(o) })));
-  }
-
   /** One org's poll tick, then (when it worked) its follow tick. Never throws. */
-  private async orgTick(o: OrgState): Promise<TickResult> {
+  private async orgTick(o: OrgState, signal: AbortSignal): Promise<TickResult> {
     const { app } = this;
     const { rt } = o;
-    o.current = runTick(tickDepsFor(app, this.abort.signal, rt));
+    o.current = runTick(tickDepsFor(app, AbortSignal.any([this.abort.signal, signal]), o.fenced));
     let result: TickResult;
     try {
       result = await o.current;
@@ -307,7 +379,7 @@ export class Daemon {
       return;
     }
     const { app } = this;
-    o.following = runFollowTick(followDepsFor(app, this.abort.signal, pollAlerts, o.rt))
+    o.following = runFollowTick(followDepsFor(app, this.abort.signal, pollAlerts, o.fenced))
       .then((r) => {
         o.lastFollow = r;
         app.metrics.observeFollowTick(r);
@@ -346,6 +418,10 @@ export class Daemon {
         if (this.slot) await this.slot.catch(() => undefined);
         for (const o of this.orgs) if (o.current) await o.current.catch(() => undefined);
         await this.followSettled();
+        // Handed back at once: another replica takes these orgs at its next slot, not after LEASE_TTL.
+        await this.leases.release().catch((err: unknown) => {
+          this.app.logger.warn('the org leases could not be released; other replicas take them over after LEASE_TTL', { error: redact(err instanceof Error ? err.message : String(err)) });
+        });
         await this.app.dispatcher.stop();
         await this.health?.close();
       })();

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { DeliveryReceipt } from '../detect/alert';
+import type { DeliveryReceipt, Notification } from '../detect/alert';
 import type { DeliveryConfig } from '../config';
 import type { Logger } from '../logger';
 import { redact } from '../logger';
@@ -51,12 +51,6 @@ const SENT_UNRECORDED = new Set<string>();
 /** The org name of a single-org install (src/orgs/runtime.ts's DEFAULT_ORG). */
 const DEFAULT_ORG_NAME = 'default';
 
-/** The store view of one org (Store.forOrg). */
-function storeOf(store: Store, org: string): Store {
-  const scoped = store as Store & { forOrg?: (name: string) => Store };
-  return typeof scoped.forOrg === 'function' ? scoped.forOrg(org) : store;
-}
-
 /** How many sends a notifier may start back to back (at least 1). */
 function burstOf(n: Notifier): number {
   return Math.max(1, Math.floor(n.burst ?? 1));
@@ -79,20 +73,25 @@ export function retryDelayMs(attempts: number, retryAfterMs: number | undefined,
 }
 
 /**
- * One notifier of one org: a sequential queue. Lanes run in parallel, so a slow notifier (or one
- * org's broken destination) delays only itself.
+ * One notifier's sequential queue: it reads that notifier's due rows (of every org) oldest first.
+ * Queues run in parallel, so a slow notifier delays only itself.
  */
-interface Lane {
-  /** The org whose deliveries this lane sends (`default` in a single-org install). */
-  org: string;
-  /** What log lines about this lane add: `{ org }` with ORGS_FILE, nothing in a single-org install. */
-  tag: { org?: string };
-  /** The store scoped to that org: its due rows are that org's only. */
-  store: Store;
-  notifier: Notifier;
+interface Queue {
+  name: string;
+  /** Per org, that org's instance of the notifier (its routing); one entry keyed null in a single-org install. */
+  lanes: Map<string | null, Lane>;
+  /** Where a row of no configured org goes: the single org's lane, or the first org's. */
+  fallback: Lane;
   running: Promise<void> | null;
   /** Someone asked for a pass while one was running: run once more when it ends. */
   again: boolean;
+}
+
+/** One org's instance of a notifier: its own pacing and pause, so one org's broken destination pauses only its rows. */
+interface Lane {
+  /** What log lines about this lane add: `{ org }` with ORGS_FILE, nothing in a single-org install. */
+  tag: { org?: string };
+  notifier: Notifier;
   /** After a retryable failure the notifier is not tried again before this (ms since epoch). */
   pausedUntil: number;
   /**
@@ -101,6 +100,12 @@ interface Lane {
    */
   credit: number;
   creditAt: number;
+}
+
+/** The org a notification belongs to (the name alerts, summaries and follow-ups carry); null in a single-org install. */
+export function notificationOrg(n: Notification): string | null {
+  const org = n.kind === 'alert' ? n.alert.org : n.kind === 'summary' ? n.summary.org : (n.followup.org ?? n.alert.org);
+  return typeof org?.name === 'string' ? org.name : null;
 }
 
 /**
@@ -119,7 +124,7 @@ interface Lane {
  * process dies between a send and its record, and the row goes out again once its claim ends.
  */
 export class Dispatcher {
-  private readonly lanes: Lane[];
+  private readonly queues: Queue[];
   private readonly totals: DispatchResult = { sent: 0, retried: 0, failed: 0 };
   private readonly random: () => number;
   private readonly sendTimeoutMs: number;
@@ -141,20 +146,20 @@ export class Dispatcher {
     private readonly clock: Clock,
     opts: DispatcherOptions = {},
   ) {
-    // A plain list is the single org's (null: the store as given, log lines without an org).
+    // A plain list is the single org's (keyed null: log lines without an org, every row goes to it).
     const groups: Array<[string | null, readonly Notifier[]]> = Array.isArray(notifiers) ? [[null, notifiers]] : [...(notifiers as ReadonlyMap<string, readonly Notifier[]>)];
-    this.lanes = [];
+    const byName = new Map<string, Map<string | null, Lane>>();
     for (const [org, list] of groups) {
       const names = new Set<string>();
       for (const n of list) {
         if (names.has(n.name)) throw new Error(`notifier ${n.name} given to the dispatcher twice`);
         names.add(n.name);
-      }
-      const laneStore = org === null ? store : storeOf(store, org);
-      for (const notifier of list) {
-        this.lanes.push({ org: org ?? DEFAULT_ORG_NAME, tag: org === null ? {} : { org }, store: laneStore, notifier, running: null, again: false, pausedUntil: 0, credit: burstOf(notifier), creditAt: clock.now().getTime() });
+        let lanes = byName.get(n.name);
+        if (!lanes) byName.set(n.name, (lanes = new Map()));
+        lanes.set(org, { tag: org === null ? {} : { org }, notifier: n, pausedUntil: 0, credit: burstOf(n), creditAt: clock.now().getTime() });
       }
     }
+    this.queues = [...byName].map(([name, lanes]) => ({ name, lanes, fallback: lanes.get(null) ?? lanes.get(DEFAULT_ORG_NAME) ?? [...lanes.values()][0]!, running: null, again: false }));
     this.random = opts.random ?? Math.random;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? NOTIFY_TIMEOUT_MAX_MS;
     this.batchSize = opts.batchSize ?? 50;
@@ -165,7 +170,7 @@ export class Dispatcher {
     if (this.timer) return;
     this.stopping = false;
     this.abort = new AbortController();
-    this.warnAboutOrphans();
+    void this.warnAboutOrphans();
     const schedule = (): void => {
       this.timer = setTimeout(() => {
         this.runOnce()
@@ -190,7 +195,7 @@ export class Dispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.abort.abort();
-    await Promise.all(this.lanes.map((l) => l.running?.catch(() => undefined)));
+    await Promise.all(this.queues.map((q) => q.running?.catch(() => undefined)));
   }
 
   /**
@@ -200,47 +205,58 @@ export class Dispatcher {
    */
   async runOnce(): Promise<DispatchResult> {
     const before = { ...this.totals };
-    if (!this.stopping) await Promise.all(this.lanes.map((lane) => this.kick(lane)));
+    if (!this.stopping) await Promise.all(this.queues.map((q) => this.kick(q)));
     return { sent: this.totals.sent - before.sent, retried: this.totals.retried - before.retried, failed: this.totals.failed - before.failed };
   }
 
-  private kick(lane: Lane): Promise<void> {
-    if (lane.running) {
-      lane.again = true;
-      return lane.running;
+  private kick(queue: Queue): Promise<void> {
+    if (queue.running) {
+      queue.again = true;
+      return queue.running;
     }
-    lane.running = (async () => {
+    queue.running = (async () => {
       do {
-        lane.again = false;
+        queue.again = false;
         try {
-          await this.drain(lane);
+          await this.drain(queue);
         } catch (err) {
           // A store error (disk full, locked database): log it; the rows stay pending for the next pass.
-          this.logger.error('delivery pass failed', { ...lane.tag, notifier: lane.notifier.name, error: redact(err instanceof Error ? err.message : String(err)) });
+          this.logger.error('delivery pass failed', { notifier: queue.name, error: redact(err instanceof Error ? err.message : String(err)) });
           return;
         }
-      } while (lane.again && !this.stopping);
+      } while (queue.again && !this.stopping);
     })().finally(() => {
-      lane.running = null;
+      queue.running = null;
     });
-    return lane.running;
+    return queue.running;
   }
 
-  private async drain(lane: Lane): Promise<void> {
+  /** The lane (org instance) that sends a row: its org's, or the fallback for a row of no configured org. */
+  private laneFor(queue: Queue, d: DueDelivery): Lane {
+    if (queue.lanes.has(null)) return queue.fallback;
+    return queue.lanes.get(notificationOrg(d.notification) ?? DEFAULT_ORG_NAME) ?? queue.fallback;
+  }
+
+  private async drain(queue: Queue): Promise<void> {
     const tried = new Set<number>();
+    const lanes = [...queue.lanes.values()];
     while (!this.stopping) {
-      const now = this.clock.now();
-      if (now.getTime() < lane.pausedUntil) return;
-      const due = lane.store
-        .dueDeliveries(now, this.batchSize, [lane.notifier.name])
-        .filter((d) => !tried.has(d.id) && !SENT_UNRECORDED.has(this.unrecordedKey(d.id)));
+      const now = this.clock.now().getTime();
+      // Every org's instance paused: nothing to do until the first pause ends.
+      if (lanes.every((l) => now < l.pausedUntil)) return;
+      const due = (await this.store.dueDeliveries(this.clock.now(), this.batchSize, [queue.name])).filter(
+        (d) => !tried.has(d.id) && !SENT_UNRECORDED.has(this.unrecordedKey(d.id)),
+      );
       if (due.length === 0) return;
       for (const d of due) {
         tried.add(d.id);
+        const lane = this.laneFor(queue, d);
+        // A paused org's rows wait; the other orgs' rows go on.
+        if (this.clock.now().getTime() < lane.pausedUntil) continue;
         await this.pace(lane);
         if (this.stopping) return;
         const outcome = await this.attempt(lane, d);
-        if (outcome === 'paused') return;
+        if (outcome === 'paused' && lanes.every((l) => this.clock.now().getTime() < l.pausedUntil)) return;
       }
     }
   }
@@ -266,7 +282,7 @@ export class Dispatcher {
     const name = lane.notifier.name;
     // Another process on the same database (a one-shot `poll` or `backfill` next to the daemon)
     // may be delivering the same rows: only the one that claims a row sends it.
-    if (!lane.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS)) return 'taken';
+    if (!(await this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS))) return 'taken';
     if ((lane.notifier.minIntervalMs ?? 0) > 0) {
       this.refill(lane);
       lane.credit = Math.max(0, lane.credit - 1);
@@ -283,7 +299,7 @@ export class Dispatcher {
     return 'sent';
   }
 
-  private recordFailure(lane: Lane, d: DueDelivery, e: DeliveryError): 'failed' | 'paused' {
+  private async recordFailure(lane: Lane, d: DueDelivery, e: DeliveryError): Promise<'failed' | 'paused'> {
     const name = lane.notifier.name;
     const now = this.clock.now();
     const message = bound(redact(e.message), 500);
@@ -302,7 +318,7 @@ export class Dispatcher {
     // deep into its own backoff must not hold the others for hours).
     if (e.retryable) lane.pausedUntil = now.getTime() + (e.retryAfterMs !== undefined ? wait : Math.min(wait, LANE_PAUSE_MAX_MS));
     if (deadReason) {
-      lane.store.markFailed(d.id, now, message);
+      await this.store.markFailed(d.id, now, message);
       this.totals.failed++;
       this.logger.error('delivery failed for good', {
         ...lane.tag,
@@ -317,7 +333,7 @@ export class Dispatcher {
       return e.retryable ? 'paused' : 'failed';
     }
     const next = new Date(now.getTime() + wait);
-    lane.store.markRetry(d.id, now, next, message);
+    await this.store.markRetry(d.id, now, next, message);
     this.totals.retried++;
     this.logger.warn('delivery failed, will retry', { ...lane.tag, notifier: name, delivery: d.id, id: notificationId(d.notification), attempts, nextAttemptAt: next.toISOString(), error: message });
     return 'paused';
@@ -348,7 +364,7 @@ export class Dispatcher {
   }
 
   private unrecordedKey(id: number): string {
-    return `${this.store.db.name}#${id}`;
+    return `${this.store.db.label}#${id}`;
   }
 
   /**
@@ -362,7 +378,7 @@ export class Dispatcher {
     const key = this.unrecordedKey(d.id);
     for (let n = 0; ; n++) {
       try {
-        lane.store.markSent(d.id, this.clock.now(), receipt);
+        await this.store.markSent(d.id, this.clock.now(), receipt);
         if (n > 0) {
           SENT_UNRECORDED.delete(key);
           this.logger.info('recorded a delivery after retrying the record', { ...lane.tag, notifier: lane.notifier.name, delivery: d.id, id: notificationId(d.notification), tries: n + 1 });
@@ -397,10 +413,10 @@ export class Dispatcher {
   }
 
   /** Pending rows for notifiers that are not enabled are never sent; say so once at start. */
-  private warnAboutOrphans(): void {
+  private async warnAboutOrphans(): Promise<void> {
     try {
-      const enabled = new Set(this.lanes.map((l) => l.notifier.name));
-      const orphans = this.store.status(0).deliveries.filter((d) => d.pending > 0 && !enabled.has(d.notifier));
+      const enabled = new Set(this.queues.map((q) => q.name));
+      const orphans = (await this.store.status(0)).deliveries.filter((d) => d.pending > 0 && !enabled.has(d.notifier));
       for (const o of orphans) {
         this.logger.warn('pending deliveries for a notifier that is not enabled stay queued until it is enabled again', { notifier: o.notifier, pending: o.pending });
       }

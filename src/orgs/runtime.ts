@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import type { AppConfig } from '../config';
 import { createDetector, type Detector } from '../detect/detector';
 import { closeEndedWatches } from '../follow/watch';
-import type { Logger } from '../logger';
+import { redact, type Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Notifier } from '../notify/notifier';
 import { buildNotifiers } from '../notify/registry';
@@ -11,7 +11,8 @@ import type { OktaHttp } from '../okta/http';
 import { SystemLogReader } from '../okta/system-log';
 import { slackPolicy, slackResponder } from '../respond/slack-responder';
 import type { Responder } from '../slack-app/respond-port';
-import type { Store } from '../store/store';
+import type { SqlConn } from '../store/sql';
+import { Store } from '../store/store';
 
 /** The org of a single-org install (no ORGS_FILE): its rows, metrics and logs use this name. */
 export const DEFAULT_ORG = 'default';
@@ -31,6 +32,8 @@ export interface OrgRuntime {
   config: AppConfig;
   /** The store scoped to this org: its reads and writes touch this org's rows only. */
   store: Store;
+  /** What alerts name as their org: null in a single-org install (outputs unchanged there). */
+  org: { name: string; url: string } | null;
   /** The app's logger with `{ org }` on every line (the app's own logger in a single-org install). */
   logger: Logger;
   okta: OktaHttp | null;
@@ -46,9 +49,9 @@ export interface OrgRuntime {
    * Closes the token watches whose events have all been read and queues their digests (see
    * closeEndedWatches); the follow tick calls it each time it has caught up. Returns how many closed.
    */
-  closeEndedWatches(): number;
-  /** Called after a follow tick that reached the end of the log: closeEndedWatches. */
-  onFollowCaughtUp: (() => void) | null;
+  closeEndedWatches(): Promise<number>;
+  /** Called after a follow tick that reached the end of the log: closeEndedWatches, whose errors it logs. */
+  onFollowCaughtUp: (() => Promise<void>) | null;
 }
 
 /** What every org shares, handed to buildOrgRuntime. */
@@ -65,16 +68,29 @@ export interface OrgRuntimeShared {
   responder?: Responder;
 }
 
-/** The store view of one org. */
-function storeOf(store: Store, name: string): Store {
-  const scoped = store as Store & { forOrg?: (org: string) => Store };
-  return typeof scoped.forOrg === 'function' ? scoped.forOrg(name) : store;
+/**
+ * The org's store for its poll and follow ticks: every transaction first runs `fence` on its own
+ * connection (Leases.assertHeld), so a replica that lost the org's lease (it stalled past LEASE_TTL
+ * and another took over) rolls back instead of moving the org's cursor under the new holder.
+ */
+export function fencedStore(store: Store, fence: (tx: SqlConn) => Promise<void>): Store {
+  class FencedStore extends Store {
+    override async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+      if (this.sql.inTransaction) return super.transaction(fn);
+      return super.transaction(async (tx) => {
+        await fence(tx.sql);
+        return fn(tx);
+      });
+    }
+  }
+  return new FencedStore(store.db, store.sql, store.org);
 }
 
 /** Builds one org's runtime from its settings. `named` is false for the single org of an install without ORGS_FILE. */
 export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRuntimeShared, named: boolean): OrgRuntime {
   const { metrics, clock } = shared;
-  const store = storeOf(shared.store, name);
+  const store = shared.store.forOrg(name);
+  const org = named && config.okta ? { name, url: config.okta.orgUrl } : null;
   const logger = named ? shared.logger.child({ org: name }) : shared.logger;
   const observe = (status: string | number): void => metrics.observeOktaResponse(status);
   const scopesOf = (c: NonNullable<AppConfig['okta']>): string[] => (c.auth.mode === 'oauth' ? c.auth.scopes : []);
@@ -92,9 +108,10 @@ export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRunt
     okta: lookupOkta,
     logger,
     clock,
+    org,
     // The self-watch rule follows the hook `event-hook register` stored (read per decision: a
     // register or remove by another process takes effect at once).
-    eventHookId: () => store.registeredEventHook()?.hookId ?? null,
+    eventHookId: async () => (await store.registeredEventHook())?.hookId ?? null,
     pushConfigured: config.eventHook !== null,
     recentDeliveryFailureAlert: (hookId) => store.recentEventHookAlert(hookId, 'delivery failed', new Date(clock.now().getTime() - 3_600_000)),
   });
@@ -107,13 +124,14 @@ export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRunt
     (config.slackApp
       ? slackResponder({ store, okta: revokeOkta, oktaAuth: config.okta?.auth.mode ?? null, config: config.respond, notifiers: notifiers.map((n) => n.name), clock, logger })
       : null);
-  const close = (): number =>
+  const close = (): Promise<number> =>
     closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs });
   return {
     name,
     named,
     config,
     store,
+    org,
     logger,
     okta,
     revokeOkta,
@@ -122,8 +140,12 @@ export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRunt
     notifiers,
     responder,
     closeEndedWatches: close,
-    onFollowCaughtUp: () => {
-      close();
+    onFollowCaughtUp: async () => {
+      try {
+        await close();
+      } catch (err) {
+        logger.error('closing the ended token watches failed; the next follow tick tries again', { error: redact(err instanceof Error ? err.message : String(err)) });
+      }
     },
   };
 }
