@@ -11,8 +11,7 @@ import { parseConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import type { OktaLogEvent } from '../src/okta/log-event';
 import { runTick } from '../src/ingest/poll';
-import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
+import { openStore } from '../src/store/open';
 import { tokenEvent, uuidFor } from '../test/helpers/events';
 import { FILTER, MB, round, RssSampler, Stopwatch, type Call, type Done, type Failed, type Job, type Progress, type Reply } from './shared';
 
@@ -219,8 +218,7 @@ async function catchup(job: Job, r: Runner): Promise<Record<string, unknown>> {
 
 /** The store alone: Store.insertEvent in transactions of 1000, new events then the same ones again. */
 async function store(job: Job, s: Extract<Job['scenario'], { kind: 'store' }>): Promise<Record<string, unknown>> {
-  const db = openDatabase(job.dbPath);
-  const st = new Store(db);
+  const { store: st } = await openStore({ dbPath: job.dbPath });
   const now = new Date();
   const base = Date.now() - 3_600_000;
   const events = Array.from({ length: s.events }, (_, i) => tokenEvent(i, new Date(base + i).toISOString()) as unknown as OktaLogEvent);

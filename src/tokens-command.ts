@@ -6,9 +6,7 @@ import { jsonEscape, plainText } from './notify/sanitize';
 import { ApiTokensError, API_TOKENS_READ_SCOPE, listApiTokens, type ApiTokenInfo } from './okta/api-tokens';
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
-import { openDatabase } from './store/db';
-import type { SqlDb } from './store/sql';
-import { SqliteDb } from './store/sqlite';
+import { openStore } from './store/open';
 import type { TerminalOutput } from './terminal-output';
 
 /**
@@ -34,9 +32,10 @@ interface AlertLookup {
 }
 
 /** The database's answers, or null when there is no database yet. */
-function openLookup(dbPath: string): AlertLookup | null {
+async function openLookup(dbPath: string): Promise<AlertLookup | null> {
   if (!fs.existsSync(dbPath)) return null;
-  const db: SqlDb = new SqliteDb(openDatabase(dbPath, { readonly: true }));
+  const { store } = await openStore({ dbPath }, { readonly: true });
+  const db = store.sql;
   return {
     alertOn: async (id) =>
       (await db.get<{ alertId: string; at: string }>(
@@ -45,7 +44,7 @@ function openLookup(dbPath: string): AlertLookup | null {
         [id],
       )) ?? null,
     loginOf: async (id) => (await db.get<{ login: string }>(`SELECT actor_login AS login FROM events WHERE actor_id = ? AND actor_login IS NOT NULL ORDER BY published DESC LIMIT 1`, [id]))?.login ?? null,
-    close: () => db.close(),
+    close: () => store.close(),
   };
 }
 
@@ -82,7 +81,7 @@ export async function runTokensCommand(config: AppConfig, io: { stdout: Terminal
     io.stderr.write(`okta-token-watch: ${redact(refusal(err, okta))}\n`);
     return EXIT_FAILURE;
   }
-  const lookup = openLookup(config.store.dbPath);
+  const lookup = await openLookup(config.store.dbPath);
   let rows: TokenRow[];
   try {
     rows = [];

@@ -11,7 +11,7 @@ import { followUpAction, formatPagerDuty, PAGERDUTY_LIMITS, PagerDutyNotifier, p
 import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
 import { buildSummary, SUMMARY_BOUNDS } from '../src/detect/summary';
 import type { OktaLogEvent } from '../src/okta/log-event';
-import { openDatabase } from '../src/store/db';
+import { openStore } from '../src/store/open';
 import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakePagerDuty } from './helpers/fake-pagerduty';
@@ -39,13 +39,13 @@ function notifier(f: FakePagerDuty, clock?: FakeClock): PagerDutyNotifier {
 }
 
 /** A real SQLite file with the real migrations, holding alert n with a pending PagerDuty delivery. */
-function storeWithAlert(clock: FakeClock, n = 1): { store: Store; alert: Alert } {
-  const store = new Store(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
+async function storeWithAlert(clock: FakeClock, n = 1): Promise<{ store: Store; alert: Alert }> {
+  const store = (await openStore({ dbPath: path.join(tmpDir(), 'otw.sqlite') })).store;
   cleanups.push(() => store.close());
   const now = clock.now();
-  store.insertEvent(tokenEvent(n, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+  await store.insertEvent(tokenEvent(n, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
   const alert = buildSampleAlert({ now, uuid: uuidFor(n), tokenName: `token-${n}`, source: 'poll' });
-  store.insertAlert(alert, null, ['pagerduty'], { deferToSummary: false, now });
+  await store.insertAlert(alert, null, ['pagerduty'], { deferToSummary: false, now });
   return { store, alert };
 }
 
@@ -179,13 +179,13 @@ describe('PagerDuty through the outbox', () => {
   test('when an analyst revokes the token, then the follow-up resolves the alert\'s incident with the alert\'s dedup_key', async () => {
     const clock = new FakeClock();
     const f = await fakePagerDuty();
-    const { store, alert } = storeWithAlert(clock);
+    const { store, alert } = await storeWithAlert(clock);
     const { d } = dispatcher(store, f, clock);
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     assert.equal(f.incidents.get(alert.id), 'triggered');
 
     clock.advance(60_000);
-    const fu = store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('revoke', 'revoked') }), 'response:1', ['pagerduty'], clock.now());
+    const fu = await store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('revoke', 'revoked') }), 'response:1', ['pagerduty'], clock.now());
     assert.ok(fu);
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     const last = f.accepted().at(-1)!;
@@ -197,19 +197,19 @@ describe('PagerDuty through the outbox', () => {
   test('when the alert went out only in a summary, then its revoke resolves the summary\'s incident, the one PagerDuty knows', async () => {
     const clock = new FakeClock();
     const f = await fakePagerDuty();
-    const store = new Store(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
+    const store = (await openStore({ dbPath: path.join(tmpDir(), 'otw.sqlite') })).store;
     cleanups.push(() => store.close());
     const now = clock.now();
-    store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+    await store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
     const alert = buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' });
-    store.insertAlert(alert, null, ['pagerduty'], { deferToSummary: true, now });
-    const summary = store.transaction(() => store.insertSummary(buildSummary(store.excessAwaitingSummary(SUMMARY_BOUNDS)!, now, 'http://127.0.0.1:9'), null, ['pagerduty'], now));
+    await store.insertAlert(alert, null, ['pagerduty'], { deferToSummary: true, now });
+    const summary = await store.transaction(async (tx) => tx.insertSummary(buildSummary((await tx.excessAwaitingSummary(SUMMARY_BOUNDS))!, now, 'http://127.0.0.1:9'), null, ['pagerduty'], now));
     const { d } = dispatcher(store, f, clock);
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     assert.equal(f.incidents.get(summary.id), 'triggered');
 
     clock.advance(60_000);
-    assert.ok(store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('revoke', 'revoked') }), 'response:1', ['pagerduty'], clock.now()));
+    assert.ok(await store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('revoke', 'revoked') }), 'response:1', ['pagerduty'], clock.now()));
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     assert.deepEqual([f.accepted().at(-1)!.event_action, f.accepted().at(-1)!.dedup_key], ['resolve', summary.id]);
     assert.equal(f.incidents.get(summary.id), 'resolved');
@@ -219,10 +219,10 @@ describe('PagerDuty through the outbox', () => {
   test('when an acknowledgement then an "expected" verdict follow, then the incident is acknowledged, then resolved', async () => {
     const clock = new FakeClock();
     const f = await fakePagerDuty();
-    const { store, alert } = storeWithAlert(clock, 2);
+    const { store, alert } = await storeWithAlert(clock, 2);
     const { d } = dispatcher(store, f, clock);
-    store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('acknowledge', 'recorded', { actionId: 1 }) }), 'response:1', ['pagerduty'], clock.now());
-    store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('expected', 'recorded', { actionId: 2, reason: 'planned rotation' }) }), 'response:2', ['pagerduty'], clock.now());
+    await store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('acknowledge', 'recorded', { actionId: 1 }) }), 'response:1', ['pagerduty'], clock.now());
+    await store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('expected', 'recorded', { actionId: 2, reason: 'planned rotation' }) }), 'response:2', ['pagerduty'], clock.now());
     // The alert goes first; each follow-up waits for the one before it.
     for (let i = 0; i < 3; i++) await d.runOnce();
     assert.deepEqual(f.accepted().map((e) => e.event_action), ['trigger', 'acknowledge', 'resolve']);
@@ -232,10 +232,10 @@ describe('PagerDuty through the outbox', () => {
   test('when a routine first use follows, then nothing is sent to PagerDuty and the delivery is done', async () => {
     const clock = new FakeClock();
     const f = await fakePagerDuty();
-    const { store, alert } = storeWithAlert(clock, 3);
+    const { store, alert } = await storeWithAlert(clock, 3);
     const { d } = dispatcher(store, f, clock);
     await d.runOnce();
-    store.insertFollowUp(followUpOf(alert, 'first-use', firstUseOf('203.0.113.42')), 'first-use', ['pagerduty'], clock.now());
+    await store.insertFollowUp(followUpOf(alert, 'first-use', firstUseOf('203.0.113.42')), 'first-use', ['pagerduty'], clock.now());
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     assert.equal(f.requests.length, 1, 'only the trigger');
   });
@@ -244,7 +244,7 @@ describe('PagerDuty through the outbox', () => {
     const clock = new FakeClock();
     const f = await fakePagerDuty();
     f.fail({ status: 429, body: '{"status":"throttle event"}', headers: { 'Retry-After': '20' } });
-    const { store, alert } = storeWithAlert(clock, 4);
+    const { store, alert } = await storeWithAlert(clock, 4);
     const { d } = dispatcher(store, f, clock);
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 1, failed: 0 });
     clock.advance(21_000);

@@ -12,7 +12,7 @@ import { buildSampleAlert } from '../src/notify/sample-alert';
 import { SlackNotifier } from '../src/notify/slack';
 import { verifiedWebhookId, verifyWebhookSignature, WebhookNotifier } from '../src/notify/webhook';
 import type { OktaLogEvent } from '../src/okta/log-event';
-import { openDatabase } from '../src/store/db';
+import { openStore } from '../src/store/open';
 import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { LineSink, ROOT, tmpDir } from './helpers/harness';
@@ -34,12 +34,12 @@ async function receiver(): Promise<Receiver> {
   return r;
 }
 
-function storeWithAlert(clock: FakeClock, notifier: string): Store {
-  const store = new Store(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
+async function storeWithAlert(clock: FakeClock, notifier: string): Promise<Store> {
+  const store = (await openStore({ dbPath: path.join(tmpDir(), 'otw.sqlite') })).store;
   cleanups.push(() => store.close());
   const now = clock.now();
-  store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
-  store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' }), null, [notifier], { deferToSummary: false, now });
+  await store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+  await store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' }), null, [notifier], { deferToSummary: false, now });
   return store;
 }
 
@@ -49,12 +49,12 @@ describe('Slack API errors', () => {
     const api = await receiver();
     api.answer({ status: 200, body: JSON.stringify({ ok: false, error: `invalid_auth for ${BOT_TOKEN}` }) });
     const clock = new FakeClock();
-    const store = storeWithAlert(clock, 'slack');
+    const store = await storeWithAlert(clock, 'slack');
     const logs = new LineSink();
     const slack = new SlackNotifier({ transport: 'bot', token: BOT_TOKEN, channel: 'C0123456789', apiUrl: api.url('/api') }, { timeoutMs: 2000 });
     const d = new Dispatcher(store, [slack], DELIVERY, createLogger({ level: 'debug', format: 'json' }, { stream: logs }), clock);
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 0, failed: 1 });
-    const stored = (store.db.prepare('SELECT last_error AS e FROM deliveries').get() as { e: string }).e;
+    const stored = (await store.sql.get<{ e: string }>('SELECT last_error AS e FROM deliveries'))!.e;
     const stripped = BOT_TOKEN.replace(/[^a-z0-9_]/gi, '');
     for (const text of [stored, logs.text]) {
       assert.ok(!text.includes(BOT_TOKEN), text);

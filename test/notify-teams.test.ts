@@ -10,7 +10,7 @@ import { Dispatcher } from '../src/notify/dispatcher';
 import { buildSampleAlert, buildSampleSummary } from '../src/notify/sample-alert';
 import { formatTeams, isConnectorUrl, TEAMS_LIMITS, TeamsNotifier, teamsText, type TeamsMessage } from '../src/notify/teams';
 import type { OktaLogEvent } from '../src/okta/log-event';
-import { openDatabase } from '../src/store/db';
+import { openStore } from '../src/store/open';
 import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { FakeTeams } from './helpers/fake-teams';
@@ -221,13 +221,13 @@ describe('Teams through the outbox', () => {
   test('when an alert and its follow-up are delivered, then the alert card goes first and the follow-up card names the alert', async () => {
     const clock = new FakeClock();
     const f = await fakeTeams();
-    const store = new Store(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
+    const store = (await openStore({ dbPath: path.join(tmpDir(), 'otw.sqlite') })).store;
     cleanups.push(() => store.close());
     const now = clock.now();
-    store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+    await store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
     const alert = buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' });
-    store.insertAlert(alert, null, ['teams'], { deferToSummary: false, now });
-    store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('acknowledge', 'recorded', { reason: 'looking into it' }) }), 'response:1', ['teams'], now);
+    await store.insertAlert(alert, null, ['teams'], { deferToSummary: false, now });
+    await store.insertFollowUp(followUpOf(alert, 'response', { response: responseOf('acknowledge', 'recorded', { reason: 'looking into it' }) }), 'response:1', ['teams'], now);
     const d = new Dispatcher(store, [new TeamsNotifier({ webhookUrl: f.url }, { timeoutMs: 2000, now: () => clock.now() })], DELIVERY, createLogger({ level: 'debug', format: 'json' }, { stream: new LineSink() }), clock, { random: () => 0 });
     await d.runOnce();
     clock.advance(2000);
