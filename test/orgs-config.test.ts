@@ -7,7 +7,7 @@ import { parseConfig, type AppConfig, type Env } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { loadOrgs } from '../src/orgs/config';
 import { orgCheckLines } from '../src/orgs/check';
-import { runCli, tmpDir } from './helpers/harness';
+import { ROOT, runCli, tmpDir } from './helpers/harness';
 
 const PROD_TOKEN = 'FAKE-okta-api-token-for-tests-prod';
 const PREVIEW_TOKEN = 'FAKE-okta-api-token-for-tests-preview';
@@ -187,12 +187,47 @@ describe('ORGS_FILE: the orgs and their configs', () => {
     assert.deepEqual(ok.map((l) => [l.name, l.ok]), [['org prod', true], ['org preview', true]]);
     assert.match(ok[0]!.detail, /^https:\/\/prod\.okta\.com, API token from apiToken \(env OTW_PROD_TOKEN\)/);
     assert.match(ok[1]!.detail, /API token from apiToken \(file .*preview-token\)/);
-    fs.writeFileSync(config.orgs![1]!.references[0]!.ref.file as string, '');
+    fs.writeFileSync((config.orgs![1]!.references[0]!.ref as { file: string }).file, '');
     const failed = orgCheckLines(config.orgs!, {});
     assert.deepEqual(failed.map((l) => [l.name, l.ok]), [['org prod', false], ['org preview', false]]);
     assert.match(failed[0]!.detail, /apiToken \(env OTW_PROD_TOKEN\) is not set/);
     assert.match(failed[1]!.detail, /preview-token\) is empty/);
     for (const l of [...ok, ...failed]) assert.ok(!l.detail.includes(PROD_TOKEN) && !l.detail.includes(PREVIEW_TOKEN));
+  });
+});
+
+describe('ORGS_FILE: the example', () => {
+  test('when deploy/orgs.example.yaml is used with its variables set, then it loads as its comments say', () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'orgs.yaml');
+    fs.copyFileSync(path.join(ROOT, 'deploy', 'orgs.example.yaml'), file);
+    fs.writeFileSync(path.join(dir, 'exceptions-acme-eu.yaml'), 'exceptions:\n  - reason: Terraform\n    actor: svc-terraform@example.com\n');
+    const pem = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const config = parseConfig(
+      {
+        ORGS_FILE: file,
+        SLACK_BOT_TOKEN: BOT,
+        SLACK_CHANNEL: 'C0SHARED001',
+        SMTP_HOST: 'smtp.example.com',
+        EMAIL_FROM: 'otw@example.com',
+        EMAIL_TO: 'secops@example.com',
+        EVENT_HOOK_PORT: '8466',
+        OTW_PROD_OKTA_TOKEN: PROD_TOKEN,
+        OTW_PROD_PAGERDUTY_KEY: PD_KEY,
+        OTW_PROD_EVENT_HOOK_SECRET: HOOK_SECRET,
+        OTW_ACME_EU_PRIVATE_KEY: pem,
+        OTW_ACME_EU_WEBHOOK_URL: WEBHOOK_URL,
+        OTW_ACME_EU_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        OTW_PREVIEW_OKTA_TOKEN: PREVIEW_TOKEN,
+      },
+      { requireOkta: true },
+    );
+    assert.deepEqual(config.orgs?.map((o) => [o.name, o.config.okta?.auth.mode, o.config.notify.enabled.join(','), o.config.eventHook?.path ?? null]), [
+      ['prod', 'ssws', 'slack,email,pagerduty', '/okta/event-hook/prod'],
+      ['acme-eu', 'oauth', 'slack,email,webhook', null],
+      ['preview', 'ssws', 'slack,email', null],
+    ]);
+    assert.equal(config.orgs![1]!.config.detect.exceptions.exceptions.length, 1);
   });
 });
 
