@@ -328,6 +328,16 @@ describe('ORGS_FILE: the CLI', () => {
     }
   });
 
+  test('when ORGS_FILE is good, then check lists every org with its URL and credential reference, and prints no secret', async () => {
+    const file = orgsFile(TWO_ORGS, { 'preview-token': PREVIEW_TOKEN });
+    const r = await runCli(['check'], { ORGS_FILE: file, OTW_PROD_TOKEN: PROD_TOKEN, DB_PATH: path.join(tmpDir(), 'otw.sqlite'), NOTIFIERS: 'console' });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ok {4}settings {11}2 org\(s\) from ORGS_FILE/m);
+    assert.match(r.stdout, /^ok {4}org prod {11}https:\/\/prod\.okta\.com, API token from apiToken \(env OTW_PROD_TOKEN\), notifiers console; 1 reference\(s\) resolve$/m);
+    assert.match(r.stdout, /^ok {4}org preview {8}https:\/\/preview\.oktapreview\.com, API token from apiToken \(file .*preview-token\)/m);
+    assert.ok(!r.stdout.includes(PROD_TOKEN) && !r.stdout.includes(PREVIEW_TOKEN));
+  });
+
   test('when a referenced file exists but may not be read, then the CLI exits 78 naming the org, the line and the path, never the value', async () => {
     const dir = tmpDir();
     const token = path.join(dir, 'prod-token');
