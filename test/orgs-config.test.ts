@@ -181,6 +181,20 @@ describe('ORGS_FILE: the orgs and their configs', () => {
     assert.match(config.warnings[0]!, /^OKTA_STRAY_NAME /);
   });
 
+  test('when a command that does not talk to Okta runs where an org\'s credentials are not set, then the orgs load with that org\'s okta null, and the file is still checked', () => {
+    const file = orgsFile(TWO_ORGS, { 'preview-token': PREVIEW_TOKEN });
+    const config = parseConfig({ ORGS_FILE: file }, { requireOkta: false });
+    assert.deepEqual(config.orgs?.map((o) => [o.name, o.url, o.config.okta?.orgUrl ?? null]), [
+      ['prod', 'https://prod.okta.com', null],
+      ['preview', 'https://preview.oktapreview.com', 'https://preview.oktapreview.com'],
+    ]);
+    assert.throws(() => parseConfig({ ORGS_FILE: file }, { requireOkta: true }), /line 4: org "prod": apiToken reads the environment variable OTW_PROD_TOKEN, which is not set/);
+    const badUrl = orgsFile(TWO_ORGS.replace('https://prod.okta.com', 'https://prod.okta.com/app'), { 'preview-token': PREVIEW_TOKEN });
+    assert.throws(() => parseConfig({ ORGS_FILE: badUrl }, { requireOkta: false }), /line 3: org "prod": url must be the bare org URL with no path/);
+    const inline = orgsFile(TWO_ORGS.replace('{ env: OTW_PROD_TOKEN }', PROD_TOKEN), { 'preview-token': PREVIEW_TOKEN });
+    assert.throws(() => parseConfig({ ORGS_FILE: inline }, { requireOkta: false }), /line 4: org "prod": apiToken must be a reference/);
+  });
+
   test('when check lists the orgs, then each has a line with its URL and credential reference, FAIL when a reference stops resolving, and no value', () => {
     const config = load(TWO_ORGS, {}, { 'preview-token': PREVIEW_TOKEN });
     const ok = orgCheckLines(config.orgs!, { OTW_PROD_TOKEN: PROD_TOKEN });
