@@ -560,7 +560,8 @@ class OrgsReader {
         first = i;
         line = field.line;
       }
-      text = text.replace(re, field.label);
+      // A function, so that a path with $ in it is not read as a replacement pattern.
+      text = text.replace(re, () => field.label);
     }
     const said = `${this.at(line ?? orgLine)}: ${label}: ${text}`;
     if (!this.problems.includes(said)) this.problems.push(said);
