@@ -454,13 +454,14 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   if (orgsFile !== undefined) {
     // Read even when other settings are wrong, so one run lists every problem; an org's problem
     // that only repeats a shared setting's is not said twice.
-    const loaded = loadOrgsFile(config, env, r.problems);
+    const loaded = loadOrgsFile(config, env, r.problems, opts);
     for (const p of loaded.problems) r.problem(p);
     if (loaded.orgs) {
       config.orgs = loaded.orgs;
       for (const o of loaded.orgs) for (const s of o.config.secrets) if (!config.secrets.includes(s)) config.secrets.push(s);
       // The variables the file names are the orgs' credentials, not mistyped settings.
       config.warnings = config.warnings.filter((w) => !loaded.referencedEnv.some((n) => w.startsWith(`${n} `)));
+      for (const o of loaded.orgs) o.config.warnings = config.warnings;
       const hook = loaded.orgs.find((o) => o.config.eventHook)?.config.eventHook;
       if (hook && health && hook.port !== 0 && hook.port === health.port && hook.host === health.host) {
         r.problem('EVENT_HOOK_PORT is the same as HEALTH_PORT: the push receiver needs its own port.');

@@ -7,7 +7,7 @@ import { parseConfig, type AppConfig, type Env } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { loadOrgs } from '../src/orgs/config';
 import { orgCheckLines } from '../src/orgs/check';
-import { runCli, tmpDir } from './helpers/harness';
+import { ROOT, runCli, tmpDir } from './helpers/harness';
 
 const PROD_TOKEN = 'FAKE-okta-api-token-for-tests-prod';
 const PREVIEW_TOKEN = 'FAKE-okta-api-token-for-tests-preview';
@@ -181,18 +181,67 @@ describe('ORGS_FILE: the orgs and their configs', () => {
     assert.match(config.warnings[0]!, /^OKTA_STRAY_NAME /);
   });
 
+  test('when a command that does not talk to Okta runs where an org\'s credentials are not set, then the orgs load with that org\'s okta null, and the file is still checked', () => {
+    const file = orgsFile(TWO_ORGS, { 'preview-token': PREVIEW_TOKEN });
+    const config = parseConfig({ ORGS_FILE: file }, { requireOkta: false });
+    assert.deepEqual(config.orgs?.map((o) => [o.name, o.url, o.config.okta?.orgUrl ?? null]), [
+      ['prod', 'https://prod.okta.com', null],
+      ['preview', 'https://preview.oktapreview.com', 'https://preview.oktapreview.com'],
+    ]);
+    assert.throws(() => parseConfig({ ORGS_FILE: file }, { requireOkta: true }), /line 4: org "prod": apiToken reads the environment variable OTW_PROD_TOKEN, which is not set/);
+    const badUrl = orgsFile(TWO_ORGS.replace('https://prod.okta.com', 'https://prod.okta.com/app'), { 'preview-token': PREVIEW_TOKEN });
+    assert.throws(() => parseConfig({ ORGS_FILE: badUrl }, { requireOkta: false }), /line 3: org "prod": url must be the bare org URL with no path/);
+    const inline = orgsFile(TWO_ORGS.replace('{ env: OTW_PROD_TOKEN }', PROD_TOKEN), { 'preview-token': PREVIEW_TOKEN });
+    assert.throws(() => parseConfig({ ORGS_FILE: inline }, { requireOkta: false }), /line 4: org "prod": apiToken must be a reference/);
+  });
+
   test('when check lists the orgs, then each has a line with its URL and credential reference, FAIL when a reference stops resolving, and no value', () => {
     const config = load(TWO_ORGS, {}, { 'preview-token': PREVIEW_TOKEN });
     const ok = orgCheckLines(config.orgs!, { OTW_PROD_TOKEN: PROD_TOKEN });
     assert.deepEqual(ok.map((l) => [l.name, l.ok]), [['org prod', true], ['org preview', true]]);
     assert.match(ok[0]!.detail, /^https:\/\/prod\.okta\.com, API token from apiToken \(env OTW_PROD_TOKEN\)/);
     assert.match(ok[1]!.detail, /API token from apiToken \(file .*preview-token\)/);
-    fs.writeFileSync(config.orgs![1]!.references[0]!.ref.file as string, '');
+    fs.writeFileSync((config.orgs![1]!.references[0]!.ref as { file: string }).file, '');
     const failed = orgCheckLines(config.orgs!, {});
     assert.deepEqual(failed.map((l) => [l.name, l.ok]), [['org prod', false], ['org preview', false]]);
     assert.match(failed[0]!.detail, /apiToken \(env OTW_PROD_TOKEN\) is not set/);
     assert.match(failed[1]!.detail, /preview-token\) is empty/);
     for (const l of [...ok, ...failed]) assert.ok(!l.detail.includes(PROD_TOKEN) && !l.detail.includes(PREVIEW_TOKEN));
+  });
+});
+
+describe('ORGS_FILE: the example', () => {
+  test('when deploy/orgs.example.yaml is used with its variables set, then it loads as its comments say', () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'orgs.yaml');
+    fs.copyFileSync(path.join(ROOT, 'deploy', 'orgs.example.yaml'), file);
+    fs.writeFileSync(path.join(dir, 'exceptions-acme-eu.yaml'), 'exceptions:\n  - reason: Terraform\n    actor: svc-terraform@example.com\n');
+    const pem = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const config = parseConfig(
+      {
+        ORGS_FILE: file,
+        SLACK_BOT_TOKEN: BOT,
+        SLACK_CHANNEL: 'C0SHARED001',
+        SMTP_HOST: 'smtp.example.com',
+        EMAIL_FROM: 'otw@example.com',
+        EMAIL_TO: 'secops@example.com',
+        EVENT_HOOK_PORT: '8466',
+        OTW_PROD_OKTA_TOKEN: PROD_TOKEN,
+        OTW_PROD_PAGERDUTY_KEY: PD_KEY,
+        OTW_PROD_EVENT_HOOK_SECRET: HOOK_SECRET,
+        OTW_ACME_EU_PRIVATE_KEY: pem,
+        OTW_ACME_EU_WEBHOOK_URL: WEBHOOK_URL,
+        OTW_ACME_EU_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        OTW_PREVIEW_OKTA_TOKEN: PREVIEW_TOKEN,
+      },
+      { requireOkta: true },
+    );
+    assert.deepEqual(config.orgs?.map((o) => [o.name, o.config.okta?.auth.mode, o.config.notify.enabled.join(','), o.config.eventHook?.path ?? null]), [
+      ['prod', 'ssws', 'slack,email,pagerduty', '/okta/event-hook/prod'],
+      ['acme-eu', 'oauth', 'slack,email,webhook', null],
+      ['preview', 'ssws', 'slack,email', null],
+    ]);
+    assert.equal(config.orgs![1]!.config.detect.exceptions.exceptions.length, 1);
   });
 });
 
@@ -291,6 +340,16 @@ describe('ORGS_FILE: the CLI', () => {
       assert.equal(r.code, 78, r.stderr);
       assert.equal(r.stderr, `okta-token-watch: configuration error: ORGS_FILE ${JSON.stringify(file)} line 5: org "prod" has an unknown key "notfy" (did you mean notify?); allowed keys are name, url, apiToken, oauth, notify, exceptionsFile, alertOutcomes, followWindow, eventHook.\n`);
     }
+  });
+
+  test('when ORGS_FILE is good, then check lists every org with its URL and credential reference, and prints no secret', async () => {
+    const file = orgsFile(TWO_ORGS, { 'preview-token': PREVIEW_TOKEN });
+    const r = await runCli(['check'], { ORGS_FILE: file, OTW_PROD_TOKEN: PROD_TOKEN, DB_PATH: path.join(tmpDir(), 'otw.sqlite'), NOTIFIERS: 'console' });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ok {4}settings {11}2 org\(s\) from ORGS_FILE/m);
+    assert.match(r.stdout, /^ok {4}org prod {11}https:\/\/prod\.okta\.com, API token from apiToken \(env OTW_PROD_TOKEN\), notifiers console; 1 reference\(s\) resolve$/m);
+    assert.match(r.stdout, /^ok {4}org preview {8}https:\/\/preview\.oktapreview\.com, API token from apiToken \(file .*preview-token\)/m);
+    assert.ok(!r.stdout.includes(PROD_TOKEN) && !r.stdout.includes(PREVIEW_TOKEN));
   });
 
   test('when a referenced file exists but may not be read, then the CLI exits 78 naming the org, the line and the path, never the value', async () => {

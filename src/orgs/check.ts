@@ -9,16 +9,15 @@ import type { OrgConfig, OrgReference } from './config';
  */
 export function orgCheckLines(orgs: readonly OrgConfig[], env: Record<string, string | undefined> = process.env): CheckLine[] {
   return orgs.map((org) => {
-    const okta = org.config.okta!;
     const credential = org.references.find((r) => r.field === 'apiToken' || r.field === 'oauth.privateKey');
-    const auth = okta.auth.mode === 'ssws' ? 'API token' : 'OAuth service app';
+    const auth = credential?.field === 'apiToken' ? 'API token' : 'OAuth service app';
     const from = credential ? ` from ${describeRef(credential)}` : '';
     const failed = org.references.map((r) => ({ r, why: unresolved(r, env) })).filter((x) => x.why !== null);
     const routing = `notifiers ${org.config.notify.enabled.join(', ')}`;
     const hook = org.config.eventHook ? `, event hook ${org.config.eventHook.path}` : '';
     return failed.length === 0
-      ? { name: `org ${org.name}`, ok: true, detail: `${okta.orgUrl}, ${auth}${from}, ${routing}${hook}; ${org.references.length} reference(s) resolve` }
-      : { name: `org ${org.name}`, ok: false, detail: `${okta.orgUrl}: ${failed.map((x) => `${describeRef(x.r)} ${x.why}`).join('; ')}` };
+      ? { name: `org ${org.name}`, ok: true, detail: `${org.url}, ${auth}${from}, ${routing}${hook}; ${org.references.length} reference(s) resolve` }
+      : { name: `org ${org.name}`, ok: false, detail: `${org.url}: ${failed.map((x) => `${describeRef(x.r)} ${x.why}`).join('; ')}` };
   });
 }
 

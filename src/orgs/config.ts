@@ -21,7 +21,13 @@ import { parseEventHookConfig } from '../hook/config';
 export interface OrgConfig {
   /** `^[a-z0-9][a-z0-9-]{0,31}$`, unique in the file: it goes into URL paths, metric labels and alerts. */
   name: string;
-  /** The env's settings with this org's URL, credentials and overrides; `orgs` is null in it. */
+  /** The org's origin, like `https://acme.okta.com` (also when `config.okta` is null). */
+  url: string;
+  /**
+   * The env's settings with this org's URL, credentials and overrides; `orgs` is null in it. `config.okta`
+   * is null only for commands that do not talk to Okta (requireOkta false) when the org's
+   * credentials are not available where the command runs, as in a single-org install.
+   */
   config: AppConfig;
   /** The line of the org's entry in ORGS_FILE. */
   line: number | null;
@@ -66,9 +72,9 @@ const REF_KEYS = ['env', 'file'] as const;
  * ORGS_FILE is unset. Throws ConfigError with one sentence per problem, each naming ORGS_FILE, the
  * line and the org, never a secret's value.
  */
-export function loadOrgs(base: AppConfig, env: Env): OrgConfig[] | null {
+export function loadOrgs(base: AppConfig, env: Env, opts: { requireOkta: boolean } = { requireOkta: true }): OrgConfig[] | null {
   if (new EnvReader(env).get('ORGS_FILE') === undefined) return null;
-  const loaded = loadOrgsFile(base, env);
+  const loaded = loadOrgsFile(base, env, [], opts);
   if (loaded.problems.length > 0) throw new ConfigError(loaded.problems);
   return loaded.orgs;
 }
@@ -78,7 +84,12 @@ export function loadOrgs(base: AppConfig, env: Env): OrgConfig[] | null {
  * references. `sharedProblems` are sentences already said about the env's settings: an org whose
  * parse only repeats one of them does not say it again.
  */
-export function loadOrgsFile(base: AppConfig, env: Env, sharedProblems: readonly string[] = []): { orgs: OrgConfig[] | null; problems: string[]; referencedEnv: string[] } {
+export function loadOrgsFile(
+  base: AppConfig,
+  env: Env,
+  sharedProblems: readonly string[] = [],
+  opts: { requireOkta: boolean } = { requireOkta: true },
+): { orgs: OrgConfig[] | null; problems: string[]; referencedEnv: string[] } {
   const file = new EnvReader(env).get('ORGS_FILE');
   if (file === undefined) return { orgs: null, problems: [], referencedEnv: [] };
   const shown = JSON.stringify(file.length > 300 ? `${file.slice(0, 300)}...` : file);
@@ -91,7 +102,7 @@ export function loadOrgsFile(base: AppConfig, env: Env, sharedProblems: readonly
   } catch (err) {
     return { orgs: null, problems: [fileReadProblem('ORGS_FILE', file, err)], referencedEnv: [] };
   }
-  const reader = new OrgsReader(`ORGS_FILE ${shown}`, path.dirname(path.resolve(file)), env, base, sharedProblems);
+  const reader = new OrgsReader(`ORGS_FILE ${shown}`, path.dirname(path.resolve(file)), env, base, sharedProblems, opts.requireOkta);
   const orgs = reader.read(text);
   return { orgs: reader.problems.length > 0 ? null : orgs, problems: reader.problems, referencedEnv: [...reader.referencedEnv] };
 }
@@ -118,6 +129,8 @@ class OrgsReader {
     private readonly env: Env,
     private readonly base: AppConfig,
     private readonly shared: readonly string[],
+    /** False for `status` and the like: an org's Okta credentials may be missing where they run. */
+    private readonly requireOkta: boolean,
   ) {}
 
   private lineOf(node: { range?: [number, number, number] | null } | null | undefined): number | null {
@@ -177,7 +190,7 @@ class OrgsReader {
         return;
       }
       names.set(org.name, org.line);
-      const url = org.config.okta!.orgUrl;
+      const url = org.url;
       const dup = urls.get(url);
       // Two entries for one org would poll it twice, and its alerts would race between them.
       if (dup) this.problem(org.line, `org "${org.name}" has the same url as org "${dup.name}" (line ${dup.line ?? '?'}): list each Okta org once.`);
@@ -275,8 +288,18 @@ class OrgsReader {
     return { file: path.resolve(this.dir, value) };
   }
 
-  /** The referenced secret's value, or null after a sentence that names it (never its value). */
-  private resolve(ref: SecretRef, label: string, line: number | null): string | null {
+  /**
+   * The referenced secret's value, or null after a sentence that names it (never its value);
+   * `quiet`: null without a sentence.
+   */
+  private resolve(ref: SecretRef, label: string, line: number | null, quiet = false): string | null {
+    const problems = this.problems.length;
+    const value = this.readRef(ref, label, line);
+    if (quiet) this.problems.length = problems;
+    return value;
+  }
+
+  private readRef(ref: SecretRef, label: string, line: number | null): string | null {
     if ('env' in ref) {
       const v = this.env[ref.env]?.trim();
       if (v === undefined || v === '') {
@@ -329,11 +352,11 @@ class OrgsReader {
       v.env[setting] = value;
       v.names.set(setting, { label, line });
     };
-    const secret = (f: Field, field: string, setting: SettingName): boolean => {
+    const secret = (f: Field, field: string, setting: SettingName, quiet = false): boolean => {
       const ref = this.ref(f, `${label}: ${field}`);
       if (!ref) return false;
       v.references.push({ field, ref });
-      const value = this.resolve(ref, `${label}: ${field}`, f.line);
+      const value = this.resolve(ref, `${label}: ${field}`, f.line, quiet);
       if (value === null) return false;
       v.secrets.push(value);
       put(setting, value, `${field} (${'env' in ref ? `env ${ref.env}` : `file ${ref.file}`})`, f.line);
@@ -351,7 +374,7 @@ class OrgsReader {
     const oauth = m.get('oauth');
     if (token && oauth) this.problem(token.line, `${label} has both apiToken and oauth: give either an API token or an OAuth service app, not both.`);
     else if (!token && !oauth) this.problem(line, `${label} needs credentials: apiToken: { env: NAME } (or { file: /path }), or oauth: { clientId, privateKey, keyId }.`);
-    else if (token) secret(token, 'apiToken', 'OKTA_API_TOKEN');
+    else if (token) secret(token, 'apiToken', 'OKTA_API_TOKEN', !this.requireOkta);
     else this.readOauth(oauth!, label, v, put);
 
     const notify = m.get('notify');
@@ -403,7 +426,7 @@ class OrgsReader {
           // Read by the env parser itself, as OKTA_PRIVATE_KEY_FILE is: the same checks and sentences.
           put('OKTA_PRIVATE_KEY_FILE', ref.file, 'oauth.privateKey.file', key.line);
         } else {
-          const value = this.resolve(ref, `${label}: oauth.privateKey`, key.line);
+          const value = this.resolve(ref, `${label}: oauth.privateKey`, key.line, !this.requireOkta);
           if (value !== null) put('OKTA_PRIVATE_KEY', value, `oauth.privateKey (env ${ref.env})`, key.line);
         }
       }
@@ -489,7 +512,7 @@ class OrgsReader {
   /** Runs the env parsers over the org's values; their problems become ORGS_FILE sentences. */
   private build(name: string, line: number | null, label: string, v: OrgValues, m: Map<string, Field>): OrgConfig | null {
     const r = new EnvReader(v.env);
-    const okta = parseOkta(r);
+    const okta = this.requireOkta ? parseOkta(r) : this.tryOkta(r);
     const notify = m.has('notify') ? parseNotifyConfig(r) : this.base.notify;
     const detect = m.has('exceptionsFile') || m.has('alertOutcomes') ? parseDetectConfig(r) : this.base.detect;
     const poll = m.has('followWindow') ? { ...this.base.poll, followWindowMs: parseFollowWindow(r) } : this.base.poll;
@@ -501,14 +524,27 @@ class OrgsReader {
       if (this.shared.includes(p)) continue;
       this.reword(p, label, line, v.names);
     }
-    if (this.problems.length > before || !okta) return null;
+    if (this.problems.length > before || (this.requireOkta && !okta)) return null;
     const secrets = [...new Set([...this.base.secrets, ...r.secrets, ...v.secrets])];
     return {
       name,
+      url: okta?.orgUrl ?? new URL(v.env.OKTA_ORG_URL!).origin,
       line,
       references: v.references,
       config: { ...this.base, okta, notify, detect, poll, eventHook, eventHookSecret: eventHook?.secret ?? null, orgs: null, secrets },
     };
+  }
+
+  /**
+   * The org's Okta settings when its credentials are there and good, else null; like tryParseOkta,
+   * except that a wrong url is still a problem (it is in the file, not missing where we run).
+   */
+  private tryOkta(r: EnvReader): ReturnType<typeof parseOkta> {
+    const sub = new EnvReader(r.env);
+    const okta = parseOkta(sub);
+    r.secrets.push(...sub.secrets);
+    for (const p of sub.problems) if (/\bOKTA_ORG_URL\b/.test(p)) r.problem(p);
+    return sub.problems.length === 0 ? okta : null;
   }
 
   /** A setting's sentence, about this org: the settings it names become the org's fields, at their line. */
@@ -524,7 +560,8 @@ class OrgsReader {
         first = i;
         line = field.line;
       }
-      text = text.replace(re, field.label);
+      // A function, so that a path with $ in it is not read as a replacement pattern.
+      text = text.replace(re, () => field.label);
     }
     const said = `${this.at(line ?? orgLine)}: ${label}: ${text}`;
     if (!this.problems.includes(said)) this.problems.push(said);
