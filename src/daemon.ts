@@ -317,15 +317,21 @@ export class Daemon {
    */
   private async freeDeadLocalLeases(): Promise<void> {
     const host = os.hostname();
-    const rows = await this.app.store.db.all<{ holder: string }>('SELECT DISTINCT holder FROM leases WHERE holder != ?', [this.leases.holder]);
+    const db = this.app.store.db;
+    const rows = await db.all<{ holder: string }>('SELECT holder FROM replicas WHERE holder != ? UNION SELECT holder FROM leases WHERE holder != ?', [this.leases.holder, this.leases.holder]);
     for (const { holder } of rows) {
       const m = /^(.*):(\d+):[0-9a-f]+$/.exec(holder);
       if (!m || m[1] !== host) continue;
       const pid = Number(m[2]);
       // Our own pid under another name is a predecessor that had it (pid 1 in a container).
       if (pid !== process.pid && processAlive(pid)) continue;
-      await this.app.store.db.run('DELETE FROM leases WHERE holder = ?', [holder]);
-      this.app.logger.info('freed the org leases of a replica on this host that is no longer running', { holder });
+      // Its replica row too: while it counted as live, the fair share would leave its orgs unpolled.
+      const freed = await db.transaction(async (tx) => {
+        const leases = await tx.run('DELETE FROM leases WHERE holder = ?', [holder]);
+        await tx.run('DELETE FROM replicas WHERE holder = ?', [holder]);
+        return leases.changes;
+      });
+      if (freed > 0) this.app.logger.info('freed the org leases of a replica on this host that is no longer running', { holder, orgs: freed });
     }
   }
 
