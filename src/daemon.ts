@@ -311,13 +311,16 @@ export class Daemon {
   }
 
   /**
-   * Leases of a replica on this host whose process is gone (killed, crashed) are freed at once:
-   * a daemon restarted by its supervisor polls again at its first slot instead of waiting LEASE_TTL
-   * for its own dead predecessor. Other hosts' replicas cannot be checked, so theirs expire.
+   * On SQLite (one file, so every replica runs on this host) the leases of a replica whose process
+   * is gone (killed, crashed) are freed at once: a daemon restarted by its supervisor polls again at
+   * its first slot instead of waiting LEASE_TTL for its own dead predecessor. On PostgreSQL replicas
+   * run on other hosts, where a pid means nothing here (two hosts may even share a name): their
+   * leases expire after LEASE_TTL.
    */
   private async freeDeadLocalLeases(): Promise<void> {
-    const host = os.hostname();
     const db = this.app.store.db;
+    if (db.engine !== 'sqlite') return;
+    const host = os.hostname();
     const rows = await db.all<{ holder: string }>('SELECT holder FROM replicas WHERE holder != ? UNION SELECT holder FROM leases WHERE holder != ?', [this.leases.holder, this.leases.holder]);
     for (const { holder } of rows) {
       const m = /^(.*):(\d+):[0-9a-f]+$/.exec(holder);
