@@ -45,7 +45,7 @@ export interface App {
    * Called after a follow tick that reached the end of the log for a group of watched tokens:
    * closeEndedWatches, whose errors it logs (the follow tick never fails because of it).
    */
-  onFollowCaughtUp: (() => Promise<void>) | null;
+  onFollowCaughtUp: (() => void | Promise<void>) | null;
   /** The response actions the Slack app calls (issue 13), routed to the clicked alert's org; null when not wired. */
   responder: Responder | null;
   close(): Promise<void>;
@@ -135,7 +135,8 @@ export function tickDepsFor(app: App, signal?: AbortSignal, org: OrgRuntime = ap
 /** What `runFollowTick` needs, taken from the wired program; `alertsSoFar` is what the poll tick just before raised. */
 export function followDepsFor(app: App, signal?: AbortSignal, alertsSoFar = 0, org: OrgRuntime = app.orgs[0]!): FollowDeps {
   if (!org.reader || !org.config.okta) throw new Error('the Okta settings are missing');
-  const onCaughtUp = org.onFollowCaughtUp;
+  // A single org's is the App's (tests replace it there); each named org has its own.
+  const onCaughtUp = org.named ? org.onFollowCaughtUp : app.onFollowCaughtUp;
   return {
     ...tickDepsFor(app, signal, org),
     rateLimitHeadroom: org.config.okta.rateLimitHeadroom,
