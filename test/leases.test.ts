@@ -248,6 +248,28 @@ for (const engine of [sqlite, postgres]) {
       assert.deepEqual((await Leases.replicas(opened[0]!)).map((r) => r.holder), ['replica-b']);
     });
 
+    test('when renewals keep failing for a TTL, then the replica stops counting on its leases', async () => {
+      await fresh();
+      let mono = 0;
+      const db = useClock(await shared.connect(), clock);
+      opened.push(db);
+      toClose.push(db);
+      const a = new Leases(db, { holder: 'replica-a', ttlMs: TTL, monotonicMs: () => mono });
+      await a.acquire(['org-00']);
+      // The database stops answering.
+      db.now = () => Promise.reject(Object.assign(new Error('connection refused'), { otwStorage: true }));
+      mono += TTL - 1;
+      await assert.rejects(a.heartbeat(), /connection refused/);
+      assert.equal(a.held('org-00'), true, 'still within the TTL of the last renewal');
+      mono += 1;
+      assert.equal(a.held('org-00'), false);
+      assert.deepEqual(a.heldOrgs(), []);
+      // Once the database answers again, a renewal restores it (nobody took it meanwhile).
+      useClock(db, clock);
+      assert.deepEqual(await a.heartbeat(), ['org-00']);
+      assert.equal(a.held('org-00'), true);
+    });
+
     test('when an org leaves the list, then its lease is handed back', async () => {
       await fresh();
       const a = await replica('replica-a');
