@@ -8,8 +8,10 @@ import { replicaId } from '../src/scale/replica';
 import { openDatabase } from '../src/store/db';
 import type { SqlDb } from '../src/store/sql';
 import { SqliteDb } from '../src/store/sqlite';
+import { openPostgres } from '../src/store/pg';
 import { parseConfig } from '../src/config';
-import { runCli, tmpDir } from './helpers/harness';
+import { runCli, tmpDir, waitFor } from './helpers/harness';
+import { startPgCluster, type PgCluster } from './helpers/pg-cluster';
 
 const TTL = 60_000;
 const ORGS = Array.from({ length: 10 }, (_, i) => `org-${String(i).padStart(2, '0')}`);
@@ -36,6 +38,20 @@ const sqlite: Engine = {
   async stop() {},
 };
 
+let cluster: PgCluster | null = null;
+const postgres: Engine = {
+  name: 'PostgreSQL',
+  async fresh() {
+    cluster ??= await startPgCluster();
+    const url = await cluster.createDatabase();
+    // Each replica its own pool, as two processes would have.
+    return { connect: () => openPostgres(url, { poolSize: 4 }) };
+  },
+  async stop() {
+    await cluster?.stop();
+  },
+};
+
 /**
  * The database's clock, moved by the test: Leases read time only from `db.now()`. It starts years
  * away from the process clock, so any use of the process clock for expiry would show.
@@ -45,7 +61,7 @@ function useClock(db: SqlDb, clock: FakeClock): SqlDb {
   return db;
 }
 
-for (const engine of [sqlite]) {
+for (const engine of [sqlite, postgres]) {
   describe(`leases on ${engine.name}`, () => {
     const toClose: SqlDb[] = [];
     /** This test's connections, in the order its replicas were made. */
@@ -232,6 +248,28 @@ for (const engine of [sqlite]) {
       assert.deepEqual((await Leases.replicas(opened[0]!)).map((r) => r.holder), ['replica-b']);
     });
 
+    test('when renewals keep failing for a TTL, then the replica stops counting on its leases', async () => {
+      await fresh();
+      let mono = 0;
+      const db = useClock(await shared.connect(), clock);
+      opened.push(db);
+      toClose.push(db);
+      const a = new Leases(db, { holder: 'replica-a', ttlMs: TTL, monotonicMs: () => mono });
+      await a.acquire(['org-00']);
+      // The database stops answering.
+      db.now = () => Promise.reject(Object.assign(new Error('connection refused'), { otwStorage: true }));
+      mono += TTL - 1;
+      await assert.rejects(a.heartbeat(), /connection refused/);
+      assert.equal(a.held('org-00'), true, 'still within the TTL of the last renewal');
+      mono += 1;
+      assert.equal(a.held('org-00'), false);
+      assert.deepEqual(a.heldOrgs(), []);
+      // Once the database answers again, a renewal restores it (nobody took it meanwhile).
+      useClock(db, clock);
+      assert.deepEqual(await a.heartbeat(), ['org-00']);
+      assert.equal(a.held('org-00'), true);
+    });
+
     test('when an org leaves the list, then its lease is handed back', async () => {
       await fresh();
       const a = await replica('replica-a');
@@ -257,6 +295,60 @@ for (const engine of [sqlite]) {
       const final = await Promise.all(rs.map((r) => r.acquire(orgs)));
       assert.deepEqual(final.map((x) => x.held.length), [6, 6, 6, 6]);
     });
+
+    if (engine.name === 'PostgreSQL') {
+      test('when a replica takes over an expired lease while the holder\'s page is in flight, then it waits for that commit and resumes after it', async () => {
+        await fresh();
+        const a = await replica('replica-a');
+        const b = await replica('replica-b');
+        const [aDb, bDb] = opened as [SqlDb, SqlDb];
+        await aDb.exec('CREATE TABLE fence_probe (org TEXT PRIMARY KEY, page INTEGER NOT NULL)');
+        await a.acquire(['org-00']);
+        clock.advance(TTL + 1);
+        // A stalled past its TTL and is now writing a page: the fence passes (nobody took the
+        // lease) and holds the lease row until A commits.
+        let commit!: () => void;
+        const gate = new Promise<void>((r) => (commit = r));
+        let fenced = false;
+        const page = aDb.transaction(async (tx) => {
+          await a.assertHeld(tx, 'org-00');
+          fenced = true;
+          await tx.run('INSERT INTO fence_probe (org, page) VALUES (?, ?)', ['org-00', 2]);
+          await gate;
+        });
+        await waitFor(() => fenced, 'the fence');
+        let takeover: Awaited<ReturnType<Leases['acquire']>> | null = null;
+        const taking = b.acquire(['org-00']).then((r) => (takeover = r));
+        try {
+          // B's take waits on the row lock, visibly, in pg_stat_activity.
+          const observer = useClock(await shared.connect(), clock);
+          toClose.push(observer);
+          for (let i = 0; ; i++) {
+            const w = await observer.get<{ n: number }>("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+            if (w?.n === 1) break;
+            assert.ok(i < 500, 'B never waited on the lease row');
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          assert.equal(takeover, null);
+        } finally {
+          // Never leave A's transaction open: closing its pool would wait for it forever.
+          commit();
+        }
+        await page;
+        await taking;
+        assert.deepEqual(takeover!.taken, ['org-00']);
+        // B resumes from what A committed; A's next page is refused.
+        const seen = await bDb.transaction(async (tx) => {
+          await b.assertHeld(tx, 'org-00');
+          return tx.get<{ page: number }>('SELECT page FROM fence_probe WHERE org = ?', ['org-00']);
+        });
+        assert.equal(seen?.page, 2);
+        await assert.rejects(
+          aDb.transaction((tx) => a.assertHeld(tx, 'org-00')),
+          (err: unknown) => err instanceof LeaseLostError && err.holder === 'replica-b',
+        );
+      });
+    }
   });
 }
 
@@ -268,8 +360,7 @@ test('when replicaId() is asked twice, then it names this host and process the s
 
 test('when migration 015 exists for SQLite, then PostgreSQL has the same file number', () => {
   const root = path.resolve(__dirname, '..');
-  const sqliteDir = fs.existsSync(path.join(root, 'migrations', 'sqlite')) ? path.join(root, 'migrations', 'sqlite') : path.join(root, 'migrations');
-  assert.ok(fs.existsSync(path.join(sqliteDir, '015_leases.sql')));
+  assert.ok(fs.existsSync(path.join(root, 'migrations', 'sqlite', '015_leases.sql')));
   assert.ok(fs.existsSync(path.join(root, 'migrations', 'postgres', '015_leases.sql')));
 });
 

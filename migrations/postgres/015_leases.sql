@@ -1,4 +1,5 @@
--- okta-token-watch schema (PostgreSQL), version 15: leases and replicas. Same tables as SQLite's 015.
+-- okta-token-watch schema, version 15, for PostgreSQL: leases and replicas, the same tables and
+-- indexes as migrations/sqlite/015_leases.sql (test/schema-compare.test.ts holds them together).
 -- Replicas sharing one database split the orgs between them: each org is polled by the one replica
 -- whose lease on it has not expired. Times are ISO-8601 text from the database's clock (they sort
 -- as text), so replicas whose own clocks disagree still agree on who holds what.
