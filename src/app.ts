@@ -67,7 +67,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const db = openDatabase(config.store.dbPath, { readonly: opts.readOnlyStore ?? false });
   const store = new Store(db);
   const metrics = new Metrics(store, () => clock.now());
-  const observe = (status: string | number): void => metrics.observeOktaResponse(status);
+  const observe = (status: string | number): void => metrics.observeOktaResponse('default', status);
   const scopesOf = (c: NonNullable<AppConfig['okta']>): string[] => (c.auth.mode === 'oauth' ? c.auth.scopes : []);
   const okta = opts.okta ?? (config.okta ? new SdkOktaHttp(withScopes(config.okta, readerScopes(scopesOf(config.okta))), observe) : null);
   // A service app asks for each optional scope on its own connection (see withScopes).
@@ -77,7 +77,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     ? null
     : (opts.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_MANAGE]), observe) : okta));
   const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
-  if (reader) metrics.watchRateLimit(() => reader.rateLimit);
+  if (reader) metrics.watchRateLimit('default', () => reader.rateLimit);
   const detector = createDetector(config.detect, {
     orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid',
     okta: lookupOkta,

@@ -167,7 +167,7 @@ export class Daemon {
       this.lastResult = await this.current;
       this.lastFinishedAt = app.clock.now();
       if (this.lastResult.ok) this.lastSuccessAt = this.lastFinishedAt;
-      app.metrics.observeTick(this.lastResult, this.lastFinishedAt);
+      app.metrics.observeTick('default', this.lastResult, this.lastFinishedAt);
     } catch (err) {
       // Only the store itself failing (disk full, database locked for too long) lands here; the
       // transaction rolled back, so the next tick retries from the same cursor.
@@ -198,7 +198,7 @@ export class Daemon {
     this.following = runFollowTick(followDepsFor(app, this.abort.signal, pollAlerts))
       .then((r) => {
         this.lastFollow = r;
-        app.metrics.observeFollowTick(r);
+        app.metrics.observeFollowTick('default', r);
         // Alerts, follow-ups or digests it queued go out now, not at the next poll.
         if (r.outcome !== 'idle' && r.outcome !== 'skipped') this.deliverNow();
       })

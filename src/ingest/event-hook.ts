@@ -166,7 +166,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
   };
 
   const refuse = (res: http.ServerResponse, r: Refused, headers: Record<string, string> = {}): void => {
-    metrics.observeHookRejected(r.reason);
+    metrics.observeHookRejected('default', r.reason);
     if (res.headersSent) return;
     res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers }).end(`${r.message}\n`);
   };
@@ -201,7 +201,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
       }
       await deps.afterCommit?.();
       const lags = matched.map((e) => (receivedAt.getTime() - Date.parse(String((e as { published?: unknown }).published))) / 1000).filter(Number.isFinite);
-      metrics.observeHookDelivery({ matched: matched.length, ignored: events.length - matched.length, lagsSeconds: lags, durationSeconds: (clock.now().getTime() - started.getTime()) / 1000, at: clock.now() });
+      metrics.observeHookDelivery('default', { matched: matched.length, ignored: events.length - matched.length, lagsSeconds: lags, durationSeconds: (clock.now().getTime() - started.getTime()) / 1000, at: clock.now() });
       logger.info('event hook delivery committed', { events: events.length, matched: matched.length, newEvents: result.newEvents, newAlerts: result.newAlerts });
       if (result.newAlerts > 0) deps.onAlerts();
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -241,7 +241,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
   server.maxConnections = maxConcurrent * 8;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const reason: HookRejectReason = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 'timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'too_large' : 'bad_request';
-    metrics.observeHookRejected(reason);
+    metrics.observeHookRejected('default', reason);
     const status = reason === 'timeout' ? '408 Request Timeout' : reason === 'too_large' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     // end() alone only half-closes: a client that never closes its side would keep the socket,
     // and with it one of maxConnections, for good. Destroy once the answer is written.
