@@ -30,7 +30,7 @@ export class Metrics {
   /** Figures that other parts own (the schedule, the reader), read at scrape time once they are wired. */
   private pollIntervalSource: (() => number) | null = null;
   /**
-   * The limit and remaining of the last System Log response that carried both, kept between
+   * For each org, the limit and remaining of its last System Log response that carried both, kept between
    * scrapes (the reader forgets them after waiting for a reset): one response, so the ratio the
    * rate-limit rule computes is never a remaining from one response over a limit from another.
    */
