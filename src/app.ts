@@ -73,7 +73,9 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
   const logger = opts.logger ?? createLogger(config.log);
   const clock = opts.clock ?? systemClock;
   const { store, schemaVersion } = await openStore(config.store, { readonly: opts.readOnlyStore ?? false });
-  const metrics = new Metrics(store, () => clock.now());
+  // Every per-org series exists for each org from the start; per-org figures come from its store view.
+  const orgNames = config.orgs ? config.orgs.map((o) => o.name) : [DEFAULT_ORG];
+  const metrics = new Metrics(store, () => clock.now(), { orgs: orgNames, storeFor: (org) => store.forOrg(org) });
   const shared = { store, metrics, clock, logger, stdout: opts.stdout, okta: opts.okta, responder: opts.responder };
   const orgs = config.orgs ? config.orgs.map((o) => buildOrgRuntime(o.name, o.config, shared, true)) : [buildOrgRuntime(DEFAULT_ORG, config, shared, false)];
   const first = orgs[0]!;

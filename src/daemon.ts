@@ -362,7 +362,7 @@ export class Daemon {
     let result: TickResult;
     try {
       result = await o.current;
-      app.metrics.observeTick(result, app.clock.now());
+      app.metrics.observeTick(rt.name, result, app.clock.now());
     } catch (err) {
       // Only the store itself failing (disk full, database locked for too long) lands here; the
       // transaction rolled back, so the next tick retries from the same cursor.
@@ -391,7 +391,7 @@ export class Daemon {
     o.following = runFollowTick(followDepsFor(app, this.abort.signal, pollAlerts, o.fenced))
       .then((r) => {
         o.lastFollow = r;
-        app.metrics.observeFollowTick(r);
+        app.metrics.observeFollowTick(o.rt.name, r);
         // Alerts, follow-ups or digests it queued go out now, not at the next poll.
         if (r.outcome !== 'idle' && r.outcome !== 'skipped') this.deliverNow();
       })

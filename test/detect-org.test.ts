@@ -23,7 +23,7 @@ const ORG_URL = 'https://acme.okta.com';
 const PROD: AlertOrg = { name: 'prod', url: ORG_URL };
 
 /** Ingests three creations and an unreadable entry (two over the per-tick limit of 2: they go into a summary) and returns the stored JSON. */
-async function storedPayloads(file: string, org?: AlertOrg | null): Promise<{ alerts: string[]; summaries: string[] }> {
+async function storedPayloads(file: string, org?: AlertOrg | null): Promise<{ alerts: string[]; summaries: string[]; followups: string[] }> {
   const store = new Store(openDatabase(path.join(dir, file)));
   const exceptions = parseExceptions('', 'yaml').set!;
   const detector = createDetector(
@@ -40,27 +40,40 @@ async function storedPayloads(file: string, org?: AlertOrg | null): Promise<{ al
     requests: 1,
   });
   await summarizeExcess(deps, null);
+  // The first token's revocation: a follow-up of its alert (the lifecycle rule), built by the watch engine.
+  await ingest(deps, {
+    entries: [makeEvent({ eventType: 'system.api_token.revoke', legacyEventType: 'api.token.revoke', published: '2026-11-28T11:59:00.000Z', target: makeEvent({}, { n: 701 }).target }, { n: 704 })],
+    tickId: null,
+    checkpoint: { source: 'poll', cursorUrl: `${ORG_URL}/api/v1/logs?after=y`, caughtUpThrough: null },
+    alertsSoFar: 0,
+    rateLimitRemaining: null,
+    requests: 1,
+  });
   const alerts = (store.db.prepare('SELECT payload FROM alerts ORDER BY id').all() as Array<{ payload: string }>).map((r) => r.payload);
   const summaries = (store.db.prepare('SELECT payload FROM summaries ORDER BY id').all() as Array<{ payload: string }>).map((r) => r.payload);
+  const followups = (store.db.prepare('SELECT payload FROM followups ORDER BY id').all() as Array<{ payload: string }>).map((r) => r.payload);
   store.db.close();
-  return { alerts, summaries };
+  return { alerts, summaries, followups };
 }
 
 describe('the org on what detection builds', () => {
-  test('when the detector watches the org prod, then every alert (readable or not) and the summary store it', async () => {
-    const { alerts, summaries } = await storedPayloads('prod.sqlite', PROD);
+  test('when the detector watches the org prod, then every alert (readable or not), the summary and the follow-up store it', async () => {
+    const { alerts, summaries, followups } = await storedPayloads('prod.sqlite', PROD);
     assert.equal(alerts.length, 4);
     assert.ok(alerts.some((p) => (JSON.parse(p) as { unreadable?: unknown }).unreadable), 'the unreadable entry is among them');
     for (const p of alerts) assert.deepEqual((JSON.parse(p) as { org: unknown }).org, PROD);
     assert.equal(summaries.length, 1);
     assert.deepEqual((JSON.parse(summaries[0]!) as { org: unknown }).org, PROD);
+    assert.equal(followups.length, 1, 'the revocation is a follow-up of the creation alert');
+    assert.deepEqual((JSON.parse(followups[0]!) as { org: unknown }).org, PROD);
   });
 
   test('when the detector has no org (a single-org install, or org null), then nothing stored has an org field at all', async () => {
     for (const [file, org] of [['none.sqlite', undefined], ['null.sqlite', null]] as const) {
-      const { alerts, summaries } = await storedPayloads(file, org);
+      const { alerts, summaries, followups } = await storedPayloads(file, org);
       assert.equal(alerts.length, 4);
-      for (const p of [...alerts, ...summaries]) assert.doesNotMatch(p, /"org"/, `${file}: ${p.slice(0, 80)}`);
+      assert.equal(followups.length, 1);
+      for (const p of [...alerts, ...summaries, ...followups]) assert.doesNotMatch(p, /"org"/, `${file}: ${p.slice(0, 80)}`);
     }
   });
 });

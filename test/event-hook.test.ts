@@ -71,7 +71,7 @@ describe('event hook receiver', () => {
       assert.equal(longChallenge.status, 400);
 
       const m = await metricsText(h);
-      assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="unauthorized"}'), 2);
+      assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="unauthorized"}'), 2);
       assert.doesNotMatch(h.logs.text, /guess-of-the-secret/);
       assert.doesNotMatch(h.logs.text, new RegExp(SECRET));
     });
@@ -103,10 +103,10 @@ describe('event hook receiver', () => {
       assert.equal((await request(port, { path: '/other', headers: auth, body: envelope([]) })).status, 404);
       assert.equal((await request(port, { method: 'PUT', headers: auth, body: envelope([]) })).status, 405);
       const m = await metricsText(h);
-      assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="bad_request"}'), 3);
-      assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="too_large"}'), 3);
-      assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="not_found"}'), 1);
-      assert.equal(metric(m, 'otw_hook_requests_rejected_total{reason="method"}'), 1);
+      assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="bad_request"}'), 3);
+      assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="too_large"}'), 3);
+      assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="not_found"}'), 1);
+      assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="method"}'), 1);
       assert.equal(h.app.store.status(0).eventsSeen, 0);
     });
   });
@@ -135,7 +135,7 @@ describe('event hook receiver', () => {
       const done = await Promise.all(answers);
       for (const a of done) assert.match(a, /^HTTP\/1\.1 200/);
       assert.equal(h.app.store.eventsBySource().push, 1);
-      assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{reason="busy"}'), 1);
+      assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{org="default",reason="busy"}'), 1);
     } finally {
       for (const s of held) s.destroy();
       await rx.close();
@@ -162,11 +162,11 @@ describe('event hook receiver', () => {
         assert.deepEqual(rcv.requests.map((r) => r.path).sort(), ['/slack', '/webhook']);
         assert.deepEqual(h.app.store.eventsBySource(), { push: 1 });
         const m = await metricsText(h);
-        assert.equal(metric(m, 'otw_hook_events_total{result="matched"}'), 2);
-        assert.equal(metric(m, 'otw_hook_events_total{result="ignored"}'), 1);
-        assert.equal(metric(m, 'otw_events_by_source{source="push"}'), 1);
-        assert.equal(metric(m, 'otw_hook_event_lag_seconds_count'), 2);
-        assert.ok(metric(m, 'otw_hook_last_delivery_timestamp_seconds') > 0);
+        assert.equal(metric(m, 'otw_hook_events_total{org="default",result="matched"}'), 2);
+        assert.equal(metric(m, 'otw_hook_events_total{org="default",result="ignored"}'), 1);
+        assert.equal(metric(m, 'otw_events_by_source{org="default",source="push"}'), 1);
+        assert.equal(metric(m, 'otw_hook_event_lag_seconds_count{org="default"}'), 2);
+        assert.ok(metric(m, 'otw_hook_last_delivery_timestamp_seconds{org="default"}') > 0);
       });
     } finally {
       await rcv.stop();
@@ -239,7 +239,7 @@ describe('event hook receiver', () => {
         await h.app.dispatcher.runOnce();
         assert.equal(rcv.requests.length, 1);
         assert.match(rcv.requests[0]!.body, new RegExp(uuidFor(11)));
-        assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{reason="commit_failed"}'), 1);
+        assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{org="default",reason="commit_failed"}'), 1);
       });
     } finally {
       await rcv.stop();
@@ -369,7 +369,7 @@ describe('event hook receiver: a client that never finishes its body', () => {
       await daemon.stop();
       assert.equal(h.app.store.status(0).eventsSeen, 0);
       // A client hanging up is not our failure: nothing counted as a failed commit, nothing logged as an error.
-      assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{reason="commit_failed"}'), 0);
+      assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{org="default",reason="commit_failed"}'), 0);
       assert.deepEqual(h.logs.lines.filter((l) => l.includes('"level":"error"')), []);
     } finally {
       s.destroy();
@@ -428,7 +428,7 @@ describe('event hook receiver: clients that never finish their headers', () => {
       const v = await request(rx.port, { method: 'GET', headers: { authorization: SECRET, 'x-okta-verification-challenge': 'still-here' } });
       assert.equal(v.status, 200);
       assert.deepEqual(JSON.parse(v.body), { verification: 'still-here' });
-      assert.ok(metric(await metricsText(h), 'otw_hook_requests_rejected_total{reason="timeout"}') >= 1);
+      assert.ok(metric(await metricsText(h), 'otw_hook_requests_rejected_total{org="default",reason="timeout"}') >= 1);
     } finally {
       for (const s of slow) s.destroy();
       await rx.close();

@@ -29,15 +29,15 @@ describe('health and metrics', () => {
       const ok = await get(port, '/healthz');
       assert.equal(ok.status, 200, ok.body);
       let m = (await get(port, '/metrics')).body;
-      assert.equal(metric(m, 'otw_ticks_total{result="ok"}'), 1);
-      assert.equal(metric(m, 'otw_alerts_raised_total'), 1);
-      assert.equal(metric(m, 'otw_events_fetched_total'), 1);
+      assert.equal(metric(m, 'otw_ticks_total{org="default",result="ok"}'), 1);
+      assert.equal(metric(m, 'otw_alerts_raised_total{org="default"}'), 1);
+      assert.equal(metric(m, 'otw_events_fetched_total{org="default"}'), 1);
       // Two for the poll tick (a page, then the empty page), one for the follow tick of the new token.
-      assert.equal(metric(m, 'otw_okta_requests_total{status="200"}'), 3);
+      assert.equal(metric(m, 'otw_okta_requests_total{org="default",status="200"}'), 3);
       assert.equal(metric(m, 'otw_deliveries{notifier="console",status="sent"}'), 1);
       assert.equal(metric(m, 'otw_outbox_size'), 0);
-      assert.ok(metric(m, 'otw_okta_rate_limit_remaining') > 0);
-      assert.ok(metric(m, 'otw_cursor_age_seconds') >= 0);
+      assert.ok(metric(m, 'otw_okta_rate_limit_remaining{org="default"}') > 0);
+      assert.ok(metric(m, 'otw_cursor_age_seconds{org="default"}') >= 0);
 
       h.fake.failStatus(1, 500);
       await daemon.tick();
@@ -45,8 +45,8 @@ describe('health and metrics', () => {
       assert.equal(bad.status, 503);
       assert.match(bad.body, /the last tick failed: Okta answered HTTP 500/);
       m = (await get(port, '/metrics')).body;
-      assert.equal(metric(m, 'otw_ticks_total{result="failed"}'), 1);
-      assert.equal(metric(m, 'otw_okta_requests_total{status="500"}'), 1);
+      assert.equal(metric(m, 'otw_ticks_total{org="default",result="failed"}'), 1);
+      assert.equal(metric(m, 'otw_okta_requests_total{org="default",status="500"}'), 1);
 
       await daemon.tick();
       assert.equal((await get(port, '/healthz')).status, 200);

@@ -7,7 +7,7 @@ import type { PollConfig } from '../config';
 import type { Detector } from '../detect/detector';
 import type { EventHookConfig } from '../hook/config';
 import { redact, type Logger } from '../logger';
-import type { HookRejectReason, Metrics } from '../metrics';
+import { UNKNOWN_ORG, type HookRejectReason, type Metrics } from '../metrics';
 import { jsonEscape } from '../notify/sanitize';
 import { HOOK_ELIGIBLE_EVENT_TYPES } from '../detect/rules';
 import { ingest } from './ingest';
@@ -181,7 +181,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
       // Fast and without reading the body: a flood costs one small answer per request.
       const busy = new Refused(503, 'busy', stopping ? 'stopping' : 'too many requests at once');
       warnRefused(busy);
-      refuse(res, busy, { 'retry-after': '1', connection: 'close' });
+      refuse(res, busy, { 'retry-after': '1', connection: 'close' }, routes.get(pathOf(req))?.org);
       req.resume();
       return;
     }
@@ -193,19 +193,21 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
     inFlight.add(done);
   };
 
-  const refuse = (res: http.ServerResponse, r: Refused, headers: Record<string, string> = {}): void => {
-    metrics.observeHookRejected(r.reason);
+  const refuse = (res: http.ServerResponse, r: Refused, headers: Record<string, string> = {}, org: string | undefined = UNKNOWN_ORG): void => {
+    metrics.observeHookRejected(org ?? UNKNOWN_ORG, r.reason);
     if (res.headersSent) return;
     res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers }).end(`${r.message}\n`);
   };
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = clock.now();
+    // Counted under `unknown` until the path names one of our orgs (a scanner cannot add series).
+    let org = UNKNOWN_ORG;
     try {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
       // An unknown org is the same plain 404 as any other path: the answer names no org.
-      const route = routes.get(path);
+      const route = routes.get(pathOf(req));
       if (!route) throw new Refused(404, 'not_found', 'not found');
+      org = route.org;
       if (req.method !== 'GET' && req.method !== 'POST') {
         res.setHeader('allow', 'GET, POST');
         throw new Refused(405, 'method', 'method not allowed');
@@ -231,14 +233,14 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
       }
       await deps.afterCommit?.();
       const lags = matched.map((e) => (receivedAt.getTime() - Date.parse(String((e as { published?: unknown }).published))) / 1000).filter(Number.isFinite);
-      metrics.observeHookDelivery({ matched: matched.length, ignored: events.length - matched.length, lagsSeconds: lags, durationSeconds: (clock.now().getTime() - started.getTime()) / 1000, at: clock.now() });
+      metrics.observeHookDelivery(route.org, { matched: matched.length, ignored: events.length - matched.length, lagsSeconds: lags, durationSeconds: (clock.now().getTime() - started.getTime()) / 1000, at: clock.now() });
       logger.info('event hook delivery committed', { org: route.org, events: events.length, matched: matched.length, newEvents: result.newEvents, newAlerts: result.newAlerts });
       if (result.newAlerts > 0) deps.onAlerts();
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     } catch (err) {
       if (err instanceof Refused) {
         warnRefused(err);
-        refuse(res, err, err.status === 413 ? { connection: 'close' } : {});
+        refuse(res, err, err.status === 413 ? { connection: 'close' } : {}, org);
         if (err.status === 413) {
           // Drain briefly so the client can read the 413, then drop a sender that keeps going.
           req.resume();
@@ -252,7 +254,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
         return;
       }
       logger.error('event hook request failed', { error: redact(err instanceof Error ? err.message : String(err)) });
-      refuse(res, new Refused(500, 'commit_failed', 'internal error'));
+      refuse(res, new Refused(500, 'commit_failed', 'internal error'), {}, org);
     }
   }
 
@@ -271,7 +273,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
   server.maxConnections = maxConcurrent * 8;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const reason: HookRejectReason = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 'timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'too_large' : 'bad_request';
-    metrics.observeHookRejected(reason);
+    metrics.observeHookRejected(UNKNOWN_ORG, reason);
     const status = reason === 'timeout' ? '408 Request Timeout' : reason === 'too_large' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     // end() alone only half-closes: a client that never closes its side would keep the socket,
     // and with it one of maxConnections, for good. Destroy once the answer is written.
@@ -306,6 +308,11 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
       return closed;
     },
   };
+}
+
+/** The request's path, without the query. */
+function pathOf(req: http.IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0] ?? '/';
 }
 
 function digest(s: string): Buffer {

@@ -92,7 +92,7 @@ export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRunt
   const store = shared.store.forOrg(name);
   const org = named && config.okta ? { name, url: config.okta.orgUrl } : null;
   const logger = named ? shared.logger.child({ org: name }) : shared.logger;
-  const observe = (status: string | number): void => metrics.observeOktaResponse(status);
+  const observe = (status: string | number): void => metrics.observeOktaResponse(name, status);
   const scopesOf = (c: NonNullable<AppConfig['okta']>): string[] => (c.auth.mode === 'oauth' ? c.auth.scopes : []);
   const okta = shared.okta ?? (config.okta ? new SdkOktaHttp(withScopes(config.okta, readerScopes(scopesOf(config.okta))), observe) : null);
   // A service app asks for each optional scope on its own connection (see withScopes).
@@ -102,7 +102,7 @@ export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRunt
     ? null
     : (shared.okta ?? (config.okta?.auth.mode === 'oauth' ? new SdkOktaHttp(withScopes(config.okta, [API_TOKENS_MANAGE]), observe) : okta));
   const reader = okta && config.okta ? new SystemLogReader(okta, config.okta, clock, logger) : null;
-  if (reader) metrics.watchRateLimit(() => reader.rateLimit);
+  if (reader) metrics.watchRateLimit(name, () => reader.rateLimit);
   const detector = createDetector(config.detect, {
     orgUrl: config.okta?.orgUrl ?? 'https://okta.invalid',
     okta: lookupOkta,
