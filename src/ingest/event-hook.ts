@@ -162,6 +162,9 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
     if (!ingest) throw new Error('the push receiver needs ingest or routes');
     routes.set(config.path, { org: 'default', secretDigest: digest(config.secret), ingest });
   }
+  // A refused request is counted under its org; one naming none, under `unknown` with ORGS_FILE
+  // (a scanner cannot add series), under the single org without.
+  const noOrg = [...routes.values()].every((r) => r.org === 'default') ? 'default' : UNKNOWN_ORG;
   const inFlight = new Set<Promise<void>>();
   let active = 0;
   let stopping = false;
@@ -193,16 +196,15 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
     inFlight.add(done);
   };
 
-  const refuse = (res: http.ServerResponse, r: Refused, headers: Record<string, string> = {}, org: string | undefined = UNKNOWN_ORG): void => {
-    metrics.observeHookRejected(org ?? UNKNOWN_ORG, r.reason);
+  const refuse = (res: http.ServerResponse, r: Refused, headers: Record<string, string> = {}, org: string | undefined = noOrg): void => {
+    metrics.observeHookRejected(org ?? noOrg, r.reason);
     if (res.headersSent) return;
     res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers }).end(`${r.message}\n`);
   };
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = clock.now();
-    // Counted under `unknown` until the path names one of our orgs (a scanner cannot add series).
-    let org = UNKNOWN_ORG;
+    let org = noOrg;
     try {
       // An unknown org is the same plain 404 as any other path: the answer names no org.
       const route = routes.get(pathOf(req));
@@ -273,7 +275,7 @@ export async function startEventHookReceiver(deps: EventHookDeps): Promise<Event
   server.maxConnections = maxConcurrent * 8;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const reason: HookRejectReason = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 'timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'too_large' : 'bad_request';
-    metrics.observeHookRejected(UNKNOWN_ORG, reason);
+    metrics.observeHookRejected(noOrg, reason);
     const status = reason === 'timeout' ? '408 Request Timeout' : reason === 'too_large' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     // end() alone only half-closes: a client that never closes its side would keep the socket,
     // and with it one of maxConnections, for good. Destroy once the answer is written.
