@@ -14,7 +14,8 @@ import { buildSampleAlert } from '../src/notify/sample-alert';
 import { WebhookNotifier } from '../src/notify/webhook';
 import type { OktaLogEvent } from '../src/okta/log-event';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
+import type { Store } from '../src/store/store';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { runCli, tmpDir } from './helpers/harness';
 
@@ -140,19 +141,19 @@ async function stallingSmtp(modes: Mode[]): Promise<{ port: number; seen: Seen[]
   return { port: (server.address() as AddressInfo).port, seen, accepted: () => accepted };
 }
 
-function setup(notifier: Notifier, sendTimeoutMs: number): { store: Store; clock: FakeClock; dispatcher: Dispatcher } {
+async function setup(notifier: Notifier, sendTimeoutMs: number): Promise<{ store: Store; clock: FakeClock; dispatcher: Dispatcher }> {
   const clock = new FakeClock();
-  const store = new Store(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
+  const store = storeOn(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
   cleanups.push(() => store.close());
   const now = clock.now();
-  store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
-  store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' }), null, [notifier.name], { deferToSummary: false, now });
+  await store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+  await store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' }), null, [notifier.name], { deferToSummary: false, now });
   const dispatcher = new Dispatcher(store, [notifier], DELIVERY, nullLogger(), clock, { random: () => 0, sendTimeoutMs });
   return { store, clock, dispatcher };
 }
 
 function row(store: Store): { status: string; attempts: number; nextAt: string; lastError: string | null } {
-  return store.db.prepare('SELECT status, attempts, next_attempt_at AS nextAt, last_error AS lastError FROM deliveries').get() as {
+  return rawDb(store).prepare('SELECT status, attempts, next_attempt_at AS nextAt, last_error AS lastError FROM deliveries').get() as {
     status: string;
     attempts: number;
     nextAt: string;
@@ -175,7 +176,7 @@ describe('a send that outlives its deadline', () => {
   test('when a webhook receiver sends its headers and then trickles a byte every 100 ms, then NOTIFY_TIMEOUT ends the whole request, the receiver sees the connection close, and the retry delivers once', async () => {
     const receiver = await stallingHttp(['trickle', 'ok']);
     // NOTIFY_TIMEOUT 400 ms; the dispatcher's own limit far beyond it.
-    const { store, clock, dispatcher } = setup(new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 400 }), 5000);
+    const { store, clock, dispatcher } = await setup(new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 400 }), 5000);
     assert.deepEqual(await dispatcher.runOnce(), { sent: 0, retried: 1, failed: 0 });
     assert.ok(await within(receiver.seen[0]!.closed, 2000), 'the trickling request was aborted');
     assert.equal(receiver.seen[0]!.answered, false);
@@ -186,7 +187,7 @@ describe('a send that outlives its deadline', () => {
   test('when a webhook receiver never answers, then the dispatcher\'s deadline aborts the request before it counts as failed', async () => {
     const receiver = await stallingHttp(['hang', 'ok']);
     // The notifier's own limit is long: only the dispatcher's deadline can end this send.
-    const { store, clock, dispatcher } = setup(new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 60_000 }), 400);
+    const { store, clock, dispatcher } = await setup(new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 60_000 }), 400);
     assert.deepEqual(await dispatcher.runOnce(), { sent: 0, retried: 1, failed: 0 });
     assert.ok(await within(receiver.seen[0]!.closed, 2000), 'the hanging request was aborted');
     await assertRetriedThenSent(store, clock, dispatcher);
@@ -199,7 +200,7 @@ describe('a send that outlives its deadline', () => {
       { smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTls: false, user: null, password: null }, from: 'otw@example.com', to: ['secops@example.com'] },
       { timeoutMs: 400 },
     );
-    const { store, clock, dispatcher } = setup(email, 5000);
+    const { store, clock, dispatcher } = await setup(email, 5000);
     assert.deepEqual(await dispatcher.runOnce(), { sent: 0, retried: 1, failed: 0 });
     assert.ok(await within(smtp.seen[0]!.closed, 2000), 'the trickling SMTP session was closed');
     await assertRetriedThenSent(store, clock, dispatcher);
@@ -212,7 +213,7 @@ describe('a send that outlives its deadline', () => {
       { smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTls: false, user: null, password: null }, from: 'otw@example.com', to: ['secops@example.com'] },
       { timeoutMs: 60_000 },
     );
-    const { store, clock, dispatcher } = setup(email, 400);
+    const { store, clock, dispatcher } = await setup(email, 400);
     assert.deepEqual(await dispatcher.runOnce(), { sent: 0, retried: 1, failed: 0 });
     assert.ok(await within(smtp.seen[0]!.closed, 2000), 'the hanging SMTP session was closed');
     await assertRetriedThenSent(store, clock, dispatcher);
@@ -236,7 +237,7 @@ describe('an answer that arrives while the event loop is blocked', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    const { store, dispatcher } = setup(new WebhookNotifier({ url, secret: null }, { timeoutMs: 300 }), 5000);
+    const { store, dispatcher } = await setup(new WebhookNotifier({ url, secret: null }, { timeoutMs: 300 }), 5000);
     assert.deepEqual(await dispatcher.runOnce(), { sent: 1, retried: 0, failed: 0 });
     assert.equal(row(store).status, 'sent');
     assert.equal(requests, 1);

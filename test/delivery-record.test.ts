@@ -14,7 +14,7 @@ import { buildSampleAlert } from '../src/notify/sample-alert';
 import { WebhookNotifier } from '../src/notify/webhook';
 import type { OktaLogEvent } from '../src/okta/log-event';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { LineSink, ROOT, tmpDir } from './helpers/harness';
 
@@ -64,14 +64,15 @@ function otherProcessDelivers(file: string, url: string): Promise<{ sent: number
   const script = `
     const { openDatabase } = require(${JSON.stringify(path.join(ROOT, 'src/store/db.ts'))});
     const { Store } = require(${JSON.stringify(path.join(ROOT, 'src/store/store.ts'))});
+    const { SqliteDb } = require(${JSON.stringify(path.join(ROOT, 'src/store/sqlite.ts'))});
     const { Dispatcher } = require(${JSON.stringify(path.join(ROOT, 'src/notify/dispatcher.ts'))});
     const { WebhookNotifier } = require(${JSON.stringify(path.join(ROOT, 'src/notify/webhook.ts'))});
     const { systemClock } = require(${JSON.stringify(path.join(ROOT, 'src/clock.ts'))});
     const { nullLogger } = require(${JSON.stringify(path.join(ROOT, 'src/logger.ts'))});
-    const store = new Store(openDatabase(${JSON.stringify(file)}));
+    const store = new Store(new SqliteDb(openDatabase(${JSON.stringify(file)}), ${JSON.stringify(file)}));
     const d = new Dispatcher(store, [new WebhookNotifier({ url: ${JSON.stringify(url)}, secret: null }, { timeoutMs: 5000 })],
       { maxAttempts: 10, maxAgeMs: 48 * 3600000, intervalMs: 15000 }, nullLogger(), systemClock);
-    d.runOnce().then((r) => { process.stdout.write(JSON.stringify(r)); store.close(); });
+    d.runOnce().then(async (r) => { process.stdout.write(JSON.stringify(r)); await store.close(); });
   `;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', tsx, '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,10 +91,10 @@ describe('recording a send while the database is write-locked', () => {
     // claimer check, it would take the row), yet less than CLAIM_HOLD_MAX_MS ago.
     const clock = new HookClock(Date.now() - 10 * 60_000);
     const file = path.join(tmpDir(), 'otw.sqlite');
-    const store = new Store(openDatabase(file));
+    const store = storeOn(openDatabase(file));
     cleanups.push(() => store.close());
     // Short busy waits keep the test quick; the lock itself is real.
-    store.db.pragma('busy_timeout = 50');
+    rawDb(store).pragma('busy_timeout = 50');
     const locker = new Database(file);
     cleanups.push(() => {
       if (locker.inTransaction) locker.exec('ROLLBACK');
@@ -104,14 +105,14 @@ describe('recording a send while the database is write-locked', () => {
       if (n === 1) locker.exec('BEGIN IMMEDIATE');
     });
     const now = clock.now();
-    store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
-    store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' }), null, ['webhook'], { deferToSummary: false, now });
+    await store.insertEvent(tokenEvent(1, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+    await store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(1), tokenName: 'token-1', source: 'poll' }), null, ['webhook'], { deferToSummary: false, now });
 
     const { logger, logs } = logSink();
     const notifier = (): WebhookNotifier => new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 5000 });
     const daemon = new Dispatcher(store, [notifier()], DELIVERY, logger, clock);
     // A second dispatcher of the same process on its own connection (the same pid as the daemon).
-    const second = new Store(openDatabase(file));
+    const second = storeOn(openDatabase(file));
     cleanups.push(() => second.close());
     const sibling = new Dispatcher(second, [notifier()], DELIVERY, logger, clock);
 
@@ -136,7 +137,7 @@ describe('recording a send while the database is write-locked', () => {
     assert.deepEqual(result, { sent: 1, retried: 0, failed: 0 });
     assert.ok(sleeps >= 3, `the record was retried (${sleeps} waits)`);
     assert.equal(receiver.total(), 1, `deliveries per key: ${JSON.stringify([...receiver.counts])}`);
-    const row = store.db.prepare(`SELECT status, attempts, claimed_by AS claimedBy FROM deliveries`).get() as { status: string; attempts: number; claimedBy: number | null };
+    const row = rawDb(store).prepare(`SELECT status, attempts, claimed_by AS claimedBy FROM deliveries`).get() as { status: string; attempts: number; claimedBy: number | null };
     assert.deepEqual(row, { status: 'sent', attempts: 1, claimedBy: null });
     assert.match(logs.text, /recording it failed; retrying the record/);
     assert.match(logs.text, /recorded a delivery after retrying the record/);
@@ -148,9 +149,9 @@ describe('recording a send while the database is write-locked', () => {
   test('when the record keeps failing and the dispatcher is stopped, then stop() gives up after the grace with an error line and this process never sends the row again', async () => {
     const clock = new HookClock(Date.now() - 10 * 60_000);
     const file = path.join(tmpDir(), 'otw.sqlite');
-    const store = new Store(openDatabase(file));
+    const store = storeOn(openDatabase(file));
     cleanups.push(() => store.close());
-    store.db.pragma('busy_timeout = 20');
+    rawDb(store).pragma('busy_timeout = 20');
     const locker = new Database(file);
     cleanups.push(() => {
       if (locker.inTransaction) locker.exec('ROLLBACK');
@@ -161,8 +162,8 @@ describe('recording a send while the database is write-locked', () => {
       if (n === 1) locker.exec('BEGIN IMMEDIATE');
     });
     const now = clock.now();
-    store.insertEvent(tokenEvent(2, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
-    store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(2), tokenName: 'token-2', source: 'poll' }), null, ['webhook'], { deferToSummary: false, now });
+    await store.insertEvent(tokenEvent(2, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+    await store.insertAlert(buildSampleAlert({ now, uuid: uuidFor(2), tokenName: 'token-2', source: 'poll' }), null, ['webhook'], { deferToSummary: false, now });
     const { logger, logs } = logSink();
     const d = new Dispatcher(store, [new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 5000 })], DELIVERY, logger, clock);
     let stopped: Promise<void> | null = null;
@@ -179,6 +180,6 @@ describe('recording a send while the database is write-locked', () => {
     const again = new Dispatcher(store, [new WebhookNotifier({ url: receiver.url, secret: null }, { timeoutMs: 5000 })], DELIVERY, logger, clock);
     assert.deepEqual(await again.runOnce(), { sent: 0, retried: 0, failed: 0 });
     assert.equal(receiver.total(), 1);
-    assert.equal((store.db.prepare(`SELECT status FROM deliveries`).get() as { status: string }).status, 'pending', 'left for the next start, which is the documented duplicate');
+    assert.equal((rawDb(store).prepare(`SELECT status FROM deliveries`).get() as { status: string }).status, 'pending', 'left for the next start, which is the documented duplicate');
   });
 });

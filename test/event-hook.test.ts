@@ -7,6 +7,7 @@ import { ingestPushBatch, startEventHookReceiver } from '../src/ingest/event-hoo
 import { HookPusher } from '../src/simulator/hook-pusher';
 import { otherEvent, tokenEvent, uuidFor } from './helpers/events';
 import { runCli, startHarness, type Harness } from './helpers/harness';
+import { rawDb } from './helpers/raw-db';
 import { Receiver } from './helpers/receiver';
 
 const SECRET = 'FAKE-event-hook-secret-for-tests-0123456789';
@@ -107,7 +108,7 @@ describe('event hook receiver', () => {
       assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="too_large"}'), 3);
       assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="not_found"}'), 1);
       assert.equal(metric(m, 'otw_hook_requests_rejected_total{org="default",reason="method"}'), 1);
-      assert.equal(h.app.store.status(0).eventsSeen, 0);
+      assert.equal((await h.app.store.status(0)).eventsSeen, 0);
     });
   });
 
@@ -134,7 +135,7 @@ describe('event hook receiver', () => {
       for (const s of held) s.end(body.slice(10));
       const done = await Promise.all(answers);
       for (const a of done) assert.match(a, /^HTTP\/1\.1 200/);
-      assert.equal(h.app.store.eventsBySource().push, 1);
+      assert.equal((await h.app.store.eventsBySource()).push, 1);
       assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{org="default",reason="busy"}'), 1);
     } finally {
       for (const s of held) s.destroy();
@@ -160,7 +161,7 @@ describe('event hook receiver', () => {
         await pusher.deliver([event]); // Okta's duplicate delivery
         await h.app.dispatcher.runOnce();
         assert.deepEqual(rcv.requests.map((r) => r.path).sort(), ['/slack', '/webhook']);
-        assert.deepEqual(h.app.store.eventsBySource(), { push: 1 });
+        assert.deepEqual(await h.app.store.eventsBySource(), { push: 1 });
         const m = await metricsText(h);
         assert.equal(metric(m, 'otw_hook_events_total{org="default",result="matched"}'), 2);
         assert.equal(metric(m, 'otw_hook_events_total{org="default",result="ignored"}'), 1);
@@ -187,7 +188,7 @@ describe('event hook receiver', () => {
         assert.equal((await pusher.deliver([event])).delivered, true);
         await h.app.dispatcher.runOnce();
         assert.deepEqual(rcv.requests.map((r) => r.path).sort(), ['/slack', '/webhook']);
-        assert.deepEqual(h.app.store.eventsBySource(), { poll: 1 });
+        assert.deepEqual(await h.app.store.eventsBySource(), { poll: 1 });
       });
     } finally {
       await rcv.stop();
@@ -224,14 +225,14 @@ describe('event hook receiver', () => {
         // A real SQLite failure inside the transaction: a trigger whose function throws for the
         // first two inserts (the event, then its "unreadable" fallback), so the whole commit fails.
         let failures = 2;
-        h.app.store.db.function('otw_test_fail', () => {
+        rawDb(h.app.store).function('otw_test_fail', () => {
           if (failures > 0) {
             failures--;
             throw new Error('injected storage failure');
           }
           return 0;
         });
-        h.app.store.db.exec(`CREATE TEMP TRIGGER otw_test_fail_push BEFORE INSERT ON events WHEN NEW.source = 'push' BEGIN SELECT otw_test_fail(); END`);
+        rawDb(h.app.store).exec(`CREATE TEMP TRIGGER otw_test_fail_push BEFORE INSERT ON events WHEN NEW.source = 'push' BEGIN SELECT otw_test_fail(); END`);
         const pusher = new HookPusher({ url: `http://127.0.0.1:${port}/okta/event-hook`, secret: SECRET });
         const out = await pusher.deliver([tokenEvent(11, h.clock.now().toISOString())]);
         assert.deepEqual(out.attempts.map((a) => a.status), [500, 200]);
@@ -265,7 +266,7 @@ describe('event hook receiver', () => {
       await stopped;
       await answered;
       assert.match(got, /^HTTP\/1\.1 200/);
-      assert.equal(h.app.store.hasEvent(uuidFor(21)), true);
+      assert.equal(await h.app.store.hasEvent(uuidFor(21)), true);
     } finally {
       s.destroy();
       await daemon.stop();
@@ -347,7 +348,7 @@ describe('hook pusher (Okta-like)', () => {
       await pusher.idle();
       assert.equal(pusher.deliveries.length, 1);
       assert.equal(pusher.deliveries[0]!.events, 1);
-      assert.equal(h.app.store.hasEvent(uuidFor(31)), true);
+      assert.equal(await h.app.store.hasEvent(uuidFor(31)), true);
     } finally {
       await daemon.stop();
       await h.close();
@@ -367,7 +368,7 @@ describe('event hook receiver: a client that never finishes its body', () => {
       s.destroy();
       await new Promise((r) => setTimeout(r, 50));
       await daemon.stop();
-      assert.equal(h.app.store.status(0).eventsSeen, 0);
+      assert.equal((await h.app.store.status(0)).eventsSeen, 0);
       // A client hanging up is not our failure: nothing counted as a failed commit, nothing logged as an error.
       assert.equal(metric(await metricsText(h), 'otw_hook_requests_rejected_total{org="default",reason="commit_failed"}'), 0);
       assert.deepEqual(h.logs.lines.filter((l) => l.includes('"level":"error"')), []);
@@ -401,7 +402,7 @@ describe('event hook receiver under a flood', () => {
         assert.ok(committed > 0, 'some good deliveries got through');
         await h.app.dispatcher.runOnce();
         // Every alert of a committed event was delivered once; the polled one too.
-        assert.equal(rcv.requests.length, h.app.store.status(0).alertsRaised);
+        assert.equal(rcv.requests.length, (await h.app.store.status(0)).alertsRaised);
       });
     } finally {
       await rcv.stop();

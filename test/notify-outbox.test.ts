@@ -16,7 +16,8 @@ import { runTestNotify } from '../src/notify/test-notify';
 import { WebhookNotifier } from '../src/notify/webhook';
 import type { OktaLogEvent } from '../src/okta/log-event';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
+import type { Store } from '../src/store/store';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { LineSink, tmpDir } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
@@ -32,7 +33,7 @@ after(async () => {
 });
 
 function openStore(file = path.join(tmpDir(), 'otw.sqlite')): { store: Store; file: string } {
-  const store = new Store(openDatabase(file));
+  const store = storeOn(openDatabase(file));
   cleanups.push(() => store.close());
   return { store, file };
 }
@@ -43,11 +44,11 @@ function logSink(): { logger: Logger; logs: LineSink } {
 }
 
 /** Stores event n and its alert, with one pending delivery per notifier. */
-function addAlert(store: Store, n: number, notifiers: string[], now: Date, deferToSummary = false): Alert {
+async function addAlert(store: Store, n: number, notifiers: string[], now: Date, deferToSummary = false): Promise<Alert> {
   const uuid = uuidFor(n);
-  store.insertEvent(tokenEvent(n, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+  await store.insertEvent(tokenEvent(n, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
   const alert = buildSampleAlert({ now, uuid, tokenName: `token-${n}`, source: 'poll' });
-  store.insertAlert(alert, null, notifiers, { deferToSummary, now });
+  await store.insertAlert(alert, null, notifiers, { deferToSummary, now });
   return alert;
 }
 
@@ -60,7 +61,7 @@ interface Row {
   last_error: string | null;
 }
 function rows(store: Store): Row[] {
-  return store.db.prepare('SELECT id, notifier, status, attempts, next_attempt_at, last_error FROM deliveries ORDER BY id').all() as Row[];
+  return rawDb(store).prepare('SELECT id, notifier, status, attempts, next_attempt_at, last_error FROM deliveries ORDER BY id').all() as Row[];
 }
 
 async function receiver(): Promise<Receiver> {
@@ -94,7 +95,7 @@ describe('the outbox dispatcher', () => {
     const notifier = new SlackNotifier({ transport: 'webhook', webhookUrl: slack.url('/services/T000/B000/SECRETPATH') }, { timeoutMs: 2000, now: () => clock.now() });
     const { logger } = logSink();
     const d = new Dispatcher(store, [notifier], DELIVERY, logger, clock, NO_JITTER);
-    addAlert(store, 1, ['slack'], clock.now());
+    await addAlert(store, 1, ['slack'], clock.now());
 
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 1, failed: 0 });
     const [row] = rows(store);
@@ -125,7 +126,7 @@ describe('the outbox dispatcher', () => {
     const email = new EmailNotifier(emailConfig(smtp.port), { timeoutMs: 2000 });
     const { logger, logs } = logSink();
     const d = new Dispatcher(store, [email], DELIVERY, logger, clock, NO_JITTER);
-    addAlert(store, 2, ['email'], clock.now());
+    await addAlert(store, 2, ['email'], clock.now());
 
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 1, failed: 0 });
     assert.match(rows(store)[0]?.last_error ?? '', /ECONNECTION|ECONNREFUSED|SMTP/);
@@ -153,7 +154,7 @@ describe('the outbox dispatcher', () => {
     smtp.failures.push({ at: 'data', code: 451, message: '4.3.0 try again later' }, { at: 'data', code: 554, message: '5.7.1 message refused by policy' });
     const { logger, logs } = logSink();
     const d = new Dispatcher(store, [new EmailNotifier(emailConfig(smtp.port), { timeoutMs: 2000 })], DELIVERY, logger, clock, NO_JITTER);
-    addAlert(store, 3, ['email'], clock.now());
+    await addAlert(store, 3, ['email'], clock.now());
 
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 1, failed: 0 });
     assert.match(rows(store)[0]?.last_error ?? '', /451.*try again later/);
@@ -182,14 +183,14 @@ describe('the outbox dispatcher', () => {
       clock,
       NO_JITTER,
     );
-    addAlert(store, 4, ['webhook', 'email'], clock.now());
-    addAlert(store, 5, ['webhook', 'email'], clock.now());
+    await addAlert(store, 4, ['webhook', 'email'], clock.now());
+    await addAlert(store, 5, ['webhook', 'email'], clock.now());
 
     assert.deepEqual(await d.runOnce(), { sent: 2, retried: 0, failed: 2 });
     const byNotifier = rows(store).map((r) => `${r.notifier}:${r.status}`);
     assert.deepEqual(byNotifier, ['webhook:failed', 'email:sent', 'webhook:failed', 'email:sent']);
     assert.equal(smtp.messages.length, 2);
-    const failed = store.failedDeliveries(10);
+    const failed = await store.failedDeliveries(10);
     assert.equal(failed.length, 2);
     for (const f of failed) {
       assert.match(f.lastError ?? '', /WEBHOOK_URL refused the message \(HTTP 404\): no such hook/);
@@ -215,7 +216,7 @@ describe('the outbox dispatcher', () => {
       clock,
       NO_JITTER,
     );
-    addAlert(store, 6, ['slack', 'email'], clock.now());
+    await addAlert(store, 6, ['slack', 'email'], clock.now());
     const pass = d.runOnce();
     const deadline = Date.now() + 5000;
     while (smtp.messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -231,13 +232,13 @@ describe('the outbox dispatcher', () => {
     const hook = await receiver();
     hook.answer({ status: 503, body: 'maintenance' });
     const notifier = new WebhookNotifier({ url: hook.url('/in'), secret: null }, { timeoutMs: 2000 });
-    const a1 = addAlert(first.store, 7, ['webhook'], clock.now());
-    const a2 = addAlert(first.store, 8, ['webhook'], clock.now());
+    const a1 = await addAlert(first.store, 7, ['webhook'], clock.now());
+    const a2 = await addAlert(first.store, 8, ['webhook'], clock.now());
     await new Dispatcher(first.store, [notifier], DELIVERY, logSink().logger, clock, NO_JITTER).runOnce();
     assert.deepEqual(rows(first.store).map((r) => [r.status, r.attempts]), [['pending', 1], ['pending', 0]], 'the lane pauses after a 503');
-    first.store.close();
+    await first.store.close();
 
-    const second = new Store(openDatabase(first.file));
+    const second = storeOn(openDatabase(first.file));
     cleanups.push(() => second.close());
     const d = new Dispatcher(second, [notifier], DELIVERY, logSink().logger, clock, NO_JITTER);
     clock.advance(retryDelayMs(1, undefined, () => 0));
@@ -250,14 +251,14 @@ describe('the outbox dispatcher', () => {
   test('when rows of a notifier that is no longer enabled fill the queue, then enabled notifiers are not starved', async () => {
     const clock = new FakeClock();
     const { store } = openStore();
-    for (let i = 0; i < 60; i++) addAlert(store, 100 + i, ['pagerduty'], clock.now());
+    for (let i = 0; i < 60; i++) await addAlert(store, 100 + i, ['pagerduty'], clock.now());
     clock.advance(1000);
-    const late = addAlert(store, 200, ['webhook'], clock.now());
-    const due = store.dueDeliveries(clock.now(), 50, ['webhook']);
+    const late = await addAlert(store, 200, ['webhook'], clock.now());
+    const due = await store.dueDeliveries(clock.now(), 50, ['webhook']);
     assert.equal(due.length, 1);
     assert.equal(due[0]?.notification.kind === 'alert' && due[0].notification.alert.id, late.id);
-    assert.equal(store.dueDeliveries(clock.now(), 50).length, 50, 'without a filter the limit still applies');
-    assert.equal(store.dueDeliveries(clock.now(), 50, []).length, 0);
+    assert.equal((await store.dueDeliveries(clock.now(), 50)).length, 50, 'without a filter the limit still applies');
+    assert.equal((await store.dueDeliveries(clock.now(), 50, [])).length, 0);
 
     const hook = await receiver();
     const d = new Dispatcher(store, [new WebhookNotifier({ url: hook.url('/in'), secret: null }, { timeoutMs: 2000 })], { ...DELIVERY }, logSink().logger, clock, { ...NO_JITTER, batchSize: 10 });
@@ -272,7 +273,7 @@ describe('the outbox dispatcher', () => {
     hook.defaultAnswer = { status: 500, body: 'boom' };
     const { logger, logs } = logSink();
     const d = new Dispatcher(store, [new WebhookNotifier({ url: hook.url('/in'), secret: null }, { timeoutMs: 2000 })], { ...DELIVERY, maxAttempts: 3 }, logger, clock, NO_JITTER);
-    addAlert(store, 9, ['webhook'], clock.now());
+    await addAlert(store, 9, ['webhook'], clock.now());
     for (let i = 0; i < 5; i++) {
       await d.runOnce();
       clock.advance(3600_000);
@@ -292,7 +293,7 @@ describe('the outbox dispatcher', () => {
     hook.defaultAnswer = { status: 502, body: 'bad gateway' };
     const { logger, logs } = logSink();
     const d = new Dispatcher(store, [new WebhookNotifier({ url: hook.url('/in'), secret: null }, { timeoutMs: 2000 })], { ...DELIVERY, maxAgeMs: 3600_000 }, logger, clock, NO_JITTER);
-    addAlert(store, 10, ['webhook'], clock.now());
+    await addAlert(store, 10, ['webhook'], clock.now());
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 1, failed: 0 });
     clock.advance(2 * 3600_000);
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 0, failed: 1 });
@@ -300,7 +301,7 @@ describe('the outbox dispatcher', () => {
     // retry-failed gives it a fresh budget, and the dispatcher picks it up.
     hook.defaultAnswer = { status: 200, body: 'ok' };
     clock.advance(60_000);
-    assert.equal(store.retryFailed(clock.now(), 'webhook'), 1);
+    assert.equal(await store.retryFailed(clock.now(), 'webhook'), 1);
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
   });
 
@@ -310,8 +311,8 @@ describe('the outbox dispatcher', () => {
     const hook = await receiver();
     hook.answer({ status: 200, body: 'ok', delayMs: 300 });
     const d = new Dispatcher(store, [new WebhookNotifier({ url: hook.url('/in'), secret: null }, { timeoutMs: 5000 })], DELIVERY, logSink().logger, clock, NO_JITTER);
-    addAlert(store, 11, ['webhook'], clock.now());
-    addAlert(store, 12, ['webhook'], clock.now());
+    await addAlert(store, 11, ['webhook'], clock.now());
+    await addAlert(store, 12, ['webhook'], clock.now());
     const pass = d.runOnce();
     await hook.waitFor(1);
     await d.stop();
@@ -326,7 +327,7 @@ describe('the outbox dispatcher', () => {
     const { store } = openStore();
     const slack = await receiver();
     const d = new Dispatcher(store, [new SlackNotifier({ transport: 'webhook', webhookUrl: slack.url('/hook') }, { timeoutMs: 2000 })], DELIVERY, logSink().logger, clock, NO_JITTER);
-    for (let i = 0; i < 7; i++) addAlert(store, 20 + i, ['slack'], clock.now());
+    for (let i = 0; i < 7; i++) await addAlert(store, 20 + i, ['slack'], clock.now());
     const start = clock.now().getTime();
     assert.deepEqual(await d.runOnce(), { sent: 7, retried: 0, failed: 0 });
     assert.deepEqual(clock.sleeps, [1000, 1000]);
@@ -334,7 +335,7 @@ describe('the outbox dispatcher', () => {
 
     // Three quiet seconds earn three sends back; the fourth waits for its second.
     clock.advance(3000);
-    for (let i = 0; i < 4; i++) addAlert(store, 30 + i, ['slack'], clock.now());
+    for (let i = 0; i < 4; i++) await addAlert(store, 30 + i, ['slack'], clock.now());
     assert.deepEqual(await d.runOnce(), { sent: 4, retried: 0, failed: 0 });
     assert.deepEqual(clock.sleeps, [1000, 1000, 1000]);
   });
@@ -344,7 +345,7 @@ describe('the outbox dispatcher', () => {
     const { store } = openStore();
     const hook = await receiver();
     const d = new Dispatcher(store, [new WebhookNotifier({ url: hook.url('/in'), secret: null }, { timeoutMs: 2000 })], { ...DELIVERY, intervalMs: 20 }, logSink().logger, clock, NO_JITTER);
-    addAlert(store, 30, ['webhook'], clock.now());
+    await addAlert(store, 30, ['webhook'], clock.now());
     d.start();
     try {
       await hook.waitFor(1);
@@ -367,10 +368,10 @@ describe('the outbox dispatcher', () => {
       clock,
       NO_JITTER,
     );
-    for (let n = 1; n <= 120; n++) addAlert(store, 5000 + n, ['webhook', 'slack'], clock.now(), true);
+    for (let n = 1; n <= 120; n++) await addAlert(store, 5000 + n, ['webhook', 'slack'], clock.now(), true);
     const { id: _id, ...summary } = buildSampleSummary(120, { now: clock.now() });
-    const stored = store.transaction(() => store.insertSummary(summary, null, ['webhook', 'slack'], clock.now()));
-    assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM alerts WHERE summary_id IS NOT NULL').get() as { n: number }).n, 120);
+    const stored = await store.transaction((tx) => tx.insertSummary(summary, null, ['webhook', 'slack'], clock.now()));
+    assert.equal((rawDb(store).prepare('SELECT COUNT(*) AS n FROM alerts WHERE summary_id IS NOT NULL').get() as { n: number }).n, 120);
     assert.deepEqual(await d.runOnce(), { sent: 2, retried: 0, failed: 0 });
     const body = hook.requests[0]?.json as { type: string; summary: { id: string; count: number } };
     assert.equal(body.type, 'okta-token-watch.summary');
@@ -380,21 +381,21 @@ describe('the outbox dispatcher', () => {
     assert.match(JSON.stringify(slack.requests[0]?.json), /120 more Okta API token creations/);
   });
 
-  test('when an alert waiting for a summary has lost its event row, then the summary still covers and links it', () => {
+  test('when an alert waiting for a summary has lost its event row, then the summary still covers and links it', async () => {
     const { store } = openStore();
     const now = new FakeClock().now();
-    for (let n = 1; n <= 3; n++) addAlert(store, 7000 + n, ['webhook'], now, true);
+    for (let n = 1; n <= 3; n++) await addAlert(store, 7000 + n, ['webhook'], now, true);
     // Hand-edited database (the sqlite3 shell runs with foreign keys off).
-    store.db.pragma('foreign_keys = OFF');
-    store.db.prepare('DELETE FROM events WHERE uuid = ?').run(uuidFor(7002));
-    store.db.pragma('foreign_keys = ON');
-    const s = store.transaction(() => {
-      const excess = store.excessAwaitingSummary(SUMMARY_BOUNDS)!;
-      return store.insertSummary(buildSummary(excess, now, 'https://acme.okta.com'), null, ['webhook'], now);
+    rawDb(store).pragma('foreign_keys = OFF');
+    rawDb(store).prepare('DELETE FROM events WHERE uuid = ?').run(uuidFor(7002));
+    rawDb(store).pragma('foreign_keys = ON');
+    const s = await store.transaction(async (tx) => {
+      const excess = (await tx.excessAwaitingSummary(SUMMARY_BOUNDS))!;
+      return tx.insertSummary(buildSummary(excess, now, 'https://acme.okta.com'), null, ['webhook'], now);
     });
     assert.equal(s.count, 3);
     assert.equal(s.alertIds.length, 3);
-    assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM alerts WHERE summary_id IS NULL').get() as { n: number }).n, 0);
+    assert.equal((rawDb(store).prepare('SELECT COUNT(*) AS n FROM alerts WHERE summary_id IS NULL').get() as { n: number }).n, 0);
   });
 });
 
