@@ -15,7 +15,8 @@ import { SlackNotifier } from '../src/notify/slack';
 import { WebhookNotifier } from '../src/notify/webhook';
 import type { OktaLogEvent } from '../src/okta/log-event';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
+import type { Store } from '../src/store/store';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { followUpOf } from './helpers/followups';
 import { LineSink, tmpDir } from './helpers/harness';
@@ -33,7 +34,7 @@ after(async () => {
 });
 
 function openStore(): Store {
-  const store = new Store(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
+  const store = storeOn(openDatabase(path.join(tmpDir(), 'otw.sqlite')));
   cleanups.push(() => store.close());
   return store;
 }
@@ -45,21 +46,21 @@ function logSink(): { logger: Logger; logs: LineSink } {
 
 /** The followups row of a follow-up id. */
 function followupRowId(store: Store, id: string): number {
-  return (store.db.prepare("SELECT id FROM followups WHERE json_extract(payload, '$.id') = ?").get(id) as { id: number }).id;
+  return (rawDb(store).prepare("SELECT id FROM followups WHERE json_extract(payload, '$.id') = ?").get(id) as { id: number }).id;
 }
 
 /** Stores event n and its alert, with one pending delivery per notifier (as ingest does). */
-function addAlert(store: Store, n: number, notifiers: string[], now: Date): Alert {
+async function addAlert(store: Store, n: number, notifiers: string[], now: Date): Promise<Alert> {
   const uuid = uuidFor(n);
-  store.insertEvent(tokenEvent(n, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
+  await store.insertEvent(tokenEvent(n, new Date(now.getTime() - 60_000).toISOString()) as unknown as OktaLogEvent, 'poll', now, null);
   const alert = buildSampleAlert({ now, uuid, tokenName: `token-${n}`, source: 'poll' });
-  store.insertAlert(alert, null, notifiers, { deferToSummary: false, now });
+  await store.insertAlert(alert, null, notifiers, { deferToSummary: false, now });
   return alert;
 }
 
 /** Queues a follow-up of `alert` the way the watch engine does. */
-function addFollowUp(store: Store, alert: Alert, kind: FollowUpKind, notifiers: string[], now: Date, over: Partial<FollowUp> = {}): FollowUp {
-  const f = store.insertFollowUp(followUpOf(alert, kind, over), `${kind}:${alert.id}`, notifiers, now);
+async function addFollowUp(store: Store, alert: Alert, kind: FollowUpKind, notifiers: string[], now: Date, over: Partial<FollowUp> = {}): Promise<FollowUp> {
+  const f = await store.insertFollowUp(followUpOf(alert, kind, over), `${kind}:${alert.id}`, notifiers, now);
   assert.ok(f, 'the follow-up is stored');
   return f;
 }
@@ -76,23 +77,24 @@ function botNotifier(receiver: Receiver, clock: FakeClock, logger?: Logger, chan
 }
 
 function receiptOf(store: Store, alert: Alert, notifier: string): unknown {
-  const row = store.db
+  const row = rawDb(store)
     .prepare('SELECT d.receipt FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.alert_id = ? AND d.notifier = ?')
     .get(alert.id, notifier) as { receipt: string | null };
   return row.receipt === null ? null : JSON.parse(row.receipt);
 }
 
 function followUpRow(store: Store, f: FollowUp, notifier: string): { status: string; attempts: number } {
-  return store.db.prepare('SELECT status, attempts FROM deliveries WHERE followup_id = ? AND notifier = ?').get(followupRowId(store, f.id), notifier) as { status: string; attempts: number };
+  return rawDb(store).prepare('SELECT status, attempts FROM deliveries WHERE followup_id = ? AND notifier = ?').get(followupRowId(store, f.id), notifier) as { status: string; attempts: number };
 }
 
 describe('follow-up ids', () => {
-  test('when two databases follow the same alert the same way, then their follow-ups still have different ids (receivers dedupe on them)', () => {
+  test('when two databases follow the same alert the same way, then their follow-ups still have different ids (receivers dedupe on them)', async () => {
     const now = new Date();
-    const ids = [openStore(), openStore()].map((store) => {
-      const alert = addAlert(store, 1, ['webhook'], now);
-      return addFollowUp(store, alert, 'first-use', ['webhook'], now).id;
-    });
+    const ids: string[] = [];
+    for (const store of [openStore(), openStore()]) {
+      const alert = await addAlert(store, 1, ['webhook'], now);
+      ids.push((await addFollowUp(store, alert, 'first-use', ['webhook'], now)).id);
+    }
     assert.match(ids[0]!, /^otw-followup-[0-9a-f-]{36}$/);
     assert.notEqual(ids[0], ids[1]);
   });
@@ -104,13 +106,13 @@ describe('follow-ups through the outbox: Slack bot', () => {
     const store = openStore();
     const { api } = await fakeSlack();
     const d = new Dispatcher(store, [botNotifier(api.receiver, clock)], DELIVERY, logSink().logger, clock, NO_JITTER);
-    const alert = addAlert(store, 1, ['slack'], clock.now());
+    const alert = await addAlert(store, 1, ['slack'], clock.now());
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     const [posted] = api.messages;
     // Slack answers with the channel's id even when SLACK_CHANNEL names it: the id is what is kept.
     assert.deepEqual(receiptOf(store, alert, 'slack'), { channel: 'C0FAKE0001', ts: posted!.ts });
 
-    const f = addFollowUp(store, alert, 'first-use', ['slack'], clock.now());
+    const f = await addFollowUp(store, alert, 'first-use', ['slack'], clock.now());
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     assert.deepEqual(api.calls, ['chat.postMessage', 'chat.update', 'chat.postMessage']);
     const update = posted!.versions[1]!;
@@ -137,8 +139,8 @@ describe('follow-ups through the outbox: Slack bot', () => {
     const email = new EmailNotifier({ smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTls: false, user: null, password: null }, from: 'otw@example.com', to: ['secops@example.com'] }, { timeoutMs: 2000 });
     const d = new Dispatcher(store, [botNotifier(api.receiver, clock), email], DELIVERY, logSink().logger, clock, NO_JITTER);
     api.fail('chat.postMessage', FakeSlackApi.refusal('internal_error'));
-    const alert = addAlert(store, 2, ['slack', 'email'], clock.now());
-    const f = addFollowUp(store, alert, 'lifecycle', ['slack', 'email'], clock.now());
+    const alert = await addAlert(store, 2, ['slack', 'email'], clock.now());
+    const f = await addFollowUp(store, alert, 'lifecycle', ['slack', 'email'], clock.now());
 
     assert.deepEqual(await d.runOnce(), { sent: 2, retried: 1, failed: 0 }, 'email: alert and follow-up; Slack: the alert failed');
     assert.deepEqual(api.calls, ['chat.postMessage'], 'the Slack follow-up was not tried');
@@ -158,9 +160,9 @@ describe('follow-ups through the outbox: Slack bot', () => {
     const store = openStore();
     const { api } = await fakeSlack();
     const d = new Dispatcher(store, [botNotifier(api.receiver, clock)], DELIVERY, logSink().logger, clock, NO_JITTER);
-    const alert = addAlert(store, 3, ['slack'], clock.now());
+    const alert = await addAlert(store, 3, ['slack'], clock.now());
     await d.runOnce();
-    const f = addFollowUp(store, alert, 'digest', ['slack'], clock.now());
+    const f = await addFollowUp(store, alert, 'digest', ['slack'], clock.now());
     api.fail('chat.postMessage', FakeSlackApi.refusal('ratelimited', { 'Retry-After': '30' }));
 
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 1, failed: 0 });
@@ -185,9 +187,9 @@ describe('follow-ups through the outbox: Slack bot', () => {
     const store = openStore();
     const { api } = await fakeSlack();
     const d = new Dispatcher(store, [botNotifier(api.receiver, clock)], DELIVERY, logSink().logger, clock, NO_JITTER);
-    const alert = addAlert(store, 4, ['slack'], clock.now());
+    const alert = await addAlert(store, 4, ['slack'], clock.now());
     await d.runOnce();
-    addFollowUp(store, alert, 'lifecycle', ['slack'], clock.now());
+    await addFollowUp(store, alert, 'lifecycle', ['slack'], clock.now());
     api.fail('chat.update', { status: 503, body: 'upstream down' });
 
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 1, failed: 0 });
@@ -204,10 +206,10 @@ describe('follow-ups through the outbox: Slack bot', () => {
     const { api } = await fakeSlack();
     const { logger, logs } = logSink();
     const d = new Dispatcher(store, [botNotifier(api.receiver, clock, logger)], DELIVERY, logger, clock, NO_JITTER);
-    const alert = addAlert(store, 5, ['slack'], clock.now());
+    const alert = await addAlert(store, 5, ['slack'], clock.now());
     await d.runOnce();
     api.messages.splice(0, 1);
-    addFollowUp(store, alert, 'lifecycle', ['slack'], clock.now());
+    await addFollowUp(store, alert, 'lifecycle', ['slack'], clock.now());
 
     assert.deepEqual(await d.runOnce(), { sent: 1, retried: 0, failed: 0 });
     assert.deepEqual(api.calls.slice(1), ['chat.update', 'chat.postMessage']);
@@ -226,17 +228,17 @@ describe('follow-ups through the outbox: Slack bot', () => {
     const { api } = await fakeSlack();
     const d = new Dispatcher(store, [botNotifier(api.receiver, clock, undefined, 'C0CONFIG01')], DELIVERY, logSink().logger, clock, NO_JITTER);
     const uuid = uuidFor(6);
-    store.insertEvent(tokenEvent(6, clock.now().toISOString()) as unknown as OktaLogEvent, 'poll', clock.now(), null);
+    await store.insertEvent(tokenEvent(6, clock.now().toISOString()) as unknown as OktaLogEvent, 'poll', clock.now(), null);
     const alert = buildSampleAlert({ now: clock.now(), uuid, tokenName: 'token-6', source: 'poll' });
-    store.insertAlert(alert, null, ['slack'], { deferToSummary: true, now: clock.now() });
-    addFollowUp(store, alert, 'first-use', ['slack'], clock.now());
+    await store.insertAlert(alert, null, ['slack'], { deferToSummary: true, now: clock.now() });
+    await addFollowUp(store, alert, 'first-use', ['slack'], clock.now());
 
     // While the alert waits for its summary to be made, its follow-up waits too.
     assert.deepEqual(await d.runOnce(), { sent: 0, retried: 0, failed: 0 });
     assert.deepEqual(api.calls, []);
-    store.transaction(() => {
-      const excess = store.excessAwaitingSummary(SUMMARY_BOUNDS)!;
-      store.insertSummary(buildSummary(excess, clock.now(), 'http://127.0.0.1:9'), null, ['slack'], clock.now());
+    await store.transaction(async (tx) => {
+      const excess = (await tx.excessAwaitingSummary(SUMMARY_BOUNDS))!;
+      await tx.insertSummary(buildSummary(excess, clock.now(), 'http://127.0.0.1:9'), null, ['slack'], clock.now());
     });
     // Then the summary goes first, and the follow-up after it.
     assert.deepEqual(await d.runOnce(), { sent: 2, retried: 0, failed: 0 });
@@ -271,8 +273,8 @@ describe('follow-ups through the outbox: incoming webhook, email, signed webhook
     ];
     const names = notifiers.map((n) => n.name);
     const d = new Dispatcher(store, notifiers, DELIVERY, logSink().logger, clock, NO_JITTER);
-    const alert = addAlert(store, 7, names, clock.now());
-    const f = addFollowUp(store, alert, 'first-use', names, clock.now());
+    const alert = await addAlert(store, 7, names, clock.now());
+    const f = await addFollowUp(store, alert, 'first-use', names, clock.now());
     assert.deepEqual(await d.runOnce(), { sent: 8, retried: 0, failed: 0 });
 
     // Slack incoming webhook: no ts to reply to, so a message of its own that names the alert.
