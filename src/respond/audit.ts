@@ -92,10 +92,8 @@ export class AuditLog {
    * that answer means the revoke was ours: the watch's "revoked by <who> via okta-token-watch" when
    * Okta's revoke event comes in. A 404 (someone revoked it first) or a revoke still pending is not.
    */
-  revokedByUs(tokenId: string): AuditRow | null {
-    const r = this.store
-      .prepared(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result = 'revoked' ORDER BY r.id DESC LIMIT 1`)
-      .get(tokenId) as RawRow | undefined;
+  async revokedByUs(tokenId: string): Promise<AuditRow | null> {
+    const r = await this.store.sql.get<RawRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result = 'revoked' ORDER BY r.id DESC LIMIT 1`, [tokenId]);
     return r ? toRow(r) : null;
   }
 
