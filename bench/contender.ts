@@ -4,6 +4,7 @@
  * SDK the way its README suggests (listLogEvents({since, filter}).each(...) per tick, with a
  * `since = now - LOOKBACK` window and an in-memory Set of seen uuids).
  */
+import { SqliteDb } from '../src/store/sqlite';
 import { Writable } from 'node:stream';
 import type okta from '@okta/okta-sdk-nodejs';
 import { createApp, tickDepsFor, type App } from '../src/app';
@@ -80,13 +81,13 @@ function ours(job: Job): Runner {
       return { newEvents: r.newEvents, ok: r.ok, error: r.error };
     },
     missing(first, last) {
-      const stmt = app.store.db.prepare('SELECT 1 FROM events WHERE uuid = ?');
+      const stmt = (app.store.db as SqliteDb).db.prepare('SELECT 1 FROM events WHERE uuid = ?');
       let missing = 0;
       for (let n = first; n <= last; n++) if (!stmt.get(uuidFor(n))) missing++;
       return missing;
     },
     stored() {
-      return (app.store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+      return ((app.store.db as SqliteDb).db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
     },
     close: () => app.close(),
   };
@@ -221,31 +222,31 @@ async function catchup(job: Job, r: Runner): Promise<Record<string, unknown>> {
 /** The store alone: Store.insertEvent in transactions of 1000, new events then the same ones again. */
 async function store(job: Job, s: Extract<Job['scenario'], { kind: 'store' }>): Promise<Record<string, unknown>> {
   const db = openDatabase(job.dbPath);
-  const st = new Store(db);
+  const st = new Store(new SqliteDb(db, job.dbPath));
   const now = new Date();
   const base = Date.now() - 3_600_000;
   const events = Array.from({ length: s.events }, (_, i) => tokenEvent(i, new Date(base + i).toISOString()) as unknown as OktaLogEvent);
   const chunks: OktaLogEvent[][] = [];
   for (let i = 0; i < events.length; i += 1000) chunks.push(events.slice(i, i + 1000));
-  const insertAll = (): { wallMs: number; cpuMs: number; inserted: number } => {
+  const insertAll = async (): Promise<{ wallMs: number; cpuMs: number; inserted: number }> => {
     let inserted = 0;
     const sw = new Stopwatch();
     for (const c of chunks) {
-      st.transaction(() => {
-        for (const e of c) if (st.insertEvent(e, 'poll', now, null)) inserted++;
+      await st.transaction(async (tx) => {
+        for (const e of c) if (await tx.insertEvent(e, 'poll', now, null)) inserted++;
       });
     }
     return { ...sw.read(), inserted };
   };
-  const fresh = insertAll();
-  const again = insertAll();
+  const fresh = await insertAll();
+  const again = await insertAll();
   // What a page commit does first: the unseen check, one lookup per uuid.
   const sw = new Stopwatch();
   let unseen = 0;
-  for (const c of chunks) unseen += st.unseenUuids(c.map((e) => e.uuid)).size;
+  for (const c of chunks) unseen += (await st.unseenUuids(c.map((e) => e.uuid))).size;
   const check = sw.read();
   const count = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-  st.close();
+  await st.close();
   // Reference: the baseline's dedupe is an in-memory Set (lost at every restart).
   const set = new Set<string>();
   const swSet = new Stopwatch();

@@ -4,6 +4,7 @@
  * file, against the fake Okta on 127.0.0.1, with 50 watched tokens. An idle tick must cost two
  * System Log requests in all: one poll, one follow. See bench/README.md.
  */
+import { SqliteDb } from '../src/store/sqlite';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,8 +68,8 @@ export async function benchFollow(opts: FollowBenchOptions): Promise<FollowBench
     fake.persist(...Array.from({ length: opts.tokens }, (_, i) => tokenEvent(i + 1, created)));
     await tick();
     // The watch engine (ingest) opens these in production; OR IGNORE once it does.
-    const alertOf = app.store.prepared('SELECT id FROM alerts WHERE event_uuid = ?');
-    const insert = app.store.prepared(
+    const alertOf = (app.store.db as SqliteDb).db.prepare('SELECT id FROM alerts WHERE event_uuid = ?');
+    const insert = (app.store.db as SqliteDb).db.prepare(
       `INSERT OR IGNORE INTO token_watches (token_id, alert_id, created_published, watch_until, started_at) VALUES (?, ?, ?, ?, ?)`,
     );
     for (let n = 1; n <= opts.tokens; n++) {
