@@ -475,7 +475,7 @@ describe('the token watch: the digest at the end of the window', () => {
     await withHarness({}, async (h) => {
       await pollCreation(h, 43);
       await h.restart({ FOLLOW_WINDOW: '0' });
-      assert.equal(h.app.closeEndedWatches(), 1);
+      assert.equal(await h.app.closeEndedWatches(), 1);
       assert.equal((await watchOf(h.app.store, tokenOf(43)))!.closeReason, 'off');
       assert.deepEqual(await followUps(h, 43), []);
       await pollCreation(h, 44);
