@@ -82,7 +82,11 @@ export interface HealthConfig {
 export interface AppConfig {
   okta: OktaConfig | null;
   poll: PollConfig;
-  store: { dbPath: string };
+  /**
+   * Where the store lives: PostgreSQL at databaseUrl when DATABASE_URL is set (replicas share it),
+   * else the SQLite file at dbPath. databaseUrl holds a password: it is in `secrets`, never logged.
+   */
+  store: { dbPath: string; databaseUrl?: string | null };
   log: LogConfig;
   delivery: DeliveryConfig;
   health: HealthConfig | null;
@@ -399,6 +403,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   const dbPath = r.get('DB_PATH') ?? './data/okta-token-watch.sqlite';
   // Nothing here expands `~` (no shell reads this file): it would become a directory named "~".
   if (/^~/.test(dbPath)) r.problem('DB_PATH starts with ~, which is not expanded to a home directory: write the full path.');
+  const databaseUrl = parseDatabaseUrl(r);
   const log: LogConfig = {
     level: r.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info'),
     format: r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
@@ -422,7 +427,39 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { okta, poll, store: { dbPath }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  return { okta, poll, store: { dbPath, databaseUrl }, log, delivery, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+}
+
+/**
+ * DATABASE_URL: a `postgresql://USER:PASSWORD@HOST:PORT/DATABASE` URL (pg's query options such as
+ * `?sslmode=require` allowed), or null when unset (SQLite at DB_PATH). The value and its password
+ * are secrets: registered for the log redactor, and no problem sentence repeats any part of it.
+ */
+function parseDatabaseUrl(r: EnvReader): string | null {
+  const raw = r.secret('DATABASE_URL');
+  if (raw === undefined) return null;
+  const form = 'write postgresql://USER:PASSWORD@HOST:5432/DATABASE';
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    r.problem(`DATABASE_URL is not a valid URL: ${form}.`);
+    return null;
+  }
+  let password = '';
+  try {
+    password = decodeURIComponent(u.password);
+  } catch {
+    r.problem(`DATABASE_URL has a badly %-encoded password: encode special characters in it as %XX.`);
+    return null;
+  }
+  if (password) r.secrets.push(password, u.password);
+  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') r.problem(`DATABASE_URL must be a postgresql:// URL: ${form} (leave it unset to use SQLite at DB_PATH).`);
+  else if (!u.hostname) r.problem(`DATABASE_URL names no host: ${form}.`);
+  else if (!u.pathname.replace(/^\//, '')) r.problem(`DATABASE_URL names no database: ${form}.`);
+  else if (r.get('DB_PATH') !== undefined) r.problem('DATABASE_URL and DB_PATH are both set: the store is PostgreSQL when DATABASE_URL is set, so remove DB_PATH.');
+  else return raw;
+  return null;
 }
 
 /**
