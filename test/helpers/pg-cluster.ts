@@ -108,7 +108,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     // A free port can be taken between finding it and the server binding it: try another.
     for (let attempt = 0; attempt < 5; attempt++) {
       port = await freePort();
-      const opts = [`-p ${port}`, "-c listen_addresses=127.0.0.1", `-c unix_socket_directories=${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c shared_buffers=16MB', '-c max_connections=60', '-c log_min_messages=warning'].join(' ');
+      const opts = [`-p ${port}`, "-c listen_addresses=127.0.0.1", `-c unix_socket_directories=${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c shared_buffers=16MB', '-c max_connections=200', '-c log_min_messages=warning'].join(' ');
       try {
         runSync('pg_ctl', ['-D', data, '-l', logFile, '-o', opts, '-w', '-t', '60', 'start']);
         lastErr = undefined;
