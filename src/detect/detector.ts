@@ -31,10 +31,15 @@ export interface Detector {
    * rule matches it, outcome not in ALERT_OUTCOMES, an exception, a maintenance window).
    */
   decide(event: OktaLogEvent, now: Date): Decision;
+  /**
+   * Reads what the rules consult from the store (the registered hook's id, a recent delivery-failure
+   * alert) for the decisions that follow: call once before deciding a batch. Never throws.
+   */
+  refresh(): Promise<void>;
   /** Optional enrichment for events about to alert, keyed by uuid. Never throws, bounded in time. */
   lookupTokens(events: OktaLogEvent[]): Promise<Map<string, TokenState>>;
   /** Builds the alert (under the rule its decision named) inside the batch's transaction, after the event row is inserted. */
-  buildAlert(event: OktaLogEvent, ctx: { source: Alert['source']; now: Date; store: Store; tokenState?: TokenState; ruleId?: string }): Alert;
+  buildAlert(event: OktaLogEvent, ctx: { source: Alert['source']; now: Date; store: Store; tokenState?: TokenState; ruleId?: string }): Promise<Alert>;
   /** The alert for an entry this program could not read (see unreadable.ts). Never throws. */
   buildUnreadableAlert(entry: unknown, key: string, reason: string, ctx: { source: Alert['source']; now: Date }): Alert;
   /** The one summary for alerts beyond MAX_ALERTS_PER_RUN, from what the store aggregated. */
@@ -52,13 +57,13 @@ export interface DetectorDeps {
   /**
    * The id of the event hook this program registered in Okta, or null when none is known (the
    * event-hook rule then watches every hook's deactivation and deletion; see rule-event-hook.ts).
-   * Called once per decision; a provider that throws counts as "not known". Default: none known.
+   * Read by `refresh` (once per batch); a provider that throws counts as "not known". Default: none known.
    */
-  eventHookId?: () => string | null;
+  eventHookId?: () => string | null | Promise<string | null>;
   /** Push is configured here (EVENT_HOOK_PORT set): see RuleContext.pushConfigured. Default false. */
   pushConfigured?: boolean;
   /** See RuleContext.recentDeliveryFailureAlert (the store's alerts of the last hour). */
-  recentDeliveryFailureAlert?: (hookId: string | null) => string | null;
+  recentDeliveryFailureAlert?: (hookId: string | null) => string | null | Promise<string | null>;
   /** The rule set (default RULES); tests may narrow it. */
   rules?: readonly Rule[];
 }
@@ -66,17 +71,14 @@ export interface DetectorDeps {
 export function createDetector(config: DetectConfig, deps: DetectorDeps): Detector {
   const lookup = new TokenLookup(config.tokenLookup, deps);
   const rules = deps.rules ?? RULES;
-  const ruleContext = (): RuleContext => {
-    let eventHookId: string | null = null;
-    try {
-      const id = deps.eventHookId?.() ?? null;
-      eventHookId = typeof id === 'string' && id !== '' ? id : null;
-    } catch (err) {
-      // Not knowing the id widens the event-hook rule (any hook's deactivation alerts): safe.
-      deps.logger.warn('the registered event hook id could not be read; watching every event hook', { error: err instanceof Error ? err.message : String(err) });
-    }
-    return { eventHookId, pushConfigured: deps.pushConfigured ?? false, recentDeliveryFailureAlert: deps.recentDeliveryFailureAlert };
-  };
+  // What the rules consult from the store, read by refresh() before a batch is decided (the rules
+  // themselves stay pure and synchronous).
+  let known: { eventHookId: string | null; recentFailure: string | null } = { eventHookId: null, recentFailure: null };
+  const ruleContext = (): RuleContext => ({
+    eventHookId: known.eventHookId,
+    pushConfigured: deps.pushConfigured ?? false,
+    recentDeliveryFailureAlert: deps.recentDeliveryFailureAlert ? (hookId) => (hookId === known.eventHookId ? known.recentFailure : null) : undefined,
+  });
   return {
     filter: rules === RULES ? POLL_FILTER : filterFor(rules.flatMap((r) => r.eventTypes.map((t) => t.type))),
 
@@ -108,17 +110,40 @@ export function createDetector(config: DetectConfig, deps: DetectorDeps): Detect
       return { alert: false, suppressedBy: reasons.join('; ') };
     },
 
+    async refresh() {
+      let eventHookId: string | null = null;
+      try {
+        const id = (await deps.eventHookId?.()) ?? null;
+        eventHookId = typeof id === 'string' && id !== '' ? id : null;
+      } catch (err) {
+        // Not knowing the id widens the event-hook rule (any hook's deactivation alerts): safe.
+        deps.logger.warn('the registered event hook id could not be read; watching every event hook', { error: err instanceof Error ? err.message : String(err) });
+      }
+      let recentFailure: string | null = null;
+      try {
+        recentFailure = (await deps.recentDeliveryFailureAlert?.(eventHookId)) ?? null;
+      } catch (err) {
+        // Not knowing it costs one more alert about a failing hook, never a missed one.
+        deps.logger.warn('recent event hook alerts could not be read', { error: err instanceof Error ? err.message : String(err) });
+      }
+      known = { eventHookId, recentFailure };
+    },
+
     lookupTokens(events) {
       // Only rules about tokens show the token's state; the others would spend lookups on nothing.
       return lookup.lookup(events.filter((e) => rulesFor(e.eventType, rules).some((r) => r.tokenFacts)));
     },
 
-    buildAlert(event, ctx) {
+    async buildAlert(event, ctx) {
       const rule = (ctx.ruleId !== undefined ? ruleById(ctx.ruleId, rules) : undefined) ?? RULE;
       let history = null;
       if (rule.tokenFacts) {
         try {
-          history = computeHistory(ctx.store, event);
+          // On PostgreSQL a failed statement spoils its transaction: a savepoint keeps the page's usable.
+          history =
+            ctx.store.sql.engine === 'postgres' && ctx.store.sql.inTransaction
+              ? await ctx.store.savepoint((sp) => computeHistory(sp, event))
+              : await computeHistory(ctx.store, event);
         } catch (err) {
           // History is a nice-to-have: a failing query must not cost the alert (or the page).
           deps.logger.warn('history facts unavailable for this alert', { uuid: event.uuid, error: err instanceof Error ? err.message : String(err) });

@@ -22,7 +22,7 @@ export const HISTORY_WINDOW_DAYS = 90;
  * Every query runs on an index (events_actor_published, events_login_published, events_published,
  * events_first_seen). Returns null when the event's published time cannot be read.
  */
-export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory | null {
+export async function computeHistory(store: Store, event: OktaLogEvent): Promise<AlertHistory | null> {
   const published = Date.parse(typeof event.published === 'string' ? event.published : '');
   if (!Number.isFinite(published)) return null;
   const at = new Date(published).toISOString();
@@ -35,7 +35,8 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
     c.actorId !== null && c.actorId !== ''
       ? { where: 'actor_id = ?', value: c.actorId }
       : c.actorLogin !== null && c.actorLogin !== ''
-        ? { where: 'actor_login = ? COLLATE NOCASE', value: c.actorLogin }
+        ? // Case-insensitive as events_login_published is (COLLATE NOCASE on SQLite, lower() on PostgreSQL).
+          { where: store.sql.engine === 'postgres' ? 'lower(actor_login) = lower(?)' : 'actor_login = ? COLLATE NOCASE', value: c.actorLogin }
         : null;
 
   let actorTokensLast90d = 0;
@@ -43,36 +44,42 @@ export function computeHistory(store: Store, event: OktaLogEvent): AlertHistory 
   let firstFromAsn: boolean | null = null;
   if (actor) {
     const from = new Date(published - HISTORY_WINDOW_DAYS * DAY_MS).toISOString();
-    actorTokensLast90d = (
-      store
-        .prepared(
-          `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP})`,
-        )
-        .get(actor.value, from, at, uuid, API_TOKEN_CREATE) as { n: number }
-    ).n;
+    actorTokensLast90d = Number(
+      (await store.sql.get<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM events WHERE ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP}) capped`,
+        [actor.value, from, at, uuid, API_TOKEN_CREATE],
+      ))?.n ?? 0,
+    );
 
     const country = c.country;
     if (country !== null && country !== '') {
-      firstFromCountry = !store
-        .prepared(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`)
-        .get(actor.value, at, uuid, API_TOKEN_CREATE, country);
+      firstFromCountry = !(await store.sql.get(`SELECT 1 AS x FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`, [
+        actor.value,
+        at,
+        uuid,
+        API_TOKEN_CREATE,
+        country,
+      ]));
     }
     const asn = c.asNumber;
     if (asn !== null) {
-      firstFromAsn = !store
-        .prepared(`SELECT 1 FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`)
-        .get(actor.value, at, uuid, API_TOKEN_CREATE, asn);
+      firstFromAsn = !(await store.sql.get(`SELECT 1 AS x FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`, [
+        actor.value,
+        at,
+        uuid,
+        API_TOKEN_CREATE,
+        asn,
+      ]));
     }
   }
 
-  const burstSameHour = (
-    store
-      .prepared(
-        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP})`,
-      )
-      .get(new Date(published - HOUR_MS).toISOString(), new Date(published + HOUR_MS).toISOString(), uuid, API_TOKEN_CREATE) as { n: number }
-  ).n;
-  const since = (store.prepared('SELECT MIN(first_seen_at) AS t FROM events').get() as { t: string | null }).t;
+  const burstSameHour = Number(
+    (await store.sql.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM events WHERE published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP}) capped`,
+      [new Date(published - HOUR_MS).toISOString(), new Date(published + HOUR_MS).toISOString(), uuid, API_TOKEN_CREATE],
+    ))?.n ?? 0,
+  );
+  const since = (await store.sql.get<{ t: string | null }>('SELECT MIN(first_seen_at) AS t FROM events'))?.t ?? null;
 
   return { actorTokensLast90d, firstFromCountry, firstFromAsn, burstSameHour, since };
 }

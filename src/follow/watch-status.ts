@@ -14,19 +14,19 @@ export interface WatchStatus extends WatchSnapshot {
  * The watches of these alerts, keyed by alert id; an alert without a watch is absent. Read-only. A
  * database from before the watch tables (status never migrates) has none.
  */
-export function watchStatusOf(store: Store, alertIds: readonly string[]): Map<string, WatchStatus> {
+export async function watchStatusOf(store: Store, alertIds: readonly string[]): Promise<Map<string, WatchStatus>> {
   const out = new Map<string, WatchStatus>();
   let rows;
   try {
-    rows = watchesOfAlerts(store, alertIds);
+    rows = await watchesOfAlerts(store, alertIds);
   } catch {
     return out;
   }
   for (const [alertId, w] of rows) {
-    const first = store.prepared('SELECT payload FROM followups WHERE key = ?').get(`first-use:${w.tokenId}`) as { payload: string } | undefined;
+    const first = await store.sql.get<{ payload: string }>('SELECT payload FROM followups WHERE key = ?', [`first-use:${w.tokenId}`]);
     const fu = first ? ((JSON.parse(first.payload) as { firstUse?: FirstUse }).firstUse ?? null) : null;
     out.set(alertId, {
-      ...watchSnapshot(store, w),
+      ...(await watchSnapshot(store, w)),
       firstUse: fu ? { published: fu.published, eventType: fu.eventType, place: fu.place, minutesAfterCreation: fu.minutesAfterCreation } : null,
     });
   }

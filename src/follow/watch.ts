@@ -80,7 +80,7 @@ const MAX_DATE_MS = 8.64e15;
 
 export const FOLLOWABLE_TOKEN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function startWatch(ctx: WatchContext, alert: Alert, alertRowId: number): boolean {
+export async function startWatch(ctx: WatchContext, alert: Alert, alertRowId: number): Promise<boolean> {
   if (ctx.windowMs <= 0 || alert.unreadable || alert.rule.id !== RULE.id) return false;
   if (alert.outcome.result.toUpperCase() !== 'SUCCESS') return false;
   const tokenId = alert.token?.id ?? null;
@@ -112,9 +112,9 @@ export function requestTokenId(event: unknown): string | null {
 }
 
 /** True when the event was caused by a token this program watches or watched: it is followed activity, not noise. */
-export function isWatchedTokenEvent(store: Store, event: unknown): boolean {
+export async function isWatchedTokenEvent(store: Store, event: unknown): Promise<boolean> {
   const id = requestTokenId(event);
-  return id !== null && hasWatch(store, id);
+  return id !== null && (await hasWatch(store, id));
 }
 
 /**
@@ -123,20 +123,20 @@ export function isWatchedTokenEvent(store: Store, event: unknown): boolean {
  * queues the first-use follow-up. Events published after the window are not the watch's. Returns
  * the follow-up queued, or null. Call in the transaction that stored the event.
  */
-export function attributeEvent(ctx: WatchContext, event: OktaLogEvent, uuid: string): FollowUp | null {
+export async function attributeEvent(ctx: WatchContext, event: OktaLogEvent, uuid: string): Promise<FollowUp | null> {
   const tokenId = requestTokenId(event);
   if (tokenId === null) return null;
-  const watch = watchOf(ctx.store, tokenId);
+  const watch = await watchOf(ctx.store, tokenId);
   if (!watch || watch.closedAt !== null) return null;
   const published = normalizedTime(event.published, ctx.now);
   const timed = typeof event.published === 'string' && Number.isFinite(Date.parse(event.published));
   const publishedMs = Date.parse(published);
   if (Number.isFinite(publishedMs) && publishedMs > Date.parse(watch.watchUntil)) return null;
   const eventType = text(event.eventType, 200) ?? '';
-  const recorded = insertActivity(ctx.store, { eventUuid: uuid, tokenId, published, eventType, sensitive: sensitiveCategory(event.eventType), timed });
+  const recorded = await insertActivity(ctx.store, { eventUuid: uuid, tokenId, published, eventType, sensitive: sensitiveCategory(event.eventType), timed });
   if (!recorded || !timed || watch.firstUseUuid !== null) return null;
 
-  const alert = ctx.store.getAlert(watch.alertId);
+  const alert = await ctx.store.getAlert(watch.alertId);
   if (!alert) return null;
   const place = placeOf(event);
   const creationPlace = placeOfAlert(alert);
@@ -165,7 +165,7 @@ export function attributeEvent(ctx: WatchContext, event: OktaLogEvent, uuid: str
       prominent: signals.length > 0,
       signals,
       firstUse,
-      watch: snapshotOf(watchOf(ctx.store, tokenId)!, { newCountry, newNetwork }),
+      watch: snapshotOf((await watchOf(ctx.store, tokenId))!, { newCountry, newNetwork }),
     },
     `first-use:${tokenId}`,
     ctx.notifiers,
@@ -188,12 +188,12 @@ export type LifecycleOutcome =
  * closeEndedWatches does, after the follow query read them: the token's last actions before it was
  * revoked belong in the digest. Call in the transaction that stored the event.
  */
-export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: string, ruleId: string): LifecycleOutcome {
+export async function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: string, ruleId: string): Promise<LifecycleOutcome> {
   const change0 = LIFECYCLE_CHANGE_BY_RULE[ruleId];
   if (change0 === undefined) return { kind: 'alert' };
   const tokenId = tokenTarget(event)?.id ?? null;
   if (tokenId === null || tokenId === '') return { kind: 'alert' };
-  const creation = creationAlertOf(ctx.store, tokenId);
+  const creation = await creationAlertOf(ctx.store, tokenId);
   if (!creation) return { kind: 'alert' };
 
   const actorObj = obj(event.actor);
@@ -215,15 +215,15 @@ export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: 
   let closeReason: 'revoked' | 'expired' | null = null;
   // A revoke that Okta refused leaves a live token: it is told, but the watch goes on.
   if ((change === 'revoked' || change === 'expired') && lifecycle.outcome.toUpperCase() === 'SUCCESS') {
-    setRevoked(ctx.store, tokenId, published, expired ? OKTA_SYSTEM_LOGIN : (revokedThroughUs(ctx.store, tokenId) ?? actor?.login ?? actor?.displayName ?? actor?.id ?? null));
+    await setRevoked(ctx.store, tokenId, published, expired ? OKTA_SYSTEM_LOGIN : ((await revokedThroughUs(ctx.store, tokenId)) ?? actor?.login ?? actor?.displayName ?? actor?.id ?? null));
     // The watch closes (and its digest goes out) in closeEndedWatches, after the follow query has
     // read every event Okta could still store for the time before the revoke.
   }
 
-  const watch = watchOf(ctx.store, tokenId);
-  const alert = ctx.store.getAlert(creation.alertId);
+  const watch = await watchOf(ctx.store, tokenId);
+  const alert = await ctx.store.getAlert(creation.alertId);
   const signal = LIFECYCLE_SIGNALS[ruleId];
-  const followup = ctx.store.insertFollowUp(
+  const followup = await ctx.store.insertFollowUp(
     {
       alertId: creation.alertId,
       kind: 'lifecycle',
@@ -232,13 +232,13 @@ export function lifecycleFollowUp(ctx: WatchContext, event: OktaLogEvent, uuid: 
       prominent: signal !== undefined,
       signals: signal !== undefined ? [signal] : [],
       lifecycle,
-      watch: watch ? watchSnapshot(ctx.store, watch) : unwatchedSnapshot(alert, lifecycle),
+      watch: watch ? await watchSnapshot(ctx.store, watch) : unwatchedSnapshot(alert, lifecycle),
     },
     `lifecycle:${uuid}`,
     ctx.notifiers,
     ctx.now,
   );
-  const digest = closeReason && watch ? queueDigest(ctx, watch, closeReason) : null;
+  const digest = closeReason && watch ? await queueDigest(ctx, watch, closeReason) : null;
   return { kind: 'followup', followup, digest };
 }
 
@@ -264,21 +264,21 @@ export interface CloseWatchesDeps {
  * read every event of the window), and a revoked one once the events up to its revoke were read.
  * Call after each follow tick. Returns how many watches it closed.
  */
-export function closeEndedWatches(deps: CloseWatchesDeps): number {
+export async function closeEndedWatches(deps: CloseWatchesDeps): Promise<number> {
   const notifiers = deps.notifiers.map((n) => (typeof n === 'string' ? n : n.name));
-  return deps.store.transaction(() => {
+  return deps.store.transaction(async (tx) => {
     const now = deps.clock.now();
-    const ctx: WatchContext = { store: deps.store, notifiers, now, windowMs: 0 };
+    const ctx: WatchContext = { store: tx, notifiers, now, windowMs: 0 };
     let closed = 0;
-    for (const w of openWatches(deps.store)) {
+    for (const w of await openWatches(tx)) {
       if (deps.followWindowMs === 0) {
-        if (closeWatch(deps.store, w.tokenId, 'off', now)) closed++;
+        if (await closeWatch(tx, w.tokenId, 'off', now)) closed++;
         continue;
       }
       if (!readThrough(w, deps.lateMs ?? DEFAULT_LATE_MS)) continue;
       const reason = w.revokedAt === null ? 'window-ended' : isExpiry(w.revokedBy) ? 'expired' : 'revoked';
-      if (!closeWatch(deps.store, w.tokenId, reason, now)) continue;
-      queueDigest(ctx, watchOf(deps.store, w.tokenId)!, reason);
+      if (!(await closeWatch(tx, w.tokenId, reason, now))) continue;
+      await queueDigest(ctx, (await watchOf(tx, w.tokenId))!, reason);
       closed++;
       deps.logger.info('token watch ended; its digest is queued', { token: w.tokenId, reason, events: w.events, sensitive: w.sensitive });
     }
@@ -307,8 +307,8 @@ function isExpiry(revokedBy: string | null): boolean {
 }
 
 /** Queues the digest of a closed watch (key `digest:<token>`: once, whichever path closed it). */
-function queueDigest(ctx: WatchContext, watch: WatchRow, reason: Digest['reason']): FollowUp | null {
-  const digest = buildDigest(ctx.store, watch, reason);
+async function queueDigest(ctx: WatchContext, watch: WatchRow, reason: Digest['reason']): Promise<FollowUp | null> {
+  const digest = await buildDigest(ctx.store, watch, reason);
   const signals: FollowUpSignal[] = digest.sensitiveCount > 0 ? ['sensitive-actions'] : [];
   return ctx.store.insertFollowUp(
     {
@@ -319,7 +319,7 @@ function queueDigest(ctx: WatchContext, watch: WatchRow, reason: Digest['reason'
       prominent: signals.length > 0,
       signals,
       digest,
-      watch: watchSnapshot(ctx.store, watch),
+      watch: await watchSnapshot(ctx.store, watch),
     },
     `digest:${watch.tokenId}`,
     ctx.notifiers,
@@ -328,9 +328,9 @@ function queueDigest(ctx: WatchContext, watch: WatchRow, reason: Digest['reason'
 }
 
 /** What the token did during its watch, from token_activity (bounded lists, full counts). */
-export function buildDigest(store: Store, watch: WatchRow, reason: Digest['reason']): Digest {
-  const { byType, typeCount } = activityByType(store, watch.tokenId, DIGEST_BOUNDS.types);
-  const sensitive = sensitiveActivity(store, watch.tokenId, DIGEST_BOUNDS.sensitive);
+export async function buildDigest(store: Store, watch: WatchRow, reason: Digest['reason']): Promise<Digest> {
+  const { byType, typeCount } = await activityByType(store, watch.tokenId, DIGEST_BOUNDS.types);
+  const sensitive = await sensitiveActivity(store, watch.tokenId, DIGEST_BOUNDS.sensitive);
   const end = watch.revokedAt !== null && watch.revokedAt < watch.watchUntil ? watch.revokedAt : watch.watchUntil;
   return {
     reason,
@@ -363,8 +363,8 @@ export function buildDigest(store: Store, watch: WatchRow, reason: Digest['reaso
 }
 
 /** The watch as a status line shows it, with what its first-use follow-up found (when there is one). */
-export function watchSnapshot(store: Store, w: WatchRow): WatchSnapshot {
-  const row = store.prepared('SELECT payload FROM followups WHERE key = ?').get(`first-use:${w.tokenId}`) as { payload: string } | undefined;
+export async function watchSnapshot(store: Store, w: WatchRow): Promise<WatchSnapshot> {
+  const row = await store.sql.get<{ payload: string }>('SELECT payload FROM followups WHERE key = ?', [`first-use:${w.tokenId}`]);
   const firstUse = row ? (parseRaw(row.payload)?.firstUse as FirstUse | undefined) : undefined;
   return snapshotOf(w, { newCountry: firstUse?.newCountry ?? null, newNetwork: firstUse?.newNetwork ?? null });
 }
@@ -391,8 +391,8 @@ export function snapshotOf(w: WatchRow, firstUse: { newCountry: boolean | null; 
  * (see AuditLog.revokedByUs), else null: Okta's event then names only the credentials this program
  * used, not the person who asked.
  */
-function revokedThroughUs(store: Store, tokenId: string): string | null {
-  const row = new AuditLog(store).revokedByUs(tokenId);
+async function revokedThroughUs(store: Store, tokenId: string): Promise<string | null> {
+  const row = await new AuditLog(store).revokedByUs(tokenId);
   return row ? viaUsText(row.by) : null;
 }
 

@@ -69,7 +69,7 @@ export async function runBackfill(
     matches: [],
     durationMs: 0,
   };
-  const tickId = opts.dryRun ? null : store.startTick(started, 'backfill');
+  const tickId = opts.dryRun ? null : await store.startTick(started, 'backfill');
   const notifiers = app.notifiers.map((n) => n.name);
   try {
     let url: string | null = buildLogUrl(app.config.okta!.orgUrl, { filter: detector.filter, since, until: opts.until, limit: 1000 });
@@ -82,9 +82,10 @@ export async function runBackfill(
       const entries = pageEntries(page);
       result.events += entries.length;
       const keys = entries.map(entryKey);
-      const unseen = store.unseenUuids(keys);
+      const unseen = await store.unseenUuids(keys);
       result.alreadySeen += entries.length - unseen.size;
       if (opts.dryRun) {
+        await detector.refresh();
         entries.forEach((entry, i) => {
           const unreadable = unreadableReason(entry);
           const d = unreadable === null ? detector.decide(entry as OktaLogEvent, clock.now()) : null;
@@ -109,7 +110,7 @@ export async function runBackfill(
       // A bounded query ends with an empty page or a page without a next link.
       url = entries.length > 0 ? page.nextUrl : null;
     }
-    if (!opts.dryRun) summarizeExcess({ ...app, notifiers }, tickId);
+    if (!opts.dryRun) await summarizeExcess({ ...app, notifiers }, tickId);
     result.ok = true;
   } catch (err) {
     // A failed page still spent requests (and rate limit).
@@ -118,7 +119,7 @@ export async function runBackfill(
   }
   result.durationMs = clock.now().getTime() - started.getTime();
   if (tickId !== null) {
-    store.finishTick(tickId, clock.now(), result.ok ? 'ok' : 'failed', { requests: result.requests, error: result.error ?? null });
+    await store.finishTick(tickId, clock.now(), result.ok ? 'ok' : 'failed', { requests: result.requests, error: result.error ?? null });
   }
   logger.info(result.ok ? 'backfill finished' : opts.signal?.aborted ? 'backfill stopped by a signal' : 'backfill failed', {
     since: since.toISOString(),

@@ -34,7 +34,7 @@ export interface FollowDeps {
    * end of the log: the watch engine closes the watches read through their window end
    * (closeEndedWatches). Its failure is logged, never thrown.
    */
-  onCaughtUp?: () => void;
+  onCaughtUp?: () => void | Promise<unknown>;
 }
 
 /** What one follow tick did. */
@@ -153,13 +153,13 @@ export async function runFollowTick(deps: FollowDeps): Promise<FollowResult> {
     return result;
   };
   try {
-    const watches = openWatches(store);
+    const watches = await openWatches(store);
     result.watched = watches.length;
     const { groups, unsafe } = groupWatches(watches);
     warnUnsafe(deps, unsafe);
     result.groups = groups.length;
     // Cursors of groups that changed are dead: the group's new filter starts time-based.
-    dropFollowCursorsExcept(store, groups.map((g) => g.key));
+    await dropFollowCursorsExcept(store, groups.map((g) => g.key));
     if (groups.length === 0) return finish();
     if (belowHeadroom(deps)) {
       result.outcome = 'skipped';
@@ -170,7 +170,7 @@ export async function runFollowTick(deps: FollowDeps): Promise<FollowResult> {
       });
       return finish();
     }
-    result.tickId = store.startTick(started, 'follow');
+    result.tickId = await store.startTick(started, 'follow');
     let alertsSoFar = deps.alertsSoFar ?? 0;
     let errors: string[] = [];
     for (const group of groups) {
@@ -184,13 +184,13 @@ export async function runFollowTick(deps: FollowDeps): Promise<FollowResult> {
       }
       if (g.stop) break;
     }
-    result.summarized = summarizeExcess(deps, result.tickId);
+    result.summarized = await summarizeExcess(deps, result.tickId);
     result.outcome = result.caughtUpGroups === groups.length ? 'ok' : 'incomplete';
     errors = errors.slice(0, 3);
     if (result.outcome === 'incomplete' && errors.length === 0) errors.push('stopped before every group reached the end of the log (rate-limit headroom or a signal); the next tick resumes');
     if (errors.length > 0) result.error = errors.join('; ');
     const interrupted = result.outcome === 'incomplete' && result.failedGroups === 0 && deps.signal?.aborted === true;
-    store.finishTick(result.tickId, clock.now(), result.outcome === 'ok' ? 'ok' : interrupted ? 'interrupted' : 'failed', {
+    await store.finishTick(result.tickId, clock.now(), result.outcome === 'ok' ? 'ok' : interrupted ? 'interrupted' : 'failed', {
       requests: result.requests,
       rateLimitRemaining: reader.rateLimit?.remaining ?? null,
       error: result.error ?? null,
@@ -214,7 +214,7 @@ export async function runFollowTick(deps: FollowDeps): Promise<FollowResult> {
     logger.error('follow tick failed', { error: result.error, storage: isStorageFailure(err) });
     if (result.tickId !== null) {
       try {
-        store.finishTick(result.tickId, clock.now(), 'failed', { requests: result.requests, error: result.error });
+        await store.finishTick(result.tickId, clock.now(), 'failed', { requests: result.requests, error: result.error });
       } catch {
         // The database is failing: the tick row stays 'running' and the next start closes it.
       }
@@ -223,7 +223,7 @@ export async function runFollowTick(deps: FollowDeps): Promise<FollowResult> {
   }
   if (result.caughtUpGroups > 0 && deps.onCaughtUp) {
     try {
-      deps.onCaughtUp();
+      await deps.onCaughtUp();
     } catch (err) {
       logger.error('closing the watches that ended failed; the next follow tick tries again', { error: redact(err instanceof Error ? err.message : String(err)) });
     }
@@ -249,7 +249,7 @@ async function followGroup(
     const since = sinceFrom(group.baseMs, started, reader.clockOffsetMs, deps.poll.lookbackMs);
     return buildLogUrl(deps.orgUrl, { filter: group.filter, since, limit: 1000 });
   };
-  const stored = followCursor(store, group.key);
+  const stored = await followCursor(store, group.key);
   let url: string;
   let fromCursor = false;
   if (stored !== null && originOf(stored) === deps.orgUrl) {

@@ -80,7 +80,8 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
   const source: EventSource = batch.checkpoint.source;
   const entries = batch.entries;
   const items = entries.map((entry) => ({ entry, key: entryKey(entry), unreadable: unreadableReason(entry) }));
-  const unseen = store.unseenUuids(items.map((i) => i.key));
+  const unseen = await store.unseenUuids(items.map((i) => i.key));
+  if (items.some((i) => unseen.has(i.key) && i.unreadable === null)) await detector.refresh();
   const decideAt = clock.now();
   const decisions = new Map<string, BatchDecision>();
   for (const it of items) {
@@ -111,38 +112,40 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
     });
   }
 
-  return store.transaction(() => {
+  return store.transaction(async (tx) => {
     const now = clock.now();
     const out: IngestOutcome = { newEvents: 0, newAlerts: 0, suppressed: 0, alerts: [] };
     let alerts = batch.alertsSoFar;
-    const alertNow = (alert: Alert, summarizable = true): number =>
-      store.insertAlert(alert, batch.tickId, deps.notifiers, { deferToSummary: summarizable && alerts >= deps.poll.maxAlertsPerRun, now });
-    const watch: WatchContext = { store, notifiers: deps.notifiers, now, windowMs: deps.poll.followWindowMs ?? DEFAULT_FOLLOW_WINDOW_MS };
+    // Each entry's writes go through its savepoint's store (sp), never the outer one.
+    const alertNow = (sp: Store, alert: Alert, summarizable = true): Promise<number> =>
+      sp.insertAlert(alert, batch.tickId, deps.notifiers, { deferToSummary: summarizable && alerts >= deps.poll.maxAlertsPerRun, now });
+    const windowMs = deps.poll.followWindowMs ?? DEFAULT_FOLLOW_WINDOW_MS;
     for (const it of items) {
       const decision = decisions.get(it.key);
       // Seen before this batch (by any source): nothing to do. Twice in this batch: insertEvent says so below.
       if (!decision) continue;
       let result: EntryResult;
       try {
-        result = store.savepoint((): EntryResult => {
-          if ('unreadable' in decision) return recordUnreadable(deps, it.entry, it.key, decision.unreadable, source, now, alertNow);
+        result = await tx.savepoint(async (sp): Promise<EntryResult> => {
+          if ('unreadable' in decision) return recordUnreadable(deps, sp, it.entry, it.key, decision.unreadable, source, now, (a) => alertNow(sp, a));
           const e = it.entry as OktaLogEvent;
+          const watch: WatchContext = { store: sp, notifiers: deps.notifiers, now, windowMs };
           // What a watched token did is what the follow query is for, not noise the rules turned
           // away: it must not fill status's suppressed counts.
-          const followed = !decision.alert && decision.unwatchedType === true && isWatchedTokenEvent(store, e);
+          const followed = !decision.alert && decision.unwatchedType === true && (await isWatchedTokenEvent(sp, e));
           const suppressedBy = decision.alert || followed ? null : decision.suppressedBy;
           // The uuid primary key is the arbiter between sources: a push and a poll of the same
           // event racing in two transactions cannot both insert it, so only one alerts.
-          if (!store.insertEvent(e, source, now, suppressedBy, it.key)) return { kind: 'seen' };
+          if (!(await sp.insertEvent(e, source, now, suppressedBy, it.key))) return { kind: 'seen' };
           // Whichever source stored the event first attributes it, so a first use is seen once.
-          attributeEvent(watch, e, it.key);
+          await attributeEvent(watch, e, it.key);
           if (!decision.alert) return followed ? { kind: 'followed' } : { kind: 'suppressed', reason: decision.suppressedBy };
           // A lifecycle event of a token we alerted on is news about that alert, told in its thread.
-          if (lifecycleFollowUp(watch, e, it.key, decision.ruleId).kind === 'followup') return { kind: 'followed' };
-          const alert = detector.buildAlert(e, { source, now, store, tokenState: tokenStates.get(it.key), ruleId: decision.ruleId });
+          if ((await lifecycleFollowUp(watch, e, it.key, decision.ruleId)).kind === 'followup') return { kind: 'followed' };
+          const alert = await detector.buildAlert(e, { source, now, store: sp, tokenState: tokenStates.get(it.key), ruleId: decision.ruleId });
           // A summary speaks of token creations: a rule that says otherwise always goes out on its own.
-          const alertRowId = alertNow(alert, ruleById(decision.ruleId)?.summarizable !== false);
-          startWatch(watch, alert, alertRowId);
+          const alertRowId = await alertNow(sp, alert, ruleById(decision.ruleId)?.summarizable !== false);
+          await startWatch(watch, alert, alertRowId);
           return { kind: 'alert', alert };
         });
       } catch (err) {
@@ -150,7 +153,7 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
         // This entry alone failed (its writes are rolled back): keep it and alert it as unreadable.
         // If even that throws, the batch fails and commits nothing; the source retries it.
         const reason = `storing or alerting it failed (${errorText(err)})`;
-        result = store.savepoint(() => recordUnreadable(deps, it.entry, it.key, reason, source, now, alertNow));
+        result = await tx.savepoint((sp) => recordUnreadable(deps, sp, it.entry, it.key, reason, source, now, (a) => alertNow(sp, a)));
       }
       if (result.kind === 'seen') continue;
       out.newEvents++;
@@ -164,9 +167,9 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
       out.newAlerts++;
       out.alerts.push(result.alert);
     }
-    writeCheckpoint(store, batch.checkpoint, entries.length, now);
+    await writeCheckpoint(tx, batch.checkpoint, entries.length, now);
     if (batch.tickId !== null) {
-      store.addToTick(batch.tickId, {
+      await tx.addToTick(batch.tickId, {
         pages: 1,
         events: entries.length,
         newEvents: out.newEvents,
@@ -181,20 +184,20 @@ export async function ingest(deps: IngestDeps, batch: Batch): Promise<IngestOutc
 }
 
 /** Writes the source's own progress (inside the batch's transaction). */
-function writeCheckpoint(store: Store, cp: Checkpoint, events: number, now: Date): void {
+async function writeCheckpoint(store: Store, cp: Checkpoint, events: number, now: Date): Promise<void> {
   switch (cp.source) {
     case 'poll':
-      if (cp.cursorUrl !== null) store.setCursor(cp.cursorUrl, now);
-      if (cp.caughtUpThrough) store.setCaughtUpThrough(cp.caughtUpThrough, now);
+      if (cp.cursorUrl !== null) await store.setCursor(cp.cursorUrl, now);
+      if (cp.caughtUpThrough) await store.setCaughtUpThrough(cp.caughtUpThrough, now);
       return;
     case 'push':
-      store.recordReceipt('push', cp.receivedAt, events);
+      await store.recordReceipt('push', cp.receivedAt, events);
       return;
     case 'backfill':
       return;
     case 'follow':
-      if (cp.cursorUrl !== null) setFollowCursor(store, cp.groupKey, cp.cursorUrl, now);
-      if (cp.followedThrough) setFollowedThrough(store, cp.tokenIds, cp.followedThrough);
+      if (cp.cursorUrl !== null) await setFollowCursor(store, cp.groupKey, cp.cursorUrl, now);
+      if (cp.followedThrough) await setFollowedThrough(store, cp.tokenIds, cp.followedThrough);
       return;
   }
 }
@@ -210,18 +213,19 @@ function isAlert(d: BatchDecision | undefined): boolean {
 }
 
 /** Stores an entry under its key with its raw JSON (bounded) and queues the unreadable-event alert. */
-function recordUnreadable(
-  deps: Pick<IngestDeps, 'store' | 'detector' | 'logger'>,
+async function recordUnreadable(
+  deps: Pick<IngestDeps, 'detector' | 'logger'>,
+  store: Store,
   entry: unknown,
   key: string,
   reason: string,
   source: EventSource,
   now: Date,
-  alertNow: (alert: Alert) => unknown,
-): EntryResult {
-  if (!deps.store.insertEvent(entry, source, now, null, key)) return { kind: 'seen' };
+  alertNow: (alert: Alert) => Promise<unknown>,
+): Promise<EntryResult> {
+  if (!(await store.insertEvent(entry, source, now, null, key))) return { kind: 'seen' };
   const alert = deps.detector.buildUnreadableAlert(entry, key, reason, { source, now });
-  alertNow(alert);
+  await alertNow(alert);
   deps.logger.error('an event could not be read; it is stored and alerted as unreadable', { uuid: key, reason: alert.unreadable!.reason });
   return { kind: 'alert', alert };
 }
@@ -235,12 +239,12 @@ function errorText(err: unknown): string {
  * Alerts beyond MAX_ALERTS_PER_RUN (including any left by a crash before this point) go out as
  * ONE summary per notifier. Returns how many alerts it covered.
  */
-export function summarizeExcess(deps: Pick<IngestDeps, 'store' | 'detector' | 'notifiers' | 'clock' | 'logger'>, tickId: number | null): number {
-  return deps.store.transaction(() => {
-    const excess = deps.store.excessAwaitingSummary(SUMMARY_BOUNDS);
+export async function summarizeExcess(deps: Pick<IngestDeps, 'store' | 'detector' | 'notifiers' | 'clock' | 'logger'>, tickId: number | null): Promise<number> {
+  return deps.store.transaction(async (tx) => {
+    const excess = await tx.excessAwaitingSummary(SUMMARY_BOUNDS);
     if (!excess) return 0;
     const now = deps.clock.now();
-    const summary = deps.store.insertSummary(deps.detector.buildSummary(excess, now), tickId, deps.notifiers, now);
+    const summary = await tx.insertSummary(deps.detector.buildSummary(excess, now), tickId, deps.notifiers, now);
     deps.logger.warn('more alerts than MAX_ALERTS_PER_RUN in one tick; the excess goes out as one summary', { summary: summary.id, count: excess.count });
     return excess.count;
   });

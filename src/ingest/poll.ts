@@ -54,7 +54,7 @@ export interface TickDeps {
 export async function runTick(deps: TickDeps): Promise<TickResult> {
   const { store, reader, detector, clock, logger, poll } = deps;
   const started = clock.now();
-  const tickId = store.startTick(started, 'poll');
+  const tickId = await store.startTick(started, 'poll');
   const result: TickResult = {
     tickId,
     ok: false,
@@ -71,7 +71,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     cursorFallback: false,
   };
   try {
-    const cursor = store.getCursor();
+    const cursor = await store.getCursor();
     let url: string;
     // True while `url` is an opaque `after` cursor (stored, or a `next` link of this tick) rather
     // than a time-based query built here: only such a URL can expire and be worth a fallback.
@@ -93,7 +93,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
       // Without a cursor, start LOOKBACK before the first tick this database ever ran, not before
       // now: if Okta (or the credentials) fail for longer than LOOKBACK after the first start, the
       // window must not slide past events created meanwhile. Never before the 90-day retention.
-      const firstStart = cursor ? started.getTime() : Date.parse(store.firstTickStartedAt('poll') ?? started.toISOString());
+      const firstStart = cursor ? started.getTime() : Date.parse((await store.firstTickStartedAt('poll')) ?? started.toISOString());
       url = timeQuery((offset) => sinceFrom(toOktaTime(Math.min(firstStart, started.getTime()), offset), started, offset, poll.lookbackMs));
     }
 
@@ -110,7 +110,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
         if (err instanceof PollError && err.kind === 'rejected' && fromCursor && !result.cursorFallback) {
           // Okta documents no lifetime for the `after` cursor, and a `next` link can be refused on
           // any page. Restart from a time-based query; uuid dedupe absorbs the overlap.
-          const { since, base } = fallbackSince(store, started, poll.lookbackMs, deps.reader.clockOffsetMs);
+          const { since, base } = await fallbackSince(store, started, poll.lookbackMs, deps.reader.clockOffsetMs);
           logger.warn(
             result.pages === 0
               ? 'Okta rejected the stored cursor; restarting from a time-based query'
@@ -177,12 +177,12 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
 
     warnOnSkew(deps);
     // For `status`, which runs in another process: how far off the local clock was.
-    if (caughtUp && deps.reader.clockOffsetMs !== null) store.setOktaClockOffset(deps.reader.clockOffsetMs);
-    result.summarized = summarizeExcess(deps, tickId);
+    if (caughtUp && deps.reader.clockOffsetMs !== null) await store.setOktaClockOffset(deps.reader.clockOffsetMs);
+    result.summarized = await summarizeExcess(deps, tickId);
     if (!caughtUp && deps.signal?.aborted) return finishInterrupted(deps, result, started, 'stopped by a signal');
     result.ok = true;
     result.durationMs = clock.now().getTime() - started.getTime();
-    store.finishTick(tickId, clock.now(), 'ok', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining });
+    await store.finishTick(tickId, clock.now(), 'ok', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining });
     logger.info('tick finished', {
       tick: tickId,
       pages: result.pages,
@@ -200,7 +200,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     // Pages committed before the failure may hold alerts beyond MAX_ALERTS_PER_RUN: queue their
     // summary now, so a tick that keeps failing (say, an exhausted rate limit) cannot hold them back.
     try {
-      result.summarized = summarizeExcess(deps, tickId);
+      result.summarized = await summarizeExcess(deps, tickId);
     } catch (e) {
       logger.error('could not queue the summary of excess alerts', { error: redact(e instanceof Error ? e.message : String(e)) });
     }
@@ -209,7 +209,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     if (deps.signal?.aborted) return finishInterrupted(deps, result, started, message);
     result.error = message;
     result.durationMs = clock.now().getTime() - started.getTime();
-    store.finishTick(tickId, clock.now(), 'failed', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: message });
+    await store.finishTick(tickId, clock.now(), 'failed', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: message });
     logger.error('tick failed', { tick: tickId, error: message, pages: result.pages, requests: result.requests, durationMs: result.durationMs });
     return result;
   }
@@ -245,10 +245,10 @@ export function sinceFrom(baseOkta: number, started: Date, offsetMs: number | nu
  * first tick's start, as the very first tick does: neither an interrupted tick's start nor the
  * cursor's commit time says how far reading got.
  */
-export function fallbackSince(store: Store, started: Date, lookbackMs: number, offsetMs: number | null): { since: Date; base: 'caught-up' | 'first start' } {
-  const caught = store.caughtUpThrough();
+export async function fallbackSince(store: Store, started: Date, lookbackMs: number, offsetMs: number | null): Promise<{ since: Date; base: 'caught-up' | 'first start' }> {
+  const caught = await store.caughtUpThrough();
   if (caught !== null) return { since: sinceFrom(Date.parse(caught), started, offsetMs, lookbackMs), base: 'caught-up' };
-  const first = Math.min(Date.parse(store.firstTickStartedAt('poll') ?? started.toISOString()), started.getTime());
+  const first = Math.min(Date.parse((await store.firstTickStartedAt('poll')) ?? started.toISOString()), started.getTime());
   return { since: sinceFrom(toOktaTime(first, offsetMs), started, offsetMs, lookbackMs), base: 'first start' };
 }
 
@@ -271,13 +271,13 @@ export function clockSkewIsLarge(offsetMs: number, lookbackMs: number): boolean 
 }
 
 /** Records a tick stopped before it caught up: its committed pages stay, and the cursor after them. */
-function finishInterrupted(deps: TickDeps, result: TickResult, started: Date, why: string): TickResult {
+async function finishInterrupted(deps: TickDeps, result: TickResult, started: Date, why: string): Promise<TickResult> {
   const { store, clock, logger } = deps;
   result.interrupted = true;
   result.ok = false;
   result.error = `interrupted (${why}) after ${result.pages} page(s), before reaching the end of the log; the next tick resumes from the cursor`;
   result.durationMs = clock.now().getTime() - started.getTime();
-  store.finishTick(result.tickId, clock.now(), 'interrupted', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: result.error });
+  await store.finishTick(result.tickId, clock.now(), 'interrupted', { requests: result.requests, rateLimitRemaining: result.rateLimitRemaining, error: result.error });
   logger.warn('tick interrupted', { tick: result.tickId, pages: result.pages, requests: result.requests, newAlerts: result.newAlerts, error: result.error });
   return result;
 }

@@ -10,42 +10,41 @@ export interface OpenWatch {
   watchUntil: string;
 }
 
-/** Open watches in the order they started: the grouping is stable from tick to tick, so group cursors stay usable. */
-export function openWatches(store: Store): OpenWatch[] {
-  return store
-    .prepared(
-      `SELECT token_id AS tokenId, created_published AS createdPublished, followed_through AS followedThrough, watch_until AS watchUntil
-         FROM token_watches WHERE closed_at IS NULL ORDER BY rowid`,
-    )
-    .all() as OpenWatch[];
+/**
+ * Open watches in the order they started (token id breaks ties: the watches of one batch start at
+ * the same instant): the grouping is stable from tick to tick, so group cursors stay usable.
+ */
+export async function openWatches(store: Store): Promise<OpenWatch[]> {
+  return store.sql.all<OpenWatch>(
+    `SELECT token_id AS "tokenId", created_published AS "createdPublished", followed_through AS "followedThrough", watch_until AS "watchUntil"
+       FROM token_watches WHERE closed_at IS NULL ORDER BY started_at, token_id`,
+  );
 }
 
 /** The `next` link stored for a group of watched tokens, or null. */
-export function followCursor(store: Store, groupKey: string): string | null {
-  const row = store.prepared('SELECT next_url AS url FROM follow_cursors WHERE group_key = ?').get(groupKey) as { url: string } | undefined;
+export async function followCursor(store: Store, groupKey: string): Promise<string | null> {
+  const row = await store.sql.get<{ url: string }>('SELECT next_url AS url FROM follow_cursors WHERE group_key = ?', [groupKey]);
   return row?.url ?? null;
 }
 
 /** Stores a group's `next` link (call inside the page's transaction). */
-export function setFollowCursor(store: Store, groupKey: string, nextUrl: string, now: Date): void {
-  store
-    .prepared(
-      `INSERT INTO follow_cursors (group_key, next_url, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (group_key) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at`,
-    )
-    .run(groupKey, nextUrl, now.toISOString());
+export async function setFollowCursor(store: Store, groupKey: string, nextUrl: string, now: Date): Promise<void> {
+  await store.sql.run(
+    `INSERT INTO follow_cursors (group_key, next_url, updated_at) VALUES (?, ?, ?)
+     ON CONFLICT (group_key) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at`,
+    [groupKey, nextUrl, now.toISOString()],
+  );
 }
 
 /**
  * Forgets the cursors of groups that no longer exist (a watch opened or closed regrouped the
  * tokens): a cursor is only valid for the exact filter it was issued for. Returns how many went.
  */
-export function dropFollowCursorsExcept(store: Store, keep: readonly string[]): number {
-  const rows = store.prepared('SELECT group_key AS key FROM follow_cursors').all() as Array<{ key: string }>;
+export async function dropFollowCursorsExcept(store: Store, keep: readonly string[]): Promise<number> {
+  const rows = await store.sql.all<{ key: string }>('SELECT group_key AS key FROM follow_cursors');
   const kept = new Set(keep);
-  const del = store.prepared('DELETE FROM follow_cursors WHERE group_key = ?');
   let n = 0;
-  for (const r of rows) if (!kept.has(r.key)) n += del.run(r.key).changes;
+  for (const r of rows) if (!kept.has(r.key)) n += (await store.sql.run('DELETE FROM follow_cursors WHERE group_key = ?', [r.key])).changes;
   return n;
 }
 
@@ -54,19 +53,20 @@ export function dropFollowCursorsExcept(store: Store, keep: readonly string[]): 
  * inside the page's transaction). Only ever moves forward: a fallback query that started further
  * back must not undo what a later tick established.
  */
-export function setFollowedThrough(store: Store, tokenIds: readonly string[], at: Date): void {
+export async function setFollowedThrough(store: Store, tokenIds: readonly string[], at: Date): Promise<void> {
   const iso = at.toISOString();
-  const stmt = store.prepared(
-    `UPDATE token_watches SET followed_through = ?
-      WHERE token_id = ? AND (followed_through IS NULL OR followed_through < ?)`,
-  );
-  for (const id of tokenIds) stmt.run(iso, id, iso);
+  for (const id of tokenIds) {
+    await store.sql.run(
+      `UPDATE token_watches SET followed_through = ?
+        WHERE token_id = ? AND (followed_through IS NULL OR followed_through < ?)`,
+      [iso, id, iso],
+    );
+  }
 }
 
-/** For `status`: open watches, and the last follow tick (null before any); watched is null on a database older than schema 11. */
-export function followStatus(store: Store): { watched: number | null; lastTick: ReturnType<Store['lastTick']> } {
-  // `status` opens the database read-only, without migrating: an older file has no watch table.
-  const hasTable = store.prepared(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'token_watches'`).get() !== undefined;
-  const watched = hasTable ? (store.prepared('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL').get() as { n: number }).n : null;
-  return { watched, lastTick: store.lastTick('follow') };
+/** For `status`: open watches, and the last follow tick (null before any). */
+export async function followStatus(store: Store): Promise<{ watched: number | null; lastTick: Awaited<ReturnType<Store['lastTick']>> }> {
+  // `status` refuses a database older than this program (openDatabase's read-only check), so the table is there.
+  const watched = Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL'))?.n ?? 0);
+  return { watched, lastTick: await store.lastTick('follow') };
 }

@@ -1,11 +1,10 @@
 import crypto from 'node:crypto';
-import Database, { type Statement } from 'better-sqlite3';
 import type { Alert, AlertSummary, DeliveryReceipt, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import { eventColumns } from '../detect/event-columns';
 import { rawJson } from '../detect/raw-event';
 import type { OktaLogEvent } from '../okta/log-event';
-import type { Db } from './db';
+import { isStorageFailure, type SqlConn, type SqlDb, type SqlParam } from './sql';
 
 /**
  * How long after its lease ended a claim by a live process is still respected. A process that sent
@@ -86,168 +85,162 @@ export interface ExcessAlerts {
   alertIds: string[];
 }
 
-const TICK_COLUMNS = `id, kind, started_at AS startedAt, finished_at AS finishedAt, result, pages, requests, events,
-  new_events AS newEvents, new_alerts AS newAlerts, suppressed, rate_limit_remaining AS rateLimitRemaining, error`;
+const TICK_COLUMNS = `id, kind, started_at AS "startedAt", finished_at AS "finishedAt", result, pages, requests, events,
+  new_events AS "newEvents", new_alerts AS "newAlerts", suppressed, rate_limit_remaining AS "rateLimitRemaining", error`;
 
-// SQLite result codes that say something about the row being written (a constraint, a trigger's
-// RAISE, a value too big), not about the database: only these may be blamed on one event.
-const ROW_ERROR_CODES = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/;
+export { isStorageFailure };
 
-/**
- * True when an error says the database itself cannot be written (disk full, I/O error, locked,
- * read-only, corrupt): such an error must fail the whole page, never be recorded against one event.
- */
-export function isStorageFailure(err: unknown): boolean {
-  return err instanceof Database.SqliteError && !ROW_ERROR_CODES.test(err.code);
-}
+/** The org of a single-org installation (no ORGS_FILE), and of every row written before migration 014. */
+export const DEFAULT_ORG = 'default';
 
 /**
- * All SQL of the project's own tables. Methods are synchronous (better-sqlite3); callers group
- * them with `transaction` where several writes must land together.
+ * All SQL of the project's own tables, written once for both engines (see sql.ts). Every method is
+ * asynchronous. A Store is bound to a connection (`sql`: the database, or one open transaction) and
+ * to an org (`org`): per-org reads and writes use that org; cross-org ones (due deliveries, the
+ * delivery counters) do not filter.
  */
 export class Store {
-  private readonly statements = new Map<string, Statement>();
+  /** The connection this store's statements run on; other modules' own SQL goes through it too. */
+  readonly sql: SqlConn;
+  /** The org whose rows this store reads and writes (`default` unless `forOrg` named another). */
+  readonly org: string;
 
-  private readonly nested: (fn: () => unknown) => unknown;
+  constructor(
+    readonly db: SqlDb,
+    conn?: SqlConn,
+    org: string = DEFAULT_ORG,
+  ) {
+    this.sql = conn ?? db;
+    this.org = org;
+  }
 
-  constructor(readonly db: Db) {
-    this.nested = db.transaction((fn: () => unknown) => fn());
+  /** The same connection, scoped to another org. */
+  forOrg(name: string): Store {
+    return name === this.org ? this : new Store(this.db, this.sql, name);
   }
 
   /**
-   * The prepared statement for this SQL, prepared once per connection: a page of 1,000 events runs
-   * thousands of statements, and preparing each time cost more than running it.
+   * Runs fn in one transaction (IMMEDIATE on SQLite): all of its writes land, or none. fn gets a
+   * Store bound to the transaction; use only it inside fn (the outer store would wait for the
+   * transaction to end on SQLite, or run outside it on PostgreSQL). Called on a transaction's
+   * store, it nests as a savepoint.
    */
-  prepared(sql: string): Statement {
-    let stmt = this.statements.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.statements.set(sql, stmt);
-    }
-    return stmt;
-  }
-
-  /** Runs fn in one IMMEDIATE transaction: all of its writes land, or none. */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.sql.inTransaction) return this.savepoint(fn);
+    return this.db.transaction((conn) => fn(new Store(this.db, conn, this.org)));
   }
 
   /**
-   * Runs fn inside the current transaction as a SAVEPOINT (better-sqlite3 nests transactions that
-   * way): when fn throws, its writes alone are rolled back and the error is rethrown, and the
-   * enclosing transaction goes on. Lets one event of a page fail without losing the others.
+   * Runs fn inside the current transaction as a SAVEPOINT: when fn throws, its writes alone are
+   * rolled back and the error is rethrown, and the enclosing transaction goes on (usable on
+   * PostgreSQL too). Lets one event of a page fail without losing the others.
    */
-  savepoint<T>(fn: () => T): T {
-    return this.nested(fn) as T;
+  async savepoint<T>(fn: (sp: Store) => Promise<T>): Promise<T> {
+    return this.sql.savepoint((conn) => fn(new Store(this.db, conn, this.org)));
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  async close(): Promise<void> {
+    await this.db.close();
   }
 
   // --- cursor --------------------------------------------------------------------------------
 
-  getCursor(): { url: string; updatedAt: string } | null {
-    const row = this.prepared('SELECT next_url AS url, updated_at AS updatedAt FROM cursor WHERE id = 1').get() as
-      | { url: string; updatedAt: string }
-      | undefined;
+  async getCursor(): Promise<{ url: string; updatedAt: string } | null> {
+    const row = await this.sql.get<{ url: string; updatedAt: string }>('SELECT next_url AS url, updated_at AS "updatedAt" FROM cursor WHERE id = 1');
     return row ?? null;
   }
 
-  setCursor(url: string, now: Date): void {
-    this
-      .prepared('INSERT INTO cursor (id, next_url, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at')
-      .run(url, now.toISOString());
+  async setCursor(url: string, now: Date): Promise<void> {
+    await this.sql.run(
+      'INSERT INTO cursor (id, next_url, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at',
+      [url, now.toISOString()],
+    );
   }
 
-  clearCursor(): void {
-    this.prepared('DELETE FROM cursor').run();
+  async clearCursor(): Promise<void> {
+    await this.sql.run('DELETE FROM cursor');
   }
 
   /**
    * The time through which the live poller has read every event: the start of the last tick that
    * reached the first empty page. Null until one did. The only base of a cursor fallback.
    */
-  caughtUpThrough(): string | null {
-    const row = this.prepared('SELECT caught_up_through AS t FROM poll_progress WHERE id = 1').get() as { t: string } | undefined;
+  async caughtUpThrough(): Promise<string | null> {
+    const row = await this.sql.get<{ t: string }>('SELECT caught_up_through AS t FROM poll_progress WHERE id = 1');
     return row?.t ?? null;
   }
 
   /** Records how far the poller has read (call inside the transaction of the first empty page). */
-  setCaughtUpThrough(through: Date, now: Date): void {
-    this
-      .prepared(
-        'INSERT INTO poll_progress (id, caught_up_through, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET caught_up_through = excluded.caught_up_through, updated_at = excluded.updated_at',
-      )
-      .run(through.toISOString(), now.toISOString());
+  async setCaughtUpThrough(through: Date, now: Date): Promise<void> {
+    await this.sql.run(
+      'INSERT INTO poll_progress (id, caught_up_through, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET caught_up_through = excluded.caught_up_through, updated_at = excluded.updated_at',
+      [through.toISOString(), now.toISOString()],
+    );
   }
 
   /** Records Okta's clock minus the local one, as the last caught-up tick measured it (after that tick's commit). */
-  setOktaClockOffset(offsetMs: number): void {
-    this.prepared('UPDATE poll_progress SET okta_clock_offset_ms = ? WHERE id = 1').run(Math.round(offsetMs));
+  async setOktaClockOffset(offsetMs: number): Promise<void> {
+    await this.sql.run('UPDATE poll_progress SET okta_clock_offset_ms = ? WHERE id = 1', [Math.round(offsetMs)]);
   }
 
   /** Okta's clock minus the local one (ms) at the last caught-up tick, or null until one measured it. */
-  oktaClockOffset(): number | null {
-    const row = this.prepared('SELECT okta_clock_offset_ms AS o FROM poll_progress WHERE id = 1').get() as { o: number | null } | undefined;
+  async oktaClockOffset(): Promise<number | null> {
+    const row = await this.sql.get<{ o: number | null }>('SELECT okta_clock_offset_ms AS o FROM poll_progress WHERE id = 1');
     return row?.o ?? null;
   }
 
   /** Records a batch received by a source without a cursor (call inside the batch's transaction). */
-  recordReceipt(source: EventSource, receivedAt: Date, events: number): void {
-    this
-      .prepared(
-        `INSERT INTO source_receipts (source, last_received_at, batches, events, updated_at) VALUES (?, ?, 1, ?, ?)
-         ON CONFLICT (source) DO UPDATE SET last_received_at = MAX(last_received_at, excluded.last_received_at),
-           batches = batches + 1, events = events + excluded.events, updated_at = excluded.updated_at`,
-      )
-      .run(source, receivedAt.toISOString(), events, receivedAt.toISOString());
+  async recordReceipt(source: EventSource, receivedAt: Date, events: number): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO source_receipts (source, last_received_at, batches, events, updated_at) VALUES (?, ?, 1, ?, ?)
+       ON CONFLICT (source) DO UPDATE SET
+         last_received_at = CASE WHEN source_receipts.last_received_at > excluded.last_received_at THEN source_receipts.last_received_at ELSE excluded.last_received_at END,
+         batches = source_receipts.batches + 1, events = source_receipts.events + excluded.events, updated_at = excluded.updated_at`,
+      [source, receivedAt.toISOString(), events, receivedAt.toISOString()],
+    );
   }
 
   /** The last receipt of a source without a cursor, or null when it never received a batch. */
-  lastReceipt(source: EventSource): { lastReceivedAt: string; batches: number; events: number } | null {
-    const row = this
-      .prepared('SELECT last_received_at AS lastReceivedAt, batches, events FROM source_receipts WHERE source = ?')
-      .get(source) as { lastReceivedAt: string; batches: number; events: number } | undefined;
+  async lastReceipt(source: EventSource): Promise<{ lastReceivedAt: string; batches: number; events: number } | null> {
+    const row = await this.sql.get<{ lastReceivedAt: string; batches: number; events: number }>(
+      'SELECT last_received_at AS "lastReceivedAt", batches, events FROM source_receipts WHERE source = ?',
+      [source],
+    );
     return row ?? null;
   }
 
   // --- registered event hook ----------------------------------------------------------------
 
   /** The Okta event hook `event-hook register` created or updated, or null. */
-  registeredEventHook(): RegisteredEventHook | null {
-    const row = this.prepared('SELECT hook_id AS hookId, uri, registered_at AS registeredAt FROM registered_event_hook WHERE id = 1').get() as
-      | RegisteredEventHook
-      | undefined;
+  async registeredEventHook(): Promise<RegisteredEventHook | null> {
+    const row = await this.sql.get<RegisteredEventHook>('SELECT hook_id AS "hookId", uri, registered_at AS "registeredAt" FROM registered_event_hook WHERE id = 1');
     return row ?? null;
   }
 
   /** Remembers our hook's id (replacing any earlier one). */
-  setRegisteredEventHook(hook: { hookId: string; uri: string }, now: Date): void {
-    this
-      .prepared(
-        'INSERT INTO registered_event_hook (id, hook_id, uri, registered_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET hook_id = excluded.hook_id, uri = excluded.uri, registered_at = excluded.registered_at',
-      )
-      .run(hook.hookId, hook.uri, now.toISOString());
+  async setRegisteredEventHook(hook: { hookId: string; uri: string }, now: Date): Promise<void> {
+    await this.sql.run(
+      'INSERT INTO registered_event_hook (id, hook_id, uri, registered_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET hook_id = excluded.hook_id, uri = excluded.uri, registered_at = excluded.registered_at',
+      [hook.hookId, hook.uri, now.toISOString()],
+    );
   }
 
   /** Forgets our hook (after `event-hook remove`). */
-  clearRegisteredEventHook(): void {
-    this.prepared('DELETE FROM registered_event_hook').run();
+  async clearRegisteredEventHook(): Promise<void> {
+    await this.sql.run('DELETE FROM registered_event_hook');
   }
 
   // --- events --------------------------------------------------------------------------------
 
   /** The uuids among these that are not stored yet. */
-  unseenUuids(uuids: string[]): Set<string> {
+  async unseenUuids(uuids: string[]): Promise<Set<string>> {
     const out = new Set(uuids);
-    const stmt = this.prepared('SELECT 1 FROM events WHERE uuid = ?');
-    for (const u of uuids) if (stmt.get(u)) out.delete(u);
+    for (const u of uuids) if (await this.sql.get('SELECT 1 AS x FROM events WHERE uuid = ?', [u])) out.delete(u);
     return out;
   }
 
-  hasEvent(uuid: string): boolean {
-    return this.prepared('SELECT 1 FROM events WHERE uuid = ?').get(uuid) !== undefined;
+  async hasEvent(uuid: string): Promise<boolean> {
+    return (await this.sql.get('SELECT 1 AS x FROM events WHERE uuid = ?', [uuid])) !== undefined;
   }
 
   /**
@@ -255,30 +248,14 @@ export class Store {
    * alert builder's rules (event-columns.ts), so no field type can make the insert throw; the raw
    * JSON is bounded (raw-event.ts). `key` is the uuid, or for an unreadable entry its content key.
    */
-  insertEvent(e: OktaLogEvent | unknown, source: EventSource, now: Date, suppressedBy: string | null, key: string = (e as OktaLogEvent).uuid): boolean {
+  async insertEvent(e: OktaLogEvent | unknown, source: EventSource, now: Date, suppressedBy: string | null, key: string = (e as OktaLogEvent).uuid): Promise<boolean> {
     const c = eventColumns(e);
-    const info = this
-      .prepared(
-        `INSERT INTO events (uuid, published, event_type, actor_id, actor_login, country, as_number, token_id, token_name,
-           outcome, raw, source, first_seen_at, suppressed_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
-      )
-      .run(
-        key,
-        c.published,
-        c.eventType,
-        c.actorId,
-        c.actorLogin,
-        c.country,
-        c.asNumber,
-        c.tokenId,
-        c.tokenName,
-        c.outcome,
-        rawJson(e),
-        source,
-        now.toISOString(),
-        suppressedBy,
-      );
+    const info = await this.sql.run(
+      `INSERT INTO events (uuid, published, event_type, actor_id, actor_login, country, as_number, token_id, token_name,
+         outcome, raw, source, first_seen_at, suppressed_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+      [key, c.published, c.eventType, c.actorId, c.actorLogin, c.country, c.asNumber, c.tokenId, c.tokenName, c.outcome, rawJson(e), source, now.toISOString(), suppressedBy],
+    );
     return info.changes === 1;
   }
 
@@ -288,28 +265,30 @@ export class Store {
    * Stores the alert and, unless it goes into a summary, one pending delivery per notifier.
    * Returns the alert's row id.
    */
-  insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): number {
-    const info = this
-      .prepared('INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(alert.id, alert.event.uuid, opts.now.toISOString(), alert.source === 'backfill' || alert.source === 'push' || alert.source === 'follow' ? alert.source : 'poll', tickId, JSON.stringify(alert));
-    const rowId = Number(info.lastInsertRowid);
-    if (!opts.deferToSummary) this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
+  async insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): Promise<number> {
+    const source = alert.source === 'backfill' || alert.source === 'push' || alert.source === 'follow' ? alert.source : 'poll';
+    const row = await this.sql.get<{ id: number }>(
+      'INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+      [alert.id, alert.event.uuid, opts.now.toISOString(), source, tickId, JSON.stringify(alert)],
+    );
+    const rowId = Number(row!.id);
+    if (!opts.deferToSummary) await this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
     return rowId;
   }
 
-  private insertDeliveries(target: { alertId: number } | { summaryId: number } | { followupId: number }, notifiers: string[], now: Date): void {
-    const stmt = this.prepared(
-      `INSERT INTO deliveries (alert_id, summary_id, followup_id, notifier, status, attempts, created_at, next_attempt_at)
-       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
-    );
+  private async insertDeliveries(target: { alertId: number } | { summaryId: number } | { followupId: number }, notifiers: string[], now: Date): Promise<void> {
     for (const n of notifiers) {
-      stmt.run(
-        'alertId' in target ? target.alertId : null,
-        'summaryId' in target ? target.summaryId : null,
-        'followupId' in target ? target.followupId : null,
-        n,
-        now.toISOString(),
-        now.toISOString(),
+      await this.sql.run(
+        `INSERT INTO deliveries (alert_id, summary_id, followup_id, notifier, status, attempts, created_at, next_attempt_at)
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
+        [
+          'alertId' in target ? target.alertId : null,
+          'summaryId' in target ? target.summaryId : null,
+          'followupId' in target ? target.followupId : null,
+          n,
+          now.toISOString(),
+          now.toISOString(),
+        ],
       );
     }
   }
@@ -320,65 +299,59 @@ export class Store {
    * Returns the stored follow-up (its id filled in), or null when the key was known or the alert is
    * not in this database. Call inside the transaction that stores its cause.
    */
-  insertFollowUp(followup: Omit<FollowUp, 'id'>, key: string, notifiers: string[], now: Date): FollowUp | null {
-    const alert = this.prepared('SELECT id FROM alerts WHERE alert_id = ?').get(followup.alertId) as { id: number } | undefined;
+  async insertFollowUp(followup: Omit<FollowUp, 'id'>, key: string, notifiers: string[], now: Date): Promise<FollowUp | null> {
+    const alert = await this.sql.get<{ id: number }>('SELECT id FROM alerts WHERE alert_id = ?', [followup.alertId]);
     if (!alert) return null;
-    const info = this
-      .prepared('INSERT INTO followups (alert_id, kind, key, created_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING')
-      .run(alert.id, followup.kind, key, now.toISOString(), '{}');
-    if (info.changes !== 1) return null;
-    const id = Number(info.lastInsertRowid);
+    const inserted = await this.sql.get<{ id: number }>(
+      'INSERT INTO followups (alert_id, kind, key, created_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id',
+      [alert.id, followup.kind, key, now.toISOString(), '{}'],
+    );
+    if (!inserted) return null;
+    const id = Number(inserted.id);
     // Random, not the row number: receivers dedupe on this id and mail clients on the Message-ID
     // made from it, so it must not repeat across databases (a new install, the demo, a second org).
     const full = { id: `otw-followup-${crypto.randomUUID()}`, ...followup } as FollowUp;
-    this.prepared('UPDATE followups SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
-    this.insertDeliveries({ followupId: id }, notifiers, now);
+    await this.sql.run('UPDATE followups SET payload = ? WHERE id = ?', [JSON.stringify(full), id]);
+    await this.insertDeliveries({ followupId: id }, notifiers, now);
     return full;
   }
 
   /** The follow-ups of an alert, oldest first. */
-  followUpsOf(alertId: string): FollowUp[] {
-    const rows = this
-      .prepared('SELECT f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id WHERE a.alert_id = ? ORDER BY f.id')
-      .all(alertId) as Array<{ payload: string }>;
+  async followUpsOf(alertId: string): Promise<FollowUp[]> {
+    const rows = await this.sql.all<{ payload: string }>('SELECT f.payload FROM followups f JOIN alerts a ON a.id = f.alert_id WHERE a.alert_id = ? ORDER BY f.id', [alertId]);
     return rows.map((r) => JSON.parse(r.payload) as FollowUp);
   }
 
   /**
    * What a summary says about the alerts waiting for one (neither deliveries nor a summary: the
    * excess of a tick beyond MAX_ALERTS_PER_RUN, also after a crash between the last page and the
-   * summary), computed by SQLite so that memory stays flat whatever the backlog: a count, the top
-   * actors, the first distinct token names, the published range and the first alert ids, each list
-   * bounded. Null when none wait. `insertSummary` in the same transaction links exactly these alerts.
+   * summary), computed by the database so that memory stays flat whatever the backlog: a count, the
+   * top actors, the first distinct token names, the published range and the first alert ids, each
+   * list bounded. Null when none wait. `insertSummary` in the same transaction links exactly these alerts.
    */
-  excessAwaitingSummary(bounds: { actors: number; tokenNames: number; alertIds: number }): ExcessAlerts | null {
+  async excessAwaitingSummary(bounds: { actors: number; tokenNames: number; alertIds: number }): Promise<ExcessAlerts | null> {
     // Read from the events' columns, not the alerts' JSON: no JSON is parsed, whatever the backlog.
     const waiting = `alerts a LEFT JOIN events e ON e.uuid = a.event_uuid WHERE ${AWAITING_SUMMARY}`;
-    const head = this
-      .prepared(
-        `SELECT COUNT(*) AS count, MIN(e.published) AS firstPublished, MAX(e.published) AS lastPublished,
-                COUNT(DISTINCT ${ACTOR_KEY}) AS actorCount, COUNT(DISTINCT e.token_name) AS tokenNameCount
-           FROM ${waiting}`,
-      )
-      .get() as { count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number; tokenNameCount: number };
-    if (head.count === 0) return null;
-    const actors = this
-      .prepared(`SELECT ${ACTOR_KEY} AS actor, COUNT(*) AS count FROM ${waiting} GROUP BY 1 ORDER BY count DESC, actor LIMIT ?`)
-      .all(bounds.actors) as Array<{ actor: string; count: number }>;
+    const head = (await this.sql.get<{ count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number; tokenNameCount: number }>(
+      `SELECT COUNT(*) AS count, MIN(e.published) AS "firstPublished", MAX(e.published) AS "lastPublished",
+              COUNT(DISTINCT ${ACTOR_KEY}) AS "actorCount", COUNT(DISTINCT e.token_name) AS "tokenNameCount"
+         FROM ${waiting}`,
+    ))!;
+    if (Number(head.count) === 0) return null;
+    const actors = await this.sql.all<{ actor: string; count: number }>(
+      `SELECT ${ACTOR_KEY} AS actor, COUNT(*) AS count FROM ${waiting} GROUP BY 1 ORDER BY count DESC, actor LIMIT ?`,
+      [bounds.actors],
+    );
     const tokenNames = (
-      this
-        .prepared(
-          `SELECT e.token_name AS name FROM ${waiting} AND e.token_name IS NOT NULL GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`,
-        )
-        .all(bounds.tokenNames) as Array<{ name: string }>
+      await this.sql.all<{ name: string }>(`SELECT e.token_name AS name FROM ${waiting} AND e.token_name IS NOT NULL GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`, [bounds.tokenNames])
     ).map((r) => r.name);
-    const alertIds = (this.prepared(`SELECT a.alert_id AS id FROM ${waiting} ORDER BY a.id LIMIT ?`).all(bounds.alertIds) as Array<{ id: string }>).map((r) => r.id);
+    const alertIds = (await this.sql.all<{ id: string }>(`SELECT a.alert_id AS id FROM ${waiting} ORDER BY a.id LIMIT ?`, [bounds.alertIds])).map((r) => r.id);
     return {
-      count: head.count,
-      actors,
-      actorCount: head.actorCount,
+      count: Number(head.count),
+      actors: actors.map((a) => ({ actor: a.actor, count: Number(a.count) })),
+      actorCount: Number(head.actorCount),
       tokenNames,
-      tokenNameCount: head.tokenNameCount,
+      tokenNameCount: Number(head.tokenNameCount),
       firstPublished: head.firstPublished,
       lastPublished: head.lastPublished,
       alertIds,
@@ -389,39 +362,34 @@ export class Store {
    * Stores a summary, links every alert waiting for one to it (the set `excessAwaitingSummary`
    * described, when called in the same transaction) and queues one delivery per notifier.
    */
-  insertSummary(summary: Omit<AlertSummary, 'id'>, tickId: number | null, notifiers: string[], now: Date): AlertSummary {
-    const id = Number(
-      this.prepared('INSERT INTO summaries (tick_id, created_at, payload) VALUES (?, ?, ?)').run(tickId, now.toISOString(), '{}').lastInsertRowid,
-    );
+  async insertSummary(summary: Omit<AlertSummary, 'id'>, tickId: number | null, notifiers: string[], now: Date): Promise<AlertSummary> {
+    const row = await this.sql.get<{ id: number }>('INSERT INTO summaries (tick_id, created_at, payload) VALUES (?, ?, ?) RETURNING id', [tickId, now.toISOString(), '{}']);
+    const id = Number(row!.id);
     const full: AlertSummary = { id: `otw-summary-${id}`, ...summary };
-    this.prepared('UPDATE summaries SET payload = ? WHERE id = ?').run(JSON.stringify(full), id);
-    const linked = this
-      .prepared(`UPDATE alerts SET summary_id = ? WHERE id IN (SELECT a.id FROM alerts a WHERE ${AWAITING_SUMMARY})`)
-      .run(id).changes;
+    await this.sql.run('UPDATE summaries SET payload = ? WHERE id = ?', [JSON.stringify(full), id]);
+    const linked = (await this.sql.run(`UPDATE alerts SET summary_id = ? WHERE id IN (SELECT a.id FROM alerts a WHERE ${AWAITING_SUMMARY})`, [id])).changes;
     if (linked !== summary.count) throw new Error(`summary ${full.id} covers ${summary.count} alerts but ${linked} were waiting`);
-    this.insertDeliveries({ summaryId: id }, notifiers, now);
+    await this.insertDeliveries({ summaryId: id }, notifiers, now);
     return full;
   }
 
-  getAlert(alertId: string): Alert | null {
-    const row = this.prepared('SELECT payload FROM alerts WHERE alert_id = ?').get(alertId) as { payload: string } | undefined;
+  async getAlert(alertId: string): Promise<Alert | null> {
+    const row = await this.sql.get<{ payload: string }>('SELECT payload FROM alerts WHERE alert_id = ?', [alertId]);
     return row ? (JSON.parse(row.payload) as Alert) : null;
   }
 
   /** Alerts, newest first. */
-  listAlerts(limit: number): Array<{ alert: Alert; summarized: boolean }> {
-    const rows = this
-      .prepared('SELECT payload, summary_id AS summaryId FROM alerts ORDER BY id DESC LIMIT ?')
-      .all(limit) as Array<{ payload: string; summaryId: number | null }>;
+  async listAlerts(limit: number): Promise<Array<{ alert: Alert; summarized: boolean }>> {
+    const rows = await this.sql.all<{ payload: string; summaryId: number | null }>('SELECT payload, summary_id AS "summaryId" FROM alerts ORDER BY id DESC LIMIT ?', [limit]);
     return rows.map((r) => ({ alert: JSON.parse(r.payload) as Alert, summarized: r.summaryId !== null }));
   }
 
   /**
    * Pending deliveries whose next attempt is due, oldest first, optionally only for these notifiers.
    * The notifier filter is in SQL, before LIMIT, so rows of a disabled notifier never crowd out
-   * those of enabled ones.
+   * those of enabled ones. Across orgs: whichever process serves deliveries serves every org's.
    */
-  dueDeliveries(now: Date, limit: number, notifiers?: string[]): DueDelivery[] {
+  async dueDeliveries(now: Date, limit: number, notifiers?: string[]): Promise<DueDelivery[]> {
     if (notifiers && notifiers.length === 0) return [];
     // A follow-up waits until its alert went out on the same notifier (a reply needs something to
     // reply to, and an analyst must never read the reply first) and until the follow-ups of the
@@ -430,41 +398,30 @@ export class Store {
     // all). One that failed for good holds them until `retry-failed` sends it; follow-ups before
     // it that failed for good hold nothing. A notifier enabled after the alert went out elsewhere
     // has no delivery of the alert: nothing holds its follow-ups.
-    const rows = this
-      .prepared(
-        `SELECT d.id, d.notifier, d.attempts, d.created_at AS createdAt, a.payload AS alertPayload, s.payload AS summaryPayload,
-                f.payload AS followupPayload, fa.payload AS followedAlertPayload, COALESCE(pd.receipt, sdr.receipt) AS parentReceipt,
-                CASE WHEN pd.id IS NULL AND fa.summary_id IS NOT NULL THEN 'otw-summary-' || fa.summary_id END AS repliesToSummary
-           FROM deliveries d
-           LEFT JOIN alerts a ON a.id = d.alert_id
-           LEFT JOIN summaries s ON s.id = d.summary_id
-           LEFT JOIN followups f ON f.id = d.followup_id
-           LEFT JOIN alerts fa ON fa.id = f.alert_id
-           LEFT JOIN deliveries pd ON pd.alert_id = f.alert_id AND pd.notifier = d.notifier
-           LEFT JOIN deliveries sdr ON pd.id IS NULL AND fa.summary_id IS NOT NULL AND sdr.summary_id = fa.summary_id AND sdr.notifier = d.notifier
-          WHERE d.status = 'pending' AND d.next_attempt_at <= ?
-            AND (? IS NULL OR d.notifier IN (SELECT value FROM json_each(?)))
-            AND (d.followup_id IS NULL OR (
-                  (pd.id IS NULL OR pd.status = 'sent')
-                  AND (fa.summary_id IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries ad WHERE ad.alert_id = fa.id))
-                  AND NOT EXISTS (SELECT 1 FROM deliveries sd WHERE fa.summary_id IS NOT NULL AND sd.summary_id = fa.summary_id AND sd.notifier = d.notifier AND sd.status != 'sent')
-                  AND NOT EXISTS (
-                    SELECT 1 FROM followups ef JOIN deliveries ed ON ed.followup_id = ef.id AND ed.notifier = d.notifier
-                     WHERE ef.alert_id = f.alert_id AND ef.id < f.id AND ed.status = 'pending')))
-          ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-      )
-      .all(now.toISOString(), notifiers ? 1 : null, JSON.stringify(notifiers ?? []), limit) as Array<{
-      id: number;
-      notifier: string;
-      attempts: number;
-      createdAt: string;
-      alertPayload: string | null;
-      summaryPayload: string | null;
-      followupPayload: string | null;
-      followedAlertPayload: string | null;
-      parentReceipt: string | null;
-      repliesToSummary: string | null;
-    }>;
+    const only = notifiers ? `AND d.notifier IN (${notifiers.map(() => '?').join(', ')})` : '';
+    const rows = await this.sql.all<DueRow>(
+      `SELECT d.id, d.notifier, d.attempts, d.created_at AS "createdAt", a.payload AS "alertPayload", s.payload AS "summaryPayload",
+              f.payload AS "followupPayload", fa.payload AS "followedAlertPayload", COALESCE(pd.receipt, sdr.receipt) AS "parentReceipt",
+              CASE WHEN pd.id IS NULL AND fa.summary_id IS NOT NULL THEN 'otw-summary-' || fa.summary_id END AS "repliesToSummary"
+         FROM deliveries d
+         LEFT JOIN alerts a ON a.id = d.alert_id
+         LEFT JOIN summaries s ON s.id = d.summary_id
+         LEFT JOIN followups f ON f.id = d.followup_id
+         LEFT JOIN alerts fa ON fa.id = f.alert_id
+         LEFT JOIN deliveries pd ON pd.alert_id = f.alert_id AND pd.notifier = d.notifier
+         LEFT JOIN deliveries sdr ON pd.id IS NULL AND fa.summary_id IS NOT NULL AND sdr.summary_id = fa.summary_id AND sdr.notifier = d.notifier
+        WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+          ${only}
+          AND (d.followup_id IS NULL OR (
+                (pd.id IS NULL OR pd.status = 'sent')
+                AND (fa.summary_id IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries ad WHERE ad.alert_id = fa.id))
+                AND NOT EXISTS (SELECT 1 FROM deliveries sd WHERE fa.summary_id IS NOT NULL AND sd.summary_id = fa.summary_id AND sd.notifier = d.notifier AND sd.status != 'sent')
+                AND NOT EXISTS (
+                  SELECT 1 FROM followups ef JOIN deliveries ed ON ed.followup_id = ef.id AND ed.notifier = d.notifier
+                   WHERE ef.alert_id = f.alert_id AND ef.id < f.id AND ed.status = 'pending')))
+        ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+      [now.toISOString(), ...(notifiers ?? []), limit],
+    );
     return rows.map((r) => ({
       id: r.id,
       notifier: r.notifier,
@@ -475,9 +432,9 @@ export class Store {
   }
 
   /** The earliest next attempt among pending deliveries, or null. */
-  nextDueAt(): string | null {
-    const row = this.prepared(`SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'`).get() as { t: string | null };
-    return row.t;
+  async nextDueAt(): Promise<string | null> {
+    const row = await this.sql.get<{ t: string | null }>(`SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'`);
+    return row?.t ?? null;
   }
 
   /**
@@ -488,10 +445,11 @@ export class Store {
    * alive (it sent the row and is still trying to record that) is not taken over, unless it ended
    * more than CLAIM_HOLD_MAX_MS ago, which bounds the harm of a reused pid.
    */
-  claimDelivery(id: number, now: Date, leaseMs: number): boolean {
-    const row = this
-      .prepared(`SELECT next_attempt_at AS nextAt, claimed_by AS claimedBy FROM deliveries WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`)
-      .get(id, now.toISOString()) as { nextAt: string; claimedBy: number | null } | undefined;
+  async claimDelivery(id: number, now: Date, leaseMs: number): Promise<boolean> {
+    const row = await this.sql.get<{ nextAt: string; claimedBy: number | null }>(
+      `SELECT next_attempt_at AS "nextAt", claimed_by AS "claimedBy" FROM deliveries WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`,
+      [id, now.toISOString()],
+    );
     if (!row) return false;
     const holder = row.claimedBy;
     // Our own pid is claimable: rows this process sent but has not recorded are skipped by the
@@ -499,170 +457,224 @@ export class Store {
     // that had the same pid (pid 1 in a container).
     if (holder !== null && holder !== process.pid && processAlive(holder) && now.getTime() - Date.parse(row.nextAt) < CLAIM_HOLD_MAX_MS) return false;
     // Compare-and-set on what was read, so two processes never both win.
-    return (
-      this
-        .prepared(`UPDATE deliveries SET next_attempt_at = ?, claimed_by = ? WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND claimed_by IS ?`)
-        .run(new Date(now.getTime() + leaseMs).toISOString(), process.pid, id, row.nextAt, holder).changes === 1
+    const set = await this.sql.run(
+      `UPDATE deliveries SET next_attempt_at = ?, claimed_by = ? WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND claimed_by IS NOT DISTINCT FROM ?`,
+      [new Date(now.getTime() + leaseMs).toISOString(), process.pid, id, row.nextAt, holder],
     );
+    return set.changes === 1;
   }
 
   /** Records a send the destination accepted, with what it answered that a follow-up needs (Slack's channel and ts). */
-  markSent(id: number, now: Date, receipt: DeliveryReceipt | null = null): void {
-    this
-      .prepared(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL, claimed_by = NULL, receipt = ? WHERE id = ?`)
-      .run(now.toISOString(), now.toISOString(), receipt ? JSON.stringify(receipt) : null, id);
+  async markSent(id: number, now: Date, receipt: DeliveryReceipt | null = null): Promise<void> {
+    await this.sql.run(
+      `UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_attempt_at = ?, last_error = NULL, claimed_by = NULL, receipt = ? WHERE id = ?`,
+      [now.toISOString(), now.toISOString(), receipt ? JSON.stringify(receipt) : null, id],
+    );
   }
 
-  markRetry(id: number, now: Date, nextAttemptAt: Date, error: string): void {
-    this
-      .prepared(`UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?`)
-      .run(now.toISOString(), nextAttemptAt.toISOString(), error, id);
+  async markRetry(id: number, now: Date, nextAttemptAt: Date, error: string): Promise<void> {
+    await this.sql.run(`UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?`, [
+      now.toISOString(),
+      nextAttemptAt.toISOString(),
+      error,
+      id,
+    ]);
   }
 
-  markFailed(id: number, now: Date, error: string): void {
-    this
-      .prepared(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?`)
-      .run(now.toISOString(), error, id);
+  async markFailed(id: number, now: Date, error: string): Promise<void> {
+    await this.sql.run(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?`, [
+      now.toISOString(),
+      error,
+      id,
+    ]);
   }
 
   /** Puts failed deliveries back to pending, due now; returns how many. */
-  retryFailed(now: Date, notifier?: string): number {
+  async retryFailed(now: Date, notifier?: string): Promise<number> {
     const sql = `UPDATE deliveries SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ?, claimed_by = NULL WHERE status = 'failed'${notifier ? ' AND notifier = ?' : ''}`;
-    const args: unknown[] = [now.toISOString(), now.toISOString()];
+    const args: SqlParam[] = [now.toISOString(), now.toISOString()];
     if (notifier) args.push(notifier);
-    return this.prepared(sql).run(...args).changes;
+    return (await this.sql.run(sql, args)).changes;
   }
 
   /** Failed deliveries with their last error, newest first. */
-  failedDeliveries(limit: number): Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }> {
-    return this
-      .prepared(
-        `SELECT d.id, d.notifier, COALESCE(a.alert_id, 'otw-summary-' || d.summary_id, json_extract(f.payload, '$.id')) AS alertId, d.attempts, d.last_error AS lastError, d.last_attempt_at AS lastAttemptAt
-           FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id LEFT JOIN followups f ON f.id = d.followup_id
-          WHERE d.status = 'failed' ORDER BY d.id DESC LIMIT ?`,
-      )
-      .all(limit) as Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }>;
+  async failedDeliveries(limit: number): Promise<Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }>> {
+    const rows = await this.sql.all<{
+      id: number;
+      notifier: string;
+      alertId: string | null;
+      summaryId: number | null;
+      followupPayload: string | null;
+      attempts: number;
+      lastError: string | null;
+      lastAttemptAt: string | null;
+    }>(
+      `SELECT d.id, d.notifier, a.alert_id AS "alertId", d.summary_id AS "summaryId", f.payload AS "followupPayload", d.attempts,
+              d.last_error AS "lastError", d.last_attempt_at AS "lastAttemptAt"
+         FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id LEFT JOIN followups f ON f.id = d.followup_id
+        WHERE d.status = 'failed' ORDER BY d.id DESC LIMIT ?`,
+      [limit],
+    );
+    // The follow-up's id is in its JSON: read here rather than with an engine's JSON function.
+    return rows.map((r) => ({
+      id: r.id,
+      notifier: r.notifier,
+      alertId: r.alertId ?? (r.summaryId !== null ? `otw-summary-${r.summaryId}` : followupIdOf(r.followupPayload)),
+      attempts: r.attempts,
+      lastError: r.lastError,
+      lastAttemptAt: r.lastAttemptAt,
+    }));
   }
 
   // --- ticks ---------------------------------------------------------------------------------
 
-  startTick(now: Date, kind: 'poll' | 'backfill' | 'follow' = 'poll'): number {
-    return Number(
-      this.prepared(`INSERT INTO ticks (kind, started_at, result, pid) VALUES (?, ?, 'running', ?)`).run(kind, now.toISOString(), process.pid).lastInsertRowid,
-    );
+  async startTick(now: Date, kind: 'poll' | 'backfill' | 'follow' = 'poll'): Promise<number> {
+    const row = await this.sql.get<{ id: number }>(`INSERT INTO ticks (kind, started_at, result, pid) VALUES (?, ?, 'running', ?) RETURNING id`, [kind, now.toISOString(), process.pid]);
+    return Number(row!.id);
   }
 
   /** Adds a page's counters to the tick (inside the page's transaction). */
-  addToTick(id: number, d: { pages?: number; requests?: number; events?: number; newEvents?: number; newAlerts?: number; suppressed?: number; rateLimitRemaining?: number | null }): void {
-    this
-      .prepared(
-        `UPDATE ticks SET pages = pages + ?, requests = requests + ?, events = events + ?, new_events = new_events + ?,
-           new_alerts = new_alerts + ?, suppressed = suppressed + ?, rate_limit_remaining = COALESCE(?, rate_limit_remaining) WHERE id = ?`,
-      )
-      .run(d.pages ?? 0, d.requests ?? 0, d.events ?? 0, d.newEvents ?? 0, d.newAlerts ?? 0, d.suppressed ?? 0, d.rateLimitRemaining ?? null, id);
+  async addToTick(id: number, d: { pages?: number; requests?: number; events?: number; newEvents?: number; newAlerts?: number; suppressed?: number; rateLimitRemaining?: number | null }): Promise<void> {
+    await this.sql.run(
+      `UPDATE ticks SET pages = pages + ?, requests = requests + ?, events = events + ?, new_events = new_events + ?,
+         new_alerts = new_alerts + ?, suppressed = suppressed + ?, rate_limit_remaining = COALESCE(?, rate_limit_remaining) WHERE id = ?`,
+      [d.pages ?? 0, d.requests ?? 0, d.events ?? 0, d.newEvents ?? 0, d.newAlerts ?? 0, d.suppressed ?? 0, d.rateLimitRemaining ?? null, id],
+    );
   }
 
-  finishTick(id: number, now: Date, result: 'ok' | 'failed' | 'interrupted', extra: { requests?: number; rateLimitRemaining?: number | null; error?: string | null } = {}): void {
-    this
-      .prepared(
-        `UPDATE ticks SET finished_at = ?, result = ?, requests = MAX(requests, ?), rate_limit_remaining = COALESCE(?, rate_limit_remaining), error = ? WHERE id = ?`,
-      )
-      .run(now.toISOString(), result, extra.requests ?? 0, extra.rateLimitRemaining ?? null, extra.error ?? null, id);
+  async finishTick(id: number, now: Date, result: 'ok' | 'failed' | 'interrupted', extra: { requests?: number; rateLimitRemaining?: number | null; error?: string | null } = {}): Promise<void> {
+    const requests = extra.requests ?? 0;
+    await this.sql.run(
+      `UPDATE ticks SET finished_at = ?, result = ?, requests = CASE WHEN requests > ? THEN requests ELSE ? END,
+         rate_limit_remaining = COALESCE(?, rate_limit_remaining), error = ? WHERE id = ?`,
+      [now.toISOString(), result, requests, requests, extra.rateLimitRemaining ?? null, extra.error ?? null, id],
+    );
   }
 
   /**
    * Ticks left 'running' by a process that died: marked failed at start-up. Ticks of a process
    * that is still alive (a daemon next to a one-shot `poll` or `backfill`) are left alone.
    */
-  closeAbandonedTicks(now: Date): number {
-    const running = this.prepared(`SELECT id, pid FROM ticks WHERE result = 'running'`).all() as Array<{ id: number; pid: number | null }>;
-    const close = this.prepared(`UPDATE ticks SET result = 'failed', finished_at = ?, error = 'interrupted: the process stopped during this tick' WHERE id = ? AND result = 'running'`);
+  async closeAbandonedTicks(now: Date): Promise<number> {
+    const running = await this.sql.all<{ id: number; pid: number | null }>(`SELECT id, pid FROM ticks WHERE result = 'running'`);
     let n = 0;
     for (const t of running) {
       if (t.pid !== null && t.pid !== process.pid && processAlive(t.pid)) continue;
-      n += close.run(now.toISOString(), t.id).changes;
+      const closed = await this.sql.run(`UPDATE ticks SET result = 'failed', finished_at = ?, error = 'interrupted: the process stopped during this tick' WHERE id = ? AND result = 'running'`, [
+        now.toISOString(),
+        t.id,
+      ]);
+      n += closed.changes;
     }
     return n;
   }
 
   /** When the first tick of this kind started (the daemon's first start on this database). */
-  firstTickStartedAt(kind = 'poll'): string | null {
-    const row = this.prepared('SELECT MIN(started_at) AS t FROM ticks WHERE kind = ?').get(kind) as { t: string | null };
-    return row.t;
+  async firstTickStartedAt(kind = 'poll'): Promise<string | null> {
+    const row = await this.sql.get<{ t: string | null }>('SELECT MIN(started_at) AS t FROM ticks WHERE kind = ?', [kind]);
+    return row?.t ?? null;
   }
 
   /** The newest self-watch alert of this change for this hook since `since`, or null (its alert id). */
-  recentEventHookAlert(hookId: string | null, change: string, since: Date): string | null {
-    const row = this
-      .prepared(
-        `SELECT alert_id AS id FROM alerts
-          WHERE created_at >= ? AND json_extract(payload, '$.rule.id') = 'okta-event-hook-tampered'
-            AND json_extract(payload, '$.eventHook.change') = ? AND json_extract(payload, '$.eventHook.id') IS ?
-          ORDER BY id DESC LIMIT 1`,
-      )
-      .get(since.toISOString(), change, hookId) as { id: string } | undefined;
+  async recentEventHookAlert(hookId: string | null, change: string, since: Date): Promise<string | null> {
+    // JSON access has no common form: each engine's own (few alerts fall in the window).
+    const field = (p: string): string => (this.sql.engine === 'postgres' ? `(payload::jsonb #>> '{${p.split('.').join(',')}}')` : `json_extract(payload, '$.${p}')`);
+    const row = await this.sql.get<{ id: string }>(
+      `SELECT alert_id AS id FROM alerts
+        WHERE created_at >= ? AND ${field('rule.id')} = 'okta-event-hook-tampered'
+          AND ${field('eventHook.change')} = ? AND ${field('eventHook.id')} IS NOT DISTINCT FROM ?
+        ORDER BY id DESC LIMIT 1`,
+      [since.toISOString(), change, hookId],
+    );
     return row?.id ?? null;
   }
 
   /** Alerts first raised by push since `since` (ISO time): MAX_ALERTS_PER_RUN's count for push. */
-  pushAlertsSince(since: string): number {
-    return (this.prepared("SELECT COUNT(*) AS n FROM alerts WHERE source = 'push' AND created_at >= ?").get(since) as { n: number }).n;
+  async pushAlertsSince(since: string): Promise<number> {
+    const row = await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM alerts WHERE source = 'push' AND created_at >= ?", [since]);
+    return Number(row?.n ?? 0);
   }
 
-  lastTick(kind = 'poll'): TickRow | null {
-    return (this.prepared(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
+  async lastTick(kind = 'poll'): Promise<TickRow | null> {
+    return (await this.sql.get<TickRow>(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`, [kind])) ?? null;
   }
 
-  lastSuccessfulTick(kind = 'poll'): TickRow | null {
-    return (this.prepared(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result = 'ok' ORDER BY id DESC LIMIT 1`).get(kind) as TickRow | undefined) ?? null;
+  async lastSuccessfulTick(kind = 'poll'): Promise<TickRow | null> {
+    return (await this.sql.get<TickRow>(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result = 'ok' ORDER BY id DESC LIMIT 1`, [kind])) ?? null;
   }
 
   // --- status --------------------------------------------------------------------------------
 
   /** Suppressed events grouped by what suppressed them, most first. */
-  suppressedByReason(limit = 20): Array<{ reason: string; count: number; last: string }> {
-    return this
-      .prepared(
-        `SELECT suppressed_by AS reason, COUNT(*) AS count, MAX(published) AS last FROM events
-          WHERE suppressed_by IS NOT NULL GROUP BY suppressed_by ORDER BY count DESC LIMIT ?`,
-      )
-      .all(limit) as Array<{ reason: string; count: number; last: string }>;
+  async suppressedByReason(limit = 20): Promise<Array<{ reason: string; count: number; last: string }>> {
+    const rows = await this.sql.all<{ reason: string; count: number; last: string }>(
+      `SELECT suppressed_by AS reason, COUNT(*) AS count, MAX(published) AS last FROM events
+        WHERE suppressed_by IS NOT NULL GROUP BY suppressed_by ORDER BY count DESC LIMIT ?`,
+      [limit],
+    );
+    return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
   /** Events stored per source (poll, push, backfill): which path saw each uuid first. */
-  eventsBySource(): Record<string, number> {
-    const rows = this.prepared('SELECT source, COUNT(*) AS n FROM events GROUP BY source').all() as Array<{ source: string; n: number }>;
-    return Object.fromEntries(rows.map((r) => [r.source, r.n]));
+  async eventsBySource(): Promise<Record<string, number>> {
+    const rows = await this.sql.all<{ source: string; n: number }>('SELECT source, COUNT(*) AS n FROM events GROUP BY source');
+    return Object.fromEntries(rows.map((r) => [r.source, Number(r.n)]));
   }
 
   /**
    * When the last hook delivery reached the store (ISO), or null: a restart-proof "last push" for
    * status, counted per delivery (also one whose events the poller had already stored).
    */
-  lastPushReceivedAt(): string | null {
-    return this.lastReceipt('push')?.lastReceivedAt ?? null;
+  async lastPushReceivedAt(): Promise<string | null> {
+    return (await this.lastReceipt('push'))?.lastReceivedAt ?? null;
   }
 
-  status(schemaVersion: number): StoreStatus {
-    const count = (sql: string): number => (this.prepared(sql).get() as { n: number }).n;
-    const deliveries = this
-      .prepared(
+  async status(schemaVersion: number): Promise<StoreStatus> {
+    const count = async (sql: string): Promise<number> => Number((await this.sql.get<{ n: number }>(sql))?.n ?? 0);
+    const deliveries = (
+      await this.sql.all<{ notifier: string; pending: number; sent: number; failed: number }>(
         `SELECT notifier,
-                SUM(status = 'pending') AS pending, SUM(status = 'sent') AS sent, SUM(status = 'failed') AS failed
+                SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending, SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS sent,
+                SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
            FROM deliveries GROUP BY notifier ORDER BY notifier`,
       )
-      .all() as Array<{ notifier: string; pending: number; sent: number; failed: number }>;
+    ).map((d) => ({ notifier: d.notifier, pending: Number(d.pending), sent: Number(d.sent), failed: Number(d.failed) }));
     return {
       schemaVersion,
-      cursor: this.getCursor(),
-      lastTick: this.lastTick(),
-      lastSuccessfulTick: this.lastSuccessfulTick(),
-      eventsSeen: count('SELECT COUNT(*) AS n FROM events'),
-      alertsRaised: count('SELECT COUNT(*) AS n FROM alerts'),
-      suppressed: count('SELECT COUNT(*) AS n FROM events WHERE suppressed_by IS NOT NULL'),
-      summaries: count('SELECT COUNT(*) AS n FROM summaries'),
+      cursor: await this.getCursor(),
+      lastTick: await this.lastTick(),
+      lastSuccessfulTick: await this.lastSuccessfulTick(),
+      eventsSeen: await count('SELECT COUNT(*) AS n FROM events'),
+      alertsRaised: await count('SELECT COUNT(*) AS n FROM alerts'),
+      suppressed: await count('SELECT COUNT(*) AS n FROM events WHERE suppressed_by IS NOT NULL'),
+      summaries: await count('SELECT COUNT(*) AS n FROM summaries'),
       deliveries,
     };
+  }
+}
+
+/** One row of the due-deliveries query. */
+interface DueRow {
+  id: number;
+  notifier: string;
+  attempts: number;
+  createdAt: string;
+  alertPayload: string | null;
+  summaryPayload: string | null;
+  followupPayload: string | null;
+  followedAlertPayload: string | null;
+  parentReceipt: string | null;
+  repliesToSummary: string | null;
+}
+
+/** The `id` in a stored follow-up's JSON, or null. */
+function followupIdOf(payload: string | null): string | null {
+  if (payload === null) return null;
+  try {
+    const id = (JSON.parse(payload) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
   }
 }
 

@@ -23,50 +23,53 @@ export interface WatchRow {
   closeReason: 'window-ended' | 'revoked' | 'expired' | 'off' | null;
 }
 
-const WATCH_COLUMNS = `w.token_id AS tokenId, w.alert_id AS alertRowId, a.alert_id AS alertId, w.token_name AS tokenName,
-  w.created_published AS createdPublished, w.watch_until AS watchUntil, w.started_at AS startedAt,
-  w.followed_through AS followedThrough, w.first_use_uuid AS firstUseUuid, w.first_use_at AS firstUseAt,
-  w.last_use_at AS lastUseAt, w.events, w.sensitive, w.revoked_at AS revokedAt, w.revoked_by AS revokedBy,
-  w.closed_at AS closedAt, w.close_reason AS closeReason`;
+const WATCH_COLUMNS = `w.token_id AS "tokenId", w.alert_id AS "alertRowId", a.alert_id AS "alertId", w.token_name AS "tokenName",
+  w.created_published AS "createdPublished", w.watch_until AS "watchUntil", w.started_at AS "startedAt",
+  w.followed_through AS "followedThrough", w.first_use_uuid AS "firstUseUuid", w.first_use_at AS "firstUseAt",
+  w.last_use_at AS "lastUseAt", w.events, w.sensitive, w.revoked_at AS "revokedAt", w.revoked_by AS "revokedBy",
+  w.closed_at AS "closedAt", w.close_reason AS "closeReason"`;
+
 
 /** Starts a watch; false when the token is watched already (a second alert never restarts it). */
-export function insertWatch(
+export async function insertWatch(
   store: Store,
   w: { tokenId: string; alertRowId: number; tokenName: string | null; createdPublished: string; watchUntil: string; now: Date },
-): boolean {
-  return (
-    store
-      .prepared(
-        `INSERT INTO token_watches (token_id, alert_id, token_name, created_published, watch_until, started_at)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      )
-      .run(w.tokenId, w.alertRowId, w.tokenName, w.createdPublished, w.watchUntil, w.now.toISOString()).changes === 1
+): Promise<boolean> {
+  const info = await store.sql.run(
+    `INSERT INTO token_watches (token_id, alert_id, token_name, created_published, watch_until, started_at)
+     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    [w.tokenId, w.alertRowId, w.tokenName, w.createdPublished, w.watchUntil, w.now.toISOString()],
   );
+  return info.changes === 1;
 }
 
 /** The watch of a token (open or closed), or null. */
-export function watchOf(store: Store, tokenId: string): WatchRow | null {
-  return (store.prepared(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.token_id = ?`).get(tokenId) as WatchRow | undefined) ?? null;
+export async function watchOf(store: Store, tokenId: string): Promise<WatchRow | null> {
+  return (await store.sql.get<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.token_id = ?`, [tokenId])) ?? null;
 }
 
 /** True when this token has a watch, open or closed (one indexed lookup: it runs for every new event that names a token). */
-export function hasWatch(store: Store, tokenId: string): boolean {
-  return store.prepared('SELECT 1 FROM token_watches WHERE token_id = ?').get(tokenId) !== undefined;
+export async function hasWatch(store: Store, tokenId: string): Promise<boolean> {
+  return (await store.sql.get('SELECT 1 AS x FROM token_watches WHERE token_id = ?', [tokenId])) !== undefined;
 }
 
 /** Open watches, oldest first. */
-export function openWatches(store: Store): WatchRow[] {
-  return store.prepared(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.closed_at IS NULL ORDER BY w.rowid`).all() as WatchRow[];
+export async function openWatches(store: Store): Promise<WatchRow[]> {
+  return store.sql.all<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.closed_at IS NULL ORDER BY w.started_at, w.token_id`);
 }
 
 /** The watches of these alerts, keyed by alert id (`status --alerts`). */
-export function watchesOfAlerts(store: Store, alertIds: readonly string[]): Map<string, WatchRow> {
+export async function watchesOfAlerts(store: Store, alertIds: readonly string[]): Promise<Map<string, WatchRow>> {
   const out = new Map<string, WatchRow>();
-  if (alertIds.length === 0) return out;
-  const rows = store
-    .prepared(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE a.alert_id IN (SELECT value FROM json_each(?))`)
-    .all(JSON.stringify(alertIds)) as WatchRow[];
-  for (const r of rows) out.set(r.alertId, r);
+  // In slices: a statement binds a bounded number of parameters.
+  for (let i = 0; i < alertIds.length; i += 500) {
+    const slice = alertIds.slice(i, i + 500);
+    const rows = await store.sql.all<WatchRow>(
+      `SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE a.alert_id IN (${slice.map(() => '?').join(', ')})`,
+      slice,
+    );
+    for (const r of rows) out.set(r.alertId, r);
+  }
   return out;
 }
 
@@ -74,56 +77,66 @@ export function watchesOfAlerts(store: Store, alertIds: readonly string[]): Map<
  * Records one event of a watched token and bumps the watch's counters; false when the event was
  * recorded already. The first event recorded is the first use.
  */
-export function insertActivity(store: Store, a: { eventUuid: string; tokenId: string; published: string; eventType: string; sensitive: string | null; timed?: boolean }): boolean {
-  const inserted = store
-    .prepared('INSERT INTO token_activity (event_uuid, token_id, published, event_type, sensitive) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
-    .run(a.eventUuid, a.tokenId, a.published, a.eventType, a.sensitive).changes === 1;
+export async function insertActivity(
+  store: Store,
+  a: { eventUuid: string; tokenId: string; published: string; eventType: string; sensitive: string | null; timed?: boolean },
+): Promise<boolean> {
+  const inserted =
+    (
+      await store.sql.run('INSERT INTO token_activity (event_uuid, token_id, published, event_type, sensitive) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', [
+        a.eventUuid,
+        a.tokenId,
+        a.published,
+        a.eventType,
+        a.sensitive,
+      ])
+    ).changes === 1;
   if (!inserted) return false;
-  store
-    .prepared(
-      `UPDATE token_watches SET events = events + 1, sensitive = sensitive + ?,
-         first_use_uuid = COALESCE(first_use_uuid, ?), first_use_at = COALESCE(first_use_at, ?),
-         last_use_at = CASE WHEN last_use_at IS NULL OR last_use_at < ? THEN ? ELSE last_use_at END
-       WHERE token_id = ?`,
-    )
+  await store.sql.run(
+    `UPDATE token_watches SET events = events + 1, sensitive = sensitive + ?,
+       first_use_uuid = COALESCE(first_use_uuid, ?), first_use_at = COALESCE(first_use_at, ?),
+       last_use_at = CASE WHEN last_use_at IS NULL OR last_use_at < ? THEN ? ELSE last_use_at END
+     WHERE token_id = ?`,
     // An event without a readable time of its own counts, but cannot be the first or last use.
-    .run(a.sensitive === null ? 0 : 1, a.timed === false ? null : a.eventUuid, a.timed === false ? null : a.published, a.timed === false ? '' : a.published, a.timed === false ? null : a.published, a.tokenId);
+    [a.sensitive === null ? 0 : 1, a.timed === false ? null : a.eventUuid, a.timed === false ? null : a.published, a.timed === false ? '' : a.published, a.timed === false ? null : a.published, a.tokenId],
+  );
   return true;
 }
 
 /** Records who revoked the token and when (the first revoke wins: a token is revoked once). */
-export function setRevoked(store: Store, tokenId: string, at: string, by: string | null): void {
-  store.prepared('UPDATE token_watches SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL').run(at, by, tokenId);
+export async function setRevoked(store: Store, tokenId: string, at: string, by: string | null): Promise<void> {
+  await store.sql.run('UPDATE token_watches SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL', [at, by, tokenId]);
 }
 
 /** Closes an open watch; false when it was closed already. */
-export function closeWatch(store: Store, tokenId: string, reason: 'window-ended' | 'revoked' | 'expired' | 'off', now: Date): boolean {
-  return store.prepared('UPDATE token_watches SET closed_at = ?, close_reason = ? WHERE token_id = ? AND closed_at IS NULL').run(now.toISOString(), reason, tokenId).changes === 1;
+export async function closeWatch(store: Store, tokenId: string, reason: 'window-ended' | 'revoked' | 'expired' | 'off', now: Date): Promise<boolean> {
+  const info = await store.sql.run('UPDATE token_watches SET closed_at = ?, close_reason = ? WHERE token_id = ? AND closed_at IS NULL', [now.toISOString(), reason, tokenId]);
+  return info.changes === 1;
 }
 
 /** The token's activity counted by event type, most first, bounded; with the number of types. */
-export function activityByType(store: Store, tokenId: string, limit: number): { byType: Array<{ eventType: string; count: number }>; typeCount: number } {
-  const byType = store
-    .prepared('SELECT event_type AS eventType, COUNT(*) AS count FROM token_activity WHERE token_id = ? GROUP BY event_type ORDER BY count DESC, event_type LIMIT ?')
-    .all(tokenId, limit) as Array<{ eventType: string; count: number }>;
-  const typeCount = (store.prepared('SELECT COUNT(DISTINCT event_type) AS n FROM token_activity WHERE token_id = ?').get(tokenId) as { n: number }).n;
-  return { byType, typeCount };
+export async function activityByType(store: Store, tokenId: string, limit: number): Promise<{ byType: Array<{ eventType: string; count: number }>; typeCount: number }> {
+  const byType = await store.sql.all<{ eventType: string; count: number }>(
+    'SELECT event_type AS "eventType", COUNT(*) AS count FROM token_activity WHERE token_id = ? GROUP BY event_type ORDER BY count DESC, event_type LIMIT ?',
+    [tokenId, limit],
+  );
+  const typeCount = Number((await store.sql.get<{ n: number }>('SELECT COUNT(DISTINCT event_type) AS n FROM token_activity WHERE token_id = ?', [tokenId]))?.n ?? 0);
+  return { byType: byType.map((r) => ({ eventType: r.eventType, count: Number(r.count) })), typeCount };
 }
 
 /** The token's sensitive actions, oldest first, bounded, with the event's stored outcome and raw JSON. */
-export function sensitiveActivity(
+export async function sensitiveActivity(
   store: Store,
   tokenId: string,
   limit: number,
-): { rows: Array<{ uuid: string; published: string; eventType: string; category: string; outcome: string | null; raw: string | null }>; count: number } {
-  const rows = store
-    .prepared(
-      `SELECT t.event_uuid AS uuid, t.published, t.event_type AS eventType, t.sensitive AS category, e.outcome, e.raw
-         FROM token_activity t LEFT JOIN events e ON e.uuid = t.event_uuid
-        WHERE t.token_id = ? AND t.sensitive IS NOT NULL ORDER BY t.published, t.event_uuid LIMIT ?`,
-    )
-    .all(tokenId, limit) as Array<{ uuid: string; published: string; eventType: string; category: string; outcome: string | null; raw: string | null }>;
-  const count = (store.prepared('SELECT COUNT(*) AS n FROM token_activity WHERE token_id = ? AND sensitive IS NOT NULL').get(tokenId) as { n: number }).n;
+): Promise<{ rows: Array<{ uuid: string; published: string; eventType: string; category: string; outcome: string | null; raw: string | null }>; count: number }> {
+  const rows = await store.sql.all<{ uuid: string; published: string; eventType: string; category: string; outcome: string | null; raw: string | null }>(
+    `SELECT t.event_uuid AS uuid, t.published, t.event_type AS "eventType", t.sensitive AS category, e.outcome, e.raw
+       FROM token_activity t LEFT JOIN events e ON e.uuid = t.event_uuid
+      WHERE t.token_id = ? AND t.sensitive IS NOT NULL ORDER BY t.published, t.event_uuid LIMIT ?`,
+    [tokenId, limit],
+  );
+  const count = Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_activity WHERE token_id = ? AND sensitive IS NOT NULL', [tokenId]))?.n ?? 0);
   return { rows, count };
 }
 
@@ -132,18 +145,18 @@ export function sensitiveActivity(
  * one, else the newest alert on a `system.api_token.create` event for this token (a creation that
  * started no watch: FOLLOW_WINDOW 0, or not a success). Successful creations first.
  */
-export function creationAlertOf(store: Store, tokenId: string): { rowId: number; alertId: string } | null {
-  const watched = store.prepared('SELECT a.id AS rowId, a.alert_id AS alertId FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.token_id = ?').get(tokenId) as
-    | { rowId: number; alertId: string }
-    | undefined;
+export async function creationAlertOf(store: Store, tokenId: string): Promise<{ rowId: number; alertId: string } | null> {
+  const watched = await store.sql.get<{ rowId: number; alertId: string }>(
+    'SELECT a.id AS "rowId", a.alert_id AS "alertId" FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.token_id = ?',
+    [tokenId],
+  );
   if (watched) return watched;
-  const row = store
-    .prepared(
-      // events_token_id (migration 011) finds the token's events; each has at most one alert.
-      `SELECT a.id AS rowId, a.alert_id AS alertId FROM events e JOIN alerts a ON a.event_uuid = e.uuid
-        WHERE e.event_type = 'system.api_token.create' AND e.token_id = ?
-        ORDER BY (e.outcome = 'SUCCESS') DESC, a.id DESC LIMIT 1`,
-    )
-    .get(tokenId) as { rowId: number; alertId: string } | undefined;
+  const row = await store.sql.get<{ rowId: number; alertId: string }>(
+    // events_token_id (migration 011) finds the token's events; each has at most one alert.
+    `SELECT a.id AS "rowId", a.alert_id AS "alertId" FROM events e JOIN alerts a ON a.event_uuid = e.uuid
+      WHERE e.event_type = 'system.api_token.create' AND e.token_id = ?
+      ORDER BY CASE WHEN e.outcome = 'SUCCESS' THEN 0 ELSE 1 END, a.id DESC LIMIT 1`,
+    [tokenId],
+  );
   return row ?? null;
 }
