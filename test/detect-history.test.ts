@@ -116,10 +116,10 @@ describe('history facts at scale', () => {
     await store.insertEvent(subject, 'poll', new Date(), null);
 
     const plans = [
-      `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE actor_id = 'x' AND published >= 'a' AND published <= 'b' AND uuid <> 'u' AND event_type = 'e' LIMIT 100)`,
-      `SELECT 1 FROM events WHERE actor_login = 'x' COLLATE NOCASE AND published <= 'b' AND uuid <> 'u' AND event_type = 'e' AND country = 'c' LIMIT 1`,
-      `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE published >= 'a' AND published <= 'b' AND uuid <> 'u' AND event_type = 'e' LIMIT 100)`,
-      'SELECT MIN(first_seen_at) FROM events',
+      `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE org = 'default' AND actor_id = 'x' AND published >= 'a' AND published <= 'b' AND uuid <> 'u' AND event_type = 'e' LIMIT 100)`,
+      `SELECT 1 FROM events WHERE org = 'default' AND actor_login = 'x' COLLATE NOCASE AND published <= 'b' AND uuid <> 'u' AND event_type = 'e' AND country = 'c' LIMIT 1`,
+      `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE org = 'default' AND published >= 'a' AND published <= 'b' AND uuid <> 'u' AND event_type = 'e' LIMIT 100)`,
+      "SELECT MIN(first_seen_at) FROM events WHERE org = 'default'",
     ].map((sql) => (rawDb(store).prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; '));
     for (const p of plans) assert.match(p, /USING (COVERING )?INDEX|SEARCH/, p);
     assert.ok(!plans.some((p) => /^SCAN events$/m.test(p)), plans.join('\n'));
