@@ -126,6 +126,24 @@ forEachEngine((engine) =>
       assert.equal((await store.lastReceipt('push'))!.batches, 2);
     });
 
+    test('when two replicas claim the same due deliveries at once, then each delivery is claimed by exactly one', async () => {
+      const [dbA, dbB] = await engine.openPair();
+      const a = new Store(dbA);
+      const b = new Store(dbB);
+      for (let i = 0; i < 10; i++) {
+        const ev = tokenEvent(i, NOW.toISOString()) as never;
+        await a.insertEvent(ev, 'poll', NOW, null);
+        await a.insertAlert(buildAlert(ev, { source: 'poll', now: NOW, orgUrl: 'https://example.okta.com', history: null }), null, ['console', 'webhook'], { deferToSummary: false, now: NOW });
+      }
+      const due = (await b.dueDeliveries(NOW, 100)).map((d) => d.id);
+      assert.equal(due.length, 20);
+      const race = (store: Store, holder: string) => Promise.all(due.map(async (id) => ((await store.claimDelivery(id, NOW, 60_000, holder)) ? id : null)));
+      const [wonA, wonB] = await Promise.all([race(a, 'replica-a.example:101:aaaaaaaa'), race(b, 'replica-b.example:202:bbbbbbbb')]);
+      const winners = [...wonA, ...wonB].filter((id) => id !== null).sort((x, y) => x! - y!);
+      assert.deepEqual(winners, [...due].sort((x, y) => x - y), 'every row claimed, none twice');
+      assert.deepEqual(await a.dueDeliveries(NOW, 100), [], 'claimed rows are not due');
+    });
+
     test('when a store runs through the life of an event, then every answer is recorded for the comparison', async () => {
       transcripts[engine.name] = await storeTranscript(await open());
     });

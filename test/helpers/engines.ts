@@ -15,6 +15,8 @@ export interface EngineUnderTest {
    * PostgreSQL cluster. Closed when the test file's tests are done.
    */
   openDb(): Promise<SqlDb>;
+  /** Two connections to one fresh database, as two processes (replicas) would have. */
+  openPair(): Promise<[SqlDb, SqlDb]>;
 }
 
 let cluster: Promise<PgCluster> | null = null;
@@ -47,6 +49,12 @@ export const ENGINES: readonly EngineUnderTest[] = [
       opened.push(db);
       return db;
     },
+    async openPair() {
+      const file = path.join(tmpDir('otw-engine-'), 'db.sqlite');
+      const pair: [SqlDb, SqlDb] = [new SqliteDb(openDatabase(file), file), new SqliteDb(openDatabase(file), file)];
+      opened.push(...pair);
+      return pair;
+    },
   },
   {
     name: 'postgres',
@@ -54,6 +62,12 @@ export const ENGINES: readonly EngineUnderTest[] = [
       const db = await openPostgres(await (await sharedCluster()).createDatabase());
       opened.push(db);
       return db;
+    },
+    async openPair() {
+      const url = await (await sharedCluster()).createDatabase();
+      const pair: [SqlDb, SqlDb] = [await openPostgres(url), await openPostgres(url)];
+      opened.push(...pair);
+      return pair;
     },
   },
 ];
