@@ -91,7 +91,11 @@ export interface HealthConfig {
 export interface AppConfig {
   okta: OktaConfig | null;
   poll: PollConfig;
-  store: { dbPath: string };
+  /**
+   * Where the store lives: PostgreSQL at databaseUrl when DATABASE_URL is set (replicas share it),
+   * else the SQLite file at dbPath. databaseUrl holds a password: it is in `secrets`, never logged.
+   */
+  store: { dbPath: string; databaseUrl?: string | null };
   log: LogConfig;
   delivery: DeliveryConfig;
   scale: ScaleConfig;
@@ -426,6 +430,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
   const dbPath = r.get('DB_PATH') ?? './data/okta-token-watch.sqlite';
   // Nothing here expands `~` (no shell reads this file): it would become a directory named "~".
   if (/^~/.test(dbPath)) r.problem('DB_PATH starts with ~, which is not expanded to a home directory: write the full path.');
+  const databaseUrl = parseDatabaseUrl(r);
   const log: LogConfig = {
     level: r.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info'),
     format: r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
@@ -450,7 +455,7 @@ export function parseConfig(env: Env, opts: ParseOptions): AppConfig {
     r.problem('EVENT_HOOK_PORT is the same as HEALTH_PORT: the push receiver needs its own port.');
   }
 
-  const config: AppConfig = { okta, poll, store: { dbPath }, log, delivery, scale, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, orgs: null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
+  const config: AppConfig = { okta, poll, store: { dbPath, databaseUrl }, log, delivery, scale, health, notify, detect, eventHook, eventHookSecret: eventHook?.secret ?? null, respond, slackApp, orgs: null, secrets: r.secrets, warnings: unknownEnvironmentNames(env) };
   if (orgsFile !== undefined) {
     // Read even when other settings are wrong, so one run lists every problem; an org's problem
     // that only repeats a shared setting's is not said twice.
@@ -480,6 +485,38 @@ function leaseTtl(r: EnvReader): number {
   const ms = r.duration('LEASE_TTL', '2m');
   if (r.get('LEASE_TTL') !== undefined && (ms < 10_000 || ms > 3_600_000)) r.problem('LEASE_TTL must be from 10s to 1h (default 2m).');
   return Math.min(Math.max(ms, 10_000), 3_600_000);
+}
+
+/**
+ * DATABASE_URL: a `postgresql://USER:PASSWORD@HOST:PORT/DATABASE` URL (pg's query options such as
+ * `?sslmode=require` allowed), or null when unset (SQLite at DB_PATH). The value and its password
+ * are secrets: registered for the log redactor, and no problem sentence repeats any part of it.
+ */
+function parseDatabaseUrl(r: EnvReader): string | null {
+  const raw = r.secret('DATABASE_URL');
+  if (raw === undefined) return null;
+  const form = 'write postgresql://USER:PASSWORD@HOST:5432/DATABASE';
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    r.problem(`DATABASE_URL is not a valid URL: ${form}.`);
+    return null;
+  }
+  let password = '';
+  try {
+    password = decodeURIComponent(u.password);
+  } catch {
+    r.problem(`DATABASE_URL has a badly %-encoded password: encode special characters in it as %XX.`);
+    return null;
+  }
+  if (password) r.secrets.push(password, u.password);
+  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') r.problem(`DATABASE_URL must be a postgresql:// URL: ${form} (leave it unset to use SQLite at DB_PATH).`);
+  else if (!u.hostname) r.problem(`DATABASE_URL names no host: ${form}.`);
+  else if (!u.pathname.replace(/^\//, '')) r.problem(`DATABASE_URL names no database: ${form}.`);
+  else if (r.get('DB_PATH') !== undefined) r.problem('DATABASE_URL and DB_PATH are both set: the store is PostgreSQL when DATABASE_URL is set, so remove DB_PATH.');
+  else return raw;
+  return null;
 }
 
 /**

@@ -25,6 +25,7 @@ export const SETTINGS = [
   'LOOKBACK',
   'MAX_ALERTS_PER_RUN',
   'DB_PATH',
+  'DATABASE_URL',
   'LOG_LEVEL',
   'LOG_FORMAT',
   'HEALTH_PORT',

@@ -67,13 +67,15 @@ describe('the PostgreSQL driver', () => {
     });
   });
 
-  test('when COUNT, SUM or a BIGINT column is read, then it is a number, and pg\'s global parsers are left alone', async () => {
+  test('when COUNT, SUM, a BIGINT column or a boolean is read, then it is a number as on SQLite, and pg\'s global parsers are left alone', async () => {
     await withDb(async (db) => {
       for (const [i, n] of [[1, 5], [2, 7]] as const) {
         await db.run('INSERT INTO source_receipts (source, last_received_at, batches, events, updated_at) VALUES (?, ?, ?, ?, ?)', [`s${i}`, 'x', n, n * 1000, 'x']);
       }
       const row = await db.get<Record<string, unknown>>('SELECT COUNT(*) AS n, SUM(batches) AS b, SUM(events) AS e, MAX(events) AS m FROM source_receipts');
       assert.deepEqual(row, { n: 2, b: 12, e: 12000, m: 7000 });
+      // Booleans read as SQLite gives them: 1 and 0.
+      assert.deepEqual(await db.get("SELECT EXISTS (SELECT 1 FROM source_receipts) AS yes, 1 = 2 AS no"), { yes: 1, no: 0 });
       const ids = await db.get<{ id: unknown }>("INSERT INTO ticks (kind, started_at, result) VALUES ('poll', 'x', 'running') RETURNING id");
       assert.equal(typeof ids?.id, 'number');
       // Another pg user in this process still gets int8 as a string.

@@ -13,12 +13,17 @@ export function postgresMigrationsDir(): string {
 // int8 (COUNT, SUM of integers, BIGINT columns) and numeric (SUM of BIGINT) come back from pg as
 // strings; the store's contract is numbers. Parsed on this driver's pools only, never through pg's
 // global type table, which other code in the process may rely on.
+// Booleans (EXISTS, comparisons in a select list) come back as 1/0, as SQLite gives them: the
+// schema has no boolean columns, and code written against one engine reads the same on the other.
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
+const BOOL_OID = 16;
 const toNumber = (v: string): number => Number(v);
+const toFlag = (v: string): number => (v === 't' ? 1 : 0);
 const TYPES = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if ((format ?? 'text') === 'text' && (oid === INT8_OID || oid === NUMERIC_OID)) return toNumber;
+    if ((format ?? 'text') === 'text' && oid === BOOL_OID) return toFlag;
     return pgTypes.getTypeParser(oid, format as 'text');
   },
 };

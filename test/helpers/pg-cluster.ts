@@ -69,10 +69,10 @@ export async function startPgCluster(): Promise<PgCluster> {
   }
   // Where the postgres user cannot look itself up (a hardened /etc/passwd readable by root only),
   // initdb refuses to start; a small preload library answers that one lookup.
-  const preload = owner && !canLookUpSelf() ? buildUserShim(dir) : null;
+  const preload = canLookUpSelf(!!owner) ? null : buildUserShim(dir);
   const cmd = (name: string, args: string[]): [string, string[]] => {
-    if (!owner) return [path.join(bin, name), args];
     const env = preload ? ['env', `LD_PRELOAD=${preload}`] : [];
+    if (!owner) return env.length ? ['env', [...env.slice(1), path.join(bin, name), ...args]] : [path.join(bin, name), args];
     return ['runuser', ['-u', 'postgres', '--', ...env, path.join(bin, name), ...args]];
   };
   const runSync = (name: string, args: string[]): void => {
@@ -108,7 +108,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     // A free port can be taken between finding it and the server binding it: try another.
     for (let attempt = 0; attempt < 5; attempt++) {
       port = await freePort();
-      const opts = [`-p ${port}`, "-c listen_addresses=127.0.0.1", `-c unix_socket_directories=${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c shared_buffers=16MB', '-c max_connections=60', '-c log_min_messages=warning'].join(' ');
+      const opts = [`-p ${port}`, "-c listen_addresses=127.0.0.1", `-c unix_socket_directories=${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c shared_buffers=16MB', '-c max_connections=200', '-c log_min_messages=warning'].join(' ');
       try {
         runSync('pg_ctl', ['-D', data, '-l', logFile, '-o', opts, '-w', '-t', '60', 'start']);
         lastErr = undefined;
@@ -166,10 +166,11 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** True when the postgres OS user can find its own name (initdb needs it). */
-function canLookUpSelf(): boolean {
+/** True when the user that runs the binaries (postgres under root, else us) can find its own name: initdb needs it. */
+function canLookUpSelf(asPostgres: boolean): boolean {
   try {
-    execFileSync('runuser', ['-u', 'postgres', '--', 'id', '-un'], { stdio: 'ignore' });
+    if (asPostgres) execFileSync('runuser', ['-u', 'postgres', '--', 'id', '-un'], { stdio: 'ignore' });
+    else execFileSync('id', ['-un'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
