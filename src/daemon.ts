@@ -6,7 +6,7 @@ import { Leases } from './scale/leases';
 import { replicaId } from './scale/replica';
 import { OrgScheduler } from './scale/scheduler';
 import { startHealthServer } from './health';
-import { ingestPushBatch, orgHookPath, startEventHookReceiver, type EventHookReceiver, type HookRoute } from './ingest/event-hook';
+import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver, type HookRoute } from './ingest/event-hook';
 import { redact, type Logger } from './logger';
 import { summarizeExcess } from './ingest/ingest';
 import { runFollowTick, type FollowResult } from './ingest/follow';
@@ -151,6 +151,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { app } = this;
+    // With ORGS_FILE the receiver's host, port and TLS are in every org's settings (the secret differs).
+    const hookConfig = app.config.eventHook ?? app.orgs.find((o) => o.config.eventHook)?.config.eventHook ?? null;
     const last = await app.store.lastSuccessfulTick();
     if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
     app.dispatcher.start();
@@ -174,20 +176,20 @@ export class Daemon {
           intervalMs: () => this.intervalMs(),
           startedAt: this.startedAt,
           now: () => app.clock.now(),
-          push: app.config.eventHook ? async () => ({ lastDeliveryAt: app.metrics.lastHookDelivery(), eventsBySource: await app.store.eventsBySource(), rejected: app.metrics.hookRejectedCounts() }) : undefined,
+          push: hookConfig ? async () => ({ lastDeliveryAt: app.metrics.lastHookDelivery(), eventsBySource: await app.store.eventsBySource(), rejected: app.metrics.hookRejectedCounts() }) : undefined,
         },
         app.metrics,
         app.logger,
       );
     }
-    if (app.config.eventHook) await this.startHookReceiver(app.config.eventHook);
+    if (hookConfig) await this.startHookReceiver(hookConfig);
     await this.startSlackApp();
     await this.tick();
   }
 
   /**
    * The push receiver: without ORGS_FILE, EVENT_HOOK_PATH with EVENT_HOOK_SECRET; with it, one path
-   * per org (`<EVENT_HOOK_PATH>/<org>`) with that org's secret. Any replica serves every org: ingest
+   * per org (`<EVENT_HOOK_PATH>/<org>`, set by ORGS_FILE's loader) with that org's secret. Any replica serves every org: ingest
    * is keyed by the event's uuid, so a push is safe wherever it lands.
    */
   private async startHookReceiver(config: NonNullable<App['config']['eventHook']>): Promise<void> {
@@ -198,7 +200,7 @@ export class Daemon {
     };
     const named = app.orgs.some((o) => o.named);
     const routes: HookRoute[] = named
-      ? app.orgs.flatMap((rt) => (rt.config.eventHook ? [{ org: rt.name, path: orgHookPath(config.path, rt.name), secret: rt.config.eventHook.secret, ingest: ingestOf(rt) }] : []))
+      ? app.orgs.flatMap((rt) => (rt.config.eventHook ? [{ org: rt.name, path: rt.config.eventHook.path, secret: rt.config.eventHook.secret, ingest: ingestOf(rt) }] : []))
       : [{ org: app.orgs[0]!.name, path: config.path, secret: config.secret, ingest: ingestOf(app.orgs[0]!) }];
     this.hook = await startEventHookReceiver({
       config,

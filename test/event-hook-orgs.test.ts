@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createApp, type App } from '../src/app';
-import { parseConfig, type AppConfig } from '../src/config';
+import { parseConfig } from '../src/config';
 import { Daemon } from '../src/daemon';
 import { createLogger } from '../src/logger';
 import { HookPusher } from '../src/simulator/hook-pusher';
@@ -13,7 +14,7 @@ import { LineSink, tmpDir } from './helpers/harness';
 import { Receiver } from './helpers/receiver';
 
 const TOKEN = 'FAKE-okta-api-token-for-tests';
-const BASE_SECRET = 'FAKE-event-hook-secret-of-the-env-file-0123456789';
+const STRANGER_SECRET = 'FAKE-event-hook-secret-of-nobody-here-0123456789';
 const SECRETS: Record<string, string> = {
   alpha: 'FAKE-event-hook-secret-of-alpha-0123456789abcdef',
   beta: 'FAKE-event-hook-secret-of-beta-0123456789abcdefg',
@@ -33,9 +34,8 @@ function request(port: number, opts: { method?: string; path: string; headers?: 
 }
 
 /**
- * A daemon watching two orgs (alpha, beta), each on its own fake Okta, with its own hook secret and
- * its own webhook destination, as ORGS_FILE would configure them (part C's OrgConfig: the env
- * file's settings overlaid per org).
+ * A daemon watching two orgs of ORGS_FILE (alpha, beta), each on its own fake Okta, with its own
+ * hook secret and its own webhook destination.
  */
 async function withTwoOrgs(fn: (ctx: { app: App; daemon: Daemon; port: number; rcv: Receiver; logs: LineSink }) => Promise<void>): Promise<void> {
   const fakes = { alpha: new FakeOkta({ token: TOKEN }), beta: new FakeOkta({ token: TOKEN }) };
@@ -43,13 +43,20 @@ async function withTwoOrgs(fn: (ctx: { app: App; daemon: Daemon; port: number; r
   const rcv = new Receiver();
   await rcv.start();
   const dir = tmpDir();
-  const base = parseConfig(
+  const orgsFile = path.join(dir, 'orgs.yaml');
+  const org = (name: 'alpha' | 'beta'): string =>
+    `  - name: ${name}\n    url: ${origins[name]}\n    apiToken: { env: OTW_TOKEN }\n    eventHook: { secret: { env: OTW_HOOK_${name.toUpperCase()} } }\n    notify:\n      webhook: { url: { env: OTW_WEBHOOK_${name.toUpperCase()} } }\n`;
+  fs.writeFileSync(orgsFile, `orgs:\n${org('alpha')}${org('beta')}`);
+  const config = parseConfig(
     {
-      OKTA_ORG_URL: origins.alpha,
-      OKTA_API_TOKEN: TOKEN,
+      ORGS_FILE: orgsFile,
+      OTW_TOKEN: TOKEN,
+      OTW_HOOK_ALPHA: SECRETS.alpha!,
+      OTW_HOOK_BETA: SECRETS.beta!,
+      OTW_WEBHOOK_ALPHA: rcv.url('/alpha'),
+      OTW_WEBHOOK_BETA: rcv.url('/beta'),
       DB_PATH: path.join(dir, 'otw.sqlite'),
       EVENT_HOOK_PORT: '0',
-      EVENT_HOOK_SECRET: BASE_SECRET,
       POLL_SCHEDULE: '0 0 1 1 *',
       NOTIFIERS: 'webhook',
       WEBHOOK_URL: rcv.url('/base'),
@@ -57,14 +64,6 @@ async function withTwoOrgs(fn: (ctx: { app: App; daemon: Daemon; port: number; r
     },
     { requireOkta: true },
   );
-  const orgConfig = (name: 'alpha' | 'beta'): AppConfig => ({
-    ...base,
-    okta: { ...base.okta!, orgUrl: origins[name] },
-    eventHook: { ...base.eventHook!, secret: SECRETS[name]! },
-    eventHookSecret: SECRETS[name]!,
-    notify: { ...base.notify, webhook: { url: rcv.url(`/${name}`), secret: null } },
-  });
-  const config = { ...base, orgs: [{ name: 'alpha', config: orgConfig('alpha') }, { name: 'beta', config: orgConfig('beta') }] } as AppConfig;
   const logs = new LineSink();
   const app = await createApp(config, { logger: createLogger(config.log, { stream: logs }) });
   const daemon = new Daemon(app);
@@ -96,11 +95,11 @@ describe('event hook receiver with ORGS_FILE', () => {
       assert.equal(await orgOfEvent(app, uuidFor(1)), 'alpha');
       assert.equal(await orgOfEvent(app, uuidFor(2)), 'beta');
 
-      // Beta's secret on alpha's path, the env file's secret on either: 401, nothing stored.
+      // Beta's secret on alpha's path, a secret of no org: 401, nothing stored.
       const crossed = await request(port, { path: '/okta/event-hook/alpha', headers: { authorization: SECRETS.beta!, 'content-type': 'application/json' }, body: JSON.stringify({ data: { events: [tokenEvent(3, now)] } }) });
       assert.equal(crossed.status, 401);
-      const baseSecret = await request(port, { path: '/okta/event-hook/beta', headers: { authorization: BASE_SECRET, 'content-type': 'application/json' }, body: JSON.stringify({ data: { events: [tokenEvent(3, now)] } }) });
-      assert.equal(baseSecret.status, 401);
+      const stranger = await request(port, { path: '/okta/event-hook/beta', headers: { authorization: STRANGER_SECRET, 'content-type': 'application/json' }, body: JSON.stringify({ data: { events: [tokenEvent(3, now)] } }) });
+      assert.equal(stranger.status, 401);
       assert.equal(await orgOfEvent(app, uuidFor(3)), undefined);
 
       await app.dispatcher.runOnce();
@@ -127,7 +126,7 @@ describe('event hook receiver with ORGS_FILE', () => {
   test('when a request names an org that is not configured, or the bare EVENT_HOOK_PATH, then 404 without naming any org', async () => {
     await withTwoOrgs(async ({ port, logs }) => {
       for (const p of ['/okta/event-hook/gamma', '/okta/event-hook', '/okta/event-hook/', '/okta/event-hook/alpha/x', '/okta/event-hook/ALPHA']) {
-        for (const secret of [SECRETS.alpha!, BASE_SECRET]) {
+        for (const secret of [SECRETS.alpha!, STRANGER_SECRET]) {
           const r = await request(port, { path: p, headers: { authorization: secret, 'content-type': 'application/json' }, body: '{"data":{"events":[]}}' });
           assert.equal(r.status, 404, p);
           assert.doesNotMatch(r.body, /alpha|beta/, p);

@@ -101,11 +101,6 @@ export interface HookRoute {
   ingest: (events: unknown[]) => Promise<PushIngestResult>;
 }
 
-/** The path of an org's hook with ORGS_FILE: `<EVENT_HOOK_PATH>/<org>` (org names are URL-safe by validation). */
-export function orgHookPath(basePath: string, org: string): string {
-  return `${basePath.replace(/\/+$/, '')}/${org}`;
-}
-
 /** Everything the receiver needs, passed in. */
 export interface EventHookDeps {
   /** Host, port and TLS; its path and secret serve when `routes` is not given (single org). */
