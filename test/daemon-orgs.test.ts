@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { handovers, overlappingReads } from '../soak/scale-checks';
 import { FakeOktaOrgs } from '../src/simulator/okta-orgs';
 import { tokenEvent } from './helpers/events';
+import { startPgCluster } from './helpers/pg-cluster';
 import { runCli, tmpDir, until } from './helpers/harness';
 import { FakeSlackApi, Receiver } from './helpers/receiver';
 import { SmtpReceiver } from './helpers/smtp';
@@ -68,6 +69,58 @@ function orgsFile(dir: string, fakes: FakeOktaOrgs, notify: (org: string) => str
 function tokenEnv(fakes: FakeOktaOrgs, token: string): Record<string, string> {
   return Object.fromEntries(fakes.names.map((n) => [`OTW_TOKEN_${n.toUpperCase().replace(/-/g, '_')}`, token]));
 }
+
+
+/**
+ * Two `run` processes on one database (`storeEnv`: DB_PATH or DATABASE_URL) and four orgs, each
+ * process with its own labelled token so the fakes' request log says who read which org when.
+ */
+async function twoReplicas(storeEnv: (dir: string) => Record<string, string>): Promise<void> {
+  const names = ['org-a', 'org-b', 'org-c', 'org-d'];
+  const fakes = new FakeOktaOrgs(names);
+  await fakes.start();
+  const dir = tmpDir();
+  const ttlMs = 10_000;
+  const intervalMs = 2_000;
+  const tokens = { r1: 'FAKE-okta-api-token-for-tests-replica-1', r2: 'FAKE-okta-api-token-for-tests-replica-2' };
+  fakes.addToken(tokens.r1, 'r1');
+  fakes.addToken(tokens.r2, 'r2');
+  const file = orgsFile(dir, fakes);
+  const env = (who: 'r1' | 'r2'): Record<string, string> => ({
+    ORGS_FILE: file,
+    ...tokenEnv(fakes, tokens[who]),
+    ...storeEnv(dir),
+    POLL_SCHEDULE: '*/2 * * * * *',
+    LEASE_TTL: '10s',
+  });
+  const reads = (who: string): string[] => [...new Set(fakes.requestLog().filter((r) => r.systemLog && r.who === who).map((r) => r.org))];
+  const r1 = await startDaemon(env('r1'));
+  let r2: RunningDaemon | null = null;
+  try {
+    await until(() => reads('r1').length === names.length, 60_000);
+    r2 = await startDaemon(env('r2'));
+    // The second replica gets its fair share (half) within a few slots.
+    await until(() => reads('r2').length >= 2, 60_000);
+    const split = Date.now();
+    await until(() => Date.now() - split > 3 * intervalMs, 30_000);
+    const owned = new Set(fakes.requestLog().filter((r) => r.systemLog && r.who === 'r1' && r.at > split).map((r) => r.org));
+    assert.ok(owned.size >= 1 && owned.size < names.length, `r1 kept part of the orgs: ${[...owned].join(',')}`);
+
+    r1.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await r1.exited;
+    await until(() => [...owned].every((org) => fakes.requestLog().some((r) => r.systemLog && r.who === 'r2' && r.org === org && r.at > killedAt)), ttlMs + 6 * intervalMs);
+    const log = fakes.requestLog();
+    assert.deepEqual(overlappingReads(log, intervalMs), [], 'never two replicas reading one org in one slot');
+    const h = handovers(log, [{ who: 'r1', at: killedAt }], { ttlMs, intervalMs, toleranceMs: 2_000, measurableUntil: Date.now() + ttlMs + 3 * intervalMs });
+    assert.ok(h.handovers.length >= 1);
+    for (const x of h.handovers) assert.ok(x.ok, `org ${x.org} taken over in ${x.ms} ms (bound ${ttlMs + intervalMs} ms + tolerance)`);
+  } finally {
+    if (r1.child.exitCode === null && r1.child.signalCode === null) r1.child.kill('SIGKILL');
+    if (r2) await stopDaemon(r2);
+    await fakes.stop();
+  }
+  }
 
 describe('one daemon, many orgs', () => {
   test('when two orgs each create a token, then each org\'s alert goes to its own Slack channel and email recipients and names its org', async () => {
@@ -158,50 +211,17 @@ describe('one daemon, many orgs', () => {
     }
   });
 
-  test('when two replicas share the database, then each org is read by one of them per slot, and after SIGKILL of one the other takes its orgs within LEASE_TTL plus one interval', async () => {
-    const names = ['org-a', 'org-b', 'org-c', 'org-d'];
-    const fakes = new FakeOktaOrgs(names);
-    await fakes.start();
-    const dir = tmpDir();
-    const ttlMs = 10_000;
-    const intervalMs = 2_000;
-    const tokens = { r1: 'FAKE-okta-api-token-for-tests-replica-1', r2: 'FAKE-okta-api-token-for-tests-replica-2' };
-    fakes.addToken(tokens.r1, 'r1');
-    fakes.addToken(tokens.r2, 'r2');
-    const file = orgsFile(dir, fakes);
-    const env = (who: 'r1' | 'r2'): Record<string, string> => ({
-      ORGS_FILE: file,
-      ...tokenEnv(fakes, tokens[who]),
-      DB_PATH: path.join(dir, 'otw.sqlite'),
-      POLL_SCHEDULE: '*/2 * * * * *',
-      LEASE_TTL: '10s',
-    });
-    const reads = (who: string): string[] => [...new Set(fakes.requestLog().filter((r) => r.systemLog && r.who === who).map((r) => r.org))];
-    const r1 = await startDaemon(env('r1'));
-    let r2: RunningDaemon | null = null;
-    try {
-      await until(() => reads('r1').length === names.length, 60_000);
-      r2 = await startDaemon(env('r2'));
-      // The second replica gets its fair share (half) within a few slots.
-      await until(() => reads('r2').length >= 2, 60_000);
-      const split = Date.now();
-      await until(() => Date.now() - split > 3 * intervalMs, 30_000);
-      const owned = new Set(fakes.requestLog().filter((r) => r.systemLog && r.who === 'r1' && r.at > split).map((r) => r.org));
-      assert.ok(owned.size >= 1 && owned.size < names.length, `r1 kept part of the orgs: ${[...owned].join(',')}`);
+  test('when two replicas share a SQLite file, then each org is read by one of them per slot, and after SIGKILL of one the other takes its orgs within LEASE_TTL plus one interval', async () => {
+    await twoReplicas((dir) => ({ DB_PATH: path.join(dir, 'otw.sqlite') }));
+  });
 
-      r1.child.kill('SIGKILL');
-      const killedAt = Date.now();
-      await r1.exited;
-      await until(() => [...owned].every((org) => fakes.requestLog().some((r) => r.systemLog && r.who === 'r2' && r.org === org && r.at > killedAt)), ttlMs + 6 * intervalMs);
-      const log = fakes.requestLog();
-      assert.deepEqual(overlappingReads(log, intervalMs), [], 'never two replicas reading one org in one slot');
-      const h = handovers(log, [{ who: 'r1', at: killedAt }], { ttlMs, intervalMs, toleranceMs: 2_000, measurableUntil: Date.now() + ttlMs + 3 * intervalMs });
-      assert.ok(h.handovers.length >= 1);
-      for (const x of h.handovers) assert.ok(x.ok, `org ${x.org} taken over in ${x.ms} ms (bound ${ttlMs + intervalMs} ms + tolerance)`);
+  test('when two replicas share PostgreSQL, then each org is read by one of them per slot, and after SIGKILL of one the other takes its orgs when its leases expire (LEASE_TTL plus one interval)', async () => {
+    const cluster = await startPgCluster();
+    try {
+      const url = await cluster.createDatabase();
+      await twoReplicas(() => ({ DATABASE_URL: url }));
     } finally {
-      if (r1.child.exitCode === null && r1.child.signalCode === null) r1.child.kill('SIGKILL');
-      if (r2) await stopDaemon(r2);
-      await fakes.stop();
+      await cluster.stop();
     }
   });
 });
