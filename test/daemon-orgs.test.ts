@@ -120,7 +120,7 @@ async function twoReplicas(storeEnv: (dir: string) => Record<string, string>): P
     if (r2) await stopDaemon(r2);
     await fakes.stop();
   }
-  }
+}
 
 describe('one daemon, many orgs', () => {
   test('when two orgs each create a token, then each org\'s alert goes to its own Slack channel and email recipients and names its org', async () => {
