@@ -15,6 +15,7 @@ import type { TickDeps } from './ingest/poll';
 import type { Responder } from './slack-app/respond-port';
 import { slackPolicy, slackResponder } from './respond/slack-responder';
 import { openDatabase, schemaVersion } from './store/db';
+import { SqliteDb } from './store/sqlite';
 import { Store } from './store/store';
 
 /** The wired program: one of each part, built from the parsed settings. */
@@ -36,12 +37,12 @@ export interface App {
    * Closes the token watches whose events have all been read and queues their digests (see
    * closeEndedWatches); the follow tick calls it each time it has caught up. Returns how many closed.
    */
-  closeEndedWatches(): number;
+  closeEndedWatches(): Promise<number>;
   /**
    * Called after a follow tick that reached the end of the log for a group of watched tokens:
    * closeEndedWatches, whose errors it logs (the follow tick never fails because of it).
    */
-  onFollowCaughtUp: (() => void) | null;
+  onFollowCaughtUp: (() => void | Promise<unknown>) | null;
   /** The response actions the Slack app calls (issue 13); null when not wired. */
   responder: Responder | null;
   close(): Promise<void>;
@@ -65,7 +66,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
   const logger = opts.logger ?? createLogger(config.log);
   const clock = opts.clock ?? systemClock;
   const db = openDatabase(config.store.dbPath, { readonly: opts.readOnlyStore ?? false });
-  const store = new Store(db);
+  const store = new Store(new SqliteDb(db, config.store.dbPath));
   const metrics = new Metrics(store, () => clock.now());
   const observe = (status: string | number): void => metrics.observeOktaResponse(status);
   const scopesOf = (c: NonNullable<AppConfig['okta']>): string[] => (c.auth.mode === 'oauth' ? c.auth.scopes : []);
@@ -85,7 +86,7 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     clock,
     // The self-watch rule follows the hook `event-hook register` stored (read per decision: a
     // register or remove by another process takes effect at once).
-    eventHookId: () => store.registeredEventHook()?.hookId ?? null,
+    eventHookId: async () => (await store.registeredEventHook())?.hookId ?? null,
     pushConfigured: config.eventHook !== null,
     recentDeliveryFailureAlert: (hookId) => store.recentEventHookAlert(hookId, 'delivery failed', new Date(clock.now().getTime() - 3_600_000)),
   });
@@ -113,13 +114,11 @@ export function createApp(config: AppConfig, opts: AppOptions = {}): App {
     dispatcher,
     metrics,
     closeEndedWatches: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs }),
-    onFollowCaughtUp: () => {
-      closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs });
-    },
+    onFollowCaughtUp: () => closeEndedWatches({ store, notifiers, clock, logger, followWindowMs: config.poll.followWindowMs, lateMs: config.poll.followSettleMs ?? config.poll.lookbackMs }),
     responder,
     async close() {
       for (const n of notifiers) await n.close?.();
-      store.close();
+      await store.close();
     },
   };
 }

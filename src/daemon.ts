@@ -61,8 +61,6 @@ export class Daemon {
     private readonly opts: { slackReconnectMs?: number } = {},
   ) {
     this.startedAt = app.clock.now();
-    const last = app.store.lastSuccessfulTick();
-    if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
   }
 
   /** The port of the health endpoint, when it runs. */
@@ -88,10 +86,12 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { app } = this;
-    const abandoned = app.store.closeAbandonedTicks(app.clock.now());
+    const last = await app.store.lastSuccessfulTick();
+    if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
+    const abandoned = await app.store.closeAbandonedTicks(app.clock.now());
     if (abandoned > 0) app.logger.warn('the previous process stopped during a tick; its committed pages are kept and the cursor resumes after them', { ticks: abandoned });
     // A crash between the last page and the summary leaves excess alerts without deliveries.
-    summarizeExcess({ ...app, notifiers: app.notifiers.map((n) => n.name) }, null);
+    await summarizeExcess({ ...app, notifiers: app.notifiers.map((n) => n.name) }, null);
     app.dispatcher.start();
     app.logger.info('okta-token-watch started', {
       schedule: app.config.poll.schedule,

@@ -46,14 +46,15 @@ export async function computeHistory(store: Store, event: OktaLogEvent): Promise
     const from = new Date(published - HISTORY_WINDOW_DAYS * DAY_MS).toISOString();
     actorTokensLast90d = Number(
       (await store.sql.get<{ n: number }>(
-        `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM events WHERE ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP}) capped`,
-        [actor.value, from, at, uuid, API_TOKEN_CREATE],
+        `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM events WHERE org = ? AND ${actor.where} AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP}) capped`,
+        [store.org, actor.value, from, at, uuid, API_TOKEN_CREATE],
       ))?.n ?? 0,
     );
 
     const country = c.country;
     if (country !== null && country !== '') {
-      firstFromCountry = !(await store.sql.get(`SELECT 1 AS x FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`, [
+      firstFromCountry = !(await store.sql.get(`SELECT 1 AS x FROM events WHERE org = ? AND ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND country = ? LIMIT 1`, [
+        store.org,
         actor.value,
         at,
         uuid,
@@ -63,7 +64,8 @@ export async function computeHistory(store: Store, event: OktaLogEvent): Promise
     }
     const asn = c.asNumber;
     if (asn !== null) {
-      firstFromAsn = !(await store.sql.get(`SELECT 1 AS x FROM events WHERE ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`, [
+      firstFromAsn = !(await store.sql.get(`SELECT 1 AS x FROM events WHERE org = ? AND ${actor.where} AND published <= ? AND uuid <> ? AND event_type = ? AND as_number = ? LIMIT 1`, [
+        store.org,
         actor.value,
         at,
         uuid,
@@ -75,11 +77,11 @@ export async function computeHistory(store: Store, event: OktaLogEvent): Promise
 
   const burstSameHour = Number(
     (await store.sql.get<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM events WHERE published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP}) capped`,
-      [new Date(published - HOUR_MS).toISOString(), new Date(published + HOUR_MS).toISOString(), uuid, API_TOKEN_CREATE],
+      `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM events WHERE org = ? AND published >= ? AND published <= ? AND uuid <> ? AND event_type = ? LIMIT ${HISTORY_COUNT_CAP}) capped`,
+      [store.org, new Date(published - HOUR_MS).toISOString(), new Date(published + HOUR_MS).toISOString(), uuid, API_TOKEN_CREATE],
     ))?.n ?? 0,
   );
-  const since = (await store.sql.get<{ t: string | null }>('SELECT MIN(first_seen_at) AS t FROM events'))?.t ?? null;
+  const since = (await store.sql.get<{ t: string | null }>('SELECT MIN(first_seen_at) AS t FROM events WHERE org = ?', [store.org]))?.t ?? null;
 
   return { actorTokensLast90d, firstFromCountry, firstFromAsn, burstSameHour, since };
 }

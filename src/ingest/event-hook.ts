@@ -67,8 +67,8 @@ export async function ingestPushBatch(deps: PushIngestDeps, events: readonly unk
   // began) rather than per delivery: Okta sends small batches, so a per-delivery count would let a
   // token-making loop page everyone once per token. Alerts past it are stored without deliveries
   // and go out in the next tick's summary.
-  const since = deps.store.lastTick('poll')?.startedAt ?? new Date(deps.clock.now().getTime() - 3_600_000).toISOString();
-  const earlier = deps.store.pushAlertsSince(since);
+  const since = (await deps.store.lastTick('poll'))?.startedAt ?? new Date(deps.clock.now().getTime() - 3_600_000).toISOString();
+  const earlier = await deps.store.pushAlertsSince(since);
   for (let i = 0; i < events.length; i += EVENTS_PER_COMMIT) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const r = await ingest(

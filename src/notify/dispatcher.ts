@@ -201,9 +201,7 @@ export class Dispatcher {
     while (!this.stopping) {
       const now = this.clock.now();
       if (now.getTime() < lane.pausedUntil) return;
-      const due = this.store
-        .dueDeliveries(now, this.batchSize, [lane.notifier.name])
-        .filter((d) => !tried.has(d.id) && !SENT_UNRECORDED.has(this.unrecordedKey(d.id)));
+      const due = (await this.store.dueDeliveries(now, this.batchSize, [lane.notifier.name])).filter((d) => !tried.has(d.id) && !SENT_UNRECORDED.has(this.unrecordedKey(d.id)));
       if (due.length === 0) return;
       for (const d of due) {
         tried.add(d.id);
@@ -236,7 +234,7 @@ export class Dispatcher {
     const name = lane.notifier.name;
     // Another process on the same database (a one-shot `poll` or `backfill` next to the daemon)
     // may be delivering the same rows: only the one that claims a row sends it.
-    if (!this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS)) return 'taken';
+    if (!(await this.store.claimDelivery(d.id, this.clock.now(), this.sendTimeoutMs + DELIVERY_CLAIM_MARGIN_MS))) return 'taken';
     if ((lane.notifier.minIntervalMs ?? 0) > 0) {
       this.refill(lane);
       lane.credit = Math.max(0, lane.credit - 1);
@@ -253,7 +251,7 @@ export class Dispatcher {
     return 'sent';
   }
 
-  private recordFailure(lane: Lane, d: DueDelivery, e: DeliveryError): 'failed' | 'paused' {
+  private async recordFailure(lane: Lane, d: DueDelivery, e: DeliveryError): Promise<'failed' | 'paused'> {
     const name = lane.notifier.name;
     const now = this.clock.now();
     const message = bound(redact(e.message), 500);
@@ -272,7 +270,7 @@ export class Dispatcher {
     // deep into its own backoff must not hold the others for hours).
     if (e.retryable) lane.pausedUntil = now.getTime() + (e.retryAfterMs !== undefined ? wait : Math.min(wait, LANE_PAUSE_MAX_MS));
     if (deadReason) {
-      this.store.markFailed(d.id, now, message);
+      await this.store.markFailed(d.id, now, message);
       this.totals.failed++;
       this.logger.error('delivery failed for good', {
         notifier: name,
@@ -286,7 +284,7 @@ export class Dispatcher {
       return e.retryable ? 'paused' : 'failed';
     }
     const next = new Date(now.getTime() + wait);
-    this.store.markRetry(d.id, now, next, message);
+    await this.store.markRetry(d.id, now, next, message);
     this.totals.retried++;
     this.logger.warn('delivery failed, will retry', { notifier: name, delivery: d.id, id: notificationId(d.notification), attempts, nextAttemptAt: next.toISOString(), error: message });
     return 'paused';
@@ -317,7 +315,7 @@ export class Dispatcher {
   }
 
   private unrecordedKey(id: number): string {
-    return `${this.store.db.name}#${id}`;
+    return `${this.store.db.label}#${id}`;
   }
 
   /**
@@ -331,7 +329,7 @@ export class Dispatcher {
     const key = this.unrecordedKey(d.id);
     for (let n = 0; ; n++) {
       try {
-        this.store.markSent(d.id, this.clock.now(), receipt);
+        await this.store.markSent(d.id, this.clock.now(), receipt);
         if (n > 0) {
           SENT_UNRECORDED.delete(key);
           this.logger.info('recorded a delivery after retrying the record', { notifier: lane.notifier.name, delivery: d.id, id: notificationId(d.notification), tries: n + 1 });
@@ -364,10 +362,10 @@ export class Dispatcher {
   }
 
   /** Pending rows for notifiers that are not enabled are never sent; say so once at start. */
-  private warnAboutOrphans(): void {
+  private async warnAboutOrphans(): Promise<void> {
     try {
       const enabled = new Set(this.lanes.map((l) => l.notifier.name));
-      const orphans = this.store.status(0).deliveries.filter((d) => d.pending > 0 && !enabled.has(d.notifier));
+      const orphans = (await this.store.status(0)).deliveries.filter((d) => d.pending > 0 && !enabled.has(d.notifier));
       for (const o of orphans) {
         this.logger.warn('pending deliveries for a notifier that is not enabled stay queued until it is enabled again', { notifier: o.notifier, pending: o.pending });
       }

@@ -17,22 +17,23 @@ export interface OpenWatch {
 export async function openWatches(store: Store): Promise<OpenWatch[]> {
   return store.sql.all<OpenWatch>(
     `SELECT token_id AS "tokenId", created_published AS "createdPublished", followed_through AS "followedThrough", watch_until AS "watchUntil"
-       FROM token_watches WHERE closed_at IS NULL ORDER BY started_at, token_id`,
+       FROM token_watches WHERE org = ? AND closed_at IS NULL ORDER BY started_at, token_id`,
+    [store.org],
   );
 }
 
 /** The `next` link stored for a group of watched tokens, or null. */
 export async function followCursor(store: Store, groupKey: string): Promise<string | null> {
-  const row = await store.sql.get<{ url: string }>('SELECT next_url AS url FROM follow_cursors WHERE group_key = ?', [groupKey]);
+  const row = await store.sql.get<{ url: string }>('SELECT next_url AS url FROM follow_cursors WHERE org = ? AND group_key = ?', [store.org, groupKey]);
   return row?.url ?? null;
 }
 
 /** Stores a group's `next` link (call inside the page's transaction). */
 export async function setFollowCursor(store: Store, groupKey: string, nextUrl: string, now: Date): Promise<void> {
   await store.sql.run(
-    `INSERT INTO follow_cursors (group_key, next_url, updated_at) VALUES (?, ?, ?)
-     ON CONFLICT (group_key) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at`,
-    [groupKey, nextUrl, now.toISOString()],
+    `INSERT INTO follow_cursors (org, group_key, next_url, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (org, group_key) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at`,
+    [store.org, groupKey, nextUrl, now.toISOString()],
   );
 }
 
@@ -41,10 +42,10 @@ export async function setFollowCursor(store: Store, groupKey: string, nextUrl: s
  * tokens): a cursor is only valid for the exact filter it was issued for. Returns how many went.
  */
 export async function dropFollowCursorsExcept(store: Store, keep: readonly string[]): Promise<number> {
-  const rows = await store.sql.all<{ key: string }>('SELECT group_key AS key FROM follow_cursors');
+  const rows = await store.sql.all<{ key: string }>('SELECT group_key AS key FROM follow_cursors WHERE org = ?', [store.org]);
   const kept = new Set(keep);
   let n = 0;
-  for (const r of rows) if (!kept.has(r.key)) n += (await store.sql.run('DELETE FROM follow_cursors WHERE group_key = ?', [r.key])).changes;
+  for (const r of rows) if (!kept.has(r.key)) n += (await store.sql.run('DELETE FROM follow_cursors WHERE org = ? AND group_key = ?', [store.org, r.key])).changes;
   return n;
 }
 
@@ -67,6 +68,6 @@ export async function setFollowedThrough(store: Store, tokenIds: readonly string
 /** For `status`: open watches, and the last follow tick (null before any). */
 export async function followStatus(store: Store): Promise<{ watched: number | null; lastTick: Awaited<ReturnType<Store['lastTick']>> }> {
   // `status` refuses a database older than this program (openDatabase's read-only check), so the table is there.
-  const watched = Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL'))?.n ?? 0);
+  const watched = Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_watches WHERE org = ? AND closed_at IS NULL', [store.org]))?.n ?? 0);
   return { watched, lastTick: await store.lastTick('follow') };
 }

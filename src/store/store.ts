@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Alert, AlertSummary, DeliveryReceipt, Notification } from '../detect/alert';
 import type { FollowUp } from '../follow/followup';
 import { eventColumns } from '../detect/event-columns';
@@ -26,6 +27,8 @@ export interface RegisteredEventHook {
 /** A delivery that is due, with what to send. */
 export interface DueDelivery {
   id: number;
+  /** The org of its alert, summary or follow-up: its notifier instance is that org's. */
+  org: string;
   notifier: string;
   attempts: number;
   createdAt: string;
@@ -146,19 +149,19 @@ export class Store {
   // --- cursor --------------------------------------------------------------------------------
 
   async getCursor(): Promise<{ url: string; updatedAt: string } | null> {
-    const row = await this.sql.get<{ url: string; updatedAt: string }>('SELECT next_url AS url, updated_at AS "updatedAt" FROM cursor WHERE id = 1');
+    const row = await this.sql.get<{ url: string; updatedAt: string }>('SELECT next_url AS url, updated_at AS "updatedAt" FROM cursor WHERE org = ?', [this.org]);
     return row ?? null;
   }
 
   async setCursor(url: string, now: Date): Promise<void> {
     await this.sql.run(
-      'INSERT INTO cursor (id, next_url, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at',
-      [url, now.toISOString()],
+      'INSERT INTO cursor (org, next_url, updated_at) VALUES (?, ?, ?) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at',
+      [this.org, url, now.toISOString()],
     );
   }
 
   async clearCursor(): Promise<void> {
-    await this.sql.run('DELETE FROM cursor');
+    await this.sql.run('DELETE FROM cursor WHERE org = ?', [this.org]);
   }
 
   /**
@@ -166,45 +169,45 @@ export class Store {
    * reached the first empty page. Null until one did. The only base of a cursor fallback.
    */
   async caughtUpThrough(): Promise<string | null> {
-    const row = await this.sql.get<{ t: string }>('SELECT caught_up_through AS t FROM poll_progress WHERE id = 1');
+    const row = await this.sql.get<{ t: string }>('SELECT caught_up_through AS t FROM poll_progress WHERE org = ?', [this.org]);
     return row?.t ?? null;
   }
 
   /** Records how far the poller has read (call inside the transaction of the first empty page). */
   async setCaughtUpThrough(through: Date, now: Date): Promise<void> {
     await this.sql.run(
-      'INSERT INTO poll_progress (id, caught_up_through, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET caught_up_through = excluded.caught_up_through, updated_at = excluded.updated_at',
-      [through.toISOString(), now.toISOString()],
+      'INSERT INTO poll_progress (org, caught_up_through, updated_at) VALUES (?, ?, ?) ON CONFLICT (org) DO UPDATE SET caught_up_through = excluded.caught_up_through, updated_at = excluded.updated_at',
+      [this.org, through.toISOString(), now.toISOString()],
     );
   }
 
   /** Records Okta's clock minus the local one, as the last caught-up tick measured it (after that tick's commit). */
   async setOktaClockOffset(offsetMs: number): Promise<void> {
-    await this.sql.run('UPDATE poll_progress SET okta_clock_offset_ms = ? WHERE id = 1', [Math.round(offsetMs)]);
+    await this.sql.run('UPDATE poll_progress SET okta_clock_offset_ms = ? WHERE org = ?', [Math.round(offsetMs), this.org]);
   }
 
   /** Okta's clock minus the local one (ms) at the last caught-up tick, or null until one measured it. */
   async oktaClockOffset(): Promise<number | null> {
-    const row = await this.sql.get<{ o: number | null }>('SELECT okta_clock_offset_ms AS o FROM poll_progress WHERE id = 1');
+    const row = await this.sql.get<{ o: number | null }>('SELECT okta_clock_offset_ms AS o FROM poll_progress WHERE org = ?', [this.org]);
     return row?.o ?? null;
   }
 
   /** Records a batch received by a source without a cursor (call inside the batch's transaction). */
   async recordReceipt(source: EventSource, receivedAt: Date, events: number): Promise<void> {
     await this.sql.run(
-      `INSERT INTO source_receipts (source, last_received_at, batches, events, updated_at) VALUES (?, ?, 1, ?, ?)
-       ON CONFLICT (source) DO UPDATE SET
+      `INSERT INTO source_receipts (org, source, last_received_at, batches, events, updated_at) VALUES (?, ?, ?, 1, ?, ?)
+       ON CONFLICT (org, source) DO UPDATE SET
          last_received_at = CASE WHEN source_receipts.last_received_at > excluded.last_received_at THEN source_receipts.last_received_at ELSE excluded.last_received_at END,
          batches = source_receipts.batches + 1, events = source_receipts.events + excluded.events, updated_at = excluded.updated_at`,
-      [source, receivedAt.toISOString(), events, receivedAt.toISOString()],
+      [this.org, source, receivedAt.toISOString(), events, receivedAt.toISOString()],
     );
   }
 
   /** The last receipt of a source without a cursor, or null when it never received a batch. */
   async lastReceipt(source: EventSource): Promise<{ lastReceivedAt: string; batches: number; events: number } | null> {
     const row = await this.sql.get<{ lastReceivedAt: string; batches: number; events: number }>(
-      'SELECT last_received_at AS "lastReceivedAt", batches, events FROM source_receipts WHERE source = ?',
-      [source],
+      'SELECT last_received_at AS "lastReceivedAt", batches, events FROM source_receipts WHERE org = ? AND source = ?',
+      [this.org, source],
     );
     return row ?? null;
   }
@@ -213,21 +216,23 @@ export class Store {
 
   /** The Okta event hook `event-hook register` created or updated, or null. */
   async registeredEventHook(): Promise<RegisteredEventHook | null> {
-    const row = await this.sql.get<RegisteredEventHook>('SELECT hook_id AS "hookId", uri, registered_at AS "registeredAt" FROM registered_event_hook WHERE id = 1');
+    const row = await this.sql.get<RegisteredEventHook>('SELECT hook_id AS "hookId", uri, registered_at AS "registeredAt" FROM registered_event_hook WHERE org = ?', [
+      this.org,
+    ]);
     return row ?? null;
   }
 
   /** Remembers our hook's id (replacing any earlier one). */
   async setRegisteredEventHook(hook: { hookId: string; uri: string }, now: Date): Promise<void> {
     await this.sql.run(
-      'INSERT INTO registered_event_hook (id, hook_id, uri, registered_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET hook_id = excluded.hook_id, uri = excluded.uri, registered_at = excluded.registered_at',
-      [hook.hookId, hook.uri, now.toISOString()],
+      'INSERT INTO registered_event_hook (org, hook_id, uri, registered_at) VALUES (?, ?, ?, ?) ON CONFLICT (org) DO UPDATE SET hook_id = excluded.hook_id, uri = excluded.uri, registered_at = excluded.registered_at',
+      [this.org, hook.hookId, hook.uri, now.toISOString()],
     );
   }
 
   /** Forgets our hook (after `event-hook remove`). */
   async clearRegisteredEventHook(): Promise<void> {
-    await this.sql.run('DELETE FROM registered_event_hook');
+    await this.sql.run('DELETE FROM registered_event_hook WHERE org = ?', [this.org]);
   }
 
   // --- events --------------------------------------------------------------------------------
@@ -251,10 +256,10 @@ export class Store {
   async insertEvent(e: OktaLogEvent | unknown, source: EventSource, now: Date, suppressedBy: string | null, key: string = (e as OktaLogEvent).uuid): Promise<boolean> {
     const c = eventColumns(e);
     const info = await this.sql.run(
-      `INSERT INTO events (uuid, published, event_type, actor_id, actor_login, country, as_number, token_id, token_name,
+      `INSERT INTO events (org, uuid, published, event_type, actor_id, actor_login, country, as_number, token_id, token_name,
          outcome, raw, source, first_seen_at, suppressed_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
-      [key, c.published, c.eventType, c.actorId, c.actorLogin, c.country, c.asNumber, c.tokenId, c.tokenName, c.outcome, rawJson(e), source, now.toISOString(), suppressedBy],
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+      [this.org, key, c.published, c.eventType, c.actorId, c.actorLogin, c.country, c.asNumber, c.tokenId, c.tokenName, c.outcome, rawJson(e), source, now.toISOString(), suppressedBy],
     );
     return info.changes === 1;
   }
@@ -268,8 +273,8 @@ export class Store {
   async insertAlert(alert: Alert, tickId: number | null, notifiers: string[], opts: { deferToSummary: boolean; now: Date }): Promise<number> {
     const source = alert.source === 'backfill' || alert.source === 'push' || alert.source === 'follow' ? alert.source : 'poll';
     const row = await this.sql.get<{ id: number }>(
-      'INSERT INTO alerts (alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
-      [alert.id, alert.event.uuid, opts.now.toISOString(), source, tickId, JSON.stringify(alert)],
+      'INSERT INTO alerts (org, alert_id, event_uuid, created_at, source, tick_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      [this.org, alert.id, alert.event.uuid, opts.now.toISOString(), source, tickId, JSON.stringify(alert)],
     );
     const rowId = Number(row!.id);
     if (!opts.deferToSummary) await this.insertDeliveries({ alertId: rowId }, notifiers, opts.now);
@@ -331,21 +336,22 @@ export class Store {
    */
   async excessAwaitingSummary(bounds: { actors: number; tokenNames: number; alertIds: number }): Promise<ExcessAlerts | null> {
     // Read from the events' columns, not the alerts' JSON: no JSON is parsed, whatever the backlog.
-    const waiting = `alerts a LEFT JOIN events e ON e.uuid = a.event_uuid WHERE ${AWAITING_SUMMARY}`;
+    const waiting = `alerts a LEFT JOIN events e ON e.uuid = a.event_uuid WHERE a.org = ? AND ${AWAITING_SUMMARY}`;
     const head = (await this.sql.get<{ count: number; firstPublished: string | null; lastPublished: string | null; actorCount: number; tokenNameCount: number }>(
       `SELECT COUNT(*) AS count, MIN(e.published) AS "firstPublished", MAX(e.published) AS "lastPublished",
               COUNT(DISTINCT ${ACTOR_KEY}) AS "actorCount", COUNT(DISTINCT e.token_name) AS "tokenNameCount"
          FROM ${waiting}`,
+      [this.org],
     ))!;
     if (Number(head.count) === 0) return null;
     const actors = await this.sql.all<{ actor: string; count: number }>(
       `SELECT ${ACTOR_KEY} AS actor, COUNT(*) AS count FROM ${waiting} GROUP BY 1 ORDER BY count DESC, actor LIMIT ?`,
-      [bounds.actors],
+      [this.org, bounds.actors],
     );
     const tokenNames = (
-      await this.sql.all<{ name: string }>(`SELECT e.token_name AS name FROM ${waiting} AND e.token_name IS NOT NULL GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`, [bounds.tokenNames])
+      await this.sql.all<{ name: string }>(`SELECT e.token_name AS name FROM ${waiting} AND e.token_name IS NOT NULL GROUP BY 1 ORDER BY MIN(a.id) LIMIT ?`, [this.org, bounds.tokenNames])
     ).map((r) => r.name);
-    const alertIds = (await this.sql.all<{ id: string }>(`SELECT a.alert_id AS id FROM ${waiting} ORDER BY a.id LIMIT ?`, [bounds.alertIds])).map((r) => r.id);
+    const alertIds = (await this.sql.all<{ id: string }>(`SELECT a.alert_id AS id FROM ${waiting} ORDER BY a.id LIMIT ?`, [this.org, bounds.alertIds])).map((r) => r.id);
     return {
       count: Number(head.count),
       actors: actors.map((a) => ({ actor: a.actor, count: Number(a.count) })),
@@ -363,11 +369,11 @@ export class Store {
    * described, when called in the same transaction) and queues one delivery per notifier.
    */
   async insertSummary(summary: Omit<AlertSummary, 'id'>, tickId: number | null, notifiers: string[], now: Date): Promise<AlertSummary> {
-    const row = await this.sql.get<{ id: number }>('INSERT INTO summaries (tick_id, created_at, payload) VALUES (?, ?, ?) RETURNING id', [tickId, now.toISOString(), '{}']);
+    const row = await this.sql.get<{ id: number }>('INSERT INTO summaries (org, tick_id, created_at, payload) VALUES (?, ?, ?, ?) RETURNING id', [this.org, tickId, now.toISOString(), '{}']);
     const id = Number(row!.id);
     const full: AlertSummary = { id: `otw-summary-${id}`, ...summary };
     await this.sql.run('UPDATE summaries SET payload = ? WHERE id = ?', [JSON.stringify(full), id]);
-    const linked = (await this.sql.run(`UPDATE alerts SET summary_id = ? WHERE id IN (SELECT a.id FROM alerts a WHERE ${AWAITING_SUMMARY})`, [id])).changes;
+    const linked = (await this.sql.run(`UPDATE alerts SET summary_id = ? WHERE id IN (SELECT a.id FROM alerts a WHERE a.org = ? AND ${AWAITING_SUMMARY})`, [id, this.org])).changes;
     if (linked !== summary.count) throw new Error(`summary ${full.id} covers ${summary.count} alerts but ${linked} were waiting`);
     await this.insertDeliveries({ summaryId: id }, notifiers, now);
     return full;
@@ -380,7 +386,7 @@ export class Store {
 
   /** Alerts, newest first. */
   async listAlerts(limit: number): Promise<Array<{ alert: Alert; summarized: boolean }>> {
-    const rows = await this.sql.all<{ payload: string; summaryId: number | null }>('SELECT payload, summary_id AS "summaryId" FROM alerts ORDER BY id DESC LIMIT ?', [limit]);
+    const rows = await this.sql.all<{ payload: string; summaryId: number | null }>('SELECT payload, summary_id AS "summaryId" FROM alerts WHERE org = ? ORDER BY id DESC LIMIT ?', [this.org, limit]);
     return rows.map((r) => ({ alert: JSON.parse(r.payload) as Alert, summarized: r.summaryId !== null }));
   }
 
@@ -400,7 +406,7 @@ export class Store {
     // has no delivery of the alert: nothing holds its follow-ups.
     const only = notifiers ? `AND d.notifier IN (${notifiers.map(() => '?').join(', ')})` : '';
     const rows = await this.sql.all<DueRow>(
-      `SELECT d.id, d.notifier, d.attempts, d.created_at AS "createdAt", a.payload AS "alertPayload", s.payload AS "summaryPayload",
+      `SELECT d.id, COALESCE(a.org, s.org, fa.org) AS org, d.notifier, d.attempts, d.created_at AS "createdAt", a.payload AS "alertPayload", s.payload AS "summaryPayload",
               f.payload AS "followupPayload", fa.payload AS "followedAlertPayload", COALESCE(pd.receipt, sdr.receipt) AS "parentReceipt",
               CASE WHEN pd.id IS NULL AND fa.summary_id IS NOT NULL THEN 'otw-summary-' || fa.summary_id END AS "repliesToSummary"
          FROM deliveries d
@@ -424,6 +430,7 @@ export class Store {
     );
     return rows.map((r) => ({
       id: r.id,
+      org: r.org ?? DEFAULT_ORG,
       notifier: r.notifier,
       attempts: r.attempts,
       createdAt: r.createdAt,
@@ -438,28 +445,33 @@ export class Store {
   }
 
   /**
-   * Claims a due delivery for one send: moves its next attempt `leaseMs` ahead and records this
-   * process as the claimer, only if it is still pending and due. True when this process got it;
-   * another process on the same database then sees it as not due. If this process dies mid-send,
-   * the row becomes due again when the lease ends. A lease that ended under a claimer that is still
-   * alive (it sent the row and is still trying to record that) is not taken over, unless it ended
-   * more than CLAIM_HOLD_MAX_MS ago, which bounds the harm of a reused pid.
+   * Claims a due delivery for one send: moves its next attempt `leaseMs` ahead and records `holder`
+   * (this replica, `<hostname>:<pid>:<hex>`) as the claimer, only if it is still pending and due.
+   * True when this replica got it; every other process on the same database then sees it as not
+   * due. If the claimer dies mid-send, the row becomes due again when the lease ends. A lease that
+   * ended under a claimer on this host that is still alive (it sent the row and is still trying to
+   * record that) is not taken over, unless it ended more than CLAIM_HOLD_MAX_MS ago, which bounds
+   * the harm of a reused pid. A claim by another host cannot be probed: it expires with its lease.
+   *
+   * On PostgreSQL the row is locked FOR UPDATE SKIP LOCKED in a transaction of its own: a row
+   * another replica is claiming at this moment is skipped at once instead of waited for.
    */
-  async claimDelivery(id: number, now: Date, leaseMs: number): Promise<boolean> {
-    const row = await this.sql.get<{ nextAt: string; claimedBy: number | null }>(
-      `SELECT next_attempt_at AS "nextAt", claimed_by AS "claimedBy" FROM deliveries WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?`,
+  async claimDelivery(id: number, now: Date, leaseMs: number, holder: string = replicaHolder()): Promise<boolean> {
+    if (this.sql.engine === 'postgres' && !this.sql.inTransaction) {
+      return this.db.transaction((tx) => new Store(this.db, tx, this.org).claimDelivery(id, now, leaseMs, holder));
+    }
+    const lock = this.sql.engine === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+    const row = await this.sql.get<{ nextAt: string; claimedBy: string | number | null }>(
+      `SELECT next_attempt_at AS "nextAt", claimed_by AS "claimedBy" FROM deliveries WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?${lock}`,
       [id, now.toISOString()],
     );
     if (!row) return false;
-    const holder = row.claimedBy;
-    // Our own pid is claimable: rows this process sent but has not recorded are skipped by the
-    // dispatcher before it asks, and anything else under our pid is left by an earlier process
-    // that had the same pid (pid 1 in a container).
-    if (holder !== null && holder !== process.pid && processAlive(holder) && now.getTime() - Date.parse(row.nextAt) < CLAIM_HOLD_MAX_MS) return false;
-    // Compare-and-set on what was read, so two processes never both win.
+    const claimedBy = row.claimedBy === null ? null : String(row.claimedBy);
+    if (claimedBy !== null && heldByLiveProcessHere(claimedBy, holder) && now.getTime() - Date.parse(row.nextAt) < CLAIM_HOLD_MAX_MS) return false;
+    // Compare-and-set on what was read, so two processes never both win (SQLite has no row locks).
     const set = await this.sql.run(
       `UPDATE deliveries SET next_attempt_at = ?, claimed_by = ? WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND claimed_by IS NOT DISTINCT FROM ?`,
-      [new Date(now.getTime() + leaseMs).toISOString(), process.pid, id, row.nextAt, holder],
+      [new Date(now.getTime() + leaseMs).toISOString(), holder, id, row.nextAt, claimedBy],
     );
     return set.changes === 1;
   }
@@ -529,7 +541,12 @@ export class Store {
   // --- ticks ---------------------------------------------------------------------------------
 
   async startTick(now: Date, kind: 'poll' | 'backfill' | 'follow' = 'poll'): Promise<number> {
-    const row = await this.sql.get<{ id: number }>(`INSERT INTO ticks (kind, started_at, result, pid) VALUES (?, ?, 'running', ?) RETURNING id`, [kind, now.toISOString(), process.pid]);
+    const row = await this.sql.get<{ id: number }>(`INSERT INTO ticks (org, kind, started_at, result, pid) VALUES (?, ?, ?, 'running', ?) RETURNING id`, [
+      this.org,
+      kind,
+      now.toISOString(),
+      process.pid,
+    ]);
     return Number(row!.id);
   }
 
@@ -571,7 +588,7 @@ export class Store {
 
   /** When the first tick of this kind started (the daemon's first start on this database). */
   async firstTickStartedAt(kind = 'poll'): Promise<string | null> {
-    const row = await this.sql.get<{ t: string | null }>('SELECT MIN(started_at) AS t FROM ticks WHERE kind = ?', [kind]);
+    const row = await this.sql.get<{ t: string | null }>('SELECT MIN(started_at) AS t FROM ticks WHERE org = ? AND kind = ?', [this.org, kind]);
     return row?.t ?? null;
   }
 
@@ -581,26 +598,26 @@ export class Store {
     const field = (p: string): string => (this.sql.engine === 'postgres' ? `(payload::jsonb #>> '{${p.split('.').join(',')}}')` : `json_extract(payload, '$.${p}')`);
     const row = await this.sql.get<{ id: string }>(
       `SELECT alert_id AS id FROM alerts
-        WHERE created_at >= ? AND ${field('rule.id')} = 'okta-event-hook-tampered'
+        WHERE org = ? AND created_at >= ? AND ${field('rule.id')} = 'okta-event-hook-tampered'
           AND ${field('eventHook.change')} = ? AND ${field('eventHook.id')} IS NOT DISTINCT FROM ?
         ORDER BY id DESC LIMIT 1`,
-      [since.toISOString(), change, hookId],
+      [this.org, since.toISOString(), change, hookId],
     );
     return row?.id ?? null;
   }
 
   /** Alerts first raised by push since `since` (ISO time): MAX_ALERTS_PER_RUN's count for push. */
   async pushAlertsSince(since: string): Promise<number> {
-    const row = await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM alerts WHERE source = 'push' AND created_at >= ?", [since]);
+    const row = await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM alerts WHERE org = ? AND source = 'push' AND created_at >= ?", [this.org, since]);
     return Number(row?.n ?? 0);
   }
 
   async lastTick(kind = 'poll'): Promise<TickRow | null> {
-    return (await this.sql.get<TickRow>(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`, [kind])) ?? null;
+    return (await this.sql.get<TickRow>(`SELECT ${TICK_COLUMNS} FROM ticks WHERE org = ? AND kind = ? AND result != 'running' ORDER BY id DESC LIMIT 1`, [this.org, kind])) ?? null;
   }
 
   async lastSuccessfulTick(kind = 'poll'): Promise<TickRow | null> {
-    return (await this.sql.get<TickRow>(`SELECT ${TICK_COLUMNS} FROM ticks WHERE kind = ? AND result = 'ok' ORDER BY id DESC LIMIT 1`, [kind])) ?? null;
+    return (await this.sql.get<TickRow>(`SELECT ${TICK_COLUMNS} FROM ticks WHERE org = ? AND kind = ? AND result = 'ok' ORDER BY id DESC LIMIT 1`, [this.org, kind])) ?? null;
   }
 
   // --- status --------------------------------------------------------------------------------
@@ -609,15 +626,15 @@ export class Store {
   async suppressedByReason(limit = 20): Promise<Array<{ reason: string; count: number; last: string }>> {
     const rows = await this.sql.all<{ reason: string; count: number; last: string }>(
       `SELECT suppressed_by AS reason, COUNT(*) AS count, MAX(published) AS last FROM events
-        WHERE suppressed_by IS NOT NULL GROUP BY suppressed_by ORDER BY count DESC LIMIT ?`,
-      [limit],
+        WHERE org = ? AND suppressed_by IS NOT NULL GROUP BY suppressed_by ORDER BY count DESC LIMIT ?`,
+      [this.org, limit],
     );
     return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
   /** Events stored per source (poll, push, backfill): which path saw each uuid first. */
   async eventsBySource(): Promise<Record<string, number>> {
-    const rows = await this.sql.all<{ source: string; n: number }>('SELECT source, COUNT(*) AS n FROM events GROUP BY source');
+    const rows = await this.sql.all<{ source: string; n: number }>('SELECT source, COUNT(*) AS n FROM events WHERE org = ? GROUP BY source', [this.org]);
     return Object.fromEntries(rows.map((r) => [r.source, Number(r.n)]));
   }
 
@@ -656,6 +673,7 @@ export class Store {
 /** One row of the due-deliveries query. */
 interface DueRow {
   id: number;
+  org: string | null;
   notifier: string;
   attempts: number;
   createdAt: string;
@@ -691,6 +709,32 @@ function notificationOf(r: { alertPayload: string | null; summaryPayload: string
     };
   }
   return { kind: 'summary', summary: JSON.parse(r.summaryPayload ?? '{}') as AlertSummary };
+}
+
+let holderOfThisProcess: string | null = null;
+
+/**
+ * This process's name in claims, made once: `<hostname>:<pid>:<8 hex>`. The random part tells this
+ * process from an earlier one that had the same pid (pid 1 in a container).
+ */
+export function replicaHolder(): string {
+  holderOfThisProcess ??= `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  return holderOfThisProcess;
+}
+
+/**
+ * True when a claim's holder is another process on this host that is still alive. `me` is the
+ * claiming process: its own claims are claimable (rows it sent but has not recorded are skipped by
+ * the dispatcher before it asks), and so is a claim by an earlier process with our pid. A claim of
+ * a version before 14 is a bare pid, of this host.
+ */
+function heldByLiveProcessHere(claimedBy: string, me: string): boolean {
+  if (claimedBy === me) return false;
+  const m = /^(.*):(\d+):[0-9a-f]*$/.exec(claimedBy);
+  const host = m ? m[1] : os.hostname();
+  const pid = Number(m ? m[2] : claimedBy);
+  if (host !== os.hostname() || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  return processAlive(pid);
 }
 
 /** True when a process with this pid exists (a signal-0 probe). */

@@ -36,9 +36,9 @@ export async function insertWatch(
   w: { tokenId: string; alertRowId: number; tokenName: string | null; createdPublished: string; watchUntil: string; now: Date },
 ): Promise<boolean> {
   const info = await store.sql.run(
-    `INSERT INTO token_watches (token_id, alert_id, token_name, created_published, watch_until, started_at)
-     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    [w.tokenId, w.alertRowId, w.tokenName, w.createdPublished, w.watchUntil, w.now.toISOString()],
+    `INSERT INTO token_watches (org, token_id, alert_id, token_name, created_published, watch_until, started_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    [store.org, w.tokenId, w.alertRowId, w.tokenName, w.createdPublished, w.watchUntil, w.now.toISOString()],
   );
   return info.changes === 1;
 }
@@ -55,7 +55,7 @@ export async function hasWatch(store: Store, tokenId: string): Promise<boolean> 
 
 /** Open watches, oldest first. */
 export async function openWatches(store: Store): Promise<WatchRow[]> {
-  return store.sql.all<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.closed_at IS NULL ORDER BY w.started_at, w.token_id`);
+  return store.sql.all<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.org = ? AND w.closed_at IS NULL ORDER BY w.started_at, w.token_id`, [store.org]);
 }
 
 /** The watches of these alerts, keyed by alert id (`status --alerts`). */
@@ -83,7 +83,8 @@ export async function insertActivity(
 ): Promise<boolean> {
   const inserted =
     (
-      await store.sql.run('INSERT INTO token_activity (event_uuid, token_id, published, event_type, sensitive) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', [
+      await store.sql.run('INSERT INTO token_activity (org, event_uuid, token_id, published, event_type, sensitive) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', [
+        store.org,
         a.eventUuid,
         a.tokenId,
         a.published,
