@@ -6,7 +6,7 @@ import { Daemon } from '../src/daemon';
 import { FOLLOW_FILTER_MAX_CHARS, groupWatches, runFollowTick, type FollowResult } from '../src/ingest/follow';
 import { otherEvent, tokenEvent, uuidFor } from './helpers/events';
 import { FakeClock } from '../src/clock';
-import { runCli, startHarness, type Harness } from './helpers/harness';
+import { runCli, startHarness, until, type Harness } from './helpers/harness';
 
 const iso = (h: Harness, offsetMs = 0): string => new Date(h.clock.now().getTime() + offsetMs).toISOString();
 const tokenIdOf = (n: number): string => `00T${String(n).padStart(17, '0')}`;
@@ -293,8 +293,11 @@ describe('following watched tokens', () => {
       await watchTokens(h, 1, 2);
       const daemon = new Daemon(h.app);
       // Request n+1 is the poll, n+2 the follow query: it answers only after 1.5 s (real time).
-      h.fake.failAt(h.fake.logRequests().length + 2, { kind: 'hang', ms: 1500 });
+      const before = h.fake.logRequests().length;
+      h.fake.failAt(before + 2, { kind: 'hang', ms: 1500 });
       await daemon.tick();
+      // The follow tick runs outside the tick slot: the next poll must not overtake its request.
+      await until(() => h.fake.logRequests().length >= before + 2);
       const first = daemon.lastResult!;
       h.clock.advance(300_000);
       await daemon.tick();
