@@ -101,17 +101,25 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     // The newest file's number, not the count: numbers are assigned per branch and may have gaps.
     const expected = Math.max(0, ...fs.readdirSync(migrationsDir()).filter((f) => /^\d{3}_.*\.sql$/.test(f)).map((f) => Number(f.slice(0, 3))));
     await checkWritable(app.store);
-    const mode = fs.statSync(app.config.store.dbPath).mode & 0o777;
+    // PostgreSQL has no file to show: its label names host, port and database (never a password).
+    const sqlite = app.store.sql.engine === 'sqlite';
+    const where = sqlite ? app.config.store.dbPath : app.store.db.label;
+    const mode = sqlite ? `, mode ${(fs.statSync(app.config.store.dbPath).mode & 0o777).toString(8)}` : '';
     lines.push({
       name: 'database',
       ok: app.schemaVersion === expected,
-      detail:
-        app.schemaVersion === expected
-          ? `${app.config.store.dbPath} is writable, schema version ${app.schemaVersion}, mode ${mode.toString(8)}`
-          : `${app.config.store.dbPath} is at schema ${app.schemaVersion}, expected ${expected}`,
+      detail: app.schemaVersion === expected ? `${where} is writable, schema version ${app.schemaVersion}${mode}` : `${where} is at schema ${app.schemaVersion}, expected ${expected}`,
     });
   } catch (err) {
-    lines.push({ name: 'database', ok: false, detail: `DB_PATH ${app.config.store.dbPath} is not writable: ${err instanceof Error ? err.message : String(err)}; check the directory's owner and permissions.` });
+    const why = err instanceof Error ? err.message : String(err);
+    lines.push({
+      name: 'database',
+      ok: false,
+      detail:
+        app.store.sql.engine === 'sqlite'
+          ? `DB_PATH ${app.config.store.dbPath} is not writable: ${why}; check the directory's owner and permissions.`
+          : `the PostgreSQL database ${app.store.db.label} (DATABASE_URL) is not writable: ${why}; check the role's privileges.`,
+    });
   }
 
   // One filtered request: the same query the poller makes, over the last minute. With ORGS_FILE

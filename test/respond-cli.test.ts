@@ -245,3 +245,37 @@ describe('a revoke claim left by a process that stopped', () => {
     }
   });
 });
+
+describe('responding within one org', () => {
+  test('when a Store of another org is asked to act on an alert, then it refuses as unknown, calls no Okta, and records the refusal under its own org', async () => {
+    const clock = new FakeClock(Date.parse('2026-12-01T10:00:00Z'));
+    const h = await startHarness({ clock, env: { NOTIFIERS: 'console', RESPONSE_ACTIONS: 'revoke,acknowledge' } });
+    try {
+      h.fake.persist(tokenEvent(9, '2026-12-01T09:59:00Z'));
+      h.fake.apiTokens.set(tokenIdOf(9), { id: tokenIdOf(9), name: 'token-9' });
+      await h.tick();
+      const deletes = (): number => h.fake.requests.filter((r) => r.method === 'DELETE').length;
+      const other = { ...respondDepsFor(h.app), store: h.app.store.forOrg('other') };
+      for (const target of [alertIdOf(9), tokenIdOf(9)]) {
+        const o = await respond(other, { target, action: 'revoke', by: { via: 'cli', id: '1000', name: 'ops' } });
+        assert.equal(o.status, 'refused', o.text);
+        assert.match(o.text, /^no alert (with the id|about the token) /);
+      }
+      assert.equal(deletes(), 0);
+      const mine = await respond(respondDepsFor(h.app), { target: alertIdOf(9), action: 'revoke', by: { via: 'cli', id: '1000', name: 'ops' } });
+      assert.equal(mine.status, 'done', mine.text);
+      assert.equal(deletes(), 1);
+      const rows = await h.app.store.sql.all<{ org: string; result: string }>('SELECT org, result FROM response_actions ORDER BY id');
+      assert.deepEqual(rows, [
+        { org: 'other', result: 'refused' },
+        { org: 'other', result: 'refused' },
+        { org: 'default', result: 'revoked' },
+      ]);
+      // The other org's view has no revoke of this token standing; the default org's has.
+      assert.equal(await new AuditLog(h.app.store.forOrg('other')).standingRevoke(tokenIdOf(9)), null);
+      assert.equal((await new AuditLog(h.app.store).standingRevoke(tokenIdOf(9)))?.result, 'revoked');
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -49,7 +49,8 @@ function toRow(r: RawRow): AuditRow {
 }
 
 /**
- * The response_actions table (migration 012). Plain SQL over the Store's connection, so it runs
+ * The response_actions table (migration 012; per org since 014: rows are written with, and a
+ * token's revokes read within, the Store's org). Plain SQL over the Store's connection, so it runs
  * on SQLite and PostgreSQL alike; where a claim and its check must be one step, callers build it on
  * the Store a `store.transaction(async (tx) => ...)` hands them (`new AuditLog(tx)`).
  */
@@ -60,9 +61,9 @@ export class AuditLog {
   async insert(row: { alertRowId: number | null; target: string; tokenId: string | null; action: ResponseAction; by: Actor; at: Date; result: AuditResult; reason: string | null; error: string | null; finished: boolean }): Promise<number> {
     const at = row.at.toISOString();
     const inserted = await this.store.sql.get<{ id: number }>(
-      `INSERT INTO response_actions (alert_id, target, token_id, action, by_via, by_id, by_name, requested_at, finished_at, result, reason, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      [row.alertRowId, row.target, row.tokenId, row.action, row.by.via, row.by.id, row.by.name, at, row.finished ? at : null, row.result, row.reason, row.error],
+      `INSERT INTO response_actions (org, alert_id, target, token_id, action, by_via, by_id, by_name, requested_at, finished_at, result, reason, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [this.store.org, row.alertRowId, row.target, row.tokenId, row.action, row.by.via, row.by.id, row.by.name, at, row.finished ? at : null, row.result, row.reason, row.error],
     );
     return Number(inserted!.id);
   }
@@ -83,8 +84,8 @@ export class AuditLog {
    */
   async standingRevoke(tokenId: string): Promise<AuditRow | null> {
     const r = await this.store.sql.get<RawRow>(
-      `SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result IN ('pending', 'revoked', 'already-gone') ORDER BY r.id DESC LIMIT 1`,
-      [tokenId],
+      `SELECT ${COLUMNS} FROM ${FROM} WHERE r.org = ? AND r.token_id = ? AND r.action = 'revoke' AND r.result IN ('pending', 'revoked', 'already-gone') ORDER BY r.id DESC LIMIT 1`,
+      [this.store.org, tokenId],
     );
     return r ? toRow(r) : null;
   }
@@ -95,7 +96,10 @@ export class AuditLog {
    * Okta's revoke event comes in. A 404 (someone revoked it first) or a revoke still pending is not.
    */
   async revokedByUs(tokenId: string): Promise<AuditRow | null> {
-    const r = await this.store.sql.get<RawRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.token_id = ? AND r.action = 'revoke' AND r.result = 'revoked' ORDER BY r.id DESC LIMIT 1`, [tokenId]);
+    const r = await this.store.sql.get<RawRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.org = ? AND r.token_id = ? AND r.action = 'revoke' AND r.result = 'revoked' ORDER BY r.id DESC LIMIT 1`, [
+      this.store.org,
+      tokenId,
+    ]);
     return r ? toRow(r) : null;
   }
 

@@ -220,12 +220,16 @@ async function waitForResult(deps: RespondDeps, audit: AuditLog, row: AuditRow):
   return current;
 }
 
-/** The alert a target names: an alert id (`otw-...`), or a token id (its newest alert); null when none. */
+/**
+ * The alert a target names: an alert id (`otw-...`), or a token id (its newest alert); null when
+ * none. Only the Store's org's alerts: an action on another org's alert would reach that org's
+ * token with this org's Okta credentials.
+ */
 export async function findAlert(store: Store, target: string): Promise<{ alert: Alert; rowId: number } | null> {
   if (target.length > 200) return null;
   const row = /^otw-/.test(target)
-    ? await store.sql.get<{ id: number; payload: string }>('SELECT id, payload FROM alerts WHERE alert_id = ?', [target])
-    : await store.sql.get<{ id: number; payload: string }>('SELECT a.id, a.payload FROM alerts a JOIN events e ON e.uuid = a.event_uuid WHERE e.token_id = ? ORDER BY a.id DESC LIMIT 1', [target]);
+    ? await store.sql.get<{ id: number; payload: string }>('SELECT id, payload FROM alerts WHERE alert_id = ? AND org = ?', [target, store.org])
+    : await store.sql.get<{ id: number; payload: string }>('SELECT a.id, a.payload FROM alerts a JOIN events e ON e.uuid = a.event_uuid WHERE e.token_id = ? AND a.org = ? ORDER BY a.id DESC LIMIT 1', [target, store.org]);
   return row ? { alert: JSON.parse(row.payload) as Alert, rowId: row.id } : null;
 }
 
@@ -278,8 +282,8 @@ async function watchSnapshot(store: Store, alert: Alert, response: ResponseRecor
   const w = alert.token?.id
     ? await store.sql.get<{ until: string; closedAt: string | null; closed: string | null; firstUseAt: string | null; createdAt: string; events: number; sensitive: number; revokedAt: string | null; revokedBy: string | null }>(
         `SELECT watch_until AS "until", closed_at AS "closedAt", close_reason AS closed, first_use_at AS "firstUseAt", created_published AS "createdAt",
-                events, sensitive, revoked_at AS "revokedAt", revoked_by AS "revokedBy" FROM token_watches WHERE token_id = ?`,
-        [alert.token.id],
+                events, sensitive, revoked_at AS "revokedAt", revoked_by AS "revokedBy" FROM token_watches WHERE token_id = ? AND org = ?`,
+        [alert.token.id, store.org],
       )
     : undefined;
   const revokedNow = response.action === 'revoke' && response.result === 'revoked';
