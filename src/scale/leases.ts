@@ -249,11 +249,11 @@ export class Leases {
         `SELECT org, holder, expires_at AS "expiresAt" FROM leases WHERE org IN (${orgs.map(() => '?').join(', ')})`,
         orgs,
       );
-      const taken_ = new Map(rows.map((r) => [r.org, r]));
+      const current = new Map(rows.map((r) => [r.org, r]));
       // Each replica tries the free orgs in its own order (rendezvous hashing), so replicas that
       // start together mostly reach for different orgs.
       const free = orgs.filter((o) => !held.has(o) && !released.includes(o)).filter((o) => {
-        const r = taken_.get(o);
+        const r = current.get(o);
         return !r || r.expiresAt <= nowIso;
       });
       free.sort((a, b) => preference(this.holder, b) - preference(this.holder, a));
