@@ -4,10 +4,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { handovers, overlappingReads } from '../soak/scale-checks';
+import { createApp, tickDepsFor } from '../src/app';
+import { parseConfig } from '../src/config';
+import { runTick } from '../src/ingest/poll';
+import { createLogger } from '../src/logger';
 import { FakeOktaOrgs } from '../src/simulator/okta-orgs';
 import { tokenEvent } from './helpers/events';
 import { startPgCluster } from './helpers/pg-cluster';
-import { runCli, tmpDir, until } from './helpers/harness';
+import { LineSink, runCli, tmpDir, until } from './helpers/harness';
 import { FakeSlackApi, Receiver } from './helpers/receiver';
 import { SmtpReceiver } from './helpers/smtp';
 
@@ -222,6 +226,59 @@ describe('one daemon, many orgs', () => {
       await twoReplicas(() => ({ DATABASE_URL: url }));
     } finally {
       await cluster.stop();
+    }
+  });
+});
+
+describe('responding to an alert of one org', () => {
+  test('when an analyst clicks Revoke on one org\'s alert, then that org\'s Okta revokes the token and the other org\'s is not asked', async () => {
+    const fakes = new FakeOktaOrgs(['alpha', 'beta']);
+    await fakes.start();
+    const rcv = new Receiver();
+    await rcv.start();
+    new FakeSlackApi(rcv);
+    const dir = tmpDir();
+    const token = 'FAKE-okta-api-token-for-tests-respond';
+    fakes.addToken(token, 'd1');
+    const now = Date.now();
+    const events = { alpha: tokenEvent(1, new Date(now - 60_000).toISOString()), beta: tokenEvent(2, new Date(now - 60_000).toISOString()) };
+    const tokenIdOf = (e: Record<string, unknown>): string => (e.target as Array<{ id: string }>)[0]!.id;
+    for (const org of ['alpha', 'beta'] as const) {
+      fakes.org(org).persist(events[org]);
+      // Both tokens exist in both fakes: a revoke sent to the wrong org would succeed there.
+      for (const e of Object.values(events)) fakes.org(org).apiTokens.set(tokenIdOf(e), { id: tokenIdOf(e), name: 'token', userId: '00u1', tokenWindow: 'P30D', created: new Date(now).toISOString() });
+    }
+    const config = parseConfig(
+      {
+        ORGS_FILE: orgsFile(dir, fakes),
+        ...tokenEnv(fakes, token),
+        DB_PATH: path.join(dir, 'otw.sqlite'),
+        TOKEN_LOOKUP: 'false',
+        NOTIFIERS: 'slack',
+        SLACK_BOT_TOKEN: BOT,
+        SLACK_CHANNEL: 'C0SHARED001',
+        SLACK_API_URL: rcv.url('/api'),
+        SLACK_APP_TOKEN: 'xapp-FAKE-app-token-for-daemon-orgs-tests',
+        RESPONSE_ACTIONS: 'revoke',
+        RESPONDERS: 'U0ALICE0001',
+      },
+      { requireOkta: true },
+    );
+    const app = await createApp(config, { logger: createLogger(config.log, { stream: new LineSink() }) });
+    try {
+      for (const org of app.orgs) assert.equal((await runTick(tickDepsFor(app, undefined, org))).ok, true);
+      const alerts = await app.store.sql.all<{ id: string; payload: string }>('SELECT alert_id AS id, payload FROM alerts ORDER BY id');
+      const betaAlert = alerts.find((a) => (JSON.parse(a.payload) as { org?: { name: string } }).org?.name === 'beta');
+      assert.ok(betaAlert, 'beta\'s alert names its org');
+      const out = await app.responder!.respond({ alertId: betaAlert.id, action: 'revoke', by: { via: 'slack', id: 'U0ALICE0001', name: 'alice' }, reason: null });
+      assert.equal(out.result, 'revoked', out.message);
+      const deletes = (org: string): string[] => fakes.org(org).requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
+      assert.deepEqual(deletes('beta'), [`/api/v1/api-tokens/${tokenIdOf(events.beta)}`]);
+      assert.deepEqual(deletes('alpha'), []);
+    } finally {
+      await app.close();
+      await rcv.stop();
+      await fakes.stop();
     }
   });
 });
