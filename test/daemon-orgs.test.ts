@@ -192,7 +192,8 @@ describe('one daemon, many orgs', () => {
       const token = 'FAKE-okta-api-token-for-tests-hang';
       fakes.addToken(token, 'd1');
       fakes.org('stuck').hang();
-      const d = await startDaemon({ ORGS_FILE: orgsFile(dir, fakes), ...tokenEnv(fakes, token), DB_PATH: path.join(dir, 'otw.sqlite'), POLL_SCHEDULE: '* * * * * *' });
+      // A short request timeout without retries: the hung request ends soon after the test stops the daemon (a stop lets the page in hand finish).
+      const d = await startDaemon({ ORGS_FILE: orgsFile(dir, fakes), ...tokenEnv(fakes, token), DB_PATH: path.join(dir, 'otw.sqlite'), POLL_SCHEDULE: '* * * * * *', OKTA_REQUEST_TIMEOUT: '3s', OKTA_MAX_RETRIES: '0' });
       let during: number;
       try {
         // The first read of each org: the daemon is up and the stuck org holds a request.
