@@ -120,12 +120,15 @@ async function orgOfAlert(store: Store, alertId: string): Promise<string | null>
 
 /** What `runTick` needs for one org (the first, and in a single-org install the only one, by default). */
 export function tickDepsFor(app: App, signal?: AbortSignal, org: OrgRuntime = app.orgs[0]!): TickDeps {
-  if (!org.reader || !org.config.okta) throw new Error('the Okta settings are missing');
+  // A single org's parts are the App's (tests and embedders replace them there); the store stays
+  // the one given (the daemon's is fenced by the org's lease).
+  const reader = org.named ? org.reader : app.reader;
+  if (!reader || !org.config.okta) throw new Error('the Okta settings are missing');
   return {
     store: org.store,
-    reader: org.reader,
-    detector: org.detector,
-    notifiers: org.notifiers.map((n) => n.name),
+    reader,
+    detector: org.named ? org.detector : app.detector,
+    notifiers: (org.named ? org.notifiers : app.notifiers).map((n) => n.name),
     poll: org.config.poll,
     orgUrl: org.config.okta.orgUrl,
     clock: app.clock,
@@ -136,7 +139,7 @@ export function tickDepsFor(app: App, signal?: AbortSignal, org: OrgRuntime = ap
 
 /** What `runFollowTick` needs, taken from the wired program; `alertsSoFar` is what the poll tick just before raised. */
 export function followDepsFor(app: App, signal?: AbortSignal, alertsSoFar = 0, org: OrgRuntime = app.orgs[0]!): FollowDeps {
-  if (!org.reader || !org.config.okta) throw new Error('the Okta settings are missing');
+  if (!org.config.okta) throw new Error('the Okta settings are missing');
   // A single org's is the App's (tests replace it there); each named org has its own.
   const onCaughtUp = org.named ? org.onFollowCaughtUp : app.onFollowCaughtUp;
   return {

@@ -195,7 +195,10 @@ export class Daemon {
   private async startHookReceiver(config: NonNullable<App['config']['eventHook']>): Promise<void> {
     const { app } = this;
     const ingestOf = (rt: OrgRuntime): HookRoute['ingest'] => {
-      const deps = { store: rt.store, detector: rt.detector, notifiers: rt.notifiers.map((n) => n.name), poll: rt.config.poll, clock: app.clock, logger: rt.logger };
+      // A single org's detector and notifiers are the App's (tests replace them there).
+      const detector = rt.named ? rt.detector : app.detector;
+      const notifiers = (rt.named ? rt.notifiers : app.notifiers).map((n) => n.name);
+      const deps = { store: rt.store, detector, notifiers, poll: rt.config.poll, clock: app.clock, logger: rt.logger };
       return (events) => ingestPushBatch(deps, events);
     };
     const named = app.orgs.some((o) => o.named);
