@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb } from './helpers/raw-db';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runBackfill } from '../src/ingest/backfill';
@@ -18,11 +19,11 @@ describe('backfill', () => {
       for (let i = 0; i < 1200; i++) h.fake.persist(tokenEvent(i, ago(h, 3 * DAY - i * 60_000)));
       h.fake.persist(tokenEvent(5000, ago(h, 1000)));
       await h.tick(); // the live poller sees everything persisted in the last 6 minutes: all of it
-      const alertedLive = h.app.store.status(1).alertsRaised;
+      const alertedLive = (await h.app.store.status(1)).alertsRaised;
       assert.equal(alertedLive, 1201);
-      const cursor = h.app.store.getCursor()!.url;
+      const cursor = (await h.app.store.getCursor())!.url;
       // New history appears only via backfill: events published 5 days ago, never seen.
-      h.app.store.db.prepare('DELETE FROM deliveries').run();
+      rawDb(h.app.store).prepare('DELETE FROM deliveries').run();
       const unseen = [9001, 9002, 9003].map((n) => tokenEvent(n, ago(h, 5 * DAY + n)));
       h.fake.persist(...unseen);
       const progress: number[] = [];
@@ -32,8 +33,8 @@ describe('backfill', () => {
       assert.equal(r.alreadySeen, 1201);
       assert.equal(r.pages, 2, 'two pages: 1000 + 204 events');
       assert.deepEqual(progress, [1, 2]);
-      assert.equal(h.app.store.getCursor()!.url, cursor, 'the live cursor did not move');
-      const alert = h.app.store.getAlert(`otw-${uuidFor(9001)}`)!;
+      assert.equal((await h.app.store.getCursor())!.url, cursor, 'the live cursor did not move');
+      const alert = (await h.app.store.getAlert(`otw-${uuidFor(9001)}`))!;
       assert.equal(alert.source, 'backfill');
       // The bounded query was used: since and until, no cursor.
       const q = h.fake.logRequests().at(-2)!.query;
