@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb } from './helpers/raw-db';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runBackfill } from '../src/ingest/backfill';
