@@ -11,7 +11,7 @@ import { parseExceptions } from '../src/detect/exceptions';
 import { ingest, summarizeExcess } from '../src/ingest/ingest';
 import { createLogger } from '../src/logger';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
+import { storeOn } from './helpers/raw-db';
 import { makeEvent } from './fixtures/events';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-detect-org-'));
@@ -24,7 +24,7 @@ const PROD: AlertOrg = { name: 'prod', url: ORG_URL };
 
 /** Ingests three creations and an unreadable entry (two over the per-tick limit of 2: they go into a summary) and returns the stored JSON. */
 async function storedPayloads(file: string, org?: AlertOrg | null): Promise<{ alerts: string[]; summaries: string[]; followups: string[] }> {
-  const store = new Store(openDatabase(path.join(dir, file)));
+  const store = storeOn(openDatabase(path.join(dir, file)));
   const exceptions = parseExceptions('', 'yaml').set!;
   const detector = createDetector(
     { alertOutcomes: null, exceptions, exceptionsFile: null, tokenLookup: { mode: 'off', timeoutMs: 1000, maxPerPage: 20 } },
@@ -49,10 +49,10 @@ async function storedPayloads(file: string, org?: AlertOrg | null): Promise<{ al
     rateLimitRemaining: null,
     requests: 1,
   });
-  const alerts = (store.db.prepare('SELECT payload FROM alerts ORDER BY id').all() as Array<{ payload: string }>).map((r) => r.payload);
-  const summaries = (store.db.prepare('SELECT payload FROM summaries ORDER BY id').all() as Array<{ payload: string }>).map((r) => r.payload);
-  const followups = (store.db.prepare('SELECT payload FROM followups ORDER BY id').all() as Array<{ payload: string }>).map((r) => r.payload);
-  store.db.close();
+  const alerts = (await store.sql.all<{ payload: string }>('SELECT payload FROM alerts ORDER BY id')).map((r) => r.payload);
+  const summaries = (await store.sql.all<{ payload: string }>('SELECT payload FROM summaries ORDER BY id')).map((r) => r.payload);
+  const followups = (await store.sql.all<{ payload: string }>('SELECT payload FROM followups ORDER BY id')).map((r) => r.payload);
+  await store.db.close();
   return { alerts, summaries, followups };
 }
 

@@ -6,7 +6,7 @@ import type { FollowResult } from '../src/ingest/follow';
 import type { TickResult } from '../src/ingest/poll';
 import { Metrics } from '../src/metrics';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
+import { storeOn } from './helpers/raw-db';
 import { tmpDir } from './helpers/harness';
 
 const dir = tmpDir('otw-metrics-orgs-');
@@ -24,7 +24,7 @@ async function lines(m: Metrics): Promise<Set<string>> {
 }
 
 describe('metrics by org', () => {
-  const store = new Store(openDatabase(path.join(dir, 'metrics.sqlite')));
+  const store = storeOn(openDatabase(path.join(dir, 'metrics.sqlite')));
   after(() => store.db.close());
 
   test('when the process watches no ORGS_FILE, then every per-org series carries org="default" and exists at 0 from the start', async () => {
