@@ -196,13 +196,19 @@ export async function benchOrgs(o: OrgsOptions): Promise<Record<string, unknown>
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
     try {
       db.pragma('busy_timeout = 5000');
-      rows = db.prepare('SELECT uuid, org FROM events').all() as typeof rows;
+      try {
+        rows = db.prepare('SELECT uuid, org FROM events').all() as typeof rows;
+      } catch {
+        // A schema without events.org (before migration 014): stored, but no org to check.
+        problems.push('orgs: the events table has no org column: which org an event was stored under is not checked');
+        rows = (db.prepare('SELECT uuid FROM events').all() as Array<{ uuid: string }>).map((r) => ({ uuid: r.uuid, org: null }));
+      }
     } finally {
       db.close();
     }
     const byUuid = new Map(rows.map((r) => [r.uuid, r.org]));
     const missing = injected.filter((e) => !byUuid.has(e.uuid)).length;
-    const wrongOrg = injected.filter((e) => byUuid.has(e.uuid) && byUuid.get(e.uuid) !== e.org).length;
+    const wrongOrg = injected.filter((e) => byUuid.has(e.uuid) && byUuid.get(e.uuid) !== null && byUuid.get(e.uuid) !== e.org).length;
     const notAlerted = injected.filter((e) => !alerts.has(`otw-${e.uuid}`)).length;
     const alertedTwice = [...alerts.values()].filter((k) => k > 1).length;
     result.loss = { injected: injected.length, missing, wrongOrg, notAlerted, alertedTwice };
