@@ -18,6 +18,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { FakeOktaOrgs, orgNames, orgsFileYaml } from '../src/simulator/okta-orgs';
 import { HookPusher, type AttemptResult } from '../src/simulator/hook-pusher';
@@ -103,7 +104,15 @@ function answerOf(a: AttemptResult): string {
 }
 
 /** Runs the scenario. */
-export async function scaleScenario(o: { short: boolean; seed: number; log: fs.WriteStream; say: (s: string) => void; notifiers?: string[] | null }): Promise<ScaleReport> {
+export async function scaleScenario(o: {
+  short: boolean;
+  seed: number;
+  log: fs.WriteStream;
+  say: (s: string) => void;
+  notifiers?: string[] | null;
+  /** `sqlite`: both replicas on one SQLite file instead (a way to try the scenario without PostgreSQL). */
+  engine?: 'postgres' | 'sqlite';
+}): Promise<ScaleReport> {
   const t0 = Date.now();
   const problems: string[] = [];
   const names = orgNames(20);
@@ -126,21 +135,60 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
     problems,
   };
 
-  let cluster: PgCluster;
-  try {
-    cluster = await startPgCluster();
-  } catch (err) {
-    const why = `PostgreSQL could not be started: ${err instanceof Error ? err.message : String(err)}`;
-    problems.push(`scale: ${why}`);
-    return { ...report, skipped: why };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-soak-scale-'));
+  // PostgreSQL (the subject); SQLite (one file, both replicas) only when asked, to try the scenario
+  // on a daemon whose PostgreSQL path is not there yet.
+  const engine = o.engine ?? 'postgres';
+  let cluster: PgCluster | null = null;
+  let dbEnv: Record<string, string>;
+  let q: <T>(sql: string, params?: unknown[]) => Promise<T[]>;
+  let closeDb: () => Promise<void>;
+  if (engine === 'postgres') {
+    try {
+      cluster = await startPgCluster();
+    } catch (err) {
+      const why = `PostgreSQL could not be started: ${err instanceof Error ? err.message : String(err)}`;
+      problems.push(`scale: ${why}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return { ...report, skipped: why };
+    }
+    const databaseUrl = await cluster.createDatabase();
+    dbEnv = { DATABASE_URL: databaseUrl };
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    pool.on('error', () => undefined);
+    // `?` placeholders as the project's SQL writes them; `(?*)` is a list.
+    q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+      let i = 0;
+      return (await pool.query(sql.replace(/\(\?\*\)/g, () => `= ANY($${++i})`).replace(/\?/g, () => `$${++i}`), params)).rows as T[];
+    };
+    closeDb = () => pool.end().catch(() => undefined);
+  } else {
+    const dbPath = path.join(dir, 'otw.sqlite');
+    dbEnv = { DB_PATH: dbPath };
+    let db: Database.Database | null = null;
+    q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+      db ??= new Database(dbPath, { fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      const flat: unknown[] = [];
+      let k = 0;
+      const expanded = sql.replace(/\(\?\*\)|\?/g, (m) => {
+        const v = params[k++];
+        if (m === '?') {
+          flat.push(v);
+          return '?';
+        }
+        const list = v as unknown[];
+        flat.push(...list);
+        return `IN (${list.map(() => '?').join(', ') || 'NULL'})`;
+      });
+      const st = db.prepare(expanded);
+      return (st.reader ? st.all(...flat) : (st.run(...flat), [])) as T[];
+    };
+    closeDb = async () => {
+      db?.close();
+    };
   }
   report.ran = true;
-  const databaseUrl = await cluster.createDatabase();
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  pool.on('error', () => undefined);
-  const q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => (await pool.query(sql, params)).rows as T[];
-
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-soak-scale-'));
   const emptyEnv = path.join(dir, 'empty.env');
   fs.writeFileSync(emptyEnv, '');
   const fakes = new FakeOktaOrgs(names, { rateLimit: 6000 });
@@ -176,7 +224,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
       HOME: process.env.HOME,
       ORGS_FILE: orgsFile,
       SOAK_OKTA_TOKEN: token,
-      DATABASE_URL: databaseUrl,
+      ...dbEnv,
       LEASE_TTL: `${SCALE_LEASE_TTL_MS / 1000}s`,
       POLL_SCHEDULE: `*/${SCALE_INTERVAL_MS / 1000} * * * * *`,
       LOOKBACK: '30m',
@@ -463,7 +511,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
         if (mine.length) {
           try {
             const uuids = mine.flatMap((f) => f.uuids);
-            const [row] = await q<{ n: string }>('SELECT COUNT(*) AS n FROM events WHERE uuid = ANY($1)', [uuids]);
+            const [row] = await q<{ n: string }>('SELECT COUNT(*) AS n FROM events WHERE uuid (?*)', [uuids]);
             if (Number(row?.n ?? 0) > 0) {
               killNow(target, 'right after it committed a push, before its answer');
               break;
@@ -515,7 +563,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
   }
   // Nothing runs: pending rows (backing off, or claimed by a killed process) become due now.
   try {
-    await q(`UPDATE deliveries SET next_attempt_at = $1, claimed_by = NULL WHERE status = 'pending'`, [new Date().toISOString()]);
+    await q(`UPDATE deliveries SET next_attempt_at = ?, claimed_by = NULL WHERE status = 'pending'`, [new Date().toISOString()]);
   } catch (err) {
     problems.push(`scale: could not fast-forward pending deliveries: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -599,8 +647,8 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
 
   for (const r of [slack, webhook, smtp]) await r.stop();
   await fakes.stop();
-  await pool.end().catch(() => undefined);
-  await cluster.stop().catch(() => undefined);
+  await closeDb();
+  await cluster?.stop().catch(() => undefined);
   fs.rmSync(dir, { recursive: true, force: true });
   return report;
 }
