@@ -74,6 +74,8 @@ interface Proc extends ProcessEnd {
   exitCode: number | null;
   /** Holds every push answer after its commit (OTW_TEST_HOLD_PUSH_ANSWER), for the after-push kill. */
   holdsPush: boolean;
+  /** Its event hook receiver said it listens. */
+  hookListening: boolean;
   exited: Promise<void>;
   stderrTail: string[];
 }
@@ -272,6 +274,7 @@ export async function scaleScenario(o: {
       readyAt: null,
       exitCode: null,
       holdsPush,
+      hookListening: false,
       exited: Promise.resolve(),
       stderrTail: [],
     };
@@ -289,6 +292,7 @@ export async function scaleScenario(o: {
         p.ready = true;
         p.readyAt = Date.now();
       }
+      if (line.includes('"message":"event hook receiver listening"')) p.hookListening = true;
       p.stderrTail.push(line);
       if (p.stderrTail.length > 10) p.stderrTail.shift();
     });
@@ -436,7 +440,7 @@ export async function scaleScenario(o: {
     }
   })();
 
-  o.say(`  scenario: two replicas on PostgreSQL, ${names.length} orgs (LEASE_TTL ${SCALE_LEASE_TTL_MS / 1000}s, a poll every ${SCALE_INTERVAL_MS / 1000}s), notifiers ${notifiers.join(', ')}`);
+  o.say(`  scenario: two replicas on ${engine === 'postgres' ? 'PostgreSQL' : 'one SQLite file'}, ${names.length} orgs (LEASE_TTL ${SCALE_LEASE_TTL_MS / 1000}s, a poll every ${SCALE_INTERVAL_MS / 1000}s), notifiers ${notifiers.join(', ')}`);
   spawnProc(0);
   spawnProc(1);
 
@@ -541,11 +545,20 @@ export async function scaleScenario(o: {
 
   // --- drain: both replicas up; every event stored; then stop, compress the backoff, deliver the rest
   for (const slot of [0, 1] as const) if (!alive(current[slot])) spawnProc(slot);
+  let noOrgColumn = false;
   const storedUuids = async (): Promise<Map<string, string>> => {
     try {
       return new Map((await q<{ uuid: string; org: string }>('SELECT uuid, org FROM events')).map((r) => [r.uuid, r.org]));
     } catch {
-      return new Map();
+      // A schema without events.org (before migration 014): stored, under no org.
+      try {
+        const rows = await q<{ uuid: string }>('SELECT uuid FROM events');
+        if (!noOrgColumn) problems.push('scale: the events table has no org column: which org an event was stored under is not checked');
+        noOrgColumn = true;
+        return new Map(rows.map((r) => [r.uuid, '?']));
+      } catch {
+        return new Map();
+      }
     }
   };
   let stored = new Map<string, string>();
@@ -606,9 +619,9 @@ export async function scaleScenario(o: {
   for (const name of names) {
     const mine = injected.filter((e) => e.org === name);
     const lost = Math.max(0, ...notifiers.map((n) => mine.filter((e) => !receivedBy.get(n)!.has(e.alertId)).length));
-    const wrongOrg = mine.filter((e) => stored.has(e.uuid) && stored.get(e.uuid) !== name).length;
+    const wrongOrg = noOrgColumn ? 0 : mine.filter((e) => stored.has(e.uuid) && stored.get(e.uuid) !== name).length;
     if (wrongOrg) problems.push(`scale: ${wrongOrg} event(s) of ${name} stored under another org`);
-    report.perOrg[name] = { injected: mine.length, stored: mine.filter((e) => stored.get(e.uuid) === name).length, lost };
+    report.perOrg[name] = { injected: mine.length, stored: mine.filter((e) => stored.get(e.uuid) === (noOrgColumn ? '?' : name)).length, lost };
   }
 
   const log = fakes.requestLog();
@@ -635,6 +648,9 @@ export async function scaleScenario(o: {
     for (const a of out.answers) bump(report.pushed.answers, a);
   }
   report.seconds = Math.round((Date.now() - t0) / 1000);
+  const deaf = procs.filter((p) => p.ready && !p.hookListening).map((p) => p.who);
+  if (deaf.length) problems.push(`scale: the event hook receiver never said it listens in ${deaf.length} of ${procs.filter((p) => p.ready).length} started process(es) (first: ${deaf[0]})`);
+  if (report.pushed.deliveries > 0 && !pushOutcomes.some((x) => x.delivered)) problems.push(`scale: none of ${report.pushed.deliveries} push deliveries was accepted by either replica`);
 
   const lostTotal = Object.values(report.perNotifier).reduce((n, v) => n + v.lost, 0);
   o.say(
