@@ -311,21 +311,30 @@ export class Daemon {
   }
 
   /**
-   * Leases of a replica on this host whose process is gone (killed, crashed) are freed at once:
-   * a daemon restarted by its supervisor polls again at its first slot instead of waiting LEASE_TTL
-   * for its own dead predecessor. Other hosts' replicas cannot be checked, so theirs expire.
+   * On SQLite (one file, so every replica runs on this host) the leases of a replica whose process
+   * is gone (killed, crashed) are freed at once: a daemon restarted by its supervisor polls again at
+   * its first slot instead of waiting LEASE_TTL for its own dead predecessor. On PostgreSQL replicas
+   * run on other hosts, where a pid means nothing here (two hosts may even share a name): their
+   * leases expire after LEASE_TTL.
    */
   private async freeDeadLocalLeases(): Promise<void> {
+    const db = this.app.store.db;
+    if (db.engine !== 'sqlite') return;
     const host = os.hostname();
-    const rows = await this.app.store.db.all<{ holder: string }>('SELECT DISTINCT holder FROM leases WHERE holder != ?', [this.leases.holder]);
+    const rows = await db.all<{ holder: string }>('SELECT holder FROM replicas WHERE holder != ? UNION SELECT holder FROM leases WHERE holder != ?', [this.leases.holder, this.leases.holder]);
     for (const { holder } of rows) {
       const m = /^(.*):(\d+):[0-9a-f]+$/.exec(holder);
       if (!m || m[1] !== host) continue;
       const pid = Number(m[2]);
       // Our own pid under another name is a predecessor that had it (pid 1 in a container).
       if (pid !== process.pid && processAlive(pid)) continue;
-      await this.app.store.db.run('DELETE FROM leases WHERE holder = ?', [holder]);
-      this.app.logger.info('freed the org leases of a replica on this host that is no longer running', { holder });
+      // Its replica row too: while it counted as live, the fair share would leave its orgs unpolled.
+      const freed = await db.transaction(async (tx) => {
+        const leases = await tx.run('DELETE FROM leases WHERE holder = ?', [holder]);
+        await tx.run('DELETE FROM replicas WHERE holder = ?', [holder]);
+        return leases.changes;
+      });
+      if (freed > 0) this.app.logger.info('freed the org leases of a replica on this host that is no longer running', { holder, orgs: freed });
     }
   }
 

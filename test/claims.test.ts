@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { systemClock } from '../src/clock';
@@ -7,7 +8,6 @@ import { Dispatcher } from '../src/notify/dispatcher';
 import { buildSampleAlert } from '../src/notify/sample-alert';
 import { WebhookNotifier } from '../src/notify/webhook';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
 import { tokenEvent, uuidFor } from './helpers/events';
 import { runCli, tmpDir } from './helpers/harness';
 import { FakeOkta } from './helpers/fake-okta';
@@ -21,14 +21,14 @@ describe('two processes on one database', () => {
     await receiver.start();
     receiver.defaultAnswer = { status: 200, body: 'ok', delayMs: 150 };
     const file = path.join(tmpDir(), 'db.sqlite');
-    const a = new Store(openDatabase(file));
-    const b = new Store(openDatabase(file));
+    const a = storeOn(openDatabase(file));
+    const b = storeOn(openDatabase(file));
     try {
       const now = new Date();
       for (let i = 0; i < 6; i++) {
         const uuid = uuidFor(i);
-        a.insertEvent(tokenEvent(i, now.toISOString()) as never, 'poll', now, null);
-        a.insertAlert(buildSampleAlert({ uuid, now }), null, ['webhook'], { deferToSummary: false, now });
+        await a.insertEvent(tokenEvent(i, now.toISOString()) as never, 'poll', now, null);
+        await a.insertAlert(buildSampleAlert({ uuid, now }), null, ['webhook'], { deferToSummary: false, now });
       }
       const notifier = (): WebhookNotifier => new WebhookNotifier({ url: receiver.url('/hook'), secret: null }, { timeoutMs: 5000 });
       const d1 = new Dispatcher(a, [notifier()], DELIVERY, nullLogger(), systemClock);
@@ -37,27 +37,27 @@ describe('two processes on one database', () => {
       const ids = receiver.requests.map((r) => r.headers['idempotency-key']);
       assert.equal(ids.length, 6, `received ${ids.join(', ')}`);
       assert.equal(new Set(ids).size, 6);
-      assert.equal(a.status(0).deliveries[0]!.sent, 6);
+      assert.equal((await a.status(0)).deliveries[0]!.sent, 6);
     } finally {
-      a.close();
-      b.close();
+      await a.close();
+      await b.close();
       await receiver.stop();
     }
   });
 
-  test('when poll runs while a daemon tick is in progress, then the daemon\'s tick is not marked abandoned', () => {
-    const store = new Store(openDatabase(path.join(tmpDir(), 'db.sqlite')));
+  test('when poll runs while a daemon tick is in progress, then the daemon\'s tick is not marked abandoned', async () => {
+    const store = storeOn(openDatabase(path.join(tmpDir(), 'db.sqlite')));
     const now = new Date();
-    const mine = store.startTick(now);
+    const mine = await store.startTick(now);
     // A tick started by another live process (our parent stands in for the daemon) ...
-    store.db.prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES ('poll', ?, 'running', ?)`).run(now.toISOString(), process.ppid);
+    rawDb(store).prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES ('poll', ?, 'running', ?)`).run(now.toISOString(), process.ppid);
     // ... and one by a process that no longer exists.
-    store.db.prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES ('poll', ?, 'running', ?)`).run(now.toISOString(), 2 ** 22 + 12345);
-    assert.equal(store.closeAbandonedTicks(now), 2, 'our own stale row and the dead process\'s row');
-    const left = store.db.prepare(`SELECT pid FROM ticks WHERE result = 'running'`).all() as Array<{ pid: number }>;
+    rawDb(store).prepare(`INSERT INTO ticks (kind, started_at, result, pid) VALUES ('poll', ?, 'running', ?)`).run(now.toISOString(), 2 ** 22 + 12345);
+    assert.equal(await store.closeAbandonedTicks(now), 2, 'our own stale row and the dead process\'s row');
+    const left = rawDb(store).prepare(`SELECT pid FROM ticks WHERE result = 'running'`).all() as Array<{ pid: number }>;
     assert.deepEqual(left.map((r) => r.pid), [process.ppid]);
     assert.ok(mine > 0);
-    store.close();
+    await store.close();
   });
 });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import { FakeClock } from '../src/clock';
 import { tokenEvent } from './helpers/events';
@@ -9,7 +10,7 @@ import { runCli, startHarness, tmpDir, type Harness } from './helpers/harness';
 const MINUTE = 60_000;
 
 function count(h: Harness): number {
-  return (h.app.store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+  return (rawDb(h.app.store).prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
 }
 
 /** A fake Okta whose clock (Date header, persistence and published times) is `skewMs` off the local one. */
@@ -39,7 +40,7 @@ describe('Okta\'s clock, not the local one', () => {
         assert.equal(second.cursorFallback, true);
         assert.equal(count(h), 2, 'the fallback reads the event persisted after the last caught-up tick');
         // The caught-up time is on Okta's clock: never later than Okta's time at the tick's start.
-        const caught = Date.parse(h.app.store.caughtUpThrough()!);
+        const caught = Date.parse((await h.app.store.caughtUpThrough())!);
         assert.ok(caught <= Date.parse(oktaNow()), `caught up through ${new Date(caught).toISOString()} is on Okta's clock`);
       } finally {
         await h.close();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,6 @@ import { MAX_TEXT } from '../src/detect/fields';
 import { RULE, RULE_FILTER } from '../src/detect/rule';
 import { buildSummary, MAX_SUMMARY_ALERT_IDS, SUMMARY_BOUNDS } from '../src/detect/summary';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
 import { adminConsoleToken, apiTokenByToken, failedAttempt, hostileEvent, makeEvent, sparseEvent } from './fixtures/events';
 
 const ORG = 'https://acme.okta.com';
@@ -23,22 +23,23 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let dbs = 0;
 
 /** The summary the store would build for these alerts, all left over from one tick (a real database). */
-function summaryOf(events: OktaLogEvent[]) {
-  const store = new Store(openDatabase(path.join(tmp, `s${++dbs}.sqlite`)));
+async function summaryOf(events: OktaLogEvent[]) {
+  const store = storeOn(openDatabase(path.join(tmp, `s${++dbs}.sqlite`)));
   try {
-    return store.transaction(() => {
-      const alerts = events.map((e) => {
-        store.insertEvent(e, 'poll', NOW, null);
+    return await store.transaction(async (tx) => {
+      const alerts = [];
+      for (const e of events) {
+        await tx.insertEvent(e, 'poll', NOW, null);
         const a = buildAlert(e, ctx);
-        store.insertAlert(a, null, ['console'], { deferToSummary: true, now: NOW });
-        return a;
-      });
-      const s = buildSummary(store.excessAwaitingSummary(SUMMARY_BOUNDS)!, NOW, ORG);
-      store.insertSummary(s, null, ['console'], NOW);
+        await tx.insertAlert(a, null, ['console'], { deferToSummary: true, now: NOW });
+        alerts.push(a);
+      }
+      const s = buildSummary((await tx.excessAwaitingSummary(SUMMARY_BOUNDS))!, NOW, ORG);
+      await tx.insertSummary(s, null, ['console'], NOW);
       return { s, alerts };
     });
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -255,7 +256,7 @@ describe('Admin Console links', () => {
 });
 
 describe('buildSummary', () => {
-  test('when many alerts overflow a tick, then the summary counts actors most first, lists token names once and spans the published times', () => {
+  test('when many alerts overflow a tick, then the summary counts actors most first, lists token names once and spans the published times', async () => {
     const events: OktaLogEvent[] = [];
     const logins = ['a@x', 'b@x', 'b@x', 'c@x', 'b@x', 'a@x'];
     logins.forEach((login, i) => {
@@ -266,7 +267,7 @@ describe('buildSummary', () => {
       });
       events.push(e);
     });
-    const { s, alerts } = summaryOf(events);
+    const { s, alerts } = await summaryOf(events);
     assert.equal(s.count, 6);
     assert.equal(s.actorCount, 3);
     assert.equal(s.alertIdsOmitted, 0);
@@ -281,11 +282,11 @@ describe('buildSummary', () => {
     assert.equal(s.rule.riskScore, 47);
   });
 
-  test('when more than 20 actors and 50 token names overflow, then the lists are bounded and the counts stay whole', () => {
+  test('when more than 20 actors and 50 token names overflow, then the lists are bounded and the counts stay whole', async () => {
     const events = Array.from({ length: 120 }, (_, i) =>
       makeEvent({ actor: { id: `00uactor${i % 30}`, alternateId: `user${i % 30}@x` }, target: [{ id: `00Tbound0000000${i}`, type: 'Token', displayName: `name-${i}` }] }),
     );
-    const { s, alerts } = summaryOf(events);
+    const { s, alerts } = await summaryOf(events);
     assert.equal(s.count, 120);
     assert.equal(s.actors.length, 20);
     assert.equal(s.actorCount, 30);
@@ -297,11 +298,11 @@ describe('buildSummary', () => {
     assert.equal(s.alertIdsOmitted, 0);
   });
 
-  test('when more alerts wait than a summary carries ids for, then it carries the first 1000 and says how many it left out', () => {
+  test('when more alerts wait than a summary carries ids for, then it carries the first 1000 and says how many it left out', async () => {
     const events = Array.from({ length: MAX_SUMMARY_ALERT_IDS + 7 }, (_, i) =>
       makeEvent({ actor: { alternateId: 'bulk@x' }, target: [{ id: `00Tmany${i}`, type: 'Token', displayName: 'same-name' }] }),
     );
-    const { s, alerts } = summaryOf(events);
+    const { s, alerts } = await summaryOf(events);
     assert.equal(s.count, MAX_SUMMARY_ALERT_IDS + 7);
     assert.equal(s.alertIds.length, MAX_SUMMARY_ALERT_IDS);
     assert.equal(s.alertIds[0], alerts[0]!.id);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,6 @@ import { createLogger } from '../src/logger';
 import type { OktaHttp, OktaResponse } from '../src/okta/http';
 import { ingest } from '../src/ingest/ingest';
 import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
 import { adminConsoleToken, makeEvent } from './fixtures/events';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-detector-'));
@@ -77,7 +77,7 @@ describe('decide', () => {
 
 describe('the detector inside a page commit', () => {
   test('when a page holds an alerted, a suppressed and a failed-lookup event, then each is stored as decided with history and token state', async () => {
-    const store = new Store(openDatabase(path.join(dir, 'page.sqlite')));
+    const store = storeOn(openDatabase(path.join(dir, 'page.sqlite')));
     const okta = stubOkta(403, { errorCode: 'E0000006' });
     const detector = createDetector(config({}, 'maintenance:\n  - reason: rotation\n    start: 2026-11-28T00:00:00Z\n    end: 2026-11-28T06:00:00Z\n'), { orgUrl: ORG, okta, logger, clock });
     const earlier = makeEvent({ published: '2026-11-20T09:00:00.000Z' }, { n: 501 });
@@ -96,36 +96,36 @@ describe('the detector inside a page commit', () => {
     assert.equal(out.newEvents, 3);
     assert.equal(out.suppressed, 1);
     assert.equal(out.newAlerts, 2);
-    const row = store.db.prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(inWindow.uuid) as { s: string };
+    const row = rawDb(store).prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(inWindow.uuid) as { s: string };
     assert.equal(row.s, 'rotation (maintenance #1: 2026-11-28T00:00:00.000Z to 2026-11-28T06:00:00.000Z)');
 
-    const alert = store.getAlert(`otw-${alerted.uuid}`)!;
+    const alert = (await store.getAlert(`otw-${alerted.uuid}`))!;
     // The earlier event and the suppressed one are both creations by the same actor within 90 days.
     assert.equal(alert.history?.actorTokensLast90d, 2);
     assert.equal(alert.history?.firstFromCountry, false);
     assert.equal(alert.history?.burstSameHour, 0);
-    const first = store.getAlert(`otw-${earlier.uuid}`)!;
+    const first = (await store.getAlert(`otw-${earlier.uuid}`))!;
     assert.equal(first.tokenState.status, 'failed');
     assert.match(first.tokenState.status === 'failed' ? first.tokenState.reason : '', /okta\.apiTokens\.read/);
     assert.equal(alert.tokenState.status, 'skipped');
     assert.match(alert.tokenState.status === 'skipped' ? alert.tokenState.reason : '', /okta\.apiTokens\.read/);
     assert.equal(okta.calls.length, 1, 'after the first 403 the second lookup of the page is not sent');
     assert.equal(alert.links.apiTokens, 'https://acme-admin.okta.com/admin/access/api/tokens');
-    store.close();
+    await store.close();
   });
 
   test('when the lookup finds the token, then the alert carries the found state', async () => {
-    const store = new Store(openDatabase(path.join(dir, 'found.sqlite')));
+    const store = storeOn(openDatabase(path.join(dir, 'found.sqlite')));
     const okta = stubOkta(200, { id: 'x', name: 'ci-deploy', userId: '00u1', expiresAt: null });
     const detector = createDetector(config(), { orgUrl: ORG, okta, logger, clock });
     const e = makeEvent({}, { n: 601 });
     const states = await detector.lookupTokens([e]);
-    store.insertEvent(e, 'poll', clock.now(), null);
-    const alert = detector.buildAlert(e, { source: 'poll', now: clock.now(), store, tokenState: states.get(e.uuid) });
+    await store.insertEvent(e, 'poll', clock.now(), null);
+    const alert = await detector.buildAlert(e, { source: 'poll', now: clock.now(), store, tokenState: states.get(e.uuid) });
     assert.equal(alert.tokenState.status, 'found');
     assert.equal(alert.tokenState.status === 'found' && alert.tokenState.active, true);
     assert.ok(okta.calls[0]!.startsWith('/api/v1/api-tokens/00T'));
     assert.equal(alert.history?.actorTokensLast90d, 0);
-    store.close();
+    await store.close();
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,11 +48,11 @@ function lifecycleEvent(n: number, published: string, type: string, opts: { acto
 }
 
 const ago = (h: Harness, ms: number): string => new Date(h.clock.now().getTime() - ms).toISOString();
-const alertOf = (h: Harness, n: number): Alert | null => h.app.store.getAlert(`otw-${uuidFor(n)}`);
+const alertOf = (h: Harness, n: number): Promise<Alert | null> => h.app.store.getAlert(`otw-${uuidFor(n)}`);
 const suppressedBy = (h: Harness, n: number): string | null =>
-  (h.app.store.db.prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(uuidFor(n)) as { s: string | null } | undefined)?.s ?? null;
+  (rawDb(h.app.store).prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(uuidFor(n)) as { s: string | null } | undefined)?.s ?? null;
 const sourceOf = (h: Harness, n: number): string | null =>
-  (h.app.store.db.prepare('SELECT source FROM events WHERE uuid = ?').get(uuidFor(n)) as { source: string } | undefined)?.source ?? null;
+  (rawDb(h.app.store).prepare('SELECT source FROM events WHERE uuid = ?').get(uuidFor(n)) as { source: string } | undefined)?.source ?? null;
 
 describe('the token lifecycle rules in the rule set', () => {
   test('when the watch engine turns lifecycle alerts into follow-ups, then it knows every lifecycle rule and no other', () => {
@@ -112,16 +113,16 @@ describe('each token lifecycle event through a poll of the fake Okta', () => {
         [8, 'okta-api-token-enabled', 'medium', 'enabled', false],
       ];
       for (const [n, rule, severity, change, anywhere] of expect) {
-        const a = alertOf(h, n);
+        const a = await alertOf(h, n);
         assert.ok(a, `event ${n} alerted`);
         assert.deepEqual([a.rule.id, a.rule.severity, a.lifecycle?.change, a.lifecycle?.networkAnywhere], [rule, severity, change, anywhere], `event ${n}`);
         assert.equal(a.token?.id, `00T${String(n).padStart(17, '0')}`);
         assert.equal(a.history, null, 'token-creation history facts do not apply');
         assert.equal(a.tokenState.status, 'skipped');
       }
-      assert.deepEqual(alertOf(h, 5)!.network, { connection: 'ZONE', includedZones: ['nzoOffice'], excludedZones: [] });
+      assert.deepEqual((await alertOf(h, 5))!.network, { connection: 'ZONE', includedZones: ['nzoOffice'], excludedZones: [] });
       // What the token did before the change matters: the activity link reaches back over the System Log's 90 days.
-      const a1 = alertOf(h, 1)!;
+      const a1 = (await alertOf(h, 1))!;
       const from = new URL(a1.links.tokenActivity!).searchParams.get('fromTime');
       assert.equal(from, new Date(Date.parse(a1.event.published) - 90 * 86_400_000).toISOString());
 
@@ -147,10 +148,10 @@ describe('each token lifecycle event through a poll of the fake Okta', () => {
         lifecycleEvent(24, ago(h, 58_000), REVOKE, { outcome: { result: 'FAILURE', reason: 'denied' } }),
       );
       await h.tick();
-      assert.equal(alertOf(h, 10), null);
+      assert.equal(await alertOf(h, 10), null);
       assert.match(suppressedBy(h, 10) ?? '', /terraform makes tokens/);
-      assert.equal(alertOf(h, 17)!.rule.id, 'okta-api-token-network-anywhere', 'the same actor (admin3): exceptions do not apply');
-      assert.equal(alertOf(h, 24)!.rule.id, 'okta-api-token-revoked', 'a failed revoke alerts although ALERT_OUTCOMES is SUCCESS');
+      assert.equal((await alertOf(h, 17))!.rule.id, 'okta-api-token-network-anywhere', 'the same actor (admin3): exceptions do not apply');
+      assert.equal((await alertOf(h, 24))!.rule.id, 'okta-api-token-revoked', 'a failed revoke alerts although ALERT_OUTCOMES is SUCCESS');
     } finally {
       await h.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -174,8 +175,8 @@ describe('token lifecycle events pushed by an event hook', () => {
       ];
       const out = await pusher.deliver(events);
       assert.equal(out.delivered, true, JSON.stringify(out));
-      assert.deepEqual([alertOf(h, 31)?.lifecycle?.change, sourceOf(h, 31)], ['expired', 'push']);
-      assert.deepEqual([alertOf(h, 32)?.rule.id, sourceOf(h, 32)], ['okta-api-token-outside-allowed-range', 'push']);
+      assert.deepEqual([(await alertOf(h, 31))?.lifecycle?.change, sourceOf(h, 31)], ['expired', 'push']);
+      assert.deepEqual([(await alertOf(h, 32))?.rule.id, sourceOf(h, 32)], ['okta-api-token-outside-allowed-range', 'push']);
       assert.equal(sourceOf(h, 33), null, 'update is not hook-eligible: push ignores it');
       assert.equal(sourceOf(h, 34), null);
 
@@ -183,10 +184,10 @@ describe('token lifecycle events pushed by an event hook', () => {
       h.fake.persist(...events);
       const tick = await h.tick();
       assert.equal(tick.ok, true, tick.error);
-      assert.deepEqual([alertOf(h, 33)?.rule.id, sourceOf(h, 33)], ['okta-api-token-network-anywhere', 'poll']);
-      assert.deepEqual([alertOf(h, 34)?.rule.id, sourceOf(h, 34)], ['okta-api-token-enabled', 'poll']);
+      assert.deepEqual([(await alertOf(h, 33))?.rule.id, sourceOf(h, 33)], ['okta-api-token-network-anywhere', 'poll']);
+      assert.deepEqual([(await alertOf(h, 34))?.rule.id, sourceOf(h, 34)], ['okta-api-token-enabled', 'poll']);
       assert.equal(sourceOf(h, 31), 'push', 'stored once, by push');
-      const n = h.app.store.db.prepare("SELECT COUNT(*) AS n FROM alerts WHERE json_extract(payload, '$.rule.id') LIKE 'okta-api-token-%'").get() as { n: number };
+      const n = rawDb(h.app.store).prepare("SELECT COUNT(*) AS n FROM alerts WHERE json_extract(payload, '$.rule.id') LIKE 'okta-api-token-%'").get() as { n: number };
       assert.equal(n.n, 4);
     } finally {
       await daemon.stop();
@@ -203,7 +204,7 @@ describe('token lifecycle alerts in every notifier', () => {
       h.fake.persist(event);
       const tick = await h.tick();
       assert.equal(tick.ok, true, tick.error);
-      const a = alertOf(h, n);
+      const a = await alertOf(h, n);
       assert.ok(a, suppressedBy(h, n) ?? 'no alert');
       return a;
     } finally {
@@ -323,7 +324,7 @@ describe('token lifecycle alerts in every notifier', () => {
       const tick = await h.tick();
       assert.equal(tick.ok, true, tick.error);
       for (const k of built) {
-        const a = alertOf(h, k);
+        const a = await alertOf(h, k);
         assert.ok(a?.lifecycle, `event ${k} alerted as a lifecycle alert: ${suppressedBy(h, k)}`);
         const note: Notification = { kind: 'alert', alert: a };
         const label = `${a.rule.id}/${a.lifecycle.change} #${k}`;

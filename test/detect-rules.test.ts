@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import type { Alert } from '../src/detect/alert';
 import { createDetector } from '../src/detect/detector';
@@ -20,9 +21,9 @@ function knowHook(h: Harness, id: string | null, pushConfigured = true): void {
 }
 
 const ago = (h: Harness, ms: number): string => new Date(h.clock.now().getTime() - ms).toISOString();
-const alertOf = (h: Harness, n: number): Alert | null => h.app.store.getAlert(`otw-${uuidFor(n)}`);
+const alertOf = (h: Harness, n: number): Promise<Alert | null> => h.app.store.getAlert(`otw-${uuidFor(n)}`);
 const suppressedBy = (h: Harness, n: number): string | null =>
-  (h.app.store.db.prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(uuidFor(n)) as { s: string | null } | undefined)?.s ?? null;
+  (rawDb(h.app.store).prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(uuidFor(n)) as { s: string | null } | undefined)?.s ?? null;
 
 describe('the rule set', () => {
   test('when the set is read, then the poll filter is the union of its event types and only token events are hook-eligible', () => {
@@ -53,19 +54,19 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
       assert.equal(tick.ok, true, tick.error);
       assert.equal(tick.events, 6, 'the fake filtered by the union filter (the session event stays out)');
 
-      const ours = alertOf(h, 1)!;
+      const ours = (await alertOf(h, 1))!;
       assert.equal(ours.rule.id, 'okta-event-hook-tampered');
       assert.equal(ours.rule.severity, 'high');
       assert.deepEqual(ours.eventHook, { id: OUR_HOOK, name: 'okta-token-watch', change: 'deactivated', ours: true });
       assert.equal(ours.history, null, 'token history facts do not apply');
-      assert.equal(alertOf(h, 2), null);
+      assert.equal(await alertOf(h, 2), null);
       assert.match(suppressedBy(h, 2)!, /another event hook than ours/);
-      assert.equal(alertOf(h, 3), null);
+      assert.equal(await alertOf(h, 3), null);
       assert.match(suppressedBy(h, 3)!, /outcome SUCCESS/);
-      assert.equal(alertOf(h, 4)!.eventHook!.change, 'delivery failed');
-      assert.equal(alertOf(h, 5)!.rule.id, 'okta-event-hook-tampered', 'an outcome of the wrong type may still be a failure');
-      assert.equal(alertOf(h, 6)!.rule.id, 'okta-api-token-create');
-      assert.equal(alertOf(h, 6)!.rule.severity, 'medium');
+      assert.equal((await alertOf(h, 4))!.eventHook!.change, 'delivery failed');
+      assert.equal((await alertOf(h, 5))!.rule.id, 'okta-event-hook-tampered', 'an outcome of the wrong type may still be a failure');
+      assert.equal((await alertOf(h, 6))!.rule.id, 'okta-api-token-create');
+      assert.equal((await alertOf(h, 6))!.rule.severity, 'medium');
     } finally {
       await h.close();
     }
@@ -81,9 +82,9 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
         eventHookEvent(13, ago(h, 28_000), 'event_hook.delivery', OTHER_HOOK, { outcome: { result: 'FAILURE' } }),
       );
       await h.tick();
-      assert.equal(alertOf(h, 11)!.eventHook!.ours, false);
-      assert.equal(alertOf(h, 12), null);
-      assert.equal(alertOf(h, 13), null);
+      assert.equal((await alertOf(h, 11))!.eventHook!.ours, false);
+      assert.equal(await alertOf(h, 12), null);
+      assert.equal(await alertOf(h, 13), null);
     } finally {
       await h.close();
     }
@@ -95,7 +96,7 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
       knowHook(h, null, false);
       h.fake.persist(eventHookEvent(14, ago(h, 30_000), 'event_hook.deleted', OTHER_HOOK));
       await h.tick();
-      assert.equal(alertOf(h, 14), null);
+      assert.equal(await alertOf(h, 14), null);
       assert.match(suppressedBy(h, 14) ?? '', /no event hook of ours/);
     } finally {
       await h.close();
@@ -105,11 +106,11 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
   test('when event-hook register stored our hook id, then the daemon\'s own detector watches that hook and not others', async () => {
     const h = await startHarness();
     try {
-      h.app.store.setRegisteredEventHook({ hookId: OUR_HOOK, uri: 'https://hooks.example.com/okta/event-hook' }, h.clock.now());
+      await h.app.store.setRegisteredEventHook({ hookId: OUR_HOOK, uri: 'https://hooks.example.com/okta/event-hook' }, h.clock.now());
       h.fake.persist(eventHookEvent(15, ago(h, 30_000), 'event_hook.deactivated', OUR_HOOK), eventHookEvent(16, ago(h, 29_000), 'event_hook.deactivated', OTHER_HOOK));
       await h.tick();
-      assert.equal(alertOf(h, 15)!.eventHook!.ours, true);
-      assert.equal(alertOf(h, 16), null);
+      assert.equal((await alertOf(h, 15))!.eventHook!.ours, true);
+      assert.equal(await alertOf(h, 16), null);
     } finally {
       await h.close();
     }
@@ -118,21 +119,21 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
   test('when deliveries to our hook keep failing, then one high alert per hour, not one per failed delivery; a deactivation still alerts at once', async () => {
     const h = await startHarness();
     try {
-      h.app.store.setRegisteredEventHook({ hookId: OUR_HOOK, uri: 'https://hooks.example.com/okta/event-hook' }, h.clock.now());
+      await h.app.store.setRegisteredEventHook({ hookId: OUR_HOOK, uri: 'https://hooks.example.com/okta/event-hook' }, h.clock.now());
       const fail = { outcome: { result: 'FAILURE' } };
       h.fake.persist(eventHookEvent(31, ago(h, 30_000), 'event_hook.delivery', OUR_HOOK, fail), eventHookEvent(32, ago(h, 29_000), 'event_hook.delivery', OTHER_HOOK, fail));
       await h.tick();
-      assert.equal(alertOf(h, 31)!.eventHook!.change, 'delivery failed');
+      assert.equal((await alertOf(h, 31))!.eventHook!.change, 'delivery failed');
       h.clock.advance(20 * 60_000);
       h.fake.persist(eventHookEvent(33, ago(h, 30_000), 'event_hook.delivery', OUR_HOOK, fail), eventHookEvent(34, ago(h, 29_000), 'event_hook.deactivated', OUR_HOOK));
       await h.tick();
-      assert.equal(alertOf(h, 33), null);
+      assert.equal(await alertOf(h, 33), null);
       assert.match(suppressedBy(h, 33) ?? '', new RegExp(`already alerted within the hour \\(otw-${uuidFor(31)}\\)`));
-      assert.equal(alertOf(h, 34)!.eventHook!.change, 'deactivated');
+      assert.equal((await alertOf(h, 34))!.eventHook!.change, 'deactivated');
       h.clock.advance(61 * 60_000);
       h.fake.persist(eventHookEvent(35, ago(h, 30_000), 'event_hook.delivery', OUR_HOOK, fail));
       await h.tick();
-      assert.equal(alertOf(h, 35)!.eventHook!.change, 'delivery failed', 'an hour later the outage is paged again');
+      assert.equal((await alertOf(h, 35))!.eventHook!.change, 'delivery failed', 'an hour later the outage is paged again');
     } finally {
       await h.close();
     }
@@ -144,8 +145,8 @@ describe('the event-hook self-watch rule, through a poll of the fake Okta', () =
       knowHook(h, OUR_HOOK);
       h.fake.persist(eventHookEvent(21, ago(h, 30_000), 'event_hook.deactivated', OUR_HOOK), tokenEvent(22, ago(h, 29_000)));
       await h.tick();
-      assert.equal(alertOf(h, 21)!.rule.id, 'okta-event-hook-tampered');
-      assert.equal(alertOf(h, 22), null);
+      assert.equal((await alertOf(h, 21))!.rule.id, 'okta-event-hook-tampered');
+      assert.equal(await alertOf(h, 22), null);
     } finally {
       await h.close();
     }
@@ -159,7 +160,7 @@ describe('the self-watch alert in every notifier', () => {
       knowHook(h, OUR_HOOK);
       h.fake.persist(eventHookEvent(31, ago(h, 30_000), 'event_hook.deactivated', OUR_HOOK, { hookName: 'otw <b>hook</b>' }));
       await h.tick();
-      const a = alertOf(h, 31)!;
+      const a = (await alertOf(h, 31))!;
       const n = { kind: 'alert' as const, alert: a };
 
       const slack = formatSlack(n);

@@ -66,7 +66,7 @@ async function withTwoOrgs(fn: (ctx: { app: App; daemon: Daemon; port: number; r
   });
   const config = { ...base, orgs: [{ name: 'alpha', config: orgConfig('alpha') }, { name: 'beta', config: orgConfig('beta') }] } as AppConfig;
   const logs = new LineSink();
-  const app = createApp(config, { logger: createLogger(config.log, { stream: logs }) });
+  const app = await createApp(config, { logger: createLogger(config.log, { stream: logs }) });
   const daemon = new Daemon(app);
   try {
     await daemon.start();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import { followDepsFor } from '../src/app';
 import { runFollowTick } from '../src/ingest/follow';
@@ -36,8 +37,8 @@ describe('follow-ups under faults found in review', () => {
       h.clock.advance(60_000);
       h.fake.persist(revokeEvent(2, new Date(h.clock.now().getTime() - 5_000).toISOString(), tokenIdOf(1), 'attacker@example.com', 'FAILURE'));
       await cycle(h);
-      const f = h.app.store.followUpsOf(`otw-${uuidFor(1)}`)[0]!;
-      const slack = formatSlack({ kind: 'followup', followup: f, alert: h.app.store.getAlert(`otw-${uuidFor(1)}`)!, parent: null });
+      const f = (await h.app.store.followUpsOf(`otw-${uuidFor(1)}`))[0]!;
+      const slack = formatSlack({ kind: 'followup', followup: f, alert: (await h.app.store.getAlert(`otw-${uuidFor(1)}`))!, parent: null });
       assert.doesNotMatch(slack.text, /^API token revoked/, 'a denied revoke is headlined as a revoke');
       assert.equal(pd.incidents.get(`otw-${uuidFor(1)}`), 'triggered', 'a denied revoke resolved the PagerDuty incident');
     } finally { await h.close(); await pd.stop(); }
@@ -54,10 +55,10 @@ describe('follow-ups under faults found in review', () => {
       h.fake.persist(activity(50, tokenIdOf(1), new Date(created + HOUR - 2_000).toISOString())); // stored ~1 min late
       h.clock.advance(60_000);
       await cycle(h);
-      assert.equal(h.app.store.followUpsOf(`otw-${uuidFor(1)}`).filter((x) => x.kind === 'digest').length, 0, 'no digest until LOOKBACK after the window');
+      assert.equal((await h.app.store.followUpsOf(`otw-${uuidFor(1)}`)).filter((x) => x.kind === 'digest').length, 0, 'no digest until LOOKBACK after the window');
       h.clock.advance(10 * 60_000);
       await cycle(h);
-      const digest = h.app.store.followUpsOf(`otw-${uuidFor(1)}`).find((x) => x.kind === 'digest');
+      const digest = (await h.app.store.followUpsOf(`otw-${uuidFor(1)}`)).find((x) => x.kind === 'digest');
       assert.equal(digest?.digest?.sensitiveCount, 1, 'the admin grant made 2 s before the window ended is missing from the digest (and never stored)');
     } finally { await h.close(); }
   });
@@ -74,7 +75,7 @@ describe('follow-ups under faults found in review', () => {
       h.fake.persist(revokeEvent(2, bobAt, tokenIdOf(1), 'bob.admin@example.com'));
       h.clock.advance(60_000);
       await cycle(h);
-      assert.equal(watchOf(h.app.store, tokenIdOf(1))?.revokedBy, 'bob.admin@example.com');
+      assert.equal((await watchOf(h.app.store, tokenIdOf(1)))?.revokedBy, 'bob.admin@example.com');
     } finally { await h.close(); }
   });
 
@@ -86,8 +87,8 @@ describe('follow-ups under faults found in review', () => {
       h.fake.persist(tokenEvent(2, new Date(h.clock.now().getTime() - 60_000).toISOString()));
       await cycle(h);
       for (let i = 0; i < 5; i++) { h.clock.advance(HOUR); await cycle(h); }
-      assert.equal(watchOf(h.app.store, tokenIdOf(2))?.closeReason, 'window-ended');
-      const open = (h.app.store.prepared('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL').get() as { n: number }).n;
+      assert.equal((await watchOf(h.app.store, tokenIdOf(2)))?.closeReason, 'window-ended');
+      const open = (rawDb(h.app.store).prepare('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL').get() as { n: number }).n;
       assert.equal(open, 0, '5 h after a 1 h window, the unsafe-id watch is still open (status counts it as watched)');
     } finally { await h.close(); }
   });
@@ -97,7 +98,7 @@ describe('follow-ups under faults found in review', () => {
     try {
       h.fake.persist(tokenEvent(1, '+275760-09-13T00:00:00.000Z'));
       await h.tick();
-      const a = h.app.store.getAlert(`otw-${uuidFor(1)}`)!;
+      const a = (await h.app.store.getAlert(`otw-${uuidFor(1)}`))!;
       assert.equal(a.unreadable, undefined, `downgraded to unreadable: ${a.unreadable?.reason}`);
     } finally { await h.close(); }
   });
@@ -111,7 +112,7 @@ describe('follow-ups under faults found in review', () => {
       h.fake.persist({ ...activity(50, tokenIdOf(1), 'x'), published: 'zzzz' }, activity(51, tokenIdOf(1), new Date(t0 - 10_000).toISOString()));
       h.clock.advance(60_000);
       await cycle(h);
-      const w = watchOf(h.app.store, tokenIdOf(1))!;
+      const w = (await watchOf(h.app.store, tokenIdOf(1)))!;
       assert.equal(w.lastUseAt, new Date(t0 - 10_000).toISOString());
     } finally { await h.close(); }
   });

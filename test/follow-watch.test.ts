@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import type { Alert } from '../src/detect/alert';
 import { parseConfig } from '../src/config';
@@ -88,15 +89,15 @@ async function feed(h: Harness, entries: Array<Record<string, unknown>>, opts: {
   );
 }
 
-const count = (h: Harness, sql: string, ...args: unknown[]): number => (h.app.store.db.prepare(sql).get(...args) as { n: number }).n;
-const followUps = (h: Harness, n: number): FollowUp[] => h.app.store.followUpsOf(`otw-${uuidFor(n)}`);
+const count = (h: Harness, sql: string, ...args: unknown[]): number => (rawDb(h.app.store).prepare(sql).get(...args) as { n: number }).n;
+const followUps = (h: Harness, n: number): Promise<FollowUp[]> => h.app.store.followUpsOf(`otw-${uuidFor(n)}`);
 
 /** What part D's follow tick records once it has read every event of the token up to `through`. */
 function followedThrough(h: Harness, tokenId: string, through: Date): void {
-  h.app.store.db.prepare('UPDATE token_watches SET followed_through = ? WHERE token_id = ?').run(through.toISOString(), tokenId);
+  rawDb(h.app.store).prepare('UPDATE token_watches SET followed_through = ? WHERE token_id = ?').run(through.toISOString(), tokenId);
 }
 
-const closeNow = (h: Harness): number => closeEndedWatches({ store: h.app.store, notifiers: h.app.notifiers, clock: h.clock, logger: h.app.logger });
+const closeNow = (h: Harness): Promise<number> => closeEndedWatches({ store: h.app.store, notifiers: h.app.notifiers, clock: h.clock, logger: h.app.logger });
 
 async function withHarness(env: Record<string, string>, fn: (h: Harness) => Promise<void>): Promise<void> {
   const h = await startHarness({ env: { NOTIFIERS: 'console', ...env } });
@@ -120,7 +121,7 @@ describe('the token watch: start and first use', () => {
   test('when a successful token creation is polled, then a watch starts that ends FOLLOW_WINDOW after the creation', async () => {
     await withHarness({ FOLLOW_WINDOW: '2h' }, async (h) => {
       const published = await pollCreation(h, 1);
-      const w = watchOf(h.app.store, tokenOf(1));
+      const w = await watchOf(h.app.store, tokenOf(1));
       assert.ok(w, 'a watch started');
       assert.equal(w.alertId, `otw-${uuidFor(1)}`);
       assert.equal(w.createdPublished, published.toISOString());
@@ -145,10 +146,10 @@ describe('the token watch: start and first use', () => {
   test('when a creation comes by push or backfill, then it starts a watch too, and a backfilled one whose window ended already still gets one', async () => {
     await withHarness({ FOLLOW_WINDOW: '1h' }, async (h) => {
       await feed(h, [tokenEvent(4, new Date(h.clock.now().getTime() - 60_000).toISOString())], { source: 'push' });
-      assert.ok(watchOf(h.app.store, tokenOf(4)));
+      assert.ok(await watchOf(h.app.store, tokenOf(4)));
       const old = new Date(h.clock.now().getTime() - 3 * 86_400_000);
       await feed(h, [tokenEvent(5, old.toISOString())], { source: 'backfill' });
-      const w = watchOf(h.app.store, tokenOf(5));
+      const w = await watchOf(h.app.store, tokenOf(5));
       assert.ok(w);
       assert.equal(w.watchUntil, new Date(old.getTime() + HOUR).toISOString());
       assert.equal(w.closedAt, null, 'open until the follow query has read its window');
@@ -166,7 +167,7 @@ describe('the token watch: start and first use', () => {
       assert.equal((await h.tick()).ok, true);
       await feed(h, [activity(101, new Date(created.getTime() + 20 * 60_000).toISOString(), tokenOf(10), { eventType: 'user.session.start' })], { source: 'backfill' });
 
-      const fus = followUps(h, 10);
+      const fus = await followUps(h, 10);
       assert.deepEqual(fus.map((f) => f.kind), ['first-use'], 'one first use, never two');
       const fu = fus[0]!;
       assert.equal(fu.prominent, true);
@@ -182,7 +183,7 @@ describe('the token watch: start and first use', () => {
       assert.deepEqual([fu.watch.watching, fu.watch.events, fu.watch.sensitive, fu.watch.minutesToFirstUse, fu.watch.firstUseNewCountry], [true, 1, 1, 12, true]);
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM deliveries WHERE followup_id IS NOT NULL'), 1, 'one delivery per notifier');
 
-      const w = watchOf(h.app.store, tokenOf(10))!;
+      const w = (await watchOf(h.app.store, tokenOf(10)))!;
       assert.deepEqual([w.events, w.sensitive, w.firstUseUuid], [2, 1, uuidFor(100)]);
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM token_activity WHERE token_id = ?', tokenOf(10)), 2);
     });
@@ -193,7 +194,7 @@ describe('the token watch: start and first use', () => {
       const created = await pollCreation(h, 11);
       const same = tokenEvent(110, new Date(created.getTime() + 60_000).toISOString());
       await feed(h, [activity(110, new Date(created.getTime() + 60_000).toISOString(), tokenOf(11), { client: same.client, securityContext: same.securityContext, eventType: 'group.user_membership.add' })]);
-      const [fu] = followUps(h, 11);
+      const [fu] = await followUps(h, 11);
       assert.equal(fu!.prominent, false);
       assert.deepEqual(fu!.signals, []);
       assert.deepEqual([fu!.firstUse!.newCountry, fu!.firstUse!.newNetwork], [false, false]);
@@ -206,10 +207,10 @@ describe('the token watch: start and first use', () => {
       const created = await pollCreation(h, 12);
       const at = new Date(created.getTime() + 60_000).toISOString();
       await feed(h, [activity(120, at, tokenOf(12)), activity(121, at, '00Tnotwatched0000001')], { source: 'backfill' });
-      const suppressed = (n: number): unknown => (h.app.store.db.prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(uuidFor(n)) as { s: unknown }).s;
+      const suppressed = (n: number): unknown => (rawDb(h.app.store).prepare('SELECT suppressed_by AS s FROM events WHERE uuid = ?').get(uuidFor(n)) as { s: unknown }).s;
       assert.equal(suppressed(120), null);
       assert.match(String(suppressed(121)), /not one the rules watch/);
-      assert.equal(h.app.store.status(11).suppressed, 1);
+      assert.equal((await h.app.store.status(11)).suppressed, 1);
     });
   });
 
@@ -219,10 +220,10 @@ describe('the token watch: start and first use', () => {
       const child = tokenEvent(14, new Date(created.getTime() + 5 * 60_000).toISOString(), { transaction: { id: 'tx14', type: 'WEB', detail: { requestApiTokenId: tokenOf(13) } } });
       h.fake.persist(child);
       assert.equal((await h.tick()).newAlerts, 1);
-      const [fu] = followUps(h, 13);
+      const [fu] = await followUps(h, 13);
       assert.equal(fu!.firstUse!.eventType, 'system.api_token.create');
       assert.equal(fu!.watch.sensitive, 1);
-      assert.ok(watchOf(h.app.store, tokenOf(14)), 'the new token is watched too');
+      assert.ok(await watchOf(h.app.store, tokenOf(14)), 'the new token is watched too');
     });
   });
 
@@ -231,8 +232,8 @@ describe('the token watch: start and first use', () => {
       const created = await pollCreation(h, 15);
       await h.restart();
       await feed(h, [activity(150, new Date(created.getTime() + 2 * HOUR).toISOString(), tokenOf(15))]);
-      assert.deepEqual(followUps(h, 15).map((f) => f.kind), ['first-use']);
-      assert.equal(followUps(h, 15)[0]!.firstUse!.minutesAfterCreation, 120);
+      assert.deepEqual((await followUps(h, 15)).map((f) => f.kind), ['first-use']);
+      assert.equal((await followUps(h, 15))[0]!.firstUse!.minutesAfterCreation, 120);
     });
   });
 
@@ -241,7 +242,7 @@ describe('the token watch: start and first use', () => {
       const created = await pollCreation(h, 16);
       await feed(h, [activity(160, new Date(created.getTime() + 2 * HOUR).toISOString(), tokenOf(16))], { source: 'backfill' });
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM token_activity'), 0);
-      assert.deepEqual(followUps(h, 16), []);
+      assert.deepEqual(await followUps(h, 16), []);
     });
   });
 });
@@ -253,7 +254,7 @@ describe('the token watch: hostile events', () => {
       h.fake.persist(tokenEvent(1, new Date(h.clock.now().getTime() - 60_000).toISOString(), { target: [{ id, type: 'Token', alternateId: 'unknown', displayName: 'odd' }] }));
       const r = await h.tick();
       assert.equal(r.newAlerts, 1);
-      assert.equal(watchOf(h.app.store, id), null);
+      assert.equal(await watchOf(h.app.store, id), null);
     });
   });
 
@@ -265,7 +266,7 @@ describe('the token watch: hostile events', () => {
       await feed(h, odd.map((v, i) => activity(200 + i, at, v)), { source: 'backfill' });
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM events WHERE uuid IN (SELECT value FROM json_each(?))', JSON.stringify(odd.map((_, i) => uuidFor(200 + i)))), odd.length);
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM token_activity'), 0);
-      assert.deepEqual(followUps(h, 20), []);
+      assert.deepEqual(await followUps(h, 20), []);
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM alerts'), 1, 'no event became unreadable');
     });
   });
@@ -281,7 +282,7 @@ describe('the token watch: hostile events', () => {
           securityContext: { asNumber: '65001; DROP TABLE', asOrg: huge, isp: { x: 1 } },
         }),
       ]);
-      const fu = followUps(h, 21)[0]!;
+      const fu = (await followUps(h, 21))[0]!;
       const p = fu.firstUse!.place;
       assert.deepEqual([p.ip, p.city, p.country, p.asNumber, p.isp], [null, null, '42', null, null]);
       assert.ok(p.asOrg!.length <= 200 && p.userAgent!.length <= 500 && fu.firstUse!.displayMessage!.length <= 1000);
@@ -293,7 +294,7 @@ describe('the token watch: hostile events', () => {
     await withHarness({}, async (h) => {
       await pollCreation(h, 22);
       await feed(h, [activity(220, 'not a time', tokenOf(22), { eventType: `zone.update${'x'.repeat(5000)}` })], { source: 'backfill' });
-      const row = h.app.store.db.prepare('SELECT event_type AS t, published, sensitive FROM token_activity').get() as { t: string; published: string; sensitive: string | null };
+      const row = rawDb(h.app.store).prepare('SELECT event_type AS t, published, sensitive FROM token_activity').get() as { t: string; published: string; sensitive: string | null };
       assert.ok(row.t.length <= 200);
       // Stored at the time this program saw it: text that is not a time would sort after every real one.
       assert.equal(row.published, h.clock.now().toISOString());
@@ -312,12 +313,12 @@ describe('the token watch: lifecycle', () => {
 
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM alerts WHERE event_uuid = ?', uuidFor(300)), 0, 'no alert of its own');
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM alerts WHERE event_uuid = ?', uuidFor(301)), 1, 'the unknown token alerts');
-      const [fu] = followUps(h, 30);
+      const [fu] = await followUps(h, 30);
       assert.equal(fu!.kind, 'lifecycle');
       assert.equal(fu!.lifecycle!.change, 'revoked');
       assert.equal(fu!.lifecycle!.actor!.login, 'admin2@example.com');
       assert.deepEqual([fu!.watch.revokedAt, fu!.watch.revokedBy], [at, 'admin2@example.com']);
-      assert.equal(h.app.store.status(11).suppressed, 0, 'a follow-up is not a suppression');
+      assert.equal((await h.app.store.status(11)).suppressed, 0, 'a follow-up is not a suppression');
     });
   });
 
@@ -325,7 +326,7 @@ describe('the token watch: lifecycle', () => {
     await withHarness({}, async (h) => {
       const created = await pollCreation(h, 31);
       await feed(h, [lifecycleEvent(310, new Date(created.getTime() + HOUR).toISOString(), 'system.api_token.revoke', tokenOf(31), 'system@okta.com')], { detector: detectorWithLifecycle(h) });
-      const [fu] = followUps(h, 31);
+      const [fu] = await followUps(h, 31);
       assert.equal(fu!.lifecycle!.change, 'expired');
       assert.equal(fu!.watch.revokedBy, 'expired');
     });
@@ -335,7 +336,7 @@ describe('the token watch: lifecycle', () => {
     await withHarness({ FOLLOW_WINDOW: '0' }, async (h) => {
       const created = await pollCreation(h, 32);
       await feed(h, [lifecycleEvent(320, new Date(created.getTime() + HOUR).toISOString(), 'system.api_token.request_outside_allowed_range', tokenOf(32))], { detector: detectorWithLifecycle(h) });
-      const [fu] = followUps(h, 32);
+      const [fu] = await followUps(h, 32);
       assert.equal(fu!.lifecycle!.change, 'outside-range');
       assert.deepEqual([fu!.prominent, fu!.signals], [true, ['outside-range']]);
       assert.equal(fu!.watch.watching, false);
@@ -354,7 +355,7 @@ describe('the token watch: lifecycle', () => {
         client: 'not an object',
         debugContext: { debugData: { networkConnection: { a: 1 }, includedZones: huge } },
       }], { detector: detectorWithLifecycle(h) });
-      const fu = followUps(h, 36)[0]!;
+      const fu = (await followUps(h, 36))[0]!;
       assert.deepEqual([fu.lifecycle!.actor!.id, fu.lifecycle!.actor!.login], [null, null]);
       assert.ok(fu.lifecycle!.actor!.displayName!.length <= 300);
       assert.equal(fu.lifecycle!.outcome, '7');
@@ -370,10 +371,10 @@ describe('the token watch: lifecycle', () => {
       followedThrough(h, tokenOf(35), new Date(created.getTime() + 2 * HOUR));
       const failed = { ...lifecycleEvent(350, new Date(created.getTime() + HOUR).toISOString(), 'system.api_token.revoke', tokenOf(35)), outcome: { result: 'FAILURE', reason: 'denied' } };
       await feed(h, [failed], { detector: detectorWithLifecycle(h) });
-      const [fu] = followUps(h, 35);
+      const [fu] = await followUps(h, 35);
       assert.equal(fu!.lifecycle!.outcome, 'FAILURE');
       assert.deepEqual([fu!.watch.revokedAt, fu!.watch.watching], [null, true]);
-      assert.equal(watchOf(h.app.store, tokenOf(35))!.closedAt, null);
+      assert.equal((await watchOf(h.app.store, tokenOf(35)))!.closedAt, null);
     });
   });
 
@@ -388,19 +389,19 @@ describe('the token watch: lifecycle', () => {
       await feed(h, [lifecycleEvent(331, revokedAt.toISOString(), 'system.api_token.revoke', tokenOf(33))], { detector });
       // A second revoke event (Okta retried, or a push and a poll of two copies) says nothing new.
       await feed(h, [lifecycleEvent(332, revokedAt.toISOString(), 'system.api_token.revoke', tokenOf(33))], { detector });
-      assert.equal(closeNow(h), 0, 'not read far enough past the revoke yet');
+      assert.equal(await closeNow(h), 0, 'not read far enough past the revoke yet');
       followedThrough(h, tokenOf(33), new Date(revokedAt.getTime() + 7 * 60_000));
-      assert.equal(closeNow(h), 1);
-      assert.equal(closeNow(h), 0, 'closed once');
+      assert.equal(await closeNow(h), 1);
+      assert.equal(await closeNow(h), 0, 'closed once');
 
-      const kinds = followUps(h, 33).map((f) => f.kind);
+      const kinds = (await followUps(h, 33)).map((f) => f.kind);
       assert.deepEqual(kinds, ['first-use', 'lifecycle', 'lifecycle', 'digest']);
-      const digest = followUps(h, 33).find((f) => f.kind === 'digest')!;
+      const digest = (await followUps(h, 33)).find((f) => f.kind === 'digest')!;
       assert.equal(digest.digest!.reason, 'revoked');
       assert.equal(digest.digest!.windowEnd, revokedAt.toISOString());
       assert.equal(digest.digest!.total, 1);
       assert.deepEqual([digest.watch.watching, digest.watch.closed, digest.watch.revokedBy], [false, 'revoked', 'admin2@example.com']);
-      assert.equal(watchOf(h.app.store, tokenOf(33))!.closeReason, 'revoked');
+      assert.equal((await watchOf(h.app.store, tokenOf(33)))!.closeReason, 'revoked');
     });
   });
 
@@ -409,12 +410,12 @@ describe('the token watch: lifecycle', () => {
       const created = await pollCreation(h, 34);
       const revokedAt = new Date(created.getTime() + HOUR);
       await feed(h, [lifecycleEvent(340, revokedAt.toISOString(), 'system.api_token.revoke', tokenOf(34), 'system@okta.com')], { detector: detectorWithLifecycle(h) });
-      assert.equal(closeNow(h), 0, 'not read through the revoke yet');
+      assert.equal(await closeNow(h), 0, 'not read through the revoke yet');
       // The follow query then brings what the token did just before it was revoked.
       await feed(h, [activity(341, new Date(revokedAt.getTime() - 60_000).toISOString(), tokenOf(34), { eventType: 'user.account.privilege.grant' })], { source: 'backfill' });
       followedThrough(h, tokenOf(34), new Date(revokedAt.getTime() + 7 * 60_000));
-      assert.equal(closeNow(h), 1);
-      const digest = followUps(h, 34).find((f) => f.kind === 'digest')!;
+      assert.equal(await closeNow(h), 1);
+      const digest = (await followUps(h, 34)).find((f) => f.kind === 'digest')!;
       assert.equal(digest.digest!.reason, 'expired');
       assert.equal(digest.digest!.sensitiveCount, 1);
       assert.equal(digest.digest!.sensitive[0]!.category, 'admin-privilege');
@@ -439,14 +440,14 @@ describe('the token watch: the digest at the end of the window', () => {
       for (let i = 0; i < 30; i++) await feed(h, [activity(500 + i, at(10 + i), tokenOf(40), { eventType: `custom.type.${i}` })], { source: 'backfill' });
 
       followedThrough(h, tokenOf(40), new Date(created.getTime() + HOUR));
-      assert.equal(closeNow(h), 0, 'the window has not been read to its end');
+      assert.equal(await closeNow(h), 0, 'the window has not been read to its end');
       followedThrough(h, tokenOf(40), new Date(created.getTime() + 2 * HOUR + 1000));
-      assert.equal(closeNow(h), 0, 'Okta may still store events of the window\'s last minutes (LOOKBACK)');
+      assert.equal(await closeNow(h), 0, 'Okta may still store events of the window\'s last minutes (LOOKBACK)');
       followedThrough(h, tokenOf(40), new Date(created.getTime() + 2 * HOUR + 6 * 60_000 + 1000));
-      assert.equal(closeNow(h), 1);
-      assert.equal(closeNow(h), 0, 'closed once');
+      assert.equal(await closeNow(h), 1);
+      assert.equal(await closeNow(h), 0, 'closed once');
 
-      const digests = followUps(h, 40).filter((f) => f.kind === 'digest');
+      const digests = (await followUps(h, 40)).filter((f) => f.kind === 'digest');
       assert.equal(digests.length, 1);
       const d = digests[0]!.digest!;
       assert.equal(d.reason, 'window-ended');
@@ -466,7 +467,7 @@ describe('the token watch: the digest at the end of the window', () => {
       assert.equal(digests[0]!.watch.closed, 'window-ended');
       // A closed watch takes no more activity.
       await feed(h, [activity(600, at(50), tokenOf(40))], { source: 'backfill' });
-      assert.equal(watchOf(h.app.store, tokenOf(40))!.events, 35);
+      assert.equal((await watchOf(h.app.store, tokenOf(40)))!.events, 35);
     });
   });
 
@@ -475,10 +476,10 @@ describe('the token watch: the digest at the end of the window', () => {
       await pollCreation(h, 43);
       await h.restart({ FOLLOW_WINDOW: '0' });
       assert.equal(h.app.closeEndedWatches(), 1);
-      assert.equal(watchOf(h.app.store, tokenOf(43))!.closeReason, 'off');
-      assert.deepEqual(followUps(h, 43), []);
+      assert.equal((await watchOf(h.app.store, tokenOf(43)))!.closeReason, 'off');
+      assert.deepEqual(await followUps(h, 43), []);
       await pollCreation(h, 44);
-      assert.equal(watchOf(h.app.store, tokenOf(44)), null);
+      assert.equal(await watchOf(h.app.store, tokenOf(44)), null);
     });
   });
 
@@ -488,8 +489,8 @@ describe('the token watch: the digest at the end of the window', () => {
       const events = Array.from({ length: 25 }, (_, i) => activity(700 + i, new Date(created.getTime() + (i + 1) * 60_000).toISOString(), tokenOf(41), { eventType: 'user.account.privilege.grant' }));
       await feed(h, events, { source: 'backfill' });
       followedThrough(h, tokenOf(41), new Date(created.getTime() + 25 * HOUR));
-      assert.equal(closeNow(h), 1);
-      const d = followUps(h, 41).find((f) => f.kind === 'digest')!.digest!;
+      assert.equal(await closeNow(h), 1);
+      const d = (await followUps(h, 41)).find((f) => f.kind === 'digest')!.digest!;
       assert.equal(d.sensitive.length, 20);
       assert.equal(d.sensitiveCount, 25);
       assert.equal(d.sensitive[0]!.uuid, uuidFor(700));
@@ -501,7 +502,7 @@ describe('the token watch: the digest at the end of the window', () => {
       const created = await pollCreation(h, 42);
       await feed(h, [activity(420, new Date(created.getTime() + 60_000).toISOString(), tokenOf(42))], { source: 'backfill' });
       followedThrough(h, tokenOf(42), new Date(created.getTime() + 25 * HOUR));
-      closeNow(h);
+      await closeNow(h);
       await h.app.dispatcher.runOnce();
       const lines = h.stdout.json().filter((l) => JSON.stringify(l).includes(tokenOf(42)));
       const kinds = lines.map((l) => (l.type as string | undefined) ?? (l.followup as { kind?: string } | undefined)?.kind ?? 'alert');

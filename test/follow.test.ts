@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import { followDepsFor } from '../src/app';
 import { Daemon } from '../src/daemon';
@@ -17,8 +18,8 @@ async function watchTokens(h: Harness, from: number, count: number): Promise<voi
   h.fake.persist(...Array.from({ length: count }, (_, i) => tokenEvent(from + i, created)));
   const r = await h.tick();
   assert.equal(r.ok, true, r.error);
-  const alertOf = h.app.store.prepared('SELECT id FROM alerts WHERE event_uuid = ?');
-  const insert = h.app.store.prepared(
+  const alertOf = rawDb(h.app.store).prepare('SELECT id FROM alerts WHERE event_uuid = ?');
+  const insert = rawDb(h.app.store).prepare(
     `INSERT OR IGNORE INTO token_watches (token_id, alert_id, created_published, watch_until, started_at, followed_through) VALUES (?, ?, ?, ?, ?, ?)`,
   );
   for (let n = from; n < from + count; n++) {
@@ -39,11 +40,11 @@ function follow(h: Harness, extra: Partial<Parameters<typeof runFollowTick>[0]> 
 }
 
 function watchRow(h: Harness, n: number): { followed_through: string | null } {
-  return h.app.store.prepared('SELECT followed_through FROM token_watches WHERE token_id = ?').get(tokenIdOf(n)) as { followed_through: string | null };
+  return rawDb(h.app.store).prepare('SELECT followed_through FROM token_watches WHERE token_id = ?').get(tokenIdOf(n)) as { followed_through: string | null };
 }
 
 const cursorRows = (h: Harness): Array<{ group_key: string; next_url: string }> =>
-  h.app.store.prepared('SELECT group_key, next_url FROM follow_cursors ORDER BY group_key').all() as Array<{ group_key: string; next_url: string }>;
+  rawDb(h.app.store).prepare('SELECT group_key, next_url FROM follow_cursors ORDER BY group_key').all() as Array<{ group_key: string; next_url: string }>;
 
 describe('following watched tokens', () => {
   test('when no watch is open, then the follow tick asks Okta nothing', async () => {
@@ -78,7 +79,7 @@ describe('following watched tokens', () => {
       const through = iso(h, -1000);
       for (const n of [1, 25, 50]) assert.equal(watchRow(h, n).followed_through, through);
       assert.equal(cursorRows(h).length, 1);
-      assert.equal(h.app.store.lastTick('follow')?.result, 'ok');
+      assert.equal((await h.app.store.lastTick('follow'))?.result, 'ok');
     } finally {
       await h.close();
     }
@@ -99,9 +100,9 @@ describe('following watched tokens', () => {
       const resumed = followRequests(h).at(-2)!;
       assert.ok(resumed.query.get('after'), 'resumed from the stored cursor');
       assert.equal(resumed.query.get('since'), null);
-      const sources = h.app.store.prepared('SELECT uuid, source FROM events WHERE uuid IN (?, ?) ORDER BY uuid').all(uuidFor(100), uuidFor(101)) as Array<{ source: string }>;
+      const sources = rawDb(h.app.store).prepare('SELECT uuid, source FROM events WHERE uuid IN (?, ?) ORDER BY uuid').all(uuidFor(100), uuidFor(101)) as Array<{ source: string }>;
       assert.deepEqual(sources.map((s) => s.source), ['follow', 'follow']);
-      const alert = h.app.store.prepared('SELECT source FROM alerts WHERE event_uuid = ?').get(uuidFor(101)) as { source: string };
+      const alert = rawDb(h.app.store).prepare('SELECT source FROM alerts WHERE event_uuid = ?').get(uuidFor(101)) as { source: string };
       assert.equal(alert.source, 'follow');
       // The poll tick sees the same creation afterwards: stored once, alerted once.
       const p = await h.tick();
@@ -224,7 +225,7 @@ describe('following watched tokens', () => {
       assert.match(r.error!, /503/);
       assert.equal(cursorRows(h)[0]!.next_url, cursor);
       assert.equal(watchRow(h, 1).followed_through, through);
-      assert.equal(h.app.store.lastTick('follow')?.result, 'failed');
+      assert.equal((await h.app.store.lastTick('follow'))?.result, 'failed');
       const again = await follow(h);
       assert.equal(again.outcome, 'ok', again.error);
       assert.equal(again.newEvents, 1);
@@ -257,7 +258,9 @@ describe('following watched tokens', () => {
     try {
       await watchTokens(h, 1, 2);
       let caughtUp = 0;
-      h.app.onFollowCaughtUp = () => caughtUp++;
+      h.app.onFollowCaughtUp = () => {
+        caughtUp++;
+      };
       const daemon = new Daemon(h.app);
       const before = h.fake.logRequests().length;
       await daemon.tick();

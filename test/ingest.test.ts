@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import { ingest } from '../src/ingest/ingest';
 import { tokenEvent, uuidFor } from './helpers/events';
@@ -15,7 +16,7 @@ async function push(h: Harness, events: Array<Record<string, unknown>>): Promise
   await app.dispatcher.runOnce();
 }
 
-const count = (h: Harness, sql: string, ...args: unknown[]): number => (h.app.store.db.prepare(sql).get(...args) as { n: number }).n;
+const count = (h: Harness, sql: string, ...args: unknown[]): number => (rawDb(h.app.store).prepare(sql).get(...args) as { n: number }).n;
 
 async function withHarness(fn: (h: Harness, hook: Receiver) => Promise<void>): Promise<void> {
   const hook = new Receiver();
@@ -41,14 +42,14 @@ describe('one ingest path for every source', () => {
       assert.equal(tick.events, 1, 'the poller did read the event');
       assert.equal(tick.newAlerts, 0);
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM alerts WHERE event_uuid = ?', uuidFor(1)), 1);
-      assert.deepEqual(h.app.store.db.prepare('SELECT notifier, COUNT(*) AS n FROM deliveries GROUP BY notifier ORDER BY notifier').all(), [
+      assert.deepEqual(rawDb(h.app.store).prepare('SELECT notifier, COUNT(*) AS n FROM deliveries GROUP BY notifier ORDER BY notifier').all(), [
         { notifier: 'console', n: 1 },
         { notifier: 'webhook', n: 1 },
       ]);
       assert.equal(hook.requests.length, 1, 'no second webhook call');
-      assert.equal((h.app.store.db.prepare('SELECT source FROM events WHERE uuid = ?').get(uuidFor(1)) as { source: string }).source, 'push');
-      assert.equal(h.app.store.getAlert(`otw-${uuidFor(1)}`)!.source, 'push');
-      const receipt = h.app.store.lastReceipt('push')!;
+      assert.equal((rawDb(h.app.store).prepare('SELECT source FROM events WHERE uuid = ?').get(uuidFor(1)) as { source: string }).source, 'push');
+      assert.equal((await h.app.store.getAlert(`otw-${uuidFor(1)}`))!.source, 'push');
+      const receipt = (await h.app.store.lastReceipt('push'))!;
       assert.deepEqual([receipt.batches, receipt.events], [1, 1]);
     });
   });
@@ -59,17 +60,17 @@ describe('one ingest path for every source', () => {
       h.fake.persist(event);
       const tick = await h.tick();
       assert.equal(tick.newAlerts, 1);
-      const cursor = h.app.store.getCursor();
+      const cursor = await h.app.store.getCursor();
       await push(h, [event]);
       await push(h, [event, event]);
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM alerts WHERE event_uuid = ?', uuidFor(2)), 1);
-      assert.deepEqual(h.app.store.db.prepare('SELECT notifier, COUNT(*) AS n FROM deliveries GROUP BY notifier ORDER BY notifier').all(), [
+      assert.deepEqual(rawDb(h.app.store).prepare('SELECT notifier, COUNT(*) AS n FROM deliveries GROUP BY notifier ORDER BY notifier').all(), [
         { notifier: 'console', n: 1 },
         { notifier: 'webhook', n: 1 },
       ]);
       assert.equal(hook.requests.length, 1);
-      assert.deepEqual(h.app.store.getCursor(), cursor, 'a push never moves the poller\'s cursor');
-      assert.equal(h.app.store.lastReceipt('push')!.batches, 2, 'each delivery records its receipt, even when nothing in it is new');
+      assert.deepEqual(await h.app.store.getCursor(), cursor, 'a push never moves the poller\'s cursor');
+      assert.equal((await h.app.store.lastReceipt('push'))!.batches, 2, 'each delivery records its receipt, even when nothing in it is new');
     });
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import { FakeClock } from '../src/clock';
 import type { Alert } from '../src/detect/alert';
@@ -19,7 +20,7 @@ function alertLines(h: Harness): Array<Record<string, unknown>> {
 }
 
 function alertCount(h: Harness): number {
-  return (h.app.store.db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n;
+  return (rawDb(h.app.store).prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n;
 }
 
 /** An event whose fields have every JSON type but the one Okta documents. */
@@ -60,18 +61,18 @@ describe('events this program cannot read (poison events)', () => {
       assert.equal(unreadable.filter((l) => String(l.uuid).startsWith('unreadable-')).length, 2, 'entries without a usable uuid are keyed by their content');
 
       // The badly typed event: every field read with the alert builder's rules, nothing thrown.
-      const bad = h.app.store.getAlert(`otw-${uuidFor(2)}`)!;
+      const bad = (await h.app.store.getAlert(`otw-${uuidFor(2)}`))!;
       assert.equal(bad.actor.login, 'true');
       assert.equal(bad.actor.id, null);
       assert.equal(bad.actor.displayName, null);
       assert.deepEqual(bad.token, { id: '12345', name: null });
       assert.equal(bad.outcome.result, 'UNKNOWN');
       assert.ok((bad.event.displayMessage ?? '').length <= 1000);
-      const row = h.app.store.db.prepare('SELECT actor_login AS login, as_number AS asn, country, length(raw) AS rawLength FROM events WHERE uuid = ?').get(uuidFor(2)) as Record<string, unknown>;
+      const row = rawDb(h.app.store).prepare('SELECT actor_login AS login, as_number AS asn, country, length(raw) AS rawLength FROM events WHERE uuid = ?').get(uuidFor(2)) as Record<string, unknown>;
       assert.deepEqual({ login: row.login, asn: row.asn, country: row.country }, { login: 'true', asn: 64496, country: null });
       assert.ok(Number(row.rawLength) <= 256 * 1024 + 100, 'the stored raw JSON is bounded');
 
-      const cursor = h.app.store.getCursor();
+      const cursor = await h.app.store.getCursor();
       assert.ok(cursor, 'the cursor moved past the page');
 
       h.clock.advance(300_000);
@@ -82,7 +83,7 @@ describe('events this program cannot read (poison events)', () => {
       assert.equal(alertLines(h).at(-1)!.uuid, uuidFor(7));
 
       // Reading the same entries again (a lost cursor: the look-back overlaps) alerts nothing twice.
-      h.app.store.clearCursor();
+      await h.app.store.clearCursor();
       const r3 = await h.tick();
       assert.equal(r3.ok, true, r3.error);
       assert.equal(r3.newAlerts, 0);
@@ -106,13 +107,13 @@ describe('events this program cannot read (poison events)', () => {
       const r = await h.tick();
       assert.equal(r.ok, true, r.error);
       assert.equal(r.newAlerts, 3);
-      const a2 = h.app.store.getAlert(`otw-${uuidFor(2)}`)!;
+      const a2 = (await h.app.store.getAlert(`otw-${uuidFor(2)}`))!;
       assert.match(a2.unreadable?.reason ?? '', /storing or alerting it failed .*simulated failure/);
       assert.equal(a2.unreadable?.keyFromContent, false);
       assert.equal(a2.actor.login, 'admin2@example.com', 'what can be salvaged is shown');
-      const raw = h.app.store.db.prepare('SELECT raw FROM events WHERE uuid = ?').get(uuidFor(2)) as { raw: string };
+      const raw = rawDb(h.app.store).prepare('SELECT raw FROM events WHERE uuid = ?').get(uuidFor(2)) as { raw: string };
       assert.equal((JSON.parse(raw.raw) as { displayMessage: string }).displayMessage, 'keep me');
-      assert.equal(h.app.store.getAlert(`otw-${uuidFor(3)}`)?.unreadable, undefined, 'the events after it are processed normally');
+      assert.equal((await h.app.store.getAlert(`otw-${uuidFor(3)}`))?.unreadable, undefined, 'the events after it are processed normally');
       assert.match(h.logs.text, /could not be read; it is stored and alerted as unreadable/);
     } finally {
       await h.close();
@@ -124,8 +125,8 @@ describe('events this program cannot read (poison events)', () => {
     try {
       h.fake.persist(tokenEvent(1, iso(h, -1000)));
       assert.equal((await h.tick()).ok, true);
-      const cursor = h.app.store.getCursor();
-      const db = h.app.store.db;
+      const cursor = await h.app.store.getCursor();
+      const db = rawDb(h.app.store);
       db.pragma('wal_checkpoint(TRUNCATE)');
       // The file may not grow: every insert of the next page fails with SQLITE_FULL.
       db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
@@ -135,7 +136,7 @@ describe('events this program cannot read (poison events)', () => {
       assert.equal(r.ok, false);
       assert.match(r.error ?? '', /full/i);
       assert.equal(alertCount(h), 1, 'no event of the failed page was recorded, unreadable or not');
-      assert.deepEqual(h.app.store.getCursor(), cursor, 'the checkpoint stays where it was');
+      assert.deepEqual(await h.app.store.getCursor(), cursor, 'the checkpoint stays where it was');
 
       db.pragma('max_page_count = 1073741823');
       h.clock.advance(300_000);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,7 +110,7 @@ function variant(rnd: () => number, n: number): unknown {
 
 describe('ingest against randomly typed events', () => {
   test('when hundreds of randomly typed variants of a real event are committed, then nothing throws, every entry is stored once and every uuid alerts once', async () => {
-    const store = new Store(openDatabase(path.join(dir, 'property.sqlite')));
+    const store = storeOn(openDatabase(path.join(dir, 'property.sqlite')));
     const parsed = parseExceptions('exceptions:\n  - reason: pipeline\n    tokenName: "*a*a*a*b"\n', 'yaml');
     const detector = createDetector(
       { alertOutcomes: null, exceptions: parsed.set!, exceptionsFile: null, tokenLookup: { mode: 'off', timeoutMs: 1000, maxPerPage: 20 } },
@@ -130,14 +131,14 @@ describe('ingest against randomly typed events', () => {
       const out = await ingest(deps, { ...opts, entries: page, checkpoint: poll(`${ORG}/api/v1/logs?after=${i}`) });
       newAlerts += out.newAlerts;
     }
-    assert.equal(store.getCursor()?.url, `${ORG}/api/v1/logs?after=${pages.length - 1}`, 'every page committed');
+    assert.equal((await store.getCursor())?.url, `${ORG}/api/v1/logs?after=${pages.length - 1}`, 'every page committed');
 
     const usable = entries
       .map((e) => (e !== null && typeof e === 'object' && !Array.isArray(e) ? (e as Record<string, unknown>).uuid : undefined))
       .filter((u): u is string => typeof u === 'string' && USABLE_UUID.test(u));
     const withoutUuid = entries.length - usable.length;
     assert.ok(withoutUuid > 20 && usable.length > 300, `the generator should make both kinds (${usable.length} usable, ${withoutUuid} not)`);
-    const count = (sql: string, ...args: unknown[]): number => (store.db.prepare(sql).get(...args) as { n: number }).n;
+    const count = (sql: string, ...args: unknown[]): number => (rawDb(store).prepare(sql).get(...args) as { n: number }).n;
     for (const u of usable) {
       assert.equal(count('SELECT COUNT(*) AS n FROM events WHERE uuid = ?', u), 1, `event ${u} stored once`);
       const suppressed = count('SELECT COUNT(*) AS n FROM events WHERE uuid = ? AND suppressed_by IS NOT NULL', u);
@@ -156,7 +157,7 @@ describe('ingest against randomly typed events', () => {
     }
 
     // Every notifier renders every one of these alerts, and none lets a control character through raw.
-    const alerts = (store.db.prepare('SELECT payload FROM alerts').all() as Array<{ payload: string }>).map((r) => JSON.parse(r.payload) as Alert);
+    const alerts = (rawDb(store).prepare('SELECT payload FROM alerts').all() as Array<{ payload: string }>).map((r) => JSON.parse(r.payload) as Alert);
     assert.ok(alerts.filter((a) => a.unreadable).length >= withoutUuid);
     for (const alert of alerts) {
       const n = { kind: 'alert' as const, alert };
@@ -168,6 +169,6 @@ describe('ingest against randomly typed events', () => {
       assert.doesNotMatch(line, /[\u0000-\u001f\u202e]/, alert.id);
       assert.equal((JSON.parse(formatWebhook(n)) as { id: string }).id, alert.id);
     }
-    store.close();
+    await store.close();
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import { describe, test } from 'node:test';
 import { tokenEvent, otherEvent, uuidFor } from './helpers/events';
 import { startHarness, type Harness } from './helpers/harness';
@@ -94,7 +95,7 @@ describe('polling the System Log', () => {
       assert.equal(h.fake.logRequests().length, 4);
       assert.equal(r.newAlerts, 2500);
       assert.equal(new Set(alertLines(h).map((l) => l.uuid)).size, 2500);
-      const counts = h.app.store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number };
+      const counts = rawDb(h.app.store).prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number };
       assert.equal(counts.n, 2500);
     } finally {
       await h.close();
@@ -124,7 +125,7 @@ describe('polling the System Log', () => {
     try {
       h.fake.persist(tokenEvent(1, iso(h, -60_000)), tokenEvent(2, iso(h, -30_000)));
       await h.tick();
-      h.app.store.clearCursor();
+      await h.app.store.clearCursor();
       await h.restart();
       h.clock.advance(60_000);
       h.fake.persist(tokenEvent(3, iso(h, -1000)));
@@ -143,7 +144,7 @@ describe('polling the System Log', () => {
     try {
       h.fake.persist(tokenEvent(1, iso(h, -10_000)));
       await h.tick();
-      const lastOk = h.app.store.lastSuccessfulTick()!;
+      const lastOk = (await h.app.store.lastSuccessfulTick())!;
       h.clock.advance(300_000);
       h.fake.expireCursors();
       h.fake.persist(tokenEvent(2, iso(h, -1000)));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
@@ -25,9 +26,9 @@ async function evilServer(): Promise<{ origin: string; requests: http.IncomingHt
   };
 }
 
-function storeCounts(h: Harness): { events: number; alerts: number; cursor: string | null } {
-  const n = (sql: string): number => (h.app.store.db.prepare(sql).get() as { n: number }).n;
-  return { events: n('SELECT COUNT(*) AS n FROM events'), alerts: n('SELECT COUNT(*) AS n FROM alerts'), cursor: h.app.store.getCursor()?.url ?? null };
+async function storeCounts(h: Harness): Promise<{ events: number; alerts: number; cursor: string | null }> {
+  const n = (sql: string): number => (rawDb(h.app.store).prepare(sql).get() as { n: number }).n;
+  return { events: n('SELECT COUNT(*) AS n FROM events'), alerts: n('SELECT COUNT(*) AS n FROM alerts'), cursor: (await h.app.store.getCursor())?.url ?? null };
 }
 
 describe('Okta failures', () => {
@@ -53,11 +54,11 @@ describe('Okta failures', () => {
     try {
       h.fake.persist(tokenEvent(1, iso(h, -1000)));
       h.fake.exhaustRateLimit(50_000);
-      const before = storeCounts(h);
+      const before = await storeCounts(h);
       const r = await h.tick();
       assert.equal(r.ok, false);
       assert.match(r.error!, /rate limit/);
-      assert.deepEqual(storeCounts(h), before);
+      assert.deepEqual(await storeCounts(h), before);
     } finally {
       await h.close();
     }
@@ -118,16 +119,16 @@ describe('Okta failures', () => {
       h.fake.persist(tokenEvent(1, iso(h, -1000)));
       await h.tick();
       h.fake.persist(tokenEvent(2, iso(h, -500)));
-      const before = storeCounts(h);
+      const before = await storeCounts(h);
       h.fake.failStatus(3, 503);
       const r = await h.tick();
       assert.equal(r.ok, false);
       assert.match(r.error!, /HTTP 503.*gave up after 3 attempts/);
-      assert.deepEqual(storeCounts(h), before);
-      assert.equal(h.app.store.lastTick()!.result, 'failed');
+      assert.deepEqual(await storeCounts(h), before);
+      assert.equal((await h.app.store.lastTick())!.result, 'failed');
       // The failed tick still counts the requests it spent (they cost rate limit).
       assert.equal(r.requests, 3);
-      assert.equal(h.app.store.lastTick()!.requests, 3);
+      assert.equal((await h.app.store.lastTick())!.requests, 3);
       // The next tick resumes from the same cursor and gets the event.
       const r2 = await h.tick();
       assert.equal(r2.newAlerts, 1);
@@ -154,12 +155,12 @@ describe('Okta failures', () => {
     try {
       h.fake.persist(tokenEvent(1, iso(h, -1000)));
       h.fake.fail(1, { kind: 'next-origin', origin: evil.origin });
-      const before = storeCounts(h);
+      const before = await storeCounts(h);
       const r = await h.tick();
       assert.equal(r.ok, false);
       assert.match(r.error!, /refusing to follow/);
       assert.equal(evil.requests.length, 0);
-      assert.deepEqual(storeCounts(h), before);
+      assert.deepEqual(await storeCounts(h), before);
     } finally {
       await evil.close();
       await h.close();
@@ -211,7 +212,7 @@ describe('Okta failures', () => {
     try {
       h.fake.persist(tokenEvent(1, iso(h, -1000)));
       await h.tick();
-      const before = storeCounts(h);
+      const before = await storeCounts(h);
       h.fake.persist(tokenEvent(2, iso(h, -500)));
       h.fake.failStatus(1, 502);
       const ac = new AbortController();
@@ -225,7 +226,7 @@ describe('Okta failures', () => {
       assert.equal(r.ok, false);
       assert.match(r.error!, /stopped while waiting to retry/);
       assert.equal(h.fake.logRequests().at(-1)!.status, 502, 'no request after the signal');
-      assert.deepEqual(storeCounts(h), before);
+      assert.deepEqual(await storeCounts(h), before);
     } finally {
       await h.close();
     }

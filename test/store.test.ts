@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -6,7 +7,6 @@ import { parseConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { findLink } from '../src/okta/links';
 import { migrate, migrationsDir, openDatabase, schemaVersion } from '../src/store/db';
-import { Store } from '../src/store/store';
 import { tokenEvent } from './helpers/events';
 import { tmpDir } from './helpers/harness';
 
@@ -38,28 +38,45 @@ describe('the SQLite store', () => {
     db.close();
   });
 
-  test('when the same uuid is inserted twice, then the second insert is ignored', () => {
-    const store = new Store(openDatabase(path.join(tmpDir(), 'db.sqlite')));
+  test('when the same uuid is inserted twice, then the second insert is ignored', async () => {
+    const store = storeOn(openDatabase(path.join(tmpDir(), 'db.sqlite')));
     const e = tokenEvent(1, '2026-11-28T10:00:00.000Z') as never;
-    assert.equal(store.insertEvent(e, 'poll', new Date(), null), true);
-    assert.equal(store.insertEvent(e, 'poll', new Date(), null), false);
-    assert.deepEqual([...store.unseenUuids([(e as { uuid: string }).uuid, 'other'])], ['other']);
-    store.close();
+    assert.equal(await store.insertEvent(e, 'poll', new Date(), null), true);
+    assert.equal(await store.insertEvent(e, 'poll', new Date(), null), false);
+    assert.deepEqual([...(await store.unseenUuids([(e as { uuid: string }).uuid, 'other']))], ['other']);
+    await store.close();
   });
 
-  test('when a transaction throws, then none of its writes land (the cursor included)', () => {
-    const store = new Store(openDatabase(path.join(tmpDir(), 'db.sqlite')));
-    store.setCursor('https://example.okta.com/api/v1/logs?after=1', new Date());
-    assert.throws(() =>
-      store.transaction(() => {
-        store.insertEvent(tokenEvent(1, '2026-11-28T10:00:00.000Z') as never, 'poll', new Date(), null);
-        store.setCursor('https://example.okta.com/api/v1/logs?after=2', new Date());
+  test('when a transaction throws, then none of its writes land (the cursor included)', async () => {
+    const store = storeOn(openDatabase(path.join(tmpDir(), 'db.sqlite')));
+    await store.setCursor('https://example.okta.com/api/v1/logs?after=1', new Date());
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.insertEvent(tokenEvent(1, '2026-11-28T10:00:00.000Z') as never, 'poll', new Date(), null);
+        await tx.setCursor('https://example.okta.com/api/v1/logs?after=2', new Date());
         throw new Error('crash');
       }),
     );
-    assert.equal(store.getCursor()!.url, 'https://example.okta.com/api/v1/logs?after=1');
-    assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n, 0);
-    store.close();
+    assert.equal((await store.getCursor())!.url, 'https://example.okta.com/api/v1/logs?after=1');
+    assert.equal((rawDb(store).prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n, 0);
+    await store.close();
+  });
+
+  test('when one savepoint of a transaction throws, then only its writes are rolled back and the transaction commits the rest', async () => {
+    const store = storeOn(openDatabase(path.join(tmpDir(), 'db.sqlite')));
+    await store.transaction(async (tx) => {
+      await tx.insertEvent(tokenEvent(1, '2026-11-28T10:00:00.000Z') as never, 'poll', new Date(), null);
+      await assert.rejects(
+        tx.savepoint(async (sp) => {
+          await sp.insertEvent(tokenEvent(2, '2026-11-28T10:00:00.000Z') as never, 'poll', new Date(), null);
+          throw new Error('this entry fails');
+        }),
+      );
+      await tx.setCursor('https://example.okta.com/api/v1/logs?after=3', new Date());
+    });
+    assert.equal((await store.getCursor())!.url, 'https://example.okta.com/api/v1/logs?after=3');
+    assert.deepEqual(rawDb(store).prepare('SELECT uuid FROM events').all(), [{ uuid: (tokenEvent(1, 'x') as { uuid: string }).uuid }]);
+    await store.close();
   });
 });
 

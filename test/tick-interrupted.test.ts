@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rawDb, storeOn } from './helpers/raw-db';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -17,7 +18,7 @@ function persistMany(h: Harness, n: number, from = 0): void {
 }
 
 function count(h: Harness, sql: string): number {
-  return (h.app.store.db.prepare(sql).get() as { n: number }).n;
+  return (rawDb(h.app.store).prepare(sql).get() as { n: number }).n;
 }
 
 /** One tick through the real path, with the test hook after each committed page. */
@@ -43,7 +44,7 @@ describe('interrupted ticks and the cursor fallback', () => {
       assert.equal(stopped.interrupted, true);
       assert.equal(stopped.pages, 1);
       assert.match(stopped.error ?? '', /interrupted/);
-      assert.equal(h.app.store.lastTick()!.result, 'interrupted');
+      assert.equal((await h.app.store.lastTick())!.result, 'interrupted');
       assert.equal(count(h, 'SELECT COUNT(*) AS n FROM events'), 1000);
 
       h.fake.expireCursors();
@@ -70,7 +71,7 @@ describe('interrupted ticks and the cursor fallback', () => {
       const failed = await tickWith(h, { afterPageCommit: (n) => n === 1 && h.clock.advance(10 * MINUTE) });
       assert.equal(failed.ok, false);
       assert.equal(failed.pages, 2);
-      assert.equal(h.app.store.caughtUpThrough(), null, 'a tick that did not reach the end sets no caught-up time');
+      assert.equal(await h.app.store.caughtUpThrough(), null, 'a tick that did not reach the end sets no caught-up time');
 
       h.fake.expireCursors();
       h.clock.advance(MINUTE);
@@ -90,7 +91,7 @@ describe('interrupted ticks and the cursor fallback', () => {
     const h = await startHarness({ env: { LOOKBACK: '6m' } });
     try {
       assert.equal((await h.tick()).ok, true);
-      const caughtUp = h.app.store.caughtUpThrough()!;
+      const caughtUp = (await h.app.store.caughtUpThrough())!;
       h.clock.advance(MINUTE);
       persistMany(h, 2501);
       h.clock.advance(10 * MINUTE);
@@ -118,12 +119,12 @@ describe('interrupted ticks and the cursor fallback', () => {
       // The start on Okta's clock (the same as ours here), 1 s early for the Date header's resolution.
       const start1 = iso(h, -1000);
       await h.tick();
-      assert.equal(h.app.store.caughtUpThrough(), start1);
+      assert.equal(await h.app.store.caughtUpThrough(), start1);
       h.clock.advance(5 * MINUTE);
       persistMany(h, 1500);
       const ac = new AbortController();
       await tickWith(h, { afterPageCommit: () => ac.abort() }, ac.signal);
-      assert.equal(h.app.store.caughtUpThrough(), start1);
+      assert.equal(await h.app.store.caughtUpThrough(), start1);
     } finally {
       await h.close();
     }

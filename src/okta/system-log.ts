@@ -145,7 +145,7 @@ export class SystemLogReader {
       await this.waitForHeadroom(signal);
       let res: OktaResponse;
       try {
-        res = await this.http.get(url);
+        res = await this.http.get(url, { signal });
         counter.requests++;
       } catch (err) {
         // Refused before sending (another origin, or no access token): not a System Log request.

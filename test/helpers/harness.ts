@@ -70,7 +70,7 @@ export async function startHarness(opts: { env?: Env; fake?: FakeOktaOptions; cl
   };
   const stdout = new LineSink();
   const logs = new LineSink();
-  const build = (e: Env): App => {
+  const build = (e: Env): Promise<App> => {
     const config = parseConfig(e, { requireOkta: true });
     return createApp(config, { clock, stdout, logger: createLogger(config.log, { stream: logs }) });
   };
@@ -79,7 +79,7 @@ export async function startHarness(opts: { env?: Env; fake?: FakeOktaOptions; cl
     fake,
     dir,
     env,
-    app: build(env),
+    app: await build(env),
     stdout,
     logs,
     async tick(signal) {
@@ -91,7 +91,7 @@ export async function startHarness(opts: { env?: Env; fake?: FakeOktaOptions; cl
     async restart(extraEnv = {}) {
       await h.app.close();
       Object.assign(h.env, extraEnv);
-      h.app = build(h.env);
+      h.app = await build(h.env);
     },
     async close() {
       await h.app.close();
