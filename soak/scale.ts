@@ -445,7 +445,7 @@ export async function scaleScenario(o: {
   spawnProc(1);
 
   // --- kills: one replica at a time, the other up long enough for a handover to be measured
-  const faultMs = o.short ? 60_000 : 300_000;
+  const faultMs = o.short ? 80_000 : 300_000;
   const settleMs = SCALE_LEASE_TTL_MS + SCALE_INTERVAL_MS + HANDOVER_TOLERANCE_MS + 1000;
   const faultsEnd = t0 + faultMs;
   const restarts = new Set<Promise<void>>();
