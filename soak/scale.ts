@@ -462,6 +462,7 @@ export async function scaleScenario(o: {
           bump(report.kills.byStrategy, 'startup');
           report.kills.total++;
           await n.exited;
+          o.say(`  scale kill ${report.kills.total}: ${n.who} (slot ${slot}) at start, after ${((n.endedAt! - n.spawnedAt) / 1000).toFixed(1)}s`);
           await sleep(300);
           current[slot] = null;
           await sleep(between(killRand, [500, 2000]));
@@ -508,21 +509,25 @@ export async function scaleScenario(o: {
       killOnReceipt = null;
     } else {
       // Okta pushes to this replica until one of its pushes is committed and still unanswered.
+      // A push batch's commit shows as source_receipts' push batches going up (written in the batch's
+      // transaction); the events may have been stored by the poller already, so they say nothing.
       pushPrefer = slot;
+      const pushBatches = async (): Promise<number> => Number((await q<{ n: number | string }>(`SELECT COALESCE(SUM(batches), 0) AS n FROM source_receipts WHERE source = 'push'`))[0]?.n ?? 0);
+      let before: number | null = null;
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && target.end === null) {
-        const mine = [...inFlight.values()].filter((f) => f.slot === slot);
-        if (mine.length) {
-          try {
-            const uuids = mine.flatMap((f) => f.uuids);
-            const [row] = await q<{ n: string }>('SELECT COUNT(*) AS n FROM events WHERE uuid (?*)', [uuids]);
-            if (Number(row?.n ?? 0) > 0) {
-              killNow(target, 'right after it committed a push, before its answer');
-              break;
-            }
-          } catch {
-            /* the next look will do */
+        try {
+          const n = await pushBatches();
+          before ??= n;
+          const flights = [...inFlight.values()];
+          // Only pushes to the target are open: the commit is its.
+          if (n > before && flights.some((f) => f.slot === slot) && flights.every((f) => f.slot === slot)) {
+            killNow(target, 'right after it committed a push, before its answer');
+            break;
           }
+          if (n > before) before = n;
+        } catch {
+          /* not migrated yet: the next look will do */
         }
         await sleep(20);
       }
