@@ -474,6 +474,7 @@ export async function scaleScenario(o: {
   };
   let lastKill = 0;
   let crashed = 0;
+  const killsBySlot: [number, number] = [0, 0];
   while (Date.now() < faultsEnd - settleMs) {
     await sleep(between(killRand, [2000, 5000]));
     // A process that exited by itself is a problem (reported below); it is restarted, three end the run.
@@ -489,11 +490,26 @@ export async function scaleScenario(o: {
       problems.push('scale: the daemon keeps exiting by itself; the run stops early');
       break;
     }
-    const slot: 0 | 1 = killRand() < 0.5 ? 0 : 1;
+    // Either replica, the one killed less often so far more likely (so a long run kills both).
+    const fewer: 0 | 1 = killsBySlot[0] <= killsBySlot[1] ? 0 : 1;
+    const slot: 0 | 1 = killRand() < 0.7 ? fewer : fewer === 0 ? 1 : 0;
     const target = current[slot];
     const other = current[slot === 0 ? 1 : 0];
-    if (!alive(target) || !target.ready || !alive(other) || !other.ready) continue;
-    if (Date.now() - lastKill < settleMs || Date.now() - (other.readyAt ?? Infinity) < SCALE_INTERVAL_MS * 2) continue;
+    const wait =
+      !alive(target) || !target.ready
+        ? `slot ${slot} is not up`
+        : !alive(other) || !other.ready
+          ? `slot ${slot === 0 ? 1 : 0} is not up`
+          : Date.now() - lastKill < settleMs
+            ? 'the last handover may still run'
+            : Date.now() - (other.readyAt ?? Infinity) < SCALE_INTERVAL_MS * 2
+              ? `slot ${slot === 0 ? 1 : 0} only just started`
+              : null;
+    if (wait) {
+      o.log.write(`[scale] no kill of slot ${slot} now: ${wait}\n`);
+      continue;
+    }
+    killsBySlot[slot]++;
     const strategy: Strategy = target.holdsPush ? 'after-push' : killRand() < 0.5 ? 'timer' : 'after-receipt';
     let trigger = 'fallback timer';
     if (strategy === 'timer') trigger = 'timer';
