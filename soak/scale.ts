@@ -490,9 +490,9 @@ export async function scaleScenario(o: {
       problems.push('scale: the daemon keeps exiting by itself; the run stops early');
       break;
     }
-    // Either replica, the one killed less often so far more likely (so a long run kills both).
-    const fewer: 0 | 1 = killsBySlot[0] <= killsBySlot[1] ? 0 : 1;
-    const slot: 0 | 1 = killRand() < 0.7 ? fewer : fewer === 0 ? 1 : 0;
+    // Either replica: the one killed fewer times so far, a coin toss between equals (so every run
+    // kills both about as often, whatever the timing does to the draws).
+    const slot: 0 | 1 = killsBySlot[0] === killsBySlot[1] ? (killRand() < 0.5 ? 0 : 1) : killsBySlot[0] < killsBySlot[1] ? 0 : 1;
     const target = current[slot];
     const other = current[slot === 0 ? 1 : 0];
     const wait =
@@ -505,7 +505,7 @@ export async function scaleScenario(o: {
             : Date.now() - (other.readyAt ?? Infinity) < SCALE_INTERVAL_MS * 2
               ? `slot ${slot === 0 ? 1 : 0} only just started`
               : null;
-    if (wait) {
+    if (wait || !target) {
       o.log.write(`[scale] no kill of slot ${slot} now: ${wait}\n`);
       continue;
     }
