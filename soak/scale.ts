@@ -565,7 +565,16 @@ export async function scaleScenario(o: {
   for (const p of procs) if (p.end === 'crashed') problems.push(`scale: ${p.who} exited by itself (code ${p.exitCode}): ${p.stderrTail.slice(-2).join(' | ').slice(0, 300)}`);
 
   // --- drain: both replicas up; every event stored; then stop, compress the backoff, deliver the rest
-  for (const slot of [0, 1] as const) if (!alive(current[slot])) spawnProc(slot);
+  for (const slot of [0, 1] as const) {
+    const p = current[slot];
+    // A process holding push answers would hold its SIGTERM too (the receiver waits for them): it
+    // goes the way such processes always go here, and a plain one takes its place.
+    if (alive(p) && p.holdsPush) {
+      killNow(p, 'drain: it holds push answers');
+      await p.exited;
+    }
+    if (!alive(current[slot])) spawnProc(slot);
+  }
   let noOrgColumn = false;
   const storedUuids = async (): Promise<Map<string, string>> => {
     try {
