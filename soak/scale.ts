@@ -18,6 +18,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { FakeOktaOrgs, orgNames, orgsFileYaml } from '../src/simulator/okta-orgs';
 import { HookPusher, type AttemptResult } from '../src/simulator/hook-pusher';
@@ -73,6 +74,8 @@ interface Proc extends ProcessEnd {
   exitCode: number | null;
   /** Holds every push answer after its commit (OTW_TEST_HOLD_PUSH_ANSWER), for the after-push kill. */
   holdsPush: boolean;
+  /** Its event hook receiver said it listens. */
+  hookListening: boolean;
   exited: Promise<void>;
   stderrTail: string[];
 }
@@ -103,7 +106,15 @@ function answerOf(a: AttemptResult): string {
 }
 
 /** Runs the scenario. */
-export async function scaleScenario(o: { short: boolean; seed: number; log: fs.WriteStream; say: (s: string) => void; notifiers?: string[] | null }): Promise<ScaleReport> {
+export async function scaleScenario(o: {
+  short: boolean;
+  seed: number;
+  log: fs.WriteStream;
+  say: (s: string) => void;
+  notifiers?: string[] | null;
+  /** `sqlite`: both replicas on one SQLite file instead (a way to try the scenario without PostgreSQL). */
+  engine?: 'postgres' | 'sqlite';
+}): Promise<ScaleReport> {
   const t0 = Date.now();
   const problems: string[] = [];
   const names = orgNames(20);
@@ -126,21 +137,60 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
     problems,
   };
 
-  let cluster: PgCluster;
-  try {
-    cluster = await startPgCluster();
-  } catch (err) {
-    const why = `PostgreSQL could not be started: ${err instanceof Error ? err.message : String(err)}`;
-    problems.push(`scale: ${why}`);
-    return { ...report, skipped: why };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-soak-scale-'));
+  // PostgreSQL (the subject); SQLite (one file, both replicas) only when asked, to try the scenario
+  // on a daemon whose PostgreSQL path is not there yet.
+  const engine = o.engine ?? 'postgres';
+  let cluster: PgCluster | null = null;
+  let dbEnv: Record<string, string>;
+  let q: <T>(sql: string, params?: unknown[]) => Promise<T[]>;
+  let closeDb: () => Promise<void>;
+  if (engine === 'postgres') {
+    try {
+      cluster = await startPgCluster();
+    } catch (err) {
+      const why = `PostgreSQL could not be started: ${err instanceof Error ? err.message : String(err)}`;
+      problems.push(`scale: ${why}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return { ...report, skipped: why };
+    }
+    const databaseUrl = await cluster.createDatabase();
+    dbEnv = { DATABASE_URL: databaseUrl };
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    pool.on('error', () => undefined);
+    // `?` placeholders as the project's SQL writes them; `(?*)` is a list.
+    q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+      let i = 0;
+      return (await pool.query(sql.replace(/\(\?\*\)/g, () => `= ANY($${++i})`).replace(/\?/g, () => `$${++i}`), params)).rows as T[];
+    };
+    closeDb = () => pool.end().catch(() => undefined);
+  } else {
+    const dbPath = path.join(dir, 'otw.sqlite');
+    dbEnv = { DB_PATH: dbPath };
+    let db: Database.Database | null = null;
+    q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+      db ??= new Database(dbPath, { fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      const flat: unknown[] = [];
+      let k = 0;
+      const expanded = sql.replace(/\(\?\*\)|\?/g, (m) => {
+        const v = params[k++];
+        if (m === '?') {
+          flat.push(v);
+          return '?';
+        }
+        const list = v as unknown[];
+        flat.push(...list);
+        return `IN (${list.map(() => '?').join(', ') || 'NULL'})`;
+      });
+      const st = db.prepare(expanded);
+      return (st.reader ? st.all(...flat) : (st.run(...flat), [])) as T[];
+    };
+    closeDb = async () => {
+      db?.close();
+    };
   }
   report.ran = true;
-  const databaseUrl = await cluster.createDatabase();
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  pool.on('error', () => undefined);
-  const q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => (await pool.query(sql, params)).rows as T[];
-
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-soak-scale-'));
   const emptyEnv = path.join(dir, 'empty.env');
   fs.writeFileSync(emptyEnv, '');
   const fakes = new FakeOktaOrgs(names, { rateLimit: 6000 });
@@ -176,7 +226,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
       HOME: process.env.HOME,
       ORGS_FILE: orgsFile,
       SOAK_OKTA_TOKEN: token,
-      DATABASE_URL: databaseUrl,
+      ...dbEnv,
       LEASE_TTL: `${SCALE_LEASE_TTL_MS / 1000}s`,
       POLL_SCHEDULE: `*/${SCALE_INTERVAL_MS / 1000} * * * * *`,
       LOOKBACK: '30m',
@@ -224,6 +274,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
       readyAt: null,
       exitCode: null,
       holdsPush,
+      hookListening: false,
       exited: Promise.resolve(),
       stderrTail: [],
     };
@@ -241,6 +292,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
         p.ready = true;
         p.readyAt = Date.now();
       }
+      if (line.includes('"message":"event hook receiver listening"')) p.hookListening = true;
       p.stderrTail.push(line);
       if (p.stderrTail.length > 10) p.stderrTail.shift();
     });
@@ -388,12 +440,12 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
     }
   })();
 
-  o.say(`  scenario: two replicas on PostgreSQL, ${names.length} orgs (LEASE_TTL ${SCALE_LEASE_TTL_MS / 1000}s, a poll every ${SCALE_INTERVAL_MS / 1000}s), notifiers ${notifiers.join(', ')}`);
+  o.say(`  scenario: two replicas on ${engine === 'postgres' ? 'PostgreSQL' : 'one SQLite file'}, ${names.length} orgs (LEASE_TTL ${SCALE_LEASE_TTL_MS / 1000}s, a poll every ${SCALE_INTERVAL_MS / 1000}s), notifiers ${notifiers.join(', ')}`);
   spawnProc(0);
   spawnProc(1);
 
   // --- kills: one replica at a time, the other up long enough for a handover to be measured
-  const faultMs = o.short ? 60_000 : 300_000;
+  const faultMs = o.short ? 80_000 : 300_000;
   const settleMs = SCALE_LEASE_TTL_MS + SCALE_INTERVAL_MS + HANDOVER_TOLERANCE_MS + 1000;
   const faultsEnd = t0 + faultMs;
   const restarts = new Set<Promise<void>>();
@@ -410,6 +462,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
           bump(report.kills.byStrategy, 'startup');
           report.kills.total++;
           await n.exited;
+          o.say(`  scale kill ${report.kills.total}: ${n.who} (slot ${slot}) at start, after ${((n.endedAt! - n.spawnedAt) / 1000).toFixed(1)}s`);
           await sleep(300);
           current[slot] = null;
           await sleep(between(killRand, [500, 2000]));
@@ -421,6 +474,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
   };
   let lastKill = 0;
   let crashed = 0;
+  const killsBySlot: [number, number] = [0, 0];
   while (Date.now() < faultsEnd - settleMs) {
     await sleep(between(killRand, [2000, 5000]));
     // A process that exited by itself is a problem (reported below); it is restarted, three end the run.
@@ -436,11 +490,26 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
       problems.push('scale: the daemon keeps exiting by itself; the run stops early');
       break;
     }
-    const slot: 0 | 1 = killRand() < 0.5 ? 0 : 1;
+    // Either replica: the one killed fewer times so far, a coin toss between equals (so every run
+    // kills both about as often, whatever the timing does to the draws).
+    const slot: 0 | 1 = killsBySlot[0] === killsBySlot[1] ? (killRand() < 0.5 ? 0 : 1) : killsBySlot[0] < killsBySlot[1] ? 0 : 1;
     const target = current[slot];
     const other = current[slot === 0 ? 1 : 0];
-    if (!alive(target) || !target.ready || !alive(other) || !other.ready) continue;
-    if (Date.now() - lastKill < settleMs || Date.now() - (other.readyAt ?? Infinity) < SCALE_INTERVAL_MS * 2) continue;
+    const wait =
+      !alive(target) || !target.ready
+        ? `slot ${slot} is not up`
+        : !alive(other) || !other.ready
+          ? `slot ${slot === 0 ? 1 : 0} is not up`
+          : Date.now() - lastKill < settleMs
+            ? 'the last handover may still run'
+            : Date.now() - (other.readyAt ?? Infinity) < SCALE_INTERVAL_MS * 2
+              ? `slot ${slot === 0 ? 1 : 0} only just started`
+              : null;
+    if (wait || !target) {
+      o.log.write(`[scale] no kill of slot ${slot} now: ${wait}\n`);
+      continue;
+    }
+    killsBySlot[slot]++;
     const strategy: Strategy = target.holdsPush ? 'after-push' : killRand() < 0.5 ? 'timer' : 'after-receipt';
     let trigger = 'fallback timer';
     if (strategy === 'timer') trigger = 'timer';
@@ -456,21 +525,25 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
       killOnReceipt = null;
     } else {
       // Okta pushes to this replica until one of its pushes is committed and still unanswered.
+      // A push batch's commit shows as source_receipts' push batches going up (written in the batch's
+      // transaction); the events may have been stored by the poller already, so they say nothing.
       pushPrefer = slot;
+      const pushBatches = async (): Promise<number> => Number((await q<{ n: number | string }>(`SELECT COALESCE(SUM(batches), 0) AS n FROM source_receipts WHERE source = 'push'`))[0]?.n ?? 0);
+      let before: number | null = null;
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && target.end === null) {
-        const mine = [...inFlight.values()].filter((f) => f.slot === slot);
-        if (mine.length) {
-          try {
-            const uuids = mine.flatMap((f) => f.uuids);
-            const [row] = await q<{ n: string }>('SELECT COUNT(*) AS n FROM events WHERE uuid = ANY($1)', [uuids]);
-            if (Number(row?.n ?? 0) > 0) {
-              killNow(target, 'right after it committed a push, before its answer');
-              break;
-            }
-          } catch {
-            /* the next look will do */
+        try {
+          const n = await pushBatches();
+          before ??= n;
+          const flights = [...inFlight.values()];
+          // Only pushes to the target are open: the commit is its.
+          if (n > before && flights.some((f) => f.slot === slot) && flights.every((f) => f.slot === slot)) {
+            killNow(target, 'right after it committed a push, before its answer');
+            break;
           }
+          if (n > before) before = n;
+        } catch {
+          /* not migrated yet: the next look will do */
         }
         await sleep(20);
       }
@@ -492,12 +565,30 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
   for (const p of procs) if (p.end === 'crashed') problems.push(`scale: ${p.who} exited by itself (code ${p.exitCode}): ${p.stderrTail.slice(-2).join(' | ').slice(0, 300)}`);
 
   // --- drain: both replicas up; every event stored; then stop, compress the backoff, deliver the rest
-  for (const slot of [0, 1] as const) if (!alive(current[slot])) spawnProc(slot);
+  for (const slot of [0, 1] as const) {
+    const p = current[slot];
+    // A process holding push answers would hold its SIGTERM too (the receiver waits for them): it
+    // goes the way such processes always go here, and a plain one takes its place.
+    if (alive(p) && p.holdsPush) {
+      killNow(p, 'drain: it holds push answers');
+      await p.exited;
+    }
+    if (!alive(current[slot])) spawnProc(slot);
+  }
+  let noOrgColumn = false;
   const storedUuids = async (): Promise<Map<string, string>> => {
     try {
       return new Map((await q<{ uuid: string; org: string }>('SELECT uuid, org FROM events')).map((r) => [r.uuid, r.org]));
     } catch {
-      return new Map();
+      // A schema without events.org (before migration 014): stored, under no org.
+      try {
+        const rows = await q<{ uuid: string }>('SELECT uuid FROM events');
+        if (!noOrgColumn) problems.push('scale: the events table has no org column: which org an event was stored under is not checked');
+        noOrgColumn = true;
+        return new Map(rows.map((r) => [r.uuid, '?']));
+      } catch {
+        return new Map();
+      }
     }
   };
   let stored = new Map<string, string>();
@@ -515,7 +606,7 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
   }
   // Nothing runs: pending rows (backing off, or claimed by a killed process) become due now.
   try {
-    await q(`UPDATE deliveries SET next_attempt_at = $1, claimed_by = NULL WHERE status = 'pending'`, [new Date().toISOString()]);
+    await q(`UPDATE deliveries SET next_attempt_at = ?, claimed_by = NULL WHERE status = 'pending'`, [new Date().toISOString()]);
   } catch (err) {
     problems.push(`scale: could not fast-forward pending deliveries: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -558,9 +649,9 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
   for (const name of names) {
     const mine = injected.filter((e) => e.org === name);
     const lost = Math.max(0, ...notifiers.map((n) => mine.filter((e) => !receivedBy.get(n)!.has(e.alertId)).length));
-    const wrongOrg = mine.filter((e) => stored.has(e.uuid) && stored.get(e.uuid) !== name).length;
+    const wrongOrg = noOrgColumn ? 0 : mine.filter((e) => stored.has(e.uuid) && stored.get(e.uuid) !== name).length;
     if (wrongOrg) problems.push(`scale: ${wrongOrg} event(s) of ${name} stored under another org`);
-    report.perOrg[name] = { injected: mine.length, stored: mine.filter((e) => stored.get(e.uuid) === name).length, lost };
+    report.perOrg[name] = { injected: mine.length, stored: mine.filter((e) => stored.get(e.uuid) === (noOrgColumn ? '?' : name)).length, lost };
   }
 
   const log = fakes.requestLog();
@@ -587,6 +678,9 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
     for (const a of out.answers) bump(report.pushed.answers, a);
   }
   report.seconds = Math.round((Date.now() - t0) / 1000);
+  const deaf = procs.filter((p) => p.ready && !p.hookListening).map((p) => p.who);
+  if (deaf.length) problems.push(`scale: the event hook receiver never said it listens in ${deaf.length} of ${procs.filter((p) => p.ready).length} started process(es) (first: ${deaf[0]})`);
+  if (report.pushed.deliveries > 0 && !pushOutcomes.some((x) => x.delivered)) problems.push(`scale: none of ${report.pushed.deliveries} push deliveries was accepted by either replica`);
 
   const lostTotal = Object.values(report.perNotifier).reduce((n, v) => n + v.lost, 0);
   o.say(
@@ -599,8 +693,8 @@ export async function scaleScenario(o: { short: boolean; seed: number; log: fs.W
 
   for (const r of [slack, webhook, smtp]) await r.stop();
   await fakes.stop();
-  await pool.end().catch(() => undefined);
-  await cluster.stop().catch(() => undefined);
+  await closeDb();
+  await cluster?.stop().catch(() => undefined);
   fs.rmSync(dir, { recursive: true, force: true });
   return report;
 }

@@ -53,6 +53,8 @@ interface Options {
   oktaFaultEvery: [number, number];
   /** `scale`: only the two-replica, many-orgs scenario (soak/scale.ts); null: everything. */
   only: 'scale' | null;
+  /** The scale scenario's database: postgres (default), or sqlite to try it without PostgreSQL. */
+  scaleEngine: 'postgres' | 'sqlite';
 }
 
 function options(argv: string[]): Options {
@@ -68,11 +70,12 @@ function options(argv: string[]): Options {
       'drain-timeout': { type: 'string' },
       notifiers: { type: 'string' },
       only: { type: 'string' },
+      'scale-engine': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('Usage: npm run soak -- [--short] [--kills N] [--seed S] [--json] [--events-per-minute N] [--drain-timeout SECONDS] [--notifiers slack,email,webhook,console] [--only scale]\n');
+    process.stdout.write('Usage: npm run soak -- [--short] [--kills N] [--seed S] [--json] [--events-per-minute N] [--drain-timeout SECONDS] [--notifiers slack,email,webhook,console] [--only scale] [--scale-engine postgres|sqlite]\n');
     process.exit(0);
   }
   const int = (v: string | undefined, name: string, fallback: number, min: number): number => {
@@ -82,8 +85,10 @@ function options(argv: string[]): Options {
   };
   const short = values.short ?? false;
   if (values.only !== undefined && values.only !== 'scale') throw new Error('--only takes one value: scale');
+  if (values['scale-engine'] !== undefined && !['postgres', 'sqlite'].includes(values['scale-engine'])) throw new Error('--scale-engine is postgres or sqlite');
   return {
     only: values.only === 'scale' ? 'scale' : null,
+    scaleEngine: values['scale-engine'] === 'sqlite' ? 'sqlite' : 'postgres',
     short,
     kills: int(values.kills, 'kills', short ? 5 : 25, 1),
     seed: int(values.seed, 'seed', Number(process.env.SOAK_SEED ?? 0) || Math.floor(Math.random() * 1e9), 0),
@@ -850,7 +855,7 @@ async function main(): Promise<number> {
   problems.push(...interruptedCatchUp.problems);
   const clicks = await clicksScenario({ short: opts.short, seed: opts.seed, log, say });
   problems.push(...clicks.problems);
-  const scale = await scaleScenario({ short: opts.short, seed: opts.seed, log, say, notifiers: opts.notifiers });
+  const scale = await scaleScenario({ short: opts.short, seed: opts.seed, log, say, notifiers: opts.notifiers, engine: opts.scaleEngine });
   problems.push(...scale.problems);
 
   // --- report
@@ -977,7 +982,7 @@ async function scaleOnly(
 ): Promise<number> {
   o.say(`okta-token-watch soak, scale scenario only: seed ${opts.seed}${opts.short ? ' [short]' : ''}`);
   o.say(`  daemon log: ${path.relative(process.cwd(), o.logPath)}`);
-  const scale = await scaleScenario({ short: opts.short, seed: opts.seed, log: o.log, say: o.say, notifiers: opts.notifiers });
+  const scale = await scaleScenario({ short: opts.short, seed: opts.seed, log: o.log, say: o.say, notifiers: opts.notifiers, engine: opts.scaleEngine });
   const report = {
     tool: 'okta-token-watch soak',
     ok: scale.problems.length === 0,
