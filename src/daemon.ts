@@ -302,7 +302,10 @@ export class Daemon {
     const { app } = this;
     try {
       await this.freeDeadLocalLeases();
-      const r = await this.leases.acquire(this.orgs.map((o) => o.rt.name));
+      // Orgs still ticking from an earlier slot are not handed back now (another replica would read
+      // them while this one still does); they go once their tick has ended.
+      const busy = new Set(this.orgs.map((o) => o.rt.name).filter((org) => this.scheduler.isRunning(org)));
+      const r = await this.leases.acquire(this.orgs.map((o) => o.rt.name), { busy });
       if (r.taken.length > 0 || r.released.length > 0 || r.lost.length > 0) {
         app.logger.info('org leases changed', { replica: this.leases.holder, taken: r.taken, released: r.released, lost: r.lost, held: r.held.length, replicas: r.live });
       }

@@ -270,6 +270,29 @@ for (const engine of [sqlite, postgres]) {
       assert.equal(a.held('org-00'), true);
     });
 
+    test('when a replica joins while the holder still ticks some orgs, then those are kept until their tick ends and only idle ones are handed back', async () => {
+      await fresh();
+      const a = await replica('replica-a');
+      const b = await replica('replica-b');
+      assert.equal((await a.acquire(ORGS)).held.length, 10);
+      await b.acquire(ORGS);
+      clock.advance(30_000);
+      // Seven of A's orgs are mid-tick: handing any of them to B would have both read it.
+      const busy = new Set(ORGS.slice(0, 7));
+      const a2 = await a.acquire(ORGS, { busy });
+      for (const org of busy) assert.equal(a2.released.includes(org), false, `${org} is still being read by A`);
+      assert.equal(a2.held.length, 7);
+      assert.equal(a2.released.length, 3);
+      const b2 = await b.acquire(ORGS);
+      assert.deepEqual([...b2.taken].sort(), [...a2.released].sort());
+      // Their ticks ended: A hands back what is above its share, B takes it.
+      clock.advance(30_000);
+      const a3 = await a.acquire(ORGS);
+      assert.equal(a3.held.length, 5);
+      const b3 = await b.acquire(ORGS);
+      assert.equal(b3.held.length, 5);
+    });
+
     test('when an org leaves the list, then its lease is handed back', async () => {
       await fresh();
       const a = await replica('replica-a');

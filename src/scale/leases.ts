@@ -114,9 +114,12 @@ export class Leases {
   /**
    * Once per tick: renews, hands back, takes. `orgs` are the orgs this replica would poll (all of
    * the configuration's, normally); a lease it holds on an org not in the list is handed back.
+   * `busy` are orgs whose tick this replica is still running: they are never handed back in this
+   * call (even above the fair share), because the replica taking one would read the org while this
+   * one still does; they go at a later call, once their tick has ended.
    */
-  acquire(orgs: readonly string[]): Promise<AcquireResult> {
-    return this.serial(() => this.acquireNow([...new Set(orgs)]));
+  acquire(orgs: readonly string[], opts: { busy?: ReadonlySet<string> } = {}): Promise<AcquireResult> {
+    return this.serial(() => this.acquireNow([...new Set(orgs)], opts.busy ?? new Set()));
   }
 
   /** Renews the held leases and this replica's liveness, without taking new orgs. Returns what is still held. */
@@ -218,7 +221,7 @@ export class Leases {
     return run;
   }
 
-  private async acquireNow(orgs: string[]): Promise<AcquireResult> {
+  private async acquireNow(orgs: string[], busy: ReadonlySet<string>): Promise<AcquireResult> {
     if (this.released) throw new Error('acquire() after release()');
     const t0 = this.monotonicMs();
     const now = await this.db.now();
@@ -236,12 +239,17 @@ export class Leases {
     const released: string[] = [];
     // Above the share (a replica joined) or no longer configured: handed back, the least
     // preferred first, so that each replica keeps the orgs it would pick again.
-    const keep = [...renewed].filter((o) => wanted.has(o)).sort((a, b) => preference(this.holder, b) - preference(this.holder, a));
-    for (const org of [...[...renewed].filter((o) => !wanted.has(o)), ...keep.slice(share)]) {
+    // An org whose tick is still running stays, whatever the share: handing it back now would let
+    // another replica read it while this one still does.
+    const keep = [...renewed].filter((o) => wanted.has(o) || busy.has(o)).sort((a, b) => preference(this.holder, b) - preference(this.holder, a));
+    const busyKept = keep.filter((o) => busy.has(o));
+    const idleKept = keep.filter((o) => !busy.has(o));
+    const room = Math.max(0, share - busyKept.length);
+    for (const org of [...[...renewed].filter((o) => !wanted.has(o) && !busy.has(o)), ...idleKept.slice(room)]) {
       await this.db.run('DELETE FROM leases WHERE org = ? AND holder = ?', [org, this.holder]);
       released.push(org);
     }
-    const held = new Set(keep.slice(0, share));
+    const held = new Set([...busyKept, ...idleKept.slice(0, room)]);
 
     const taken: string[] = [];
     if (held.size < share) {
