@@ -86,6 +86,7 @@ export class Daemon {
   private readonly scheduler: OrgScheduler;
   private readonly abort = new AbortController();
   private stopped: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
   private lastFinishedAt: Date | null = null;
   private lastSlot: { ok: boolean; error?: string } | null = null;
   private lastSuccessAt: Date | null = null;
@@ -149,19 +150,31 @@ export class Daemon {
     return this.abort.signal;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts everything, then runs the first slot. A stop() that arrives while this is still under
+   * way waits for it, and every step after the stop is skipped: a signal at start-up must not leave
+   * a schedule or a listening receiver behind that keeps the process alive.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.startNow();
+    return this.starting;
+  }
+
+  private async startNow(): Promise<void> {
     const { app } = this;
+    const stopping = (): boolean => this.abort.signal.aborted;
     // With ORGS_FILE the receiver's host, port and TLS are in every org's settings (the secret differs).
     const hookConfig = app.config.eventHook ?? app.orgs.find((o) => o.config.eventHook)?.config.eventHook ?? null;
     const last = await app.store.lastSuccessfulTick();
     if (last?.finishedAt) this.lastSuccessAt = new Date(last.finishedAt);
+    if (stopping()) return;
     app.dispatcher.start();
     app.logger.info('okta-token-watch started', {
       schedule: app.config.poll.schedule,
       lookback: app.config.poll.lookbackMs,
       notifiers: app.notifiers.map((n) => n.name),
       ...(app.orgs.some((o) => o.named) ? { orgs: app.orgs.map((o) => o.name) } : {}),
-      db: app.config.store.dbPath,
+      db: app.store.db.label,
     });
     // Overlap is refused by tick() itself (it also knows about the tick at start, which node-cron
     // does not), with one log line of ours; node-cron's noOverlap would print its own instead.
@@ -182,7 +195,9 @@ export class Daemon {
         app.logger,
       );
     }
+    if (stopping()) return;
     if (hookConfig) await this.startHookReceiver(hookConfig);
+    if (stopping()) return;
     await this.startSlackApp();
     await this.tick();
   }
@@ -426,6 +441,8 @@ export class Daemon {
     if (!this.stopped) {
       this.stopped = (async () => {
         this.abort.abort();
+        // A start still under way finishes the step it is in and skips the rest.
+        if (this.starting) await this.starting.catch(() => undefined);
         await this.task?.stop();
         await this.task?.destroy();
         // No new clicks; actions already started finish and are recorded.

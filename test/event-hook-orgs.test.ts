@@ -37,7 +37,7 @@ function request(port: number, opts: { method?: string; path: string; headers?: 
  * A daemon watching two orgs of ORGS_FILE (alpha, beta), each on its own fake Okta, with its own
  * hook secret and its own webhook destination.
  */
-async function withTwoOrgs(fn: (ctx: { app: App; daemon: Daemon; port: number; rcv: Receiver; logs: LineSink }) => Promise<void>): Promise<void> {
+async function withTwoOrgs(fn: (ctx: { app: App; daemon: Daemon; port: number; rcv: Receiver; logs: LineSink }) => Promise<void>, opts: { start?: boolean } = {}): Promise<void> {
   const fakes = { alpha: new FakeOkta({ token: TOKEN }), beta: new FakeOkta({ token: TOKEN }) };
   const origins = { alpha: await fakes.alpha.start(), beta: await fakes.beta.start() };
   const rcv = new Receiver();
@@ -68,7 +68,7 @@ async function withTwoOrgs(fn: (ctx: { app: App; daemon: Daemon; port: number; r
   const app = await createApp(config, { logger: createLogger(config.log, { stream: logs }) });
   const daemon = new Daemon(app);
   try {
-    await daemon.start();
+    if (opts.start !== false) await daemon.start();
     await fn({ app, daemon, port: daemon.hookPort!, rcv, logs });
   } finally {
     await daemon.stop();
@@ -134,5 +134,20 @@ describe('event hook receiver with ORGS_FILE', () => {
       }
       assert.doesNotMatch(logs.text, new RegExp(SECRETS.alpha!));
     });
+  });
+
+  test('when a stop arrives while the daemon is still starting, then it leaves no receiver listening and no schedule behind', async () => {
+    await withTwoOrgs(
+      async ({ daemon }) => {
+        // SIGTERM during start-up (a supervisor's restart, a soak's kill at start): stop() must
+        // wait for the start under way, and the start must skip every step after the stop.
+        const starting = daemon.start();
+        await daemon.stop();
+        await starting;
+        assert.equal(daemon.hookPort, null, 'the event hook receiver was started after the stop');
+        assert.equal(daemon.nextRun(), null, 'a schedule was left running after the stop');
+      },
+      { start: false },
+    );
   });
 });
