@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { rawDb } from './helpers/raw-db';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runBackfill } from '../src/ingest/backfill';
