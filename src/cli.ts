@@ -23,7 +23,9 @@ import { actionLines, alertActions } from './respond/status';
 import { selectOrg } from './orgs/select';
 import type { OrgRuntime } from './orgs/runtime';
 import { pollOrgs } from './orgs/poll-command';
-import { orgStatus } from './orgs/status';
+import { listAlertsAllOrgs, orgStatus } from './orgs/status';
+import type { Alert } from './detect/alert';
+import type { Store } from './store/store';
 
 /** The commands that act on one org and so take `--org NAME` (required when ORGS_FILE lists several). */
 const ORG_COMMANDS = new Set(['backfill', 'tokens', 'event-hook', 'revoke', 'ack']);
@@ -302,15 +304,20 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
     const s = await app.store.status(app.schemaVersion);
     // With ORGS_FILE: a row per org, and who polls which (the leases) among the replicas seen.
     const many = config.orgs ? await orgStatus(app) : null;
-    const alerts = opts.alerts ? await app.store.listAlerts(opts.limit) : [];
-    const watches = await watchStatusOf(app.store, alerts.map((a) => a.alert.id));
+    // With ORGS_FILE the alerts of every org, each read through its own org's store view.
+    const alerts: Array<{ alert: Alert; summarized: boolean; org?: string }> = !opts.alerts ? [] : many ? await listAlertsAllOrgs(app, opts.limit) : await app.store.listAlerts(opts.limit);
+    const storeOf = (org: string | undefined): Store => app.orgs.find((o) => o.name === org)?.store ?? app.store;
+    const watches = new Map<string, Awaited<ReturnType<typeof watchStatusOf>> extends Map<string, infer W> ? W : never>();
+    for (const org of new Set(alerts.map((a) => a.org))) {
+      for (const [id, w] of await watchStatusOf(storeOf(org), alerts.filter((a) => a.org === org).map((a) => a.alert.id))) watches.set(id, w);
+    }
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
     const suppressedBy = await app.store.suppressedByReason();
     const push = { enabled: config.eventHook !== null || (config.orgs ?? []).some((o) => o.config.eventHook !== null), lastReceivedAt: await app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...(await app.store.eventsBySource()) } };
     const follow = await followStatus(app.store);
     const clockOffsetMs = await app.store.oktaClockOffset();
     const actions = new Map<string, Awaited<ReturnType<typeof alertActions>>>();
-    for (const a of alerts) actions.set(a.alert.id, await alertActions(app.store, a.alert.id));
+    for (const a of alerts) actions.set(a.alert.id, await alertActions(storeOf(a.org), a.alert.id));
     if (opts.json) {
       // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(

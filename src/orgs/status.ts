@@ -1,4 +1,5 @@
 import type { App } from '../app';
+import type { Alert } from '../detect/alert';
 import { Leases, type LeaseRow, type ReplicaRow } from '../scale/leases';
 
 /** One org's row of `status`: its checkpoint and its last tick. */
@@ -34,4 +35,13 @@ export async function orgStatus(app: App): Promise<OrgsStatus> {
     });
   }
   return { orgs, leases: await Leases.list(app.store.sql), replicas: await Leases.replicas(app.store.sql) };
+}
+
+/**
+ * The newest alerts of every org, newest first (a store view is one org's): `status --alerts` with
+ * ORGS_FILE. Each with its org, whose store view reads its watch and its response actions.
+ */
+export async function listAlertsAllOrgs(app: App, limit: number): Promise<Array<{ alert: Alert; summarized: boolean; org: string }>> {
+  const rows = await app.store.sql.all<{ payload: string; summaryId: number | null; org: string }>('SELECT payload, summary_id AS "summaryId", org FROM alerts ORDER BY id DESC LIMIT ?', [limit]);
+  return rows.map((r) => ({ alert: JSON.parse(r.payload) as Alert, summarized: r.summaryId !== null, org: r.org }));
 }
