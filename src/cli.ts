@@ -43,13 +43,14 @@ Commands:
   demo                     zero-configuration tour against a built-in Okta simulator
   test-notify [--notifier NAME]  send a sample alert, marked as a test, through the notifiers
   check [--send]           validate settings, Okta access, the database and notifiers
-  backfill --since 7d|ISO [--until ISO] [--dry-run]
+  backfill --since 7d|ISO [--until ISO] [--dry-run] [--org NAME]
                            scan a past range through the same dedupe (live cursor untouched)
-  event-hook register --url https://PUBLIC/okta/event-hook | status | remove
+  event-hook register --url https://PUBLIC/okta/event-hook | status | remove  [--org NAME]
                            manage the org's Okta event hook that pushes events to the daemon
-  tokens [--json]          the org's active API tokens: owner, expiry, network restriction
+  tokens [--json] [--org NAME]
+                           the org's active API tokens: owner, expiry, network restriction
                            (unrestricted ones flagged), whether this program alerted on each
-  revoke <alert-id|token-id> [--yes]
+  revoke <alert-id|token-id> [--yes] [--org NAME]
                            revoke the alert's token in Okta (asks first unless --yes)
   ack <alert-id> [--reason TEXT] [--expected]
                            acknowledge an alert, or mark it expected (prints the
@@ -57,6 +58,8 @@ Commands:
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
+  --org NAME               with ORGS_FILE: the org of backfill, tokens, event-hook and
+                           revoke by token id (required when it lists several orgs)
   -h, --help               this text; after a command, that command's options
 
 Exit codes: 0 ok (revoke: revoked or already gone), 1 failure (revoke: refused,
