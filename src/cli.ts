@@ -23,7 +23,7 @@ import { actionLines, alertActions } from './respond/status';
 import { selectOrg } from './orgs/select';
 import type { OrgRuntime } from './orgs/runtime';
 import { pollOrgs } from './orgs/poll-command';
-import { listAlertsAllOrgs, orgStatus } from './orgs/status';
+import { acrossOrgs, listAlertsAllOrgs, orgStatus } from './orgs/status';
 import type { Alert } from './detect/alert';
 import type { Store } from './store/store';
 
@@ -315,8 +315,13 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
       for (const [id, w] of await watchStatusOf(storeOf(org), alerts.filter((a) => a.org === org).map((a) => a.alert.id))) watches.set(id, w);
     }
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
-    const suppressedBy = await app.store.suppressedByReason();
-    const push = { enabled: config.eventHook !== null || (config.orgs ?? []).some((o) => o.config.eventHook !== null), lastReceivedAt: await app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...(await app.store.eventsBySource()) } };
+    const summed = many ? await acrossOrgs(app) : null;
+    const suppressedBy = summed?.suppressedBy ?? (await app.store.suppressedByReason());
+    const push = {
+      enabled: config.eventHook !== null || (config.orgs ?? []).some((o) => o.config.eventHook !== null),
+      lastReceivedAt: summed ? summed.lastPushReceivedAt : await app.store.lastPushReceivedAt(),
+      eventsBySource: { poll: 0, push: 0, ...(summed?.eventsBySource ?? (await app.store.eventsBySource())) },
+    };
     const follow = await followStatus(app.store);
     const clockOffsetMs = await app.store.oktaClockOffset();
     const actions = new Map<string, Awaited<ReturnType<typeof alertActions>>>();

@@ -189,6 +189,8 @@ describe('one-shot commands on PostgreSQL (DATABASE_URL)', () => {
       assert.match(st.stdout, /^database +postgresql:\/\/127\.0\.0\.1:\d+\/\S+ \(schema \d+\)$/m);
       assert.doesNotMatch(st.stdout, /FAKE/);
       assert.match(st.stdout, /^ {2}beta +cursor saved/m);
+      // Counters of every org, not of an org named "default" that ORGS_FILE does not have.
+      assert.match(st.stdout, /^events seen +1 \(1 first by poll, 0 first by push\)$/m);
       const alerts = await alertsOf(env);
       assert.equal(alerts.length, 1);
       assert.equal(alerts[0]!.org?.name, 'beta');

@@ -58,9 +58,13 @@ async function pollOne(app: App, rt: OrgRuntime, leases: Leases, signal: AbortSi
   leases.startHeartbeat();
   // What the daemon does when it takes an org over: a previous holder's open ticks are closed
   // (their committed pages kept) and a crash's unsummarized excess alerts get their summary.
-  const abandoned = await rt.store.closeAbandonedTicks(app.clock.now());
-  if (abandoned > 0) rt.logger.warn('the previous process stopped during a tick; its committed pages are kept', { ticks: abandoned });
-  await summarizeExcess({ store: rt.store, detector: rt.detector, clock: app.clock, logger: rt.logger, notifiers: rt.notifiers.map((n) => n.name) }, null);
+  try {
+    const abandoned = await rt.store.closeAbandonedTicks(app.clock.now());
+    if (abandoned > 0) rt.logger.warn('the previous process stopped during a tick; its committed pages are kept', { ticks: abandoned });
+    await summarizeExcess({ store: rt.store, detector: rt.detector, clock: app.clock, logger: rt.logger, notifiers: rt.notifiers.map((n) => n.name) }, null);
+  } catch (err) {
+    return { org: rt.name, status: 'failed', detail: `the ticks a previous process left open could not be closed (database): ${redact(err instanceof Error ? err.message : String(err))}` };
+  }
   const fenced: OrgRuntime = { ...rt, store: fencedStore(rt.store, (tx) => leases.assertHeld(tx, rt.name)) };
   let ok: boolean;
   let error: string | undefined;

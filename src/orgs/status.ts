@@ -45,3 +45,20 @@ export async function listAlertsAllOrgs(app: App, limit: number): Promise<Array<
   const rows = await app.store.sql.all<{ payload: string; summaryId: number | null; org: string }>('SELECT payload, summary_id AS "summaryId", org FROM alerts ORDER BY id DESC LIMIT ?', [limit]);
   return rows.map((r) => ({ alert: JSON.parse(r.payload) as Alert, summarized: r.summaryId !== null, org: r.org }));
 }
+
+/** The per-org counters of `status` summed over every org (suppressions by reason, first sources, last push). */
+export async function acrossOrgs(app: App): Promise<{ suppressedBy: Array<{ reason: string; count: number; last: string }>; eventsBySource: Record<string, number>; lastPushReceivedAt: string | null }> {
+  const reasons = new Map<string, { reason: string; count: number; last: string }>();
+  const eventsBySource: Record<string, number> = {};
+  let lastPush: string | null = null;
+  for (const rt of app.orgs) {
+    for (const r of await rt.store.suppressedByReason()) {
+      const had = reasons.get(r.reason);
+      reasons.set(r.reason, had ? { reason: r.reason, count: had.count + r.count, last: had.last > r.last ? had.last : r.last } : { ...r });
+    }
+    for (const [k, n] of Object.entries(await rt.store.eventsBySource())) eventsBySource[k] = (eventsBySource[k] ?? 0) + n;
+    const p = await rt.store.lastPushReceivedAt();
+    if (p !== null && (lastPush === null || p > lastPush)) lastPush = p;
+  }
+  return { suppressedBy: [...reasons.values()].sort((a, b) => b.count - a.count).slice(0, 20), eventsBySource, lastPushReceivedAt: lastPush };
+}
