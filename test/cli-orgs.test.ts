@@ -142,6 +142,12 @@ describe('one-shot commands with ORGS_FILE', () => {
     assert.match(b.stdout, /token-2".* already stored/);
     assert.doesNotMatch(b.stdout, /token-1"/);
     assert.equal(s.fakes.org('alpha').logRequests().length, before, 'alpha was not read');
+    const hooks = (org: string): number => s.fakes.org(org).requests.filter((q) => q.path.startsWith('/api/v1/eventHooks')).length;
+    const h = await runCli(['event-hook', 'status', '--org', 'beta'], s.env);
+    assert.equal(h.code, 1, h.stderr);
+    assert.match(h.stdout, /no event hook of ours in Okta/);
+    assert.ok(hooks('beta') >= 1, 'beta\'s hooks were listed');
+    assert.equal(hooks('alpha'), 0, 'alpha was not asked');
   });
 
   test('when revoke and ack get an alert id, then the alert\'s own org acts, with no --org, through that org\'s Okta', async () => {
