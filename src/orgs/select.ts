@@ -25,6 +25,5 @@ function listed(names: readonly string[]): string {
 
 /** A name typed on the command line, bounded and without control characters, for the sentence. */
 function clip(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 40);
 }
