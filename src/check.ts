@@ -1,6 +1,9 @@
 import { createApp, type App } from './app';
 import type { AppConfig } from './config';
-import { OktaRequestError, oktaErrorOf } from './okta/http';
+import { OktaRequestError, oktaErrorOf, type OktaHttp } from './okta/http';
+import type { Notifier } from './notify/notifier';
+import type { Store } from './store/store';
+import type { Clock } from './clock';
 import { buildLogUrl } from './okta/system-log';
 import { clockSkewIsLarge } from './ingest/poll';
 import { migrationsDir } from './store/db';
@@ -122,40 +125,27 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
     });
   }
 
-  // One filtered request: the same query the poller makes, over the last minute. With ORGS_FILE
-  // there is no one org here (the orgs' own requests are the daemon's business).
-  const url = app.config.orgs ? null : buildLogUrl(okta.orgUrl, { filter: app.detector.filter, since: new Date(app.clock.now().getTime() - 60_000), limit: 1 });
-  if (url) try {
-    const res = await app.okta!.get(url);
-    const clockLine = checkClock(res.header('date'), app.clock.now().getTime(), app.config.poll.lookbackMs);
-    if (clockLine) lines.push(clockLine);
-    if (res.status >= 200 && res.status < 300 && Array.isArray(res.body)) {
-      const rl = `${res.header('x-rate-limit-remaining') ?? '?'}/${res.header('x-rate-limit-limit') ?? '?'}`;
-      lines.push({ name: 'okta', ok: true, detail: `System Log readable with these credentials; rate limit remaining ${rl}` });
-    } else if (res.status >= 200 && res.status < 300) {
-      lines.push({ name: 'okta', ok: false, detail: 'OKTA_ORG_URL answered, but not like Okta\'s System Log API: check the URL.' });
-    } else {
-      lines.push({ name: 'okta', ok: false, detail: explainStatus(res.status, res.body, okta.auth.mode) });
+  if (app.config.orgs) {
+    // Each org's own checks with its own credentials and routing, every line named by the org.
+    for (const rt of app.orgs) {
+      const prefixed = (ls: CheckLine[]): CheckLine[] => ls.map((l) => ({ ...l, name: `${rt.name}: ${l.name}` }));
+      if (!rt.config.okta || !rt.okta) {
+        lines.push({ name: `${rt.name}: okta`, ok: false, detail: 'the org\'s credentials are not available (see its org line above)' });
+      } else {
+        lines.push(...prefixed(await checkSystemLog(rt.okta, rt.config, rt.detector.filter, app.clock)));
+      }
+      lines.push(...prefixed(await responseCheckLines(rt.config, rt.revokeOkta)));
+      lines.push(...prefixed(await checkReceiver(rt.config.eventHook)));
+      if (rt.config.okta) lines.push(...prefixed(await checkEventHook(rt.store, rt.config)));
+      lines.push(...prefixed(await checkNotifiers(rt.notifiers)));
     }
-  } catch (err) {
-    lines.push({ name: 'okta', ok: false, detail: explainOktaFailure(err, okta.auth.mode) });
-  }
-
-  lines.push(...(await responseCheckLines(app.config, app.revokeOkta)));
-  lines.push(...(await checkReceiver(app)));
-  lines.push(...(await checkEventHook(app)));
-
-  for (const n of app.notifiers) {
-    if (!n.check) {
-      lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid' });
-      continue;
-    }
-    try {
-      await n.check();
-      lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid and destination reachable' });
-    } catch (err) {
-      lines.push({ name: `notifier ${n.name}`, ok: false, detail: err instanceof Error ? err.message : String(err) });
-    }
+  } else {
+    // One filtered request: the same query the poller makes, over the last minute.
+    lines.push(...(await checkSystemLog(app.okta!, app.config, app.detector.filter, app.clock)));
+    lines.push(...(await responseCheckLines(app.config, app.revokeOkta)));
+    lines.push(...(await checkReceiver(app.config.eventHook)));
+    lines.push(...(await checkEventHook(app.store, app.config)));
+    lines.push(...(await checkNotifiers(app.notifiers)));
   }
   if (app.config.slackApp) lines.push(...(await checkSlackApp(app.config.slackApp, app.responder, app.config.notify.timeoutMs)));
   if (app.config.notify.webhook && app.config.notify.webhook.secret === null) {
@@ -186,6 +176,48 @@ export async function runCheck(app: App, opts: { dbProblem?: string | null } = {
   return lines;
 }
 
+/** One System Log request like the poller's, over the last minute: are these credentials enough? */
+async function checkSystemLog(okta: OktaHttp, config: AppConfig, filter: string, clock: Clock): Promise<CheckLine[]> {
+  const now = clock.now();
+  const o = config.okta!;
+  const lines: CheckLine[] = [];
+  const url = buildLogUrl(o.orgUrl, { filter, since: new Date(now.getTime() - 60_000), limit: 1 });
+  try {
+    const res = await okta.get(url);
+    const clockLine = checkClock(res.header('date'), clock.now().getTime(), config.poll.lookbackMs);
+    if (clockLine) lines.push(clockLine);
+    if (res.status >= 200 && res.status < 300 && Array.isArray(res.body)) {
+      const rl = `${res.header('x-rate-limit-remaining') ?? '?'}/${res.header('x-rate-limit-limit') ?? '?'}`;
+      lines.push({ name: 'okta', ok: true, detail: `System Log readable with these credentials; rate limit remaining ${rl}` });
+    } else if (res.status >= 200 && res.status < 300) {
+      lines.push({ name: 'okta', ok: false, detail: 'OKTA_ORG_URL answered, but not like Okta\'s System Log API: check the URL.' });
+    } else {
+      lines.push({ name: 'okta', ok: false, detail: explainStatus(res.status, res.body, o.auth.mode) });
+    }
+  } catch (err) {
+    lines.push({ name: 'okta', ok: false, detail: explainOktaFailure(err, o.auth.mode) });
+  }
+  return lines;
+}
+
+/** Each notifier's own check (settings, and the destination when it can be reached without sending). */
+async function checkNotifiers(notifiers: readonly Notifier[]): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [];
+  for (const n of notifiers) {
+    if (!n.check) {
+      lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid' });
+      continue;
+    }
+    try {
+      await n.check();
+      lines.push({ name: `notifier ${n.name}`, ok: true, detail: 'settings valid and destination reachable' });
+    } catch (err) {
+      lines.push({ name: `notifier ${n.name}`, ok: false, detail: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return lines;
+}
+
 /**
  * Okta's clock against ours, from a response's Date header: a WARN line when they are more than half
  * of LOOKBACK apart (the poller reads on Okta's clock, but the local one needs fixing). Null otherwise.
@@ -208,8 +240,7 @@ export function checkClock(dateHeader: string | null, localNow: number, lookback
  * The registered event hook (when `event-hook register` stored one): Okta sends events only to an
  * ACTIVE and VERIFIED hook. One read-only GET; the SDK's generated API is loaded only here.
  */
-async function checkReceiver(app: App): Promise<CheckLine[]> {
-  const hook = app.config.eventHook;
+async function checkReceiver(hook: AppConfig['eventHook']): Promise<CheckLine[]> {
   if (!hook) return [];
   // Okta's own verification step, asked of the receiver on this machine: it shows the daemon is
   // up with this secret and path. Reachability from the internet is `event-hook register`'s test.
@@ -242,17 +273,17 @@ async function checkReceiver(app: App): Promise<CheckLine[]> {
   return [{ name: 'push receiver', ok: false, detail: `${where}: ${why}` }];
 }
 
-async function checkEventHook(app: App): Promise<CheckLine[]> {
-  const stored = await app.store.registeredEventHook();
+async function checkEventHook(store: Store, config: AppConfig): Promise<CheckLine[]> {
+  const stored = await store.registeredEventHook();
   if (!stored) return [];
   const lines: CheckLine[] = [];
-  if (!app.config.eventHookSecret) {
+  if (!config.eventHookSecret) {
     lines.push({ name: 'event hook', ok: false, detail: 'an event hook is registered but EVENT_HOOK_SECRET is not set: set the secret the hook was registered with, or run "okta-token-watch event-hook remove".' });
   }
   const { EventHookClient, EventHookApiError } = await import('./okta/event-hooks');
   const again = `run "okta-token-watch event-hook register --url ${stored.uri}" with the daemon running`;
   try {
-    const hook = await new EventHookClient(app.config.okta!, 'read').get(stored.hookId);
+    const hook = await new EventHookClient(config.okta!, 'read').get(stored.hookId);
     const ok = hook.status === 'ACTIVE' && hook.verificationStatus === 'VERIFIED';
     lines.push({
       name: 'event hook',

@@ -20,6 +20,15 @@ import { commandHelp } from './cli-help';
 import { terminalOutput, type TerminalOutput } from './terminal-output';
 import { formatWatchLine, watchStatusOf } from './follow/watch-status';
 import { actionLines, alertActions } from './respond/status';
+import { selectOrg } from './orgs/select';
+import type { OrgRuntime } from './orgs/runtime';
+import { pollOrgs } from './orgs/poll-command';
+import { acrossOrgs, listAlertsAllOrgs, orgStatus } from './orgs/status';
+import type { Alert } from './detect/alert';
+import type { Store } from './store/store';
+
+/** The commands that act on one org and so take `--org NAME` (required when ORGS_FILE lists several). */
+const ORG_COMMANDS = new Set(['backfill', 'tokens', 'event-hook', 'revoke', 'ack']);
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -34,13 +43,14 @@ Commands:
   demo                     zero-configuration tour against a built-in Okta simulator
   test-notify [--notifier NAME]  send a sample alert, marked as a test, through the notifiers
   check [--send]           validate settings, Okta access, the database and notifiers
-  backfill --since 7d|ISO [--until ISO] [--dry-run]
+  backfill --since 7d|ISO [--until ISO] [--dry-run] [--org NAME]
                            scan a past range through the same dedupe (live cursor untouched)
-  event-hook register --url https://PUBLIC/okta/event-hook | status | remove
+  event-hook register --url https://PUBLIC/okta/event-hook | status | remove  [--org NAME]
                            manage the org's Okta event hook that pushes events to the daemon
-  tokens [--json]          the org's active API tokens: owner, expiry, network restriction
+  tokens [--json] [--org NAME]
+                           the org's active API tokens: owner, expiry, network restriction
                            (unrestricted ones flagged), whether this program alerted on each
-  revoke <alert-id|token-id> [--yes]
+  revoke <alert-id|token-id> [--yes] [--org NAME]
                            revoke the alert's token in Okta (asks first unless --yes)
   ack <alert-id> [--reason TEXT] [--expected]
                            acknowledge an alert, or mark it expected (prints the
@@ -48,6 +58,8 @@ Commands:
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
+  --org NAME               with ORGS_FILE: the org of backfill, tokens, event-hook and
+                           revoke by token id (required when it lists several orgs)
   -h, --help               this text; after a command, that command's options
 
 Exit codes: 0 ok (revoke: revoked or already gone), 1 failure (revoke: refused,
@@ -94,6 +106,7 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         yes: { type: 'boolean' },
         reason: { type: 'string' },
         expected: { type: 'boolean' },
+        org: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -107,12 +120,14 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
     // `event-hook` takes a sub-command, `revoke` and `ack` what they act on.
     const maxPositionals = command === 'event-hook' || command === 'revoke' || command === 'ack' ? 2 : 1;
     if (positionals.length > maxPositionals) throw new UsageError(`unexpected argument "${positionals[maxPositionals]}"`);
+    // Only the commands that act on one org take it; elsewhere it would be silently ignored.
+    if (values.org !== undefined && !ORG_COMMANDS.has(command)) throw new UsageError(`--org is an option of ${[...ORG_COMMANDS].join(', ')}, not of ${command}`);
     const env = loadEnv(values['env-file'], io.env);
     switch (command) {
       case 'run':
         return await cmdRun(parseConfig(env, { requireOkta: true }));
       case 'poll':
-        return await cmdPoll(parseConfig(env, { requireOkta: true }));
+        return await cmdPoll(parseConfig(env, { requireOkta: true }), io);
       case 'status':
         return await cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false, limit: alertLimit(values.limit) });
       case 'retry-failed':
@@ -131,21 +146,23 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         if (!values.since) throw new UsageError('backfill needs --since (a duration like 7d, or an ISO time)');
         const range = parseBackfillRange(values.since, values.until, new Date());
         if ('error' in range) throw new UsageError(range.error);
-        return await cmdBackfill(parseConfig(env, { requireOkta: true }), io, { ...range, dryRun: values['dry-run'] ?? false });
+        const config = parseConfig(env, { requireOkta: true });
+        return await cmdBackfill(config, io, { ...range, dryRun: values['dry-run'] ?? false }, selectOrg(config, values.org, 'backfill'));
       }
       case 'event-hook':
-        return await cmdEventHook(env, io, positionals[1], values.url);
+        return await cmdEventHook(env, io, positionals[1], values.url, values.org);
       case 'tokens': {
         const { runTokensCommand } = await import('./tokens-command');
-        return await runTokensCommand(parseConfig(env, { requireOkta: true }), io, { json: values.json ?? false });
+        const config = parseConfig(env, { requireOkta: true });
+        return await runTokensCommand(config, io, { json: values.json ?? false, org: selectOrg(config, values.org, 'tokens') });
       }
       case 'revoke': {
         const { cmdRevoke } = await import('./respond/cli');
-        return await cmdRevoke(parseConfig(env, { requireOkta: true }), { ...io, stdin: streams.stdin ?? process.stdin }, positionals[1], values.yes ?? false);
+        return await cmdRevoke(parseConfig(env, { requireOkta: true }), { ...io, stdin: streams.stdin ?? process.stdin }, positionals[1], values.yes ?? false, values.org);
       }
       case 'ack': {
         const { cmdAck } = await import('./respond/cli');
-        return await cmdAck(parseConfig(env, { requireOkta: false }), { ...io, stdin: streams.stdin ?? process.stdin }, positionals[1], { reason: values.reason, expected: values.expected ?? false });
+        return await cmdAck(parseConfig(env, { requireOkta: false }), { ...io, stdin: streams.stdin ?? process.stdin }, positionals[1], { reason: values.reason, expected: values.expected ?? false, org: values.org });
       }
       default:
         throw new UsageError(`unknown command "${command}"`);
@@ -209,7 +226,7 @@ async function cmdRun(config: AppConfig): Promise<number> {
   return done;
 }
 
-async function cmdPoll(config: AppConfig): Promise<number> {
+async function cmdPoll(config: AppConfig, io: Io): Promise<number> {
   const app = await createApp(config);
   warnIfDefaulted(app);
   const abort = new AbortController();
@@ -217,6 +234,18 @@ async function cmdPoll(config: AppConfig): Promise<number> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
+    if (config.orgs) {
+      const outcomes = await pollOrgs(app, abort.signal, (l) => io.stderr.write(`okta-token-watch: ${l}\n`));
+      const delivery = abort.signal.aborted ? null : await app.dispatcher.runOnce();
+      const failed = outcomes.filter((o) => o.status === 'failed').map((o) => o.org);
+      // An org a signal stopped before its turn was not polled: not a complete poll either.
+      const notReached = app.orgs.length - outcomes.length;
+      if (failed.length > 0 || notReached > 0) {
+        io.stderr.write(`okta-token-watch: poll failed for ${failed.length ? `org(s) ${failed.join(', ')}` : ''}${failed.length && notReached ? ' and ' : ''}${notReached ? `${notReached} org(s) not reached before the stop` : ''}\n`);
+        return EXIT_FAILURE;
+      }
+      return delivery && delivery.failed > 0 ? EXIT_DELIVERY_FAILED : EXIT_OK;
+    }
     await recover(app);
     const result = await runTick(tickDepsFor(app, abort.signal));
     // Watched tokens are followed after the poll, never before it; it never changes the exit code
@@ -267,29 +296,44 @@ function clockStatus(offsetMs: number | null, lookbackMs: number): string {
 }
 
 async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alerts: boolean; limit: number }): Promise<number> {
-  if (!fs.existsSync(config.store.dbPath)) {
+  // A PostgreSQL database (DATABASE_URL) has no file to look for: opening it says whether it is there.
+  if (!config.store.databaseUrl && !fs.existsSync(config.store.dbPath)) {
     io.stderr.write(`okta-token-watch: no database at ${config.store.dbPath} yet: run "okta-token-watch poll" or start the daemon first.\n`);
     return EXIT_FAILURE;
   }
   const app = await createApp(config, { readOnlyStore: true });
   try {
+    const database = config.store.databaseUrl ? app.store.db.label : config.store.dbPath;
     const s = await app.store.status(app.schemaVersion);
-    const alerts = opts.alerts ? await app.store.listAlerts(opts.limit) : [];
-    const watches = await watchStatusOf(app.store, alerts.map((a) => a.alert.id));
+    // With ORGS_FILE: a row per org, and who polls which (the leases) among the replicas seen.
+    const many = config.orgs ? await orgStatus(app) : null;
+    // With ORGS_FILE the alerts of every org, each read through its own org's store view.
+    const alerts: Array<{ alert: Alert; summarized: boolean; org?: string }> = !opts.alerts ? [] : many ? await listAlertsAllOrgs(app, opts.limit) : await app.store.listAlerts(opts.limit);
+    const storeOf = (org: string | undefined): Store => app.orgs.find((o) => o.name === org)?.store ?? app.store;
+    const watches = new Map<string, Awaited<ReturnType<typeof watchStatusOf>> extends Map<string, infer W> ? W : never>();
+    for (const org of new Set(alerts.map((a) => a.org))) {
+      for (const [id, w] of await watchStatusOf(storeOf(org), alerts.filter((a) => a.org === org).map((a) => a.alert.id))) watches.set(id, w);
+    }
     const exceptions = app.detector.exceptionsStatus(app.clock.now());
-    const suppressedBy = await app.store.suppressedByReason();
-    const push = { enabled: config.eventHook !== null, lastReceivedAt: await app.store.lastPushReceivedAt(), eventsBySource: { poll: 0, push: 0, ...(await app.store.eventsBySource()) } };
+    const summed = many ? await acrossOrgs(app) : null;
+    const suppressedBy = summed?.suppressedBy ?? (await app.store.suppressedByReason());
+    const push = {
+      enabled: config.eventHook !== null || (config.orgs ?? []).some((o) => o.config.eventHook !== null),
+      lastReceivedAt: summed ? summed.lastPushReceivedAt : await app.store.lastPushReceivedAt(),
+      eventsBySource: { poll: 0, push: 0, ...(summed?.eventsBySource ?? (await app.store.eventsBySource())) },
+    };
     const follow = await followStatus(app.store);
     const clockOffsetMs = await app.store.oktaClockOffset();
     const actions = new Map<string, Awaited<ReturnType<typeof alertActions>>>();
-    for (const a of alerts) actions.set(a.alert.id, await alertActions(app.store, a.alert.id));
+    for (const a of alerts) actions.set(a.alert.id, await alertActions(storeOf(a.org), a.alert.id));
     if (opts.json) {
       // Raw JSON would carry Okta's control and bidi characters to the terminal: they go out as \u escapes.
       io.stdout.write(
         jsonEscape(JSON.stringify(
           {
-            database: config.store.dbPath,
+            database,
             ...s,
+            ...(many ?? {}),
             cursor: s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
             suppressedBy,
             oktaClockOffsetMs: clockOffsetMs,
@@ -309,13 +353,17 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
     const now = app.clock.now().getTime();
     const t = s.lastTick;
     const lines = [
-      `database        ${config.store.dbPath} (schema ${s.schemaVersion})`,
-      `cursor          ${s.cursor ? `saved ${ago(s.cursor.updatedAt, now)}` : 'none yet (the first tick starts at now minus LOOKBACK)'}`,
-      `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
-      `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
-      `follow          ${followLine(follow, now)}`,
-      `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
-      `clock           ${clockStatus(clockOffsetMs, config.poll.lookbackMs)}`,
+      `database        ${database} (schema ${s.schemaVersion})`,
+      ...(many
+        ? orgLines(many, now)
+        : [
+            `cursor          ${s.cursor ? `saved ${ago(s.cursor.updatedAt, now)}` : 'none yet (the first tick starts at now minus LOOKBACK)'}`,
+            `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
+            `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
+            `follow          ${followLine(follow, now)}`,
+            `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
+            `clock           ${clockStatus(clockOffsetMs, config.poll.lookbackMs)}`,
+          ]),
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,
       `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last push delivery ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
       `alerts raised   ${s.alertsRaised} (${s.summaries} summary notification(s))`,
@@ -352,6 +400,27 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
   } finally {
     void app.close();
   }
+}
+
+/** The `status` lines of ORGS_FILE's orgs: one row each, then the leases, then the replicas. */
+function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number): string[] {
+  const width = Math.max(4, ...m.orgs.map((o) => o.org.length));
+  const lines = ['orgs:'];
+  for (const o of m.orgs) {
+    const t = o.lastTick;
+    const tick = t ? `last tick ${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}, ${t.newAlerts} new alert(s)${t.error ? `; error: ${plainText(t.error, 200)}` : ''}` : 'no tick yet';
+    lines.push(`  ${o.org.padEnd(width)}  cursor ${o.cursorSavedAt ? `saved ${ago(o.cursorSavedAt, now)}` : 'none yet'}; ${tick}; last success ${ago(o.lastSuccessAt, now)}`);
+  }
+  lines.push('leases (which replica polls which org):');
+  for (const o of m.orgs) {
+    const l = m.leases.find((x) => x.org === o.org);
+    const expired = l ? Date.parse(l.expiresAt) <= now : false;
+    lines.push(`  ${o.org.padEnd(width)}  ${l ? `${plainText(l.holder, 120)} since ${l.since}, ${expired ? 'EXPIRED' : 'expires'} ${l.expiresAt}` : 'not held (the next replica to tick takes it)'}`);
+  }
+  lines.push(`replicas seen (${m.replicas.length}):`);
+  for (const r of m.replicas) lines.push(`  ${plainText(r.holder, 120)}  started ${r.startedAt ?? 'unknown'}, last seen ${ago(r.seenAt, now)}`);
+  if (m.replicas.length === 0) lines.push('  none (no daemon has run against this database in the last day)');
+  return lines;
 }
 
 async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | undefined): Promise<number> {
@@ -400,8 +469,32 @@ async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<numbe
   }
 }
 
-async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until: Date; dryRun: boolean }): Promise<number> {
-  const app = await createApp(config);
+/**
+ * The App as one org's command sees it: that org's store view, Okta connections, reader, detector,
+ * notifiers and settings; the shared parts (dispatcher, close) stay the App's. A single-org install
+ * gets the App itself (tests and embedders replace its parts there).
+ */
+function appForOrg(app: App, name: string): App {
+  const rt: OrgRuntime | undefined = app.orgs.find((o) => o.name === name);
+  if (!rt || !rt.named) return app;
+  return {
+    ...app,
+    config: rt.config,
+    logger: rt.logger,
+    store: rt.store,
+    okta: rt.okta,
+    revokeOkta: rt.revokeOkta,
+    reader: rt.reader,
+    detector: rt.detector,
+    notifiers: rt.notifiers,
+    closeEndedWatches: rt.closeEndedWatches,
+    onFollowCaughtUp: rt.onFollowCaughtUp,
+  };
+}
+
+async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until: Date; dryRun: boolean }, orgName: string): Promise<number> {
+  const whole = await createApp(config);
+  const app = appForOrg(whole, orgName);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -446,15 +539,17 @@ async function cmdBackfill(config: AppConfig, io: Io, opts: { since: Date; until
   }
 }
 
-async function cmdEventHook(env: Env, io: Io, sub: string | undefined, url: string | undefined): Promise<number> {
+async function cmdEventHook(env: Env, io: Io, sub: string | undefined, url: string | undefined, orgOption: string | undefined): Promise<number> {
   if (sub !== 'register' && sub !== 'status' && sub !== 'remove') {
     throw new UsageError(sub ? `unknown event-hook command "${sub}" (register, status or remove)` : 'event-hook needs a command: register, status or remove');
   }
   if (url !== undefined && sub !== 'register') throw new UsageError(`--url is an option of event-hook register, not of event-hook ${sub}`);
-  const config = parseConfig(env, { requireOkta: true });
+  const whole = parseConfig(env, { requireOkta: true });
+  const orgName = selectOrg(whole, orgOption, 'event-hook');
   // Imported here: these commands load the SDK's generated event hook API, which the daemon must not.
   const hooks = await import('./event-hook-commands');
-  const app = await createApp(config);
+  const app = appForOrg(await createApp(whole), orgName);
+  const config = app.config;
   const hio = { out: (l: string) => io.stdout.write(`${l}\n`), err: (l: string) => io.stderr.write(`${l}\n`) };
   try {
     if (sub === 'register') return await hooks.registerHook(app, config, url, hio);

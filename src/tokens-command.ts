@@ -6,7 +6,8 @@ import { jsonEscape, plainText } from './notify/sanitize';
 import { ApiTokensError, API_TOKENS_READ_SCOPE, listApiTokens, type ApiTokenInfo } from './okta/api-tokens';
 import { SdkOktaHttp } from './okta/client';
 import type { OktaHttp } from './okta/http';
-import { openStore } from './store/open';
+import { DEFAULT_ORG } from './orgs/runtime';
+import { openStore, type StoreLocation } from './store/open';
 import type { TerminalOutput } from './terminal-output';
 
 /**
@@ -31,19 +32,20 @@ interface AlertLookup {
   close(): Promise<void>;
 }
 
-/** The database's answers, or null when there is no database yet. */
-async function openLookup(dbPath: string): Promise<AlertLookup | null> {
-  if (!fs.existsSync(dbPath)) return null;
-  const { store } = await openStore({ dbPath }, { readonly: true });
+/** The database's answers about one org, or null when there is no SQLite file yet. */
+async function openLookup(where: StoreLocation, org: string): Promise<AlertLookup | null> {
+  // PostgreSQL (DATABASE_URL) has no file to look for: opening it says whether it is there.
+  if (!where.databaseUrl && !fs.existsSync(where.dbPath)) return null;
+  const { store } = await openStore(where, { readonly: true });
   const db = store.sql;
   return {
     alertOn: async (id) =>
       (await db.get<{ alertId: string; at: string }>(
         `SELECT a.alert_id AS "alertId", a.created_at AS at FROM alerts a JOIN events e ON e.uuid = a.event_uuid
-          WHERE e.token_id = ? AND e.event_type = 'system.api_token.create' ORDER BY a.id LIMIT 1`,
-        [id],
+          WHERE e.token_id = ? AND e.event_type = 'system.api_token.create' AND a.org = ? ORDER BY a.id LIMIT 1`,
+        [id, org],
       )) ?? null,
-    loginOf: async (id) => (await db.get<{ login: string }>(`SELECT actor_login AS login FROM events WHERE actor_id = ? AND actor_login IS NOT NULL ORDER BY published DESC LIMIT 1`, [id]))?.login ?? null,
+    loginOf: async (id) => (await db.get<{ login: string }>(`SELECT actor_login AS login FROM events WHERE actor_id = ? AND org = ? AND actor_login IS NOT NULL ORDER BY published DESC LIMIT 1`, [id, org]))?.login ?? null,
     close: () => store.close(),
   };
 }
@@ -71,8 +73,11 @@ function refusal(err: ApiTokensError, okta: OktaConfig): string {
 }
 
 /** Runs the command; resolves to the exit code. */
-export async function runTokensCommand(config: AppConfig, io: { stdout: TerminalOutput; stderr: TerminalOutput }, opts: { json: boolean; okta?: OktaHttp }): Promise<number> {
-  const okta = config.okta!;
+export async function runTokensCommand(config: AppConfig, io: { stdout: TerminalOutput; stderr: TerminalOutput }, opts: { json: boolean; okta?: OktaHttp; org?: string }): Promise<number> {
+  // With ORGS_FILE the org's own settings (its URL and credentials); `--org` chose it.
+  const org = opts.org ?? DEFAULT_ORG;
+  const orgConfig = config.orgs?.find((o) => o.name === org)?.config ?? config;
+  const okta = orgConfig.okta!;
   let list;
   try {
     list = await listApiTokens(opts.okta ?? tokensHttp(okta));
@@ -81,7 +86,7 @@ export async function runTokensCommand(config: AppConfig, io: { stdout: Terminal
     io.stderr.write(`okta-token-watch: ${redact(refusal(err, okta))}\n`);
     return EXIT_FAILURE;
   }
-  const lookup = await openLookup(config.store.dbPath);
+  const lookup = await openLookup(config.store, org);
   let rows: TokenRow[];
   try {
     rows = [];

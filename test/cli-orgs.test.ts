@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SqliteDb } from '../src/store/sqlite';
+import { openDatabase } from '../src/store/db';
+import { FakeOktaOrgs } from '../src/simulator/okta-orgs';
+import { tokenEvent } from './helpers/events';
+import { startPgCluster } from './helpers/pg-cluster';
+import { runCli, tmpDir } from './helpers/harness';
+
+/*
+ * The one-shot commands with ORGS_FILE (issue 14): two orgs, each on its own fake Okta, driven
+ * through the real CLI. Each org's token comes from its own variable, so one org's credentials can
+ * be refused while the other's work.
+ */
+
+const TOKEN = 'FAKE-okta-api-token-for-tests-cli-orgs';
+const WRONG = 'FAKE-okta-api-token-for-tests-not-accepted';
+
+interface Setup {
+  fakes: FakeOktaOrgs;
+  dir: string;
+  env: Record<string, string>;
+}
+
+async function setup(names = ['alpha', 'beta']): Promise<Setup> {
+  const fakes = new FakeOktaOrgs(names);
+  await fakes.start();
+  fakes.addToken(TOKEN, 'cli');
+  const dir = tmpDir();
+  const file = path.join(dir, 'orgs.yaml');
+  fs.writeFileSync(file, `orgs:\n${names.map((n) => `  - name: ${n}\n    url: ${fakes.org(n).origin}\n    apiToken: { env: OTW_TOKEN_${n.toUpperCase()} }\n`).join('')}`);
+  const env: Record<string, string> = {
+    ORGS_FILE: file,
+    DB_PATH: path.join(dir, 'otw.sqlite'),
+    NOTIFIERS: 'console',
+    RESPONSE_ACTIONS: 'revoke,expected,acknowledge',
+    OKTA_MAX_RETRIES: '0',
+    ...Object.fromEntries(names.map((n) => [`OTW_TOKEN_${n.toUpperCase()}`, TOKEN])),
+  };
+  return { fakes, dir, env };
+}
+
+/** The `otw-...` alert ids in a status --alerts --json. */
+async function alertsOf(env: Record<string, string>): Promise<Array<{ id: string; org: { name: string } | null; token: { id: string } | null }>> {
+  const r = await runCli(['status', '--json', '--alerts'], env);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { alerts: Array<{ id: string; org: { name: string } | null; token: { id: string } | null }> }).alerts;
+}
+
+describe('one-shot commands with ORGS_FILE', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setup();
+    const published = new Date(Date.now() - 2000).toISOString();
+    s.fakes.org('alpha').persist(tokenEvent(1, published));
+    s.fakes.org('beta').persist(tokenEvent(2, published));
+  });
+  after(async () => {
+    await s.fakes.stop();
+  });
+
+  test('when poll runs, then each org gets its own tick and status shows a row per org, the leases block and the replicas', async () => {
+    const r = await runCli(['poll'], s.env);
+    assert.equal(r.code, 0, r.stderr);
+    for (const org of ['alpha', 'beta']) assert.ok(s.fakes.org(org).logRequests().length >= 1, `${org} was read`);
+    const alerts = await alertsOf(s.env);
+    assert.deepEqual(alerts.map((a) => a.org?.name).sort(), ['alpha', 'beta']);
+
+    const st = await runCli(['status'], s.env);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /^orgs:$/m);
+    assert.match(st.stdout, /^ {2}alpha +cursor saved .* ago\); last tick ok at /m);
+    assert.match(st.stdout, /^ {2}beta +cursor saved .* ago\); last tick ok at /m);
+    // The one-shot poll handed its leases back when it ended.
+    assert.match(st.stdout, /^leases \(which replica polls which org\):\n {2}alpha +not held/m);
+    assert.match(st.stdout, /^replicas seen \(0\):/m);
+
+    const js = JSON.parse((await runCli(['status', '--json'], s.env)).stdout) as { orgs: Array<{ org: string; lastTick: { result: string } }>; leases: unknown[]; replicas: unknown[] };
+    assert.deepEqual(js.orgs.map((o) => [o.org, o.lastTick.result]), [['alpha', 'ok'], ['beta', 'ok']]);
+    assert.deepEqual(js.leases, []);
+    assert.deepEqual(js.replicas, []);
+  });
+
+  test('when another live replica holds an org\'s lease, then poll skips that org saying who holds it, polls the other, and status shows the lease', async () => {
+    const db = new SqliteDb(openDatabase(s.env.DB_PATH!), s.env.DB_PATH!);
+    const now = Date.now();
+    const holder = 'other-host:4242:0badcafe';
+    await db.run('INSERT INTO replicas (holder, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)', [holder, 'other-host', 4242, new Date(now - 60_000).toISOString(), new Date(now + 3_600_000).toISOString()]);
+    await db.run('INSERT INTO leases (org, holder, acquired_at, renewed_at, expires_at) VALUES (?, ?, ?, ?, ?)', ['beta', holder, new Date(now - 60_000).toISOString(), new Date(now).toISOString(), new Date(now + 3_600_000).toISOString()]);
+    await db.close();
+    const before = { alpha: s.fakes.org('alpha').logRequests().length, beta: s.fakes.org('beta').logRequests().length };
+    const r = await runCli(['poll'], s.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /org beta: skipped: replica other-host:4242:0badcafe holds its lease until .* and polls it/);
+    assert.ok(s.fakes.org('alpha').logRequests().length > before.alpha, 'alpha was polled');
+    assert.equal(s.fakes.org('beta').logRequests().length, before.beta, 'beta was not read beside its holder');
+    const st = await runCli(['status'], s.env);
+    assert.match(st.stdout, /^ {2}beta +other-host:4242:0badcafe since .*, expires /m);
+    assert.match(st.stdout, /^replicas seen \(1\):\n {2}other-host:4242:0badcafe +started /m);
+    const db2 = new SqliteDb(openDatabase(s.env.DB_PATH!), s.env.DB_PATH!);
+    await db2.run('DELETE FROM leases');
+    await db2.run('DELETE FROM replicas');
+    await db2.close();
+  });
+
+  test('when one org\'s credentials are refused, then poll still ticks the other and exits 1 naming the org that failed', async () => {
+    const before = s.fakes.org('alpha').logRequests().length;
+    const r = await runCli(['poll'], { ...s.env, OTW_TOKEN_BETA: WRONG });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /org beta: tick failed: /);
+    assert.match(r.stderr, /poll failed for org\(s\) beta\n/);
+    assert.doesNotMatch(r.stderr + r.stdout, new RegExp(WRONG));
+    assert.ok(s.fakes.org('alpha').logRequests().length > before, 'alpha was polled');
+  });
+
+  test('when a one-org command has no --org or an unknown one, then one sentence says so and how to see the names, exit 2', async () => {
+    for (const args of [['tokens'], ['backfill', '--since', '1d'], ['event-hook', 'status'], ['revoke', '00T00000000000000002', '--yes']]) {
+      const r = await runCli(args, s.env);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /acts on one org and ORGS_FILE lists 2: add --org NAME \(orgs: alpha, beta; "okta-token-watch check" shows each org\)/);
+    }
+    const unknown = await runCli(['tokens', '--org', 'gamma'], s.env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /ORGS_FILE has no org named "gamma" \(orgs: alpha, beta; "okta-token-watch check" shows each org\)/);
+    const misplaced = await runCli(['status', '--org', 'alpha'], s.env);
+    assert.equal(misplaced.code, 2);
+    assert.match(misplaced.stderr, /--org is an option of backfill, tokens, event-hook, revoke, ack, not of status/);
+  });
+
+  test('when tokens and backfill name an org, then they talk to that org\'s Okta only', async () => {
+    s.fakes.org('alpha').addApiToken({ id: '00Talphaonly000000001', name: 'alpha-only' });
+    s.fakes.org('beta').addApiToken({ id: '00Tbetaonly0000000001', name: 'beta-only' });
+    const r = await runCli(['tokens', '--org', 'beta'], s.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /"beta-only"/);
+    assert.doesNotMatch(r.stdout, /alpha-only/);
+    const before = s.fakes.org('alpha').logRequests().length;
+    const b = await runCli(['backfill', '--org', 'beta', '--since', '1d', '--dry-run'], s.env);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /token-2".* already stored/);
+    assert.doesNotMatch(b.stdout, /token-1"/);
+    assert.equal(s.fakes.org('alpha').logRequests().length, before, 'alpha was not read');
+    const hooks = (org: string): number => s.fakes.org(org).requests.filter((q) => q.path.startsWith('/api/v1/eventHooks')).length;
+    const h = await runCli(['event-hook', 'status', '--org', 'beta'], s.env);
+    assert.equal(h.code, 1, h.stderr);
+    assert.match(h.stdout, /no event hook of ours in Okta/);
+    assert.ok(hooks('beta') >= 1, 'beta\'s hooks were listed');
+    assert.equal(hooks('alpha'), 0, 'alpha was not asked');
+  });
+
+  test('when revoke and ack get an alert id, then the alert\'s own org acts, with no --org, through that org\'s Okta', async () => {
+    const alerts = await alertsOf(s.env);
+    const beta = alerts.find((a) => a.org?.name === 'beta')!;
+    // Both fakes know the token: a revoke sent to the wrong org would succeed there and show.
+    for (const org of ['alpha', 'beta']) s.fakes.org(org).addApiToken({ id: beta.token!.id, name: 'token-2' });
+    const r = await runCli(['revoke', beta.id, '--yes'], s.env);
+    assert.equal(r.code, 0, r.stderr);
+    const deletes = (org: string): number => s.fakes.org(org).requests.filter((q) => q.method === 'DELETE').length;
+    assert.equal(deletes('beta'), 1);
+    assert.equal(deletes('alpha'), 0);
+    const alpha = alerts.find((a) => a.org?.name === 'alpha')!;
+    const ack = await runCli(['ack', alpha.id, '--reason', 'seen'], s.env);
+    assert.equal(ack.code, 0, ack.stderr);
+    const wrong = await runCli(['ack', alpha.id, '--org', 'beta'], s.env);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /belongs to org alpha, not to --org beta/);
+  });
+
+  test('when check runs, then each org gets its own System Log request and notifier lines, named by the org', async () => {
+    const r = await runCli(['check'], { ...s.env, OTW_TOKEN_BETA: WRONG });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /^ok {4}alpha: okta +System Log readable/m);
+    assert.match(r.stdout, /^FAIL {2}beta: okta +Okta rejected OKTA_API_TOKEN \(401/m);
+    assert.match(r.stdout, /^ok {4}alpha: notifier console/m);
+    assert.match(r.stdout, /^ok {4}beta: notifier console/m);
+    assert.doesNotMatch(r.stdout, new RegExp(`${WRONG}|${TOKEN}`));
+  });
+});
+
+describe('one-shot commands on PostgreSQL (DATABASE_URL)', () => {
+  test('when DATABASE_URL is set, then poll, status (text and --json), tokens and ack work without any SQLite file', async () => {
+    const pg = await startPgCluster();
+    const s = await setup();
+    try {
+      const url = await pg.createDatabase();
+      const env = { ...s.env, DATABASE_URL: url };
+      delete (env as Record<string, string | undefined>).DB_PATH;
+      s.fakes.org('beta').persist(tokenEvent(7, new Date(Date.now() - 2000).toISOString()));
+      const p = await runCli(['poll'], env);
+      assert.equal(p.code, 0, p.stderr);
+      const st = await runCli(['status'], env);
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(st.stdout, /^database +postgresql:\/\/127\.0\.0\.1:\d+\/\S+ \(schema \d+\)$/m);
+      assert.doesNotMatch(st.stdout, /FAKE/);
+      assert.match(st.stdout, /^ {2}beta +cursor saved/m);
+      // Counters of every org, not of an org named "default" that ORGS_FILE does not have.
+      assert.match(st.stdout, /^events seen +1 \(1 first by poll, 0 first by push\)$/m);
+      const alerts = await alertsOf(env);
+      assert.equal(alerts.length, 1);
+      assert.equal(alerts[0]!.org?.name, 'beta');
+      const ack = await runCli(['ack', alerts[0]!.id], env);
+      assert.equal(ack.code, 0, ack.stderr);
+      s.fakes.org('beta').addApiToken({ id: alerts[0]!.token!.id, name: 'token-7' });
+      const t = await runCli(['tokens', '--org', 'beta'], env);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(t.stdout, new RegExp(`alerted +yes, ${alerts[0]!.id}`));
+      assert.deepEqual(fs.readdirSync(s.dir).filter((f) => f.endsWith('.sqlite')), [], 'no SQLite file was made');
+    } finally {
+      await s.fakes.stop();
+      await pg.stop();
+    }
+  });
+});
