@@ -7,6 +7,7 @@ import { parseConfig, type AppConfig, type Env } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { loadOrgs } from '../src/orgs/config';
 import { orgCheckLines } from '../src/orgs/check';
+import { FakeOkta } from './helpers/fake-okta';
 import { ROOT, runCli, tmpDir } from './helpers/harness';
 
 const PROD_TOKEN = 'FAKE-okta-api-token-for-tests-prod';
@@ -307,6 +308,7 @@ describe('ORGS_FILE: validation', () => {
 
   test('when names are invalid or repeated, or two entries are one org, then each is refused at its line', () => {
     oneProblem(`orgs:\n  - name: Prod_1\n    url: https://prod.okta.com\n    apiToken: { env: OTW_PROD_TOKEN }\n`, 2, /org #1: name must be 1 to 32 lower-case letters/);
+    oneProblem(`orgs:\n  - name: unknown\n    url: https://prod.okta.com\n    apiToken: { env: OTW_PROD_TOKEN }\n`, 2, /org #1: the name unknown is reserved/);
     oneProblem(`${ORG('')}  - name: prod\n    url: https://other.okta.com\n    apiToken: { env: OTW_PROD_TOKEN }\n`, 5, /org "prod" is listed twice \(first at line 2\)/);
     oneProblem(`${ORG('')}  - name: prod2\n    url: https://PROD.okta.com/\n    apiToken: { env: OTW_PROD_TOKEN }\n`, 5, /org "prod2" has the same url as org "prod" \(line 2\)/);
     oneProblem(`orgs:\n  - url: https://prod.okta.com\n    apiToken: { env: OTW_PROD_TOKEN }\n`, 2, /org #1 needs a name/);
@@ -343,13 +345,25 @@ describe('ORGS_FILE: the CLI', () => {
   });
 
   test('when ORGS_FILE is good, then check lists every org with its URL and credential reference, and prints no secret', async () => {
-    const file = orgsFile(TWO_ORGS, { 'preview-token': PREVIEW_TOKEN });
-    const r = await runCli(['check'], { ORGS_FILE: file, OTW_PROD_TOKEN: PROD_TOKEN, DB_PATH: path.join(tmpDir(), 'otw.sqlite'), NOTIFIERS: 'console' });
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^ok {4}settings {11}2 org\(s\) from ORGS_FILE/m);
-    assert.match(r.stdout, /^ok {4}org prod {11}https:\/\/prod\.okta\.com, API token from apiToken \(env OTW_PROD_TOKEN\), notifiers console; 1 reference\(s\) resolve$/m);
-    assert.match(r.stdout, /^ok {4}org preview {8}https:\/\/preview\.oktapreview\.com, API token from apiToken \(file .*preview-token\)/m);
-    assert.ok(!r.stdout.includes(PROD_TOKEN) && !r.stdout.includes(PREVIEW_TOKEN));
+    // check reads each org's System Log: two fake orgs on loopback, each knowing only its own token.
+    const prod = new FakeOkta({ token: PROD_TOKEN });
+    const preview = new FakeOkta({ token: PREVIEW_TOKEN });
+    const urls = { prod: await prod.start(), preview: await preview.start() };
+    try {
+      const yaml = TWO_ORGS.replace('https://prod.okta.com', urls.prod).replace('https://preview.oktapreview.com', urls.preview);
+      const file = orgsFile(yaml, { 'preview-token': PREVIEW_TOKEN });
+      const r = await runCli(['check'], { ORGS_FILE: file, OTW_PROD_TOKEN: PROD_TOKEN, DB_PATH: path.join(tmpDir(), 'otw.sqlite'), NOTIFIERS: 'console' });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^ok {4}settings {11}2 org\(s\) from ORGS_FILE/m);
+      assert.match(r.stdout, new RegExp(`^ok {4}org prod {11}${urls.prod.replace(/[.]/g, '\\.')}, API token from apiToken \\(env OTW_PROD_TOKEN\\), notifiers console; 1 reference\\(s\\) resolve$`, 'm'));
+      assert.match(r.stdout, /^ok {4}org preview {8}http:\/\/127\.0\.0\.1:\d+, API token from apiToken \(file .*preview-token\)/m);
+      assert.match(r.stdout, /^ok {4}prod: okta/m);
+      assert.match(r.stdout, /^ok {4}preview: okta/m);
+      assert.ok(!r.stdout.includes(PROD_TOKEN) && !r.stdout.includes(PREVIEW_TOKEN));
+    } finally {
+      await prod.stop();
+      await preview.stop();
+    }
   });
 
   test('when a referenced file exists but may not be read, then the CLI exits 78 naming the org, the line and the path, never the value', async () => {

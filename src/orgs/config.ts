@@ -340,7 +340,10 @@ class OrgsReader {
     if (!nameField) this.problem(line, `org #${n} needs a name (lower-case letters, digits and -, like prod).`);
     let name: string | null = null;
     if (rawName !== null) {
-      if (NAME.test(rawName)) name = rawName;
+      // `unknown` is the metrics' label for a hook path that names no org: an org of that name
+      // would share its series with strangers' requests.
+      if (rawName === 'unknown') this.problem(nameField!.line, `org #${n}: the name unknown is reserved (metrics count requests that name no org under it); choose another.`);
+      else if (NAME.test(rawName)) name = rawName;
       else this.problem(nameField!.line, `org #${n}: name must be 1 to 32 lower-case letters, digits and - (not first), like prod or acme-eu: it goes into URL paths, metric labels and alerts.`);
     }
     const label = name !== null ? `org "${name}"` : `org #${n}`;
