@@ -355,7 +355,7 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
     const lines = [
       `database        ${database} (schema ${s.schemaVersion})`,
       ...(many
-        ? orgLines(many, now)
+        ? orgLines(many, now, config.scale.leaseTtlMs)
         : [
             `cursor          ${s.cursor ? `saved ${ago(s.cursor.updatedAt, now)}` : 'none yet (the first tick starts at now minus LOOKBACK)'}`,
             `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
@@ -403,7 +403,7 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
 }
 
 /** The `status` lines of ORGS_FILE's orgs: one row each, then the leases, then the replicas. */
-function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number): string[] {
+function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number, leaseTtlMs: number): string[] {
   const width = Math.max(4, ...m.orgs.map((o) => o.org.length));
   const lines = ['orgs:'];
   for (const o of m.orgs) {
@@ -418,7 +418,10 @@ function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number): string
     lines.push(`  ${o.org.padEnd(width)}  ${l ? `${plainText(l.holder, 120)} since ${l.since}, ${expired ? 'EXPIRED' : 'expires'} ${l.expiresAt}` : 'not held (the next replica to tick takes it)'}`);
   }
   lines.push(`replicas seen (${m.replicas.length}):`);
-  for (const r of m.replicas) lines.push(`  ${plainText(r.holder, 120)}  started ${r.startedAt ?? 'unknown'}, last seen ${ago(r.seenAt, now)}`);
+  // A live replica is seen every third of LEASE_TTL (its heartbeat): one silent for half of it
+  // has stopped or stalls, and its orgs wait for their leases to expire.
+  const silent = (seenAt: string | null): boolean => seenAt !== null && now - Date.parse(seenAt) > leaseTtlMs / 2;
+  for (const r of m.replicas) lines.push(`  ${plainText(r.holder, 120)}  started ${r.startedAt ?? 'unknown'}, last seen ${ago(r.seenAt, now)}${silent(r.seenAt) ? ' (not renewing: stopped or stalled? its orgs are taken over when their leases expire)' : ''}`);
   if (m.replicas.length === 0) lines.push('  none (no daemon has run against this database in the last day)');
   return lines;
 }

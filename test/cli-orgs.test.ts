@@ -99,6 +99,13 @@ describe('one-shot commands with ORGS_FILE', () => {
     const st = await runCli(['status'], s.env);
     assert.match(st.stdout, /^ {2}beta +other-host:4242:0badcafe since .*, expires /m);
     assert.match(st.stdout, /^replicas seen \(1\):\n {2}other-host:4242:0badcafe +started /m);
+    assert.doesNotMatch(st.stdout, /not renewing/, 'a replica seen just now is not flagged');
+    // The holder goes silent (killed): status says so while its lease still runs.
+    const db1 = new SqliteDb(openDatabase(s.env.DB_PATH!), s.env.DB_PATH!);
+    await db1.run('UPDATE replicas SET seen_at = ?', [new Date(now - 5 * 60_000).toISOString()]);
+    await db1.close();
+    const st2 = await runCli(['status'], s.env);
+    assert.match(st2.stdout, /^ {2}other-host:4242:0badcafe +started .*, last seen .* \(not renewing: stopped or stalled\?/m);
     const db2 = new SqliteDb(openDatabase(s.env.DB_PATH!), s.env.DB_PATH!);
     await db2.run('DELETE FROM leases');
     await db2.run('DELETE FROM replicas');

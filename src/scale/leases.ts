@@ -285,7 +285,6 @@ export class Leases {
     this.mine.clear();
     for (const org of held) this.mine.add(org);
     this.trustedUntil = t0 + this.ttlMs;
-    if (taken.length || released.length || lost.length) this.logger?.info('org leases changed', { taken, released, lost, live, share });
     return { held: orgs.filter((o) => held.has(o)), taken, released, lost, live, share };
   }
 
