@@ -570,10 +570,12 @@ export class Store {
 
   /**
    * Ticks left 'running' by a process that died: marked failed at start-up. Ticks of a process
-   * that is still alive (a daemon next to a one-shot `poll` or `backfill`) are left alone.
+   * that is still alive (a daemon next to a one-shot `poll` or `backfill`) are left alone. Only this
+   * org's: a replica taking over one org must not close the live ticks of the others (run by this
+   * process, or by replicas on other hosts whose pids mean nothing here).
    */
   async closeAbandonedTicks(now: Date): Promise<number> {
-    const running = await this.sql.all<{ id: number; pid: number | null }>(`SELECT id, pid FROM ticks WHERE result = 'running'`);
+    const running = await this.sql.all<{ id: number; pid: number | null }>(`SELECT id, pid FROM ticks WHERE org = ? AND result = 'running'`, [this.org]);
     let n = 0;
     for (const t of running) {
       if (t.pid !== null && t.pid !== process.pid && processAlive(t.pid)) continue;
