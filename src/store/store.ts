@@ -305,7 +305,7 @@ export class Store {
    * not in this database. Call inside the transaction that stores its cause.
    */
   async insertFollowUp(followup: Omit<FollowUp, 'id'>, key: string, notifiers: string[], now: Date): Promise<FollowUp | null> {
-    const alert = await this.sql.get<{ id: number }>('SELECT id FROM alerts WHERE alert_id = ?', [followup.alertId]);
+    const alert = await this.sql.get<{ id: number }>('SELECT id FROM alerts WHERE alert_id = ? AND org = ?', [followup.alertId, this.org]);
     if (!alert) return null;
     const inserted = await this.sql.get<{ id: number }>(
       'INSERT INTO followups (alert_id, kind, key, created_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id',
