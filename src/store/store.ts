@@ -393,10 +393,12 @@ export class Store {
   /**
    * Pending deliveries whose next attempt is due, oldest first, optionally only for these notifiers.
    * The notifier filter is in SQL, before LIMIT, so rows of a disabled notifier never crowd out
-   * those of enabled ones. Across orgs: whichever process serves deliveries serves every org's.
+   * those of enabled ones. Across orgs: whichever process serves deliveries serves every org's
+   * it knows; `orgs` (also in SQL, before LIMIT) leaves the rows of an org this process has no
+   * destinations for (removed from its ORGS_FILE, or added on a newer replica) to one that has.
    */
-  async dueDeliveries(now: Date, limit: number, notifiers?: string[]): Promise<DueDelivery[]> {
-    if (notifiers && notifiers.length === 0) return [];
+  async dueDeliveries(now: Date, limit: number, notifiers?: string[], orgs?: readonly string[]): Promise<DueDelivery[]> {
+    if ((notifiers && notifiers.length === 0) || (orgs && orgs.length === 0)) return [];
     // A follow-up waits until its alert went out on the same notifier (a reply needs something to
     // reply to, and an analyst must never read the reply first) and until the follow-ups of the
     // same alert before it did. An alert that goes out only in a summary waits for that summary's
@@ -405,6 +407,7 @@ export class Store {
     // it that failed for good hold nothing. A notifier enabled after the alert went out elsewhere
     // has no delivery of the alert: nothing holds its follow-ups.
     const only = notifiers ? `AND d.notifier IN (${notifiers.map(() => '?').join(', ')})` : '';
+    const onlyOrgs = orgs ? `AND COALESCE(a.org, s.org, fa.org) IN (${orgs.map(() => '?').join(', ')})` : '';
     const rows = await this.sql.all<DueRow>(
       `SELECT d.id, COALESCE(a.org, s.org, fa.org) AS org, d.notifier, d.attempts, d.created_at AS "createdAt", a.payload AS "alertPayload", s.payload AS "summaryPayload",
               f.payload AS "followupPayload", fa.payload AS "followedAlertPayload", COALESCE(pd.receipt, sdr.receipt) AS "parentReceipt",
@@ -418,6 +421,7 @@ export class Store {
          LEFT JOIN deliveries sdr ON pd.id IS NULL AND fa.summary_id IS NOT NULL AND sdr.summary_id = fa.summary_id AND sdr.notifier = d.notifier
         WHERE d.status = 'pending' AND d.next_attempt_at <= ?
           ${only}
+          ${onlyOrgs}
           AND (d.followup_id IS NULL OR (
                 (pd.id IS NULL OR pd.status = 'sent')
                 AND (fa.summary_id IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries ad WHERE ad.alert_id = fa.id))
@@ -426,7 +430,7 @@ export class Store {
                   SELECT 1 FROM followups ef JOIN deliveries ed ON ed.followup_id = ef.id AND ed.notifier = d.notifier
                    WHERE ef.alert_id = f.alert_id AND ef.id < f.id AND ed.status = 'pending')))
         ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-      [now.toISOString(), ...(notifiers ?? []), limit],
+      [now.toISOString(), ...(notifiers ?? []), ...(orgs ?? []), limit],
     );
     return rows.map((r) => ({
       id: r.id,
