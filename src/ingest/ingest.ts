@@ -241,6 +241,10 @@ function errorText(err: unknown): string {
  */
 export async function summarizeExcess(deps: Pick<IngestDeps, 'store' | 'detector' | 'notifiers' | 'clock' | 'logger'>, tickId: number | null): Promise<number> {
   return deps.store.transaction(async (tx) => {
+    // Check-then-write: on PostgreSQL two processes (a replica's takeOver or tick, a backfill) that
+    // both read the waiting alerts would each link them (the link's subquery is not re-read after
+    // the other commits) and each queue a summary: the same alerts told twice per notifier.
+    await tx.sql.lock(`summary:${tx.org}`);
     const excess = await tx.excessAwaitingSummary(SUMMARY_BOUNDS);
     if (!excess) return 0;
     const now = deps.clock.now();

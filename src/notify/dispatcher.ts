@@ -244,7 +244,10 @@ export class Dispatcher {
       const now = this.clock.now().getTime();
       // Every org's instance paused: nothing to do until the first pause ends.
       if (lanes.every((l) => now < l.pausedUntil)) return;
-      const due = (await this.store.dueDeliveries(this.clock.now(), this.batchSize, [queue.name])).filter(
+      // With ORGS_FILE only the orgs this process has destinations for: another org's alert must
+      // never go out through the fallback lane (the first org's Slack channel, mail, webhook).
+      const orgs = queue.lanes.has(null) ? undefined : [...queue.lanes.keys()].filter((o): o is string => o !== null);
+      const due = (await this.store.dueDeliveries(this.clock.now(), this.batchSize, [queue.name], orgs)).filter(
         (d) => !tried.has(d.id) && !SENT_UNRECORDED.has(this.unrecordedKey(d.id)),
       );
       if (due.length === 0) return;

@@ -305,7 +305,7 @@ export class Store {
    * not in this database. Call inside the transaction that stores its cause.
    */
   async insertFollowUp(followup: Omit<FollowUp, 'id'>, key: string, notifiers: string[], now: Date): Promise<FollowUp | null> {
-    const alert = await this.sql.get<{ id: number }>('SELECT id FROM alerts WHERE alert_id = ?', [followup.alertId]);
+    const alert = await this.sql.get<{ id: number }>('SELECT id FROM alerts WHERE alert_id = ? AND org = ?', [followup.alertId, this.org]);
     if (!alert) return null;
     const inserted = await this.sql.get<{ id: number }>(
       'INSERT INTO followups (alert_id, kind, key, created_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id',
@@ -393,10 +393,12 @@ export class Store {
   /**
    * Pending deliveries whose next attempt is due, oldest first, optionally only for these notifiers.
    * The notifier filter is in SQL, before LIMIT, so rows of a disabled notifier never crowd out
-   * those of enabled ones. Across orgs: whichever process serves deliveries serves every org's.
+   * those of enabled ones. Across orgs: whichever process serves deliveries serves every org's
+   * it knows; `orgs` (also in SQL, before LIMIT) leaves the rows of an org this process has no
+   * destinations for (removed from its ORGS_FILE, or added on a newer replica) to one that has.
    */
-  async dueDeliveries(now: Date, limit: number, notifiers?: string[]): Promise<DueDelivery[]> {
-    if (notifiers && notifiers.length === 0) return [];
+  async dueDeliveries(now: Date, limit: number, notifiers?: string[], orgs?: readonly string[]): Promise<DueDelivery[]> {
+    if ((notifiers && notifiers.length === 0) || (orgs && orgs.length === 0)) return [];
     // A follow-up waits until its alert went out on the same notifier (a reply needs something to
     // reply to, and an analyst must never read the reply first) and until the follow-ups of the
     // same alert before it did. An alert that goes out only in a summary waits for that summary's
@@ -405,6 +407,7 @@ export class Store {
     // it that failed for good hold nothing. A notifier enabled after the alert went out elsewhere
     // has no delivery of the alert: nothing holds its follow-ups.
     const only = notifiers ? `AND d.notifier IN (${notifiers.map(() => '?').join(', ')})` : '';
+    const onlyOrgs = orgs ? `AND COALESCE(a.org, s.org, fa.org) IN (${orgs.map(() => '?').join(', ')})` : '';
     const rows = await this.sql.all<DueRow>(
       `SELECT d.id, COALESCE(a.org, s.org, fa.org) AS org, d.notifier, d.attempts, d.created_at AS "createdAt", a.payload AS "alertPayload", s.payload AS "summaryPayload",
               f.payload AS "followupPayload", fa.payload AS "followedAlertPayload", COALESCE(pd.receipt, sdr.receipt) AS "parentReceipt",
@@ -418,6 +421,7 @@ export class Store {
          LEFT JOIN deliveries sdr ON pd.id IS NULL AND fa.summary_id IS NOT NULL AND sdr.summary_id = fa.summary_id AND sdr.notifier = d.notifier
         WHERE d.status = 'pending' AND d.next_attempt_at <= ?
           ${only}
+          ${onlyOrgs}
           AND (d.followup_id IS NULL OR (
                 (pd.id IS NULL OR pd.status = 'sent')
                 AND (fa.summary_id IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries ad WHERE ad.alert_id = fa.id))
@@ -426,7 +430,7 @@ export class Store {
                   SELECT 1 FROM followups ef JOIN deliveries ed ON ed.followup_id = ef.id AND ed.notifier = d.notifier
                    WHERE ef.alert_id = f.alert_id AND ef.id < f.id AND ed.status = 'pending')))
         ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-      [now.toISOString(), ...(notifiers ?? []), limit],
+      [now.toISOString(), ...(notifiers ?? []), ...(orgs ?? []), limit],
     );
     return rows.map((r) => ({
       id: r.id,
@@ -570,10 +574,12 @@ export class Store {
 
   /**
    * Ticks left 'running' by a process that died: marked failed at start-up. Ticks of a process
-   * that is still alive (a daemon next to a one-shot `poll` or `backfill`) are left alone.
+   * that is still alive (a daemon next to a one-shot `poll` or `backfill`) are left alone. Only this
+   * org's: a replica taking over one org must not close the live ticks of the others (run by this
+   * process, or by replicas on other hosts whose pids mean nothing here).
    */
   async closeAbandonedTicks(now: Date): Promise<number> {
-    const running = await this.sql.all<{ id: number; pid: number | null }>(`SELECT id, pid FROM ticks WHERE result = 'running'`);
+    const running = await this.sql.all<{ id: number; pid: number | null }>(`SELECT id, pid FROM ticks WHERE org = ? AND result = 'running'`, [this.org]);
     let n = 0;
     for (const t of running) {
       if (t.pid !== null && t.pid !== process.pid && processAlive(t.pid)) continue;
@@ -594,16 +600,18 @@ export class Store {
 
   /** The newest self-watch alert of this change for this hook since `since`, or null (its alert id). */
   async recentEventHookAlert(hookId: string | null, change: string, since: Date): Promise<string | null> {
-    // JSON access has no common form: each engine's own (few alerts fall in the window).
-    const field = (p: string): string => (this.sql.engine === 'postgres' ? `(payload::jsonb #>> '{${p.split('.').join(',')}}')` : `json_extract(payload, '$.${p}')`);
-    const row = await this.sql.get<{ id: string }>(
-      `SELECT alert_id AS id FROM alerts
-        WHERE org = ? AND created_at >= ? AND ${field('rule.id')} = 'okta-event-hook-tampered'
-          AND ${field('eventHook.change')} = ? AND ${field('eventHook.id')} IS NOT DISTINCT FROM ?
-        ORDER BY id DESC LIMIT 1`,
-      [this.org, since.toISOString(), change, hookId],
+    // Tested in TypeScript, not with the engine's JSON access: PostgreSQL's jsonb refuses a payload
+    // holding \u0000 (attacker text from any event of the hour), which failed the whole lookup.
+    // The LIKE only narrows the rows read; the parsed payload decides.
+    const rows = await this.sql.all<{ id: string; payload: string }>(
+      `SELECT alert_id AS id, payload FROM alerts WHERE org = ? AND created_at >= ? AND payload LIKE '%okta-event-hook-tampered%' ORDER BY alerts.id DESC`,
+      [this.org, since.toISOString()],
     );
-    return row?.id ?? null;
+    for (const r of rows) {
+      const p = parsePayload(r.payload) as { rule?: { id?: unknown }; eventHook?: { change?: unknown; id?: unknown } } | null;
+      if (p?.rule?.id === 'okta-event-hook-tampered' && p.eventHook?.change === change && (p.eventHook.id ?? null) === hookId) return r.id;
+    }
+    return null;
   }
 
   /** Alerts first raised by push since `since` (ISO time): MAX_ALERTS_PER_RUN's count for push. */
@@ -744,5 +752,14 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A stored JSON payload, or null when it does not parse. */
+function parsePayload(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
   }
 }

@@ -45,12 +45,12 @@ export async function insertWatch(
 
 /** The watch of a token (open or closed), or null. */
 export async function watchOf(store: Store, tokenId: string): Promise<WatchRow | null> {
-  return (await store.sql.get<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.token_id = ?`, [tokenId])) ?? null;
+  return (await store.sql.get<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.org = ? AND w.token_id = ?`, [store.org, tokenId])) ?? null;
 }
 
 /** True when this token has a watch, open or closed (one indexed lookup: it runs for every new event that names a token). */
 export async function hasWatch(store: Store, tokenId: string): Promise<boolean> {
-  return (await store.sql.get('SELECT 1 AS x FROM token_watches WHERE token_id = ?', [tokenId])) !== undefined;
+  return (await store.sql.get('SELECT 1 AS x FROM token_watches WHERE org = ? AND token_id = ?', [store.org, tokenId])) !== undefined;
 }
 
 /** Open watches, oldest first. */
@@ -97,31 +97,31 @@ export async function insertActivity(
     `UPDATE token_watches SET events = events + 1, sensitive = sensitive + ?,
        first_use_uuid = COALESCE(first_use_uuid, ?), first_use_at = COALESCE(first_use_at, ?),
        last_use_at = CASE WHEN last_use_at IS NULL OR last_use_at < ? THEN ? ELSE last_use_at END
-     WHERE token_id = ?`,
+     WHERE org = ? AND token_id = ?`,
     // An event without a readable time of its own counts, but cannot be the first or last use.
-    [a.sensitive === null ? 0 : 1, a.timed === false ? null : a.eventUuid, a.timed === false ? null : a.published, a.timed === false ? '' : a.published, a.timed === false ? null : a.published, a.tokenId],
+    [a.sensitive === null ? 0 : 1, a.timed === false ? null : a.eventUuid, a.timed === false ? null : a.published, a.timed === false ? '' : a.published, a.timed === false ? null : a.published, store.org, a.tokenId],
   );
   return true;
 }
 
 /** Records who revoked the token and when (the first revoke wins: a token is revoked once). */
 export async function setRevoked(store: Store, tokenId: string, at: string, by: string | null): Promise<void> {
-  await store.sql.run('UPDATE token_watches SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL', [at, by, tokenId]);
+  await store.sql.run('UPDATE token_watches SET revoked_at = ?, revoked_by = ? WHERE org = ? AND token_id = ? AND revoked_at IS NULL', [at, by, store.org, tokenId]);
 }
 
 /** Closes an open watch; false when it was closed already. */
 export async function closeWatch(store: Store, tokenId: string, reason: 'window-ended' | 'revoked' | 'expired' | 'off', now: Date): Promise<boolean> {
-  const info = await store.sql.run('UPDATE token_watches SET closed_at = ?, close_reason = ? WHERE token_id = ? AND closed_at IS NULL', [now.toISOString(), reason, tokenId]);
+  const info = await store.sql.run('UPDATE token_watches SET closed_at = ?, close_reason = ? WHERE org = ? AND token_id = ? AND closed_at IS NULL', [now.toISOString(), reason, store.org, tokenId]);
   return info.changes === 1;
 }
 
 /** The token's activity counted by event type, most first, bounded; with the number of types. */
 export async function activityByType(store: Store, tokenId: string, limit: number): Promise<{ byType: Array<{ eventType: string; count: number }>; typeCount: number }> {
   const byType = await store.sql.all<{ eventType: string; count: number }>(
-    'SELECT event_type AS "eventType", COUNT(*) AS count FROM token_activity WHERE token_id = ? GROUP BY event_type ORDER BY count DESC, event_type LIMIT ?',
-    [tokenId, limit],
+    'SELECT event_type AS "eventType", COUNT(*) AS count FROM token_activity WHERE org = ? AND token_id = ? GROUP BY event_type ORDER BY count DESC, event_type LIMIT ?',
+    [store.org, tokenId, limit],
   );
-  const typeCount = Number((await store.sql.get<{ n: number }>('SELECT COUNT(DISTINCT event_type) AS n FROM token_activity WHERE token_id = ?', [tokenId]))?.n ?? 0);
+  const typeCount = Number((await store.sql.get<{ n: number }>('SELECT COUNT(DISTINCT event_type) AS n FROM token_activity WHERE org = ? AND token_id = ?', [store.org, tokenId]))?.n ?? 0);
   return { byType: byType.map((r) => ({ eventType: r.eventType, count: Number(r.count) })), typeCount };
 }
 
@@ -134,10 +134,10 @@ export async function sensitiveActivity(
   const rows = await store.sql.all<{ uuid: string; published: string; eventType: string; category: string; outcome: string | null; raw: string | null }>(
     `SELECT t.event_uuid AS uuid, t.published, t.event_type AS "eventType", t.sensitive AS category, e.outcome, e.raw
        FROM token_activity t LEFT JOIN events e ON e.uuid = t.event_uuid
-      WHERE t.token_id = ? AND t.sensitive IS NOT NULL ORDER BY t.published, t.event_uuid LIMIT ?`,
-    [tokenId, limit],
+      WHERE t.org = ? AND t.token_id = ? AND t.sensitive IS NOT NULL ORDER BY t.published, t.event_uuid LIMIT ?`,
+    [store.org, tokenId, limit],
   );
-  const count = Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_activity WHERE token_id = ? AND sensitive IS NOT NULL', [tokenId]))?.n ?? 0);
+  const count = Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_activity WHERE org = ? AND token_id = ? AND sensitive IS NOT NULL', [store.org, tokenId]))?.n ?? 0);
   return { rows, count };
 }
 
@@ -148,16 +148,16 @@ export async function sensitiveActivity(
  */
 export async function creationAlertOf(store: Store, tokenId: string): Promise<{ rowId: number; alertId: string } | null> {
   const watched = await store.sql.get<{ rowId: number; alertId: string }>(
-    'SELECT a.id AS "rowId", a.alert_id AS "alertId" FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.token_id = ?',
-    [tokenId],
+    'SELECT a.id AS "rowId", a.alert_id AS "alertId" FROM token_watches w JOIN alerts a ON a.id = w.alert_id WHERE w.org = ? AND w.token_id = ?',
+    [store.org, tokenId],
   );
   if (watched) return watched;
   const row = await store.sql.get<{ rowId: number; alertId: string }>(
     // events_token_id (migration 011) finds the token's events; each has at most one alert.
     `SELECT a.id AS "rowId", a.alert_id AS "alertId" FROM events e JOIN alerts a ON a.event_uuid = e.uuid
-      WHERE e.event_type = 'system.api_token.create' AND e.token_id = ?
+      WHERE e.org = ? AND e.event_type = 'system.api_token.create' AND e.token_id = ?
       ORDER BY CASE WHEN e.outcome = 'SUCCESS' THEN 0 ELSE 1 END, a.id DESC LIMIT 1`,
-    [tokenId],
+    [store.org, tokenId],
   );
   return row ?? null;
 }
