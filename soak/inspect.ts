@@ -114,7 +114,7 @@ export function snapshot(dbPath: string, injected: Injected[], notifiers: string
     // Killed before the first migration committed: nothing to check yet.
     if (!hasTable('cursor') || !hasTable('deliveries')) return { ...empty, exists: true };
     const violations: string[] = [];
-    const cursor = db.prepare('SELECT next_url AS url FROM cursor WHERE org = 'default'').get() as { url: string } | undefined;
+    const cursor = db.prepare('SELECT next_url AS url FROM cursor WHERE org = ?').get('default') as { url: string } | undefined;
     const position = cursor ? cursorPosition(cursor.url) : null;
     if (cursor && position === null) violations.push('the stored cursor is not a polling cursor of the fake');
     const stored = new Set((db.prepare('SELECT uuid FROM events').all() as Array<{ uuid: string }>).map((r) => r.uuid));
