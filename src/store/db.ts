@@ -14,13 +14,14 @@ export function migrationsDir(): string {
 }
 
 /** A migration file, `NNN_name.sql`. */
-interface Migration {
+export interface Migration {
   version: number;
   name: string;
   sql: string;
 }
 
-function readMigrations(dir: string): Migration[] {
+/** The migration files of one engine's directory, in order; two files with one version are refused. */
+export function readMigrations(dir: string): Migration[] {
   const files = fs.readdirSync(dir).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
   const seen = new Set<number>();
   return files.map((f) => {

@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { Pool, types as pgTypes, type PoolClient, type QueryResult } from 'pg';
 import { ConfigError } from '../errors';
 import { packageRoot } from '../package-root';
 import type { RunResult, SqlConn, SqlDb, SqlParam } from './sql';
+import { readMigrations } from './db';
 
 /** Where PostgreSQL's migration files live: `migrations/postgres/`, numbered like SQLite's. */
 export function postgresMigrationsDir(): string {
@@ -305,24 +305,6 @@ class PgTx implements SqlConn {
     this.check();
     await query(this.client, 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
   }
-}
-
-/** A migration file, `NNN_name.sql`. */
-interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-function readMigrations(dir: string): Migration[] {
-  const files = fs.readdirSync(dir).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  const seen = new Set<number>();
-  return files.map((f) => {
-    const version = Number(f.slice(0, 3));
-    if (seen.has(version)) throw new Error(`two migrations share version ${version} in ${dir}`);
-    seen.add(version);
-    return { version, name: f, sql: fs.readFileSync(path.join(dir, f), 'utf8') };
-  });
 }
 
 // The session-level advisory lock that migrations run under: two replicas starting together take
