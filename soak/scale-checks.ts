@@ -19,23 +19,45 @@ export interface Overlap {
  * Slots (of `intervalMs`, aligned on the epoch as POLL_SCHEDULE's cron slots are) in which more than
  * one process read one org's System Log. Every read counts (a poll page, a retry, a follow read):
  * under a lease, one org has one reader at a time. Requests without a label (not from a daemon under
- * test) are ignored.
+ * test) are ignored. One exception, a handover: a process that was told to stop (SIGTERM, releasing
+ * its leases) or killed, whose reads in the slot all came before another process's first, does not
+ * overlap with it (`endedAt`: when each process was stopped or killed).
  */
-export function overlappingReads(log: readonly OrgRequest[], intervalMs: number): Overlap[] {
-  const slots = new Map<string, Set<string>>();
+export function overlappingReads(log: readonly OrgRequest[], intervalMs: number, endedAt: ReadonlyMap<string, number> = new Map()): Overlap[] {
+  const slots = new Map<string, Map<string, { first: number; last: number }>>();
   for (const r of log) {
     if (!r.systemLog || r.who === null) continue;
     const slot = Math.floor(r.at / intervalMs);
     const key = `${r.org}\u0000${slot}`;
     let s = slots.get(key);
-    if (!s) slots.set(key, (s = new Set()));
-    s.add(r.who);
+    if (!s) slots.set(key, (s = new Map()));
+    const w = s.get(r.who);
+    if (!w) s.set(r.who, { first: r.at, last: r.at });
+    else {
+      w.first = Math.min(w.first, r.at);
+      w.last = Math.max(w.last, r.at);
+    }
   }
+  // a handed over to b: every read of a before b's first, and a stopped or killed by then.
+  const handedOver = (a: string, ra: { first: number; last: number }, rb: { first: number }): boolean => {
+    const end = endedAt.get(a);
+    return ra.last < rb.first && end !== undefined && end <= rb.first;
+  };
   const out: Overlap[] = [];
-  for (const [key, who] of slots) {
-    if (who.size < 2) continue;
+  for (const [key, readers] of slots) {
+    if (readers.size < 2) continue;
+    const list = [...readers];
+    let overlap = false;
+    for (let i = 0; i < list.length && !overlap; i++) {
+      for (let j = i + 1; j < list.length && !overlap; j++) {
+        const [a, ra] = list[i]!;
+        const [b, rb] = list[j]!;
+        if (!handedOver(a, ra, rb) && !handedOver(b, rb, ra)) overlap = true;
+      }
+    }
+    if (!overlap) continue;
     const [org, slot] = key.split('\u0000') as [string, string];
-    out.push({ org, slotStart: new Date(Number(slot) * intervalMs).toISOString(), who: [...who].sort() });
+    out.push({ org, slotStart: new Date(Number(slot) * intervalMs).toISOString(), who: list.map(([w]) => w).sort() });
   }
   return out.sort((a, b) => a.slotStart.localeCompare(b.slotStart) || a.org.localeCompare(b.org));
 }

@@ -211,6 +211,8 @@ export async function scaleScenario(o: {
 
   // --- processes
   const procs: Proc[] = [];
+  /** When each process was sent SIGTERM (graceful stops). */
+  const stopAskedAt = new Map<string, number>();
   const current: [Proc | null, Proc | null] = [null, null];
   const consoleReceipts: SentBy[] = [];
   let killOnReceipt: ((r: SentBy) => void) | null = null;
@@ -351,6 +353,7 @@ export async function scaleScenario(o: {
     await until(() => p.ready || p.end !== null, 30_000);
     if (p.end !== null) return `${p.who} ended before it was stopped (${p.end}): ${p.stderrTail.slice(-2).join(' | ').slice(0, 300)}`;
     p.end = 'sigterm';
+    stopAskedAt.set(p.who, Date.now());
     p.child.kill('SIGTERM');
     const done = await Promise.race([p.exited.then(() => true), sleep(25_000).then(() => false)]);
     if (!done) {
@@ -663,7 +666,11 @@ export async function scaleScenario(o: {
   if (report.handovers.late.length) problems.push(`scale: ${report.handovers.late.length} org(s) not taken over within LEASE_TTL + one interval (+${HANDOVER_TOLERANCE_MS} ms): first ${JSON.stringify(report.handovers.late[0])}`);
   const killsWithLeases = kills.filter((k) => log.some((r) => r.systemLog && r.who === k.who && r.at <= k.at && r.at >= k.at - 2 * SCALE_INTERVAL_MS)).length;
   if (report.kills.total > 0 && killsWithLeases === 0) problems.push('scale: no killed replica was reading any org when it was killed: no handover was exercised');
-  report.overlaps = overlappingReads(log, SCALE_INTERVAL_MS);
+  // A process stopped (it releases its leases) or killed hands its orgs over: reads of another
+  // process after that, in the same slot, are a handover, not two readers.
+  const endedAt = new Map<string, number>(stopAskedAt);
+  for (const k of kills) endedAt.set(k.who, Math.min(k.at, endedAt.get(k.who) ?? Infinity));
+  report.overlaps = overlappingReads(log, SCALE_INTERVAL_MS, endedAt);
   if (report.overlaps.length) problems.push(`scale: ${report.overlaps.length} slot(s) in which two processes read one org's System Log (first: ${JSON.stringify(report.overlaps[0])})`);
   report.closestForeignReadsMs = closestForeignReads(log)?.ms ?? null;
   for (const r of log) if (r.systemLog) report.systemLogReads[r.status ? String(r.status) : 'no answer'] = (report.systemLogReads[r.status ? String(r.status) : 'no answer'] ?? 0) + 1;

@@ -325,6 +325,10 @@ describe('many-orgs soak verdicts', () => {
     const log = [read('org-01', 'g1', 10_100), read('org-01', 'g1', 12_050), read('org-01', 'g2', 14_020), read('org-02', 'g2', 14_030), read('org-02', 'g1', 15_900)];
     assert.deepEqual(overlappingReads(log, 2000), [{ org: 'org-02', slotStart: new Date(14_000).toISOString(), who: ['g1', 'g2'] }]);
     assert.deepEqual(closestForeignReads(log), { ms: 1870, org: 'org-02', who: ['g2', 'g1'] });
+    // g2 was stopped (SIGTERM: it releases its leases) before g1 read org-02: a handover, not two readers.
+    assert.deepEqual(overlappingReads(log, 2000, new Map([['g2', 14_500]])), []);
+    // Stopped only after g1's read: still two readers in one slot.
+    assert.equal(overlappingReads(log, 2000, new Map([['g2', 15_950]])).length, 1);
   });
 
   test('when a killed process was reading orgs, then each handover is timed from the kill to the first read by another process, and a late or missing one is named', () => {

@@ -62,6 +62,20 @@ describe('the SQLite store', () => {
     await store.close();
   });
 
+  test('when several transactions and statements start at once on one SQLite connection, then they take turns and every one commits', async () => {
+    const store = storeOn(openDatabase(path.join(tmpDir(), 'turns.sqlite')));
+    const now = new Date('2026-11-28T12:00:00.000Z');
+    // Started together, as a Slack app replaying clicks or a delivery pass beside a tick do: none may
+    // begin while another holds the connection ("cannot start a transaction within a transaction").
+    const results = await Promise.allSettled([
+      ...[1, 2, 3, 4].map((n) => store.transaction(async (tx) => tx.insertEvent(tokenEvent(900 + n, now.toISOString()), 'poll', now, null))),
+      store.sql.get('SELECT COUNT(*) AS n FROM events'),
+    ]);
+    assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+    assert.equal((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM events'))?.n, 4);
+    await store.db.close();
+  });
+
   test('when one savepoint of a transaction throws, then only its writes are rolled back and the transaction commits the rest', async () => {
     const store = storeOn(openDatabase(path.join(tmpDir(), 'db.sqlite')));
     await store.transaction(async (tx) => {

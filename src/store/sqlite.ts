@@ -32,10 +32,6 @@ export class SqliteDb implements SqlDb {
     return stmt;
   }
 
-  /** Waits while a transaction holds the connection (fast path: free, nothing to wait for). */
-  private async free(): Promise<void> {
-    while (this.busy) await this.busy;
-  }
 
   getSync<T>(sql: string, params: readonly SqlParam[] = []): T | undefined {
     return this.prepared(sql).get(...params) as T | undefined;
@@ -50,17 +46,23 @@ export class SqliteDb implements SqlDb {
   }
 
   async get<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
-    if (this.busy) await this.free();
+    // Checked again after every wait and used at once, with no await in between: a transaction
+    // that began meanwhile is waited for too.
+    while (this.busy) await this.busy;
     return this.getSync<T>(sql, params);
   }
 
   async all<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
-    if (this.busy) await this.free();
+    // Checked again after every wait and used at once, with no await in between: a transaction
+    // that began meanwhile is waited for too.
+    while (this.busy) await this.busy;
     return this.allSync<T>(sql, params);
   }
 
   async run(sql: string, params?: readonly SqlParam[]): Promise<RunResult> {
-    if (this.busy) await this.free();
+    // Checked again after every wait and used at once, with no await in between: a transaction
+    // that began meanwhile is waited for too.
+    while (this.busy) await this.busy;
     return this.runSync(sql, params);
   }
 
@@ -73,7 +75,9 @@ export class SqliteDb implements SqlDb {
   }
 
   async exec(sql: string): Promise<void> {
-    if (this.busy) await this.free();
+    // Checked again after every wait and used at once, with no await in between: a transaction
+    // that began meanwhile is waited for too.
+    while (this.busy) await this.busy;
     this.db.exec(sql);
   }
 
@@ -82,7 +86,9 @@ export class SqliteDb implements SqlDb {
   }
 
   async transaction<T>(fn: (tx: SqlConn) => Promise<T>): Promise<T> {
-    await this.free();
+    // The last check and the claim below run with no await between them, so two transactions
+    // started at once take turns instead of both beginning on the one connection.
+    while (this.busy) await this.busy;
     let release!: () => void;
     this.busy = new Promise<void>((r) => (release = r));
     const tx = new SqliteTx(this);
