@@ -138,11 +138,12 @@ for (const engine of [sqlite, postgres]) {
       assert.equal(aOrgs.length, 5);
       const lastRenewal = clock.now().getTime();
       // A dies here: no acquire, no heartbeat. One millisecond before its leases expire, B's tick
-      // takes nothing of A's (and A still counts as live, so B's share stays five).
+      // takes nothing of A's; A, silent for two heartbeats, no longer counts as live, so B's share
+      // already covers A's orgs and nothing but the expiry stands between B and them.
       clock.set(new Date(lastRenewal + TTL - 1));
       const early = await b.acquire(ORGS);
       assert.deepEqual(early.taken, []);
-      assert.equal(early.share, 5);
+      assert.equal(early.share, 10);
       assert.equal((await holders()).get(aOrgs[0]!), 'replica-a');
       // At the expiry B's tick takes all of them.
       clock.set(new Date(lastRenewal + TTL));

@@ -228,7 +228,11 @@ export class Leases {
     const nowIso = now.toISOString();
     await this.seen(now);
     await this.db.run('DELETE FROM replicas WHERE seen_at < ?', [iso(now.getTime() - FORGET_REPLICA_MS)]);
-    const liveRow = await this.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM replicas WHERE seen_at > ?', [iso(now.getTime() - this.ttlMs)]);
+    // Live: seen within two heartbeats (each TTL/3). A replica that died stops counting before its
+    // leases expire, so when they do the survivors' share already covers its orgs and they take them
+    // at their next slot; counted for a whole TTL, a process killed just after it started kept the
+    // share small and delayed the takeover past LEASE_TTL plus one interval (seen in the scale soak).
+    const liveRow = await this.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM replicas WHERE seen_at > ?', [iso(now.getTime() - Math.round((this.ttlMs * 2) / 3))]);
     const live = Math.max(1, Number(liveRow?.n ?? 1));
     const share = Math.ceil(orgs.length / live);
 
