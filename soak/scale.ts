@@ -355,11 +355,13 @@ export async function scaleScenario(o: {
     p.end = 'sigterm';
     stopAskedAt.set(p.who, Date.now());
     p.child.kill('SIGTERM');
-    const done = await Promise.race([p.exited.then(() => true), sleep(25_000).then(() => false)]);
+    // A graceful stop may wait for sends in flight to be recorded (RECORD_STOP_GRACE_MS, 30 s) after
+    // the page in hand: 60 s is that budget with room, well inside the unit's TimeoutStopSec.
+    const done = await Promise.race([p.exited.then(() => true), sleep(60_000).then(() => false)]);
     if (!done) {
       p.child.kill('SIGKILL');
       await p.exited;
-      return `${p.who} did not exit within 25 s of SIGTERM`;
+      return `${p.who} did not exit within 60 s of SIGTERM`;
     }
     return p.exitCode === 0 ? null : `${p.who} exited ${p.exitCode} after SIGTERM, not 0`;
   };
