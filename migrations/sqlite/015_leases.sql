@@ -11,7 +11,7 @@ CREATE TABLE leases (
 );
 CREATE INDEX leases_holder ON leases (holder);
 -- One row per running replica, refreshed with its leases: the number of live replicas (seen within
--- the lease TTL) sets each one's fair share of the orgs.
+-- two heartbeats, 2/3 of the lease TTL) sets each one's fair share of the orgs.
 CREATE TABLE replicas (
   holder      TEXT PRIMARY KEY,
   host        TEXT,
