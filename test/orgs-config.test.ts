@@ -280,7 +280,7 @@ describe('ORGS_FILE: validation', () => {
     oneProblem(ORG('    followWindow: soon\n'), 5, /org "prod": followWindow is not a duration/);
     oneProblem(ORG('    notify:\n      notifiers: [pagerduty]\n'), 6, /org "prod": notify\.notifiers includes pagerduty but PAGERDUTY_ROUTING_KEY is not set/);
     oneProblem(ORG('    notify:\n      email: { to: [not-an-address] }\n'), 6, /notify\.email\.to is not a comma-separated list of email addresses/, { SMTP_HOST: '127.0.0.1', EMAIL_FROM: 'otw@example.com', EMAIL_TO: 'a@example.com' });
-    oneProblem(ORG('    notify:\n      slack: { channel: C0PROD00001 }\n'), 6, /notify\.slack\.channel needs Slack's bot transport/, { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKE' });
+    oneProblem(ORG('    notify:\n      slack: { channel: C0PROD00001 }\n'), 6, /notify\.slack\.channel needs Slack's bot transport/, { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/TFAKE/BFAKE/FAKE-webhook-path-for-tests' });
     oneProblem(ORG('    notify:\n      webhook:\n        url: { env: OTW_PROD_WEBHOOK }\n        secret: { env: OTW_PROD_WHS }\n'), 8, /notify\.webhook\.secret \(env OTW_PROD_WHS\) is too short/, { OTW_PROD_WEBHOOK: WEBHOOK_URL, OTW_PROD_WHS: 'short' });
     oneProblem(ORG('    eventHook: { secret: { env: OTW_PROD_HOOK } }\n'), 5, /eventHook\.secret \(env OTW_PROD_HOOK\) is shorter than 32 characters/, { OTW_PROD_HOOK: 'short', EVENT_HOOK_PORT: '0' });
     oneProblem(ORG('    eventHook: { secret: { env: OTW_PROD_HOOK } }\n'), 5, /eventHook\.secret \(env OTW_PROD_HOOK\) is set but EVENT_HOOK_PORT is not/, { OTW_PROD_HOOK: HOOK_SECRET });
