@@ -207,4 +207,18 @@ describe('org scheduler', () => {
     assert.deepEqual(statuses(slot.value!), { a: 'ok', b: 'missed' });
     assert.deepEqual(started, ['a']);
   });
+
+  test('when the daemon has already stopped and the slot has no org (a replica that holds no lease), then the slot resolves at once', async () => {
+    const timers = new FakeTimers();
+    const scheduler = new OrgScheduler({ concurrency: 2, timers });
+    const stop = new AbortController();
+    stop.abort(new Error('SIGTERM'));
+    const slot = watch(scheduler.runSlot([], () => Promise.resolve(), { deadlineMs: INTERVAL, signal: stop.signal }));
+    await timers.advance(0);
+    assert.equal(slot.settled, true, 'a stop during start-up waited for this slot forever (CI scale soak, seed 662297346)');
+    assert.deepEqual(slot.value, []);
+    // Nor after the deadline: it must not hang on a timer it never clears either.
+    await timers.advance(INTERVAL * 2);
+    assert.deepEqual(slot.value, []);
+  });
 });

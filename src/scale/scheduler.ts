@@ -181,6 +181,9 @@ export class OrgScheduler {
       const timer = this.timers.setTimeout(onDeadline, opts.deadlineMs);
       if (signal?.aborted) {
         for (const org of order) record({ org, status: 'missed' });
+        // With no org at all nothing above resolves: a replica holding no lease that is stopped
+        // during its first slot must not wait for this forever.
+        finish();
         return;
       }
       signal?.addEventListener('abort', onStop, { once: true });
