@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp, followDepsFor, tickDepsFor, type App } from './app';
 import { loadEnv, parseConfig, type AppConfig, type Env } from './config';
-import { Daemon } from './daemon';
+import { Daemon, waitLogged } from './daemon';
 import { formatDuration } from './duration';
 import { eventColumns } from './detect/event-columns';
 import { ConfigError, EXIT_CONFIG, EXIT_DELIVERY_FAILED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
@@ -215,7 +215,7 @@ async function cmdRun(config: AppConfig): Promise<number> {
       stopping = true;
       app.logger.info('stopping: finishing the page in hand', { signal: sig });
       void daemon.stop().then(async () => {
-        await app.close();
+        await waitLogged(app.logger, 'the database and notifiers to close', app.close());
         resolve(EXIT_OK);
       });
     };

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { fencedStore, type OrgRuntime } from './orgs/runtime';
 import { Leases } from './scale/leases';
 import { replicaId } from './scale/replica';
-import { OrgScheduler } from './scale/scheduler';
+import { OrgScheduler, type OrgOutcome } from './scale/scheduler';
 import { startHealthServer } from './health';
 import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver, type HookRoute } from './ingest/event-hook';
 import { redact, type Logger } from './logger';
@@ -66,6 +66,25 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** How often a stop step that has not finished says so. */
+const STOP_WAIT_LOG_MS = 5_000;
+
+/**
+ * Awaits one step of a graceful stop; while it has not finished, a warning every few seconds names
+ * it, so that an operator (or a supervisor's log) sees what a slow stop waits for.
+ */
+export async function waitLogged(logger: Logger, what: string, p: Promise<unknown> | undefined): Promise<void> {
+  if (!p) return;
+  const t0 = Date.now();
+  const timer = setInterval(() => logger.warn('stopping: still waiting', { for: what, seconds: Math.round((Date.now() - t0) / 1000) }), STOP_WAIT_LOG_MS);
+  timer.unref();
+  try {
+    await p;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** The longest timer Node keeps (about 24.8 days); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -79,6 +98,10 @@ export class Daemon {
   private task: ScheduledTask | null = null;
   /** The slot in flight (lease round plus the org ticks it started). */
   private slot: Promise<void> | null = null;
+  /** Resolves when the latest slot's lease round has handed its orgs to the scheduler. */
+  private leaseRound: Promise<void> = Promise.resolve();
+  /** A slot is waiting for the previous slot's lease round: a further one is skipped, not queued. */
+  private leaseRoundWaiting = false;
   private readonly orgs: OrgState[];
   private readonly byName: Map<string, OrgState>;
   /** Which orgs this replica polls: a lease per org in the database, shared with the other replicas. */
@@ -270,29 +293,53 @@ export class Daemon {
 
   private async runSlot(): Promise<void> {
     const { app } = this;
-    const held = await this.heldOrgs();
-    if (held === null) {
-      this.lastFinishedAt = app.clock.now();
-      this.lastSlot = { ok: false, error: 'the org leases could not be read or renewed (database)' };
+    // The lease round and the start of the ticks it hands out are one step, one slot at a time:
+    // a slot whose round overlapped the previous one's (the slot at start-up still taking over
+    // twenty orgs when the schedule's first slot came) would hand back orgs above the share that
+    // the other was about to tick, and the replica taking them would read them in the same slot.
+    // Once the ticks have started they count as busy, and a later round keeps them.
+    if (this.leaseRoundWaiting) {
+      app.logger.warn('the previous slot is still taking its org leases; skipping this slot', {});
       return;
     }
-    const due: OrgState[] = [];
-    for (const o of held) {
-      // Skipped here rather than in the scheduler: the same log line as before orgs existed.
-      if (this.scheduler.isRunning(o.rt.name)) o.rt.logger.warn('previous tick still running; skipping this slot', {});
-      else due.push(o);
-    }
+    const previous = this.leaseRound;
+    let roundDone!: () => void;
+    this.leaseRound = new Promise<void>((resolve) => (roundDone = resolve));
     const results = new Map<string, TickResult>();
-    // With several orgs, one that hangs is aborted at the next slot so that it never holds a place
-    // other orgs wait for; a single org keeps its tick as long as it takes (later slots skip it).
-    const deadlineMs = this.orgs.length > 1 ? Math.min(this.intervalMs(), MAX_TIMER_MS) : MAX_TIMER_MS;
-    const outcomes = await this.scheduler.runSlot(
-      due.map((o) => o.rt.name),
-      async (org, signal) => {
-        results.set(org, await this.orgTick(this.byName.get(org)!, signal));
-      },
-      { deadlineMs, signal: this.abort.signal },
-    );
+    let held: OrgState[] | null;
+    let started: Promise<OrgOutcome[]>;
+    try {
+      this.leaseRoundWaiting = true;
+      await previous;
+      this.leaseRoundWaiting = false;
+      if (this.abort.signal.aborted) return;
+      held = await this.heldOrgs();
+      if (held === null) {
+        this.lastFinishedAt = app.clock.now();
+        this.lastSlot = { ok: false, error: 'the org leases could not be read or renewed (database)' };
+        return;
+      }
+      const due: OrgState[] = [];
+      for (const o of held) {
+        // Skipped here rather than in the scheduler: the same log line as before orgs existed.
+        if (this.scheduler.isRunning(o.rt.name)) o.rt.logger.warn('previous tick still running; skipping this slot', {});
+        else due.push(o);
+      }
+      // With several orgs, one that hangs is aborted at the next slot so that it never holds a place
+      // other orgs wait for; a single org keeps its tick as long as it takes (later slots skip it).
+      const deadlineMs = this.orgs.length > 1 ? Math.min(this.intervalMs(), MAX_TIMER_MS) : MAX_TIMER_MS;
+      // runSlot marks every org it is given as running before it returns: the next round sees them busy.
+      started = this.scheduler.runSlot(
+        due.map((o) => o.rt.name),
+        async (org, signal) => {
+          results.set(org, await this.orgTick(this.byName.get(org)!, signal));
+        },
+        { deadlineMs, signal: this.abort.signal },
+      );
+    } finally {
+      roundDone();
+    }
+    const outcomes = await started;
     const failed: string[] = [];
     for (const out of outcomes) {
       const r = results.get(out.org);
@@ -441,23 +488,27 @@ export class Daemon {
     if (!this.stopped) {
       this.stopped = (async () => {
         this.abort.abort();
+        const step = (what: string, p: Promise<unknown> | undefined): Promise<void> => waitLogged(this.app.logger, what, p);
         // A start still under way finishes the step it is in and skips the rest.
-        if (this.starting) await this.starting.catch(() => undefined);
+        if (this.starting) await step('the start-up in progress', this.starting.catch(() => undefined));
         await this.task?.stop();
         await this.task?.destroy();
         // No new clicks; actions already started finish and are recorded.
-        await this.slackApp?.stop();
+        await step('Slack actions in progress', this.slackApp?.stop());
         // Requests in flight finish their commit and get their answer; new ones are refused.
-        await this.hook?.close();
-        if (this.slot) await this.slot.catch(() => undefined);
-        for (const o of this.orgs) if (o.current) await o.current.catch(() => undefined);
-        await this.followSettled();
+        await step('event hook requests in progress', this.hook?.close());
+        if (this.slot) await step('the poll slot in progress', this.slot.catch(() => undefined));
+        for (const o of this.orgs) if (o.current) await step(`the tick of org ${o.rt.name}`, o.current.catch(() => undefined));
+        await step('follow ticks in progress', this.followSettled());
         // Handed back at once: another replica takes these orgs at its next slot, not after LEASE_TTL.
-        await this.leases.release().catch((err: unknown) => {
-          this.app.logger.warn('the org leases could not be released; other replicas take them over after LEASE_TTL', { error: redact(err instanceof Error ? err.message : String(err)) });
-        });
-        await this.app.dispatcher.stop();
-        await this.health?.close();
+        await step(
+          'the org leases to be released',
+          this.leases.release().catch((err: unknown) => {
+            this.app.logger.warn('the org leases could not be released; other replicas take them over after LEASE_TTL', { error: redact(err instanceof Error ? err.message : String(err)) });
+          }),
+        );
+        await step('deliveries in flight to be recorded', this.app.dispatcher.stop());
+        await step('the health endpoint to close', this.health?.close());
       })();
     }
     return this.stopped;
