@@ -58,6 +58,8 @@ export class Metrics {
     const r = [this.registry];
     const orgs = [...new Set(opts.orgs?.length ? opts.orgs : [DEFAULT_ORG])];
     this.orgs = new Set(orgs);
+    // prom-client calls collect() with the metric as `this`: the org labels come from here.
+    const self = this;
     const storeFor = opts.storeFor ?? (() => store);
     this.ticks = new client.Counter({ name: 'otw_ticks_total', help: 'Poll ticks by org and result.', labelNames: ['org', 'result'], registers: r });
     // A series that first appears at 1 is invisible to Prometheus' increase() and rate(): the first
@@ -126,28 +128,64 @@ export class Metrics {
         }
       },
     });
+    // The outbox is one table for every org: a row's org is its alert's, summary's or follow-up's.
+    // Counted in one query per scrape; an org of the database that this process does not watch
+    // (another replica's configuration) is `unknown`, so the label never takes outside values.
+    const outboxByOrg = async (): Promise<Array<{ org: string; notifier: string; status: string; n: number }>> => {
+      const rows = await store.sql.all<{ org: string | null; notifier: string; status: string; n: number }>(
+        `SELECT COALESCE(a.org, s.org, fa.org) AS org, d.notifier, d.status, COUNT(*) AS n
+           FROM deliveries d
+           LEFT JOIN alerts a ON a.id = d.alert_id
+           LEFT JOIN summaries s ON s.id = d.summary_id
+           LEFT JOIN followups f ON f.id = d.followup_id
+           LEFT JOIN alerts fa ON fa.id = f.alert_id
+          GROUP BY COALESCE(a.org, s.org, fa.org), d.notifier, d.status`,
+      );
+      return rows.map((r) => ({ org: this.orgLabel(r.org ?? DEFAULT_ORG), notifier: r.notifier, status: r.status, n: Number(r.n) }));
+    };
     new client.Gauge({
       name: 'otw_deliveries',
-      help: 'Deliveries by notifier and status (pending, sent, failed).',
-      labelNames: ['notifier', 'status'],
+      help: 'Deliveries by org, notifier and status (pending, sent, failed).',
+      labelNames: ['org', 'notifier', 'status'],
       registers: r,
       async collect() {
         // Read before the reset: a scrape never shows the series gone while the database answers.
-        const { deliveries } = await store.status(0);
+        const rows = await outboxByOrg();
         this.reset();
-        for (const d of deliveries) {
-          this.set({ notifier: d.notifier, status: 'pending' }, d.pending);
-          this.set({ notifier: d.notifier, status: 'sent' }, d.sent);
-          this.set({ notifier: d.notifier, status: 'failed' }, d.failed);
+        const totals = new Map<string, { org: string; notifier: string; status: string; n: number }>();
+        for (const row of rows) {
+          if (!['pending', 'sent', 'failed'].includes(row.status)) continue;
+          const key = `${row.org}\0${row.notifier}\0${row.status}`;
+          const t = totals.get(key);
+          if (t) t.n += row.n;
+          else totals.set(key, { ...row });
+        }
+        // Every status of a notifier an org has rows for, at 0 when none: a rule sees the series.
+        for (const key of new Set(rows.map((x) => `${x.org}\0${x.notifier}`))) {
+          const [org, notifier] = key.split('\0') as [string, string];
+          for (const status of ['pending', 'sent', 'failed']) this.set({ org, notifier, status }, totals.get(`${org}\0${notifier}\0${status}`)?.n ?? 0);
         }
       },
     });
     new client.Gauge({
       name: 'otw_outbox_size',
-      help: 'Deliveries waiting to be sent.',
+      help: 'Deliveries waiting to be sent, by org.',
+      labelNames: ['org'],
       registers: r,
       async collect() {
-        this.set(Number((await store.sql.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'`))?.n ?? 0));
+        const rows = await store.sql.all<{ org: string | null; n: number }>(
+          `SELECT COALESCE(a.org, s.org, fa.org) AS org, COUNT(*) AS n
+             FROM deliveries d
+             LEFT JOIN alerts a ON a.id = d.alert_id
+             LEFT JOIN summaries s ON s.id = d.summary_id
+             LEFT JOIN followups f ON f.id = d.followup_id
+             LEFT JOIN alerts fa ON fa.id = f.alert_id
+            WHERE d.status = 'pending'
+            GROUP BY COALESCE(a.org, s.org, fa.org)`,
+        );
+        this.reset();
+        for (const org of orgs) this.set({ org }, 0);
+        for (const row of rows) this.inc({ org: self.orgLabel(row.org ?? DEFAULT_ORG) }, Number(row.n));
       },
     });
     new client.Gauge({
@@ -216,10 +254,14 @@ export class Metrics {
     for (const org of orgs) this.followRequests.inc({ org }, 0);
     new client.Gauge({
       name: 'otw_watched_tokens',
-      help: 'Tokens whose watch is open (their activity is followed).',
+      help: 'Tokens whose watch is open (their activity is followed), by org.',
+      labelNames: ['org'],
       registers: r,
       async collect() {
-        this.set(Number((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL'))?.n ?? 0));
+        const rows = await store.sql.all<{ org: string; n: number }>('SELECT org, COUNT(*) AS n FROM token_watches WHERE closed_at IS NULL GROUP BY org');
+        this.reset();
+        for (const org of orgs) this.set({ org }, 0);
+        for (const row of rows) this.inc({ org: self.orgLabel(row.org) }, Number(row.n));
       },
     });
     client.collectDefaultMetrics({ register: this.registry, prefix: 'otw_process_' });

@@ -34,8 +34,8 @@ describe('health and metrics', () => {
       assert.equal(metric(m, 'otw_events_fetched_total{org="default"}'), 1);
       // Two for the poll tick (a page, then the empty page), one for the follow tick of the new token.
       assert.equal(metric(m, 'otw_okta_requests_total{org="default",status="200"}'), 3);
-      assert.equal(metric(m, 'otw_deliveries{notifier="console",status="sent"}'), 1);
-      assert.equal(metric(m, 'otw_outbox_size'), 0);
+      assert.equal(metric(m, 'otw_deliveries{org="default",notifier="console",status="sent"}'), 1);
+      assert.equal(metric(m, 'otw_outbox_size{org="default"}'), 0);
       assert.ok(metric(m, 'otw_okta_rate_limit_remaining{org="default"}') > 0);
       assert.ok(metric(m, 'otw_cursor_age_seconds{org="default"}') >= 0);
 

@@ -46,8 +46,8 @@ describe('metrics by org', () => {
       'otw_okta_rate_limit_limit{org="default"} 0',
       'otw_hook_last_delivery_timestamp_seconds{org="default"} 0',
       'otw_events_by_source{org="default",source="poll"} 0',
-      // Shared by every org: the outbox and the schedule.
-      'otw_outbox_size 0',
+      'otw_outbox_size{org="default"} 0',
+      'otw_watched_tokens{org="default"} 0',
     ]) {
       assert.ok(l.has(line), `missing: ${line}`);
     }
