@@ -314,7 +314,8 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
     for (const org of new Set(alerts.map((a) => a.org))) {
       for (const [id, w] of await watchStatusOf(storeOf(org), alerts.filter((a) => a.org === org).map((a) => a.alert.id))) watches.set(id, w);
     }
-    const exceptions = app.detector.exceptionsStatus(app.clock.now());
+    // With ORGS_FILE each org's own exceptions, on its row (JSON) and under its name (text).
+    const exceptions = many ? many.orgs.flatMap((o) => o.exceptions.map((e) => ({ org: o.org, ...e }))) : app.detector.exceptionsStatus(app.clock.now());
     const summed = many ? await acrossOrgs(app) : null;
     const suppressedBy = summed?.suppressedBy ?? (await app.store.suppressedByReason());
     const push = {
@@ -322,8 +323,11 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
       lastReceivedAt: summed ? summed.lastPushReceivedAt : await app.store.lastPushReceivedAt(),
       eventsBySource: { poll: 0, push: 0, ...(summed?.eventsBySource ?? (await app.store.eventsBySource())) },
     };
-    const follow = await followStatus(app.store);
-    const clockOffsetMs = await app.store.oktaClockOffset();
+    // With ORGS_FILE these are per org, on each org's row.
+    const follow = many ? undefined : await followStatus(app.store);
+    const clockOffsetMs = many ? undefined : await app.store.oktaClockOffset();
+    const failed = await app.store.failedDeliveries(10);
+    const byOrg = many ? await app.store.outboxCounts() : null;
     const actions = new Map<string, Awaited<ReturnType<typeof alertActions>>>();
     for (const a of alerts) actions.set(a.alert.id, await alertActions(storeOf(a.org), a.alert.id));
     if (opts.json) {
@@ -340,6 +344,8 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
             push,
             follow,
             exceptions,
+            ...(byOrg ? { deliveriesByOrg: deliveriesByOrg(byOrg) } : {}),
+            failedDeliveries: failed.map((f) => (many ? f : { ...f, org: undefined })),
             alerts: opts.alerts
               ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null, actions: actions.get(a.alert.id) ?? [] }))
               : undefined,
@@ -352,17 +358,18 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
     }
     const now = app.clock.now().getTime();
     const t = s.lastTick;
+    const orgWidth = Math.max(4, ...(many?.orgs ?? []).map((o) => o.org.length));
     const lines = [
       `database        ${database} (schema ${s.schemaVersion})`,
       ...(many
-        ? orgLines(many, now, config.scale.leaseTtlMs)
+        ? orgLines(many, now, config.scale.leaseTtlMs, config.poll.lookbackMs)
         : [
             `cursor          ${s.cursor ? `saved ${ago(s.cursor.updatedAt, now)}` : 'none yet (the first tick starts at now minus LOOKBACK)'}`,
             `last tick       ${t ? `${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}: ${t.pages} page(s), ${t.requests} request(s), ${t.events} event(s), ${t.newAlerts} new alert(s)${t.error ? `; error: ${t.error}` : ''}` : 'none yet'}`,
             `last success    ${ago(s.lastSuccessfulTick?.finishedAt, now)}`,
-            `follow          ${followLine(follow, now)}`,
+            `follow          ${followLine(follow!, now)}`,
             `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
-            `clock           ${clockStatus(clockOffsetMs, config.poll.lookbackMs)}`,
+            `clock           ${clockStatus(clockOffsetMs ?? null, config.poll.lookbackMs)}`,
           ]),
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,
       `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last push delivery ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
@@ -371,24 +378,27 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
       ...suppressedBy.map((x) => `  ${String(x.count).padStart(5)}  ${x.reason.slice(0, 160)} (last published ${x.last})`),
       `exceptions      ${exceptions.length ? `${exceptions.filter((e) => !e.expired).length} in force, ${exceptions.filter((e) => e.expired).length} expired` : 'none (EXCEPTIONS_FILE not set)'}`,
       ...exceptions.map(
-        (e) => `  ${e.kind} #${e.number}${e.line ? ` (line ${e.line})` : ''}: ${e.reason.slice(0, 100)}; ${e.matches.slice(0, 120)}${e.expired ? `; EXPIRED ${e.expires}: no longer matches` : e.expires ? `; expires ${e.expires}` : ''}`,
+        (e) => `  ${'org' in e ? `${plainText(e.org, 64)}: ` : ''}${e.kind} #${e.number}${e.line ? ` (line ${e.line})` : ''}: ${e.reason.slice(0, 100)}; ${e.matches.slice(0, 120)}${e.expired ? `; EXPIRED ${e.expires}: no longer matches` : e.expires ? `; expires ${e.expires}` : ''}`,
       ),
       'deliveries:',
-      ...(s.deliveries.length
-        ? s.deliveries.map((d) => `  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
-        : ['  none yet']),
+      ...(byOrg
+        ? byOrg.length
+          ? deliveriesByOrg(byOrg).map((d) => `  ${d.org.padEnd(orgWidth)}  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
+          : ['  none yet']
+        : s.deliveries.length
+          ? s.deliveries.map((d) => `  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
+          : ['  none yet']),
     ];
-    const failed = await app.store.failedDeliveries(10);
     if (failed.length) {
       lines.push('failed deliveries (newest first; "okta-token-watch retry-failed" puts them back):');
-      for (const f of failed) lines.push(`  #${f.id} ${f.notifier} ${plainText(f.alertId, 60)} after ${f.attempts} attempt(s): ${plainText(f.lastError, 300)}`);
+      for (const f of failed) lines.push(`  #${f.id} ${many ? `${plainText(f.org, 64)} ` : ''}${f.notifier} ${plainText(f.alertId, 60)} after ${f.attempts} attempt(s): ${plainText(f.lastError, 300)}`);
     }
     if (opts.alerts) {
       lines.push('alerts (newest first):');
-      for (const { alert: a, summarized } of alerts) {
+      for (const { alert: a, summarized, org } of alerts) {
         // Event text is attacker-controlled: made visible and bounded before it reaches a terminal.
         lines.push(
-          `  ${plainText(a.event.published, 40)} ${plainText(a.outcome.result, 20)} "${plainText(a.token?.name ?? '(no token target)', 80)}" by "${plainText(a.actor.login ?? a.actor.id ?? 'unknown', 80)}" from ${plainText(a.client.ip, 45)}${summarized ? ' [in a summary]' : ''} ${plainText(a.id, 60)}`,
+          `  ${many && org ? `[${plainText(org, 64)}] ` : ''}${plainText(a.event.published, 40)} ${plainText(a.outcome.result, 20)} "${plainText(a.token?.name ?? '(no token target)', 80)}" by "${plainText(a.actor.login ?? a.actor.id ?? 'unknown', 80)}" from ${plainText(a.client.ip, 45)}${summarized ? ' [in a summary]' : ''} ${plainText(a.id, 60)}`,
         );
         const watch = watches.get(a.id);
         if (watch) lines.push(`      ${formatWatchLine(watch)}`);
@@ -402,14 +412,28 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
   }
 }
 
+/** Outbox counts by org and notifier, one row each with its pending, sent and failed. */
+function deliveriesByOrg(rows: Array<{ org: string; notifier: string; status: string; n: number }>): Array<{ org: string; notifier: string; pending: number; sent: number; failed: number }> {
+  const out = new Map<string, { org: string; notifier: string; pending: number; sent: number; failed: number }>();
+  for (const r of rows) {
+    const key = `${r.org}\0${r.notifier}`;
+    let d = out.get(key);
+    if (!d) out.set(key, (d = { org: r.org, notifier: r.notifier, pending: 0, sent: 0, failed: 0 }));
+    if (r.status === 'pending' || r.status === 'sent' || r.status === 'failed') d[r.status] += r.n;
+  }
+  return [...out.values()];
+}
+
 /** The `status` lines of ORGS_FILE's orgs: one row each, then the leases, then the replicas. */
-function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number, leaseTtlMs: number): string[] {
+function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number, leaseTtlMs: number, lookbackMs: number): string[] {
   const width = Math.max(4, ...m.orgs.map((o) => o.org.length));
   const lines = ['orgs:'];
   for (const o of m.orgs) {
     const t = o.lastTick;
     const tick = t ? `last tick ${t.result} at ${ago(t.finishedAt ?? t.startedAt, now)}, ${t.newAlerts} new alert(s)${t.error ? `; error: ${plainText(t.error, 200)}` : ''}` : 'no tick yet';
     lines.push(`  ${o.org.padEnd(width)}  cursor ${o.cursorSavedAt ? `saved ${ago(o.cursorSavedAt, now)}` : 'none yet'}; ${tick}; last success ${ago(o.lastSuccessAt, now)}`);
+    lines.push(`  ${' '.repeat(width)}  follow: ${followLine(o.follow, now)}`);
+    lines.push(`  ${' '.repeat(width)}  clock: ${clockStatus(o.oktaClockOffsetMs, lookbackMs)}`);
   }
   lines.push('leases (which replica polls which org):');
   for (const o of m.orgs) {

@@ -128,21 +128,11 @@ export class Metrics {
         }
       },
     });
-    // The outbox is one table for every org: a row's org is its alert's, summary's or follow-up's.
-    // Counted in one query per scrape; an org of the database that this process does not watch
-    // (another replica's configuration) is `unknown`, so the label never takes outside values.
-    const outboxByOrg = async (): Promise<Array<{ org: string; notifier: string; status: string; n: number }>> => {
-      const rows = await store.sql.all<{ org: string | null; notifier: string; status: string; n: number }>(
-        `SELECT COALESCE(a.org, s.org, fa.org) AS org, d.notifier, d.status, COUNT(*) AS n
-           FROM deliveries d
-           LEFT JOIN alerts a ON a.id = d.alert_id
-           LEFT JOIN summaries s ON s.id = d.summary_id
-           LEFT JOIN followups f ON f.id = d.followup_id
-           LEFT JOIN alerts fa ON fa.id = f.alert_id
-          GROUP BY COALESCE(a.org, s.org, fa.org), d.notifier, d.status`,
-      );
-      return rows.map((r) => ({ org: this.orgLabel(r.org ?? DEFAULT_ORG), notifier: r.notifier, status: r.status, n: Number(r.n) }));
-    };
+    // The outbox is one table for every org (Store.outboxCounts). An org of the database that this
+    // process does not watch (another replica's configuration) is `unknown`, so the label never
+    // takes outside values.
+    const outboxByOrg = async (opts: { status?: 'pending' } = {}): Promise<Array<{ org: string; notifier: string; status: string; n: number }>> =>
+      (await store.outboxCounts(opts)).map((r) => ({ ...r, org: this.orgLabel(r.org) }));
     new client.Gauge({
       name: 'otw_deliveries',
       help: 'Deliveries by org, notifier and status (pending, sent, failed).',
@@ -173,19 +163,10 @@ export class Metrics {
       labelNames: ['org'],
       registers: r,
       async collect() {
-        const rows = await store.sql.all<{ org: string | null; n: number }>(
-          `SELECT COALESCE(a.org, s.org, fa.org) AS org, COUNT(*) AS n
-             FROM deliveries d
-             LEFT JOIN alerts a ON a.id = d.alert_id
-             LEFT JOIN summaries s ON s.id = d.summary_id
-             LEFT JOIN followups f ON f.id = d.followup_id
-             LEFT JOIN alerts fa ON fa.id = f.alert_id
-            WHERE d.status = 'pending'
-            GROUP BY COALESCE(a.org, s.org, fa.org)`,
-        );
+        const rows = await outboxByOrg({ status: 'pending' });
         this.reset();
         for (const org of orgs) this.set({ org }, 0);
-        for (const row of rows) this.inc({ org: self.orgLabel(row.org ?? DEFAULT_ORG) }, Number(row.n));
+        for (const row of rows) this.inc({ org: row.org }, row.n);
       },
     });
     new client.Gauge({

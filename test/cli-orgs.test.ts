@@ -83,6 +83,51 @@ describe('one-shot commands with ORGS_FILE', () => {
     assert.deepEqual(js.replicas, []);
   });
 
+  test('when the orgs share the outbox, then status names the org of every delivery count, failed delivery, exception and alert, and shows each org\'s follow and clock', async () => {
+    const t = await setup(['alpha', 'beta']);
+    try {
+      const published = new Date(Date.now() - 2000).toISOString();
+      t.fakes.org('alpha').persist(tokenEvent(11, published));
+      t.fakes.org('beta').persist(tokenEvent(12, published));
+      // Only beta has an exceptions file of its own.
+      const exceptionsFile = path.join(t.dir, 'beta-exceptions.yaml');
+      fs.writeFileSync(exceptionsFile, 'exceptions:\n  - reason: beta pipeline rotates its token\n    actor: svc-beta@example.com\n');
+      const orgsFile = t.env.ORGS_FILE!;
+      fs.writeFileSync(orgsFile, fs.readFileSync(orgsFile, 'utf8').replace(/(  - name: beta\n(?:    .*\n)*)/, `$1    exceptionsFile: ${exceptionsFile}\n`));
+      const r = await runCli(['poll'], t.env);
+      assert.equal(r.code, 0, r.stderr);
+      // beta's console delivery failed for good (as if its destination refused it every time).
+      const db = new SqliteDb(openDatabase(t.env.DB_PATH!), t.env.DB_PATH!);
+      await db.run(`UPDATE deliveries SET status = 'failed', last_error = 'refused by the destination' WHERE alert_id IN (SELECT id FROM alerts WHERE org = 'beta')`);
+      await db.close();
+
+      const st = await runCli(['status', '--alerts'], t.env);
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(st.stdout, /^deliveries:\n {2}alpha +console +0 pending, 1 sent, 0 failed\n {2}beta +console +0 pending, 0 sent, 1 failed$/m);
+      assert.match(st.stdout, /^ {2}#\d+ beta console otw-\S+ after \d+ attempt\(s\): refused by the destination$/m);
+      assert.match(st.stdout, /^ {2}beta: exception #1 \(line 2\): beta pipeline rotates its token; actor svc-beta@example.com$/m);
+      assert.doesNotMatch(st.stdout, /^ {2}alpha: exception/m);
+      assert.match(st.stdout, /^ {2}\[alpha\] \S+ SUCCESS /m);
+      assert.match(st.stdout, /^ {2}\[beta\] \S+ SUCCESS /m);
+      for (const org of ['alpha', 'beta']) {
+        assert.match(st.stdout, new RegExp(`^ {2}${org} +cursor saved .*\\n {2} +follow: \\d+ token\\(s\\) watched; .*\\n {2} +clock: `, 'm'));
+      }
+
+      const js = JSON.parse((await runCli(['status', '--json'], t.env)).stdout) as {
+        orgs: Array<{ org: string; follow: { watched: number }; exceptions: unknown[] }>;
+        deliveriesByOrg: Array<{ org: string; notifier: string; failed: number; sent: number }>;
+        failedDeliveries: Array<{ org: string; notifier: string }>;
+        exceptions: Array<{ org: string }>;
+      };
+      assert.deepEqual(js.deliveriesByOrg.map((d) => [d.org, d.notifier, d.sent, d.failed]), [['alpha', 'console', 1, 0], ['beta', 'console', 0, 1]]);
+      assert.deepEqual(js.failedDeliveries.map((f) => [f.org, f.notifier]), [['beta', 'console']]);
+      assert.deepEqual(js.exceptions.map((e) => e.org), ['beta']);
+      assert.deepEqual(js.orgs.map((o) => [o.org, o.exceptions.length, typeof o.follow.watched]), [['alpha', 0, 'number'], ['beta', 1, 'number']]);
+    } finally {
+      await t.fakes.stop();
+    }
+  });
+
   test('when another live replica holds an org\'s lease, then poll skips that org saying who holds it, polls the other, and status shows the lease', async () => {
     const db = new SqliteDb(openDatabase(s.env.DB_PATH!), s.env.DB_PATH!);
     const now = Date.now();

@@ -1,6 +1,8 @@
 import type { App } from '../app';
 import type { Alert } from '../detect/alert';
+import type { ExceptionStatus } from '../detect/exceptions';
 import { Leases, type LeaseRow, type ReplicaRow } from '../scale/leases';
+import { followStatus } from '../store/follow-cursors';
 
 /** One org's row of `status`: its checkpoint and its last tick. */
 export interface OrgStatusRow {
@@ -10,6 +12,12 @@ export interface OrgStatusRow {
   cursorSavedAt: string | null;
   lastTick: { result: string; startedAt: string; finishedAt: string | null; newAlerts: number; error: string | null } | null;
   lastSuccessAt: string | null;
+  /** Its watched tokens and its last follow tick. */
+  follow: Awaited<ReturnType<typeof followStatus>>;
+  /** Okta's clock against ours at the org's last tick that caught up (ms; null: not measured). */
+  oktaClockOffsetMs: number | null;
+  /** Its exceptions file's entries (its own EXCEPTIONS_FILE, or the env file's). */
+  exceptions: ExceptionStatus[];
 }
 
 /** What `status` shows of the orgs and of the replicas sharing the database. */
@@ -32,6 +40,9 @@ export async function orgStatus(app: App): Promise<OrgsStatus> {
       cursorSavedAt: cursor?.updatedAt ?? null,
       lastTick: t ? { result: t.result, startedAt: t.startedAt, finishedAt: t.finishedAt ?? null, newAlerts: t.newAlerts, error: t.error ?? null } : null,
       lastSuccessAt: ok?.finishedAt ?? null,
+      follow: await followStatus(rt.store),
+      oktaClockOffsetMs: await rt.store.oktaClockOffset(),
+      exceptions: rt.detector.exceptionsStatus(app.clock.now()),
     });
   }
   return { orgs, leases: await Leases.list(app.store.sql), replicas: await Leases.replicas(app.store.sql) };

@@ -514,9 +514,10 @@ export class Store {
   }
 
   /** Failed deliveries with their last error, newest first. */
-  async failedDeliveries(limit: number): Promise<Array<{ id: number; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }>> {
+  async failedDeliveries(limit: number): Promise<Array<{ id: number; org: string; notifier: string; alertId: string | null; attempts: number; lastError: string | null; lastAttemptAt: string | null }>> {
     const rows = await this.sql.all<{
       id: number;
+      org: string | null;
       notifier: string;
       alertId: string | null;
       summaryId: number | null;
@@ -525,15 +526,16 @@ export class Store {
       lastError: string | null;
       lastAttemptAt: string | null;
     }>(
-      `SELECT d.id, d.notifier, a.alert_id AS "alertId", d.summary_id AS "summaryId", f.payload AS "followupPayload", d.attempts,
+      `SELECT d.id, ${DELIVERY_ORG} AS org, d.notifier, a.alert_id AS "alertId", d.summary_id AS "summaryId", f.payload AS "followupPayload", d.attempts,
               d.last_error AS "lastError", d.last_attempt_at AS "lastAttemptAt"
-         FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id LEFT JOIN followups f ON f.id = d.followup_id
+         FROM ${DELIVERY_WITH_ORG}
         WHERE d.status = 'failed' ORDER BY d.id DESC LIMIT ?`,
       [limit],
     );
     // The follow-up's id is in its JSON: read here rather than with an engine's JSON function.
     return rows.map((r) => ({
       id: r.id,
+      org: r.org ?? DEFAULT_ORG,
       notifier: r.notifier,
       alertId: r.alertId ?? (r.summaryId !== null ? `otw-summary-${r.summaryId}` : followupIdOf(r.followupPayload)),
       attempts: r.attempts,
@@ -654,6 +656,22 @@ export class Store {
     return (await this.lastReceipt('push'))?.lastReceivedAt ?? null;
   }
 
+  /**
+   * The outbox counted by org, notifier and status, for every org in the database (one outbox for
+   * all of them): a row's org is its alert's, its summary's or its follow-up's alert's.
+   */
+  async outboxCounts(opts: { status?: 'pending' } = {}): Promise<Array<{ org: string; notifier: string; status: string; n: number }>> {
+    const rows = await this.sql.all<{ org: string | null; notifier: string; status: string; n: number }>(
+      `SELECT ${DELIVERY_ORG} AS org, d.notifier, d.status, COUNT(*) AS n
+         FROM ${DELIVERY_WITH_ORG}
+        ${opts.status ? 'WHERE d.status = ?' : ''}
+        GROUP BY ${DELIVERY_ORG}, d.notifier, d.status
+        ORDER BY 1, 2, 3`,
+      opts.status ? [opts.status] : [],
+    );
+    return rows.map((r) => ({ org: r.org ?? DEFAULT_ORG, notifier: r.notifier, status: r.status, n: Number(r.n) }));
+  }
+
   async status(schemaVersion: number): Promise<StoreStatus> {
     const count = async (sql: string): Promise<number> => Number((await this.sql.get<{ n: number }>(sql))?.n ?? 0);
     const deliveries = (
@@ -677,6 +695,15 @@ export class Store {
     };
   }
 }
+
+/** The deliveries with what names their org: the alert, the summary, or the follow-up's alert. */
+const DELIVERY_WITH_ORG = `deliveries d
+           LEFT JOIN alerts a ON a.id = d.alert_id
+           LEFT JOIN summaries s ON s.id = d.summary_id
+           LEFT JOIN followups f ON f.id = d.followup_id
+           LEFT JOIN alerts fa ON fa.id = f.alert_id`;
+/** A delivery's org, over {@link DELIVERY_WITH_ORG}. */
+const DELIVERY_ORG = 'COALESCE(a.org, s.org, fa.org)';
 
 /** One row of the due-deliveries query. */
 interface DueRow {
