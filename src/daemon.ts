@@ -1,9 +1,8 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { followDepsFor, tickDepsFor, type App } from './app';
-import os from 'node:os';
 import { fencedStore, type OrgRuntime } from './orgs/runtime';
 import { Leases } from './scale/leases';
-import { replicaId } from './scale/replica';
+import { localReplicaGone, replicaId } from './scale/replica';
 import { OrgScheduler, type OrgOutcome } from './scale/scheduler';
 import { startHealthServer } from './health';
 import { ingestPushBatch, startEventHookReceiver, type EventHookReceiver, type HookRoute } from './ingest/event-hook';
@@ -54,16 +53,6 @@ interface OrgState {
   following: Promise<void> | null;
   lastResult: TickResult | null;
   lastFollow: FollowResult | null;
-}
-
-/** True when a process with this pid runs on this host (one we may not signal counts: it exists). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** How often a stop step that has not finished says so. */
@@ -263,7 +252,18 @@ export class Daemon {
       return;
     }
     const { SlackApp } = await import('./slack-app/slack-app');
-    this.slackApp = new SlackApp({ config: app.config.slackApp, store: app.store, responder: app.responder, logger: app.logger, clock: app.clock, reconnectBaseMs: this.opts.slackReconnectMs });
+    // Registered as live before the first click can arrive: another replica sweeping the inbox
+    // must see this one's claims as live ones.
+    await this.leases.register().catch((err: unknown) => app.logger.warn('could not register this replica before starting the Slack app', { error: redact(err instanceof Error ? err.message : String(err)) }));
+    this.slackApp = new SlackApp({
+      config: app.config.slackApp,
+      store: app.store,
+      responder: app.responder,
+      logger: app.logger,
+      clock: app.clock,
+      reconnectBaseMs: this.opts.slackReconnectMs,
+      replica: { holder: this.leases.holder, ttlMs: this.leases.ttlMs },
+    });
     await this.slackApp.start();
   }
 
@@ -282,6 +282,8 @@ export class Daemon {
    */
   async tick(): Promise<void> {
     if (this.abort.signal.aborted) return;
+    // Clicks a replica that is gone acknowledged and never finished: this one finishes them.
+    if (this.slackApp) void this.slackApp.sweep();
     const run = this.runSlot();
     this.slot = run;
     try {
@@ -390,14 +392,9 @@ export class Daemon {
   private async freeDeadLocalLeases(): Promise<void> {
     const db = this.app.store.db;
     if (db.engine !== 'sqlite') return;
-    const host = os.hostname();
     const rows = await db.all<{ holder: string }>('SELECT holder FROM replicas WHERE holder != ? UNION SELECT holder FROM leases WHERE holder != ?', [this.leases.holder, this.leases.holder]);
     for (const { holder } of rows) {
-      const m = /^(.*):(\d+):[0-9a-f]+$/.exec(holder);
-      if (!m || m[1] !== host) continue;
-      const pid = Number(m[2]);
-      // Our own pid under another name is a predecessor that had it (pid 1 in a container).
-      if (pid !== process.pid && processAlive(pid)) continue;
+      if (!localReplicaGone(holder)) continue;
       // Its replica row too: while it counted as live, the fair share would leave its orgs unpolled.
       const freed = await db.transaction(async (tx) => {
         const leases = await tx.run('DELETE FROM leases WHERE holder = ?', [holder]);

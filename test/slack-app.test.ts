@@ -444,6 +444,43 @@ describe('Slack app mode', () => {
     }
   });
 
+  test('when replicas share the inbox, then a click another live replica acknowledged is left to it, and once that replica is gone the next slot here acts on it, once', async () => {
+    const w = await world({ realResponder: true, env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id } });
+    try {
+      await w.daemon.stop();
+      const handled = async (id: string): Promise<boolean> => (await w.app.store.sql.get<{ h: string | null }>('SELECT handled_at AS h FROM slack_inbox WHERE envelope_id = ?', [id]))?.h != null;
+      const at = (agoMs: number): string => new Date(Date.now() - agoMs).toISOString();
+      // Another replica (on another host) is live and is acting on an Acknowledge click it received.
+      await w.app.store.sql.run('INSERT INTO replicas (holder, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)', ['other-host:42:0a0b0c0d', 'other-host', 42, at(0), at(0)]);
+      await w.app.store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at, claimed_by) VALUES (?, ?, ?, ?)', [
+        'env-of-a-live-replica',
+        JSON.stringify(w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE)),
+        at(0),
+        'other-host:42:0a0b0c0d',
+      ]);
+      const again = new Daemon(w.app, { slackReconnectMs: 200 });
+      await again.start();
+      try {
+        await again.tick();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(await handled('env-of-a-live-replica'), false, 'the live replica\'s click is its own to finish');
+        assert.equal(w.slack.callsOf('chat.update').length, 0);
+        // That replica dies: not seen for longer than two heartbeats (LEASE_TTL's default is 2 minutes).
+        await w.app.store.sql.run('UPDATE replicas SET seen_at = ? WHERE holder = ?', [at(10 * 60_000), 'other-host:42:0a0b0c0d']);
+        await again.tick();
+        await w.slack.until(async () => handled('env-of-a-live-replica'), 'the dead replica\'s click acted on by this one', 10_000);
+        await again.tick();
+        await again.tick();
+        const acks = await w.app.store.sql.all<{ result: string }>("SELECT result FROM response_actions WHERE action = 'acknowledge'");
+        assert.equal(acks.length, 1, `one acknowledgement recorded, not one per sweep: ${JSON.stringify(acks)}`);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await w.close();
+    }
+  });
+
   test('when the daemon stops, then the Socket Mode connection is closed', async () => {
     const w = await world();
     await w.daemon.stop();

@@ -138,6 +138,14 @@ export class Leases {
     });
   }
 
+  /** Records that this replica is alive, before its first `acquire` (claims it makes meanwhile count as a live replica's). */
+  register(): Promise<void> {
+    return this.serial(async () => {
+      if (this.released) return;
+      await this.seen(await this.db.now());
+    });
+  }
+
   /** Starts the heartbeat timer (every TTL/3). It does not keep the process alive. */
   startHeartbeat(): void {
     if (this.timer || this.released) return;

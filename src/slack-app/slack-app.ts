@@ -9,7 +9,7 @@ import { expectedModal, notAllowedText, statusBlock, threadReply } from './block
 import type { SlackAppConfig } from './config';
 import { readInteraction, type MessageRef, type SlackUser } from './interaction';
 import type { Responder, ResponseAction, ResponseOutcome } from './respond-port';
-import { SlackInbox } from './inbox';
+import { SlackInbox, type InboxOwner } from './inbox';
 import { errorText, slackLogger, SocketConnection } from './socket';
 
 /** What the Slack app needs from the program. */
@@ -21,6 +21,8 @@ export interface SlackAppDeps {
   clock: Clock;
   /** The first reconnect's delay, doubled per failure up to a minute (default 1 s; tests shorten it). */
   reconnectBaseMs?: number;
+  /** This replica's id and LEASE_TTL: clicks are claimed by the replica that received them. */
+  replica?: InboxOwner;
 }
 
 /** How long a user group's members are trusted before they are asked again. */
@@ -41,9 +43,10 @@ export class SlackApp {
   private readonly groupCache = new Map<string, { members: Set<string>; at: number }>();
 
   private readonly inbox: SlackInbox;
+  private stopping = false;
 
   constructor(private readonly deps: SlackAppDeps) {
-    this.inbox = new SlackInbox(deps.store);
+    this.inbox = new SlackInbox(deps.store, deps.replica);
   }
 
   /**
@@ -56,9 +59,7 @@ export class SlackApp {
     const slackApiUrl = `${config.apiUrl}/`;
     this.web = new Web(config.botToken, { slackApiUrl, logger: slackLogger(logger), timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
     // Clicks acknowledged by an earlier process that stopped before acting on them.
-    const left = await this.inbox.unhandled(this.deps.clock.now());
-    if (left.length) logger.warn('slack app: acting on clicks an earlier run acknowledged but did not finish', { count: left.length });
-    for (const r of left) this.onInteractive(r.envelopeId, r.payload);
+    await this.sweep();
     this.socket = new SocketConnection({
       appToken: config.appToken,
       slackApiUrl,
@@ -70,8 +71,27 @@ export class SlackApp {
     await this.socket.start();
   }
 
+  /**
+   * Acts on the clicks a replica that is gone (stopped, killed) acknowledged but did not finish:
+   * at start, and at every slot of the daemon, so a surviving replica finishes a dead one's clicks
+   * without waiting for a restart. Each is claimed first: one replica acts on it. Never throws.
+   */
+  async sweep(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const left = await this.inbox.claimLeft(this.deps.clock.now());
+      // Stopped meanwhile: what was claimed goes to the next replica once this one is gone.
+      if (this.stopping) return;
+      if (left.length) this.deps.logger.warn('slack app: acting on clicks an earlier run acknowledged but did not finish', { count: left.length });
+      for (const r of left) this.onInteractive(r.envelopeId, r.payload);
+    } catch (err) {
+      this.deps.logger.error('slack app: could not read the inbox of unfinished clicks; the next slot tries again', { error: errorText(err) });
+    }
+  }
+
   /** Closes the connection, then waits for actions already started (their results are recorded). */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.socket?.stop();
     this.socket = null;
     await Promise.allSettled([...this.inFlight]);
