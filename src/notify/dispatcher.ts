@@ -423,6 +423,16 @@ export class Dispatcher {
       for (const o of orphans) {
         this.logger.warn('pending deliveries for a notifier that is not enabled stay queued until it is enabled again', { notifier: o.notifier, pending: o.pending });
       }
+      // With ORGS_FILE a row is sent only by a process that knows its org (its destinations): rows
+      // of an org missing from this process's file wait for a replica whose file lists it.
+      if (!this.queues.some((q) => q.lanes.has(null))) {
+        const known = new Set(this.queues.flatMap((q) => [...q.lanes.keys()]));
+        const unknown = new Map<string, number>();
+        for (const r of await this.store.outboxCounts({ status: 'pending' })) if (!known.has(r.org)) unknown.set(r.org, (unknown.get(r.org) ?? 0) + r.n);
+        for (const [org, pending] of unknown) {
+          this.logger.warn('pending deliveries of an org this process does not watch stay queued until a replica whose ORGS_FILE lists that org runs', { org, pending });
+        }
+      }
     } catch {
       /* status is informational */
     }
