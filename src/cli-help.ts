@@ -37,9 +37,10 @@ prints a secret.`,
   --limit N                how many alerts --alerts lists (default 200)`,
   },
   'retry-failed': {
-    usage: 'retry-failed [--notifier NAME]',
+    usage: 'retry-failed [--notifier NAME] [--org NAME]',
     what: 'Puts failed deliveries back to pending; the daemon sends them at its next delivery pass.',
-    options: '  --notifier NAME          only this notifier\'s deliveries (slack, email, webhook or console)',
+    options: `  --notifier NAME          only this notifier's deliveries (slack, email, webhook or console)
+  --org NAME               only the deliveries of this org of ORGS_FILE (default: every org's)`,
   },
   demo: {
     usage: 'demo',
@@ -47,9 +48,10 @@ prints a secret.`,
 temporary database; writes the Slack message and the email it would send into demo-output/.`,
   },
   'test-notify': {
-    usage: 'test-notify [--notifier NAME]',
+    usage: 'test-notify [--notifier NAME] [--org NAME]',
     what: 'Sends a sample alert, marked as a test, through each enabled notifier; one result line each.',
-    options: '  --notifier NAME          only this notifier (slack, email, webhook or console)',
+    options: `  --notifier NAME          only this notifier (slack, email, webhook or console)
+  --org NAME               through this org's own notifiers (its routing in ORGS_FILE)`,
   },
   check: {
     usage: 'check [--send]',

@@ -28,7 +28,7 @@ import type { Alert } from './detect/alert';
 import type { Store } from './store/store';
 
 /** The commands that act on one org and so take `--org NAME` (required when ORGS_FILE lists several). */
-const ORG_COMMANDS = new Set(['backfill', 'tokens', 'event-hook', 'revoke', 'ack']);
+const ORG_COMMANDS = new Set(['backfill', 'tokens', 'event-hook', 'revoke', 'ack', 'retry-failed', 'test-notify']);
 
 const USAGE = `Usage: okta-token-watch <command> [options]
 
@@ -130,16 +130,21 @@ export async function main(argv: string[], streams: Streams = { stdout: process.
         return await cmdPoll(parseConfig(env, { requireOkta: true }), io);
       case 'status':
         return await cmdStatus(parseConfig(env, { requireOkta: false }), io, { json: values.json ?? false, alerts: values.alerts ?? false, limit: alertLimit(values.limit) });
-      case 'retry-failed':
-        return await cmdRetryFailed(parseConfig(env, { requireOkta: false }), io, values.notifier);
+      case 'retry-failed': {
+        const config = parseConfig(env, { requireOkta: false });
+        // Every org's failed deliveries unless --org names one.
+        return await cmdRetryFailed(config, io, values.notifier, values.org === undefined ? undefined : selectOrg(config, values.org, 'retry-failed'));
+      }
       case 'demo': {
         const { runDemo } = await import('./demo');
         const outDir = path.resolve('demo-output');
         const r = await runDemo({ env, outDir, print: (l) => io.stdout.write(l + '\n') });
         return r.ticks.every((t) => t.ok) && r.deliveries.every((d) => d.failed === 0) ? EXIT_OK : EXIT_FAILURE;
       }
-      case 'test-notify':
-        return await cmdTestNotify(parseConfig(env, { requireOkta: false }), io, values.notifier);
+      case 'test-notify': {
+        const config = parseConfig(env, { requireOkta: false });
+        return await cmdTestNotify(config, io, values.notifier, values.org === undefined ? undefined : selectOrg(config, values.org, 'test-notify'));
+      }
       case 'check':
         return await cmdCheck(parseConfig(env, { requireOkta: true }), io, values.send ?? false);
       case 'backfill': {
@@ -450,25 +455,28 @@ function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number, leaseTt
   return lines;
 }
 
-async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | undefined): Promise<number> {
+async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | undefined, org: string | undefined): Promise<number> {
   const app = await createApp(config);
   try {
-    if (notifier && !app.notifiers.some((n) => n.name === notifier)) {
-      throw new UsageError(`--notifier ${notifier} is not an enabled notifier (enabled: ${app.notifiers.map((n) => n.name).join(', ')})`);
+    const enabled = org ? app.orgs.find((o) => o.name === org)!.notifiers : app.notifiers;
+    if (notifier && !enabled.some((n) => n.name === notifier)) {
+      throw new UsageError(`--notifier ${notifier} is not an enabled notifier${org ? ` of org ${org}` : ''} (enabled: ${enabled.map((n) => n.name).join(', ')})`);
     }
-    const n = await app.store.retryFailed(app.clock.now(), notifier);
-    io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'} put back to pending; the daemon sends them at its next delivery pass.\n`);
+    const n = await app.store.retryFailed(app.clock.now(), notifier, org);
+    io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'}${org ? ` of org ${org}` : ''} put back to pending; the daemon sends them at its next delivery pass.\n`);
     return EXIT_OK;
   } finally {
     await app.close();
   }
 }
 
-async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undefined): Promise<number> {
+async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undefined, org: string | undefined): Promise<number> {
   const app = await createApp(config);
   try {
     const { runTestNotify } = await import('./notify/test-notify');
-    const result = await runTestNotify(app.notifiers, { notifier, orgUrl: config.okta?.orgUrl });
+    // --org: through that org's own notifier instances (its Slack channel, its recipients).
+    const rt = org ? app.orgs.find((o) => o.name === org)! : null;
+    const result = await runTestNotify(rt ? rt.notifiers : app.notifiers, { notifier, orgUrl: rt ? (rt.org?.url ?? rt.config.okta?.orgUrl) : config.okta?.orgUrl, org: rt?.org ?? undefined });
     for (const line of result.lines) io.stdout.write(`${line}\n`);
     return result.anyFailed ? EXIT_FAILURE : EXIT_OK;
   } finally {

@@ -123,6 +123,21 @@ describe('one-shot commands with ORGS_FILE', () => {
       assert.deepEqual(js.failedDeliveries.map((f) => [f.org, f.notifier]), [['beta', 'console']]);
       assert.deepEqual(js.exceptions.map((e) => e.org), ['beta']);
       assert.deepEqual(js.orgs.map((o) => [o.org, o.exceptions.length, typeof o.follow.watched]), [['alpha', 0, 'number'], ['beta', 1, 'number']]);
+
+      // retry-failed --org puts back that org's failed deliveries only.
+      const none = await runCli(['retry-failed', '--org', 'alpha'], t.env);
+      assert.equal(none.code, 0, none.stderr);
+      assert.match(none.stdout, /^0 failed deliveries of org alpha put back to pending/);
+      const one = await runCli(['retry-failed', '--org', 'beta'], t.env);
+      assert.match(one.stdout, /^1 failed delivery of org beta put back to pending/);
+      const unknown = await runCli(['retry-failed', '--org', 'gamma'], t.env);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /ORGS_FILE has no org named "gamma"/);
+      // test-notify --org: through that org's notifiers, its sample naming the org's Okta.
+      const tn = await runCli(['test-notify', '--org', 'beta'], t.env);
+      assert.equal(tn.code, 0, tn.stderr);
+      assert.match(tn.stdout, /^\{"org":"beta","type":"okta-token-watch.alert","test":true,/m, 'the sample names the org, as beta\'s alerts do');
+      assert.match(tn.stdout, /^ok +console /m);
     } finally {
       await t.fakes.stop();
     }
@@ -178,7 +193,7 @@ describe('one-shot commands with ORGS_FILE', () => {
     assert.match(unknown.stderr, /ORGS_FILE has no org named "gamma" \(orgs: alpha, beta; "okta-token-watch check" shows each org\)/);
     const misplaced = await runCli(['status', '--org', 'alpha'], s.env);
     assert.equal(misplaced.code, 2);
-    assert.match(misplaced.stderr, /--org is an option of backfill, tokens, event-hook, revoke, ack, not of status/);
+    assert.match(misplaced.stderr, /--org is an option of backfill, tokens, event-hook, revoke, ack, retry-failed, test-notify, not of status/);
   });
 
   test('when tokens and backfill name an org, then they talk to that org\'s Okta only', async () => {

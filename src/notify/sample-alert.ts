@@ -10,6 +10,8 @@ export interface SampleAlertOptions {
   uuid?: string;
   id?: string;
   orgUrl?: string;
+  /** The org of ORGS_FILE the sample is of (notifiers name it, as with a real alert of that org). */
+  org?: { name: string; url: string };
   source?: Alert['source'];
   tokenName?: string;
   actorLogin?: string;
@@ -43,6 +45,7 @@ export function buildSampleAlert(opts: SampleAlertOptions = {}): Alert {
   const tokenId = '00Tb1x2y3z4A5B6C7d8';
   const actorId = '00u1a2b3c4D5E6F7g8h9';
   return {
+    ...(opts.org ? { org: { name: opts.org.name, url: opts.org.url } } : {}),
     id: opts.id ?? `otw-${uuid}`,
     source: opts.source ?? 'test',
     createdAt: now.toISOString(),

@@ -11,6 +11,8 @@ export interface TestNotifyOptions {
   notifier?: string;
   /** The org URL for the sample's links (default https://example.okta.com). */
   orgUrl?: string;
+  /** With ORGS_FILE, the org the sample is of: every notifier names it, as a real alert's. */
+  org?: { name: string; url: string };
   clock?: Clock;
   /** Time limit per notifier (default 60 s), on top of the notifier's own timeouts. */
   timeoutMs?: number;
@@ -39,7 +41,7 @@ export async function runTestNotify(
     results.push({ notifier: name, ok: false, detail: `not an enabled notifier (enabled: ${notifiers.map((n) => n.name).join(', ') || 'none'})` });
   }
   const uuid = crypto.randomUUID();
-  const alert = buildSampleAlert({ now: clock.now(), uuid, id: `otw-test-${uuid}`, orgUrl: opts.orgUrl, source: 'test' });
+  const alert = buildSampleAlert({ now: clock.now(), uuid, id: `otw-test-${uuid}`, orgUrl: opts.orgUrl, org: opts.org, source: 'test' });
   for (const n of targets) {
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;

@@ -506,10 +506,13 @@ export class Store {
   }
 
   /** Puts failed deliveries back to pending, due now; returns how many. */
-  async retryFailed(now: Date, notifier?: string): Promise<number> {
-    const sql = `UPDATE deliveries SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ?, claimed_by = NULL WHERE status = 'failed'${notifier ? ' AND notifier = ?' : ''}`;
+  /** Puts failed deliveries back to pending: all of them, or one notifier's, or one org's. */
+  async retryFailed(now: Date, notifier?: string, org?: string): Promise<number> {
+    const ofOrg = org ? ` AND id IN (SELECT d.id FROM ${DELIVERY_WITH_ORG} WHERE d.status = 'failed' AND ${DELIVERY_ORG} = ?)` : '';
+    const sql = `UPDATE deliveries SET status = 'pending', attempts = 0, created_at = ?, next_attempt_at = ?, claimed_by = NULL WHERE status = 'failed'${notifier ? ' AND notifier = ?' : ''}${ofOrg}`;
     const args: SqlParam[] = [now.toISOString(), now.toISOString()];
     if (notifier) args.push(notifier);
+    if (org) args.push(org);
     return (await this.sql.run(sql, args)).changes;
   }
 
