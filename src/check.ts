@@ -35,7 +35,9 @@ export async function createCheckApp(config: AppConfig): Promise<{ app: App; dbP
     return { app: await createApp(config), dbProblem: null };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (!message.startsWith('DB_PATH ')) throw err;
+    // The database (a SQLite file, or PostgreSQL that refuses, is unreachable or rejects the
+    // login) is one FAIL line; the other checks still run, on a throwaway in-memory store.
+    if (!message.startsWith('DB_PATH ') && !message.startsWith('DATABASE_URL ')) throw err;
     return { app: await createApp({ ...config, store: { dbPath: ':memory:' } }), dbProblem: message };
   }
 }

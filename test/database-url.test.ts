@@ -55,4 +55,17 @@ describe('DATABASE_URL', () => {
     assert.equal(r.code, 78, r.stdout + r.stderr);
     assert.equal(r.stderr.trim(), 'okta-token-watch: configuration error: DATABASE_URL names no database: write postgresql://USER:PASSWORD@HOST:5432/DATABASE.');
   });
+
+  test('when check cannot reach the PostgreSQL of DATABASE_URL, then the database is one FAIL line without the password and the other checks still run', async () => {
+    const r = await runCli(
+      ['check'],
+      { OKTA_ORG_URL: 'http://127.0.0.1:1', OKTA_API_TOKEN: 'FAKE-okta-api-token-for-tests', NOTIFIERS: 'console', DATABASE_URL: `postgresql://otw:${encodeURIComponent(PASSWORD)}@127.0.0.1:1/otw` },
+      { cwd: tmpDir(), timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^FAIL +database +DATABASE_URL postgresql:\/\/127\.0\.0\.1:1\/otw cannot be opened: .*ECONNREFUSED/m);
+    assert.match(r.stdout, /^FAIL +okta /m, 'the Okta check still ran');
+    assert.match(r.stdout, /^ok +notifier console /m, 'the notifier checks still ran');
+    assert.ok(!(r.stdout + r.stderr).includes(PASSWORD) && !(r.stdout + r.stderr).includes(encodeURIComponent(PASSWORD)), 'never the password');
+  });
 });
