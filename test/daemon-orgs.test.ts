@@ -192,9 +192,11 @@ describe('one daemon, many orgs', () => {
       const token = 'FAKE-okta-api-token-for-tests-hang';
       fakes.addToken(token, 'd1');
       fakes.org('stuck').hang();
-      // A short request timeout without retries: the hung request ends soon after the test stops the daemon (a stop lets the page in hand finish).
-      const d = await startDaemon({ ORGS_FILE: orgsFile(dir, fakes), ...tokenEnv(fakes, token), DB_PATH: path.join(dir, 'otw.sqlite'), POLL_SCHEDULE: '* * * * * *', OKTA_REQUEST_TIMEOUT: '3s', OKTA_MAX_RETRIES: '0' });
+      // A request timeout far longer than a slot: the stuck org's request is given up at its tick's
+      // deadline (the next slot), not when the timeout ends.
+      const d = await startDaemon({ ORGS_FILE: orgsFile(dir, fakes), ...tokenEnv(fakes, token), DB_PATH: path.join(dir, 'otw.sqlite'), POLL_SCHEDULE: '* * * * * *', OKTA_REQUEST_TIMEOUT: '60s', OKTA_MAX_RETRIES: '0' });
       let during: number;
+      let recoveredAt = Infinity;
       try {
         // The first read of each org: the daemon is up and the stuck org holds a request.
         await until(() => fakes.org('stuck').logRequests().length >= 1 && fakes.org('fine').logRequests().length >= 1, 60_000);
@@ -203,11 +205,22 @@ describe('one daemon, many orgs', () => {
         during = fakes.org('fine').logRequests().length - from;
         // The stuck org's tick was aborted at its deadline rather than holding its place.
         await until(() => d.lines().some((l) => l.message === 'the org\'s tick did not finish by its deadline: it was aborted and its place given to the next org' && l.org === 'stuck'), 30_000);
+        // The second request: the first one's tick passed its deadline.
+        await until(() => fakes.org('stuck').logRequests().length >= 2, 30_000);
       } finally {
+        // A stop lets the request in hand run (to its answer or OKTA_REQUEST_TIMEOUT): the org
+        // recovers first, so the test does not wait a minute for it.
+        recoveredAt = Date.now();
+        fakes.org('stuck').unhang();
         await stopDaemon(d);
       }
       assert.ok(during >= 4);
-      assert.ok(fakes.org('stuck').requests.every((r) => r.answeredAt === null), 'the stuck org never answered');
+      assert.ok(fakes.org('stuck').requests.filter((r) => r.at < recoveredAt).every((r) => r.answeredAt === null), 'the stuck org never answered while it hung');
+      // Every request the daemon gave up on (all but the one in hand at the stop) it gave up at the
+      // tick's deadline, a slot after it was sent, not when OKTA_REQUEST_TIMEOUT (60 s) ran out.
+      const givenUp = fakes.org('stuck').requests.filter((r) => r.path === '/api/v1/logs' && r.clientClosedAt != null);
+      assert.ok(givenUp.length >= 1, 'the first request was given up before the stop');
+      for (const r of givenUp) assert.ok(r.clientClosedAt! - r.at < 10_000, `given up after ${r.clientClosedAt! - r.at} ms`);
       const fineTicks = d.lines().filter((l) => l.message === 'tick finished' && l.org === 'fine');
       assert.ok(fineTicks.length >= 4, `the fine org finished its ticks: ${fineTicks.length}`);
     } finally {

@@ -7,6 +7,7 @@ import { OktaRequestError, oktaErrorOf, type OktaHttp, type OktaResponse } from 
 import { findLink } from './links';
 import { isLogEvent, type OktaLogEvent } from './log-event';
 import { headroomWait, readRateLimit, resetWait, type RateLimit } from './rate-limit';
+import { TickDeadlineError } from '../scale/scheduler';
 
 /** One page of the System Log. */
 export interface LogPage {
@@ -144,8 +145,17 @@ export class SystemLogReader {
     for (;;) {
       await this.waitForHeadroom(signal);
       let res: OktaResponse;
+      // A stop lets the request in hand finish (its page is committed); a tick past its deadline
+      // (an org that hangs) gives it up at once instead of holding a connection until
+      // OKTA_REQUEST_TIMEOUT.
+      const request = new AbortController();
+      const onAbort = (): void => {
+        if (signal?.reason instanceof TickDeadlineError) request.abort(signal.reason);
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        res = await this.http.get(url);
+        res = await this.http.get(url, { signal: request.signal });
         counter.requests++;
       } catch (err) {
         // Refused before sending (another origin, or no access token): not a System Log request.
@@ -157,6 +167,8 @@ export class SystemLogReader {
         const reason = err instanceof Error ? err.message : String(err);
         await this.backoffOrFail(failures, reason, signal);
         continue;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
       }
       const localNow = this.clock.now().getTime();
       const serverNow = Date.parse(res.header('date') ?? '');

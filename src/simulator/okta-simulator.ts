@@ -64,6 +64,8 @@ export interface RecordedRequest {
   /** Epoch ms (wall clock) when the request arrived, and when it was answered (null: not answered). */
   at: number;
   answeredAt: number | null;
+  /** For a request held by `hang()`: epoch ms when the client gave up and closed the connection (null: it did not). */
+  clientClosedAt?: number | null;
   /** Who asked: the label of the SSWS token it carried (see `addToken`), else null. */
   who: string | null;
 }
@@ -308,7 +310,15 @@ export class FakeOkta {
 
     if (url.pathname === '/oauth2/v1/token' && req.method === 'POST') return this.handleToken(req, body, send);
     if (this.held && url.pathname === '/api/v1/logs') {
-      this.held.push(() => req.socket.destroy());
+      rec.clientClosedAt = null;
+      let dropped = false;
+      req.socket.once('close', () => {
+        if (!dropped) rec.clientClosedAt = Date.now();
+      });
+      this.held.push(() => {
+        dropped = true;
+        req.socket.destroy();
+      });
       return;
     }
 
