@@ -85,8 +85,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export class Daemon {
   private task: ScheduledTask | null = null;
-  /** The slot in flight (lease round plus the org ticks it started). */
-  private slot: Promise<void> | null = null;
+  /** The slots in flight (each a lease round plus the org ticks it started); a stop waits for all. */
+  private readonly slots = new Set<Promise<void>>();
   /** Resolves when the latest slot's lease round has handed its orgs to the scheduler. */
   private leaseRound: Promise<void> = Promise.resolve();
   /** A slot is waiting for the previous slot's lease round: a further one is skipped, not queued. */
@@ -285,11 +285,11 @@ export class Daemon {
     // Clicks a replica that is gone acknowledged and never finished: this one finishes them.
     if (this.slackApp) void this.slackApp.sweep();
     const run = this.runSlot();
-    this.slot = run;
+    this.slots.add(run);
     try {
       await run;
     } finally {
-      if (this.slot === run) this.slot = null;
+      this.slots.delete(run);
     }
   }
 
@@ -494,7 +494,7 @@ export class Daemon {
         await step('Slack actions in progress', this.slackApp?.stop());
         // Requests in flight finish their commit and get their answer; new ones are refused.
         await step('event hook requests in progress', this.hook?.close());
-        if (this.slot) await step('the poll slot in progress', this.slot.catch(() => undefined));
+        if (this.slots.size) await step('the poll slots in progress', Promise.allSettled([...this.slots]));
         for (const o of this.orgs) if (o.current) await step(`the tick of org ${o.rt.name}`, o.current.catch(() => undefined));
         await step('follow ticks in progress', this.followSettled());
         // Handed back at once: another replica takes these orgs at its next slot, not after LEASE_TTL.
