@@ -282,8 +282,6 @@ export class Daemon {
    */
   async tick(): Promise<void> {
     if (this.abort.signal.aborted) return;
-    // Clicks a replica that is gone acknowledged and never finished: this one finishes them.
-    if (this.slackApp) void this.slackApp.sweep();
     const run = this.runSlot();
     this.slots.add(run);
     try {

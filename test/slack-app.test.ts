@@ -427,7 +427,8 @@ describe('Slack app mode', () => {
       await w.app.store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)', [
         'env-left-by-a-dead-process',
         JSON.stringify(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE)),
-        new Date().toISOString(),
+        // Stored ten minutes ago by a version before claims (no claimed_by): older than two heartbeats.
+        new Date(w.app.clock.now().getTime() - 10 * 60_000).toISOString(),
       ]);
       const again = new Daemon(w.app, { slackReconnectMs: 200 });
       await again.start();
@@ -444,8 +445,9 @@ describe('Slack app mode', () => {
     }
   });
 
-  test('when replicas share the inbox, then a click another live replica acknowledged is left to it, and once that replica is gone the next slot here acts on it, once', async () => {
-    const w = await world({ realResponder: true, env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id } });
+  test('when replicas share the inbox, then a click another live replica acknowledged is left to it, and once that replica is gone this one acts on it within a heartbeat, once', async () => {
+    // LEASE_TTL 10s (its least): a heartbeat, and an inbox sweep, every 3.3 s.
+    const w = await world({ realResponder: true, env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id, LEASE_TTL: '10s' } });
     try {
       await w.daemon.stop();
       const handled = async (id: string): Promise<boolean> => (await w.app.store.sql.get<{ h: string | null }>('SELECT handled_at AS h FROM slack_inbox WHERE envelope_id = ?', [id]))?.h != null;
@@ -461,21 +463,41 @@ describe('Slack app mode', () => {
       const again = new Daemon(w.app, { slackReconnectMs: 200 });
       await again.start();
       try {
-        await again.tick();
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        // Two sweeps while the other replica is live (its heartbeat kept fresh).
+        for (let i = 0; i < 5; i++) {
+          await w.app.store.sql.run('UPDATE replicas SET seen_at = ? WHERE holder = ?', [at(0), 'other-host:42:0a0b0c0d']);
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
         assert.equal(await handled('env-of-a-live-replica'), false, 'the live replica\'s click is its own to finish');
         assert.equal(w.slack.callsOf('chat.update').length, 0);
-        // That replica dies: not seen for longer than two heartbeats (LEASE_TTL's default is 2 minutes).
+        // That replica dies: it is no longer seen.
         await w.app.store.sql.run('UPDATE replicas SET seen_at = ? WHERE holder = ?', [at(10 * 60_000), 'other-host:42:0a0b0c0d']);
-        await again.tick();
         await w.slack.until(async () => handled('env-of-a-live-replica'), 'the dead replica\'s click acted on by this one', 10_000);
-        await again.tick();
-        await again.tick();
+        // Further sweeps take nothing again.
+        await new Promise((resolve) => setTimeout(resolve, 4500));
         const acks = await w.app.store.sql.all<{ result: string }>("SELECT result FROM response_actions WHERE action = 'acknowledge'");
         assert.equal(acks.length, 1, `one acknowledgement recorded, not one per sweep: ${JSON.stringify(acks)}`);
       } finally {
         await again.stop();
       }
+    } finally {
+      await w.close();
+    }
+  });
+
+  test('when a click finishes being stored after the Slack app began to stop, then it is not acted on here (nobody would wait for it); it stays in the inbox for the next run', async () => {
+    const w = await world({ realResponder: true, env: { RESPONSE_ACTIONS: 'revoke,acknowledge', RESPONDERS: ALICE.id } });
+    try {
+      const slackApp = (w.daemon as unknown as { slackApp: { stop(): Promise<void> } }).slackApp;
+      await slackApp.stop();
+      // What the socket does once a click's insert, begun before the stop, returns: hand it on.
+      await w.app.store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at, claimed_by) VALUES (?, ?, ?, ?)', ['env-late', JSON.stringify(w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE)), w.app.clock.now().toISOString(), 'late']);
+      (slackApp as unknown as { onInteractive(id: string, payload: unknown): void }).onInteractive('env-late', w.slack.blockActions(w.alertMessage, button(w, 'otw_acknowledge'), ALICE));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const acks = await w.app.store.sql.all("SELECT id FROM response_actions WHERE action = 'acknowledge'");
+      assert.equal(acks.length, 0, 'acted on after stop(): another replica would act on the same click once this one is gone');
+      const row = await w.app.store.sql.get<{ h: string | null }>('SELECT handled_at AS h FROM slack_inbox WHERE envelope_id = ?', ['env-late']);
+      assert.equal(row?.h ?? null, null, 'left unhandled for the next run');
     } finally {
       await w.close();
     }

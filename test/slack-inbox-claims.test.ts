@@ -63,13 +63,25 @@ forEachEngine((engine) =>
       const dead = new SlackInbox(s1, { holder: 'host-x:404:dddddddd', ttlMs: TTL });
       for (let i = 0; i < 30; i++) await dead.receive(`E${i}`, click(i), new Date(NOW.getTime() + i));
       // Rows from before claims existed: free for the first taker.
-      await s1.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)', ['OLD', JSON.stringify(click(99)), NOW.toISOString()]);
+      await s1.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)', ['OLD', JSON.stringify(click(99)), new Date(NOW.getTime() - TTL).toISOString()]);
       const sweepers = [new SlackInbox(s1, { holder: 'host-1:1:11111111', ttlMs: TTL }), new SlackInbox(s2, { holder: 'host-2:2:22222222', ttlMs: TTL }), new SlackInbox(s2, { holder: 'host-3:3:33333333', ttlMs: TTL })];
       for (const holder of ['host-1:1:11111111', 'host-2:2:22222222', 'host-3:3:33333333']) await seen(s1, holder, 0);
       const got = await Promise.all(sweepers.map((x) => x.claimLeft(NOW)));
       const ids = got.flatMap((g) => g.map((r) => r.envelopeId));
       assert.equal(ids.length, 31, `every click taken once: ${JSON.stringify(got.map((g) => g.length))}`);
       assert.equal(new Set(ids).size, 31, 'no click taken twice');
+    });
+
+    test('when an unclaimed click was stored a moment ago (a replica of the version before claims, during a rolling upgrade, is acting on it), then a sweep leaves it until it is older than two heartbeats', async () => {
+      const store = new Store(await engine.openDb());
+      const holder = 'host-new:7:77777777';
+      await seen(store, holder, 0);
+      // What the previous version's receive() writes: no claimed_by.
+      await store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)', ['E-old-version', JSON.stringify(click(1)), NOW.toISOString()]);
+      const inbox = new SlackInbox(store, { holder, ttlMs: TTL });
+      assert.deepEqual(await inbox.claimLeft(NOW), [], 'taken over while the old replica acts on it');
+      assert.deepEqual(await inbox.claimLeft(new Date(NOW.getTime() + Math.round((TTL * 2) / 3) - 1_000)), []);
+      assert.deepEqual((await inbox.claimLeft(new Date(NOW.getTime() + Math.round((TTL * 2) / 3) + 1_000))).map((r) => r.envelopeId), ['E-old-version']);
     });
 
     if (engine.name === 'sqlite') {

@@ -60,8 +60,8 @@ export class SlackInbox {
   async claimLeft(now: Date = new Date()): Promise<Array<{ envelopeId: string; payload: unknown }>> {
     const { sql } = this.store;
     await sql.run('DELETE FROM slack_inbox WHERE handled_at IS NOT NULL AND handled_at < ?', [new Date(now.getTime() - KEEP_HANDLED_MS).toISOString()]);
-    const rows = await sql.all<{ id: string; claimedBy: string | null; payload: string }>(
-      'SELECT envelope_id AS id, claimed_by AS "claimedBy", payload FROM slack_inbox WHERE handled_at IS NULL AND (claimed_by IS NULL OR claimed_by != ?) ORDER BY received_at, envelope_id',
+    const rows = await sql.all<{ id: string; claimedBy: string | null; receivedAt: string; payload: string }>(
+      'SELECT envelope_id AS id, claimed_by AS "claimedBy", received_at AS "receivedAt", payload FROM slack_inbox WHERE handled_at IS NULL AND (claimed_by IS NULL OR claimed_by != ?) ORDER BY received_at, envelope_id',
       [this.owner.holder],
     );
     if (rows.length === 0) return [];
@@ -76,8 +76,11 @@ export class SlackInbox {
     if (!live.has(this.owner.holder)) return [];
     const local = this.store.db.engine === 'sqlite';
     const out: Array<{ envelopeId: string; payload: unknown }> = [];
+    // A click with no claim was stored by a replica of a version before claims (during a rolling
+    // upgrade it may be acting on it right now): free once it is older than two heartbeats.
+    const unclaimedFreeBefore = now.getTime() - Math.round((this.owner.ttlMs * 2) / 3);
     for (const r of rows) {
-      const gone = r.claimedBy === null || !live.has(r.claimedBy) || (local && localReplicaGone(r.claimedBy));
+      const gone = r.claimedBy === null ? !(Date.parse(r.receivedAt) > unclaimedFreeBefore) : !live.has(r.claimedBy) || (local && localReplicaGone(r.claimedBy));
       if (!gone) continue;
       const { changes } = await sql.run('UPDATE slack_inbox SET claimed_by = ? WHERE envelope_id = ? AND handled_at IS NULL AND claimed_by IS NOT DISTINCT FROM ?', [this.owner.holder, r.id, r.claimedBy]);
       if (changes !== 1) continue; // another replica took it first

@@ -44,6 +44,7 @@ export class SlackApp {
 
   private readonly inbox: SlackInbox;
   private stopping = false;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: SlackAppDeps) {
     this.inbox = new SlackInbox(deps.store, deps.replica);
@@ -58,8 +59,14 @@ export class SlackApp {
     const { WebClient: Web } = await import('@slack/web-api');
     const slackApiUrl = `${config.apiUrl}/`;
     this.web = new Web(config.botToken, { slackApiUrl, logger: slackLogger(logger), timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
-    // Clicks acknowledged by an earlier process that stopped before acting on them.
+    // Clicks acknowledged by an earlier process that stopped before acting on them; then, every
+    // heartbeat (a third of LEASE_TTL), those of a replica that died meanwhile.
     await this.sweep();
+    const every = Math.max(1_000, Math.floor((this.deps.replica?.ttlMs ?? 120_000) / 3));
+    if (!this.stopping) {
+      this.sweeper = setInterval(() => void this.sweep(), every);
+      this.sweeper.unref();
+    }
     this.socket = new SocketConnection({
       appToken: config.appToken,
       slackApiUrl,
@@ -73,7 +80,7 @@ export class SlackApp {
 
   /**
    * Acts on the clicks a replica that is gone (stopped, killed) acknowledged but did not finish:
-   * at start, and at every slot of the daemon, so a surviving replica finishes a dead one's clicks
+   * at start, and every third of LEASE_TTL, so a surviving replica finishes a dead one's clicks
    * without waiting for a restart. Each is claimed first: one replica acts on it. Never throws.
    */
   async sweep(): Promise<void> {
@@ -92,12 +99,21 @@ export class SlackApp {
   /** Closes the connection, then waits for actions already started (their results are recorded). */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     await this.socket?.stop();
     this.socket = null;
     await Promise.allSettled([...this.inFlight]);
   }
 
   private onInteractive(envelopeId: string, payload: unknown): void {
+    // A click whose storing finished after stop() began is not started now: nobody would wait for
+    // it. It stays in the inbox, claimed by this replica, and the next replica takes it once this
+    // one is gone.
+    if (this.stopping) {
+      this.deps.logger.info('slack app: stopping: a click that just arrived is left to the next run', {});
+      return;
+    }
     const work = this.handle(payload)
       .then(() => this.inbox.handled(envelopeId, this.deps.clock.now()))
       .catch((err: unknown) => {
