@@ -39,7 +39,7 @@ prints a secret.`,
   'retry-failed': {
     usage: 'retry-failed [--notifier NAME] [--org NAME]',
     what: 'Puts failed deliveries back to pending; the daemon sends them at its next delivery pass.',
-    options: `  --notifier NAME          only this notifier's deliveries (slack, email, webhook or console)
+    options: `  --notifier NAME          only this notifier's deliveries (slack, email, webhook, pagerduty, teams or console)
   --org NAME               only the deliveries of this org of ORGS_FILE (default: every org's)`,
   },
   demo: {
@@ -50,7 +50,7 @@ temporary database; writes the Slack message and the email it would send into de
   'test-notify': {
     usage: 'test-notify [--notifier NAME] [--org NAME]',
     what: 'Sends a sample alert, marked as a test, through each enabled notifier; one result line each.',
-    options: `  --notifier NAME          only this notifier (slack, email, webhook or console)
+    options: `  --notifier NAME          only this notifier (slack, email, webhook, pagerduty, teams or console)
   --org NAME               through this org's own notifiers (its routing in ORGS_FILE)`,
   },
   check: {
@@ -117,7 +117,7 @@ revoked; trying again is safe); 2 usage error, or no --yes when stdin is not a t
                            names its org itself)`,
   },
   ack: {
-    usage: 'ack <alert-id> [--reason TEXT] [--expected]',
+    usage: 'ack <alert-id|token-id> [--reason TEXT] [--expected] [--org NAME]',
     what: `Records that someone looked at an alert, the same action and audit as the Slack
 "Acknowledge" and "Expected" buttons; sent to the notifiers as a follow-up. With --expected it
 also prints the exceptions-file entry (actor and token name) that would stop alerts from this

@@ -39,9 +39,11 @@ Commands:
   status [--json] [--alerts [--limit N]]
                            cursor, last tick, counters, deliveries per notifier;
                            --alerts lists the newest N alerts (default 200)
-  retry-failed [--notifier NAME]  put failed deliveries back to pending
+  retry-failed [--notifier NAME] [--org NAME]
+                           put failed deliveries back to pending
   demo                     zero-configuration tour against a built-in Okta simulator
-  test-notify [--notifier NAME]  send a sample alert, marked as a test, through the notifiers
+  test-notify [--notifier NAME] [--org NAME]
+                           send a sample alert, marked as a test, through the notifiers
   check [--send]           validate settings, Okta access, the database and notifiers
   backfill --since 7d|ISO [--until ISO] [--dry-run] [--org NAME]
                            scan a past range through the same dedupe (live cursor untouched)
@@ -52,14 +54,16 @@ Commands:
                            (unrestricted ones flagged), whether this program alerted on each
   revoke <alert-id|token-id> [--yes] [--org NAME]
                            revoke the alert's token in Okta (asks first unless --yes)
-  ack <alert-id> [--reason TEXT] [--expected]
+  ack <alert-id|token-id> [--reason TEXT] [--expected] [--org NAME]
                            acknowledge an alert, or mark it expected (prints the
                            exceptions-file entry for its source)
 
 Options:
   --env-file PATH          settings file (default: .env in the working directory)
-  --org NAME               with ORGS_FILE: the org of backfill, tokens, event-hook and
-                           revoke by token id (required when it lists several orgs)
+  --org NAME               with ORGS_FILE: the org of backfill, tokens, event-hook, and
+                           revoke/ack by token id (required when it lists several orgs);
+                           optional for retry-failed and test-notify (one org's deliveries
+                           or routing)
   -h, --help               this text; after a command, that command's options
 
 Exit codes: 0 ok (revoke: revoked or already gone), 1 failure (revoke: refused,
@@ -462,8 +466,18 @@ async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | unde
     if (notifier && !enabled.some((n) => n.name === notifier)) {
       throw new UsageError(`--notifier ${notifier} is not an enabled notifier${org ? ` of org ${org}` : ''} (enabled: ${enabled.map((n) => n.name).join(', ')})`);
     }
-    const n = await app.store.retryFailed(app.clock.now(), notifier, org);
+    // Only the notifiers that are enabled: a row of one that is not would wait as pending forever
+    // (nothing sends it); it stays failed and is named.
+    const pool = config.orgs ? app.orgs.filter((o) => !org || o.name === org).flatMap((o) => o.notifiers) : app.notifiers;
+    const names = notifier ? [notifier] : [...new Set(pool.map((x) => x.name))];
+    let n = 0;
+    for (const name of names) n += await app.store.retryFailed(app.clock.now(), name, org);
     io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'}${org ? ` of org ${org}` : ''} put back to pending; the daemon sends them at its next delivery pass.\n`);
+    const left = (await app.store.outboxCounts()).filter((r) => r.status === 'failed' && (!org || r.org === org) && !names.includes(r.notifier));
+    for (const notifierName of new Set(left.map((r) => r.notifier))) {
+      const count = left.filter((r) => r.notifier === notifierName).reduce((a, r) => a + r.n, 0);
+      io.stdout.write(`${count} failed deliver${count === 1 ? 'y' : 'ies'} of ${plainText(notifierName, 40)} stay${count === 1 ? 's' : ''} failed: ${plainText(notifierName, 40)} is not enabled (NOTIFIERS); enable it, then run retry-failed again.\n`);
+    }
     return EXIT_OK;
   } finally {
     await app.close();
@@ -476,7 +490,10 @@ async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undef
     const { runTestNotify } = await import('./notify/test-notify');
     // --org: through that org's own notifier instances (its Slack channel, its recipients).
     const rt = org ? app.orgs.find((o) => o.name === org)! : null;
-    const result = await runTestNotify(rt ? rt.notifiers : app.notifiers, { notifier, orgUrl: rt ? (rt.org?.url ?? rt.config.okta?.orgUrl) : config.okta?.orgUrl, org: rt?.org ?? undefined });
+    // The org as ORGS_FILE names it (its credentials need not be set to test its routing).
+    const entry = org ? config.orgs?.find((o) => o.name === org) : undefined;
+    const named = entry ? { name: entry.name, url: entry.url } : undefined;
+    const result = await runTestNotify(rt ? rt.notifiers : app.notifiers, { notifier, orgUrl: named?.url ?? config.okta?.orgUrl, org: named });
     for (const line of result.lines) io.stdout.write(`${line}\n`);
     return result.anyFailed ? EXIT_FAILURE : EXIT_OK;
   } finally {

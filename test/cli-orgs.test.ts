@@ -124,12 +124,20 @@ describe('one-shot commands with ORGS_FILE', () => {
       assert.deepEqual(js.exceptions.map((e) => e.org), ['beta']);
       assert.deepEqual(js.orgs.map((o) => [o.org, o.exceptions.length, typeof o.follow.watched]), [['alpha', 0, 'number'], ['beta', 1, 'number']]);
 
+      // A failed delivery of a notifier that is no longer enabled (webhook): put back, nothing
+      // would ever send it, so it stays failed and is named.
+      const db2 = new SqliteDb(openDatabase(t.env.DB_PATH!), t.env.DB_PATH!);
+      await db2.run(`INSERT INTO deliveries (alert_id, notifier, status, attempts, created_at, next_attempt_at) SELECT id, 'webhook', 'failed', 3, ?, ? FROM alerts WHERE org = 'beta'`, [new Date().toISOString(), new Date().toISOString()]);
+      await db2.close();
       // retry-failed --org puts back that org's failed deliveries only.
       const none = await runCli(['retry-failed', '--org', 'alpha'], t.env);
       assert.equal(none.code, 0, none.stderr);
       assert.match(none.stdout, /^0 failed deliveries of org alpha put back to pending/);
       const one = await runCli(['retry-failed', '--org', 'beta'], t.env);
       assert.match(one.stdout, /^1 failed delivery of org beta put back to pending/);
+      assert.match(one.stdout, /^1 failed delivery of webhook stays failed: webhook is not enabled \(NOTIFIERS\); enable it, then run retry-failed again\.$/m);
+      const st2 = await runCli(['status'], t.env);
+      assert.match(st2.stdout, /^ {2}beta +webhook +0 pending, 0 sent, 1 failed$/m, 'the disabled notifier\'s row is not pending forever');
       const unknown = await runCli(['retry-failed', '--org', 'gamma'], t.env);
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /ORGS_FILE has no org named "gamma"/);
@@ -138,6 +146,11 @@ describe('one-shot commands with ORGS_FILE', () => {
       assert.equal(tn.code, 0, tn.stderr);
       assert.match(tn.stdout, /^\{"org":"beta","type":"okta-token-watch.alert","test":true,/m, 'the sample names the org, as beta\'s alerts do');
       assert.match(tn.stdout, /^ok +console /m);
+      // Testing an org's routing needs no Okta credentials, and the sample still names the org.
+      const { OTW_TOKEN_BETA: _unset, ...noSecret } = t.env;
+      const tn2 = await runCli(['test-notify', '--org', 'beta'], noSecret);
+      assert.equal(tn2.code, 0, tn2.stderr);
+      assert.match(tn2.stdout, /^\{"org":"beta","type":"okta-token-watch.alert","test":true,/m);
     } finally {
       await t.fakes.stop();
     }

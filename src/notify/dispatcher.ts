@@ -425,7 +425,7 @@ export class Dispatcher {
       }
       // With ORGS_FILE a row is sent only by a process that knows its org (its destinations): rows
       // of an org missing from this process's file wait for a replica whose file lists it.
-      if (!this.queues.some((q) => q.lanes.has(null))) {
+      if (this.queues.length > 0 && !this.queues.some((q) => q.lanes.has(null))) {
         const known = new Set(this.queues.flatMap((q) => [...q.lanes.keys()]));
         const unknown = new Map<string, number>();
         for (const r of await this.store.outboxCounts({ status: 'pending' })) if (!known.has(r.org)) unknown.set(r.org, (unknown.get(r.org) ?? 0) + r.n);
