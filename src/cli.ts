@@ -24,6 +24,7 @@ import { selectOrg } from './orgs/select';
 import type { OrgRuntime } from './orgs/runtime';
 import { pollOrgs } from './orgs/poll-command';
 import { acrossOrgs, listAlertsAllOrgs, orgStatus } from './orgs/status';
+import { Leases, type LeaseRow, type ReplicaRow } from './scale/leases';
 import type { Alert } from './detect/alert';
 import type { Store } from './store/store';
 
@@ -316,6 +317,9 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
     const s = await app.store.status(app.schemaVersion);
     // With ORGS_FILE: a row per org, and who polls which (the leases) among the replicas seen.
     const many = config.orgs ? await orgStatus(app) : null;
+    // Without ORGS_FILE: the lease on the one org and the replicas, when more than one process
+    // shares this database (an HA pair of one org): who polls, who stands by.
+    const single = many ? null : { leases: await Leases.list(app.store.sql), replicas: await Leases.replicas(app.store.sql) };
     // With ORGS_FILE the alerts of every org, each read through its own org's store view.
     const alerts: Array<{ alert: Alert; summarized: boolean; org?: string }> = !opts.alerts ? [] : many ? await listAlertsAllOrgs(app, opts.limit) : await app.store.listAlerts(opts.limit);
     const storeOf = (org: string | undefined): Store => app.orgs.find((o) => o.name === org)?.store ?? app.store;
@@ -346,8 +350,11 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
           {
             database,
             ...s,
-            ...(many ?? {}),
-            cursor: s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
+            ...(many ?? single ?? {}),
+            // With ORGS_FILE these are each org's, on its row in `orgs`.
+            cursor: many ? undefined : s.cursor ? { ...s.cursor, url: redact(s.cursor.url) } : null,
+            lastTick: many ? undefined : s.lastTick,
+            lastSuccessfulTick: many ? undefined : s.lastSuccessfulTick,
             suppressedBy,
             oktaClockOffsetMs: clockOffsetMs,
             push,
@@ -379,6 +386,7 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
             `follow          ${followLine(follow!, now)}`,
             `rate limit      ${t?.rateLimitRemaining ?? 'unknown'} request(s) remaining at the last tick`,
             `clock           ${clockStatus(clockOffsetMs ?? null, config.poll.lookbackMs)}`,
+            ...(single && single.replicas.length > 1 ? replicaLines(single, now, config.scale.leaseTtlMs) : []),
           ]),
       `events seen     ${s.eventsSeen} (${Object.entries(push.eventsBySource).map(([k, n]) => `${n} first by ${k}`).join(', ')})`,
       `push            ${push.enabled ? 'receiver on' : 'receiver off (EVENT_HOOK_PORT not set)'}; last push delivery ${push.lastReceivedAt ? ago(push.lastReceivedAt, now) : 'never'}`,
@@ -450,13 +458,29 @@ function orgLines(m: Awaited<ReturnType<typeof orgStatus>>, now: number, leaseTt
     const expired = l ? Date.parse(l.expiresAt) <= now : false;
     lines.push(`  ${o.org.padEnd(width)}  ${l ? `${plainText(l.holder, 120)} since ${l.since}, ${expired ? 'EXPIRED' : 'expires'} ${l.expiresAt}` : 'not held (the next replica to tick takes it)'}`);
   }
-  lines.push(`replicas seen (${m.replicas.length}):`);
+  lines.push(...replicasSeen(m.replicas, now, leaseTtlMs));
+  return lines;
+}
+
+/** The replicas seen in the last day, each with when it was last seen. */
+function replicasSeen(replicas: ReplicaRow[], now: number, leaseTtlMs: number): string[] {
+  const lines = [`replicas seen (${replicas.length}):`];
   // A live replica is seen every third of LEASE_TTL (its heartbeat): one silent for half of it
   // has stopped or stalls, and its orgs wait for their leases to expire.
   const silent = (seenAt: string | null): boolean => seenAt !== null && now - Date.parse(seenAt) > leaseTtlMs / 2;
-  for (const r of m.replicas) lines.push(`  ${plainText(r.holder, 120)}  started ${r.startedAt ?? 'unknown'}, last seen ${ago(r.seenAt, now)}${silent(r.seenAt) ? ' (not renewing: stopped or stalled? its orgs are taken over when their leases expire)' : ''}`);
-  if (m.replicas.length === 0) lines.push('  none (no daemon has run against this database in the last day)');
+  for (const r of replicas) lines.push(`  ${plainText(r.holder, 120)}  started ${r.startedAt ?? 'unknown'}, last seen ${ago(r.seenAt, now)}${silent(r.seenAt) ? ' (not renewing: stopped or stalled? its orgs are taken over when their leases expire)' : ''}`);
+  if (replicas.length === 0) lines.push('  none (no daemon has run against this database in the last day)');
   return lines;
+}
+
+/** A single-org install shared by several processes: who holds the org's lease, and the replicas. */
+function replicaLines(m: { leases: LeaseRow[]; replicas: ReplicaRow[] }, now: number, leaseTtlMs: number): string[] {
+  const l = m.leases[0];
+  const expired = l ? Date.parse(l.expiresAt) <= now : false;
+  return [
+    `lease           ${l ? `held by ${plainText(l.holder, 120)} since ${l.since}, ${expired ? 'EXPIRED' : 'expires'} ${l.expiresAt}` : 'not held (the next replica to tick takes it)'}`,
+    ...replicasSeen(m.replicas, now, leaseTtlMs),
+  ];
 }
 
 async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | undefined, org: string | undefined): Promise<number> {

@@ -79,6 +79,8 @@ describe('one-shot commands with ORGS_FILE', () => {
 
     const js = JSON.parse((await runCli(['status', '--json'], s.env)).stdout) as { orgs: Array<{ org: string; lastTick: { result: string } }>; leases: unknown[]; replicas: unknown[] };
     assert.deepEqual(js.orgs.map((o) => [o.org, o.lastTick.result]), [['alpha', 'ok'], ['beta', 'ok']]);
+    // No top-level cursor or last tick that would read as "never" to a script: they are per org.
+    for (const key of ['cursor', 'lastTick', 'lastSuccessfulTick', 'follow', 'oktaClockOffsetMs']) assert.ok(!(key in js), `${key} at the top of status --json with ORGS_FILE`);
     assert.deepEqual(js.leases, []);
     assert.deepEqual(js.replicas, []);
   });
