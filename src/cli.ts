@@ -533,9 +533,15 @@ async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<numbe
     let ok = lines.every((l) => l.ok);
     if (send) {
       const { runTestNotify } = await import('./notify/test-notify');
-      const result = await runTestNotify(app.notifiers, {});
-      for (const line of result.lines) io.stdout.write(`${line}\n`);
-      ok = ok && !result.anyFailed;
+      // With ORGS_FILE, a sample through each org's own notifiers (its routing), lines prefixed by the org.
+      const targets = config.orgs
+        ? app.orgs.map((o) => ({ prefix: `${o.name}: `, notifiers: o.notifiers, org: config.orgs!.find((e) => e.name === o.name) }))
+        : [{ prefix: '', notifiers: app.notifiers, org: undefined }];
+      for (const t of targets) {
+        const result = await runTestNotify(t.notifiers, t.org ? { orgUrl: t.org.url, org: { name: t.org.name, url: t.org.url } } : {});
+        for (const line of result.lines) io.stdout.write(`${t.prefix}${line}\n`);
+        ok = ok && !result.anyFailed;
+      }
     }
     const warned = lines.some((l) => l.warn);
     io.stdout.write(!ok ? 'some checks failed: fix the lines marked FAIL, then run check again\n' : warned ? 'checks passed with warnings: read the lines marked WARN\n' : 'all checks passed\n');

@@ -258,6 +258,13 @@ describe('one-shot commands with ORGS_FILE', () => {
     assert.match(r.stdout, /^ok {4}alpha: notifier console/m);
     assert.match(r.stdout, /^ok {4}beta: notifier console/m);
     assert.doesNotMatch(r.stdout, new RegExp(`${WRONG}|${TOKEN}`));
+    // --send: a sample through each org's own notifiers, naming the org.
+    const sent = await runCli(['check', '--send'], s.env);
+    assert.equal(sent.code, 0, sent.stdout);
+    for (const org of ['alpha', 'beta']) {
+      assert.match(sent.stdout, new RegExp(`^${org}: ok +console +sample alert delivered`, 'm'));
+      assert.match(sent.stdout, new RegExp(`^\\{"org":"${org}","type":"okta-token-watch.alert","test":true,`, 'm'));
+    }
   });
 });
 
