@@ -150,8 +150,9 @@ export function loadEnv(envFile: string | undefined, processEnv: Env = process.e
   if (text !== null) {
     const parsed = parseEnvFile(text, label);
     const problems = [...parsed.problems];
+    const orgsFile = processEnv.ORGS_FILE ?? parsed.entries.find((e) => e.name === 'ORGS_FILE')?.value;
     for (const e of parsed.entries) {
-      if (!isSetting(e.name)) problems.push(notASetting(e.name, `(${label} line ${e.line}) `));
+      if (!isSetting(e.name)) problems.push(orgSecretInEnvFile(e.name, `(${label} line ${e.line}) `, orgsFile) ?? notASetting(e.name, `(${label} line ${e.line}) `));
       else fromFile[e.name] = e.value;
     }
     if (problems.length > 0) throw new ConfigError(problems);
@@ -159,6 +160,23 @@ export function loadEnv(envFile: string | undefined, processEnv: Env = process.e
   const env: Env = { ...fromFile };
   for (const [k, v] of Object.entries(processEnv)) if (v !== undefined) env[k] = v;
   return env;
+}
+
+/**
+ * The sentence for a variable of the env file that the orgs file reads as an org's secret
+ * (`{ env: NAME }`): it belongs in the daemon's process environment. Null when the orgs file does
+ * not name it (or cannot be read: its own check says why later). Never the value.
+ */
+function orgSecretInEnvFile(name: string, where: string, orgsFile: string | undefined): string | null {
+  if (!orgsFile || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return null;
+  let text: string;
+  try {
+    text = fs.readFileSync(orgsFile, 'utf8');
+  } catch {
+    return null;
+  }
+  if (!new RegExp(`\\benv\\s*:\\s*["']?${name}["']?\\s*[},\\n]`).test(text)) return null;
+  return `${name} ${where}is an org's secret that ORGS_FILE reads ({ env: ${name} }), not a setting: the env file holds settings only; set it in the daemon's process environment (a root-only EnvironmentFile= of the unit, a Kubernetes secret), or use { file: ... } in the orgs file.`;
 }
 
 /** Settings collected while parsing, with the problems found so far. */

@@ -250,6 +250,16 @@ describe('one-shot commands with ORGS_FILE', () => {
     assert.match(wrong.stderr, /belongs to org alpha, not to --org beta/);
   });
 
+  test('when an org\'s secret variable is put in the env file, then start-up stops naming it as an org\'s secret and where it belongs, never its value', async () => {
+    const envFile = path.join(s.dir, 'with-secret.env');
+    fs.writeFileSync(envFile, `ORGS_FILE=${s.env.ORGS_FILE}\nNOTIFIERS=console\nOTW_TOKEN_ALPHA=${TOKEN}\n`);
+    const { OTW_TOKEN_ALPHA: _a, ORGS_FILE: _f, ...rest } = s.env;
+    const r = await runCli(['check', '--env-file', envFile], rest);
+    assert.equal(r.code, 78, r.stdout + r.stderr);
+    assert.match(r.stderr, /OTW_TOKEN_ALPHA \(\S+ line 3\) is an org's secret that ORGS_FILE reads \(\{ env: OTW_TOKEN_ALPHA \}\), not a setting: .*process environment/);
+    assert.ok(!r.stderr.includes(TOKEN), 'never the value');
+  });
+
   test('when check runs, then each org gets its own System Log request and notifier lines, named by the org', async () => {
     const r = await runCli(['check'], { ...s.env, OTW_TOKEN_BETA: WRONG });
     assert.equal(r.code, 1, r.stdout);
