@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * One sentence for a setting whose file cannot be read: the setting, the path (a path is not a
  * secret, and without it the reader has to guess which file was meant) and whether the file is
@@ -8,7 +10,8 @@ export function fileReadProblem(setting: string, file: string, err: unknown): st
   const shown = JSON.stringify(file.length > 300 ? `${file.slice(0, 300)}...` : file);
   switch (code) {
     case 'ENOENT':
-      return `${setting} ${shown} does not exist: check the path.`;
+      // A relative path is read from the working directory, not from the env file's: say which.
+      return `${setting} ${shown} does not exist${path.isAbsolute(file) ? '' : ` (a relative path, read from the working directory ${JSON.stringify(process.cwd().slice(0, 200))})`}: check the path.`;
     case 'ENOTDIR':
       return `${setting} ${shown} does not exist (a part of the path is not a directory): check the path.`;
     case 'EACCES':

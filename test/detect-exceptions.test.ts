@@ -304,6 +304,13 @@ describe('EXCEPTIONS_FILE in the settings', () => {
     assert.throws(() => parseConfig(env({ EXCEPTIONS_FILE: missing }), { requireOkta: true }), new RegExp(`EXCEPTIONS_FILE "${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" does not exist: check the path`));
   });
 
+  test('when a relative path does not exist, then the sentence says it was read from the working directory, and which', () => {
+    assert.throws(
+      () => parseConfig(env({ EXCEPTIONS_FILE: 'no-such-dir/exceptions.yaml' }), { requireOkta: true }),
+      (err: Error) => err.message.includes(`EXCEPTIONS_FILE "no-such-dir/exceptions.yaml" does not exist (a relative path, read from the working directory ${JSON.stringify(process.cwd())}): check the path.`),
+    );
+  });
+
   test('when the file is good and the lookup settings are given, then the detect slice holds them', () => {
     const file = path.join(dir, 'ok.json');
     fs.writeFileSync(file, JSON.stringify({ exceptions: [{ reason: 'r', actor: 'a@example.com' }] }));
