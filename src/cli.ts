@@ -529,7 +529,9 @@ async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<numbe
   const { app, dbProblem } = await createCheckApp(config);
   try {
     const lines = await runCheck(app, { dbProblem });
-    for (const l of lines) io.stdout.write(`${l.ok ? (l.warn ? 'WARN' : 'ok  ') : 'FAIL'}  ${l.name.padEnd(18)} ${redact(l.detail)}\n`);
+    // One column for the names (the orgs' prefixes make some longer than 18).
+    const width = Math.max(18, ...lines.map((l) => l.name.length));
+    for (const l of lines) io.stdout.write(`${l.ok ? (l.warn ? 'WARN' : 'ok  ') : 'FAIL'}  ${l.name.padEnd(width)} ${redact(l.detail)}\n`);
     let ok = lines.every((l) => l.ok);
     if (send) {
       const { runTestNotify } = await import('./notify/test-notify');
