@@ -486,21 +486,25 @@ function replicaLines(m: { leases: LeaseRow[]; replicas: ReplicaRow[] }, now: nu
 async function cmdRetryFailed(config: AppConfig, io: Io, notifier: string | undefined, org: string | undefined): Promise<number> {
   const app = await createApp(config);
   try {
-    const enabled = org ? app.orgs.find((o) => o.name === org)!.notifiers : app.notifiers;
-    if (notifier && !enabled.some((n) => n.name === notifier)) {
-      throw new UsageError(`--notifier ${notifier} is not an enabled notifier${org ? ` of org ${org}` : ''} (enabled: ${enabled.map((n) => n.name).join(', ')})`);
+    // The (org, notifier) pairs that something sends: each org's own notifiers (its routing), or
+    // the one org's of a single-org install. A failed row of any other pair would wait as pending
+    // forever if it were put back: it stays failed and is named.
+    const scope = config.orgs ? app.orgs.filter((o) => !org || o.name === org) : [{ name: app.orgs[0]!.name, notifiers: app.notifiers }];
+    const enabled = [...new Set(scope.flatMap((o) => o.notifiers.map((x) => x.name)))];
+    if (notifier && !enabled.includes(notifier)) {
+      throw new UsageError(`--notifier ${notifier} is not an enabled notifier${org ? ` of org ${org}` : ''} (enabled: ${enabled.join(', ')})`);
     }
-    // Only the notifiers that are enabled: a row of one that is not would wait as pending forever
-    // (nothing sends it); it stays failed and is named.
-    const pool = config.orgs ? app.orgs.filter((o) => !org || o.name === org).flatMap((o) => o.notifiers) : app.notifiers;
-    const names = notifier ? [notifier] : [...new Set(pool.map((x) => x.name))];
+    const pairs = scope.flatMap((o) => o.notifiers.filter((x) => !notifier || x.name === notifier).map((x) => ({ org: o.name, notifier: x.name })));
     let n = 0;
-    for (const name of names) n += await app.store.retryFailed(app.clock.now(), name, org);
+    for (const p of pairs) n += await app.store.retryFailed(app.clock.now(), p.notifier, config.orgs ? p.org : undefined);
     io.stdout.write(`${n} failed deliver${n === 1 ? 'y' : 'ies'}${org ? ` of org ${org}` : ''} put back to pending; the daemon sends them at its next delivery pass.\n`);
-    const left = (await app.store.outboxCounts()).filter((r) => r.status === 'failed' && (!org || r.org === org) && !names.includes(r.notifier));
-    for (const notifierName of new Set(left.map((r) => r.notifier))) {
-      const count = left.filter((r) => r.notifier === notifierName).reduce((a, r) => a + r.n, 0);
-      io.stdout.write(`${count} failed deliver${count === 1 ? 'y' : 'ies'} of ${plainText(notifierName, 40)} stay${count === 1 ? 's' : ''} failed: ${plainText(notifierName, 40)} is not enabled (NOTIFIERS); enable it, then run retry-failed again.\n`);
+    const sends = new Set(pairs.map((p) => `${p.org}\0${p.notifier}`));
+    const left = (await app.store.outboxCounts()).filter(
+      (r) => r.status === 'failed' && (!org || r.org === org) && (!notifier || r.notifier === notifier) && !(config.orgs ? sends.has(`${r.org}\0${r.notifier}`) : pairs.some((p) => p.notifier === r.notifier)),
+    );
+    for (const r of left) {
+      const whose = config.orgs ? ` of org ${plainText(r.org, 40)}` : '';
+      io.stdout.write(`${r.n} failed deliver${r.n === 1 ? 'y' : 'ies'} of ${plainText(r.notifier, 40)}${whose} stay${r.n === 1 ? 's' : ''} failed: ${plainText(r.notifier, 40)} is not enabled${config.orgs ? ' for that org' : ''} (NOTIFIERS${config.orgs ? ' or its notify block in ORGS_FILE' : ''}); enable it, then run retry-failed again.\n`);
     }
     return EXIT_OK;
   } finally {

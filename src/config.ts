@@ -171,11 +171,15 @@ function orgSecretInEnvFile(name: string, where: string, orgsFile: string | unde
   if (!orgsFile || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return null;
   let text: string;
   try {
+    // Only a regular file of a sane size (its loader says what is wrong with any other, later).
+    const st = fs.statSync(orgsFile);
+    if (!st.isFile() || st.size > 1024 * 1024) return null;
     text = fs.readFileSync(orgsFile, 'utf8');
   } catch {
     return null;
   }
-  if (!new RegExp(`\\benv\\s*:\\s*["']?${name}["']?\\s*[},\\n]`).test(text)) return null;
+  // `env: NAME`, `"env": "NAME"`, in a flow map or as a block key, before `}`, `,`, a comment or the line's end.
+  if (!new RegExp(`["']?\\benv["']?\\s*:\\s*["']?${name}["']?\\s*(?:[},#]|$)`, 'm').test(text)) return null;
   return `${name} ${where}is an org's secret that ORGS_FILE reads ({ env: ${name} }), not a setting: the env file holds settings only; set it in the daemon's process environment (a root-only EnvironmentFile= of the unit, a Kubernetes secret), or use { file: ... } in the orgs file.`;
 }
 

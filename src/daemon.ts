@@ -252,9 +252,11 @@ export class Daemon {
       return;
     }
     const { SlackApp } = await import('./slack-app/slack-app');
-    // Registered as live before the first click can arrive: another replica sweeping the inbox
-    // must see this one's claims as live ones.
-    await this.leases.register().catch((err: unknown) => app.logger.warn('could not register this replica before starting the Slack app', { error: redact(err instanceof Error ? err.message : String(err)) }));
+    // Registered as live before the first click can arrive, and kept live by the heartbeat from now
+    // on (not only once a lease round worked): another replica sweeping the inbox must see this
+    // one's claims as a live replica's. A failed registration is retried by the heartbeat.
+    await this.leases.register().catch((err: unknown) => app.logger.warn('could not register this replica before starting the Slack app; the heartbeat retries', { error: redact(err instanceof Error ? err.message : String(err)) }));
+    this.leases.startHeartbeat();
     this.slackApp = new SlackApp({
       config: app.config.slackApp,
       store: app.store,

@@ -137,7 +137,11 @@ describe('one-shot commands with ORGS_FILE', () => {
       assert.match(none.stdout, /^0 failed deliveries of org alpha put back to pending/);
       const one = await runCli(['retry-failed', '--org', 'beta'], t.env);
       assert.match(one.stdout, /^1 failed delivery of org beta put back to pending/);
-      assert.match(one.stdout, /^1 failed delivery of webhook stays failed: webhook is not enabled \(NOTIFIERS\); enable it, then run retry-failed again\.$/m);
+      assert.match(one.stdout, /^1 failed delivery of webhook of org beta stays failed: webhook is not enabled for that org \(NOTIFIERS or its notify block in ORGS_FILE\); enable it, then run retry-failed again\.$/m);
+      // Without --org too: every org's rows, each only for a notifier that org sends with.
+      const all = await runCli(['retry-failed'], t.env);
+      assert.match(all.stdout, /^0 failed deliveries put back to pending/);
+      assert.match(all.stdout, /^1 failed delivery of webhook of org beta stays failed/m);
       const st2 = await runCli(['status'], t.env);
       assert.match(st2.stdout, /^ {2}beta +webhook +0 pending, 0 sent, 1 failed$/m, 'the disabled notifier\'s row is not pending forever');
       const unknown = await runCli(['retry-failed', '--org', 'gamma'], t.env);

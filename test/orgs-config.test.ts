@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { parseConfig, type AppConfig, type Env } from '../src/config';
+import { loadEnv, parseConfig, type AppConfig, type Env } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { loadOrgs } from '../src/orgs/config';
 import { orgCheckLines } from '../src/orgs/check';
@@ -354,9 +355,9 @@ describe('ORGS_FILE: the CLI', () => {
       const file = orgsFile(yaml, { 'preview-token': PREVIEW_TOKEN });
       const r = await runCli(['check'], { ORGS_FILE: file, OTW_PROD_TOKEN: PROD_TOKEN, DB_PATH: path.join(tmpDir(), 'otw.sqlite'), NOTIFIERS: 'console' });
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /^ok {4}settings {11}2 org\(s\) from ORGS_FILE/m);
-      assert.match(r.stdout, new RegExp(`^ok {4}org prod {11}${urls.prod.replace(/[.]/g, '\\.')}, API token from apiToken \\(env OTW_PROD_TOKEN\\), notifiers console; 1 reference\\(s\\) resolve$`, 'm'));
-      assert.match(r.stdout, /^ok {4}org preview {8}http:\/\/127\.0\.0\.1:\d+, API token from apiToken \(file .*preview-token\)/m);
+      assert.match(r.stdout, /^ok {4}settings +2 org\(s\) from ORGS_FILE/m);
+      assert.match(r.stdout, new RegExp(`^ok {4}org prod +${urls.prod.replace(/[.]/g, '\\.')}, API token from apiToken \\(env OTW_PROD_TOKEN\\), notifiers console; 1 reference\\(s\\) resolve$`, 'm'));
+      assert.match(r.stdout, /^ok {4}org preview +http:\/\/127\.0\.0\.1:\d+, API token from apiToken \(file .*preview-token\)/m);
       assert.match(r.stdout, /^ok {4}prod: okta/m);
       assert.match(r.stdout, /^ok {4}preview: okta/m);
       assert.ok(!r.stdout.includes(PROD_TOKEN) && !r.stdout.includes(PREVIEW_TOKEN));
@@ -378,4 +379,25 @@ describe('ORGS_FILE: the CLI', () => {
     assert.match(r.stderr, /ORGS_FILE ".*orgs\.yaml" line 4: org "prod": apiToken\.file ".*prod-token" exists but this user may not read it/);
     assert.ok(!r.stderr.includes(PROD_TOKEN));
   });
+});
+
+describe('an org secret put in the env file', () => {
+  for (const [style, line] of [
+    ['a flow map', '    apiToken: { env: OTW_SECRET_X }'],
+    ['quoted key and value', '    apiToken: { "env": "OTW_SECRET_X" }'],
+    ['a block key with a comment', '    apiToken:\n      env: OTW_SECRET_X  # from the vault'],
+    ['a block key on the last line', '    apiToken:\n      env: OTW_SECRET_X'],
+  ] as const) {
+    test(`when the orgs file reads it (${style}), then the env file's line is named as an org's secret, never its value`, () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otw-orgsecret-'));
+      const orgsFile = path.join(dir, 'orgs.yaml');
+      fs.writeFileSync(orgsFile, `orgs:\n  - name: prod\n    url: https://prod.okta.com\n${line}`);
+      const envFile = path.join(dir, '.env');
+      fs.writeFileSync(envFile, `ORGS_FILE=${orgsFile}\nOTW_SECRET_X=FAKE-okta-api-token-for-tests\n`);
+      assert.throws(
+        () => loadEnv(envFile, {}),
+        (err: unknown) => err instanceof ConfigError && /^OTW_SECRET_X \(\S+ line 2\) is an org's secret that ORGS_FILE reads/.test(err.problems[0]!) && !err.message.includes('FAKE-okta'),
+      );
+    });
+  }
 });

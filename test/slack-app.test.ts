@@ -428,7 +428,8 @@ describe('Slack app mode', () => {
         'env-left-by-a-dead-process',
         JSON.stringify(w.slack.blockActions(w.alertMessage, button(w, 'otw_revoke'), ALICE)),
         // Stored ten minutes ago by a version before claims (no claimed_by): older than two heartbeats.
-        new Date(w.app.clock.now().getTime() - 10 * 60_000).toISOString(),
+        // (by the database's clock, which decides: on SQLite the host's).
+        new Date(Date.now() - 10 * 60_000).toISOString(),
       ]);
       const again = new Daemon(w.app, { slackReconnectMs: 200 });
       await again.start();
@@ -498,6 +499,30 @@ describe('Slack app mode', () => {
       assert.equal(acks.length, 0, 'acted on after stop(): another replica would act on the same click once this one is gone');
       const row = await w.app.store.sql.get<{ h: string | null }>('SELECT handled_at AS h FROM slack_inbox WHERE envelope_id = ?', ['env-late']);
       assert.equal(row?.h ?? null, null, 'left unhandled for the next run');
+    } finally {
+      await w.close();
+    }
+  });
+
+  test('when the lease rounds fail (the database refuses the leases), then this replica still counts as live for the inbox: its heartbeat runs from the start', async () => {
+    const w = await world({ env: { LEASE_TTL: '10s' } });
+    try {
+      await w.daemon.stop();
+      // The database refuses every lease (a real trigger): each lease round of the next daemon fails.
+      await w.app.store.sql.run("CREATE TRIGGER refuse_leases BEFORE INSERT ON leases BEGIN SELECT RAISE(ABORT, 'leases refused'); END");
+      const again = new Daemon(w.app, { slackReconnectMs: 200 });
+      await again.start();
+      try {
+        const holder = (again as unknown as { leases: { holder: string } }).leases.holder;
+        // Longer than LEASE_TTL: without a heartbeat its replica row would be older than that.
+        await new Promise((resolve) => setTimeout(resolve, 11_500));
+        const row = await w.app.store.sql.get<{ seenAt: string }>('SELECT seen_at AS "seenAt" FROM replicas WHERE holder = ?', [holder]);
+        assert.ok(row, 'registered');
+        const age = Date.now() - Date.parse(row.seenAt);
+        assert.ok(age < 5_000, `seen ${age} ms ago: another replica would take over the clicks this one is acting on`);
+      } finally {
+        await again.stop();
+      }
     } finally {
       await w.close();
     }

@@ -32,7 +32,11 @@ forEachEngine((engine) =>
       assert.deepEqual(await inboxA.claimLeft(NOW), [], 'nor does the receiver replay its own click while it handles it');
 
       // A stops being seen (killed): after two heartbeats it is no longer live.
+      // One missed heartbeat (seen two thirds of LEASE_TTL ago) is not death: its click stays its own.
       await seen(a, 'host-a:101:aaaaaaaa', Math.round((TTL * 2) / 3) + 1_000);
+      assert.deepEqual([...(await inboxB.claimLeft(NOW)), ...(await inboxC.claimLeft(NOW))], [], 'a replica that missed one heartbeat lost its click');
+      // Not seen for LEASE_TTL (three heartbeats): gone.
+      await seen(a, 'host-a:101:aaaaaaaa', TTL + 1_000);
       const [fromB, fromC] = await Promise.all([inboxB.claimLeft(NOW), inboxC.claimLeft(NOW)]);
       assert.equal(fromB.length + fromC.length, 1, 'one replica takes it');
       const taker = fromB.length ? 'host-b:202:bbbbbbbb' : 'host-c:303:cccccccc';
@@ -72,16 +76,20 @@ forEachEngine((engine) =>
       assert.equal(new Set(ids).size, 31, 'no click taken twice');
     });
 
-    test('when an unclaimed click was stored a moment ago (a replica of the version before claims, during a rolling upgrade, is acting on it), then a sweep leaves it until it is older than two heartbeats', async () => {
+    test('when an unclaimed click was stored a moment ago (a replica of the version before claims, during a rolling upgrade, is acting on it), then a sweep leaves it until it is older than LEASE_TTL by the database\'s clock', async () => {
       const store = new Store(await engine.openDb());
       const holder = 'host-new:7:77777777';
       await seen(store, holder, 0);
-      // What the previous version's receive() writes: no claimed_by.
-      await store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?)', ['E-old-version', JSON.stringify(click(1)), NOW.toISOString()]);
+      const dbNow = (await store.db.now()).getTime();
+      // What the previous version's receive() writes: no claimed_by, its own clock's time.
+      await store.sql.run('INSERT INTO slack_inbox (envelope_id, payload, received_at) VALUES (?, ?, ?), (?, ?, ?)', [
+        'E-recent', JSON.stringify(click(1)), new Date(dbNow - TTL + 5_000).toISOString(),
+        'E-old', JSON.stringify(click(2)), new Date(dbNow - TTL - 1_000).toISOString(),
+      ]);
       const inbox = new SlackInbox(store, { holder, ttlMs: TTL });
-      assert.deepEqual(await inbox.claimLeft(NOW), [], 'taken over while the old replica acts on it');
-      assert.deepEqual(await inbox.claimLeft(new Date(NOW.getTime() + Math.round((TTL * 2) / 3) - 1_000)), []);
-      assert.deepEqual((await inbox.claimLeft(new Date(NOW.getTime() + Math.round((TTL * 2) / 3) + 1_000))).map((r) => r.envelopeId), ['E-old-version']);
+      // The sweeper's own clock is two minutes ahead: it does not decide.
+      const ahead = new Date(Date.now() + 120_000);
+      assert.deepEqual((await inbox.claimLeft(ahead)).map((r) => r.envelopeId), ['E-old'], 'a recent unclaimed click was taken over while the old replica acts on it');
     });
 
     if (engine.name === 'sqlite') {

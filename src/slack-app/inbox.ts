@@ -12,7 +12,7 @@ const DEFAULT_TTL_MS = 120_000;
 export interface InboxOwner {
   /** This replica's id ({@link replicaId}). */
   holder: string;
-  /** LEASE_TTL: a replica not seen within two thirds of it (two heartbeats) no longer counts as live. */
+  /** LEASE_TTL: a replica not seen within it (three heartbeats) no longer counts as live here. */
   ttlMs: number;
 }
 
@@ -65,20 +65,21 @@ export class SlackInbox {
       [this.owner.holder],
     );
     if (rows.length === 0) return [];
-    // Live as the leases count it: seen within two heartbeats by the database's clock. On SQLite
-    // (one host), a replica whose process is gone is not live either, as its leases are freed.
+    // Live: seen within LEASE_TTL (three heartbeats) by the database's clock, one heartbeat more
+    // than the leases' fair share counts: a replica whose one heartbeat failed (a brief database
+    // error) keeps its clicks. On SQLite (one host) a replica whose process is gone is not live
+    // either, as its leases are freed.
     const dbNow = await this.store.db.now();
-    const live = new Set(
-      (await sql.all<{ holder: string }>('SELECT holder FROM replicas WHERE seen_at > ?', [new Date(dbNow.getTime() - Math.round((this.owner.ttlMs * 2) / 3)).toISOString()])).map((r) => r.holder),
-    );
+    const live = new Set((await sql.all<{ holder: string }>('SELECT holder FROM replicas WHERE seen_at > ?', [new Date(dbNow.getTime() - this.owner.ttlMs).toISOString()])).map((r) => r.holder));
     // Only a replica that counts as live itself takes clicks over: the others then leave them to it.
     // One that is not (yet) registered, or whose heartbeat lapsed, waits for a later sweep.
     if (!live.has(this.owner.holder)) return [];
     const local = this.store.db.engine === 'sqlite';
     const out: Array<{ envelopeId: string; payload: unknown }> = [];
     // A click with no claim was stored by a replica of a version before claims (during a rolling
-    // upgrade it may be acting on it right now): free once it is older than two heartbeats.
-    const unclaimedFreeBefore = now.getTime() - Math.round((this.owner.ttlMs * 2) / 3);
+    // upgrade it may be acting on it right now): free once it is older than LEASE_TTL, by the
+    // database's clock (the one every replica shares; its own was written by that replica's).
+    const unclaimedFreeBefore = dbNow.getTime() - this.owner.ttlMs;
     for (const r of rows) {
       const gone = r.claimedBy === null ? !(Date.parse(r.receivedAt) > unclaimedFreeBefore) : !live.has(r.claimedBy) || (local && localReplicaGone(r.claimedBy));
       if (!gone) continue;

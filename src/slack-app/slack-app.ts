@@ -45,6 +45,7 @@ export class SlackApp {
   private readonly inbox: SlackInbox;
   private stopping = false;
   private sweeper: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
 
   constructor(private readonly deps: SlackAppDeps) {
     this.inbox = new SlackInbox(deps.store, deps.replica);
@@ -85,6 +86,13 @@ export class SlackApp {
    */
   async sweep(): Promise<void> {
     if (this.stopping) return;
+    // One at a time; stop() waits for the one running.
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = this.sweepNow().finally(() => (this.sweeping = null));
+    return this.sweeping;
+  }
+
+  private async sweepNow(): Promise<void> {
     try {
       const left = await this.inbox.claimLeft(this.deps.clock.now());
       // Stopped meanwhile: what was claimed goes to the next replica once this one is gone.
@@ -92,7 +100,7 @@ export class SlackApp {
       if (left.length) this.deps.logger.warn('slack app: acting on clicks an earlier run acknowledged but did not finish', { count: left.length });
       for (const r of left) this.onInteractive(r.envelopeId, r.payload);
     } catch (err) {
-      this.deps.logger.error('slack app: could not read the inbox of unfinished clicks; the next slot tries again', { error: errorText(err) });
+      this.deps.logger.error('slack app: could not read the inbox of unfinished clicks; the next sweep tries again', { error: errorText(err) });
     }
   }
 
@@ -101,6 +109,7 @@ export class SlackApp {
     this.stopping = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+    await this.sweeping;
     await this.socket?.stop();
     this.socket = null;
     await Promise.allSettled([...this.inFlight]);
