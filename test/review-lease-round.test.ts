@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createApp } from '../src/app';
 import { parseConfig } from '../src/config';
 import { Daemon } from '../src/daemon';
 import { createLogger } from '../src/logger';
-import { FakeOktaOrgs } from '../src/simulator/okta-orgs';
-import { LineSink, tmpDir } from './helpers/harness';
+import { fakeOrgsWithFile } from './helpers/fake-orgs';
+import { LineSink } from './helpers/harness';
 
 const TOKEN = 'FAKE-okta-api-token-for-tests-lease-round';
 
@@ -19,12 +18,7 @@ const TOKEN = 'FAKE-okta-api-token-for-tests-lease-round';
  */
 test('when a slot comes while the previous slot is still taking its leases and the share shrinks meanwhile, then no org is ticked after this replica handed it back', async () => {
   const names = ['org-a', 'org-b', 'org-c', 'org-d', 'org-e', 'org-f'];
-  const fakes = new FakeOktaOrgs(names);
-  await fakes.start();
-  fakes.addToken(TOKEN, 'me');
-  const dir = tmpDir();
-  const file = path.join(dir, 'orgs.yaml');
-  fs.writeFileSync(file, `orgs:\n${names.map((n) => `  - name: ${n}\n    url: ${fakes.org(n).origin}\n    apiToken: { env: OTW_TOKEN }\n`).join('')}`);
+  const { fakes, dir, file } = await fakeOrgsWithFile(names, TOKEN);
   const config = parseConfig(
     { ORGS_FILE: file, OTW_TOKEN: TOKEN, DB_PATH: path.join(dir, 'otw.sqlite'), POLL_SCHEDULE: '0 0 1 1 *', NOTIFIERS: 'console', CONSOLE_FORMAT: 'json', LOG_LEVEL: 'debug', LOG_FORMAT: 'json', LEASE_TTL: '1m' },
     { requireOkta: true },

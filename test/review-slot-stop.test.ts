@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { createApp } from '../src/app';
 import { parseConfig } from '../src/config';
 import { Daemon } from '../src/daemon';
 import { createLogger } from '../src/logger';
-import { FakeOktaOrgs } from '../src/simulator/okta-orgs';
 import { startPgCluster } from './helpers/pg-cluster';
-import { LineSink, tmpDir } from './helpers/harness';
+import { fakeOrgsWithFile } from './helpers/fake-orgs';
+import { LineSink } from './helpers/harness';
 
 const TOKEN = 'FAKE-okta-api-token-for-tests-slot-stop';
 
@@ -22,12 +20,7 @@ const TOKEN = 'FAKE-okta-api-token-for-tests-slot-stop';
 test('when a stop comes while a slot is in its lease round, a second waits for it and a third was skipped, then stop waits for every slot in flight', async () => {
   const cluster = await startPgCluster();
   const names = ['org-a', 'org-b'];
-  const fakes = new FakeOktaOrgs(names);
-  await fakes.start();
-  fakes.addToken(TOKEN, 'me');
-  const dir = tmpDir();
-  const file = path.join(dir, 'orgs.yaml');
-  fs.writeFileSync(file, `orgs:\n${names.map((n) => `  - name: ${n}\n    url: ${fakes.org(n).origin}\n    apiToken: { env: OTW_TOKEN }\n`).join('')}`);
+  const { fakes, file } = await fakeOrgsWithFile(names, TOKEN);
   const url = await cluster.createDatabase();
   const config = parseConfig({ ORGS_FILE: file, OTW_TOKEN: TOKEN, DATABASE_URL: url, POLL_SCHEDULE: '0 0 1 1 *', NOTIFIERS: 'console', CONSOLE_FORMAT: 'json', LOG_FORMAT: 'json', LEASE_TTL: '1m' }, { requireOkta: true });
   const app = await createApp(config, { logger: createLogger(config.log, { stream: new LineSink() }) });
