@@ -77,7 +77,7 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
   const orgNames = config.orgs ? config.orgs.map((o) => o.name) : [DEFAULT_ORG];
   const metrics = new Metrics(store, () => clock.now(), { orgs: orgNames, storeFor: (org) => store.forOrg(org) });
   const shared = { store, metrics, clock, logger, stdout: opts.stdout, okta: opts.okta, responder: opts.responder };
-  const orgs = config.orgs ? config.orgs.map((o) => buildOrgRuntime(o.name, o.config, shared, true)) : [buildOrgRuntime(DEFAULT_ORG, config, shared, false)];
+  const orgs = config.orgs ? config.orgs.map((o) => buildOrgRuntime(o.name, o.config, shared, true, o.url)) : [buildOrgRuntime(DEFAULT_ORG, config, shared, false)];
   const first = orgs[0]!;
   const responder = opts.responder ?? routingResponder(orgs, (alertId) => orgOfAlert(store, alertId));
   // One dispatcher for every org: a delivery goes out through its own org's notifier instance.

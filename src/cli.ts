@@ -518,10 +518,7 @@ async function cmdTestNotify(config: AppConfig, io: Io, notifier: string | undef
     const { runTestNotify } = await import('./notify/test-notify');
     // --org: through that org's own notifier instances (its Slack channel, its recipients).
     const rt = org ? app.orgs.find((o) => o.name === org)! : null;
-    // The org as ORGS_FILE names it (its credentials need not be set to test its routing).
-    const entry = org ? config.orgs?.find((o) => o.name === org) : undefined;
-    const named = entry ? { name: entry.name, url: entry.url } : undefined;
-    const result = await runTestNotify(rt ? rt.notifiers : app.notifiers, { notifier, orgUrl: named?.url ?? config.okta?.orgUrl, org: named });
+    const result = await runTestNotify(rt ? rt.notifiers : app.notifiers, { notifier, orgUrl: rt?.org?.url ?? config.okta?.orgUrl, org: rt?.org ?? undefined });
     for (const line of result.lines) io.stdout.write(`${line}\n`);
     return result.anyFailed ? EXIT_FAILURE : EXIT_OK;
   } finally {
@@ -540,11 +537,9 @@ async function cmdCheck(config: AppConfig, io: Io, send: boolean): Promise<numbe
     if (send) {
       const { runTestNotify } = await import('./notify/test-notify');
       // With ORGS_FILE, a sample through each org's own notifiers (its routing), lines prefixed by the org.
-      const targets = config.orgs
-        ? app.orgs.map((o) => ({ prefix: `${o.name}: `, notifiers: o.notifiers, org: config.orgs!.find((e) => e.name === o.name) }))
-        : [{ prefix: '', notifiers: app.notifiers, org: undefined }];
+      const targets = config.orgs ? app.orgs.map((o) => ({ prefix: `${o.name}: `, notifiers: o.notifiers, org: o.org })) : [{ prefix: '', notifiers: app.notifiers, org: null }];
       for (const t of targets) {
-        const result = await runTestNotify(t.notifiers, t.org ? { orgUrl: t.org.url, org: { name: t.org.name, url: t.org.url } } : {});
+        const result = await runTestNotify(t.notifiers, t.org ? { orgUrl: t.org.url, org: t.org } : {});
         for (const line of result.lines) io.stdout.write(`${t.prefix}${line}\n`);
         ok = ok && !result.anyFailed;
       }

@@ -7,6 +7,7 @@ import { parseEnvFile } from './env-file';
 import { ConfigError } from './errors';
 import { fileReadProblem } from './file-problem';
 import { isSetting, notASetting, unknownEnvironmentNames, type SettingName } from './settings';
+import { envReferences } from './orgs/env-refs';
 import { parseNotifyConfig, type NotifyConfig } from './notify/config';
 import { parseDetectConfig, type DetectConfig } from './detect/config';
 import { parseEventHookConfig, type EventHookConfig } from './hook/config';
@@ -168,7 +169,7 @@ export function loadEnv(envFile: string | undefined, processEnv: Env = process.e
  * not name it (or cannot be read: its own check says why later). Never the value.
  */
 function orgSecretInEnvFile(name: string, where: string, orgsFile: string | undefined): string | null {
-  if (!orgsFile || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return null;
+  if (!orgsFile) return null;
   let text: string;
   try {
     // Only a regular file of a sane size (its loader says what is wrong with any other, later).
@@ -178,8 +179,7 @@ function orgSecretInEnvFile(name: string, where: string, orgsFile: string | unde
   } catch {
     return null;
   }
-  // `env: NAME`, `"env": "NAME"`, in a flow map or as a block key, before `}`, `,`, a comment or the line's end.
-  if (!new RegExp(`["']?\\benv["']?\\s*:\\s*["']?${name}["']?\\s*(?:[},#]|$)`, 'm').test(text)) return null;
+  if (!envReferences(text).has(name)) return null;
   return `${name} ${where}is an org's secret that ORGS_FILE reads ({ env: ${name} }), not a setting: the env file holds settings only; set it in the daemon's process environment (a root-only EnvironmentFile= of the unit, a Kubernetes secret), or use { file: ... } in the orgs file.`;
 }
 

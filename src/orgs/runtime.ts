@@ -86,11 +86,16 @@ export function fencedStore(store: Store, fence: (tx: SqlConn) => Promise<void>)
   return new FencedStore(store.db, store.sql, store.org);
 }
 
-/** Builds one org's runtime from its settings. `named` is false for the single org of an install without ORGS_FILE. */
-export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRuntimeShared, named: boolean): OrgRuntime {
+/**
+ * Builds one org's runtime from its settings. `named` is false for the single org of an install
+ * without ORGS_FILE; `url` is the org's URL from ORGS_FILE, which names the org even when a
+ * command runs without its credentials (test-notify, check --send).
+ */
+export function buildOrgRuntime(name: string, config: AppConfig, shared: OrgRuntimeShared, named: boolean, url?: string): OrgRuntime {
   const { metrics, clock } = shared;
   const store = shared.store.forOrg(name);
-  const org = named && config.okta ? { name, url: config.okta.orgUrl } : null;
+  const orgUrl = config.okta?.orgUrl ?? url;
+  const org = named && orgUrl ? { name, url: orgUrl } : null;
   const logger = named ? shared.logger.child({ org: name }) : shared.logger;
   const observe = (status: string | number): void => metrics.observeOktaResponse(name, status);
   const scopesOf = (c: NonNullable<AppConfig['okta']>): string[] => (c.auth.mode === 'oauth' ? c.auth.scopes : []);
