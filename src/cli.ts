@@ -26,7 +26,7 @@ import { pollOrgs } from './orgs/poll-command';
 import { acrossOrgs, listAlertsAllOrgs, orgStatus } from './orgs/status';
 import { Leases, type LeaseRow, type ReplicaRow } from './scale/leases';
 import type { Alert } from './detect/alert';
-import type { Store } from './store/store';
+import { outboxByOrgAndNotifier, type Store } from './store/store';
 
 /** The commands that act on one org and so take `--org NAME` (required when ORGS_FILE lists several). */
 const ORG_COMMANDS = new Set(['backfill', 'tokens', 'event-hook', 'revoke', 'ack', 'retry-failed', 'test-notify']);
@@ -360,7 +360,7 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
             push,
             follow,
             exceptions,
-            ...(byOrg ? { deliveriesByOrg: deliveriesByOrg(byOrg) } : {}),
+            ...(byOrg ? { deliveriesByOrg: outboxByOrgAndNotifier(byOrg) } : {}),
             failedDeliveries: failed.map((f) => (many ? f : { ...f, org: undefined })),
             alerts: opts.alerts
               ? alerts.map((a) => ({ ...a.alert, summarized: a.summarized, watch: watches.get(a.alert.id) ?? null, actions: actions.get(a.alert.id) ?? [] }))
@@ -400,7 +400,7 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
       'deliveries:',
       ...(byOrg
         ? byOrg.length
-          ? deliveriesByOrg(byOrg).map((d) => `  ${d.org.padEnd(orgWidth)}  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
+          ? outboxByOrgAndNotifier(byOrg).map((d) => `  ${d.org.padEnd(orgWidth)}  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
           : ['  none yet']
         : s.deliveries.length
           ? s.deliveries.map((d) => `  ${d.notifier.padEnd(14)} ${d.pending} pending, ${d.sent} sent, ${d.failed} failed`)
@@ -427,18 +427,6 @@ async function cmdStatus(config: AppConfig, io: Io, opts: { json: boolean; alert
   } finally {
     void app.close();
   }
-}
-
-/** Outbox counts by org and notifier, one row each with its pending, sent and failed. */
-function deliveriesByOrg(rows: Array<{ org: string; notifier: string; status: string; n: number }>): Array<{ org: string; notifier: string; pending: number; sent: number; failed: number }> {
-  const out = new Map<string, { org: string; notifier: string; pending: number; sent: number; failed: number }>();
-  for (const r of rows) {
-    const key = `${r.org}\0${r.notifier}`;
-    let d = out.get(key);
-    if (!d) out.set(key, (d = { org: r.org, notifier: r.notifier, pending: 0, sent: 0, failed: 0 }));
-    if (r.status === 'pending' || r.status === 'sent' || r.status === 'failed') d[r.status] += r.n;
-  }
-  return [...out.values()];
 }
 
 /** The `status` lines of ORGS_FILE's orgs: one row each, then the leases, then the replicas. */

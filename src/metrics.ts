@@ -1,7 +1,7 @@
 import client from 'prom-client';
 import type { FollowResult } from './ingest/follow';
 import type { TickResult } from './ingest/poll';
-import type { Store } from './store/store';
+import { outboxByOrgAndNotifier, type Store } from './store/store';
 
 /** Why the push receiver refused a request (a label of otw_hook_requests_rejected_total). */
 export const HOOK_REJECT_REASONS = ['unauthorized', 'bad_request', 'too_large', 'not_found', 'method', 'busy', 'timeout', 'commit_failed'] as const;
@@ -140,21 +140,10 @@ export class Metrics {
       registers: r,
       async collect() {
         // Read before the reset: a scrape never shows the series gone while the database answers.
-        const rows = await outboxByOrg();
-        this.reset();
-        const totals = new Map<string, { org: string; notifier: string; status: string; n: number }>();
-        for (const row of rows) {
-          if (!['pending', 'sent', 'failed'].includes(row.status)) continue;
-          const key = `${row.org}\0${row.notifier}\0${row.status}`;
-          const t = totals.get(key);
-          if (t) t.n += row.n;
-          else totals.set(key, { ...row });
-        }
         // Every status of a notifier an org has rows for, at 0 when none: a rule sees the series.
-        for (const key of new Set(rows.map((x) => `${x.org}\0${x.notifier}`))) {
-          const [org, notifier] = key.split('\0') as [string, string];
-          for (const status of ['pending', 'sent', 'failed']) this.set({ org, notifier, status }, totals.get(`${org}\0${notifier}\0${status}`)?.n ?? 0);
-        }
+        const rows = outboxByOrgAndNotifier(await outboxByOrg());
+        this.reset();
+        for (const d of rows) for (const status of ['pending', 'sent', 'failed'] as const) this.set({ org: d.org, notifier: d.notifier, status }, d[status]);
       },
     });
     new client.Gauge({

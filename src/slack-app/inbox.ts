@@ -51,15 +51,19 @@ export class SlackInbox {
     await this.store.sql.run('UPDATE slack_inbox SET handled_at = ? WHERE envelope_id = ? AND handled_at IS NULL', [now.toISOString(), envelopeId]);
   }
 
+  /** Deletes handled rows older than a week (at a start: not at every sweep). */
+  async pruneHandled(now: Date): Promise<void> {
+    await this.store.sql.run('DELETE FROM slack_inbox WHERE handled_at IS NOT NULL AND handled_at < ?', [new Date(now.getTime() - KEEP_HANDLED_MS).toISOString()]);
+  }
+
   /**
    * Envelopes acknowledged but never finished by a replica that is gone (stopped, killed, or from
    * before claims existed), now claimed by this one, oldest first. A click whose claimer is still
    * live is its to finish and is left alone. This replica must count as live itself (registered in
-   * `replicas`, as Leases does), else it takes nothing. Old handled rows are deleted.
+   * `replicas`, as Leases does), else it takes nothing.
    */
-  async claimLeft(now: Date = new Date()): Promise<Array<{ envelopeId: string; payload: unknown }>> {
+  async claimLeft(): Promise<Array<{ envelopeId: string; payload: unknown }>> {
     const { sql } = this.store;
-    await sql.run('DELETE FROM slack_inbox WHERE handled_at IS NOT NULL AND handled_at < ?', [new Date(now.getTime() - KEEP_HANDLED_MS).toISOString()]);
     const rows = await sql.all<{ id: string; claimedBy: string | null; receivedAt: string; payload: string }>(
       'SELECT envelope_id AS id, claimed_by AS "claimedBy", received_at AS "receivedAt", payload FROM slack_inbox WHERE handled_at IS NULL AND (claimed_by IS NULL OR claimed_by != ?) ORDER BY received_at, envelope_id',
       [this.owner.holder],

@@ -62,6 +62,7 @@ export class SlackApp {
     this.web = new Web(config.botToken, { slackApiUrl, logger: slackLogger(logger), timeout: 10_000, retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 5_000 }, allowAbsoluteUrls: false });
     // Clicks acknowledged by an earlier process that stopped before acting on them; then, every
     // heartbeat (a third of LEASE_TTL), those of a replica that died meanwhile.
+    await this.inbox.pruneHandled(this.deps.clock.now()).catch((err: unknown) => logger.warn('slack app: could not delete old handled clicks from the inbox', { error: errorText(err) }));
     await this.sweep();
     const every = Math.max(1_000, Math.floor((this.deps.replica?.ttlMs ?? 120_000) / 3));
     if (!this.stopping) {
@@ -94,7 +95,7 @@ export class SlackApp {
 
   private async sweepNow(): Promise<void> {
     try {
-      const left = await this.inbox.claimLeft(this.deps.clock.now());
+      const left = await this.inbox.claimLeft();
       // Stopped meanwhile: what was claimed goes to the next replica once this one is gone.
       if (this.stopping) return;
       if (left.length) this.deps.logger.warn('slack app: acting on clicks an earlier run acknowledged but did not finish', { count: left.length });

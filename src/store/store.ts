@@ -699,6 +699,18 @@ export class Store {
   }
 }
 
+/** Outbox counts (rows of Store.outboxCounts) as one row per org and notifier with its pending, sent and failed. */
+export function outboxByOrgAndNotifier(rows: ReadonlyArray<{ org: string; notifier: string; status: string; n: number }>): Array<{ org: string; notifier: string; pending: number; sent: number; failed: number }> {
+  const out = new Map<string, { org: string; notifier: string; pending: number; sent: number; failed: number }>();
+  for (const r of rows) {
+    const key = `${r.org}\0${r.notifier}`;
+    let d = out.get(key);
+    if (!d) out.set(key, (d = { org: r.org, notifier: r.notifier, pending: 0, sent: 0, failed: 0 }));
+    if (r.status === 'pending' || r.status === 'sent' || r.status === 'failed') d[r.status] += r.n;
+  }
+  return [...out.values()];
+}
+
 /** The deliveries with what names their org: the alert, the summary, or the follow-up's alert. */
 const DELIVERY_WITH_ORG = `deliveries d
            LEFT JOIN alerts a ON a.id = d.alert_id
