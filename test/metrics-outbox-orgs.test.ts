@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FakeClock } from '../src/clock';
-import { createDetector } from '../src/detect/detector';
-import { EMPTY_EXCEPTIONS } from '../src/detect/exceptions';
-import { ingest } from '../src/ingest/ingest';
-import { createLogger } from '../src/logger';
 import { Metrics } from '../src/metrics';
 import { Store } from '../src/store/store';
 import { forEachEngine } from './helpers/engines';
-import { tokenEvent } from './helpers/events';
+import { storeOrgAlerts } from './helpers/org-alerts';
 
 const NOW = new Date('2026-11-28T10:00:00.000Z');
-const logger = createLogger({ level: 'error', format: 'json' }, { silent: true });
-
-/** Stores `uuids` token creations of `org` as alerts, each with a delivery per notifier. */
-async function alertsOf(store: Store, org: string, first: number, count: number): Promise<void> {
-  const clock = new FakeClock(NOW.getTime());
-  const url = `https://${org}.okta.com`;
-  const detector = createDetector(
-    { alertOutcomes: null, exceptions: EMPTY_EXCEPTIONS, exceptionsFile: null, tokenLookup: { mode: 'off', timeoutMs: 1000, maxPerPage: 20 } },
-    { orgUrl: url, okta: null, logger, clock, org: { name: org, url } },
-  );
-  const entries = Array.from({ length: count }, (_, i) => tokenEvent(first + i, NOW.toISOString()));
-  await ingest({ store: store.forOrg(org), detector, notifiers: ['slack', 'console'], poll: { maxAlertsPerRun: 100, followWindowMs: 0 }, clock, logger }, { entries, tickId: null, checkpoint: { source: 'push', receivedAt: NOW }, alertsSoFar: 0 });
-}
 
 async function lines(m: Metrics): Promise<Set<string>> {
   return new Set((await m.registry.metrics()).split('\n').filter((l) => l !== '' && !l.startsWith('#')));
@@ -33,9 +15,9 @@ forEachEngine((engine) =>
   describe(`outbox metrics by org on ${engine.name}`, () => {
     test('when orgs share the outbox, then otw_deliveries, otw_outbox_size and otw_watched_tokens count each org under its own label, and an org this process does not watch under unknown', async () => {
       const store = new Store(await engine.openDb());
-      await alertsOf(store, 'prod', 1, 2);
-      await alertsOf(store, 'staging', 10, 1);
-      await alertsOf(store, 'elsewhere', 20, 1);
+      await storeOrgAlerts(store, 'prod', [1, 2], { at: NOW, notifiers: ['slack', 'console'] });
+      await storeOrgAlerts(store, 'staging', [10], { at: NOW, notifiers: ['slack', 'console'] });
+      await storeOrgAlerts(store, 'elsewhere', [20], { at: NOW, notifiers: ['slack', 'console'] });
       // One of prod's Slack deliveries failed for good, one of staging's console deliveries went out.
       await store.sql.run(`UPDATE deliveries SET status = 'failed' WHERE id = (SELECT MIN(d.id) FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.org = 'prod' AND d.notifier = 'slack')`);
       await store.sql.run(`UPDATE deliveries SET status = 'sent' WHERE id IN (SELECT d.id FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.org = 'staging' AND d.notifier = 'console')`);

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../src/clock';
-import { createDetector } from '../src/detect/detector';
-import { EMPTY_EXCEPTIONS } from '../src/detect/exceptions';
-import { ingest } from '../src/ingest/ingest';
 import { createLogger } from '../src/logger';
 import { Dispatcher } from '../src/notify/dispatcher';
 import type { Notifier } from '../src/notify/notifier';
 import { Store } from '../src/store/store';
 import { ENGINES } from './helpers/engines';
-import { tokenEvent } from './helpers/events';
 import { LineSink, until } from './helpers/harness';
+import { storeOrgAlerts } from './helpers/org-alerts';
 
 const NOW = new Date('2026-11-28T10:00:00.000Z');
 const logger = createLogger({ level: 'error', format: 'json' }, { silent: true });
@@ -18,11 +15,7 @@ const logger = createLogger({ level: 'error', format: 'json' }, { silent: true }
 test('when a delivery belongs to an org this process has no destinations for, then it is left pending, never sent through another org', async () => {
   const store = new Store(await ENGINES[0]!.openDb());
   const clock = new FakeClock(NOW.getTime());
-  const detector = createDetector(
-    { alertOutcomes: null, exceptions: EMPTY_EXCEPTIONS, exceptionsFile: null, tokenLookup: { mode: 'off', timeoutMs: 1000, maxPerPage: 20 } },
-    { orgUrl: 'https://c.okta.com', okta: null, logger, clock, org: { name: 'c', url: 'https://c.okta.com' } },
-  );
-  await ingest({ store: store.forOrg('c'), detector, notifiers: ['console'], poll: { maxAlertsPerRun: 10, followWindowMs: 0 }, clock, logger }, { entries: [tokenEvent(1, NOW.toISOString())], tickId: null, checkpoint: { source: 'push', receivedAt: NOW }, alertsSoFar: 0 });
+  await storeOrgAlerts(store, 'c', [1], { at: NOW, notifiers: ['console'] });
   const sentToA: unknown[] = [];
   const a: Notifier = { name: 'console', async send(n) { sentToA.push(n); } } as Notifier;
   const d = new Dispatcher(store, new Map([['a', [a]], ['b', [{ name: 'console', async send() {} } as Notifier]]]), { maxAttempts: 10, maxAgeMs: 48 * 3600_000, intervalMs: 15_000 }, logger, clock, { random: () => 0 });
@@ -35,11 +28,7 @@ test('when a delivery belongs to an org this process has no destinations for, th
 test('when the outbox holds deliveries of an org this process does not watch, then its start says so, naming the org and how many wait', async () => {
   const store = new Store(await ENGINES[0]!.openDb());
   const clock = new FakeClock(NOW.getTime());
-  const detector = createDetector(
-    { alertOutcomes: null, exceptions: EMPTY_EXCEPTIONS, exceptionsFile: null, tokenLookup: { mode: 'off', timeoutMs: 1000, maxPerPage: 20 } },
-    { orgUrl: 'https://c.okta.com', okta: null, logger, clock, org: { name: 'c', url: 'https://c.okta.com' } },
-  );
-  await ingest({ store: store.forOrg('c'), detector, notifiers: ['console'], poll: { maxAlertsPerRun: 10, followWindowMs: 0 }, clock, logger }, { entries: [tokenEvent(1, NOW.toISOString()), tokenEvent(2, NOW.toISOString())], tickId: null, checkpoint: { source: 'push', receivedAt: NOW }, alertsSoFar: 0 });
+  await storeOrgAlerts(store, 'c', [1, 2], { at: NOW, notifiers: ['console'] });
   const sink = new LineSink();
   const d = new Dispatcher(store, new Map([['a', [{ name: 'console', async send() {} } as Notifier]]]), { maxAttempts: 10, maxAgeMs: 48 * 3600_000, intervalMs: 60_000 }, createLogger({ level: 'info', format: 'json' }, { stream: sink }), clock, { random: () => 0 });
   d.start();

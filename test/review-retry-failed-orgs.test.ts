@@ -26,7 +26,7 @@ test('retry-failed without --org leaves failed rows of an org whose routing does
       file,
       `orgs:\n  - name: alpha\n    url: ${fakes.org('alpha').origin}\n    apiToken: { env: OTW_TOKEN_ALPHA }\n  - name: beta\n    url: ${fakes.org('beta').origin}\n    apiToken: { env: OTW_TOKEN_BETA }\n    notify:\n      notifiers: [console]\n`,
     );
-    const env = { ORGS_FILE: file, DB_PATH: path.join(dir, 'otw.sqlite'), NOTIFIERS: 'console,webhook', WEBHOOK_URL: 'http://127.0.0.1:9/hook', OKTA_MAX_RETRIES: '0', OTW_TOKEN_ALPHA: TOKEN, OTW_TOKEN_BETA: TOKEN };
+    const env = { ORGS_FILE: file, DB_PATH: path.join(dir, 'otw.sqlite'), NOTIFIERS: 'console,webhook', WEBHOOK_URL: 'http://127.0.0.1:9/FAKE-webhook-path-for-tests', OKTA_MAX_RETRIES: '0', OTW_TOKEN_ALPHA: TOKEN, OTW_TOKEN_BETA: TOKEN };
     const published = new Date(Date.now() - 2000).toISOString();
     fakes.org('beta').persist(tokenEvent(2, published));
     const p = await runCli(['poll'], env);
