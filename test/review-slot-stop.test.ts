@@ -23,7 +23,8 @@ test('when a stop comes while a slot is in its lease round, a second waits for i
   const { fakes, file } = await fakeOrgsWithFile(names, TOKEN);
   const url = await cluster.createDatabase();
   const config = parseConfig({ ORGS_FILE: file, OTW_TOKEN: TOKEN, DATABASE_URL: url, POLL_SCHEDULE: '0 0 1 1 *', NOTIFIERS: 'console', CONSOLE_FORMAT: 'json', LOG_FORMAT: 'json', LEASE_TTL: '1m' }, { requireOkta: true });
-  const app = await createApp(config, { logger: createLogger(config.log, { stream: new LineSink() }) });
+  const logs = new LineSink();
+  const app = await createApp(config, { logger: createLogger(config.log, { stream: logs }) });
   const daemon = new Daemon(app);
   const locker = new pg.Client({ connectionString: url });
   const summaryLocker = new pg.Client({ connectionString: url });
@@ -43,6 +44,7 @@ test('when a stop comes while a slot is in its lease round, a second waits for i
     const b = daemon.tick().then(() => ended.push('slot b'));
     await new Promise((r) => setTimeout(r, 50));
     await daemon.tick(); // skipped: the previous slot is still taking its leases
+    assert.ok(logs.json().some((l) => l.message === 'the previous slot is still taking its org leases; skipping this slot' && l.level === 'warn'), 'the skipped slot says so');
     const stopping = daemon.stop().then(() => ended.push('stop'));
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(ended, [], 'nothing ends while the lease round waits');
